@@ -1,0 +1,376 @@
+"""Profiles and the config file.
+
+The config lives in `$XDG_CONFIG_HOME/triton-deck/config.toml`, is always written
+atomically with mode 0600 (its directory 0700), and holds one table per profile:
+
+    active_profile = "gra"
+    theme = "textual-dark"
+
+    [profiles.gra]
+    kind = "ovhcloud"
+    region = "GRA"
+    token_command = "pass show ovh/ai-token"
+    s3_endpoint = "https://s3.gra.io.cloud.ovh.net"
+    aws_profile = "ovh"
+
+The `local` profile always exists and needs nothing. Which profile is active is decided
+by, in order: the `--profile` flag, `TRITON_DECK_PROFILE`, `active_profile`, `local`.
+Secrets are read into `Secret` objects so they never print; where a secret can come from
+several places the environment wins over the file, as the AWS tools do.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import re
+import shlex
+import subprocess
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+
+from services import locations
+from services.errors import UserError
+from services.secrets import MASK, Secret
+
+LOCAL_PROFILE = "local"
+PROFILE_ENV = "TRITON_DECK_PROFILE"
+TOKEN_ENV = "OVHAI_TOKEN"
+AI_TRAINING_REGIONS = ("GRA", "BHS")
+DEFAULT_THEME = "textual-dark"
+TOKEN_COMMAND_TIMEOUT_S = 15
+
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+
+
+class ProfileKind(StrEnum):
+    LOCAL = "local"
+    OVHCLOUD = "ovhcloud"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One named set of endpoints and credential sources."""
+
+    name: str
+    kind: ProfileKind = ProfileKind.LOCAL
+    region: str = "LOCAL"
+    api_url: str | None = None
+    token: Secret | None = None
+    token_command: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
+    s3_access_key: Secret | None = None
+    s3_secret_key: Secret | None = None
+    aws_profile: str | None = None
+    registry: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind is ProfileKind.LOCAL
+
+    @property
+    def ai_api_url(self) -> str | None:
+        """Base URL of the regional AI Training API (`None` for the local profile)."""
+        if self.is_local:
+            return None
+        return self.api_url or f"https://{self.region.lower()}.ai.cloud.ovh.net/v1"
+
+    @property
+    def s3_endpoint_url(self) -> str | None:
+        if self.is_local:
+            return None
+        return self.s3_endpoint or f"https://s3.{self.region.lower()}.io.cloud.ovh.net"
+
+
+def local_profile() -> Profile:
+    return Profile(name=LOCAL_PROFILE)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole config file, immutable; edits return a new `Config`."""
+
+    profiles: Mapping[str, Profile] = field(default_factory=lambda: {LOCAL_PROFILE: local_profile()})
+    active_profile: str = LOCAL_PROFILE
+    theme: str = DEFAULT_THEME
+
+    def profile(self, name: str) -> Profile:
+        try:
+            return self.profiles[name]
+        except KeyError:
+            known = ", ".join(sorted(self.profiles))
+            raise UserError(
+                f"unknown profile '{name}': use one of {known}, or add it with `triton-deck profile add {name}`"
+            ) from None
+
+    def with_profile(self, profile: Profile) -> Config:
+        return replace(self, profiles={**self.profiles, profile.name: profile})
+
+    def with_active(self, name: str) -> Config:
+        self.profile(name)
+        return replace(self, active_profile=name)
+
+    def with_theme(self, theme: str) -> Config:
+        return replace(self, theme=theme)
+
+
+def select_profile_name(config: Config, flag: str | None, env: Mapping[str, str]) -> str:
+    """The active profile: flag, then environment, then the file's choice."""
+    return flag or env.get(PROFILE_ENV) or config.active_profile
+
+
+# -- validation -----------------------------------------------------------------------------
+
+
+def validate_profile_name(name: str) -> str:
+    if not _PROFILE_NAME.match(name):
+        raise UserError(
+            f"invalid profile name '{name}': use letters, digits, '-' or '_' (at most 40, starting with a letter or digit)"
+        )
+    return name
+
+
+def validate_region(region: str, *, api_url: str | None) -> str:
+    upper = region.strip().upper()
+    if api_url is None and upper not in AI_TRAINING_REGIONS:
+        raise UserError(
+            f"unknown AI Training region '{region}': use one of {', '.join(AI_TRAINING_REGIONS)} "
+            "(or set api_url for another endpoint)"
+        )
+    if not re.fullmatch(r"[A-Z][A-Z0-9-]*", upper):
+        raise UserError(f"invalid region '{region}': use a region code such as GRA")
+    return upper
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+_SECRET_FIELDS = ("token", "s3_access_key", "s3_secret_key")
+_TEXT_FIELDS = ("api_url", "token_command", "s3_endpoint", "s3_region", "aws_profile", "registry")
+
+
+def _profile_from_table(name: str, table: Mapping[str, object], where: Path) -> Profile:
+    def text(key: str) -> str | None:
+        value = table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise UserError(f"{where}: profiles.{name}.{key} must be a string; fix the value in the file")
+        return value
+
+    unknown = set(table) - {"kind", "region", *_SECRET_FIELDS, *_TEXT_FIELDS}
+    if unknown:
+        raise UserError(f"{where}: profiles.{name} has unknown key '{sorted(unknown)[0]}'; remove it or fix its spelling")
+    kind_text = text("kind") or (ProfileKind.LOCAL if name == LOCAL_PROFILE else ProfileKind.OVHCLOUD)
+    try:
+        kind = ProfileKind(kind_text)
+    except ValueError:
+        raise UserError(f"{where}: profiles.{name}.kind must be 'local' or 'ovhcloud'") from None
+    if kind is ProfileKind.LOCAL:
+        return Profile(name=name)
+    api_url = text("api_url")
+    try:
+        region = validate_region(text("region") or "GRA", api_url=api_url)
+    except UserError as error:
+        raise UserError(f"{where}: profiles.{name}: {error}") from None
+    secrets = {key: Secret(value) for key in _SECRET_FIELDS if (value := text(key))}
+    texts = {key: text(key) for key in _TEXT_FIELDS}
+    return Profile(name=name, kind=kind, region=region, **texts, **secrets)
+
+
+def parse_config(text: str, where: Path) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{where}: not valid TOML ({error}); fix or remove the file") from None
+    tables = data.get("profiles", {})
+    if not isinstance(tables, dict):
+        raise UserError(f"{where}: 'profiles' must be a table of profiles")
+    profiles: dict[str, Profile] = {LOCAL_PROFILE: local_profile()}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise UserError(f"{where}: profiles.{name} must be a table")
+        validate_profile_name(name)
+        profiles[name] = _profile_from_table(name, table, where)
+    active = data.get("active_profile", LOCAL_PROFILE)
+    theme = data.get("theme", DEFAULT_THEME)
+    if not isinstance(active, str) or not isinstance(theme, str):
+        raise UserError(f"{where}: active_profile and theme must be strings")
+    return Config(profiles=profiles, active_profile=active, theme=theme)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the config file; a missing file is the default config (local profile only)."""
+    path = path or locations.config_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}; check its permissions") from None
+    return parse_config(text, path)
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def _toml_string(value: str) -> str:
+    # JSON string escapes are a subset of TOML basic-string escapes.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render_config(config: Config) -> str:
+    lines = [
+        "# triton-deck configuration; written by triton-deck (mode 0600).",
+        f"active_profile = {_toml_string(config.active_profile)}",
+        f"theme = {_toml_string(config.theme)}",
+    ]
+    for name in sorted(config.profiles):
+        profile = config.profiles[name]
+        lines += ["", f"[profiles.{name}]", f"kind = {_toml_string(profile.kind.value)}"]
+        if profile.is_local:
+            continue
+        lines.append(f"region = {_toml_string(profile.region)}")
+        for key in _TEXT_FIELDS:
+            value = getattr(profile, key)
+            if value:
+                lines.append(f"{key} = {_toml_string(value)}")
+        for key in _SECRET_FIELDS:
+            secret: Secret | None = getattr(profile, key)
+            if secret:
+                lines.append(f"{key} = {_toml_string(secret.reveal())}")
+    return "\n".join(lines) + "\n"
+
+
+def save_config(config: Config, path: Path | None = None) -> Path:
+    """Write the config atomically (temp file + rename), mode 0600, directory 0700.
+
+    A crash mid-write leaves the previous file untouched: never a half-written config.
+    """
+    path = path or locations.config_file()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    text = render_config(config)
+    fd, temp_name = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# -- credential resolution ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedSecret:
+    """A secret plus where it came from, so screens can say `env OVHAI_TOKEN` instead of the value."""
+
+    value: Secret
+    source: str
+
+
+def resolve_token(profile: Profile, env: Mapping[str, str]) -> ResolvedSecret | None:
+    """The AI Training token: `OVHAI_TOKEN`, then `token_command`, then `token` in the file."""
+    if profile.is_local:
+        return None
+    if env.get(TOKEN_ENV):
+        return ResolvedSecret(Secret(env[TOKEN_ENV]), f"env {TOKEN_ENV}")
+    if profile.token_command:
+        return ResolvedSecret(_run_token_command(profile), "token_command")
+    if profile.token:
+        return ResolvedSecret(profile.token, "config file")
+    return None
+
+
+def _run_token_command(profile: Profile) -> Secret:
+    command = profile.token_command or ""
+    label = f"token_command of profile '{profile.name}'"
+    try:
+        result = subprocess.run(
+            shlex.split(command), capture_output=True, text=True, timeout=TOKEN_COMMAND_TIMEOUT_S, check=False
+        )
+    except (OSError, ValueError) as error:
+        raise UserError(f"{label} could not start ({error}); fix it with `triton-deck profile add {profile.name}`") from None
+    except subprocess.TimeoutExpired:
+        raise UserError(f"{label} took longer than {TOKEN_COMMAND_TIMEOUT_S}s; check that it does not prompt") from None
+    token = result.stdout.strip()
+    if result.returncode != 0 or not token:
+        # Its output is never quoted: it may hold part of the secret.
+        raise UserError(f"{label} exited with status {result.returncode} and no token; run it by hand to see why")
+    return Secret(token)
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    access_key: Secret
+    secret_key: Secret
+    source: str
+
+
+def resolve_s3_credentials(profile: Profile, env: Mapping[str, str]) -> S3Credentials | None:
+    """S3 keys: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, then the profile's own keys,
+    then a profile of the shared credentials file (`aws_profile`, else `AWS_PROFILE`, else
+    `default`; the file is `AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`)."""
+    if profile.is_local:
+        return None
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        return S3Credentials(Secret(env["AWS_ACCESS_KEY_ID"]), Secret(env["AWS_SECRET_ACCESS_KEY"]), "env AWS_ACCESS_KEY_ID")
+    if profile.s3_access_key and profile.s3_secret_key:
+        return S3Credentials(profile.s3_access_key, profile.s3_secret_key, "config file")
+    section = profile.aws_profile or env.get("AWS_PROFILE") or "default"
+    path = Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or Path.home() / ".aws" / "credentials")
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error:
+        raise UserError(f"{path} is not a valid credentials file; fix it or set the keys in the profile") from None
+    if parser.has_option(section, "aws_access_key_id") and parser.has_option(section, "aws_secret_access_key"):
+        return S3Credentials(
+            Secret(parser.get(section, "aws_access_key_id")),
+            Secret(parser.get(section, "aws_secret_access_key")),
+            f"{path} [{section}]",
+        )
+    return None
+
+
+def describe_profile(profile: Profile, env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Rows for `profile show` and the profile screen: values masked, sources named.
+
+    Sources are described without running `token_command`, so showing a profile never
+    executes anything.
+    """
+    rows = [("name", profile.name), ("kind", profile.kind.value), ("region", profile.region)]
+    if profile.is_local:
+        return rows + [("storage", "local buckets (name@LOCAL)"), ("jobs", "local tritonserver")]
+    if env.get(TOKEN_ENV):
+        token = f"{MASK} (env {TOKEN_ENV})"
+    elif profile.token_command:
+        token = f"from command `{profile.token_command}`"
+    elif profile.token:
+        token = f"{MASK} (config file)"
+    else:
+        token = f"not set: export {TOKEN_ENV}, or set token_command"
+    try:
+        s3 = resolve_s3_credentials(profile, env)
+        s3_text = f"{MASK} ({s3.source})" if s3 else "not set: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or aws_profile"
+    except UserError as error:
+        s3_text = str(error)
+    return rows + [
+        ("api", profile.ai_api_url or ""),
+        ("token", token),
+        ("s3 endpoint", profile.s3_endpoint_url or ""),
+        ("s3 keys", s3_text),
+        ("registry", profile.registry or "(from the AI Training API)"),
+    ]
+

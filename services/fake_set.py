@@ -1,0 +1,82 @@
+"""A `ServiceSet` of seeded in-memory fakes: the tutorial's world, frozen in time.
+
+Used by snapshot tests, Pilot tests and the benchmark so they all see the same
+buckets, jobs and models, at a fixed instant, with fixed ids.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from services.backends import ServiceSet
+from services.config import Profile
+from services.images.fake import FakeImageBuilder
+from services.inference.fake import FakeInferenceClient
+from services.inference.protocol import Endpoint
+from services.jobs.fake import FakeJobPlatform, triton_log_lines
+from services.jobs.protocol import JobSpec, JobState, VolumeSpec
+from services.storage.fake import InMemoryObjectStore
+from services.storage.protocol import BucketRef
+
+FROZEN_NOW = datetime(2026, 11, 25, 14, 0, 0, tzinfo=UTC)
+SERVER_IMAGE = "registry.gra.ai.cloud.ovh.net/0123456789abcdef/tritonserver:23.03-py3"
+CLIENT_IMAGE = "registry.gra.ai.cloud.ovh.net/0123456789abcdef/tritonclient:23.03-py3-sdk"
+
+SAMPLE_ANSWERS = {
+    "coffee.png": ("10.410741:967:espresso", "8.048911:968:tea cup", "6.919769:504:coffee mug"),
+    "chelsea.png": ("8.611941:285:Egyptian Mau", "8.287271:281:tabby cat", "7.950410:282:tiger cat"),
+}
+
+
+def server_spec(region: str = "GRA", name: str = "triton-server") -> JobSpec:
+    return JobSpec(
+        image=SERVER_IMAGE,
+        command=("tritonserver", "--model-repository=/workspace/models"),
+        name=name,
+        gpu=1,
+        default_http_port=8000,
+        unsecure_http=True,
+        volumes=(VolumeSpec("my-models", region, "/workspace/models", "RO"),),
+    )
+
+
+def seeded_store(region: str) -> InMemoryObjectStore:
+    store = InMemoryObjectStore(FROZEN_NOW)
+    models = BucketRef("my-models", region)
+    store.add_bucket(models)
+    store.add_bucket(BucketRef("my-results", region))
+    store.put(models, "efficientnet_lite0/config.pbtxt", b'name: "efficientnet_lite0"\nbackend: "python"\n' * 8)
+    store.put(models, "efficientnet_lite0/labels.txt", b"tench\n" * 1000)
+    store.put(models, "efficientnet_lite0/1/model.onnx", b"\0" * 3_000_000)
+    store.put(models, "efficientnet_lite0/1/model.py", b"import numpy\n" * 120)
+    store.put(models, "simple/config.pbtxt", b'name: "simple"\n' * 10)
+    store.put(models, "simple/1/model.py", b"pass\n" * 40)
+    return store
+
+
+def seeded_platform(region: str) -> FakeJobPlatform:
+    platform = FakeJobPlatform(FROZEN_NOW)
+    done = platform.add(server_spec(region, "triton-smoke"), JobState.DONE)
+    platform.append_log(done.id, "2026-11-25T13:00:00Z [job] smoke test passed")
+    platform.add(server_spec(region, "triton-broken"), JobState.FAILED, info="Job failed: image pull back-off")
+    running = platform.add(server_spec(region), JobState.RUNNING)
+    for line in triton_log_lines(running, FROZEN_NOW):
+        platform.append_log(running.id, line)
+    platform.add(
+        JobSpec(image=CLIENT_IMAGE, command=("python", "image_client.py"), name="triton-client", gpu=0, cpu=1),
+        JobState.QUEUED,
+    )
+    return platform
+
+
+def fake_services(profile: Profile) -> ServiceSet:
+    region = profile.region
+    endpoint = Endpoint("https://00000003-7a1e-4c2b-9d3f-000000000003.job.gra.ai.cloud.ovh.net")
+    return ServiceSet(
+        profile=profile,
+        object_store=seeded_store(region),
+        image_builder=FakeImageBuilder(),
+        job_platform=seeded_platform(region),
+        inference=lambda chosen: FakeInferenceClient(chosen, SAMPLE_ANSWERS),
+        default_endpoint=endpoint,
+    )

@@ -1,0 +1,1 @@
+"""Container images: the AI Training Dockerfiles, build, tag, login and push."""

@@ -1,0 +1,43 @@
+"""The two Dockerfiles of the Triton tutorial, rebuilt for AI Training.
+
+AI Training runs containers as user 42420:42420, so the image must hand `/workspace`
+to that user; everything else is the NGC Triton image unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from services.errors import UserError
+
+DEFAULT_TRITON_VERSION = "23.03"
+AI_TRAINING_UID = 42420
+DEFAULT_PLATFORM = "linux/amd64"
+_VERSION = re.compile(r"^\d{2}\.\d{2}$")
+
+
+@dataclass(frozen=True)
+class DockerfileSpec:
+    version: str = DEFAULT_TRITON_VERSION
+    client: bool = False
+    extra_lines: tuple[str, ...] = ()
+
+    @property
+    def base_image(self) -> str:
+        suffix = "-py3-sdk" if self.client else "-py3"
+        return f"nvcr.io/nvidia/tritonserver:{self.version}{suffix}"
+
+
+def render_dockerfile(spec: DockerfileSpec) -> str:
+    if not _VERSION.match(spec.version):
+        raise UserError(f"invalid Triton version '{spec.version}': use the NGC release form YY.MM, e.g. 23.03")
+    lines = [
+        f"FROM {spec.base_image}",
+        "WORKDIR /workspace",
+        "COPY . /workspace",
+        *spec.extra_lines,
+        f"RUN chown -R {AI_TRAINING_UID}:{AI_TRAINING_UID} /workspace",
+        "ENV HOME=/workspace",
+    ]
+    return "\n".join(lines) + "\n"

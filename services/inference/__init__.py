@@ -1,0 +1,1 @@
+"""Talking to a Triton server: health, model repository, classification."""

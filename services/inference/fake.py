@@ -1,0 +1,68 @@
+"""`FakeInferenceClient`: a Triton server in memory with scripted top-k answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from services.errors import UserError
+from services.inference.protocol import (
+    Classification,
+    ClassifyRequest,
+    ClassifyResult,
+    Endpoint,
+    Health,
+    ModelIndexEntry,
+    ModelMetadata,
+    ServerMetadata,
+    TensorSpec,
+)
+
+EFFICIENTNET = ModelMetadata(
+    name="efficientnet_lite0",
+    versions=("1",),
+    platform="python",
+    inputs=(TensorSpec("input", "FP32", (-1, 3, 224, 224)),),
+    outputs=(TensorSpec("logits", "FP32", (-1, 1000)),),
+)
+
+
+class FakeInferenceClient:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        answers: Mapping[str, tuple[str, ...]],
+        models: tuple[ModelIndexEntry, ...] = (ModelIndexEntry("efficientnet_lite0", "1", "READY"),),
+        ready: bool = True,
+    ) -> None:
+        self.endpoint = endpoint
+        self._answers = answers
+        self._models = models
+        self._ready = ready
+
+    def health(self) -> Health:
+        return Health(live=True, ready=self._ready, latency_ms=1.0)
+
+    def server_metadata(self) -> ServerMetadata:
+        return ServerMetadata("triton", "2.51.0", ("classification", "model_repository", "statistics"))
+
+    def model_index(self) -> list[ModelIndexEntry]:
+        return list(self._models)
+
+    def model_metadata(self, model: str, version: str = "") -> ModelMetadata:
+        if model != EFFICIENTNET.name:
+            raise UserError(f"model '{model}' is not in the repository: pick one from the models table")
+        return EFFICIENTNET
+
+    def model_config(self, model: str, version: str = "") -> dict[str, object]:
+        self.model_metadata(model, version)
+        return {"name": model, "backend": "python", "max_batch_size": 8}
+
+    def classify(self, request: ClassifyRequest) -> Iterator[ClassifyResult]:
+        self.model_metadata(request.model, request.version)
+        for image in request.images:
+            answer = self._answers.get(image.name)
+            if answer is None:
+                yield ClassifyResult(image=str(image), error=f"cannot identify image file '{image.name}'")
+                continue
+            classes = tuple(Classification.parse(text) for text in answer[: request.top_k])
+            yield ClassifyResult(image=str(image), classes=classes, latency_ms=10.0)

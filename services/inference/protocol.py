@@ -1,0 +1,138 @@
+"""The `InferenceClient` capability and its typed results.
+
+Results mirror Triton's v2 protocol and the classification extension, and
+`Classification.image_client_line()` prints exactly what Triton's `image_client` prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+class Transport(StrEnum):
+    HTTP = "http"
+    GRPC = "grpc"
+
+
+class Scaling(StrEnum):
+    NONE = "NONE"
+    INCEPTION = "INCEPTION"
+    VGG = "VGG"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the server is: `url` as typed (scheme optional), the protocol to use."""
+
+    url: str
+    transport: Transport = Transport.HTTP
+
+
+@dataclass(frozen=True)
+class Health:
+    live: bool
+    ready: bool
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class ServerMetadata:
+    name: str
+    version: str
+    extensions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelIndexEntry:
+    """A row of the repository index: `state` is READY, UNAVAILABLE, LOADING or empty (not loaded)."""
+
+    name: str
+    version: str = ""
+    state: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    name: str
+    versions: tuple[str, ...]
+    platform: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+
+@dataclass(frozen=True)
+class Classification:
+    """One class of a top-k answer, parsed from the server's `score:index[:label]` string."""
+
+    score: str
+    index: int
+    label: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Classification:
+        parts = text.split(":", 2)
+        return cls(score=parts[0], index=int(parts[1]), label=parts[2] if len(parts) > 2 else None)
+
+    @property
+    def value(self) -> float:
+        return float(self.score)
+
+    def image_client_line(self) -> str:
+        return f"    {self.score} ({self.index}) = {self.label if self.label is not None else ''}".rstrip()
+
+
+@dataclass(frozen=True)
+class ClassifyResult:
+    """The top-k of one image, or why that image failed (a failure never stops the batch)."""
+
+    image: str
+    classes: tuple[Classification, ...] = ()
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ClassifyRequest:
+    model: str
+    images: tuple[Path, ...]
+    version: str = ""
+    top_k: int = 3
+    scaling: Scaling = Scaling.NONE
+    batch_size: int = 1
+
+
+@runtime_checkable
+class InferenceClient(Protocol):
+    endpoint: Endpoint
+
+    def health(self) -> Health: ...
+
+    def server_metadata(self) -> ServerMetadata: ...
+
+    def model_index(self) -> list[ModelIndexEntry]: ...
+
+    def model_metadata(self, model: str, version: str = "") -> ModelMetadata: ...
+
+    def model_config(self, model: str, version: str = "") -> dict[str, object]: ...
+
+    def classify(self, request: ClassifyRequest) -> Iterator[ClassifyResult]: ...
+
+
+def image_files(paths: Sequence[Path]) -> list[Path]:
+    """Files named directly, plus the regular files of named directories, sorted (as image_client does)."""
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path])
+    return files

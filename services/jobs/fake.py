@@ -1,0 +1,155 @@
+"""`FakeJobPlatform`: jobs in memory whose states advance one step per `tick()`.
+
+Nothing moves on its own: a test (or a demo script) calls `tick()` to advance the fake
+clock by a fixed step, walk every job one state along its path and append log lines.
+That keeps snapshots deterministic while still showing real transitions and a live log.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from services.cancel import CancelToken
+from services.errors import UserError
+from services.jobs.protocol import Job, JobSpec, JobState, PlatformCapabilities, RegistryInfo, StateChange
+
+TICK = timedelta(seconds=5)
+_START_PATH = (JobState.QUEUED, JobState.INITIALIZING, JobState.PENDING, JobState.RUNNING)
+_STOP_PATH = (JobState.INTERRUPTING, JobState.FINALIZING, JobState.INTERRUPTED)
+_FOLLOW_POLL_S = 0.05
+
+
+def triton_log_lines(job: Job, at: datetime) -> list[str]:
+    """The lines a starting tritonserver prints, stamped as `ovhai job logs` shows them."""
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = [
+        "=============================",
+        "== Triton Inference Server ==",
+        "=============================",
+        "I1125 14:00:01.000000 1 server.cc:674] +-------------------+---------+--------+",
+        "I1125 14:00:01.000000 1 server.cc:674] | Model             | Version | Status |",
+        "I1125 14:00:01.000000 1 server.cc:674] | efficientnet_lite0 | 1      | READY  |",
+        "I1125 14:00:01.000000 1 grpc_server.cc:2495] Started GRPCInferenceService at 0.0.0.0:8001",
+        "I1125 14:00:01.000000 1 http_server.cc:4694] Started HTTPService at 0.0.0.0:8000",
+    ]
+    return [f"{stamp} [job] {line}" for line in body]
+
+
+class FakeJobPlatform:
+    capabilities = PlatformCapabilities()
+
+    def __init__(self, now: datetime, registry: str = "registry.gra.ai.cloud.ovh.net/0123456789abcdef") -> None:
+        self._now = now
+        self._registry = registry
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+        self._logs: dict[str, list[str]] = {}
+        self._sequence = 0
+
+    @property
+    def now(self) -> datetime:
+        return self._now
+
+    def _new_id(self) -> str:
+        self._sequence += 1
+        return f"{self._sequence:08x}-7a1e-4c2b-9d3f-{self._sequence:012x}"
+
+    def add(self, spec: JobSpec, state: JobState, log: list[str] | None = None, info: str | None = None) -> Job:
+        """Put a job straight into `state` (for seeding snapshots)."""
+        with self._lock:
+            job_id = self._new_id()
+            job = Job(
+                id=job_id,
+                spec=spec,
+                state=state,
+                created_at=self._now,
+                history=(StateChange(state, self._now),),
+                url=f"https://{job_id}.job.gra.ai.cloud.ovh.net",
+                ip=f"10.42.0.{self._sequence}",
+                info_message=info,
+            )
+            self._jobs[job_id] = job
+            self._logs[job_id] = list(log or [])
+            return job
+
+    def tick(self) -> None:
+        """Advance the clock one step and every moving job one state."""
+        with self._lock:
+            self._now += TICK
+            for job_id, job in list(self._jobs.items()):
+                following = _next_state(job.state)
+                if following is None:
+                    continue
+                moved = replace(job, state=following, history=job.history + (StateChange(following, self._now),))
+                self._jobs[job_id] = moved
+                if following is JobState.RUNNING:
+                    self._logs[job_id].extend(triton_log_lines(moved, self._now))
+
+    def append_log(self, job_id: str, line: str) -> None:
+        with self._lock:
+            self._logs[self._existing(job_id).id].append(line)
+
+    def _existing(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise UserError(f"job {job_id} not found: list jobs with `triton-deck job list`")
+        return job
+
+    def run(self, spec: JobSpec) -> Job:
+        return self.add(spec, JobState.QUEUED)
+
+    def get(self, job_id: str) -> Job:
+        with self._lock:
+            return self._existing(job_id)
+
+    def list(self, states: tuple[JobState, ...] = ()) -> list[Job]:
+        with self._lock:
+            jobs = [job for job in self._jobs.values() if not states or job.state in states]
+        return sorted(jobs, key=lambda job: job.id, reverse=True)
+
+    def stop(self, job_id: str) -> None:
+        with self._lock:
+            job = self._existing(job_id)
+            if job.state.is_terminal:
+                raise UserError(f"job {job.short_id} is already {job.state}: nothing to stop")
+            self._jobs[job_id] = replace(
+                job, state=JobState.INTERRUPTING, history=job.history + (StateChange(JobState.INTERRUPTING, self._now),)
+            )
+
+    def delete(self, job_id: str, force: bool = False) -> None:
+        with self._lock:
+            job = self._existing(job_id)
+            if not job.state.is_terminal and not force:
+                raise UserError(f"job {job.short_id} is {job.state}: stop it first, or delete with force")
+            del self._jobs[job_id]
+            del self._logs[job_id]
+
+    def logs(self, job_id: str, tail: int | None = None) -> list[str]:
+        with self._lock:
+            lines = list(self._logs[self._existing(job_id).id])
+        return lines[-tail:] if tail else lines
+
+    def follow_logs(self, job_id: str, cancel: CancelToken) -> Iterator[str]:
+        sent = 0
+        while not cancel.cancelled:
+            with self._lock:
+                job = self._existing(job_id)
+                fresh = self._logs[job_id][sent:]
+            sent += len(fresh)
+            yield from fresh
+            if job.state.is_terminal and not fresh:
+                return
+            cancel.wait(_FOLLOW_POLL_S)
+
+    def registries(self) -> list[RegistryInfo]:
+        return [RegistryInfo(url=self._registry)]
+
+
+def _next_state(state: JobState) -> JobState | None:
+    for path in (_START_PATH, _STOP_PATH):
+        if state in path[:-1]:
+            return path[path.index(state) + 1]
+    return None

@@ -1,0 +1,162 @@
+"""The `JobPlatform` capability, its job model and job states.
+
+Field names follow the AI Training API (`status.url`, `status.ip`, `status.info`), so a
+job from the regional API, from the local platform or from the fake reads the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from services.cancel import CancelToken
+
+
+class JobState(StrEnum):
+    QUEUED = "QUEUED"
+    INITIALIZING = "INITIALIZING"
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    RESTARTING = "RESTARTING"
+    INTERRUPTING = "INTERRUPTING"
+    TIMEOUT = "TIMEOUT"
+    FINALIZING = "FINALIZING"
+    DONE = "DONE"
+    INTERRUPTED = "INTERRUPTED"
+    FAILED = "FAILED"
+    ERROR = "ERROR"
+    SYNC_FAILED = "SYNC_FAILED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+    @property
+    def is_starting(self) -> bool:
+        """Before RUNNING: the phase where users watch most closely, so it is polled fastest."""
+        return self in (JobState.QUEUED, JobState.INITIALIZING, JobState.PENDING, JobState.RESTARTING)
+
+    @property
+    def is_failure(self) -> bool:
+        return self in (JobState.FAILED, JobState.ERROR, JobState.SYNC_FAILED)
+
+
+_TERMINAL = frozenset({JobState.DONE, JobState.INTERRUPTED, JobState.FAILED, JobState.ERROR, JobState.SYNC_FAILED})
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    """`BUCKET@ALIAS[/prefix]:/mount/path:RO|RW|RWD[:cache]` as ovhai writes it."""
+
+    container: str
+    alias: str
+    mount_path: str
+    permission: str = "RO"
+    prefix: str = ""
+    cache: bool = False
+
+    def __str__(self) -> str:
+        source = f"{self.container}@{self.alias}" + (f"/{self.prefix}" if self.prefix else "")
+        return f"{source}:{self.mount_path}:{self.permission}" + (":cache" if self.cache else "")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What `ovhai job run` sends: image, command and resources."""
+
+    image: str
+    command: tuple[str, ...] = ()
+    name: str | None = None
+    gpu: int = 1
+    cpu: int | None = None
+    flavor: str | None = None
+    default_http_port: int = 8000
+    grpc_port: int | None = None
+    unsecure_http: bool = False
+    volumes: tuple[VolumeSpec, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    timeout_s: int | None = None
+    ssh_public_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StateChange:
+    state: JobState
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    spec: JobSpec
+    state: JobState
+    created_at: datetime
+    history: tuple[StateChange, ...] = ()
+    url: str | None = None
+    ip: str | None = None
+    info_code: str | None = None
+    info_message: str | None = None
+    exit_code: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name or self.id[:8]
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:8]
+
+
+@dataclass(frozen=True)
+class RegistryInfo:
+    """A registry a job can pull from; the shared one has no id, as in `ovhai registry list`."""
+
+    url: str
+    kind: str = "SHARED"
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class PlatformCapabilities:
+    """What a platform can do, so the UI hides what it cannot (harlequin's capability flags)."""
+
+    gpus: bool = True
+    registries: bool = True
+    follow_logs: bool = True
+    states: tuple[JobState, ...] = field(default_factory=lambda: tuple(JobState))
+
+
+@runtime_checkable
+class JobPlatform(Protocol):
+    """Where jobs run."""
+
+    capabilities: PlatformCapabilities
+
+    def run(self, spec: JobSpec) -> Job: ...
+
+    def get(self, job_id: str) -> Job: ...
+
+    def list(self, states: tuple[JobState, ...] = ()) -> list[Job]:
+        """Jobs, newest first; only those in `states` when given."""
+        ...
+
+    def stop(self, job_id: str) -> None: ...
+
+    def delete(self, job_id: str, force: bool = False) -> None: ...
+
+    def logs(self, job_id: str, tail: int | None = None) -> list[str]:
+        """The log so far (its last `tail` lines when given)."""
+        ...
+
+    def follow_logs(self, job_id: str, cancel: CancelToken) -> Iterator[str]:
+        """Log lines as they come, from the start, until the job ends or `cancel` is set.
+
+        Implementations reconnect on a dropped stream and never repeat or skip a line.
+        """
+        ...
+
+    def registries(self) -> list[RegistryInfo]: ...

@@ -1,0 +1,181 @@
+"""`InMemoryObjectStore`: an `ObjectStore` held in a dict, for snapshot tests and UI work.
+
+It keeps real semantics (sorted keys, delimiter folding, continuation tokens, MD5 ETags,
+chunked progress, cancellation between chunks) so the UI exercised against it behaves
+the same against the real stores. Dates come from the caller, never from the clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from services.cancel import CancelToken, Cancelled
+from services.errors import UserError
+from services.storage.protocol import (
+    BucketInfo,
+    BucketRef,
+    ListPage,
+    ObjectInfo,
+    ProgressCallback,
+    TransferProgress,
+    TransferResult,
+    UploadItem,
+    UploadOptions,
+)
+
+CHUNK = 64 * 1024
+
+
+@dataclass
+class _StoredObject:
+    data: bytes
+    modified: datetime
+
+    @property
+    def etag(self) -> str:
+        return hashlib.md5(self.data, usedforsecurity=False).hexdigest()
+
+
+class InMemoryObjectStore:
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+        self._buckets: dict[BucketRef, dict[str, _StoredObject]] = {}
+
+    def add_bucket(self, bucket: BucketRef) -> None:
+        self._buckets.setdefault(bucket, {})
+
+    def put(self, bucket: BucketRef, key: str, data: bytes, modified: datetime | None = None) -> None:
+        self._bucket(bucket)[key] = _StoredObject(data, modified or self._now)
+
+    def get(self, bucket: BucketRef, key: str) -> bytes:
+        return self._bucket(bucket)[key].data
+
+    def _bucket(self, bucket: BucketRef) -> dict[str, _StoredObject]:
+        try:
+            return self._buckets[bucket]
+        except KeyError:
+            raise UserError(f"bucket {bucket} does not exist: check the name and region") from None
+
+    def list_buckets(self) -> list[BucketInfo]:
+        return [BucketInfo(ref=ref, created=self._now) for ref in sorted(self._buckets)]
+
+    def list_page(
+        self,
+        bucket: BucketRef,
+        prefix: str = "",
+        delimiter: str | None = "/",
+        token: str | None = None,
+        page_size: int = 1000,
+    ) -> ListPage:
+        entries: list[tuple[str, ObjectInfo | None]] = []
+        seen_prefixes: set[str] = set()
+        for key in sorted(self._bucket(bucket)):
+            if not key.startswith(prefix):
+                continue
+            rest = key[len(prefix) :]
+            if delimiter and delimiter in rest:
+                folded = prefix + rest.split(delimiter, 1)[0] + delimiter
+                if folded not in seen_prefixes:
+                    seen_prefixes.add(folded)
+                    entries.append((folded, None))
+                continue
+            stored = self._buckets[bucket][key]
+            entries.append((key, ObjectInfo(key, len(stored.data), stored.modified, stored.etag)))
+        start = int(token) if token else 0
+        window = entries[start : start + page_size]
+        more = start + page_size < len(entries)
+        return ListPage(
+            objects=tuple(info for _, info in window if info is not None),
+            prefixes=tuple(name for name, info in window if info is None),
+            next_token=str(start + page_size) if more else None,
+        )
+
+    def upload(
+        self,
+        bucket: BucketRef,
+        items: Sequence[UploadItem],
+        options: UploadOptions,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+    ) -> TransferResult:
+        objects = self._bucket(bucket)
+        total = sum(item.size for item in items)
+        done: list[str] = []
+        skipped: list[str] = []
+        failed: list[tuple[str, str]] = []
+        sent = 0
+        for index, item in enumerate(items):
+            if cancel.cancelled:
+                failed.extend((rest.key, "cancelled") for rest in items[index:])
+                break
+            try:
+                data = item.path.read_bytes()
+            except OSError as error:
+                failed.append((item.key, error.strerror or "unreadable"))
+                continue
+            existing = objects.get(item.key)
+            if existing and (not options.overwrite or (options.skip_unchanged and existing.data == data)):
+                skipped.append(item.key)
+                sent += len(data)
+                continue
+            try:
+                for offset in range(0, max(len(data), 1), CHUNK):
+                    cancel.raise_if_cancelled()
+                    step = min(CHUNK, len(data) - offset)
+                    sent += step
+                    progress(TransferProgress(item.key, offset + step, len(data), sent, total, len(done), len(items)))
+            except Cancelled:
+                failed.extend((rest.key, "cancelled") for rest in items[index:])
+                break
+            objects[item.key] = _StoredObject(data, self._now)
+            done.append(item.key)
+        return TransferResult(tuple(done), tuple(skipped), tuple(failed))
+
+    def download(
+        self,
+        bucket: BucketRef,
+        keys: Sequence[str],
+        destination: Path,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+    ) -> TransferResult:
+        objects = self._bucket(bucket)
+        done: list[str] = []
+        failed: list[tuple[str, str]] = []
+        total = sum(len(objects[key].data) for key in keys if key in objects)
+        received = 0
+        for key in keys:
+            if cancel.cancelled:
+                failed.append((key, "cancelled"))
+                continue
+            if key not in objects:
+                failed.append((key, "no such object"))
+                continue
+            data = objects[key].data
+            target = destination / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            received += len(data)
+            progress(TransferProgress(key, len(data), len(data), received, total, len(done) + 1, len(keys)))
+            done.append(key)
+        return TransferResult(done=tuple(done), failed=tuple(failed))
+
+    def delete(
+        self, bucket: BucketRef, keys: Sequence[str], progress: ProgressCallback, cancel: CancelToken
+    ) -> TransferResult:
+        objects = self._bucket(bucket)
+        done: list[str] = []
+        failed: list[tuple[str, str]] = []
+        for key in keys:
+            if cancel.cancelled:
+                failed.append((key, "cancelled"))
+            elif objects.pop(key, None) is None:
+                failed.append((key, "no such object"))
+            else:
+                done.append(key)
+                progress(TransferProgress(key, 0, 0, 0, 0, len(done), len(keys)))
+        return TransferResult(done=tuple(done), failed=tuple(failed))

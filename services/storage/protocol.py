@@ -1,0 +1,165 @@
+"""The `ObjectStore` capability and the values that cross its boundary.
+
+Implementations: S3 (boto3) for OVHcloud and any S3-compatible endpoint, a directory
+store for the local profile, and `InMemoryObjectStore` (in `fake.py`) for tests.
+All calls block; the TUI runs them in thread workers and passes a `CancelToken`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from services.cancel import CancelToken
+from services.errors import UserError
+
+_BUCKET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+_REGION = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+
+
+@dataclass(frozen=True, order=True)
+class BucketRef:
+    """A container in a region or datastore alias, written `name@REGION` as ovhai does."""
+
+    name: str
+    region: str
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.region}"
+
+    @classmethod
+    def parse(cls, text: str) -> BucketRef:
+        name, at, region = text.strip().rpartition("@")
+        if not at or not name or not region:
+            raise UserError(f"bucket '{text}' needs a region: write it as name@REGION, e.g. my-models@GRA")
+        if not _BUCKET_NAME.match(name):
+            raise UserError(f"invalid bucket name '{name}': use letters, digits, '.', '-' or '_'")
+        if not _REGION.match(region):
+            raise UserError(f"invalid region '{region}' in '{text}': use a region code such as GRA")
+        return cls(name=name, region=region.upper())
+
+
+@dataclass(frozen=True)
+class BucketInfo:
+    ref: BucketRef
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One object, with the columns of `ovhai bucket object list`."""
+
+    key: str
+    size: int
+    last_modified: datetime
+    etag: str
+    storage_class: str = "STANDARD"
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a listing: objects, common prefixes ("directories") and the next token."""
+
+    objects: tuple[ObjectInfo, ...]
+    prefixes: tuple[str, ...] = ()
+    next_token: str | None = None
+
+
+@dataclass(frozen=True)
+class UploadItem:
+    """A local file and the object key it goes to."""
+
+    path: Path
+    key: str
+    size: int
+
+
+@dataclass(frozen=True)
+class TransferProgress:
+    """Progress of one file inside a transfer, with the totals of the whole transfer."""
+
+    key: str
+    file_done: int
+    file_total: int
+    bytes_done: int
+    bytes_total: int
+    files_done: int
+    files_total: int
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    """What a transfer did: keys done, skipped (unchanged or kept) and failed with a reason."""
+
+    done: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+@dataclass(frozen=True)
+class UploadOptions:
+    workers: int = 4
+    overwrite: bool = True
+    skip_unchanged: bool = True
+
+
+ProgressCallback = Callable[[TransferProgress], None]
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """Buckets and objects of one profile."""
+
+    def list_buckets(self) -> list[BucketInfo]: ...
+
+    def list_page(
+        self,
+        bucket: BucketRef,
+        prefix: str = "",
+        delimiter: str | None = "/",
+        token: str | None = None,
+        page_size: int = 1000,
+    ) -> ListPage:
+        """One page of objects under `prefix`; with a delimiter, deeper keys fold into prefixes."""
+        ...
+
+    def upload(
+        self,
+        bucket: BucketRef,
+        items: Sequence[UploadItem],
+        options: UploadOptions,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+    ) -> TransferResult: ...
+
+    def download(
+        self,
+        bucket: BucketRef,
+        keys: Sequence[str],
+        destination: Path,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+    ) -> TransferResult: ...
+
+    def delete(
+        self, bucket: BucketRef, keys: Sequence[str], progress: ProgressCallback, cancel: CancelToken
+    ) -> TransferResult: ...
+
+
+def iter_objects(store: ObjectStore, bucket: BucketRef, prefix: str = "", page_size: int = 1000) -> Iterator[ObjectInfo]:
+    """Every object under `prefix`, page by page, never the whole bucket at once."""
+    token: str | None = None
+    while True:
+        page = store.list_page(bucket, prefix=prefix, delimiter=None, token=token, page_size=page_size)
+        yield from page.objects
+        if not page.next_token:
+            return
+        token = page.next_token

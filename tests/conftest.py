@@ -1,0 +1,58 @@
+"""Shared fixtures: an isolated home and XDG dirs, a fixed clock, the app on fakes."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from services.config import Config, Profile, ProfileKind, local_profile
+from services.fake_set import FROZEN_NOW, fake_services
+from tui.app import TritonDeck, make_app
+from tui.settings import AppSettings
+
+# A fixed "now", ten minutes after the fake world's jobs were created.
+SNAPSHOT_NOW = FROZEN_NOW + timedelta(minutes=10)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """No test reads or writes the developer's real config, credentials or caches."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_CACHE_HOME", "cache")):
+        monkeypatch.setenv(name, str(tmp_path / sub))
+    for name in ("TRITON_DECK_PROFILE", "OVHAI_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield home
+
+
+@pytest.fixture(autouse=True)
+def no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The palette's Input is out of the settings' reach; stop every cursor blinking."""
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
+
+
+def gra_profile() -> Profile:
+    return Profile(name="gra", kind=ProfileKind.OVHCLOUD, region="GRA")
+
+
+def deck_config() -> Config:
+    return Config().with_profile(gra_profile())
+
+
+def fake_app(profile: str = "local", config: Config | None = None) -> TritonDeck:
+    """The real app on seeded fakes, frozen in time and not polling."""
+    settings = AppSettings(now=lambda: SNAPSHOT_NOW, cursor_blink=False, poll=False)
+    return make_app(profile, config or deck_config(), fake_services, settings, env={})
+
+
+__all__ = ["SNAPSHOT_NOW", "deck_config", "fake_app", "gra_profile", "local_profile", "os"]

@@ -1,0 +1,192 @@
+"""The triton-deck app and `make_app`, the one factory the CLI, tests and screenshots use.
+
+The app owns the active profile and its `ServiceSet`; panels read both from it. Switching
+profile swaps the set and asks every panel to start over.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from functools import partial
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input, TabbedContent, TabPane
+
+from services.backends import ServiceFactory, ServiceSet, open_services
+from services.config import Config, Profile, load_config, select_profile_name
+from services.errors import UserError
+from services.secrets import redact
+from tui.panels.base import Panel
+from tui.panels.buckets import BucketsPanel
+from tui.panels.images import ImagesPanel
+from tui.panels.inference import InferencePanel
+from tui.panels.jobs import JobsPanel
+from tui.screens.help import HelpScreen
+from tui.screens.profiles import ProfileScreen
+from tui.settings import AppSettings
+from widgets.context_bar import ContextBar
+
+PANELS: tuple[tuple[str, type[Panel]], ...] = (
+    ("buckets", BucketsPanel),
+    ("images", ImagesPanel),
+    ("jobs", JobsPanel),
+    ("inference", InferencePanel),
+)
+PANEL_IDS = tuple(name for name, _ in PANELS)
+
+
+class TritonDeck(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "triton-deck"
+
+    BINDINGS = [
+        Binding("1", "show_panel('buckets')", "Buckets", show=False),
+        Binding("2", "show_panel('images')", "Images", show=False),
+        Binding("3", "show_panel('jobs')", "Jobs", show=False),
+        Binding("4", "show_panel('inference')", "Inference", show=False),
+        Binding("right_square_bracket", "cycle_panel(1)", "Next panel", show=False),
+        Binding("left_square_bracket", "cycle_panel(-1)", "Previous panel", show=False),
+        Binding("colon,ctrl+p", "command_palette", "Palette"),
+        Binding("p", "pick_profile", "Profile"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        config: Config,
+        profile_name: str,
+        service_factory: ServiceFactory = open_services,
+        settings: AppSettings | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.settings = settings or AppSettings()
+        self._service_factory = service_factory
+        self.profile: Profile = config.profile(profile_name)
+        self.services: ServiceSet = service_factory(self.profile)
+
+    def compose(self) -> ComposeResult:
+        yield ContextBar(id="context")
+        with TabbedContent(initial="buckets", id="panels"):
+            for index, (name, panel_class) in enumerate(PANELS, start=1):
+                with TabPane(f"{index} {panel_class.title}", id=name):
+                    yield panel_class(id=f"{name}-panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.config.theme in self.available_themes:
+            self.theme = self.config.theme
+        else:
+            self.notify(f"unknown theme '{self.config.theme}' in the config: using the default", severity="warning")
+        self._update_context()
+        self._focus_panel("buckets")
+
+    def _update_context(self) -> None:
+        bar = self.query_one(ContextBar)
+        bar.profile = self.profile.name
+        bar.region_code = self.profile.region
+        bar.endpoint = self.profile.ai_api_url or ""
+        bar.panel = self.panel(self.active_panel).title
+
+    # -- panels --------------------------------------------------------------------------------
+
+    @property
+    def active_panel(self) -> str:
+        return self.query_one(TabbedContent).active or PANEL_IDS[0]
+
+    def panel(self, name: str) -> Panel:
+        return self.query_one(f"#{name}-panel", Panel)
+
+    def action_show_panel(self, name: str) -> None:
+        self.query_one(TabbedContent).active = name
+        self._focus_panel(name)
+
+    def action_cycle_panel(self, step: int) -> None:
+        index = PANEL_IDS.index(self.active_panel)
+        self.action_show_panel(PANEL_IDS[(index + step) % len(PANEL_IDS)])
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._update_context()
+
+    def _focus_panel(self, name: str) -> None:
+        panel = self.panel(name)
+        for widget in panel.query("*"):
+            if widget.focusable and widget.display and not isinstance(widget, Input):
+                widget.focus()
+                return
+
+    def run_panel_action(self, name: str, action: str) -> None:
+        self.action_show_panel(name)
+        self.call_later(self.panel(name).run_action, action)
+
+    # -- profiles ------------------------------------------------------------------------------
+
+    def action_pick_profile(self) -> None:
+        def picked(name: str | None) -> None:
+            if name:
+                self.switch_profile(name)
+
+        self.push_screen(ProfileScreen(self.config.profiles, self.profile.name), picked)
+
+    def switch_profile(self, name: str) -> None:
+        """Use `name` for this session (the saved default changes only with `profile use`)."""
+        try:
+            profile = self.config.profile(name)
+            services = self._service_factory(profile)
+        except UserError as error:
+            self.show_error(error)
+            return
+        self.profile, self.services = profile, services
+        self._update_context()
+        for panel_name in PANEL_IDS:
+            self.panel(panel_name).reload()
+        self.notify(f"profile {profile.name} ({profile.region})")
+
+    # -- help, palette, errors -----------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for index, (name, panel_class) in enumerate(PANELS, start=1):
+            yield SystemCommand(f"Go to {panel_class.title}", f"Show the {panel_class.title} panel (key {index})", partial(self.action_show_panel, name))
+            for binding in panel_class.BINDINGS:
+                if isinstance(binding, Binding) and binding.show:
+                    yield SystemCommand(
+                        f"{panel_class.title}: {binding.description}",
+                        f"Run '{binding.description}' in the {panel_class.title} panel",
+                        partial(self.run_panel_action, name, binding.action),
+                    )
+        for name in sorted(self.config.profiles):
+            if name != self.profile.name:
+                profile = self.config.profiles[name]
+                yield SystemCommand(f"Profile: {name}", f"Switch to profile {name} ({profile.kind.value} {profile.region})", partial(self.switch_profile, name))
+        yield SystemCommand("Help: keys", "Show every key binding", self.action_help)
+
+    def show_error(self, error: BaseException) -> None:
+        """One redacted line in a notification; never a traceback on screen."""
+        if isinstance(error, UserError):
+            text = error.message
+        else:
+            text = f"unexpected error ({type(error).__name__}): {error}"
+            self.log.error(redact(repr(error)))
+        self.notify(redact(text), severity="error", timeout=8)
+
+
+def make_app(
+    profile_flag: str | None = None,
+    config: Config | None = None,
+    service_factory: ServiceFactory = open_services,
+    settings: AppSettings | None = None,
+    env: Mapping[str, str] | None = None,
+) -> TritonDeck:
+    """Build the app the same way for the CLI, the tests and the screenshot script."""
+    config = config if config is not None else load_config()
+    name = select_profile_name(config, profile_flag, os.environ if env is None else env)
+    config.profile(name)
+    return TritonDeck(config, name, service_factory, settings)

@@ -1,0 +1,289 @@
+"""The `triton-deck` command: no argument opens the TUI, subcommands script the same work.
+
+Exit codes: 0 ok, 1 failure, 2 usage error. Errors print as one redacted line on
+stderr; `--debug` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from importlib.metadata import version
+from pathlib import Path
+from typing import TextIO
+
+from services import locations
+from services.config import (
+    Config,
+    Profile,
+    ProfileKind,
+    describe_profile,
+    load_config,
+    save_config,
+    select_profile_name,
+    validate_profile_name,
+    validate_region,
+)
+from services.errors import NotAvailableError, UserError
+from services.images.dockerfile import DEFAULT_TRITON_VERSION, DockerfileSpec, render_dockerfile
+from services.secrets import Secret, redact
+
+PROG = "triton-deck"
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+# Groups whose implementation lands later: they parse, explain and exit 1.
+PENDING_GROUPS = {
+    "bucket": "upload, list, download and delete objects (name@REGION)",
+    "repo": "validate a Triton model repository",
+    "registry": "list the registries jobs can pull from",
+    "job": "run, list, watch, stop and delete jobs, and follow their logs",
+    "health": "check a Triton server: live, ready, models",
+    "classify": "classify images against a model, like Triton's image_client",
+    "demo": "run the whole tutorial on the local profile",
+}
+
+
+class Context:
+    """What every command handler gets: parsed args, config, environment and output."""
+
+    def __init__(self, args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> None:
+        self.args = args
+        self.env = env
+        self.out = out
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config()
+        return self._config
+
+    @property
+    def profile(self) -> Profile:
+        return self.config.profile(select_profile_name(self.config, self.args.profile, self.env))
+
+    def print(self, text: str = "") -> None:
+        print(text, file=self.out)
+
+    def print_json(self, data: object) -> None:
+        print(json.dumps(data, indent=2, sort_keys=True), file=self.out)
+
+
+Handler = Callable[[Context], int]
+
+
+# -- profile ---------------------------------------------------------------------------------
+
+
+def _profile_summary(profile: Profile, active: str) -> dict[str, object]:
+    return {"name": profile.name, "kind": profile.kind.value, "region": profile.region, "active": profile.name == active}
+
+
+def cmd_profile_list(ctx: Context) -> int:
+    active = select_profile_name(ctx.config, ctx.args.profile, ctx.env)
+    profiles = [ctx.config.profiles[name] for name in sorted(ctx.config.profiles)]
+    if ctx.args.output == "json":
+        ctx.print_json([_profile_summary(profile, active) for profile in profiles])
+        return EXIT_OK
+    ctx.print(f"{'':2}{'NAME':<20} {'KIND':<9} REGION")
+    for profile in profiles:
+        marker = "* " if profile.name == active else "  "
+        ctx.print(f"{marker}{profile.name:<20} {profile.kind.value:<9} {profile.region}")
+    return EXIT_OK
+
+
+def cmd_profile_show(ctx: Context) -> int:
+    profile = ctx.config.profile(ctx.args.name) if ctx.args.name else ctx.profile
+    rows = describe_profile(profile, ctx.env)
+    if ctx.args.output == "json":
+        ctx.print_json(dict(rows))
+        return EXIT_OK
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        ctx.print(f"{label:<{width}}  {value}")
+    return EXIT_OK
+
+
+def _read_secret_line(stream: TextIO, what: str) -> Secret:
+    value = stream.readline().strip()
+    if not value:
+        raise UserError(f"no {what} on standard input: pipe it in, e.g. `pass show ovh/ai | triton-deck profile add ...`")
+    return Secret(value)
+
+
+def cmd_profile_add(ctx: Context) -> int:
+    args = ctx.args
+    name = validate_profile_name(args.name)
+    if name == "local":
+        raise UserError("the local profile is built in and needs no settings: pick another name")
+    if name in ctx.config.profiles and not args.replace:
+        raise UserError(f"profile '{name}' already exists: add --replace to overwrite it")
+    if args.token_stdin and args.s3_secret_stdin:
+        raise UserError("--token-stdin and --s3-secret-stdin both read standard input: add one, then the other")
+    if bool(args.s3_access_key) != bool(args.s3_secret_stdin):
+        raise UserError("S3 keys come in pairs: give --s3-access-key together with --s3-secret-stdin")
+    profile = Profile(
+        name=name,
+        kind=ProfileKind.OVHCLOUD,
+        region=validate_region(args.region, api_url=args.api_url),
+        api_url=args.api_url,
+        token=_read_secret_line(sys.stdin, "token") if args.token_stdin else None,
+        token_command=args.token_command,
+        s3_endpoint=args.s3_endpoint,
+        s3_region=args.s3_region,
+        s3_access_key=Secret(args.s3_access_key) if args.s3_access_key else None,
+        s3_secret_key=_read_secret_line(sys.stdin, "S3 secret key") if args.s3_secret_stdin else None,
+        aws_profile=args.aws_profile,
+        registry=args.registry,
+    )
+    path = save_config(ctx.config.with_profile(profile))
+    ctx.print(f"profile {name} saved to {path}")
+    return EXIT_OK
+
+
+def cmd_profile_use(ctx: Context) -> int:
+    path = save_config(ctx.config.with_active(ctx.args.name))
+    ctx.print(f"profile {ctx.args.name} is now the default ({path})")
+    return EXIT_OK
+
+
+# -- image -----------------------------------------------------------------------------------
+
+
+def cmd_image_dockerfile(ctx: Context) -> int:
+    text = render_dockerfile(DockerfileSpec(version=ctx.args.version, client=ctx.args.client))
+    if ctx.args.output_file is None:
+        ctx.out.write(text)
+        return EXIT_OK
+    target: Path = ctx.args.output_file
+    if target.is_dir():
+        target = target / "Dockerfile"
+    temp = target.with_name(f".{target.name}.tmp")
+    try:
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, target)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {target}: {error.strerror}; pick a writable path with -o") from None
+    ctx.print(f"wrote {target}")
+    return EXIT_OK
+
+
+def cmd_image_pending(ctx: Context) -> int:
+    raise NotAvailableError(f"`{PROG} image {ctx.args.image_command}` is not available in this build yet")
+
+
+def _pending(group: str) -> Handler:
+    def handler(_ctx: Context) -> int:
+        raise NotAvailableError(f"`{PROG} {group}` is not available in this build yet ({PENDING_GROUPS[group]})")
+
+    return handler
+
+
+# -- the TUI ---------------------------------------------------------------------------------
+
+
+def cmd_tui(ctx: Context) -> int:
+    from tui.app import make_app  # Textual is imported only when the TUI is wanted.
+
+    make_app(profile_flag=ctx.args.profile, env=ctx.env).run()
+    return EXIT_OK
+
+
+# -- parser ----------------------------------------------------------------------------------
+
+
+def _output_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", choices=("table", "json"), default="table", help="output format")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--profile", default=argparse.SUPPRESS, help="profile to use (default: $TRITON_DECK_PROFILE, then the saved default)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        parents=[common],
+        description="Take a Triton model repository to a GPU job on OVHcloud AI Training and back. No command opens the TUI.",
+        epilog=f"config: {locations.config_file()}",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {version('triton-deck')}")
+    parser.set_defaults(handler=cmd_tui, profile=None, debug=False)
+    groups = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    profile = groups.add_parser("profile", parents=[common], help="list, show, add and choose profiles")
+    profile_commands = profile.add_subparsers(title="profile commands", metavar="ACTION", required=True)
+    listing = profile_commands.add_parser("list", parents=[common], help="list profiles; * marks the active one")
+    _output_option(listing)
+    listing.set_defaults(handler=cmd_profile_list)
+    show = profile_commands.add_parser("show", parents=[common], help="show a profile, secrets masked")
+    show.add_argument("name", nargs="?", help="profile (default: the active one)")
+    _output_option(show)
+    show.set_defaults(handler=cmd_profile_show)
+    add = profile_commands.add_parser("add", parents=[common], help="add an OVHcloud profile")
+    add.add_argument("name")
+    add.add_argument("--region", default="GRA", help="AI Training region: GRA or BHS (default GRA)")
+    add.add_argument("--api-url", help="regional AI Training API base URL (default https://<region>.ai.cloud.ovh.net/v1)")
+    add.add_argument("--token-command", help="command that prints the AI token (e.g. 'pass show ovh/ai')")
+    add.add_argument("--token-stdin", action="store_true", help="read the AI token from standard input and store it (file mode 0600)")
+    add.add_argument("--s3-endpoint", help="S3 endpoint (default https://s3.<region>.io.cloud.ovh.net)")
+    add.add_argument("--s3-region", help="S3 signing region (default: the region, lowercase)")
+    add.add_argument("--aws-profile", help="profile of ~/.aws/credentials holding the S3 keys")
+    add.add_argument("--s3-access-key", help="S3 access key (with --s3-secret-stdin)")
+    add.add_argument("--s3-secret-stdin", action="store_true", help="read the S3 secret key from standard input")
+    add.add_argument("--registry", help="registry address for images (default: the shared one from the API)")
+    add.add_argument("--replace", action="store_true", help="overwrite an existing profile")
+    add.set_defaults(handler=cmd_profile_add)
+    use = profile_commands.add_parser("use", parents=[common], help="make a profile the saved default")
+    use.add_argument("name")
+    use.set_defaults(handler=cmd_profile_use)
+
+    image = groups.add_parser("image", parents=[common], help="Dockerfiles, build, tag, login and push")
+    image_commands = image.add_subparsers(title="image commands", metavar="ACTION", required=True, dest="image_command")
+    dockerfile = image_commands.add_parser("dockerfile", parents=[common], help="print or write the AI Training Dockerfile")
+    dockerfile.add_argument("--client", action="store_true", help="the client image (-py3-sdk) instead of the server")
+    dockerfile.add_argument("--version", default=DEFAULT_TRITON_VERSION, help=f"Triton NGC release (default {DEFAULT_TRITON_VERSION})")
+    dockerfile.add_argument("-o", dest="output_file", type=Path, help="write to this file (or directory) instead of stdout")
+    dockerfile.set_defaults(handler=cmd_image_dockerfile)
+    for action in ("build", "tag", "login", "push", "list"):
+        pending = image_commands.add_parser(action, parents=[common], help="(not yet available)")
+        pending.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        pending.set_defaults(handler=cmd_image_pending)
+
+    for group, summary in PENDING_GROUPS.items():
+        pending = groups.add_parser(group, parents=[common], help=f"{summary} (not yet available)")
+        pending.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        pending.set_defaults(handler=_pending(group))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None, out: TextIO | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ctx = Context(args, os.environ if env is None else env, out or sys.stdout)
+    try:
+        return args.handler(ctx)
+    except UserError as error:
+        print(f"{PROG}: {redact(error.message)}", file=sys.stderr)
+        if args.debug:
+            print(redact(traceback.format_exc()), file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # last resort: one line, the traceback only on request
+        print(f"{PROG}: unexpected error ({type(error).__name__}): {redact(str(error))}", file=sys.stderr)
+        if args.debug:
+            print(redact(traceback.format_exc()), file=sys.stderr)
+        else:
+            print(f"{PROG}: run again with --debug for the traceback", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

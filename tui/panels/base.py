@@ -1,0 +1,87 @@
+"""What every panel shares: its capability, the notice that replaces its body, errors.
+
+A panel reads the active `ServiceSet` from the app, runs every service call in a
+thread worker and renders what comes back. When its capability is missing on the
+profile, the notice says why instead of the panel pretending.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.worker import Worker, WorkerState
+
+from services.backends import Capability, ServiceSet
+from widgets.filter_bar import FilterBar
+from widgets.notice import Notice, NoticeKind
+from widgets.resource_table import ResourceTable
+
+if TYPE_CHECKING:
+    from tui.app import TritonDeck
+
+
+class Panel(Vertical):
+    capability: ClassVar[Capability]
+    title: ClassVar[str]
+
+    @property
+    def deck(self) -> TritonDeck:
+        return cast("TritonDeck", self.app)
+
+    @property
+    def services(self) -> ServiceSet:
+        return self.deck.services
+
+    def compose(self) -> ComposeResult:
+        yield Notice(id=f"{self.id}-notice", classes="notice")
+        yield from self.compose_body()
+
+    def compose_body(self) -> ComposeResult:
+        raise NotImplementedError
+
+    @property
+    def notice(self) -> Notice:
+        return self.query_one(Notice)
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def is_available(self) -> bool:
+        raise NotImplementedError
+
+    def reload(self) -> None:
+        """Start over on the current profile (called on mount and on profile switch)."""
+        self.workers.cancel_node(self)
+        if not self.is_available():
+            self.show_notice(NoticeKind.UNAVAILABLE, self.services.reason(self.capability))
+            return
+        self.load()
+
+    def load(self) -> None:
+        raise NotImplementedError
+
+    def show_notice(self, kind: NoticeKind, message: str) -> None:
+        self.notice.show(kind, message)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.deck.show_error(event.worker.error)
+
+    # -- the `/` filter, for panels that have a FilterBar over a ResourceTable ---------------
+
+    def action_filter(self) -> None:
+        for bar in self.query(FilterBar):
+            bar.open()
+
+    @on(FilterBar.Changed)
+    def _filter_changed(self, message: FilterBar.Changed) -> None:
+        for table in self.query(ResourceTable):
+            table.set_filter(message.text)
+
+    @on(FilterBar.Closed)
+    def _filter_closed(self) -> None:
+        for table in self.query(ResourceTable):
+            table.focus()

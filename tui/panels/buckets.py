@@ -1,0 +1,222 @@
+"""Buckets: the `ovhai bucket list` / `bucket object list` view, browsable like a tree.
+
+One table, k9s grammar: buckets first, `enter` drills into a bucket and then into
+prefixes, `esc` goes back up. Listings stream page by page from a thread worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
+
+from services.backends import Capability
+from services.cancel import CancelToken
+from services.storage.protocol import BucketInfo, BucketRef, ListPage, ObjectInfo, iter_objects
+from services.units import human_size
+from tui.panels.base import Panel
+from tui.screens.confirm import ConfirmScreen
+from widgets.filter_bar import FilterBar
+from widgets.notice import NoticeKind
+from widgets.resource_table import ResourceTable, Row
+
+BUCKET_COLUMNS = ("NAME", "REGION", "CREATED")
+OBJECT_COLUMNS = ("DATE", "BYTES", "NAME", "ETAG")
+PREFIX_ROW = "prefix:"
+OBJECT_ROW = "object:"
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class Location:
+    bucket: BucketRef | None = None
+    prefix: str = ""
+
+    def up(self) -> Location:
+        if not self.prefix:
+            return Location()
+        parent = self.prefix.rstrip("/").rpartition("/")[0]
+        return Location(self.bucket, f"{parent}/" if parent else "")
+
+    def __str__(self) -> str:
+        return "buckets" if self.bucket is None else f"{self.bucket}/{self.prefix}"
+
+
+class BucketsPanel(Panel):
+    capability = Capability.STORAGE
+    title = "Buckets"
+
+    BINDINGS = [
+        Binding("enter", "open", "Open", show=False),
+        Binding("escape,backspace", "back", "Back"),
+        Binding("slash", "filter", "Filter"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("ctrl+d", "delete", "Delete"),
+    ]
+
+    class BucketsListed(Message):
+        def __init__(self, buckets: list[BucketInfo]) -> None:
+            super().__init__()
+            self.buckets = buckets
+
+    class PageListed(Message):
+        def __init__(self, location: Location, page: ListPage, first: bool) -> None:
+            super().__init__()
+            self.location = location
+            self.page = page
+            self.first = first
+
+    class Deleted(Message):
+        def __init__(self, location: Location, count: int, failed: int) -> None:
+            super().__init__()
+            self.location = location
+            self.count = count
+            self.failed = failed
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.location = Location()
+        self._rows: list[Row] = []
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="buckets-path", classes="path")
+        yield FilterBar(id="buckets-filter")
+        yield ResourceTable(BUCKET_COLUMNS, id="buckets-table")
+
+    @property
+    def table(self) -> ResourceTable:
+        return self.query_one(ResourceTable)
+
+    def is_available(self) -> bool:
+        return self.services.object_store is not None
+
+    def reload(self) -> None:
+        self.location = Location()
+        super().reload()
+
+    def load(self) -> None:
+        self.query_one("#buckets-path", Static).update(Text(str(self.location), style="bold"))
+        self.show_notice(NoticeKind.LOADING, f"listing {self.location}…")
+        if self.location.bucket is None:
+            self.table.set_columns(BUCKET_COLUMNS)
+            self._list_buckets()
+        else:
+            self.table.set_columns(OBJECT_COLUMNS)
+            self._list_objects(self.location)
+
+    @work(thread=True, exclusive=True, group="buckets-list", exit_on_error=False)
+    def _list_buckets(self) -> None:
+        store = self.services.object_store
+        assert store is not None
+        self.post_message(self.BucketsListed(store.list_buckets()))
+
+    @work(thread=True, exclusive=True, group="buckets-list", exit_on_error=False)
+    def _list_objects(self, location: Location) -> None:
+        store = self.services.object_store
+        assert store is not None and location.bucket is not None
+        worker = get_current_worker()
+        token: str | None = None
+        first = True
+        while not worker.is_cancelled:
+            page = store.list_page(location.bucket, prefix=location.prefix, token=token)
+            self.post_message(self.PageListed(location, page, first))
+            first = False
+            token = page.next_token
+            if not token:
+                return
+
+    @on(BucketsListed)
+    def _show_buckets(self, message: BucketsListed) -> None:
+        rows = [
+            Row(str(info.ref), (info.ref.name, info.ref.region, info.created.strftime(DATE_FORMAT) if info.created else ""))
+            for info in message.buckets
+        ]
+        self._set_rows(rows, "no buckets on this profile yet")
+
+    @on(PageListed)
+    def _show_page(self, message: PageListed) -> None:
+        if message.location != self.location:
+            return
+        rows = [] if message.first else list(self._rows)
+        prefix = message.location.prefix
+        rows += [Row(PREFIX_ROW + name, ("", "DIR", name[len(prefix) :], "")) for name in message.page.prefixes]
+        rows += [self._object_row(info, prefix) for info in message.page.objects]
+        self._set_rows(rows, f"{self.location} is empty")
+
+    @staticmethod
+    def _object_row(info: ObjectInfo, prefix: str) -> Row:
+        date = info.last_modified.strftime(DATE_FORMAT)
+        return Row(OBJECT_ROW + info.key, (date, human_size(info.size), info.key[len(prefix) :], info.etag))
+
+    def _set_rows(self, rows: list[Row], empty: str) -> None:
+        self._rows = rows
+        self.table.set_rows(rows)
+        if rows:
+            self.notice.hide()
+        else:
+            self.show_notice(NoticeKind.EMPTY, empty)
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        key = self.table.selected_key
+        if key is None:
+            return
+        if self.location.bucket is None:
+            self.location = Location(BucketRef.parse(key))
+        elif key.startswith(PREFIX_ROW):
+            self.location = Location(self.location.bucket, key[len(PREFIX_ROW) :])
+        else:
+            return
+        self.table.set_filter("")
+        self.load()
+
+    def action_back(self) -> None:
+        if self.location == Location():
+            return
+        self.location = self.location.up()
+        self.load()
+
+    def action_refresh(self) -> None:
+        if self.is_available():
+            self.load()
+
+    def action_delete(self) -> None:
+        key = self.table.selected_key
+        bucket = self.location.bucket
+        if key is None or bucket is None:
+            return
+        is_prefix = key.startswith(PREFIX_ROW)
+        target = key.removeprefix(PREFIX_ROW).removeprefix(OBJECT_ROW)
+        what = f"every object under {bucket}/{target}" if is_prefix else f"{bucket}/{target}"
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._delete(self.location, target, is_prefix)
+
+        self.app.push_screen(ConfirmScreen(f"Delete {what}?", "This cannot be undone."), confirmed)
+
+    @work(thread=True, group="buckets-delete", exit_on_error=False)
+    def _delete(self, location: Location, target: str, is_prefix: bool) -> None:
+        store = self.services.object_store
+        assert store is not None and location.bucket is not None
+        keys = [info.key for info in iter_objects(store, location.bucket, target)] if is_prefix else [target]
+        result = store.delete(location.bucket, keys, lambda _progress: None, CancelToken())
+        self.post_message(self.Deleted(location, len(result.done), len(result.failed)))
+
+    @on(Deleted)
+    def _deleted(self, message: Deleted) -> None:
+        severity = "error" if message.failed else "information"
+        failed = f", {message.failed} failed" if message.failed else ""
+        self.notify(f"deleted {message.count} object(s) from {message.location}{failed}", severity=severity)
+        if message.location == self.location:
+            self.load()

@@ -1,0 +1,118 @@
+"""Images: the AI Training Dockerfile, the engine that builds it, and the registries.
+
+The Dockerfile preview is pure computation and shows on every profile, with or without
+an engine; engine and registry details come from workers.
+"""
+
+from __future__ import annotations
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Static
+
+from services.backends import Capability
+from services.errors import UserError
+from services.images.dockerfile import DockerfileSpec, render_dockerfile
+from services.images.protocol import EngineInfo
+from services.jobs.protocol import RegistryInfo
+from tui.panels.base import Panel
+from widgets.notice import NoticeKind
+from widgets.resource_table import ResourceTable, Row
+
+REGISTRY_COLUMNS = ("ID", "TYPE", "URL")
+
+
+class ImagesPanel(Panel):
+    capability = Capability.IMAGES
+    title = "Images"
+
+    BINDINGS = [
+        Binding("c", "toggle_client", "Server/client"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+
+    class EngineFound(Message):
+        def __init__(self, engine: EngineInfo) -> None:
+            super().__init__()
+            self.engine = engine
+
+    class RegistriesListed(Message):
+        def __init__(self, registries: list[RegistryInfo]) -> None:
+            super().__init__()
+            self.registries = registries
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.spec = DockerfileSpec()
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="images-body"):
+            with Vertical(id="dockerfile-box", classes="box"):
+                yield Static(id="dockerfile-title", classes="box-title")
+                yield Static(id="dockerfile")
+            with Vertical(id="registries-box", classes="box"):
+                yield Static("engine", classes="box-title")
+                yield Static(id="engine")
+                yield Static("registries", classes="box-title")
+                yield ResourceTable(REGISTRY_COLUMNS, id="registries-table")
+
+    def is_available(self) -> bool:
+        return self.services.image_builder is not None
+
+    def reload(self) -> None:
+        self._show_dockerfile()
+        super().reload()
+        self._list_registries()
+
+    def load(self) -> None:
+        self.notice.hide()
+        self.query_one("#engine", Static).update(Text("connecting…", style="dim"))
+        self._find_engine()
+
+    def _show_dockerfile(self) -> None:
+        kind = "client" if self.spec.client else "server"
+        self.query_one("#dockerfile-title", Static).update(f"Dockerfile ({kind}, Triton {self.spec.version})")
+        try:
+            text: Syntax | str = Syntax(render_dockerfile(self.spec), "docker", theme="ansi_dark", background_color="default")
+        except UserError as error:
+            text = str(error)
+        self.query_one("#dockerfile", Static).update(text)
+
+    @work(thread=True, exclusive=True, group="images-engine", exit_on_error=False)
+    def _find_engine(self) -> None:
+        builder = self.services.image_builder
+        assert builder is not None
+        self.post_message(self.EngineFound(builder.engine()))
+
+    @work(thread=True, exclusive=True, group="images-registries", exit_on_error=False)
+    def _list_registries(self) -> None:
+        platform = self.services.job_platform
+        registries = platform.registries() if platform and platform.capabilities.registries else []
+        self.post_message(self.RegistriesListed(registries))
+
+    @on(EngineFound)
+    def _engine_found(self, message: EngineFound) -> None:
+        engine = message.engine
+        self.query_one("#engine", Static).update(f"{engine.endpoint}\nversion {engine.version}, {engine.architecture}")
+
+    @on(RegistriesListed)
+    def _registries_listed(self, message: RegistriesListed) -> None:
+        rows = [Row(info.url, (info.id or "", info.kind, info.url)) for info in message.registries]
+        self.query_one(ResourceTable).set_rows(rows)
+
+    def action_toggle_client(self) -> None:
+        self.spec = DockerfileSpec(version=self.spec.version, client=not self.spec.client)
+        self._show_dockerfile()
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def show_notice(self, kind: NoticeKind, message: str) -> None:
+        # Without an engine the Dockerfile is still useful, so only the engine box says so.
+        self.notice.hide()
+        self.query_one("#engine", Static).update(Text(message, style="yellow" if kind is NoticeKind.UNAVAILABLE else "red"))

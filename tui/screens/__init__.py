@@ -1,0 +1,1 @@
+"""Screens pushed over the main panels: help, confirmations, profiles, job logs."""

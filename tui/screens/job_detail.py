@@ -1,0 +1,58 @@
+"""`enter` on a job: its spec, state timeline, endpoints and failure reason."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from services.jobs.protocol import Job
+from services.units import human_age
+
+
+def job_table(job: Job, now: datetime) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    spec = job.spec
+    rows: list[tuple[str, str | Text]] = [
+        ("id", job.id),
+        ("name", job.name),
+        ("state", job.state.value),
+        ("age", human_age(job.created_at, now)),
+        ("image", spec.image),
+        ("command", " ".join(spec.command)),
+        ("resources", f"{spec.gpu} GPU" if spec.gpu else f"{spec.cpu or 1} CPU"),
+        ("http port", str(spec.default_http_port) + ("  (unsecure-http: public)" if spec.unsecure_http else "")),
+        ("volumes", "\n".join(str(volume) for volume in spec.volumes) or "—"),
+        ("url", job.url or "—"),
+        ("ip", job.ip or "—"),
+    ]
+    if job.info_message:
+        rows.append(("info", Text(job.info_message, style="red" if job.state.is_failure else "")))
+    for label, value in rows:
+        table.add_row(label, value)
+    table.add_row("", "")
+    table.add_row("timeline", "\n".join(f"{change.at:%Y-%m-%d %H:%M:%S}  {change.state}" for change in job.history))
+    return table
+
+
+class JobDetailScreen(Screen[None]):
+    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
+
+    def __init__(self, job: Job, now: datetime) -> None:
+        super().__init__()
+        self._job = job
+        self._now = now
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"job {self._job.name}", style="bold"), classes="screen-title")
+        with VerticalScroll():
+            yield Static(job_table(self._job, self._now), id="job-detail")
+        yield Footer()

@@ -1,0 +1,1 @@
+"""Reusable widgets: they render data and post messages, and never do I/O themselves."""

@@ -1,0 +1,45 @@
+"""The `/` filter line of k9s: an input that narrows the list below it as you type."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Input
+
+
+class FilterBar(Input):
+    """Hidden until opened; `enter` keeps the filter, `esc` clears and closes it."""
+
+    BINDINGS = [Binding("escape", "clear_and_close", "Clear filter", show=False)]
+
+    class Changed(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class Closed(Message):
+        """The user left the filter line; focus goes back to the list."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(placeholder="filter…  (enter keeps it, esc clears)", id=id)
+        self.display = False
+
+    def open(self) -> None:
+        self.display = True
+        self.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.post_message(self.Changed(event.value))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not self.value:
+            self.display = False
+        self.post_message(self.Closed())
+
+    def action_clear_and_close(self) -> None:
+        self.value = ""
+        self.display = False
+        self.post_message(self.Changed(""))
+        self.post_message(self.Closed())
