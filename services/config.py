@@ -4,7 +4,7 @@ The config lives in `$XDG_CONFIG_HOME/triton-deck/config.toml`, is always writte
 atomically with mode 0600 (its directory 0700), and holds one table per profile:
 
     active_profile = "gra"
-    theme = "textual-dark"
+    theme = "ansi-dark"
 
     [profiles.gra]
     kind = "ovhcloud"
@@ -42,7 +42,7 @@ LOCAL_PROFILE = "local"
 PROFILE_ENV = "TRITON_DECK_PROFILE"
 TOKEN_ENV = "OVHAI_TOKEN"
 AI_TRAINING_REGIONS = ("GRA", "BHS")
-DEFAULT_THEME = "textual-dark"
+DEFAULT_THEME = ""  # empty: the app's own default theme
 TOKEN_COMMAND_TIMEOUT_S = 15
 
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")

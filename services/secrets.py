@@ -18,7 +18,7 @@ _known_values: set[str] = set()
 
 
 class Secret:
-    """A secret value whose every textual form is masked."""
+    """A secret value whose every string form is masked."""
 
     __slots__ = ("_value",)
 

@@ -75,12 +75,12 @@ class TritonDeck(App[None]):
             for index, (name, panel_class) in enumerate(PANELS, start=1):
                 with TabPane(f"{index} {panel_class.title}", id=name):
                     yield panel_class(id=f"{name}-panel")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         if self.config.theme in self.available_themes:
             self.theme = self.config.theme
-        else:
+        elif self.config.theme:
             self.notify(f"unknown theme '{self.config.theme}' in the config: using the default", severity="warning")
         self._update_context()
         self._focus_panel("buckets")

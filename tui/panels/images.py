@@ -6,12 +6,11 @@ an engine; engine and registry details come from workers.
 
 from __future__ import annotations
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
@@ -25,6 +24,17 @@ from widgets.notice import NoticeKind
 from widgets.resource_table import ResourceTable, Row
 
 REGISTRY_COLUMNS = ("ID", "TYPE", "URL")
+
+
+def dockerfile_text(dockerfile: str) -> Text:
+    """The Dockerfile with its instructions in bold: enough highlighting to scan it."""
+    text = Text()
+    for line in dockerfile.splitlines():
+        instruction, _, rest = line.partition(" ")
+        text.append(instruction, style="bold")
+        text.append(f" {rest}\n")
+    text.rstrip()
+    return text
 
 
 class ImagesPanel(Panel):
@@ -51,15 +61,15 @@ class ImagesPanel(Panel):
         self.spec = DockerfileSpec()
 
     def compose_body(self) -> ComposeResult:
-        with Horizontal(id="images-body"):
+        with VerticalScroll(id="images-body"):
             with Vertical(id="dockerfile-box", classes="box"):
                 yield Static(id="dockerfile-title", classes="box-title")
                 yield Static(id="dockerfile")
-            with Vertical(id="registries-box", classes="box"):
+            with Vertical(id="engine-box", classes="box"):
                 yield Static("engine", classes="box-title")
                 yield Static(id="engine")
-                yield Static("registries", classes="box-title")
-                yield ResourceTable(REGISTRY_COLUMNS, id="registries-table")
+            yield Static("registries", classes="section-title")
+            yield ResourceTable(REGISTRY_COLUMNS, id="registries-table")
 
     def is_available(self) -> bool:
         return self.services.image_builder is not None
@@ -78,9 +88,9 @@ class ImagesPanel(Panel):
         kind = "client" if self.spec.client else "server"
         self.query_one("#dockerfile-title", Static).update(f"Dockerfile ({kind}, Triton {self.spec.version})")
         try:
-            text: Syntax | str = Syntax(render_dockerfile(self.spec), "docker", theme="ansi_dark", background_color="default")
+            text = dockerfile_text(render_dockerfile(self.spec))
         except UserError as error:
-            text = str(error)
+            text = Text(str(error), style="red")
         self.query_one("#dockerfile", Static).update(text)
 
     @work(thread=True, exclusive=True, group="images-engine", exit_on_error=False)

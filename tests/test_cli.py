@@ -1,0 +1,139 @@
+"""The CLI: exit codes, one-line errors, profiles, secrets kept off the output."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services import locations
+from tui.cli import main
+
+TOKEN = "cli-token-abcdef123456"
+
+
+def run(argv: list[str], env: dict[str, str] | None = None, stdin: str = "") -> tuple[int, str]:
+    out = io.StringIO()
+    old_stdin = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        code = main(argv, env=env or {}, out=out)
+    finally:
+        sys.stdin = old_stdin
+    return code, out.getvalue()
+
+
+def test_version_and_help_exit_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--version"], ["--help"], ["profile", "--help"], ["bucket", "--help"], ["image", "dockerfile", "--help"]):
+        with pytest.raises(SystemExit) as exited:
+            main(argv, env={})
+        assert exited.value.code == 0
+    assert "triton-deck 0.1.0" in capsys.readouterr().out
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["no-such-command"], env={})
+    assert exited.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_profile_add_list_show_use(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(["profile", "add", "gra", "--region", "gra", "--token-stdin", "--aws-profile", "ovh"], stdin=TOKEN + "\n")
+    assert code == 0 and "profile gra saved" in out
+    path = locations.config_file()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    code, out = run(["profile", "list"])
+    assert code == 0
+    assert out.splitlines()[1:] == ["  gra                  ovhcloud  GRA", "* local                local     LOCAL"]
+
+    code, out = run(["profile", "show", "gra", "-o", "json"])
+    shown = json.loads(out)
+    assert shown["token"] == "**** (config file)" and shown["region"] == "GRA"
+    assert TOKEN not in out
+
+    code, out = run(["profile", "use", "gra"])
+    assert code == 0
+    code, out = run(["profile", "list", "-o", "json"])
+    assert [p["name"] for p in json.loads(out) if p["active"]] == ["gra"]
+    code, out = run(["profile", "list", "-o", "json", "--profile", "local"])
+    assert [p["name"] for p in json.loads(out) if p["active"]] == ["local"]
+    code, out = run(["profile", "list", "-o", "json"], env={"TRITON_DECK_PROFILE": "local"})
+    assert [p["name"] for p in json.loads(out) if p["active"]] == ["local"]
+    assert TOKEN not in capsys.readouterr().err
+
+
+def test_profile_add_refuses_duplicates_and_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["profile", "add", "gra"])[0] == 0
+    assert run(["profile", "add", "gra"])[0] == 1
+    assert "already exists: add --replace" in capsys.readouterr().err
+    assert run(["profile", "add", "gra", "--replace", "--region", "BHS"])[0] == 0
+    assert run(["profile", "add", "x", "--region", "MARS"])[0] == 1
+    assert run(["profile", "add", "local"])[0] == 1
+    assert run(["profile", "use", "nope"])[0] == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "triton-deck: unknown AI Training region 'MARS': use one of GRA, BHS (or set api_url for another endpoint)",
+        "triton-deck: the local profile is built in and needs no settings: pick another name",
+        "triton-deck: unknown profile 'nope': use one of gra, local, or add it with `triton-deck profile add nope`",
+    ]
+
+
+def test_pending_commands_say_so_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    for group in ("bucket", "repo", "registry", "job", "health", "classify", "demo"):
+        assert run([group, "list"])[0] == 1
+    assert run(["image", "push", "x"])[0] == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 8
+    assert all("not available in this build yet" in line for line in lines)
+
+
+def test_image_dockerfile_to_stdout_and_file(tmp_path: Path) -> None:
+    code, out = run(["image", "dockerfile", "--client", "--version", "24.01"])
+    assert code == 0
+    assert out.splitlines() == [
+        "FROM nvcr.io/nvidia/tritonserver:24.01-py3-sdk",
+        "WORKDIR /workspace",
+        "COPY . /workspace",
+        "RUN chown -R 42420:42420 /workspace",
+        "ENV HOME=/workspace",
+    ]
+    target = tmp_path / "context"
+    target.mkdir()
+    code, out = run(["image", "dockerfile", "-o", str(target)])
+    assert code == 0
+    assert (target / "Dockerfile").read_text().startswith("FROM nvcr.io/nvidia/tritonserver:23.03-py3\n")
+    assert sorted(p.name for p in target.iterdir()) == ["Dockerfile"]
+
+
+def test_bad_version_and_unwritable_target_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["image", "dockerfile", "--version", "latest"])[0] == 1
+    assert run(["image", "dockerfile", "-o", str(tmp_path / "missing" / "Dockerfile")])[0] == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("triton-deck: invalid Triton version 'latest'")
+    assert err[1].startswith("triton-deck: cannot write") and "pick a writable path" in err[1]
+
+
+def test_debug_adds_a_redacted_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    path = locations.config_file()
+    path.parent.mkdir(parents=True)
+    path.write_text("active_profile = [")
+    assert run(["profile", "list"])[0] == 1
+    assert len(capsys.readouterr().err.splitlines()) == 1
+    assert run(["profile", "list", "--debug"])[0] == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_console_script_runs_as_a_process() -> None:
+    """The installed entry point, in a real process, with the real environment handling."""
+    env = {**os.environ, "TRITON_DECK_PROFILE": "nope"}
+    result = subprocess.run([sys.executable, "-m", "tui", "profile", "show"], capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "triton-deck: unknown profile 'nope': use one of local, or add it with `triton-deck profile add nope`"

@@ -1,0 +1,33 @@
+"""The layer rules of the product card, checked on the import statements themselves."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imported_modules(package: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+def test_services_know_nothing_of_textual_or_the_ui() -> None:
+    offenders = {path: names & {"textual", "tui", "widgets"} for path, names in imported_modules("services").items()}
+    assert not {path: names for path, names in offenders.items() if names}
+    assert "textual" not in "".join(p.read_text() for p in (ROOT / "services").rglob("*.py"))
+
+
+def test_widgets_do_no_io() -> None:
+    io_libraries = {"boto3", "botocore", "httpx", "docker", "tritonclient", "subprocess", "socket", "services", "tui"}
+    offenders = {path: names & io_libraries for path, names in imported_modules("widgets").items()}
+    assert not {path: names for path, names in offenders.items() if names}
