@@ -54,6 +54,10 @@ def key_groups() -> list[KeyGroup]:
     from tui.panels.inference import InferencePanel
     from tui.panels.jobs import JobsPanel
     from tui.screens.confirm import ConfirmScreen
+    from tui.screens.help import HelpScreen
+    from tui.screens.job_detail import JobDetailScreen
+    from tui.screens.job_logs import JobLogScreen
+    from tui.screens.profiles import ProfileScreen
     from widgets.filter_bar import FilterBar
     from widgets.log_pane import LogPane
     from widgets.resource_table import ResourceTable
@@ -65,9 +69,12 @@ def key_groups() -> list[KeyGroup]:
         KeyGroup("Buckets (1)", _rows(BucketsPanel.BINDINGS)),
         KeyGroup("Images (2)", _rows(ImagesPanel.BINDINGS)),
         KeyGroup("Jobs (3)", _rows(JobsPanel.BINDINGS)),
-        KeyGroup("Job logs", _rows(LogPane.BINDINGS)),
+        KeyGroup("Job logs", _rows([*LogPane.BINDINGS, *JobLogScreen.BINDINGS])),
+        KeyGroup("Job detail", _rows(JobDetailScreen.BINDINGS)),
         KeyGroup("Inference (4)", _rows(InferencePanel.BINDINGS)),
+        KeyGroup("Profile picker", _rows(ProfileScreen.BINDINGS)),
         KeyGroup("Confirmation", _rows(ConfirmScreen.BINDINGS)),
+        KeyGroup("Help", _rows(HelpScreen.BINDINGS)),
     ]
 
 

@@ -12,7 +12,7 @@ class FilterBar(Input):
 
     BINDINGS = [Binding("escape", "clear_and_close", "Clear filter", show=False)]
 
-    class Changed(Message):
+    class Updated(Message):
         def __init__(self, text: str) -> None:
             super().__init__()
             self.text = text
@@ -30,7 +30,7 @@ class FilterBar(Input):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.post_message(self.Changed(event.value))
+        self.post_message(self.Updated(event.value))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -41,5 +41,5 @@ class FilterBar(Input):
     def action_clear_and_close(self) -> None:
         self.value = ""
         self.display = False
-        self.post_message(self.Changed(""))
+        self.post_message(self.Updated(""))
         self.post_message(self.Closed())

@@ -76,8 +76,8 @@ class Panel(Vertical):
         for bar in self.query(FilterBar):
             bar.open()
 
-    @on(FilterBar.Changed)
-    def _filter_changed(self, message: FilterBar.Changed) -> None:
+    @on(FilterBar.Updated)
+    def _filter_changed(self, message: FilterBar.Updated) -> None:
         for table in self.query(ResourceTable):
             table.set_filter(message.text)
 

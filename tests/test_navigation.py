@@ -1,0 +1,280 @@
+"""Pilot tests: panels, help, palette, profile switching, drill-down, filter, confirmations."""
+
+from __future__ import annotations
+
+from textual.command import CommandPalette
+from textual.widgets import Input, TabbedContent
+
+from services.backends import Capability, ServiceSet, open_services
+from services.config import Config, Profile
+from services.errors import UserError
+from services.fake_set import fake_services
+from services.jobs.protocol import JobState
+from services.secrets import Secret
+from services.storage.protocol import BucketRef, iter_objects
+from tests.conftest import deck_config, fake_app
+from tui.app import TritonDeck, make_app
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen
+from tui.screens.job_detail import JobDetailScreen
+from tui.screens.job_logs import JobLogScreen
+from tui.screens.profiles import ProfileScreen
+from tui.settings import AppSettings
+from widgets.context_bar import ContextBar
+from widgets.log_pane import LogPane, StreamState
+from widgets.notice import Notice
+from widgets.resource_table import ResourceTable
+
+
+async def settle(app: TritonDeck, pilot: object) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+def table(app: TritonDeck, name: str) -> ResourceTable:
+    return app.query_one(f"#{name}-table", ResourceTable)
+
+
+def cells(app: TritonDeck, name: str, column: int) -> list[str]:
+    grid = table(app, name)
+    return [str(grid.get_row_at(index)[column]) for index in range(grid.row_count)]
+
+
+async def test_number_keys_and_brackets_switch_panels() -> None:
+    app = fake_app()
+    async with app.run_test() as pilot:
+        await settle(app, pilot)
+        tabs = app.query_one(TabbedContent)
+        assert tabs.active == "buckets"
+        for key, panel in (("3", "jobs"), ("4", "inference"), ("2", "images"), ("1", "buckets")):
+            await pilot.press(key)
+            assert tabs.active == panel
+            assert app.query_one(ContextBar).panel == app.panel(panel).title
+        await pilot.press("right_square_bracket")
+        assert tabs.active == "images"
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert tabs.active == "inference"
+        await pilot.press("3")
+        assert app.focused is table(app, "jobs"), "the panel's list takes the focus"
+
+
+async def test_help_lists_bindings_and_closes() -> None:
+    app = fake_app()
+    async with app.run_test() as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_palette_offers_panel_actions_and_runs_them() -> None:
+    app = fake_app()
+    async with app.run_test() as pilot:
+        await settle(app, pilot)
+        await pilot.press("colon")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"go to jobs")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.query_one(TabbedContent).active == "jobs"
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for expected in ("Go to Buckets", "Jobs: Logs", "Jobs: Delete", "Buckets: Filter", "Inference: Refresh", "Profile: gra"):
+            assert expected in titles
+
+
+async def test_profile_switch_updates_header_and_reloads_panels() -> None:
+    seen: list[str] = []
+
+    def factory(profile: Profile) -> ServiceSet:
+        seen.append(profile.name)
+        return fake_services(profile)
+
+    settings = AppSettings(poll=False)
+    app = make_app("local", deck_config(), factory, settings, env={})
+    async with app.run_test() as pilot:
+        await settle(app, pilot)
+        assert cells(app, "buckets", 1) == ["LOCAL", "LOCAL"]
+        await pilot.press("p")
+        assert isinstance(app.screen, ProfileScreen)
+        await pilot.press("up", "enter")  # profiles are sorted: gra, local
+        await settle(app, pilot)
+        bar = app.query_one(ContextBar)
+        assert (bar.profile, bar.region_code, bar.endpoint) == ("gra", "GRA", "https://gra.ai.cloud.ovh.net/v1")
+        assert cells(app, "buckets", 1) == ["GRA", "GRA"]
+        assert seen == ["local", "gra"]
+        await pilot.press("p", "escape")
+        assert app.profile.name == "gra"
+
+
+async def test_profile_flag_env_and_unknown_profile() -> None:
+    config = deck_config().with_active("gra")
+    assert make_app(None, config, fake_services, env={}).profile.name == "gra"
+    assert make_app(None, config, fake_services, env={"TRITON_DECK_PROFILE": "local"}).profile.name == "local"
+    try:
+        make_app("nope", config, fake_services, env={})
+    except UserError as error:
+        assert "unknown profile 'nope'" in str(error)
+    else:
+        raise AssertionError("an unknown profile is refused")
+
+
+async def test_drill_into_bucket_and_prefix_then_back() -> None:
+    app = fake_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert cells(app, "buckets", 2) == ["efficientnet_lite0/", "simple/"]
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert cells(app, "buckets", 2) == ["1/", "config.pbtxt", "labels.txt"]
+        assert cells(app, "buckets", 1) == ["DIR", "360 B", "5.9 KiB"]
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert cells(app, "buckets", 2) == ["efficientnet_lite0/", "simple/"]
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert cells(app, "buckets", 0) == ["my-models", "my-results"]
+
+
+async def test_empty_bucket_says_so() -> None:
+    app = fake_app()
+    async with app.run_test() as pilot:
+        await settle(app, pilot)
+        await pilot.press("j", "enter")
+        await settle(app, pilot)
+        notice = app.query_one("#buckets-panel-notice", Notice)
+        assert notice.display and "my-results@LOCAL/ is empty" in str(notice.render())
+
+
+async def test_filter_narrows_the_list_and_esc_clears_it() -> None:
+    app = fake_app()
+    async with app.run_test() as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        assert table(app, "jobs").row_count == 4
+        await pilot.press("slash", *"running")
+        assert table(app, "jobs").row_count == 1
+        await pilot.press("enter")
+        assert app.focused is table(app, "jobs") and table(app, "jobs").row_count == 1
+        await pilot.press("slash", "escape")
+        assert table(app, "jobs").row_count == 4
+        assert not app.query_one("#jobs-filter", Input).display
+
+
+async def test_ctrl_d_deletes_an_object_only_after_yes() -> None:
+    app = fake_app()
+    store = app.services.object_store
+    assert store is not None
+    bucket = BucketRef("my-models", "LOCAL")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("j", "ctrl+d")  # simple/
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert len(list(iter_objects(store, bucket))) == 6
+        await pilot.press("ctrl+d", "y")
+        await settle(app, pilot)
+        assert [o.key for o in iter_objects(store, bucket)] == [
+            "efficientnet_lite0/1/model.onnx",
+            "efficientnet_lite0/1/model.py",
+            "efficientnet_lite0/config.pbtxt",
+            "efficientnet_lite0/labels.txt",
+        ]
+        assert cells(app, "buckets", 2) == ["efficientnet_lite0/"]
+
+
+async def test_stop_and_delete_jobs_behind_confirmation() -> None:
+    app = fake_app()
+    platform = app.services.job_platform
+    assert platform is not None
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        await pilot.press("j", "s")  # the running server
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert platform.get("00000003-7a1e-4c2b-9d3f-000000000003").state is JobState.INTERRUPTING
+        assert cells(app, "jobs", 3)[1] == "INTERRUPTING"
+        await pilot.press("ctrl+d", "escape")
+        await settle(app, pilot)
+        assert len(platform.list()) == 4
+        await pilot.press("ctrl+d", "y")
+        await settle(app, pilot)
+        assert len(platform.list()) == 3 and table(app, "jobs").row_count == 3
+
+
+async def test_job_detail_and_live_logs() -> None:
+    app = fake_app()
+    platform = app.services.job_platform
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        await pilot.press("j", "enter")
+        assert isinstance(app.screen, JobDetailScreen)
+        await pilot.press("escape", "l")
+        assert isinstance(app.screen, JobLogScreen)
+        pane = app.screen.query_one(LogPane)
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if pane.received == 8:
+                break
+        assert pane.received == 8 and pane.stream is StreamState.LIVE and pane.following
+        assert platform is not None
+        platform.append_log("00000003-7a1e-4c2b-9d3f-000000000003", "one more line")
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if pane.received == 9:
+                break
+        assert pane.log.lines[-1] == "one more line"
+        await pilot.press("f")
+        assert not pane.following
+        await pilot.press("escape")
+        assert not isinstance(app.screen, JobLogScreen)
+
+
+async def test_unavailable_capabilities_say_so_instead_of_faking() -> None:
+    app = make_app("local", Config(), open_services, AppSettings(poll=False), env={})
+    async with app.run_test() as pilot:
+        await settle(app, pilot)
+        notice = app.query_one("#buckets-panel-notice", Notice)
+        assert notice.display and app.services.reason(Capability.STORAGE) in str(notice.render())
+        await pilot.press("3")
+        assert app.query_one("#jobs-panel-notice", Notice).display
+
+
+async def test_errors_are_one_redacted_notification() -> None:
+    secret = Secret("very-secret-token-value")
+
+    def broken(profile: Profile) -> ServiceSet:
+        services = fake_services(profile)
+        store = services.object_store
+
+        class FailingStore:
+            def __getattr__(self, name: str) -> object:
+                return getattr(store, name)
+
+            def list_buckets(self) -> list[object]:
+                raise RuntimeError(f"401 Unauthorized for token {secret.reveal()}")
+
+        services.object_store = FailingStore()  # type: ignore[assignment]
+        return services
+
+    app = make_app("local", Config(), broken, AppSettings(poll=False), env={})
+    async with app.run_test() as pilot:
+        await settle(app, pilot)
+        messages = [notification.message for notification in app._notifications]
+        assert messages == ["unexpected error (RuntimeError): 401 Unauthorized for token ****"]
+
+
+async def test_q_quits() -> None:
+    app = fake_app()
+    async with app.run_test() as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
