@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from services.config import Profile
-from services.images.protocol import ImageBuilder
-from services.inference.protocol import Endpoint, InferenceClient
-from services.jobs.protocol import JobPlatform
-from services.storage.protocol import ObjectStore
+
+if TYPE_CHECKING:  # annotations only: startup does not pay for every service's types
+    from services.images.protocol import ImageBuilder
+    from services.inference.protocol import Endpoint, InferenceClient
+    from services.jobs.protocol import JobPlatform
+    from services.storage.protocol import ObjectStore
 
 
 class Capability(StrEnum):
@@ -31,7 +34,7 @@ CAPABILITY_TITLES = {
     Capability.INFERENCE: "Inference",
 }
 
-InferenceFactory = Callable[[Endpoint], InferenceClient]
+InferenceFactory = Callable[["Endpoint"], "InferenceClient"]
 
 
 @dataclass

@@ -7,6 +7,7 @@ checks a `CancelToken` between chunks, layers or lines and stops cleanly when it
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 
 class Cancelled(Exception):
@@ -14,20 +15,29 @@ class Cancelled(Exception):
 
 
 class CancelToken:
-    def __init__(self) -> None:
+    """Set once, read from any thread.
+
+    `linked` ties the token to an outside flag (a UI worker's own cancellation), so a
+    service loop stops when the screen that started it goes away.
+    """
+
+    def __init__(self, linked: Callable[[], bool] | None = None) -> None:
         self._event = threading.Event()
+        self._linked = linked
 
     def cancel(self) -> None:
         self._event.set()
 
     @property
     def cancelled(self) -> bool:
+        if not self._event.is_set() and self._linked is not None and self._linked():
+            self._event.set()
         return self._event.is_set()
 
     def raise_if_cancelled(self) -> None:
-        if self._event.is_set():
+        if self.cancelled:
             raise Cancelled()
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to `seconds`; returns True (early) when cancelled."""
-        return self._event.wait(seconds)
+        return self._event.wait(seconds) or self.cancelled

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from functools import partial
+from typing import TYPE_CHECKING
+from pathlib import Path
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -19,27 +21,17 @@ from services.backends import ServiceFactory, ServiceSet, open_services
 from services.config import Config, Profile, load_config, select_profile_name
 from services.errors import UserError
 from services.secrets import redact
-from tui.panels.base import Panel
-from tui.panels.buckets import BucketsPanel
-from tui.panels.images import ImagesPanel
-from tui.panels.inference import InferencePanel
-from tui.panels.jobs import JobsPanel
-from tui.screens.help import HelpScreen
-from tui.screens.profiles import ProfileScreen
+from tui.panel_registry import PANEL_ENTRIES, PANEL_IDS, entry
 from tui.settings import AppSettings
 from widgets.context_bar import ContextBar
 
-PANELS: tuple[tuple[str, type[Panel]], ...] = (
-    ("buckets", BucketsPanel),
-    ("images", ImagesPanel),
-    ("jobs", JobsPanel),
-    ("inference", InferencePanel),
-)
-PANEL_IDS = tuple(name for name, _ in PANELS)
+if TYPE_CHECKING:
+    from tui.panels.base import Panel
 
 
 class TritonDeck(App[None]):
-    CSS_PATH = "app.tcss"
+    # Absolute, so subclasses in other directories (the startup probe) find it too.
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "triton-deck"
 
     BINDINGS = [
@@ -71,10 +63,12 @@ class TritonDeck(App[None]):
 
     def compose(self) -> ComposeResult:
         yield ContextBar(id="context")
-        with TabbedContent(initial="buckets", id="panels"):
-            for index, (name, panel_class) in enumerate(PANELS, start=1):
-                with TabPane(f"{index} {panel_class.title}", id=name):
-                    yield panel_class(id=f"{name}-panel")
+        first = PANEL_ENTRIES[0]
+        with TabbedContent(initial=first.name, id="panels"):
+            for panel in PANEL_ENTRIES:
+                with TabPane(f"{panel.key} {panel.title}", id=panel.name):
+                    if panel is first:
+                        yield first.load()(id=f"{first.name}-panel")
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -90,7 +84,7 @@ class TritonDeck(App[None]):
         bar.profile = self.profile.name
         bar.region_code = self.profile.region
         bar.endpoint = self.profile.ai_api_url or ""
-        bar.panel = self.panel(self.active_panel).title
+        bar.panel = entry(self.active_panel).title
 
     # -- panels --------------------------------------------------------------------------------
 
@@ -99,17 +93,32 @@ class TritonDeck(App[None]):
         return self.query_one(TabbedContent).active or PANEL_IDS[0]
 
     def panel(self, name: str) -> Panel:
-        return self.query_one(f"#{name}-panel", Panel)
+        """The panel `name`, composed and mounted on first use."""
+        from tui.panels.base import Panel
+
+        mounted = self.query(f"#{name}-panel")
+        if mounted:
+            return mounted.first(Panel)
+        panel = entry(name).load()(id=f"{name}-panel")
+        self.query_one(f"TabPane#{name}", TabPane).mount(panel)
+        return panel
+
+    def mounted_panels(self) -> list[Panel]:
+        from tui.panels.base import Panel
+
+        return list(self.query(Panel))
 
     def action_show_panel(self, name: str) -> None:
+        self.panel(name)
         self.query_one(TabbedContent).active = name
-        self._focus_panel(name)
+        self.call_after_refresh(self._focus_panel, name)
 
     def action_cycle_panel(self, step: int) -> None:
         index = PANEL_IDS.index(self.active_panel)
         self.action_show_panel(PANEL_IDS[(index + step) % len(PANEL_IDS)])
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.panel(self.active_panel)
         self._update_context()
 
     def _focus_panel(self, name: str) -> None:
@@ -121,7 +130,7 @@ class TritonDeck(App[None]):
 
     def run_panel_action(self, name: str, action: str) -> None:
         self.action_show_panel(name)
-        self.call_later(self.panel(name).run_action, action)
+        self.call_after_refresh(lambda: self.panel(name).run_action(action))
 
     # -- profiles ------------------------------------------------------------------------------
 
@@ -129,6 +138,8 @@ class TritonDeck(App[None]):
         def picked(name: str | None) -> None:
             if name:
                 self.switch_profile(name)
+
+        from tui.screens.profiles import ProfileScreen
 
         self.push_screen(ProfileScreen(self.config.profiles, self.profile.name), picked)
 
@@ -142,25 +153,27 @@ class TritonDeck(App[None]):
             return
         self.profile, self.services = profile, services
         self._update_context()
-        for panel_name in PANEL_IDS:
-            self.panel(panel_name).reload()
+        for panel in self.mounted_panels():
+            panel.reload()
         self.notify(f"profile {profile.name} ({profile.region})")
 
     # -- help, palette, errors -----------------------------------------------------------------
 
     def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for index, (name, panel_class) in enumerate(PANELS, start=1):
-            yield SystemCommand(f"Go to {panel_class.title}", f"Show the {panel_class.title} panel (key {index})", partial(self.action_show_panel, name))
-            for binding in panel_class.BINDINGS:
+        for panel in PANEL_ENTRIES:
+            yield SystemCommand(f"Go to {panel.title}", f"Show the {panel.title} panel (key {panel.key})", partial(self.action_show_panel, panel.name))
+            for binding in panel.load().BINDINGS:
                 if isinstance(binding, Binding) and binding.show:
                     yield SystemCommand(
-                        f"{panel_class.title}: {binding.description}",
-                        f"Run '{binding.description}' in the {panel_class.title} panel",
-                        partial(self.run_panel_action, name, binding.action),
+                        f"{panel.title}: {binding.description}",
+                        f"Run '{binding.description}' in the {panel.title} panel",
+                        partial(self.run_panel_action, panel.name, binding.action),
                     )
         for name in sorted(self.config.profiles):
             if name != self.profile.name:

@@ -21,6 +21,14 @@ from widgets.resource_table import ResourceTable
 
 if TYPE_CHECKING:
     from tui.app import TritonDeck
+    from tui.screens.confirm import ConfirmScreen
+
+
+def confirm_screen(question: str, detail: str = "") -> ConfirmScreen:
+    """The ctrl+d dialog, imported on first use so startup does not pay for it."""
+    from tui.screens.confirm import ConfirmScreen
+
+    return ConfirmScreen(question, detail)
 
 
 class Panel(Vertical):
@@ -55,6 +63,7 @@ class Panel(Vertical):
     def reload(self) -> None:
         """Start over on the current profile (called on mount and on profile switch)."""
         self.workers.cancel_node(self)
+        self.set_class(not self.is_available(), "-unavailable")
         if not self.is_available():
             self.show_notice(NoticeKind.UNAVAILABLE, self.services.reason(self.capability))
             return

@@ -20,8 +20,7 @@ from services.backends import Capability
 from services.cancel import CancelToken
 from services.storage.protocol import BucketInfo, BucketRef, ListPage, ObjectInfo, iter_objects
 from services.units import human_size
-from tui.panels.base import Panel
-from tui.screens.confirm import ConfirmScreen
+from tui.panels.base import Panel, confirm_screen
 from widgets.filter_bar import FilterBar
 from widgets.notice import NoticeKind
 from widgets.resource_table import ResourceTable, Row
@@ -203,7 +202,7 @@ class BucketsPanel(Panel):
             if yes:
                 self._delete(self.location, target, is_prefix)
 
-        self.app.push_screen(ConfirmScreen(f"Delete {what}?", "This cannot be undone."), confirmed)
+        self.app.push_screen(confirm_screen(f"Delete {what}?", "This cannot be undone."), confirmed)
 
     @work(thread=True, group="buckets-delete", exit_on_error=False)
     def _delete(self, location: Location, target: str, is_prefix: bool) -> None:

@@ -18,8 +18,7 @@ from textual.widgets import DataTable
 from services.backends import Capability
 from services.jobs.protocol import Job, JobState
 from services.units import human_age
-from tui.panels.base import Panel
-from tui.screens.confirm import ConfirmScreen
+from tui.panels.base import Panel, confirm_screen
 from tui.screens.job_detail import JobDetailScreen
 from tui.screens.job_logs import JobLogScreen
 from widgets.filter_bar import FilterBar
@@ -182,7 +181,7 @@ class JobsPanel(Panel):
                 self._stop(job.id)
 
         detail = "RW volumes are synced back while it finalizes."
-        self.app.push_screen(ConfirmScreen(f"Stop job {job.name} ({job.short_id})?", detail), confirmed)
+        self.app.push_screen(confirm_screen(f"Stop job {job.name} ({job.short_id})?", detail), confirmed)
 
     def action_delete(self) -> None:
         job = self._selected()
@@ -194,7 +193,7 @@ class JobsPanel(Panel):
             if yes:
                 self._delete(job.id, force=not job.state.is_terminal)
 
-        self.app.push_screen(ConfirmScreen(f"Delete job {job.name} ({job.short_id})?", detail), confirmed)
+        self.app.push_screen(confirm_screen(f"Delete job {job.name} ({job.short_id})?", detail), confirmed)
 
     @work(thread=True, group="jobs-change", exit_on_error=False)
     def _stop(self, job_id: str) -> None:

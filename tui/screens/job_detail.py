@@ -55,4 +55,4 @@ class JobDetailScreen(Screen[None]):
         yield Static(Text(f"job {self._job.name}", style="bold"), classes="screen-title")
         with VerticalScroll():
             yield Static(job_table(self._job, self._now), id="job-detail")
-        yield Footer()
+        yield Footer(show_command_palette=False)

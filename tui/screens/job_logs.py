@@ -42,11 +42,10 @@ class JobLogScreen(Screen[None]):
     def __init__(self, job: Job) -> None:
         super().__init__()
         self._job = job
-        self._cancel = CancelToken()
 
     def compose(self) -> ComposeResult:
         yield LogPane(id="job-log")
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         pane = self.query_one(LogPane)
@@ -54,20 +53,16 @@ class JobLogScreen(Screen[None]):
         pane.log.focus()
         self._follow()
 
-    def on_unmount(self) -> None:
-        self._cancel.cancel()
-
     @work(thread=True, exclusive=True, group="job-log", exit_on_error=False)
     def _follow(self) -> None:
         platform = cast("TritonDeck", self.app).services.job_platform
         assert platform is not None
         worker = get_current_worker()
-        for batch in batched(platform.follow_logs(self._job.id, self._cancel), FLUSH_S, self._cancel):
-            if worker.is_cancelled:
-                self._cancel.cancel()
-                return
+        # Leaving the screen cancels this worker, and through the token the stream.
+        cancel = CancelToken(linked=lambda: worker.is_cancelled)
+        for batch in batched(platform.follow_logs(self._job.id, cancel), FLUSH_S, cancel):
             self.post_message(self.Lines(batch))
-        if not self._cancel.cancelled:
+        if not cancel.cancelled:
             self.post_message(self.Ended())
 
     @on(Lines)

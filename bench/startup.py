@@ -1,0 +1,53 @@
+"""Startup benchmark: process start → first frame of triton-deck, against a bare Textual app.
+
+Both are measured in the same run, interleaved, as whole processes (interpreter start and
+imports included, which is what a user waits for). Prints the medians and the ratio;
+the target is a ratio of at most 1.3. It asserts nothing: timings are reported, not tested.
+
+    python3 -m uv run python bench/startup.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROBE = Path(__file__).with_name("startup_probe.py")
+TARGET_RATIO = 1.3
+
+
+def one_start(kind: str, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(PROBE), kind], check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {**os.environ, "XDG_CONFIG_HOME": scratch, "XDG_DATA_HOME": scratch, "XDG_CACHE_HOME": scratch}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROBE.parent.parent), env.get("PYTHONPATH")]))
+        for kind in ("bare", "deck"):  # warm the OS file cache for both before measuring
+            one_start(kind, env)
+        times: dict[str, list[float]] = {"bare": [], "deck": []}
+        for _ in range(args.runs):
+            for kind in times:
+                times[kind].append(one_start(kind, env))
+    bare, deck = (statistics.median(times[kind]) for kind in ("bare", "deck"))
+    ratio = deck / bare
+    print(f"bare Textual app : {bare * 1000:7.1f} ms (median of {args.runs})")
+    print(f"triton-deck      : {deck * 1000:7.1f} ms (median of {args.runs})")
+    verdict = "within" if ratio <= TARGET_RATIO else "OVER"
+    print(f"ratio            : {ratio:.2f}x  ({verdict} the {TARGET_RATIO}x target)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""One cold start, measured from outside by `startup.py`: build the app, exit on its first frame.
+
+`python bench/startup_probe.py deck` starts triton-deck on the local profile;
+`python bench/startup_probe.py bare` starts a bare Textual app with one Static.
+Both run headless so the terminal does not weigh on either.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from textual.app import App, ComposeResult
+from textual.widgets import Static
+
+
+class BareApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Static("bare")
+
+    def on_ready(self) -> None:
+        self.exit()
+
+
+def run_deck() -> None:
+    from tui.app import TritonDeck, make_app
+
+    class FirstFrameDeck(TritonDeck):
+        def on_ready(self) -> None:
+            self.exit()
+
+    app = make_app("local")
+    FirstFrameDeck(app.config, app.profile.name).run(headless=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["bare"]:
+        BareApp().run(headless=True)
+    elif sys.argv[1:] == ["deck"]:
+        run_deck()
+    else:
+        sys.exit("usage: startup_probe.py bare|deck")

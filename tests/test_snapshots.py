@@ -1,0 +1,86 @@
+"""Snapshots of every panel and screen at 80×24 and 120×40, on the seeded fakes.
+
+Deterministic by construction: a frozen clock, fixed ids, no polling, no cursor blink
+(see conftest). Update with `pytest --snapshot-update` after reading the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+from textual.pilot import Pilot
+
+from services.backends import open_services
+from services.config import Config
+from tests.conftest import fake_app
+from tui.app import TritonDeck, make_app
+from tui.settings import AppSettings
+from widgets.log_pane import LogPane
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+SnapCompare = Callable[..., bool]
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def pressing(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize(
+    ("keys"),
+    [
+        pytest.param((), id="buckets"),
+        pytest.param(("enter", "enter"), id="buckets-objects"),
+        pytest.param(("2",), id="images"),
+        pytest.param(("3",), id="jobs"),
+        pytest.param(("4",), id="inference"),
+        pytest.param(("question_mark",), id="help"),
+        pytest.param(("p",), id="profiles"),
+        pytest.param(("3", "j", "ctrl+d"), id="confirm-delete"),
+        pytest.param(("3", "j", "enter"), id="job-detail"),
+        pytest.param(("3", "slash", "r", "u", "n"), id="jobs-filtered"),
+    ],
+)
+def test_panel(snap_compare: SnapCompare, keys: tuple[str, ...], size: tuple[int, int]) -> None:
+    assert snap_compare(fake_app(), run_before=pressing(*keys), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_job_logs(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pressing("3", "j")(pilot)
+        await pilot.press("l")  # its worker follows the log until the screen closes: no settle
+        pane = pilot.app.screen.query_one(LogPane)
+        for _ in range(100):
+            if pane.received == 8:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause()
+
+    assert snap_compare(fake_app(), run_before=run_before, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_unavailable_panels_on_this_build(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    app: TritonDeck = make_app("local", Config(), open_services, AppSettings(poll=False), env={})
+    assert snap_compare(app, run_before=pressing(), terminal_size=size)
+
+
+def test_palette(snap_compare: SnapCompare) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pressing("colon", *"jobs")(pilot)
+        await pilot.pause(0.3)
+
+    assert snap_compare(fake_app(), run_before=run_before, terminal_size=(80, 24))
