@@ -278,3 +278,23 @@ async def test_q_quits() -> None:
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_no_color_and_terminal_native_theme(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = fake_app()
+    assert plain.no_color
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    app = fake_app(config=deck_config().with_theme("ansi-dark"))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.theme == "ansi-dark"
+        assert "ansi-light" in app.available_themes
+
+
+async def test_unknown_theme_warns_and_keeps_the_default() -> None:
+    app = fake_app(config=deck_config().with_theme("no-such-theme"))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.theme != "no-such-theme"
+        assert any("unknown theme 'no-such-theme'" in n.message for n in app._notifications)
