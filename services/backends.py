@@ -6,12 +6,14 @@ implementation or, in `unavailable`, a one-line reason the UI shows in its place
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from services.config import Profile
+from services.config import Profile, resolve_s3_credentials
+from services.errors import UserError
 
 if TYPE_CHECKING:  # annotations only: startup does not pay for every service's types
     from services.images.protocol import ImageBuilder
@@ -45,7 +47,7 @@ class ServiceSet:
     job_platform: JobPlatform | None = None
     inference: InferenceFactory | None = None
     default_endpoint: Endpoint | None = None
-    unavailable: Mapping[Capability, str] = field(default_factory=dict)
+    unavailable: dict[Capability, str] = field(default_factory=dict)
 
     def reason(self, capability: Capability) -> str:
         return self.unavailable.get(capability, f"{CAPABILITY_TITLES[capability]} is not available on this profile")
@@ -54,14 +56,39 @@ class ServiceSet:
 ServiceFactory = Callable[[Profile], ServiceSet]
 
 
-def open_services(profile: Profile) -> ServiceSet:
+def open_object_store(profile: Profile, env: Mapping[str, str]) -> ObjectStore:
+    """Directory buckets on the local profile; S3 (OVHcloud or the profile's endpoint) otherwise."""
+    if profile.is_local:
+        from services.storage.local import LocalObjectStore
+
+        return LocalObjectStore()
+    from services.storage.s3 import S3ObjectStore
+
+    hint = f"set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or aws_profile in profile '{profile.name}'"
+    return S3ObjectStore(
+        resolve_s3_credentials(profile, env),
+        endpoint_url=profile.s3_endpoint,
+        signing_region=profile.s3_region,
+        default_region=profile.region,
+        credential_hint=hint,
+    )
+
+
+def open_services(profile: Profile, env: Mapping[str, str] | None = None) -> ServiceSet:
     """The real implementations for `profile`.
 
     Each capability is wired in here as its implementation lands; until then the
     panel says plainly that it is not available in this build rather than faking it.
+    A capability that cannot be opened (say, an unreadable credentials file) is
+    unavailable with that reason, and the rest of the app still works.
     """
+    env = os.environ if env is None else env
     not_yet = "not available in this build of triton-deck yet"
-    return ServiceSet(
-        profile=profile,
-        unavailable={capability: f"{CAPABILITY_TITLES[capability]}: {not_yet}" for capability in Capability},
-    )
+    unavailable = {capability: f"{CAPABILITY_TITLES[capability]}: {not_yet}" for capability in Capability}
+    services = ServiceSet(profile=profile, unavailable=unavailable)
+    try:
+        services.object_store = open_object_store(profile, env)
+        del unavailable[Capability.STORAGE]
+    except UserError as error:
+        unavailable[Capability.STORAGE] = f"{CAPABILITY_TITLES[Capability.STORAGE]}: {error.message}"
+    return services

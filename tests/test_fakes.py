@@ -18,7 +18,7 @@ from services.images.protocol import BuildDone, BuildStep, ImageBuilder, LayerPr
 from services.inference.fake import FakeInferenceClient
 from services.inference.protocol import Classification, ClassifyRequest, Endpoint, InferenceClient, image_files
 from services.jobs.protocol import JobPlatform, JobState
-from services.storage.protocol import BucketRef, ObjectStore, TransferProgress, UploadItem, UploadOptions, iter_objects
+from services.storage.protocol import BucketRef, ObjectInfo, ObjectStore, TransferProgress, UploadItem, UploadOptions, iter_objects
 from services.streams import batched
 
 MODELS = BucketRef("my-models", "GRA")
@@ -71,7 +71,9 @@ def test_upload_reports_progress_skips_unchanged_and_cancels(tmp_path: Path) -> 
 
 def test_download_and_delete(tmp_path: Path) -> None:
     store = seeded_store("GRA")
-    result = store.download(MODELS, ["simple/config.pbtxt", "missing"], tmp_path, lambda _p: None, CancelToken())
+    wanted = [store.head(MODELS, "simple/config.pbtxt"), ObjectInfo("missing", 1, FROZEN_NOW, "")]
+    assert store.head(MODELS, "missing") is None
+    result = store.download(MODELS, wanted, tmp_path, lambda _p: None, CancelToken())  # type: ignore[arg-type]
     assert result.done == ("simple/config.pbtxt",) and result.failed == (("missing", "no such object"),)
     assert (tmp_path / "simple" / "config.pbtxt").read_bytes() == store.get(MODELS, "simple/config.pbtxt")
     deleted = store.delete(MODELS, ["simple/config.pbtxt"], lambda _p: None, CancelToken())

@@ -238,14 +238,16 @@ async def test_job_detail_and_live_logs() -> None:
         assert not isinstance(app.screen, JobLogScreen)
 
 
-async def test_unavailable_capabilities_say_so_instead_of_faking() -> None:
+async def test_real_local_profile_is_real_or_says_what_is_missing() -> None:
     app = make_app("local", Config(), open_services, AppSettings(poll=False), env={})
     async with app.run_test() as pilot:
         await settle(app, pilot)
         notice = app.query_one("#buckets-panel-notice", Notice)
-        assert notice.display and app.services.reason(Capability.STORAGE) in str(notice.render())
+        assert "no buckets yet" in str(notice.render()), "an empty local store, not fake data"
         await pilot.press("3")
-        assert app.query_one("#jobs-panel-notice", Notice).display
+        await settle(app, pilot)
+        jobs_notice = app.query_one("#jobs-panel-notice", Notice)
+        assert jobs_notice.display and app.services.reason(Capability.JOBS) in str(jobs_notice.render())
 
 
 async def test_errors_are_one_redacted_notification() -> None:

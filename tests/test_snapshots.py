@@ -73,7 +73,7 @@ def test_job_logs(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_unavailable_panels_on_this_build(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+def test_real_local_profile(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     app: TritonDeck = make_app("local", Config(), open_services, AppSettings(poll=False), env={})
     assert snap_compare(app, run_before=pressing(), terminal_size=size)
 

@@ -48,6 +48,12 @@ class InMemoryObjectStore:
     def add_bucket(self, bucket: BucketRef) -> None:
         self._buckets.setdefault(bucket, {})
 
+    def create_bucket(self, bucket: BucketRef) -> None:
+        self.add_bucket(bucket)
+
+    def bucket_exists(self, bucket: BucketRef) -> bool:
+        return bucket in self._buckets
+
     def put(self, bucket: BucketRef, key: str, data: bytes, modified: datetime | None = None) -> None:
         self._bucket(bucket)[key] = _StoredObject(data, modified or self._now)
 
@@ -62,6 +68,10 @@ class InMemoryObjectStore:
 
     def list_buckets(self) -> list[BucketInfo]:
         return [BucketInfo(ref=ref, created=self._now) for ref in sorted(self._buckets)]
+
+    def head(self, bucket: BucketRef, key: str) -> ObjectInfo | None:
+        stored = self._bucket(bucket).get(key)
+        return None if stored is None else ObjectInfo(key, len(stored.data), stored.modified, stored.etag)
 
     def list_page(
         self,
@@ -138,14 +148,16 @@ class InMemoryObjectStore:
     def download(
         self,
         bucket: BucketRef,
-        keys: Sequence[str],
+        objects_wanted: Sequence[ObjectInfo],
         destination: Path,
         progress: ProgressCallback,
         cancel: CancelToken,
+        remove_prefix: str = "",
     ) -> TransferResult:
         objects = self._bucket(bucket)
         done: list[str] = []
         failed: list[tuple[str, str]] = []
+        keys = [info.key for info in objects_wanted]
         total = sum(len(objects[key].data) for key in keys if key in objects)
         received = 0
         for key in keys:
@@ -156,7 +168,7 @@ class InMemoryObjectStore:
                 failed.append((key, "no such object"))
                 continue
             data = objects[key].data
-            target = destination / key
+            target = destination / key.removeprefix(remove_prefix)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
             received += len(data)

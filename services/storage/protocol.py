@@ -120,6 +120,14 @@ class ObjectStore(Protocol):
 
     def list_buckets(self) -> list[BucketInfo]: ...
 
+    def bucket_exists(self, bucket: BucketRef) -> bool: ...
+
+    def create_bucket(self, bucket: BucketRef) -> None: ...
+
+    def head(self, bucket: BucketRef, key: str) -> ObjectInfo | None:
+        """One object's listing row, or None when there is no such object."""
+        ...
+
     def list_page(
         self,
         bucket: BucketRef,
@@ -143,11 +151,14 @@ class ObjectStore(Protocol):
     def download(
         self,
         bucket: BucketRef,
-        keys: Sequence[str],
+        objects: Sequence[ObjectInfo],
         destination: Path,
         progress: ProgressCallback,
         cancel: CancelToken,
-    ) -> TransferResult: ...
+        remove_prefix: str = "",
+    ) -> TransferResult:
+        """Write each object to `destination`/(key minus `remove_prefix`), never a partial file."""
+        ...
 
     def delete(
         self, bucket: BucketRef, keys: Sequence[str], progress: ProgressCallback, cancel: CancelToken

@@ -136,7 +136,8 @@ class BucketsPanel(Panel):
             Row(str(info.ref), (info.ref.name, info.ref.region, info.created.strftime(DATE_FORMAT) if info.created else ""))
             for info in message.buckets
         ]
-        self._set_rows(rows, "no buckets on this profile yet")
+        hint = "upload a directory with `triton-deck bucket object upload NAME@REGION DIR` to create one"
+        self._set_rows(rows, f"no buckets yet: {hint}")
 
     @on(PageListed)
     def _show_page(self, message: PageListed) -> None:

@@ -1,0 +1,277 @@
+"""`LocalObjectStore`: buckets as directories, for the local profile (`name@LOCAL`).
+
+Layout under the root (`$XDG_DATA_HOME/triton-deck/buckets` by default):
+
+    <name>/data/<key>      the object's bytes, at its key's path
+    <name>/meta/<key>      its MD5 ETag, with the size and mtime it was computed for
+    <name>/tmp/            where writes land before an atomic rename
+
+Every write goes to `tmp/` and is renamed into place, so no reader ever sees a
+partial object. Listing walks the tree in S3 key order (a directory sorts as its
+name plus "/"), so pages and continuation tokens behave exactly like S3's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from services import locations
+from services.cancel import CancelToken
+from services.errors import UserError
+from services.storage.protocol import (
+    BucketInfo,
+    BucketRef,
+    ListPage,
+    ObjectInfo,
+    ProgressCallback,
+    TransferProgress,
+    TransferResult,
+    UploadItem,
+    UploadOptions,
+)
+from services.storage.transfer import BytesCallback, run_download, run_upload
+
+LOCAL_REGION = "LOCAL"
+CHUNK = 1024 * 1024
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def default_root() -> Path:
+    return locations.data_dir() / "buckets"
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_key(key: str) -> None:
+    parts = key.split("/")
+    if not key or any(part in ("", ".", "..") for part in parts) or "\0" in key:
+        raise UserError(f"object key '{key}' cannot be stored in a local bucket: empty, '.' and '..' path parts are not allowed")
+
+
+class LocalObjectStore:
+    def __init__(self, root: Path | None = None, workers: int = 4) -> None:
+        self.root = root or default_root()
+        self.workers = workers
+
+    # -- buckets -----------------------------------------------------------------------------
+
+    def _bucket_dir(self, bucket: BucketRef, must_exist: bool = True) -> Path:
+        if bucket.region != LOCAL_REGION:
+            raise UserError(f"local buckets live in region {LOCAL_REGION}: write {bucket.name}@{LOCAL_REGION}")
+        path = self.root / bucket.name
+        if must_exist and not path.is_dir():
+            raise UserError(f"bucket {bucket} does not exist: create it with `triton-deck bucket create {bucket}`")
+        return path
+
+    def create_bucket(self, bucket: BucketRef) -> None:
+        if not _BUCKET_NAME.match(bucket.name):
+            raise UserError(f"invalid bucket name '{bucket.name}': use 3-63 lowercase letters, digits, '.' or '-'")
+        path = self._bucket_dir(bucket, must_exist=False)
+        for sub in ("data", "meta", "tmp"):
+            (path / sub).mkdir(parents=True, exist_ok=True)
+
+    def bucket_exists(self, bucket: BucketRef) -> bool:
+        return (self._bucket_dir(bucket, must_exist=False) / "data").is_dir()
+
+    def list_buckets(self) -> list[BucketInfo]:
+        if not self.root.is_dir():
+            return []
+        found = []
+        for path in sorted(self.root.iterdir()):
+            if (path / "data").is_dir():
+                created = datetime.fromtimestamp(path.stat().st_mtime, UTC).replace(microsecond=0)
+                found.append(BucketInfo(BucketRef(path.name, LOCAL_REGION), created))
+        return found
+
+    # -- objects -----------------------------------------------------------------------------
+
+    def _paths(self, bucket: BucketRef, key: str) -> tuple[Path, Path]:
+        _check_key(key)
+        base = self._bucket_dir(bucket)
+        return base / "data" / key, base / "meta" / key
+
+    def _info(self, bucket: BucketRef, key: str, data: Path, meta: Path) -> ObjectInfo:
+        stat = data.stat()
+        stamp = f"{stat.st_size} {stat.st_mtime_ns}"
+        try:
+            recorded_stamp, etag = meta.read_text().split("\n")[:2]
+        except (OSError, ValueError):
+            recorded_stamp, etag = "", ""
+        if recorded_stamp != stamp or not etag:
+            etag = file_md5(data)  # written by hand, or a crash between data and meta: recompute
+            self._write_meta(bucket, meta, stamp, etag)
+        modified = datetime.fromtimestamp(stat.st_mtime, UTC).replace(microsecond=0)
+        return ObjectInfo(key=key, size=stat.st_size, last_modified=modified, etag=etag)
+
+    def _write_meta(self, bucket: BucketRef, meta: Path, stamp: str, etag: str) -> None:
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=self._bucket_dir(bucket) / "tmp")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{stamp}\n{etag}\n")
+        os.replace(temp, meta)
+
+    def head(self, bucket: BucketRef, key: str) -> ObjectInfo | None:
+        data, meta = self._paths(bucket, key)
+        if not data.is_file():
+            return None
+        return self._info(bucket, key, data, meta)
+
+    def _walk(self, directory: Path, relative: str) -> Iterator[tuple[str, bool]]:
+        """(key or prefix, is_dir) under `directory` in S3 key order."""
+        try:
+            entries = list(os.scandir(directory))
+        except FileNotFoundError:
+            return
+        named = sorted((entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name, entry) for entry in entries)
+        for name, entry in named:
+            yield relative + name, name.endswith("/")
+
+    def _iter_keys(self, data_root: Path, prefix: str, delimiter: str | None, after: str) -> Iterator[tuple[str, bool]]:
+        """Keys (and, with a delimiter, folded prefixes) starting with `prefix`, after `after`."""
+        # Start at the deepest directory that the prefix names entirely.
+        base = prefix.rpartition("/")[0]
+        start = base + "/" if base else ""
+        stack = [iter(self._walk(data_root / base, start))] if base == "" or (data_root / base).is_dir() else []
+        while stack:
+            entry = next(stack[-1], None)
+            if entry is None:
+                stack.pop()
+                continue
+            name, is_dir = entry
+            if is_dir:
+                # Prune whole subtrees that cannot hold a match or sort before the token.
+                if not (name.startswith(prefix) or prefix.startswith(name)):
+                    continue
+                if after and not (name > after or after.startswith(name)):
+                    continue
+                rest = name[len(prefix) :] if name.startswith(prefix) else ""
+                if delimiter == "/" and name.startswith(prefix) and rest:
+                    if name > after:
+                        yield name, True
+                    continue
+                stack.append(iter(self._walk(data_root / name.rstrip("/"), name)))
+            elif name.startswith(prefix) and name > after:
+                yield name, False
+
+    def list_page(
+        self,
+        bucket: BucketRef,
+        prefix: str = "",
+        delimiter: str | None = "/",
+        token: str | None = None,
+        page_size: int = 1000,
+    ) -> ListPage:
+        if delimiter not in (None, "/"):
+            raise UserError("local buckets can only fold prefixes on '/'")
+        data_root = self._bucket_dir(bucket) / "data"
+        objects: list[ObjectInfo] = []
+        prefixes: list[str] = []
+        last = ""
+        for name, is_prefix in self._iter_keys(data_root, prefix, delimiter, token or ""):
+            if len(objects) + len(prefixes) == page_size:
+                return ListPage(tuple(objects), tuple(prefixes), next_token=last)
+            last = name
+            if is_prefix:
+                prefixes.append(name)
+            else:
+                _, meta = self._paths(bucket, name)
+                objects.append(self._info(bucket, name, data_root / name, meta))
+        return ListPage(tuple(objects), tuple(prefixes), next_token=None)
+
+    # -- transfers ---------------------------------------------------------------------------
+
+    def local_etag(self, item: UploadItem) -> str:
+        return file_md5(item.path)
+
+    def put_file(self, bucket: BucketRef, item: UploadItem, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        data, meta = self._paths(bucket, item.key)
+        base = self._bucket_dir(bucket)
+        digest = hashlib.md5(usedforsecurity=False)
+        fd, temp_name = tempfile.mkstemp(dir=base / "tmp")
+        try:
+            with os.fdopen(fd, "wb") as target, item.path.open("rb") as source:
+                while chunk := source.read(CHUNK):
+                    cancel.raise_if_cancelled()
+                    target.write(chunk)
+                    digest.update(chunk)
+                    on_bytes(len(chunk))
+            if data.is_dir():
+                raise UserError(f"key '{item.key}' clashes with the prefix '{item.key}/' in {bucket}: pick another key")
+            try:
+                data.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise UserError(f"key '{item.key}' lies under an object of the same name in {bucket}: pick another key") from None
+            os.replace(temp_name, data)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+        stat = data.stat()
+        self._write_meta(bucket, meta, f"{stat.st_size} {stat.st_mtime_ns}", digest.hexdigest())
+
+    def get_file(self, bucket: BucketRef, key: str, target: Path, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        data, _ = self._paths(bucket, key)
+        if not data.is_file():
+            raise UserError(f"no such object: {bucket}/{key}")
+        with data.open("rb") as source, target.open("wb") as sink:
+            while chunk := source.read(CHUNK):
+                cancel.raise_if_cancelled()
+                sink.write(chunk)
+                on_bytes(len(chunk))
+
+    def upload(
+        self,
+        bucket: BucketRef,
+        items: Sequence[UploadItem],
+        options: UploadOptions,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+    ) -> TransferResult:
+        self._bucket_dir(bucket)
+        return run_upload(self, bucket, items, options, progress, cancel)
+
+    def download(
+        self,
+        bucket: BucketRef,
+        objects: Sequence[ObjectInfo],
+        destination: Path,
+        progress: ProgressCallback,
+        cancel: CancelToken,
+        remove_prefix: str = "",
+    ) -> TransferResult:
+        self._bucket_dir(bucket)
+        return run_download(self, bucket, objects, destination, remove_prefix, self.workers, progress, cancel)
+
+    def delete(self, bucket: BucketRef, keys: Sequence[str], progress: ProgressCallback, cancel: CancelToken) -> TransferResult:
+        base = self._bucket_dir(bucket)
+        done: list[str] = []
+        failed: list[tuple[str, str]] = []
+        for key in keys:
+            if cancel.cancelled:
+                failed.append((key, "cancelled"))
+                continue
+            data, meta = self._paths(bucket, key)
+            try:
+                data.unlink()
+            except FileNotFoundError:
+                failed.append((key, "no such object"))
+                continue
+            meta.unlink(missing_ok=True)
+            for parent in data.parents:  # drop directories the delete left empty
+                if parent == base / "data" or any(parent.iterdir()):
+                    break
+                parent.rmdir()
+            done.append(key)
+            progress(TransferProgress(key, 0, 0, 0, 0, len(done), len(keys)))
+        return TransferResult(done=tuple(done), failed=tuple(failed))

@@ -1,0 +1,186 @@
+"""The parallel transfer engine shared by every object store.
+
+A store only knows how to move one object (`put_file`, `get_file`) and how to describe
+one (`head`); this module runs many at once, skips what is unchanged, keeps totals,
+and turns every per-file failure into a line of the result instead of an exception,
+so one bad file never hides which others made it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+from services.cancel import CancelToken, Cancelled
+from services.errors import UserError
+from services.secrets import redact
+from services.storage.protocol import (
+    BucketRef,
+    ObjectInfo,
+    ProgressCallback,
+    TransferProgress,
+    TransferResult,
+    UploadItem,
+    UploadOptions,
+)
+
+BytesCallback = Callable[[int], None]
+
+
+class ObjectMover(Protocol):
+    def head(self, bucket: BucketRef, key: str) -> ObjectInfo | None: ...
+
+    def local_etag(self, item: UploadItem) -> str:
+        """The ETag this store would give the file, to skip unchanged uploads."""
+        ...
+
+    def put_file(self, bucket: BucketRef, item: UploadItem, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        """Store one file; on any failure or cancellation, leave no object behind."""
+        ...
+
+    def get_file(self, bucket: BucketRef, key: str, target: Path, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        """Write one object to `target` (a temporary path the engine renames)."""
+        ...
+
+
+def failure_reason(error: BaseException) -> str:
+    if isinstance(error, Cancelled):
+        return "cancelled"
+    if isinstance(error, UserError):
+        return error.message
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return redact(f"{type(error).__name__}: {error}".splitlines()[0])
+
+
+class _Tally:
+    """Totals updated from many worker threads."""
+
+    def __init__(self, files_total: int, bytes_total: int, progress: ProgressCallback) -> None:
+        self._lock = threading.Lock()
+        self._progress = progress
+        self.files_total = files_total
+        self.bytes_total = bytes_total
+        self.bytes_done = 0
+        self.files_done = 0
+        self.done: list[str] = []
+        self.skipped: list[str] = []
+        self.failed: list[tuple[str, str]] = []
+
+    def advance(self, key: str, file_done: int, file_total: int, step: int) -> None:
+        with self._lock:
+            self.bytes_done += step
+            update = TransferProgress(key, file_done, file_total, self.bytes_done, self.bytes_total, self.files_done, self.files_total)
+        self._progress(update)
+
+    def finish(self, key: str, outcome: str, reason: str = "", unsent: int = 0) -> None:
+        with self._lock:
+            self.files_done += 1
+            self.bytes_done += unsent
+            if outcome == "done":
+                self.done.append(key)
+            elif outcome == "skipped":
+                self.skipped.append(key)
+            else:
+                self.failed.append((key, reason))
+            update = TransferProgress(key, 0, 0, self.bytes_done, self.bytes_total, self.files_done, self.files_total)
+        self._progress(update)
+
+    def result(self) -> TransferResult:
+        return TransferResult(tuple(sorted(self.done)), tuple(sorted(self.skipped)), tuple(sorted(self.failed)))
+
+
+def run_upload(
+    mover: ObjectMover,
+    bucket: BucketRef,
+    items: Sequence[UploadItem],
+    options: UploadOptions,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> TransferResult:
+    tally = _Tally(len(items), sum(item.size for item in items), progress)
+
+    def upload_one(item: UploadItem) -> None:
+        sent = 0
+        try:
+            cancel.raise_if_cancelled()
+            existing = mover.head(bucket, item.key)
+            if existing is not None and not options.overwrite:
+                tally.finish(item.key, "skipped", unsent=item.size)
+                return
+            if (
+                existing is not None
+                and options.skip_unchanged
+                and existing.size == item.size
+                and existing.etag == mover.local_etag(item)
+            ):
+                tally.finish(item.key, "skipped", unsent=item.size)
+                return
+
+            def on_bytes(step: int) -> None:
+                nonlocal sent
+                sent += step
+                tally.advance(item.key, sent, item.size, step)
+
+            mover.put_file(bucket, item, on_bytes, cancel)
+            tally.finish(item.key, "done", unsent=item.size - sent)
+        except BaseException as error:  # every failure becomes a line of the result
+            tally.finish(item.key, "failed", failure_reason(error), unsent=item.size - sent)
+
+    _run_all(upload_one, items, options.workers)
+    return tally.result()
+
+
+def run_download(
+    mover: ObjectMover,
+    bucket: BucketRef,
+    objects: Sequence[ObjectInfo],
+    destination: Path,
+    remove_prefix: str,
+    workers: int,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> TransferResult:
+    """Download `objects` under `destination`, each as its key minus `remove_prefix`.
+
+    Each file is written to a temporary name and renamed when complete, so an
+    interrupted download never leaves a truncated file under the real name.
+    """
+    tally = _Tally(len(objects), sum(info.size for info in objects), progress)
+    root = destination.resolve()
+
+    def download_one(info: ObjectInfo) -> None:
+        received = 0
+        name = info.key[len(remove_prefix) :] if info.key.startswith(remove_prefix) else info.key
+        target = (destination / name.lstrip("/")).resolve()
+        temp = target.with_name(f".{target.name}.part")
+        try:
+            cancel.raise_if_cancelled()
+            if root != target and root not in target.parents:
+                raise UserError(f"key '{info.key}' would be written outside {destination}: refusing it")
+            target.parent.mkdir(parents=True, exist_ok=True)
+
+            def on_bytes(step: int) -> None:
+                nonlocal received
+                received += step
+                tally.advance(info.key, received, info.size, step)
+
+            mover.get_file(bucket, info.key, temp, on_bytes, cancel)
+            temp.replace(target)
+            tally.finish(info.key, "done", unsent=info.size - received)
+        except BaseException as error:
+            temp.unlink(missing_ok=True)
+            tally.finish(info.key, "failed", failure_reason(error), unsent=info.size - received)
+
+    _run_all(download_one, objects, workers)
+    return tally.result()
+
+
+def _run_all(task: Callable[..., None], items: Sequence[object], workers: int) -> None:
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items))), thread_name_prefix="transfer") as pool:
+        list(pool.map(task, items))
