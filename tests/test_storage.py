@@ -8,7 +8,6 @@ import hashlib
 import os
 import random
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,19 +22,6 @@ from services.storage.protocol import BucketRef, ObjectStore, TransferProgress, 
 from services.storage.s3 import S3ObjectStore, multipart_etag
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 _bucket_counter = iter(range(10_000))

@@ -1,0 +1,96 @@
+"""The tutorial's bucket commands through the CLI, on the local profile and against a real S3 server."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tui.cli import main
+
+
+def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(argv, env=env or {}, out=out)
+    return code, out.getvalue()
+
+
+def tutorial_repository(root: Path) -> None:
+    (root / "model_repository" / "densenet_onnx" / "1").mkdir(parents=True)
+    (root / "model_repository" / "densenet_onnx" / "config.pbtxt").write_text('name: "densenet_onnx"\n')
+    (root / "model_repository" / "densenet_onnx" / "densenet_labels.txt").write_text("COFFEE MUG\n" * 1000)
+    (root / "model_repository" / "densenet_onnx" / "1" / "model.onnx").write_bytes(b"\x08" * 32_715_571)
+
+
+def test_tutorial_upload_then_list_on_the_local_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    tutorial_repository(tmp_path)
+    code, out = run(["bucket", "object", "upload", "my-models@LOCAL", "model_repository/", "--remove-prefix", "model_repository/"])
+    assert code == 0
+    assert out.splitlines()[0] == "created my-models@LOCAL"
+    assert out.splitlines()[1].startswith("uploaded 3, unchanged or kept 0, failed 0")
+    assert "uploading 3/3" in capsys.readouterr().err, "plain progress lines when not on a terminal"
+    code, out = run(["bucket", "object", "list", "my-models@LOCAL"])
+    lines = out.splitlines()
+    assert lines[0] == "DATE                     BYTES NAME ETAG"
+    assert [line.split()[2:4] for line in lines[1:]] == [
+        ["31.2", "MiB"],
+        ["22", "B"],
+        ["10.7", "KiB"],
+    ]
+    assert [line.split()[4] for line in lines[1:]] == [
+        "densenet_onnx/1/model.onnx",
+        "densenet_onnx/config.pbtxt",
+        "densenet_onnx/densenet_labels.txt",
+    ]
+    code, out = run(["bucket", "object", "upload", "my-models@LOCAL", "model_repository/", "-r", "model_repository/"])
+    assert out.startswith("uploaded 0, unchanged or kept 3")
+
+
+def test_download_and_delete_with_confirmation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    tutorial_repository(tmp_path)
+    run(["bucket", "object", "upload", "my-models@LOCAL", "model_repository/", "-r", "model_repository/"])
+    code, out = run(["bucket", "object", "download", "my-models@LOCAL", "-p", "densenet_onnx/", "-o", "back", "-r", "densenet_onnx/"])
+    assert code == 0 and out.startswith("downloaded 3")
+    assert (tmp_path / "back" / "config.pbtxt").read_text() == 'name: "densenet_onnx"\n'
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert run(["bucket", "object", "delete", "my-models@LOCAL", "--all"])[0] == 1
+    assert "needs confirmation: add -y" in capsys.readouterr().err
+    code, out = run(["bucket", "object", "delete", "my-models@LOCAL", "--all", "-y"])
+    assert code == 0 and out.startswith("deleted 3")
+    assert run(["bucket", "object", "list", "my-models@LOCAL", "-o", "json"])[1].strip() == "[]"
+
+
+def test_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run(["bucket", "object", "list", "my-models"])[0] == 1
+    assert run(["bucket", "object", "list", "my-models@LOCAL"])[0] == 1
+    assert run(["bucket", "object", "upload", "my-models@LOCAL", "missing/"])[0] == 1
+    assert run(["bucket", "object", "upload", "my-models@GRA", "."])[0] == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "triton-deck: bucket 'my-models' needs a region: write it as name@REGION, e.g. my-models@GRA",
+        "triton-deck: bucket my-models@LOCAL does not exist: create it with `triton-deck bucket create my-models@LOCAL`",
+        "triton-deck: missing/: no such file or directory; check the path to upload",
+        "triton-deck: local buckets live in region LOCAL: write my-models@LOCAL",
+    ]
+
+
+def test_the_same_commands_against_an_s3_server(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    tutorial_repository(tmp_path)
+    assert run(["profile", "add", "s3test", "--region", "GRA", "--s3-endpoint", moto_endpoint, "--s3-region", "us-east-1"])[0] == 0
+    env = {"AWS_ACCESS_KEY_ID": "test-key", "AWS_SECRET_ACCESS_KEY": "test-secret-value", "TRITON_DECK_PROFILE": "s3test"}
+    code, out = run(["bucket", "object", "upload", "cli-models@GRA", "model_repository/", "-r", "model_repository/", "-w", "4"], env)
+    assert code == 0 and "uploaded 3" in out
+    code, out = run(["bucket", "object", "list", "cli-models@GRA", "-o", "json"], env)
+    listed = json.loads(out)
+    assert [entry["key"] for entry in listed] == ["densenet_onnx/1/model.onnx", "densenet_onnx/config.pbtxt", "densenet_onnx/densenet_labels.txt"]
+    assert listed[0]["size"] == 32_715_571 and listed[0]["etag"].endswith("-2"), "multipart above the threshold"
+    code, out = run(["bucket", "list", "-o", "json"], env)
+    assert {"name": "cli-models", "region": "GRA"}.items() <= json.loads(out)[0].items()
+    assert "test-secret-value" not in out

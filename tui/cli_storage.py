@@ -1,0 +1,249 @@
+"""`triton-deck bucket ...`: the ovhai bucket commands, on any profile's object store.
+
+    triton-deck bucket object upload my-models@LOCAL model_repository/ --remove-prefix model_repository/
+    triton-deck bucket object list my-models@LOCAL
+
+A progress bar when stderr is a terminal, one plain line per file when it is not (logs, CI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from services.backends import open_object_store
+from services.cancel import CancelToken
+from services.errors import UserError
+from services.storage.planning import plan_upload
+from services.storage.protocol import BucketRef, ObjectInfo, ObjectStore, TransferProgress, TransferResult, UploadOptions, iter_objects
+from services.units import human_size
+
+if TYPE_CHECKING:
+    from tui.cli import Context
+
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+EXIT_OK, EXIT_FAILURE = 0, 1
+
+
+def _store(ctx: Context) -> ObjectStore:
+    return open_object_store(ctx.profile, ctx.env)
+
+
+class ProgressReporter:
+    """Totals as a live bar on a terminal, or a line per finished file when piped."""
+
+    def __init__(self, verb: str, stream: TextIO, files_total: int, bytes_total: int) -> None:
+        self._verb = verb
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._last_files = 0
+        self._bar = None
+        if stream.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+            self._bar = Progress(
+                TextColumn(f"{verb} {{task.fields[files]}}"),
+                BarColumn(),
+                DownloadColumn(binary_units=True),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=stream),
+                transient=True,
+            )
+            self._task = self._bar.add_task(verb, total=bytes_total, files=f"0/{files_total}")
+            self._bar.start()
+
+    def __call__(self, update: TransferProgress) -> None:
+        with self._lock:
+            if self._bar is not None:
+                self._bar.update(self._task, completed=update.bytes_done, files=f"{update.files_done}/{update.files_total}")
+            elif update.files_done > self._last_files:
+                self._last_files = update.files_done
+                print(f"{self._verb} {update.files_done}/{update.files_total} {update.key}", file=self._stream)
+
+    def close(self) -> float:
+        if self._bar is not None:
+            self._bar.stop()
+        return time.monotonic() - self._started
+
+
+def _report(ctx: Context, verb: str, result: TransferResult, seconds: float, total_bytes: int) -> int:
+    rate = f", {human_size(int(total_bytes / seconds))}/s" if seconds > 0 and result.done else ""
+    ctx.print(f"{verb} {len(result.done)}, unchanged or kept {len(result.skipped)}, failed {len(result.failed)} in {seconds:.1f}s{rate}")
+    for key, reason in result.failed:
+        print(f"triton-deck: {key}: {reason}", file=sys.stderr)
+    return EXIT_OK if result.ok else EXIT_FAILURE
+
+
+def _run_transfer(label: str, files: int, size: int, work: Callable[[ProgressReporter, CancelToken], TransferResult]) -> tuple[TransferResult, float]:
+    """Run a transfer; ctrl+c cancels it cleanly (no partial objects or files) instead of killing it."""
+    reporter = ProgressReporter(label, sys.stderr, files, size)
+    cancel = CancelToken()
+    try:
+        result = work(reporter, cancel)
+    except KeyboardInterrupt:
+        cancel.cancel()
+        raise
+    finally:
+        seconds = reporter.close()
+    return result, seconds
+
+
+def cmd_bucket_list(ctx: Context) -> int:
+    buckets = _store(ctx).list_buckets()
+    if ctx.args.output == "json":
+        ctx.print_json([{"name": b.ref.name, "region": b.ref.region, "created": b.created.isoformat() if b.created else None} for b in buckets])
+        return EXIT_OK
+    ctx.print(f"{'DATE':<19} NAME")
+    for bucket in buckets:
+        ctx.print(f"{bucket.created.strftime(DATE_FORMAT) if bucket.created else '':<19} {bucket.ref}")
+    return EXIT_OK
+
+
+def cmd_bucket_create(ctx: Context) -> int:
+    bucket = BucketRef.parse(ctx.args.bucket)
+    store = _store(ctx)
+    if store.bucket_exists(bucket):
+        raise UserError(f"bucket {bucket} already exists")
+    store.create_bucket(bucket)
+    ctx.print(f"created {bucket}")
+    return EXIT_OK
+
+
+def _object_row(info: ObjectInfo) -> str:
+    return f"{info.last_modified.strftime(DATE_FORMAT):<19} {human_size(info.size):>10} {info.key} {info.etag}"
+
+
+def cmd_object_list(ctx: Context) -> int:
+    bucket = BucketRef.parse(ctx.args.bucket)
+    objects = iter_objects(_store(ctx), bucket, ctx.args.prefix or "")
+    if ctx.args.output == "json":
+        ctx.print_json(
+            [
+                {"key": o.key, "size": o.size, "last_modified": o.last_modified.isoformat(), "etag": o.etag, "storage_class": o.storage_class}
+                for o in objects
+            ]
+        )
+        return EXIT_OK
+    ctx.print(f"{'DATE':<19} {'BYTES':>10} NAME ETAG")
+    for info in objects:  # printed page by page as they arrive
+        ctx.print(_object_row(info))
+    return EXIT_OK
+
+
+def cmd_object_upload(ctx: Context) -> int:
+    args = ctx.args
+    bucket = BucketRef.parse(args.bucket)
+    store = _store(ctx)
+    exists = store.bucket_exists(bucket)
+    items = plan_upload(args.paths, remove_prefix=args.remove_prefix or "", add_prefix=args.add_prefix or "")
+    if not items:
+        raise UserError(f"nothing to upload in {' '.join(args.paths)}: the paths hold no files")
+    if not exists:
+        store.create_bucket(bucket)
+        ctx.print(f"created {bucket}")
+    options = UploadOptions(workers=args.workers, overwrite=not args.no_overwrite)
+    size = sum(item.size for item in items)
+    result, seconds = _run_transfer(
+        "uploading", len(items), size, lambda reporter, cancel: store.upload(bucket, items, options, reporter, cancel)
+    )
+    return _report(ctx, "uploaded", result, seconds, size)
+
+
+def _selected_objects(store: ObjectStore, bucket: BucketRef, keys: list[str], prefix: str | None, everything: bool) -> list[ObjectInfo]:
+    if bool(keys) + bool(prefix) + everything != 1:
+        raise UserError("name the objects, or give --prefix P, or --all (exactly one of them)")
+    if keys:
+        found = {key: store.head(bucket, key) for key in keys}
+        missing = [key for key, info in found.items() if info is None]
+        if missing:
+            raise UserError(f"no such object in {bucket}: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        return [info for info in found.values() if info is not None]
+    return list(iter_objects(store, bucket, prefix or ""))
+
+
+def cmd_object_download(ctx: Context) -> int:
+    args = ctx.args
+    bucket = BucketRef.parse(args.bucket)
+    store = _store(ctx)
+    objects = _selected_objects(store, bucket, args.objects, args.prefix, args.all)
+    destination = Path(args.output_dir)
+    size = sum(info.size for info in objects)
+    result, seconds = _run_transfer(
+        "downloading",
+        len(objects),
+        size,
+        lambda reporter, cancel: store.download(bucket, objects, destination, reporter, cancel, remove_prefix=args.remove_prefix or ""),
+    )
+    return _report(ctx, "downloaded", result, seconds, size)
+
+
+def cmd_object_delete(ctx: Context) -> int:
+    args = ctx.args
+    bucket = BucketRef.parse(args.bucket)
+    store = _store(ctx)
+    objects = _selected_objects(store, bucket, args.objects, args.prefix, args.all)
+    if not objects:
+        ctx.print(f"nothing to delete in {bucket}")
+        return EXIT_OK
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UserError(f"deleting {len(objects)} object(s) from {bucket} needs confirmation: add -y")
+        answer = input(f"delete {len(objects)} object(s) from {bucket}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            ctx.print("nothing deleted")
+            return EXIT_FAILURE
+    result = store.delete(bucket, [info.key for info in objects], lambda _update: None, CancelToken())
+    return _report(ctx, "deleted", result, 0.0, 0)
+
+
+def add_bucket_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+    bucket = groups.add_parser("bucket", parents=[common], help="list, create and browse buckets; upload, download, delete objects")
+    bucket_commands = bucket.add_subparsers(title="bucket commands", metavar="ACTION", required=True)
+    listing = bucket_commands.add_parser("list", parents=[common], help="list the profile's buckets")
+    output_option(listing)
+    listing.set_defaults(handler=cmd_bucket_list)
+    create = bucket_commands.add_parser("create", parents=[common], help="create a bucket")
+    create.add_argument("bucket", metavar="NAME@REGION")
+    create.set_defaults(handler=cmd_bucket_create)
+
+    objects = bucket_commands.add_parser("object", parents=[common], help="objects of a bucket")
+    object_commands = objects.add_subparsers(title="object commands", metavar="ACTION", required=True)
+    object_list = object_commands.add_parser("list", parents=[common], help="list objects: DATE BYTES NAME ETAG")
+    object_list.add_argument("bucket", metavar="NAME@REGION")
+    object_list.add_argument("-p", "--prefix", help="only keys starting with this")
+    output_option(object_list)
+    object_list.set_defaults(handler=cmd_object_list)
+
+    upload = object_commands.add_parser("upload", parents=[common], help="upload files or directories (key = path - remove-prefix + add-prefix)")
+    upload.add_argument("bucket", metavar="NAME@REGION")
+    upload.add_argument("paths", nargs="+", metavar="PATH")
+    upload.add_argument("-r", "--remove-prefix", help="strip this from the front of each path")
+    upload.add_argument("-a", "--add-prefix", help="prepend this to each key")
+    upload.add_argument("--no-overwrite", action="store_true", help="keep objects that already exist")
+    upload.add_argument("-w", "--workers", type=int, default=8, help="parallel transfers (default 8)")
+    upload.set_defaults(handler=cmd_object_upload)
+
+    download = object_commands.add_parser("download", parents=[common], help="download objects, a prefix, or everything")
+    download.add_argument("bucket", metavar="NAME@REGION")
+    download.add_argument("objects", nargs="*", metavar="OBJECT")
+    download.add_argument("-p", "--prefix", help="every object under this prefix")
+    download.add_argument("--all", action="store_true", help="every object of the bucket")
+    download.add_argument("-o", "--output-dir", default=".", help="where to write (default .)")
+    download.add_argument("-r", "--remove-prefix", help="strip this from each key to name the file")
+    download.set_defaults(handler=cmd_object_download)
+
+    delete = object_commands.add_parser("delete", parents=[common], help="delete objects, a prefix, or everything")
+    delete.add_argument("bucket", metavar="NAME@REGION")
+    delete.add_argument("objects", nargs="*", metavar="OBJECT")
+    delete.add_argument("-p", "--prefix", help="every object under this prefix")
+    delete.add_argument("--all", action="store_true", help="every object of the bucket")
+    delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    delete.set_defaults(handler=cmd_object_delete)
