@@ -12,6 +12,9 @@ import pytest
 from tui.cli import main
 
 
+DENSENET_CONFIG = (Path(__file__).parent / "data" / "densenet_config.pbtxt").read_text()
+
+
 def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
     out = io.StringIO()
     code = main(argv, env=env or {}, out=out)
@@ -20,7 +23,7 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
 
 def tutorial_repository(root: Path) -> None:
     (root / "model_repository" / "densenet_onnx" / "1").mkdir(parents=True)
-    (root / "model_repository" / "densenet_onnx" / "config.pbtxt").write_text('name: "densenet_onnx"\n')
+    (root / "model_repository" / "densenet_onnx" / "config.pbtxt").write_text(DENSENET_CONFIG)
     (root / "model_repository" / "densenet_onnx" / "densenet_labels.txt").write_text("COFFEE MUG\n" * 1000)
     (root / "model_repository" / "densenet_onnx" / "1" / "model.onnx").write_bytes(b"\x08" * 32_715_571)
 
@@ -38,7 +41,7 @@ def test_tutorial_upload_then_list_on_the_local_profile(tmp_path: Path, monkeypa
     assert lines[0] == "DATE                     BYTES NAME ETAG"
     assert [line.split()[2:4] for line in lines[1:]] == [
         ["31.2", "MiB"],
-        ["22", "B"],
+        ["388", "B"],
         ["10.7", "KiB"],
     ]
     assert [line.split()[4] for line in lines[1:]] == [
@@ -56,7 +59,7 @@ def test_download_and_delete_with_confirmation(tmp_path: Path, monkeypatch: pyte
     run(["bucket", "object", "upload", "my-models@LOCAL", "model_repository/", "-r", "model_repository/"])
     code, out = run(["bucket", "object", "download", "my-models@LOCAL", "-p", "densenet_onnx/", "-o", "back", "-r", "densenet_onnx/"])
     assert code == 0 and out.startswith("downloaded 3")
-    assert (tmp_path / "back" / "config.pbtxt").read_text() == 'name: "densenet_onnx"\n'
+    assert (tmp_path / "back" / "config.pbtxt").read_text() == DENSENET_CONFIG
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     assert run(["bucket", "object", "delete", "my-models@LOCAL", "--all"])[0] == 1
     assert "needs confirmation: add -y" in capsys.readouterr().err

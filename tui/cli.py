@@ -31,6 +31,7 @@ from services.config import (
 from services.errors import NotAvailableError, UserError
 from services.images.dockerfile import DEFAULT_TRITON_VERSION, DockerfileSpec, render_dockerfile
 from services.secrets import Secret, redact
+from tui.cli_repo import add_repo_commands
 from tui.cli_storage import add_bucket_commands
 
 PROG = "triton-deck"
@@ -38,7 +39,6 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 # Groups whose implementation lands later: they parse, explain and exit 1.
 PENDING_GROUPS = {
-    "repo": "validate a Triton model repository",
     "registry": "list the registries jobs can pull from",
     "job": "run, list, watch, stop and delete jobs, and follow their logs",
     "health": "check a Triton server: live, ready, models",
@@ -244,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     use.set_defaults(handler=cmd_profile_use)
 
     add_bucket_commands(groups, common, _output_option)
+    add_repo_commands(groups, common, _output_option)
 
     image = groups.add_parser("image", parents=[common], help="Dockerfiles, build, tag, login and push")
     image_commands = image.add_subparsers(title="image commands", metavar="ACTION", required=True, dest="image_command")

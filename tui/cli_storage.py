@@ -22,6 +22,7 @@ from services.errors import UserError
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, ObjectInfo, ObjectStore, TransferProgress, TransferResult, UploadOptions, iter_objects
 from services.units import human_size
+from tui.cli_repo import check_before_upload
 
 if TYPE_CHECKING:
     from tui.cli import Context
@@ -143,6 +144,7 @@ def cmd_object_upload(ctx: Context) -> int:
     bucket = BucketRef.parse(args.bucket)
     store = _store(ctx)
     exists = store.bucket_exists(bucket)
+    check_before_upload(args.paths, skip=args.skip_validation)
     items = plan_upload(args.paths, remove_prefix=args.remove_prefix or "", add_prefix=args.add_prefix or "")
     if not items:
         raise UserError(f"nothing to upload in {' '.join(args.paths)}: the paths hold no files")
@@ -229,6 +231,7 @@ def add_bucket_commands(groups: argparse._SubParsersAction, common: argparse.Arg
     upload.add_argument("-a", "--add-prefix", help="prepend this to each key")
     upload.add_argument("--no-overwrite", action="store_true", help="keep objects that already exist")
     upload.add_argument("-w", "--workers", type=int, default=8, help="parallel transfers (default 8)")
+    upload.add_argument("--skip-validation", action="store_true", help="upload a model repository even if it has errors")
     upload.set_defaults(handler=cmd_object_upload)
 
     download = object_commands.add_parser("download", parents=[common], help="download objects, a prefix, or everything")

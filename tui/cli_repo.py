@@ -1,0 +1,51 @@
+"""`triton-deck repo validate DIR`, and the check the upload command runs first."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from services.errors import UserError
+from services.repository import ValidationReport, looks_like_repository, validate_repository
+
+if TYPE_CHECKING:
+    from tui.cli import Context
+
+
+def print_report(report: ValidationReport) -> None:
+    for finding in report.findings:
+        print(finding, file=sys.stderr)
+
+
+def cmd_repo_validate(ctx: Context) -> int:
+    report = validate_repository(Path(ctx.args.directory))
+    if ctx.args.output == "json":
+        ctx.print_json({"root": str(report.root), "models": report.models, "ok": report.ok, "findings": [f.as_dict() for f in report.findings]})
+    else:
+        print_report(report)
+        ctx.print(report.summary())
+    return 0 if report.ok else 1
+
+
+def check_before_upload(paths: Sequence[str], skip: bool) -> None:
+    """Validate every path that is a model repository; errors stop the upload unless skipped."""
+    for typed in paths:
+        path = Path(typed)
+        if not looks_like_repository(path):
+            continue
+        report = validate_repository(path)
+        print_report(report)
+        if not report.ok and not skip:
+            raise UserError(f"{report.summary()}: fix them, or upload anyway with --skip-validation")
+
+
+def add_repo_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+    repo = groups.add_parser("repo", parents=[common], help="check a Triton model repository")
+    repo_commands = repo.add_subparsers(title="repo commands", metavar="ACTION", required=True)
+    validate = repo_commands.add_parser("validate", parents=[common], help="check layout, config.pbtxt, versions, model files and labels")
+    validate.add_argument("directory", metavar="DIR")
+    output_option(validate)
+    validate.set_defaults(handler=cmd_repo_validate)
