@@ -154,4 +154,4 @@ def test_cli_validate_and_upload_blocked_by_errors(tmp_path: Path, monkeypatch: 
     assert main([*upload, "--skip-validation"], env={}, out=io.StringIO()) == 0
     listing = io.StringIO()
     main(["bucket", "object", "list", "my-models@LOCAL"], env={}, out=listing)
-    assert listing.getvalue().count("\n") == 4
+    assert listing.getvalue().count("\n") == 5, "header and four objects"
