@@ -7,6 +7,7 @@ Deterministic by construction: a frozen clock, fixed ids, no polling, no cursor 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
@@ -14,6 +15,8 @@ from textual.pilot import Pilot
 from services.backends import open_services
 from services.config import Config
 from tests.conftest import fake_app
+from tests.test_bucket_panel import local_store_app
+from tests.test_repository import good_repository
 from tui.app import TritonDeck, make_app
 from tui.settings import AppSettings
 from widgets.log_pane import LogPane
@@ -84,3 +87,17 @@ def test_palette(snap_compare: SnapCompare) -> None:
         await pilot.pause(0.3)
 
     assert snap_compare(fake_app(), run_before=run_before, terminal_size=(80, 24))
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("broken", [pytest.param(False, id="valid"), pytest.param(True, id="broken")])
+def test_upload_dialog(
+    snap_compare: SnapCompare, size: tuple[int, int], broken: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    repo = good_repository(tmp_path)
+    if broken:
+        (repo / "densenet_onnx" / "densenet_labels.txt").write_text("ONLY\n")
+        (repo / "simple" / "01").mkdir()
+    app, _ = local_store_app(tmp_path / "buckets")
+    assert snap_compare(app, run_before=pressing("enter", "u"), terminal_size=size)

@@ -58,6 +58,8 @@ def key_groups() -> list[KeyGroup]:
     from tui.screens.job_detail import JobDetailScreen
     from tui.screens.job_logs import JobLogScreen
     from tui.screens.profiles import ProfileScreen
+    from tui.screens.prompt import PromptScreen
+    from tui.screens.upload import UploadScreen
     from widgets.filter_bar import FilterBar
     from widgets.log_pane import LogPane
     from widgets.resource_table import ResourceTable
@@ -72,6 +74,8 @@ def key_groups() -> list[KeyGroup]:
         KeyGroup("Job logs", _rows([*LogPane.BINDINGS, *JobLogScreen.BINDINGS])),
         KeyGroup("Job detail", _rows(JobDetailScreen.BINDINGS)),
         KeyGroup("Inference (4)", _rows(InferencePanel.BINDINGS)),
+        KeyGroup("Upload dialog", _rows(UploadScreen.BINDINGS)),
+        KeyGroup("Prompt", _rows(PromptScreen.BINDINGS)),
         KeyGroup("Profile picker", _rows(ProfileScreen.BINDINGS)),
         KeyGroup("Confirmation", _rows(ConfirmScreen.BINDINGS)),
         KeyGroup("Help", _rows(HelpScreen.BINDINGS)),

@@ -54,6 +54,13 @@ class ResourceTable(DataTable[Cell]):
         self._rows = list(rows)
         self._render_rows()
 
+    def append_rows(self, rows: Sequence[Row]) -> None:
+        """Add rows at the end without redrawing the rest: paging in a huge listing."""
+        self._rows.extend(rows)
+        for row in rows:
+            if row.matches(self._filter):
+                self.add_row(*row.cells, key=row.key)
+
     def set_filter(self, text: str) -> None:
         self._filter = text.strip().lower()
         self._render_rows()

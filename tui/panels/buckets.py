@@ -7,6 +7,7 @@ prefixes, `esc` goes back up. Listings stream page by page from a thread worker.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -30,6 +31,8 @@ OBJECT_COLUMNS = ("DATE", "BYTES", "NAME", "ETAG")
 PREFIX_ROW = "prefix:"
 OBJECT_ROW = "object:"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+PAGE_SIZE = 500
+PAGE_AHEAD = 50
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class BucketsPanel(Panel):
         Binding("escape,backspace", "back", "Back"),
         Binding("slash", "filter", "Filter"),
         Binding("r", "refresh", "Refresh"),
+        Binding("u", "upload", "Upload"),
+        Binding("d", "download", "Download"),
         Binding("ctrl+d", "delete", "Delete"),
     ]
 
@@ -78,10 +83,18 @@ class BucketsPanel(Panel):
             self.count = count
             self.failed = failed
 
+    class Transferred(Message):
+        def __init__(self, text: str, failed: int) -> None:
+            super().__init__()
+            self.text = text
+            self.failed = failed
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.location = Location()
         self._rows: list[Row] = []
+        self._next_token: str | None = None
+        self._paging = False
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="buckets-path", classes="path")
@@ -116,19 +129,12 @@ class BucketsPanel(Panel):
         self.post_message(self.BucketsListed(store.list_buckets()))
 
     @work(thread=True, exclusive=True, group="buckets-list", exit_on_error=False)
-    def _list_objects(self, location: Location) -> None:
+    def _list_objects(self, location: Location, token: str | None = None) -> None:
+        """One page; the next is asked for when the cursor nears the end (never the whole bucket)."""
         store = self.services.object_store
         assert store is not None and location.bucket is not None
-        worker = get_current_worker()
-        token: str | None = None
-        first = True
-        while not worker.is_cancelled:
-            page = store.list_page(location.bucket, prefix=location.prefix, token=token)
-            self.post_message(self.PageListed(location, page, first))
-            first = False
-            token = page.next_token
-            if not token:
-                return
+        page = store.list_page(location.bucket, prefix=location.prefix, token=token, page_size=PAGE_SIZE)
+        self.post_message(self.PageListed(location, page, first=token is None))
 
     @on(BucketsListed)
     def _show_buckets(self, message: BucketsListed) -> None:
@@ -143,11 +149,22 @@ class BucketsPanel(Panel):
     def _show_page(self, message: PageListed) -> None:
         if message.location != self.location:
             return
-        rows = [] if message.first else list(self._rows)
         prefix = message.location.prefix
-        rows += [Row(PREFIX_ROW + name, ("", "DIR", name[len(prefix) :], "")) for name in message.page.prefixes]
+        rows = [Row(PREFIX_ROW + name, ("", "DIR", name[len(prefix) :], "")) for name in message.page.prefixes]
         rows += [self._object_row(info, prefix) for info in message.page.objects]
-        self._set_rows(rows, f"{self.location} is empty")
+        self._next_token = message.page.next_token
+        self._paging = False
+        if message.first:
+            self._set_rows(rows, f"{self.location} is empty: press u to upload")
+        else:
+            self._rows.extend(rows)
+            self.table.append_rows(rows)
+
+    @on(DataTable.RowHighlighted)
+    def _maybe_page_in(self, event: DataTable.RowHighlighted) -> None:
+        if self._next_token and not self._paging and event.cursor_row >= self.table.row_count - PAGE_AHEAD:
+            self._paging = True
+            self._list_objects(self.location, self._next_token)
 
     @staticmethod
     def _object_row(info: ObjectInfo, prefix: str) -> Row:
@@ -190,6 +207,48 @@ class BucketsPanel(Panel):
         if self.is_available():
             self.load()
 
+    def action_upload(self) -> None:
+        from tui.screens.upload import UploadScreen
+
+        bucket = self.location.bucket
+        if bucket is None:
+            self.notify("open a bucket first (enter), then press u to upload into it", severity="warning")
+            return
+        source = "model_repository/" if Path("model_repository").is_dir() else ""
+
+        def closed(uploaded: bool | None) -> None:
+            if uploaded:
+                self.load()
+
+        self.app.push_screen(UploadScreen(bucket, self.location.prefix, source), closed)
+
+    def action_download(self) -> None:
+        from tui.screens.prompt import PromptScreen
+
+        key = self.table.selected_key
+        bucket = self.location.bucket
+        if key is None or bucket is None:
+            return
+        target = key.removeprefix(PREFIX_ROW).removeprefix(OBJECT_ROW)
+
+        def chosen(destination: str | None) -> None:
+            if destination:
+                self._download(self.location, target, key.startswith(PREFIX_ROW), Path(destination))
+
+        self.app.push_screen(PromptScreen(f"Download {bucket}/{target} into directory:", "."), chosen)
+
+    @work(thread=True, group="buckets-download", exit_on_error=False)
+    def _download(self, location: Location, target: str, is_prefix: bool, destination: Path) -> None:
+        store = self.services.object_store
+        assert store is not None and location.bucket is not None
+        if is_prefix:
+            objects = list(iter_objects(store, location.bucket, target))
+        else:
+            info = store.head(location.bucket, target)
+            objects = [info] if info else []
+        result = store.download(location.bucket, objects, destination, lambda _p: None, CancelToken(), remove_prefix=location.prefix)
+        self.post_message(self.Transferred(f"downloaded {len(result.done)} object(s) to {destination}", len(result.failed)))
+
     def action_delete(self) -> None:
         key = self.table.selected_key
         bucket = self.location.bucket
@@ -212,6 +271,11 @@ class BucketsPanel(Panel):
         keys = [info.key for info in iter_objects(store, location.bucket, target)] if is_prefix else [target]
         result = store.delete(location.bucket, keys, lambda _progress: None, CancelToken())
         self.post_message(self.Deleted(location, len(result.done), len(result.failed)))
+
+    @on(Transferred)
+    def _transferred(self, message: Transferred) -> None:
+        failed = f", {message.failed} failed" if message.failed else ""
+        self.notify(message.text + failed, severity="error" if message.failed else "information")
 
     @on(Deleted)
     def _deleted(self, message: Deleted) -> None:

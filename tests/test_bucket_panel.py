@@ -1,0 +1,135 @@
+"""The Buckets panel on a real directory store: upload dialog, paging, download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from services.backends import ServiceSet
+from services.cancel import CancelToken
+from services.config import Config, Profile
+from services.fake_set import fake_services
+from services.storage.local import LocalObjectStore
+from services.storage.protocol import BucketRef, UploadItem, UploadOptions, iter_objects
+from tests.conftest import SNAPSHOT_NOW
+from tests.test_repository import good_repository
+from tui.app import TritonDeck, make_app
+from tui.screens.prompt import PromptScreen
+from tui.screens.upload import UploadScreen
+from tui.settings import AppSettings
+from widgets.resource_table import ResourceTable
+
+BUCKET = BucketRef("my-models", "LOCAL")
+
+
+def local_store_app(root: Path) -> tuple[TritonDeck, LocalObjectStore]:
+    store = LocalObjectStore(root)
+    store.create_bucket(BUCKET)
+
+    def factory(profile: Profile) -> ServiceSet:
+        services = fake_services(profile)
+        services.object_store = store
+        return services
+
+    settings = AppSettings(now=lambda: SNAPSHOT_NOW, cursor_blink=False, poll=False)
+    return make_app("local", Config(), factory, settings, env={}), store
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def open_upload(pilot: Pilot[None]) -> UploadScreen:
+    await settle(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+    await pilot.press("u")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, UploadScreen)
+    return screen
+
+
+async def test_upload_dialog_uploads_a_repository_with_the_prefix_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    good_repository(tmp_path)
+    app, store = local_store_app(tmp_path / "buckets")
+    async with app.run_test(size=(100, 34)) as pilot:
+        screen = await open_upload(pilot)
+        assert screen.query_one("#upload-source", Input).value == "model_repository/", "the tutorial's directory is offered"
+        assert screen.query_one("#upload-remove", Input).value == "model_repository/"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "uploaded 5, unchanged 0, failed 0" in str(screen.query_one("#upload-status").render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, UploadScreen)
+        table = app.query_one("#buckets-table", ResourceTable)
+        assert [str(table.get_row_at(i)[2]) for i in range(table.row_count)] == ["densenet_onnx/", "simple/"]
+    assert [o.key for o in iter_objects(store, BUCKET)] == [
+        "densenet_onnx/1/model.onnx",
+        "densenet_onnx/config.pbtxt",
+        "densenet_onnx/densenet_labels.txt",
+        "simple/1/model.py",
+        "simple/config.pbtxt",
+    ]
+
+
+async def test_broken_repository_is_caught_before_upload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    repo = good_repository(tmp_path)
+    (repo / "densenet_onnx" / "densenet_labels.txt").unlink()
+    app, store = local_store_app(tmp_path / "buckets")
+    async with app.run_test(size=(100, 34)) as pilot:
+        screen = await open_upload(pilot)
+        assert "1 error(s)" in str(screen.query_one("#upload-report").render())
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "the repository has errors" in str(screen.query_one("#upload-status").render())
+    assert list(iter_objects(store, BUCKET)) == []
+
+
+async def test_big_bucket_pages_in_as_the_cursor_moves(tmp_path: Path) -> None:
+    app, store = local_store_app(tmp_path / "buckets")
+    source = tmp_path / "f"
+    source.write_text("x")
+    items = [UploadItem(source, f"obj-{n:05d}", 1) for n in range(1200)]
+    assert store.upload(BUCKET, items, UploadOptions(workers=8), lambda _p: None, CancelToken()).ok
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        table = app.query_one("#buckets-table", ResourceTable)
+        assert table.row_count == 500, "one page, not the whole bucket"
+        await pilot.press("G")
+        await settle(pilot)
+        assert table.row_count == 1000
+        await pilot.press("G")
+        await settle(pilot)
+        await pilot.press("G")
+        await settle(pilot)
+        assert table.row_count == 1200
+        assert str(table.get_row_at(1199)[2]) == "obj-01199"
+
+
+async def test_download_a_prefix_into_a_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    good_repository(tmp_path)
+    app, store = local_store_app(tmp_path / "buckets")
+    from services.storage.planning import plan_upload
+
+    store.upload(BUCKET, plan_upload(["model_repository/"], "model_repository/"), UploadOptions(), lambda _p: None, CancelToken())
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("d")
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press("ctrl+a", "ctrl+k", *"back", "enter")
+        await settle(pilot)
+    assert (tmp_path / "back" / "densenet_onnx" / "config.pbtxt").is_file()
+    assert (tmp_path / "back" / "densenet_onnx" / "1" / "model.onnx").read_bytes() == b"onnx"
