@@ -42,7 +42,7 @@ class TritonDeck(App[None]):
         Binding("right_square_bracket", "cycle_panel(1)", "Next panel", show=False),
         Binding("left_square_bracket", "cycle_panel(-1)", "Previous panel", show=False),
         Binding("colon,ctrl+p", "command_palette", "Palette"),
-        Binding("p", "pick_profile", "Profile"),
+        Binding("p", "pick_profile", "Profile", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
     ]
@@ -169,7 +169,7 @@ class TritonDeck(App[None]):
         for panel in PANEL_ENTRIES:
             yield SystemCommand(f"Go to {panel.title}", f"Show the {panel.title} panel (key {panel.key})", partial(self.action_show_panel, panel.name))
             for binding in panel.load().BINDINGS:
-                if isinstance(binding, Binding) and binding.show:
+                if isinstance(binding, Binding) and binding.description:
                     yield SystemCommand(
                         f"{panel.title}: {binding.description}",
                         f"Run '{binding.description}' in the {panel.title} panel",

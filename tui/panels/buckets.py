@@ -58,7 +58,7 @@ class BucketsPanel(Panel):
         Binding("enter", "open", "Open", show=False),
         Binding("escape,backspace", "back", "Back"),
         Binding("slash", "filter", "Filter"),
-        Binding("r", "refresh", "Refresh"),
+        Binding("r", "refresh", "Refresh", show=False),
         Binding("u", "upload", "Upload"),
         Binding("d", "download", "Download"),
         Binding("ctrl+d", "delete", "Delete"),

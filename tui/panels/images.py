@@ -43,7 +43,7 @@ class ImagesPanel(Panel):
 
     BINDINGS = [
         Binding("c", "toggle_client", "Server/client"),
-        Binding("r", "refresh", "Refresh"),
+        Binding("r", "refresh", "Refresh", show=False),
     ]
 
     class EngineFound(Message):

@@ -30,7 +30,7 @@ class InferencePanel(Panel):
     title = "Inference"
 
     BINDINGS = [
-        Binding("r", "refresh", "Refresh"),
+        Binding("r", "refresh", "Refresh", show=False),
         Binding("slash", "filter", "Filter"),
     ]
 

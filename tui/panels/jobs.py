@@ -58,7 +58,7 @@ class JobsPanel(Panel):
         Binding("s", "stop", "Stop"),
         Binding("ctrl+d", "delete", "Delete"),
         Binding("slash", "filter", "Filter"),
-        Binding("r", "refresh", "Refresh"),
+        Binding("r", "refresh", "Refresh", show=False),
     ]
 
     class Listed(Message):
