@@ -15,6 +15,7 @@ import base64
 import hashlib
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -235,18 +236,9 @@ class S3ObjectStore:
         with self._errors(f"uploading {item.key}"):
             upload_id = client.create_multipart_upload(Bucket=bucket.name, Key=item.key)["UploadId"]
         try:
-            parts = []
-            with item.path.open("rb") as source, self._errors(f"uploading {item.key}"):
-                number = 1
-                while data := source.read(self.part_size):
-                    cancel.raise_if_cancelled()
-                    answer = client.upload_part(
-                        Bucket=bucket.name, Key=item.key, UploadId=upload_id, PartNumber=number, Body=data, ContentMD5=_content_md5(data)
-                    )
-                    parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-                    on_bytes(len(data))
-                    number += 1
-                cancel.raise_if_cancelled()
+            parts = self._upload_parts(client, bucket, item, upload_id, on_bytes, cancel)
+            cancel.raise_if_cancelled()
+            with self._errors(f"uploading {item.key}"):
                 client.complete_multipart_upload(
                     Bucket=bucket.name, Key=item.key, UploadId=upload_id, MultipartUpload={"Parts": parts}
                 )
@@ -257,6 +249,33 @@ class S3ObjectStore:
             except Exception:  # the original failure is the one worth reporting
                 pass
             raise
+
+    def _upload_parts(
+        self, client: BaseClient, bucket: BucketRef, item: UploadItem, upload_id: str, on_bytes: BytesCallback, cancel: CancelToken
+    ) -> list[dict[str, Any]]:
+        """Send the parts of one file concurrently (one big model file should fill the pipe too)."""
+        count = max(1, -(-item.size // self.part_size))
+
+        def send(number: int) -> dict[str, Any]:
+            cancel.raise_if_cancelled()
+            with item.path.open("rb") as source:
+                source.seek((number - 1) * self.part_size)
+                data = source.read(self.part_size)
+            with self._errors(f"uploading {item.key}"):
+                answer = client.upload_part(
+                    Bucket=bucket.name, Key=item.key, UploadId=upload_id, PartNumber=number, Body=data, ContentMD5=_content_md5(data)
+                )
+            on_bytes(len(data))
+            return {"PartNumber": number, "ETag": answer["ETag"]}
+
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, count)), thread_name_prefix="s3-part") as pool:
+            futures = [pool.submit(send, number) for number in range(1, count + 1)]
+            try:
+                return [future.result() for future in futures]
+            except BaseException:
+                for future in futures:  # parts not started yet are dropped
+                    future.cancel()
+                raise
 
     def get_file(self, bucket: BucketRef, key: str, target: Path, on_bytes: BytesCallback, cancel: CancelToken) -> None:
         with self._errors(f"downloading {bucket}/{key}"):
