@@ -8,6 +8,7 @@ so one bad file never hides which others made it.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from services.errors import UserError
 from services.secrets import redact
 from services.storage.protocol import (
     BucketRef,
+    ListPage,
     ObjectInfo,
     ProgressCallback,
     TransferProgress,
@@ -32,6 +34,10 @@ BytesCallback = Callable[[int], None]
 
 class ObjectMover(Protocol):
     def head(self, bucket: BucketRef, key: str) -> ObjectInfo | None: ...
+
+    def list_page(
+        self, bucket: BucketRef, prefix: str = "", delimiter: str | None = "/", token: str | None = None, page_size: int = 1000
+    ) -> ListPage: ...
 
     def local_etag(self, item: UploadItem) -> str:
         """The ETag this store would give the file, to skip unchanged uploads."""
@@ -93,6 +99,28 @@ class _Tally:
         return TransferResult(tuple(sorted(self.done)), tuple(sorted(self.skipped)), tuple(sorted(self.failed)))
 
 
+EXISTING_LIST_FACTOR = 4
+
+
+def existing_objects(mover: ObjectMover, bucket: BucketRef, items: Sequence[UploadItem]) -> dict[str, ObjectInfo] | None:
+    """What already exists under the upload's common prefix, in one listing instead of a HEAD per file.
+
+    None when the prefix holds far more than the upload (then a HEAD per file is cheaper).
+    """
+    prefix = os.path.commonprefix([item.key for item in items])
+    limit = EXISTING_LIST_FACTOR * len(items) + 1000
+    found: dict[str, ObjectInfo] = {}
+    token: str | None = None
+    while True:
+        page = mover.list_page(bucket, prefix=prefix, delimiter=None, token=token, page_size=1000)
+        found.update((info.key, info) for info in page.objects)
+        if len(found) > limit:
+            return None
+        if not page.next_token:
+            return found
+        token = page.next_token
+
+
 def run_upload(
     mover: ObjectMover,
     bucket: BucketRef,
@@ -102,12 +130,13 @@ def run_upload(
     cancel: CancelToken,
 ) -> TransferResult:
     tally = _Tally(len(items), sum(item.size for item in items), progress)
+    listed = existing_objects(mover, bucket, items) if items else {}
 
     def upload_one(item: UploadItem) -> None:
         sent = 0
         try:
             cancel.raise_if_cancelled()
-            existing = mover.head(bucket, item.key)
+            existing = listed.get(item.key) if listed is not None else mover.head(bucket, item.key)
             if existing is not None and not options.overwrite:
                 tally.finish(item.key, "skipped", unsent=item.size)
                 return

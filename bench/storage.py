@@ -1,0 +1,158 @@
+"""Object storage benchmark: our S3 store against awscli, s5cmd and boto3's TransferManager,
+all against the same local SeaweedFS server, in one run.
+
+    python3 -m uv run --group bench python bench/storage.py [--small 2500] [--big-mb 200] [--list-keys 100000] [--workers 8]
+
+Upload: the same tree (many small files plus one big file) into a fresh prefix per tool.
+Listing: every key of a bucket. Prints seconds and ratios; targets: faster than awscli,
+within 20% of s5cmd, never slower than TransferManager; listing ≤1.2× the raw paginator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.seaweed import seaweed_s3  # noqa: E402
+from services.cancel import CancelToken  # noqa: E402
+from services.config import S3Credentials  # noqa: E402
+from services.secrets import Secret  # noqa: E402
+from services.storage.planning import plan_upload  # noqa: E402
+from services.storage.protocol import BucketRef, UploadOptions, iter_objects  # noqa: E402
+from services.storage.s3 import S3ObjectStore  # noqa: E402
+
+KEY, SECRET = "bench-access", "bench-secret"
+TOOL_ENV = {**os.environ, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def timed(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def make_tree(root: Path, small: int, big_mb: int) -> int:
+    rng = random.Random(11)
+    total = 0
+    for index in range(small):
+        path = root / f"model_{index // 50}" / "1" / f"part_{index}.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = rng.randbytes(rng.randint(1024, 8192))
+        path.write_bytes(data)
+        total += len(data)
+    big = root / "big_model" / "1" / "model.onnx"
+    big.parent.mkdir(parents=True, exist_ok=True)
+    with big.open("wb") as handle:
+        for _ in range(big_mb):
+            handle.write(os.urandom(1024 * 1024))
+    return total + big_mb * 1024 * 1024
+
+
+def boto3_client(endpoint: str, workers: int):  # type: ignore[no-untyped-def]
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=KEY, aws_secret_access_key=SECRET,
+        config=Config(s3={"addressing_style": "path"}, max_pool_connections=workers * 2,
+                      request_checksum_calculation="when_required", response_checksum_validation="when_required"),
+    )  # fmt: skip
+
+
+def upload_benchmark(endpoint: str, tree: Path, workers: int, total_bytes: int) -> None:
+    from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+    store = S3ObjectStore(S3Credentials(Secret(KEY), Secret(SECRET), "bench"), endpoint_url=endpoint, signing_region="us-east-1", workers=workers)
+    bucket = BucketRef("bench-upload", "GRA")
+    store.create_bucket(bucket)
+    client = boto3_client(endpoint, workers)
+    files = sorted(p for p in tree.rglob("*") if p.is_file())
+    os.chdir(tree.parent)
+    store.list_buckets()  # every contender starts with a ready client
+
+    def ours() -> None:
+        items = plan_upload([tree.name], remove_prefix=f"{tree.name}/", add_prefix="ours/")
+        result = store.upload(bucket, items, UploadOptions(workers=workers, skip_unchanged=False), lambda _p: None, CancelToken())
+        assert result.ok, result.failed[:3]
+
+    def transfer_manager() -> None:
+        config = TransferConfig(max_concurrency=workers, multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024)
+        with create_transfer_manager(client, config) as manager:
+            futures = [manager.upload(str(p), bucket.name, f"tm/{p.relative_to(tree)}") for p in files]
+            for future in futures:
+                future.result()
+
+    def awscli() -> None:
+        env = {**TOOL_ENV, "AWS_CONFIG_FILE": str(tree.parent / "aws-config")}
+        (tree.parent / "aws-config").write_text(f"[default]\ns3 =\n  max_concurrent_requests = {workers}\n")
+        subprocess.run([sys.executable, "-m", "awscli", "s3", "cp", "--recursive", "--quiet", "--endpoint-url", endpoint, str(tree), f"s3://{bucket.name}/aws/"], check=True, env=env)
+
+    def s5cmd() -> None:
+        binary = str(Path(sys.executable).with_name("s5cmd"))
+        subprocess.run([binary, "--endpoint-url", endpoint, "--numworkers", str(workers), "cp", f"{tree}/*", f"s3://{bucket.name}/s5/"], check=True, env=TOOL_ENV, stdout=subprocess.DEVNULL)
+
+    results = {name: timed(run) for name, run in (("triton-deck", ours), ("TransferManager", transfer_manager), ("awscli", awscli), ("s5cmd", s5cmd))}
+    mine = results["triton-deck"]
+    print(f"\nupload: {len(files)} files, {total_bytes / 2**20:.0f} MiB, {workers} workers")
+    for name, seconds in results.items():
+        print(f"  {name:<16} {seconds:7.2f} s   {total_bytes / 2**20 / seconds:7.1f} MiB/s   ours/this = {mine / seconds:.2f}")
+    print(f"  targets: ours/awscli < 1 ({mine / results['awscli']:.2f}), ours/s5cmd ≤ 1.2 ({mine / results['s5cmd']:.2f}), ours/TransferManager ≤ 1 ({mine / results['TransferManager']:.2f})")
+
+
+def listing_benchmark(endpoint: str, keys: int, workers: int) -> None:
+    client = boto3_client(endpoint, 32)
+    bucket = BucketRef("bench-list", "GRA")
+    client.create_bucket(Bucket=bucket.name)
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        list(pool.map(lambda n: client.put_object(Bucket=bucket.name, Key=f"k/{n // 1000:03d}/{n:06d}", Body=b"x"), range(keys)))
+    store = S3ObjectStore(S3Credentials(Secret(KEY), Secret(SECRET), "bench"), endpoint_url=endpoint, signing_region="us-east-1", workers=workers)
+    store.list_buckets()  # a ready client, as the paginator has
+
+    def ours() -> None:
+        assert sum(1 for _ in iter_objects(store, bucket)) == keys
+
+    def paginator() -> None:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket.name, PaginationConfig={"PageSize": 1000})
+        assert sum(len(page.get("Contents", [])) for page in pages) == keys
+
+    def s5cmd() -> None:
+        binary = str(Path(sys.executable).with_name("s5cmd"))
+        subprocess.run([binary, "--endpoint-url", endpoint, "ls", f"s3://{bucket.name}/*"], check=True, env=TOOL_ENV, stdout=subprocess.DEVNULL)
+
+    results = {name: timed(run) for name, run in (("triton-deck", ours), ("boto3 paginator", paginator), ("s5cmd ls", s5cmd))}
+    mine = results["triton-deck"]
+    print(f"\nlisting: {keys} keys")
+    for name, seconds in results.items():
+        print(f"  {name:<16} {seconds:7.2f} s   ours/this = {mine / seconds:.2f}")
+    print(f"  target: ours/paginator ≤ 1.2 ({mine / results['boto3 paginator']:.2f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", type=int, default=2500)
+    parser.add_argument("--big-mb", type=int, default=200)
+    parser.add_argument("--list-keys", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=8)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        (root / "weed").mkdir()
+        total = make_tree(root / "tree", args.small, args.big_mb)
+        with seaweed_s3(root / "weed") as endpoint:
+            print(f"SeaweedFS at {endpoint}")
+            upload_benchmark(endpoint, root / "tree", args.workers, total)
+            listing_benchmark(endpoint, args.list_keys, args.workers)
+
+
+if __name__ == "__main__":
+    main()
