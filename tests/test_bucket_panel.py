@@ -133,3 +133,27 @@ async def test_download_a_prefix_into_a_directory(tmp_path: Path, monkeypatch: p
         await settle(pilot)
     assert (tmp_path / "back" / "densenet_onnx" / "config.pbtxt").is_file()
     assert (tmp_path / "back" / "densenet_onnx" / "1" / "model.onnx").read_bytes() == b"onnx"
+
+
+async def test_prefix_tree_loads_levels_lazily_and_navigates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    good_repository(tmp_path)
+    app, store = local_store_app(tmp_path / "buckets")
+    from services.storage.planning import plan_upload
+
+    store.upload(BUCKET, plan_upload(["model_repository/"], "model_repository/"), UploadOptions(), lambda _p: None, CancelToken())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        tree = app.query_one("#prefix-tree")
+        assert [str(node.label) for node in tree.root.children] == ["densenet_onnx/", "simple/"]
+        assert list(tree.root.children[0].children) == [], "deeper levels are listed only when opened"
+        await pilot.press("t")
+        assert app.focused is tree
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert [str(node.label) for node in tree.root.children[0].children] == ["1/"]
+        table = app.query_one("#buckets-table", ResourceTable)
+        assert [str(table.get_row_at(i)[2]) for i in range(table.row_count)] == ["1/", "config.pbtxt", "densenet_labels.txt"]
+        assert str(app.query_one("#buckets-path").render()) == "my-models@LOCAL/densenet_onnx/"

@@ -14,7 +14,9 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Static, Tree
+from textual.widgets.tree import TreeNode
 from textual.worker import get_current_worker
 
 from services.backends import Capability
@@ -33,6 +35,7 @@ OBJECT_ROW = "object:"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 PAGE_SIZE = 500
 PAGE_AHEAD = 50
+TREE_PAGES = 2  # a level of the tree lists at most this many pages of prefixes
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class BucketsPanel(Panel):
         Binding("escape,backspace", "back", "Back"),
         Binding("slash", "filter", "Filter"),
         Binding("r", "refresh", "Refresh", show=False),
+        Binding("t", "focus_tree", "Prefix tree", show=False),
         Binding("u", "upload", "Upload"),
         Binding("d", "download", "Download"),
         Binding("ctrl+d", "delete", "Delete"),
@@ -83,6 +87,13 @@ class BucketsPanel(Panel):
             self.count = count
             self.failed = failed
 
+    class PrefixesListed(Message):
+        def __init__(self, bucket: BucketRef, node: TreeNode[str], prefixes: list[str]) -> None:
+            super().__init__()
+            self.bucket = bucket
+            self.node = node
+            self.prefixes = prefixes
+
     class Transferred(Message):
         def __init__(self, text: str, failed: int) -> None:
             super().__init__()
@@ -95,11 +106,15 @@ class BucketsPanel(Panel):
         self._rows: list[Row] = []
         self._next_token: str | None = None
         self._paging = False
+        self._tree_bucket: BucketRef | None = None
+        self._loaded_prefixes: set[str] = set()
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="buckets-path", classes="path")
         yield FilterBar(id="buckets-filter")
-        yield ResourceTable(BUCKET_COLUMNS, id="buckets-table")
+        with Horizontal(id="buckets-browser"):
+            yield Tree("", id="prefix-tree")
+            yield ResourceTable(BUCKET_COLUMNS, id="buckets-table")
 
     @property
     def table(self) -> ResourceTable:
@@ -115,12 +130,73 @@ class BucketsPanel(Panel):
     def load(self) -> None:
         self.query_one("#buckets-path", Static).update(Text(str(self.location), style="bold"))
         self.show_notice(NoticeKind.LOADING, f"listing {self.location}…")
-        if self.location.bucket is None:
+        bucket = self.location.bucket
+        self.set_class(bucket is not None, "-in-bucket")
+        if bucket is None:
+            self._tree_bucket = None
             self.table.set_columns(BUCKET_COLUMNS)
             self._list_buckets()
-        else:
-            self.table.set_columns(OBJECT_COLUMNS)
-            self._list_objects(self.location)
+            return
+        if self._tree_bucket != bucket:
+            self._reset_tree(bucket)
+        self.table.set_columns(OBJECT_COLUMNS)
+        self._list_objects(self.location)
+
+    # -- the prefix tree: loaded a level at a time, as nodes open -------------------------------
+
+    @property
+    def tree(self) -> Tree[str]:
+        return self.query_one("#prefix-tree", Tree)
+
+    def _reset_tree(self, bucket: BucketRef) -> None:
+        self._tree_bucket = bucket
+        self._loaded_prefixes = set()
+        tree = self.tree
+        tree.reset(str(bucket), "")
+        tree.root.expand()
+        self._list_prefixes(bucket, tree.root)
+
+    @work(thread=True, group="buckets-tree", exit_on_error=False)
+    def _list_prefixes(self, bucket: BucketRef, node: TreeNode[str]) -> None:
+        store = self.services.object_store
+        assert store is not None
+        prefixes: list[str] = []
+        token: str | None = None
+        for _ in range(TREE_PAGES):
+            page = store.list_page(bucket, prefix=node.data or "", token=token, page_size=PAGE_SIZE)
+            prefixes.extend(page.prefixes)
+            token = page.next_token
+            if not token:
+                break
+        self.post_message(self.PrefixesListed(bucket, node, prefixes))
+
+    @on(PrefixesListed)
+    def _show_prefixes(self, message: PrefixesListed) -> None:
+        if message.bucket != self._tree_bucket:
+            return
+        node = message.node
+        node.remove_children()
+        parent = node.data or ""
+        for prefix in message.prefixes:
+            node.add(prefix[len(parent) :], data=prefix, allow_expand=True)
+        self._loaded_prefixes.add(parent)
+
+    @on(Tree.NodeExpanded, "#prefix-tree")
+    def _expanded(self, event: Tree.NodeExpanded[str]) -> None:
+        bucket = self._tree_bucket
+        if bucket is not None and (event.node.data or "") not in self._loaded_prefixes:
+            self._list_prefixes(bucket, event.node)
+
+    @on(Tree.NodeSelected, "#prefix-tree")
+    def _tree_selected(self, event: Tree.NodeSelected[str]) -> None:
+        event.stop()
+        if self._tree_bucket is not None:
+            self.location = Location(self._tree_bucket, event.node.data or "")
+            self.load()
+
+    def action_focus_tree(self) -> None:
+        if self.location.bucket is not None:
+            self.tree.focus()
 
     @work(thread=True, exclusive=True, group="buckets-list", exit_on_error=False)
     def _list_buckets(self) -> None:
