@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 MIB = 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 16 * MIB
-DEFAULT_PART_SIZE = 16 * MIB
+DEFAULT_PART_SIZE = 8 * MIB
 DELETE_BATCH = 1000
 DOWNLOAD_CHUNK = MIB
 
@@ -94,6 +94,9 @@ class S3ObjectStore:
 
     def _client(self, region: str) -> BaseClient:
         endpoint = self._endpoint_url or ovh_endpoint(region)
+        client = self._clients.get(endpoint)  # the common case: no lock on the hot path
+        if client is not None:
+            return client
         with self._lock:
             client = self._clients.get(endpoint)
             if client is None:
@@ -225,18 +228,25 @@ class S3ObjectStore:
         return hashlib.md5(item.path.read_bytes(), usedforsecurity=False).hexdigest()
 
     def put_file(self, bucket: BucketRef, item: UploadItem, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        self.put_file_within(threading.BoundedSemaphore(self.workers), bucket, item, on_bytes, cancel)
+
+    def put_file_within(
+        self, slots: threading.BoundedSemaphore, bucket: BucketRef, item: UploadItem, on_bytes: BytesCallback, cancel: CancelToken
+    ) -> None:
+        """`put_file` with requests in flight (files and parts together) bounded by `slots`:
+        a big file's parts must not pile threads on top of the small files' workers."""
         client = self._client(bucket.region)
         if item.size <= self.multipart_threshold:
             data = item.path.read_bytes()
             cancel.raise_if_cancelled()
-            with self._errors(f"uploading {item.key}"):
+            with slots, self._errors(f"uploading {item.key}"):
                 client.put_object(Bucket=bucket.name, Key=item.key, Body=data, ContentMD5=_content_md5(data))
             on_bytes(len(data))
             return
         with self._errors(f"uploading {item.key}"):
             upload_id = client.create_multipart_upload(Bucket=bucket.name, Key=item.key)["UploadId"]
         try:
-            parts = self._upload_parts(client, bucket, item, upload_id, on_bytes, cancel)
+            parts = self._upload_parts(slots, client, bucket, item, upload_id, on_bytes, cancel)
             cancel.raise_if_cancelled()
             with self._errors(f"uploading {item.key}"):
                 client.complete_multipart_upload(
@@ -251,20 +261,21 @@ class S3ObjectStore:
             raise
 
     def _upload_parts(
-        self, client: BaseClient, bucket: BucketRef, item: UploadItem, upload_id: str, on_bytes: BytesCallback, cancel: CancelToken
+        self, slots: threading.BoundedSemaphore, client: BaseClient, bucket: BucketRef, item: UploadItem, upload_id: str, on_bytes: BytesCallback, cancel: CancelToken
     ) -> list[dict[str, Any]]:
         """Send the parts of one file concurrently (one big model file should fill the pipe too)."""
         count = max(1, -(-item.size // self.part_size))
 
         def send(number: int) -> dict[str, Any]:
-            cancel.raise_if_cancelled()
-            with item.path.open("rb") as source:
-                source.seek((number - 1) * self.part_size)
-                data = source.read(self.part_size)
-            with self._errors(f"uploading {item.key}"):
-                answer = client.upload_part(
-                    Bucket=bucket.name, Key=item.key, UploadId=upload_id, PartNumber=number, Body=data, ContentMD5=_content_md5(data)
-                )
+            with slots:
+                cancel.raise_if_cancelled()
+                with item.path.open("rb") as source:
+                    source.seek((number - 1) * self.part_size)
+                    data = source.read(self.part_size)
+                with self._errors(f"uploading {item.key}"):
+                    answer = client.upload_part(
+                        Bucket=bucket.name, Key=item.key, UploadId=upload_id, PartNumber=number, Body=data, ContentMD5=_content_md5(data)
+                    )
             on_bytes(len(data))
             return {"PartNumber": number, "ETag": answer["ETag"]}
 
@@ -297,7 +308,7 @@ class S3ObjectStore:
         progress: ProgressCallback,
         cancel: CancelToken,
     ) -> TransferResult:
-        return run_upload(self, bucket, items, options, progress, cancel)
+        return run_upload(_Bounded(self, threading.BoundedSemaphore(options.workers)), bucket, items, options, progress, cancel)
 
     def download(
         self,
@@ -325,3 +336,18 @@ class S3ObjectStore:
             failed.extend((entry["Key"], entry.get("Message") or entry.get("Code", "failed")) for entry in answer.get("Errors", []))
             progress(TransferProgress(batch[-1], 0, 0, 0, 0, len(done) + len(failed), len(keys)))
         return TransferResult(done=tuple(done), failed=tuple(failed))
+
+
+class _Bounded:
+    """The store as one upload sees it: every request shares that upload's worker budget."""
+
+    def __init__(self, store: S3ObjectStore, slots: threading.BoundedSemaphore) -> None:
+        self._store = store
+        self._slots = slots
+        self.head = store.head
+        self.list_page = store.list_page
+        self.local_etag = store.local_etag
+        self.get_file = store.get_file
+
+    def put_file(self, bucket: BucketRef, item: UploadItem, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        self._store.put_file_within(self._slots, bucket, item, on_bytes, cancel)
