@@ -1,7 +1,8 @@
 """Regenerate the committed screenshots in `screenshots/` from the real app.
 
-The app runs headless on the real local profile (nothing faked), with an empty,
-throw-away config so the shots do not depend on whoever runs this.
+The app runs headless on the real local profile (nothing faked), with throw-away XDG
+directories so the shots do not depend on whoever runs this. A small model repository
+is written and really uploaded to `my-models@LOCAL` first, as the tutorial's first step.
 
     python3 -m uv run python scripts/screenshots.py
 """
@@ -13,15 +14,41 @@ import os
 import tempfile
 from pathlib import Path
 
+from services.cancel import CancelToken
+from services.storage.local import LocalObjectStore
+from services.storage.planning import plan_upload
+from services.storage.protocol import BucketRef, UploadOptions
 from tui.app import make_app
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SHOTS = {
     "main": (),
+    "bucket-browser": ("enter", "t", "down", "enter"),
+    "upload-dialog": ("enter", "u"),
     "images-dockerfile": ("2",),
     "help": ("question_mark",),
     "profiles": ("p",),
 }
+SIMPLE_CONFIG = """name: "simple"
+backend: "python"
+max_batch_size: 8
+input [ { name: "INPUT0" data_type: TYPE_INT32 dims: [ 16 ] }, { name: "INPUT1" data_type: TYPE_INT32 dims: [ 16 ] } ]
+output [ { name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 16 ] }, { name: "OUTPUT1" data_type: TYPE_INT32 dims: [ 16 ] } ]
+"""
+
+
+def seed(workdir: Path) -> None:
+    """Write a tiny repository and upload it for real, with the tutorial's prefix rule."""
+    model = workdir / "model_repository" / "simple"
+    (model / "1").mkdir(parents=True)
+    (model / "config.pbtxt").write_text(SIMPLE_CONFIG)
+    (model / "1" / "model.py").write_text("class TritonPythonModel:\n    pass\n")
+    os.chdir(workdir)
+    store = LocalObjectStore()
+    bucket = BucketRef("my-models", "LOCAL")
+    store.create_bucket(bucket)
+    items = plan_upload(["model_repository/"], remove_prefix="model_repository/")
+    assert store.upload(bucket, items, UploadOptions(), lambda _progress: None, CancelToken()).ok
 
 
 async def shoot(name: str, keys: tuple[str, ...], size: tuple[int, int]) -> Path:
@@ -41,6 +68,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for variable in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
             os.environ[variable] = scratch
+        seed(Path(scratch))
         for name, keys in SHOTS.items():
             print(await shoot(name, keys, (100, 30)))
 

@@ -21,12 +21,9 @@ several places the environment wins over the file, as the AWS tools do.
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import re
-import shlex
-import subprocess
 import tempfile
 import tomllib
 from collections.abc import Mapping
@@ -294,6 +291,9 @@ def resolve_token(profile: Profile, env: Mapping[str, str]) -> ResolvedSecret | 
 
 
 def _run_token_command(profile: Profile) -> Secret:
+    import shlex
+    import subprocess
+
     command = profile.token_command or ""
     label = f"token_command of profile '{profile.name}'"
     try:
@@ -328,6 +328,8 @@ def resolve_s3_credentials(profile: Profile, env: Mapping[str, str]) -> S3Creden
         return S3Credentials(Secret(env["AWS_ACCESS_KEY_ID"]), Secret(env["AWS_SECRET_ACCESS_KEY"]), "env AWS_ACCESS_KEY_ID")
     if profile.s3_access_key and profile.s3_secret_key:
         return S3Credentials(profile.s3_access_key, profile.s3_secret_key, "config file")
+    import configparser
+
     section = profile.aws_profile or env.get("AWS_PROFILE") or "default"
     path = Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or Path.home() / ".aws" / "credentials")
     parser = configparser.ConfigParser(interpolation=None)

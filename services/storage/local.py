@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services import locations
 from services.cancel import CancelToken
@@ -35,7 +36,9 @@ from services.storage.protocol import (
     UploadItem,
     UploadOptions,
 )
-from services.storage.transfer import BytesCallback, run_download, run_upload
+
+if TYPE_CHECKING:
+    from services.storage.transfer import BytesCallback
 
 LOCAL_REGION = "LOCAL"
 CHUNK = 1024 * 1024
@@ -238,6 +241,8 @@ class LocalObjectStore:
         progress: ProgressCallback,
         cancel: CancelToken,
     ) -> TransferResult:
+        from services.storage.transfer import run_upload
+
         self._bucket_dir(bucket)
         return run_upload(self, bucket, items, options, progress, cancel)
 
@@ -250,6 +255,8 @@ class LocalObjectStore:
         cancel: CancelToken,
         remove_prefix: str = "",
     ) -> TransferResult:
+        from services.storage.transfer import run_download
+
         self._bucket_dir(bucket)
         return run_download(self, bucket, objects, destination, remove_prefix, self.workers, progress, cancel)
 

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Static, Tree
-from textual.widgets.tree import TreeNode
-from textual.worker import get_current_worker
+from textual.message import Message
+from textual.widgets import DataTable, Static
 
 from services.backends import Capability
 from services.cancel import CancelToken
@@ -27,6 +26,10 @@ from tui.panels.base import Panel, confirm_screen
 from widgets.filter_bar import FilterBar
 from widgets.notice import NoticeKind
 from widgets.resource_table import ResourceTable, Row
+
+if TYPE_CHECKING:
+    from textual.widgets import Tree
+    from textual.widgets.tree import TreeNode
 
 BUCKET_COLUMNS = ("NAME", "REGION", "CREATED")
 OBJECT_COLUMNS = ("DATE", "BYTES", "NAME", "ETAG")
@@ -113,7 +116,6 @@ class BucketsPanel(Panel):
         yield Static(id="buckets-path", classes="path")
         yield FilterBar(id="buckets-filter")
         with Horizontal(id="buckets-browser"):
-            yield Tree("", id="prefix-tree")
             yield ResourceTable(BUCKET_COLUMNS, id="buckets-table")
 
     @property
@@ -146,7 +148,15 @@ class BucketsPanel(Panel):
 
     @property
     def tree(self) -> Tree[str]:
-        return self.query_one("#prefix-tree", Tree)
+        """The tree, mounted the first time a bucket is opened (startup does not pay for it)."""
+        from textual.widgets import Tree
+
+        found = self.query("#prefix-tree")
+        if found:
+            return found.first(Tree)
+        tree: Tree[str] = Tree("", id="prefix-tree")
+        self.query_one("#buckets-browser", Horizontal).mount(tree, before=0)
+        return tree
 
     def _reset_tree(self, bucket: BucketRef) -> None:
         self._tree_bucket = bucket
@@ -181,14 +191,12 @@ class BucketsPanel(Panel):
             node.add(prefix[len(parent) :], data=prefix, allow_expand=True)
         self._loaded_prefixes.add(parent)
 
-    @on(Tree.NodeExpanded, "#prefix-tree")
-    def _expanded(self, event: Tree.NodeExpanded[str]) -> None:
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[str]) -> None:
         bucket = self._tree_bucket
         if bucket is not None and (event.node.data or "") not in self._loaded_prefixes:
             self._list_prefixes(bucket, event.node)
 
-    @on(Tree.NodeSelected, "#prefix-tree")
-    def _tree_selected(self, event: Tree.NodeSelected[str]) -> None:
+    def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
         event.stop()
         if self._tree_bucket is not None:
             self.location = Location(self._tree_bucket, event.node.data or "")
