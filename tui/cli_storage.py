@@ -206,6 +206,14 @@ def cmd_object_delete(ctx: Context) -> int:
     return _report(ctx, "deleted", result, 0.0, 0)
 
 
+def _selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which objects a download or delete acts on: named keys, a prefix, or all (one of them)."""
+    parser.add_argument("bucket", metavar="NAME@REGION")
+    parser.add_argument("objects", nargs="*", metavar="OBJECT")
+    parser.add_argument("-p", "--prefix", help="every object under this prefix")
+    parser.add_argument("--all", action="store_true", help="every object of the bucket")
+
+
 def add_bucket_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
     bucket = groups.add_parser("bucket", parents=[common], help="list, create and browse buckets; upload, download, delete objects")
     bucket_commands = bucket.add_subparsers(title="bucket commands", metavar="ACTION", required=True)
@@ -235,18 +243,12 @@ def add_bucket_commands(groups: argparse._SubParsersAction, common: argparse.Arg
     upload.set_defaults(handler=cmd_object_upload)
 
     download = object_commands.add_parser("download", parents=[common], help="download objects, a prefix, or everything")
-    download.add_argument("bucket", metavar="NAME@REGION")
-    download.add_argument("objects", nargs="*", metavar="OBJECT")
-    download.add_argument("-p", "--prefix", help="every object under this prefix")
-    download.add_argument("--all", action="store_true", help="every object of the bucket")
+    _selection_arguments(download)
     download.add_argument("-o", "--output-dir", default=".", help="where to write (default .)")
     download.add_argument("-r", "--remove-prefix", help="strip this from each key to name the file")
     download.set_defaults(handler=cmd_object_download)
 
     delete = object_commands.add_parser("delete", parents=[common], help="delete objects, a prefix, or everything")
-    delete.add_argument("bucket", metavar="NAME@REGION")
-    delete.add_argument("objects", nargs="*", metavar="OBJECT")
-    delete.add_argument("-p", "--prefix", help="every object under this prefix")
-    delete.add_argument("--all", action="store_true", help="every object of the bucket")
+    _selection_arguments(delete)
     delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     delete.set_defaults(handler=cmd_object_delete)
