@@ -97,3 +97,59 @@ def test_the_same_commands_against_an_s3_server(moto_endpoint: str, tmp_path: Pa
     code, out = run(["bucket", "list", "-o", "json"], env)
     assert {"name": "cli-models", "region": "GRA"}.items() <= json.loads(out)[0].items()
     assert "test-secret-value" not in out
+
+
+def _kill_midway(argv: list[str], env: dict[str, str]) -> None:
+    """Start the CLI upload as a real process and SIGKILL it once a few files are through."""
+    import os
+    import signal
+    import subprocess
+
+    process = subprocess.Popen([sys.executable, "-m", "tui", *argv], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env={**os.environ, **env})
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith("uploading 5/"):
+            os.kill(process.pid, signal.SIGKILL)
+            break
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL, "the upload was killed before it finished"
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_an_upload_killed_midway_leaves_no_partial_object_and_a_rerun_completes(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    import hashlib
+
+    from services.backends import open_object_store
+    from services.config import load_config
+    from services.storage.protocol import BucketRef, iter_objects
+
+    monkeypatch.chdir(tmp_path)
+    source = tmp_path / "payload"
+    source.mkdir()
+    contents = {f"file-{n:03d}.bin": bytes([n % 251]) * (3 * 1024 * 1024) for n in range(40)}
+    for name, data in contents.items():
+        (source / name).write_bytes(data)
+    env: dict[str, str] = {}
+    bucket = "killed@LOCAL"
+    if where == "s3":
+        endpoint = request.getfixturevalue("moto_endpoint")
+        run(["profile", "add", "killtest", "--region", "GRA", "--s3-endpoint", endpoint, "--s3-region", "us-east-1"])
+        env = {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "kill-test-secret", "TRITON_DECK_PROFILE": "killtest"}
+        bucket = "killed@GRA"
+    argv = ["bucket", "object", "upload", bucket, "payload/", "-r", "payload/", "-w", "2"]
+    _kill_midway(argv, env)
+
+    profile = load_config().profile(env.get("TRITON_DECK_PROFILE", "local"))
+    store = open_object_store(profile, env)
+    ref = BucketRef.parse(bucket)
+    present = list(iter_objects(store, ref))
+    assert 0 < len(present) < len(contents), "killed midway"
+    for info in present:
+        assert info.size == len(contents[info.key]) and info.etag == hashlib.md5(contents[info.key]).hexdigest(), "no partial object"
+
+    code, out = run(argv, env)
+    assert code == 0
+    assert out.startswith(f"uploaded {len(contents) - len(present)}, unchanged or kept {len(present)}, failed 0")
+    assert sorted(info.key for info in iter_objects(store, ref)) == sorted(contents)

@@ -242,3 +242,27 @@ def test_local_keys_cannot_escape_the_bucket(tmp_path: Path) -> None:
     assert not (tmp_path / "buckets" / "escape").exists()
     with pytest.raises(UserError, match="local buckets live in region LOCAL"):
         store.list_page(BucketRef("models", "GRA"))
+
+
+def test_unknown_ovh_region_is_named_with_the_known_ones() -> None:
+    credentials = S3Credentials(Secret("k"), Secret("s3-secret"), "test")
+    store = S3ObjectStore(credentials)
+    with pytest.raises(UserError) as caught:
+        store.list_page(BucketRef("my-models", "XYZ"))
+    assert str(caught.value).startswith("unknown Object Storage region 'XYZ': use one of GRA, RBX, SBG")
+    assert "set s3_endpoint" in str(caught.value)
+
+
+def test_local_store_sweeps_what_a_killed_upload_left_behind(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "buckets")
+    bucket = BucketRef("models", "LOCAL")
+    store.create_bucket(bucket)
+    temporaries = tmp_path / "buckets" / "models" / "tmp"
+    stale, fresh = temporaries / "tmp-stale", temporaries / "tmp-fresh"
+    stale.write_bytes(b"half an upload")
+    fresh.write_bytes(b"another process, still writing")
+    os.utime(stale, (1_000_000_000, 1_000_000_000))
+    source = tmp_path / "f"
+    source.write_text("x")
+    assert store.upload(bucket, [UploadItem(source, "f", 1)], UploadOptions(), nothing, CancelToken()).ok
+    assert sorted(p.name for p in temporaries.iterdir()) == ["tmp-fresh"]

@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 LOCAL_REGION = "LOCAL"
 CHUNK = 1024 * 1024
+STALE_TEMPORARY_S = 3600
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
@@ -243,8 +245,21 @@ class LocalObjectStore:
     ) -> TransferResult:
         from services.storage.transfer import run_upload
 
-        self._bucket_dir(bucket)
+        self._sweep_stale_temporaries(bucket)
         return run_upload(self, bucket, items, options, progress, cancel)
+
+    def _sweep_stale_temporaries(self, bucket: BucketRef) -> None:
+        """Drop what a killed upload left in tmp/ (never visible as objects, but it takes space).
+
+        Only files untouched for an hour go: a live upload in another process keeps writing its own.
+        """
+        cutoff = time.time() - STALE_TEMPORARY_S
+        for leftover in (self._bucket_dir(bucket) / "tmp").iterdir():
+            try:
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
+            except FileNotFoundError:
+                continue
 
     def download(
         self,

@@ -47,7 +47,17 @@ DELETE_BATCH = 1000
 DOWNLOAD_CHUNK = MIB
 
 
+# OVHcloud Object Storage regions with an S3 endpoint (docs: "S3 endpoints per region").
+OVH_S3_REGIONS = (
+    "gra", "rbx", "sbg", "de", "uk", "waw", "bhs", "ca-east-tor", "sgp",
+    "ap-southeast-syd", "ap-south-mum", "eu-west-par", "eu-south-mil",
+)  # fmt: skip
+
+
 def ovh_endpoint(region: str) -> str:
+    if region.lower() not in OVH_S3_REGIONS:
+        known = ", ".join(name.upper() for name in OVH_S3_REGIONS)
+        raise UserError(f"unknown Object Storage region '{region}': use one of {known}, or set s3_endpoint in the profile")
     return f"https://s3.{region.lower()}.io.cloud.ovh.net"
 
 

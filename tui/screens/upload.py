@@ -185,6 +185,7 @@ class UploadScreen(ModalScreen[bool]):
         self.query_one("#upload-status", Static).update(
             f"{update.files_done}/{update.files_total} files  {human_size(update.bytes_done)} of {human_size(update.bytes_total)}"
             f"  {human_size(int(rate))}/s  ETA {remaining:.0f}s\n{update.key}"
+            + (f"  {100 * update.file_done // update.file_total}%" if update.file_total else "")
         )
 
     @on(Finished)
