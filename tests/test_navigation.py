@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.command import CommandPalette
-from textual.widgets import Input, TabbedContent
+from textual.widgets import Input
 
 from services.backends import Capability, ServiceSet, open_services
 from services.config import Config, Profile
@@ -24,6 +24,7 @@ from widgets.context_bar import ContextBar
 from widgets.log_pane import LogPane, StreamState
 from widgets.notice import Notice
 from widgets.resource_table import ResourceTable
+from widgets.tab_strip import TabStrip
 
 
 async def settle(app: TritonDeck, pilot: object) -> None:
@@ -44,16 +45,19 @@ async def test_number_keys_and_brackets_switch_panels() -> None:
     app = fake_app()
     async with app.run_test() as pilot:
         await settle(app, pilot)
-        tabs = app.query_one(TabbedContent)
-        assert tabs.active == "buckets"
+        assert app.active_panel == "buckets"
         for key, panel in (("3", "jobs"), ("4", "inference"), ("2", "images"), ("1", "buckets")):
             await pilot.press(key)
-            assert tabs.active == panel
+            assert app.active_panel == panel
+            assert app.query_one(TabStrip).active == panel
             assert app.query_one(ContextBar).panel == app.panel(panel).title
         await pilot.press("right_square_bracket")
-        assert tabs.active == "images"
+        assert app.active_panel == "images"
         await pilot.press("left_square_bracket", "left_square_bracket")
-        assert tabs.active == "inference"
+        assert app.active_panel == "inference"
+        await pilot.click("#tabs", offset=(13, 0))  # " 1 Buckets " then " 2 Images "
+        await pilot.pause()
+        assert app.active_panel == "images"
         await pilot.press("3")
         assert app.focused is table(app, "jobs"), "the panel's list takes the focus"
 
@@ -77,7 +81,7 @@ async def test_palette_offers_panel_actions_and_runs_them() -> None:
         await pilot.pause(0.3)
         await pilot.press("enter")
         await settle(app, pilot)
-        assert app.query_one(TabbedContent).active == "jobs"
+        assert app.active_panel == "jobs"
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for expected in ("Go to Buckets", "Jobs: Logs", "Jobs: Delete", "Buckets: Filter", "Inference: Refresh", "Profile: gra"):
             assert expected in titles

@@ -15,7 +15,8 @@ from pathlib import Path
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.containers import Container
+from textual.widgets import ContentSwitcher, Footer, Input
 
 from services.backends import ServiceFactory, ServiceSet, open_services
 from services.config import Config, Profile, load_config, select_profile_name
@@ -24,6 +25,7 @@ from services.secrets import redact
 from tui.panel_registry import PANEL_ENTRIES, PANEL_IDS, entry
 from tui.settings import AppSettings
 from widgets.context_bar import ContextBar
+from widgets.tab_strip import TabStrip
 
 if TYPE_CHECKING:
     from tui.panels.base import Panel
@@ -64,9 +66,10 @@ class TritonDeck(App[None]):
     def compose(self) -> ComposeResult:
         yield ContextBar(id="context")
         first = PANEL_ENTRIES[0]
-        with TabbedContent(initial=first.name, id="panels"):
+        yield TabStrip([(panel.name, f"{panel.key} {panel.title}") for panel in PANEL_ENTRIES], id="tabs")
+        with ContentSwitcher(initial=f"{first.name}-pane", id="panels"):
             for panel in PANEL_ENTRIES:
-                with TabPane(f"{panel.key} {panel.title}", id=panel.name):
+                with Container(id=f"{panel.name}-pane", classes="pane"):
                     if panel is first:
                         yield first.load()(id=f"{first.name}-panel")
         yield Footer(show_command_palette=False)
@@ -90,7 +93,8 @@ class TritonDeck(App[None]):
 
     @property
     def active_panel(self) -> str:
-        return self.query_one(TabbedContent).active or PANEL_IDS[0]
+        current = self.query_one(ContentSwitcher).current
+        return current.removesuffix("-pane") if current else PANEL_IDS[0]
 
     def panel(self, name: str) -> Panel:
         """The panel `name`, composed and mounted on first use."""
@@ -100,7 +104,7 @@ class TritonDeck(App[None]):
         if mounted:
             return mounted.first(Panel)
         panel = entry(name).load()(id=f"{name}-panel")
-        self.query_one(f"TabPane#{name}", TabPane).mount(panel)
+        self.query_one(f"#{name}-pane", Container).mount(panel)
         return panel
 
     def mounted_panels(self) -> list[Panel]:
@@ -110,16 +114,17 @@ class TritonDeck(App[None]):
 
     def action_show_panel(self, name: str) -> None:
         self.panel(name)
-        self.query_one(TabbedContent).active = name
+        self.query_one(ContentSwitcher).current = f"{name}-pane"
+        self.query_one(TabStrip).active = name
+        self._update_context()
         self.call_after_refresh(self._focus_panel, name)
 
     def action_cycle_panel(self, step: int) -> None:
         index = PANEL_IDS.index(self.active_panel)
         self.action_show_panel(PANEL_IDS[(index + step) % len(PANEL_IDS)])
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self.panel(self.active_panel)
-        self._update_context()
+    def on_tab_strip_chosen(self, message: TabStrip.Chosen) -> None:
+        self.action_show_panel(message.name)
 
     def _focus_panel(self, name: str) -> None:
         panel = self.panel(name)
