@@ -69,6 +69,7 @@ class ImagesPanel(Panel):
                 yield Static("engine", classes="box-title")
                 yield Static(id="engine")
             yield Static("registries", classes="section-title")
+            yield Static(id="registries-note", classes="notice")
             yield ResourceTable(REGISTRY_COLUMNS, id="registries-table")
 
     def is_available(self) -> bool:
@@ -114,6 +115,13 @@ class ImagesPanel(Panel):
     def _registries_listed(self, message: RegistriesListed) -> None:
         rows = [Row(info.url, (info.id or "", info.kind, info.url)) for info in message.registries]
         self.query_one(ResourceTable).set_rows(rows)
+        self.query_one(ResourceTable).display = bool(rows)
+        note = self.query_one("#registries-note", Static)
+        note.display = not rows
+        if self.services.job_platform is None:
+            note.update(f"{self.services.reason(Capability.JOBS)}: registries come from the job platform")
+        else:
+            note.update("no registries: add one, or use the shared registry of your AI Training project")
 
     def action_toggle_client(self) -> None:
         self.spec = DockerfileSpec(version=self.spec.version, client=not self.spec.client)
