@@ -65,7 +65,7 @@ def deck_config() -> Config:
 
 def fake_app(profile: str = "local", config: Config | None = None) -> TritonDeck:
     """The real app on seeded fakes, frozen in time and not polling."""
-    settings = AppSettings(now=lambda: SNAPSHOT_NOW, cursor_blink=False, poll=False)
+    settings = AppSettings(now=lambda: SNAPSHOT_NOW, poll=False)
     return make_app(profile, config or deck_config(), fake_services, settings, env={})
 
 

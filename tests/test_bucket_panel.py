@@ -34,7 +34,7 @@ def local_store_app(root: Path) -> tuple[TritonDeck, LocalObjectStore]:
         services.object_store = store
         return services
 
-    settings = AppSettings(now=lambda: SNAPSHOT_NOW, cursor_blink=False, poll=False)
+    settings = AppSettings(now=lambda: SNAPSHOT_NOW, poll=False)
     return make_app("local", Config(), factory, settings, env={}), store
 
 

@@ -66,14 +66,6 @@ class ResourceTable(DataTable[Cell]):
         self._render_rows()
 
     @property
-    def filter_text(self) -> str:
-        return self._filter
-
-    @property
-    def visible_count(self) -> int:
-        return self.row_count
-
-    @property
     def selected_key(self) -> str | None:
         if not self.row_count:
             return None

@@ -7,7 +7,7 @@ job from the regional API, from the local platform or from the fake reads the sa
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -124,10 +124,7 @@ class RegistryInfo:
 class PlatformCapabilities:
     """What a platform can do, so the UI hides what it cannot (harlequin's capability flags)."""
 
-    gpus: bool = True
     registries: bool = True
-    follow_logs: bool = True
-    states: tuple[JobState, ...] = field(default_factory=lambda: tuple(JobState))
 
 
 @runtime_checkable

@@ -106,7 +106,6 @@ class BucketsPanel(Panel):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.location = Location()
-        self._rows: list[Row] = []
         self._next_token: str | None = None
         self._paging = False
         self._tree_bucket: BucketRef | None = None
@@ -241,7 +240,6 @@ class BucketsPanel(Panel):
         if message.first:
             self._set_rows(rows, f"{self.location} is empty: press u to upload")
         else:
-            self._rows.extend(rows)
             self.table.append_rows(rows)
 
     @on(DataTable.RowHighlighted)
@@ -256,7 +254,6 @@ class BucketsPanel(Panel):
         return Row(OBJECT_ROW + info.key, (date, human_size(info.size), info.key[len(prefix) :], info.etag))
 
     def _set_rows(self, rows: list[Row], empty: str) -> None:
-        self._rows = rows
         self.table.set_rows(rows)
         if rows:
             self.notice.hide()
