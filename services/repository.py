@@ -143,7 +143,9 @@ class _ModelCheck:
             self.add(Severity.ERROR, self.dir / "config.pbtxt", "missing: only ONNX, TensorRT and OpenVINO models can do without a config.pbtxt")
 
     def parse(self, path: Path) -> Any | None:
-        from google.protobuf import text_format  # imported when validating, not at startup
+        from google.protobuf import (
+            text_format,  # imported when validating, not at startup
+        )
         from tritonclient.grpc import model_config_pb2
 
         try:

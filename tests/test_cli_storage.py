@@ -11,7 +11,6 @@ import pytest
 
 from tui.cli import main
 
-
 DENSENET_CONFIG = (Path(__file__).parent / "data" / "densenet_config.pbtxt").read_text()
 
 

@@ -10,15 +10,41 @@ from pathlib import Path
 import pytest
 
 from services.cancel import CancelToken
-from services.errors import UserError
-from services.fake_set import FROZEN_NOW, fake_services, seeded_platform, seeded_store, server_spec
 from services.config import local_profile
+from services.errors import UserError
+from services.fake_set import (
+    FROZEN_NOW,
+    fake_services,
+    seeded_platform,
+    seeded_store,
+    server_spec,
+)
 from services.images.fake import FakeImageBuilder
-from services.images.protocol import BuildDone, BuildStep, ImageBuilder, LayerProgress, PushDone
+from services.images.protocol import (
+    BuildDone,
+    BuildStep,
+    ImageBuilder,
+    LayerProgress,
+    PushDone,
+)
 from services.inference.fake import FakeInferenceClient
-from services.inference.protocol import Classification, ClassifyRequest, Endpoint, InferenceClient, image_files
+from services.inference.protocol import (
+    Classification,
+    ClassifyRequest,
+    Endpoint,
+    InferenceClient,
+    image_files,
+)
 from services.jobs.protocol import JobPlatform, JobState
-from services.storage.protocol import BucketRef, ObjectInfo, ObjectStore, TransferProgress, UploadItem, UploadOptions, iter_objects
+from services.storage.protocol import (
+    BucketRef,
+    ObjectInfo,
+    ObjectStore,
+    TransferProgress,
+    UploadItem,
+    UploadOptions,
+    iter_objects,
+)
 from services.streams import batched
 
 MODELS = BucketRef("my-models", "GRA")

@@ -18,7 +18,14 @@ from services.errors import UserError
 from services.secrets import Secret
 from services.storage.local import LocalObjectStore
 from services.storage.planning import object_key, plan_upload
-from services.storage.protocol import BucketRef, ObjectStore, TransferProgress, UploadItem, UploadOptions, iter_objects
+from services.storage.protocol import (
+    BucketRef,
+    ObjectStore,
+    TransferProgress,
+    UploadItem,
+    UploadOptions,
+    iter_objects,
+)
 from services.storage.s3 import S3ObjectStore, multipart_etag
 
 MIB = 1024 * 1024

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.containers import Container
+from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input
 
 from services.backends import ServiceFactory, ServiceSet, open_services

@@ -29,7 +29,11 @@ from services.config import (
     validate_region,
 )
 from services.errors import NotAvailableError, UserError
-from services.images.dockerfile import DEFAULT_TRITON_VERSION, DockerfileSpec, render_dockerfile
+from services.images.dockerfile import (
+    DEFAULT_TRITON_VERSION,
+    DockerfileSpec,
+    render_dockerfile,
+)
 from services.secrets import Secret, redact
 from tui.cli_repo import add_repo_commands
 from tui.cli_storage import add_bucket_commands

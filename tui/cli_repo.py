@@ -9,7 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from services.errors import UserError
-from services.repository import ValidationReport, looks_like_repository, validate_repository
+from services.repository import (
+    ValidationReport,
+    looks_like_repository,
+    validate_repository,
+)
 
 if TYPE_CHECKING:
     from tui.cli import Context

@@ -20,7 +20,15 @@ from services.backends import open_object_store
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.storage.planning import plan_upload
-from services.storage.protocol import BucketRef, ObjectInfo, ObjectStore, TransferProgress, TransferResult, UploadOptions, iter_objects
+from services.storage.protocol import (
+    BucketRef,
+    ObjectInfo,
+    ObjectStore,
+    TransferProgress,
+    TransferResult,
+    UploadOptions,
+    iter_objects,
+)
 from services.units import human_size
 from tui.cli_repo import check_before_upload
 
@@ -47,7 +55,14 @@ class ProgressReporter:
         self._bar = None
         if stream.isatty():
             from rich.console import Console
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
 
             self._bar = Progress(
                 TextColumn(f"{verb} {{task.fields[files]}}"),

@@ -9,7 +9,16 @@ from pathlib import Path
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.images.dockerfile import DockerfileSpec, render_dockerfile
-from services.images.protocol import BuildDone, BuildEvent, BuildLog, BuildStep, EngineInfo, LayerProgress, PushDone, PushEvent
+from services.images.protocol import (
+    BuildDone,
+    BuildEvent,
+    BuildLog,
+    BuildStep,
+    EngineInfo,
+    LayerProgress,
+    PushDone,
+    PushEvent,
+)
 from services.secrets import Secret
 
 _LAYER_SIZES = (("5e9d1a2b3c4d", 2_097_152), ("7f0e1d2c3b4a", 524_288), ("a1b2c3d4e5f6", 1_024))

@@ -14,7 +14,14 @@ from datetime import datetime, timedelta
 
 from services.cancel import CancelToken
 from services.errors import UserError
-from services.jobs.protocol import Job, JobSpec, JobState, PlatformCapabilities, RegistryInfo, StateChange
+from services.jobs.protocol import (
+    Job,
+    JobSpec,
+    JobState,
+    PlatformCapabilities,
+    RegistryInfo,
+    StateChange,
+)
 
 TICK = timedelta(seconds=5)
 _START_PATH = (JobState.QUEUED, JobState.INITIALIZING, JobState.PENDING, JobState.RUNNING)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from services.cancel import CancelToken, Cancelled
+from services.cancel import Cancelled, CancelToken
 from services.errors import UserError
 from services.storage.protocol import (
     BucketInfo,

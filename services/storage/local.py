@@ -139,8 +139,8 @@ class LocalObjectStore:
             entries = list(os.scandir(directory))
         except FileNotFoundError:
             return
-        named = sorted((entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name, entry) for entry in entries)
-        for name, entry in named:
+        names = sorted(entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name for entry in entries)
+        for name in names:
             yield relative + name, name.endswith("/")
 
     def _iter_keys(self, data_root: Path, prefix: str, delimiter: str | None, after: str) -> Iterator[tuple[str, bool]]:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-from services.cancel import CancelToken, Cancelled
+from services.cancel import Cancelled, CancelToken
 from services.errors import UserError
 from services.secrets import redact
 from services.storage.protocol import (

@@ -20,7 +20,13 @@ from textual.widgets import DataTable, Static
 
 from services.backends import Capability
 from services.cancel import CancelToken
-from services.storage.protocol import BucketInfo, BucketRef, ListPage, ObjectInfo, iter_objects
+from services.storage.protocol import (
+    BucketInfo,
+    BucketRef,
+    ListPage,
+    ObjectInfo,
+    iter_objects,
+)
 from services.units import human_size
 from tui.panels.base import Panel, confirm_screen
 from widgets.filter_bar import FilterBar

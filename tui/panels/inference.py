@@ -11,7 +11,12 @@ from textual.message import Message
 from textual.widgets import Static
 
 from services.backends import Capability
-from services.inference.protocol import Endpoint, Health, ModelIndexEntry, ServerMetadata
+from services.inference.protocol import (
+    Endpoint,
+    Health,
+    ModelIndexEntry,
+    ServerMetadata,
+)
 from tui.panels.base import Panel
 from widgets.filter_bar import FilterBar
 from widgets.notice import NoticeKind

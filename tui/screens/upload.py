@@ -20,9 +20,18 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from services.cancel import CancelToken
 from services.errors import UserError
-from services.repository import ValidationReport, looks_like_repository, validate_repository
+from services.repository import (
+    ValidationReport,
+    looks_like_repository,
+    validate_repository,
+)
 from services.storage.planning import plan_upload
-from services.storage.protocol import BucketRef, TransferProgress, TransferResult, UploadOptions
+from services.storage.protocol import (
+    BucketRef,
+    TransferProgress,
+    TransferResult,
+    UploadOptions,
+)
 from services.units import human_size
 
 if TYPE_CHECKING:
