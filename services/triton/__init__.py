@@ -1,0 +1,1 @@
+"""Triton itself: the bundled server runtime for the local profile."""

@@ -1,0 +1,228 @@
+"""A real `tritonserver` on this machine, from the `nvidia-pytriton` wheel, without Docker.
+
+The wheel ships Triton 2.51 with the python backend. Its files are copied once into a
+runtime directory in the XDG cache (re-prepared when the wheel version changes), with
+the python-backend stub for the interpreter that will run the models. The server is
+started as a plain child process on loopback ports, with the environment the stub needs
+(see `local-triton.md`): the wheel's bundled libraries and this interpreter's LIBDIR on
+`LD_LIBRARY_PATH`, this environment's `bin/` first on `PATH`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from services import locations
+from services.errors import UserError
+
+WHEEL = "nvidia-pytriton"
+READY_TIMEOUT_S = 60.0
+STOP_GRACE_S = 15.0
+EXIT_TIMEOUT_S = 5
+LOG_TAIL_LINES = 12
+# Lines a CPU-only server always prints; never the reason it failed.
+CPU_ONLY_NOISE = ("CudaDriverHelper", "NVML", "pinned", "DCGM", "Unable to allocate")
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A prepared runtime directory and what the server process needs around it."""
+
+    root: Path
+    version: str
+
+    @property
+    def binary(self) -> Path:
+        return self.root / "bin" / "tritonserver"
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        libraries = [str(_wheel_package_dir().parent / "nvidia_pytriton.libs"), str(sysconfig.get_config_var("LIBDIR"))]
+        env["LD_LIBRARY_PATH"] = os.pathsep.join([*libraries, *filter(None, [env.get("LD_LIBRARY_PATH")])])
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        return env
+
+
+def _wheel_package_dir() -> Path:
+    try:
+        import pytriton  # noqa: F401  (only located, never used: its Python API is not needed)
+    except ImportError:
+        raise UserError(f"the local Triton server needs the {WHEEL} package: reinstall triton-deck with its dependencies") from None
+    return Path(pytriton.__file__).parent
+
+
+def prepare_runtime(cache: Path | None = None) -> Runtime:
+    """Copy the server out of the wheel once per wheel version and Python version."""
+    version = metadata.version(WHEEL)
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    root = (cache or locations.cache_dir()) / "triton-runtime" / f"{version}-py{python}"
+    stamp = root / ".prepared"
+    if stamp.is_file():
+        return Runtime(root, version)
+    source = _wheel_package_dir() / "tritonserver"
+    stub = source / "python_backend_stubs" / python / "triton_python_backend_stub"
+    if not stub.is_file():
+        raise UserError(f"{WHEEL} {version} has no python-backend stub for Python {python}: use Python 3.8 to 3.13")
+    staging = root.with_name(root.name + ".staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    for part in ("bin", "backends", "caches"):
+        if (source / part).exists():
+            shutil.copytree(source / part, staging / part, symlinks=True)
+    shutil.copy2(stub, staging / "backends" / "python" / "triton_python_backend_stub")
+    (staging / ".prepared").write_text(json.dumps({"wheel": version, "python": python}))
+    shutil.rmtree(root, ignore_errors=True)
+    staging.rename(root)  # all or nothing: a half-copied runtime is never used
+    return Runtime(root, version)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM it when the process that started it dies."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: stop() and the supervisor still clean up
+
+
+@dataclass(frozen=True)
+class Ports:
+    http: int
+    grpc: int
+    metrics: int
+
+    @classmethod
+    def pick(cls) -> Ports:
+        return cls(free_port(), free_port(), free_port())
+
+
+class TritonServer:
+    """One server process: start, wait until ready, stop without leaving anything behind."""
+
+    def __init__(self, runtime: Runtime, repository: Path, log_path: Path, ports: Ports | None = None, extra_args: Sequence[str] = ()) -> None:
+        self.runtime = runtime
+        self.repository = repository
+        self.log_path = log_path
+        self.ports = ports or Ports.pick()
+        self._extra_args = tuple(extra_args)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.http}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def command(self) -> list[str]:
+        root = self.runtime.root
+        return [
+            str(self.runtime.binary), f"--model-repository={self.repository}",
+            f"--backend-directory={root / 'backends'}", f"--cache-directory={root / 'caches'}",
+            "--http-address=127.0.0.1", f"--http-port={self.ports.http}",
+            "--grpc-address=127.0.0.1", f"--grpc-port={self.ports.grpc}",
+            "--metrics-address=127.0.0.1", f"--metrics-port={self.ports.metrics}",
+            # Do not wait the default 30 s for idle client connections on SIGTERM.
+            f"--exit-timeout-secs={EXIT_TIMEOUT_S}",
+            *self._extra_args,
+        ]  # fmt: skip
+
+    def start(self) -> None:
+        if not self.repository.is_dir():
+            raise UserError(f"model repository {self.repository} does not exist: upload or point to one")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.runtime.environment(),
+                start_new_session=True,  # its own process group: the stubs go down with it
+                preexec_fn=_die_with_parent,
+            )
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Block until `/v2/health/ready` answers 200; on failure, quote the server's own last lines."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._process is None:
+                raise UserError("the Triton server was not started")
+            code = self._process.poll()
+            if code is not None:
+                raise UserError(f"tritonserver exited with status {code} before it was ready: {self.log_tail()}")
+            if self.is_ready():
+                return
+            if time.monotonic() > deadline:
+                self.stop()
+                raise UserError(f"tritonserver was not ready after {timeout:.0f}s: {self.log_tail()}")
+            time.sleep(0.1)
+
+    def is_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/v2/health/ready", timeout=1) as answer:
+                return bool(answer.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        """Why the server failed, in its own words, on one line: its errors and failed models,
+        without the warnings every CPU-only start prints."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no log)"
+        useful: list[str] = []
+        for raw in text.splitlines():
+            line = raw.strip().strip("|").strip()
+            is_error = bool(re.match(r"^E\d{4} ", line)) or "UNAVAILABLE" in line or line.lower().startswith("error:")
+            if not is_error or any(noise in line for noise in CPU_ONLY_NOISE):
+                continue
+            line = re.sub(r"^[EWI]\d{4} [\d:.]+ +\d+ \S+\] ", "", line).split("\\n")[0].strip('" ')
+            if line and line not in useful:
+                useful.append(line)
+        return " | ".join(useful[-3:]) or " | ".join(text.strip().splitlines()[-lines:][-2:])
+
+    def stop(self, grace: float = STOP_GRACE_S) -> int | None:
+        """SIGTERM the process group, SIGKILL it after `grace`; returns the exit status."""
+        process = self._process
+        if process is None:
+            return None
+        if process.poll() is None:
+            _signal_group(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                _signal_group(process.pid, signal.SIGKILL)
+                process.wait()
+        _signal_group(process.pid, signal.SIGKILL)  # stragglers of the group (python stubs)
+        return process.returncode
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
