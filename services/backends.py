@@ -91,4 +91,9 @@ def open_services(profile: Profile, env: Mapping[str, str] | None = None) -> Ser
         del unavailable[Capability.STORAGE]
     except UserError as error:
         unavailable[Capability.STORAGE] = f"{CAPABILITY_TITLES[Capability.STORAGE]}: {error.message}"
+    if profile.is_local:
+        from services.jobs.local import LocalJobPlatform
+
+        services.job_platform = LocalJobPlatform()
+        del unavailable[Capability.JOBS]
     return services

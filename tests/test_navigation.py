@@ -251,7 +251,11 @@ async def test_real_local_profile_is_real_or_says_what_is_missing() -> None:
         await pilot.press("3")
         await settle(app, pilot)
         jobs_notice = app.query_one("#jobs-panel-notice", Notice)
-        assert jobs_notice.display and app.services.reason(Capability.JOBS) in str(jobs_notice.render())
+        assert jobs_notice.display and "no jobs yet" in str(jobs_notice.render()), "real local jobs, none yet"
+        await pilot.press("4")
+        await settle(app, pilot)
+        inference_notice = app.query_one("#inference-panel-notice", Notice)
+        assert app.services.reason(Capability.INFERENCE) in str(inference_notice.render())
 
 
 async def test_errors_are_one_redacted_notification() -> None:

@@ -118,8 +118,11 @@ class ImagesPanel(Panel):
         self.query_one(ResourceTable).display = bool(rows)
         note = self.query_one("#registries-note", Static)
         note.display = not rows
-        if self.services.job_platform is None:
+        platform = self.services.job_platform
+        if platform is None:
             note.update(f"{self.services.reason(Capability.JOBS)}: registries come from the job platform")
+        elif not platform.capabilities.registries:
+            note.update("local jobs run the bundled server and need no registry")
         else:
             note.update("no registries: add one, or use the shared registry of your AI Training project")
 

@@ -1,0 +1,156 @@
+"""`LocalJobPlatform`: AI Training jobs on this machine, each run by its own supervisor process.
+
+Any process (the TUI, a CLI in another shell) sees the same jobs: their records live on
+disk (see `local_store`). A job whose supervisor died without finishing shows as FAILED,
+never as RUNNING forever.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from services.cancel import CancelToken
+from services.errors import UserError
+from services.jobs.local_store import job_to_record, jobs_root, now, read_record, record_to_job, write_record
+from services.jobs.protocol import Job, JobSpec, JobState, PlatformCapabilities, RegistryInfo, StateChange
+
+FOLLOW_POLL_S = 0.2
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is dead for our purposes
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+class LocalJobPlatform:
+    capabilities = PlatformCapabilities(registries=False)
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or jobs_root()
+
+    def _dir(self, job_id: str) -> Path:
+        path = self.root / job_id
+        if not (path / "job.json").is_file():
+            raise UserError(f"job {job_id} not found: list jobs with `triton-deck job list`")
+        return path
+
+    def run(self, spec: JobSpec) -> Job:
+        job_id = str(uuid.uuid4())
+        job_dir = self.root / job_id
+        job_dir.mkdir(parents=True)
+        created = now()
+        job = Job(id=job_id, spec=spec, state=JobState.QUEUED, created_at=created, history=(StateChange(JobState.QUEUED, created),))
+        write_record(job_dir, job_to_record(job, None))
+        (job_dir / "log.txt").touch()
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")]))}
+        supervisor = subprocess.Popen(
+            [sys.executable, "-m", "services.jobs.local_supervisor", str(job_dir)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=(job_dir / "supervisor.err").open("wb"),
+            start_new_session=True, env=environment,
+        )  # fmt: skip
+        # The platform alone writes this file (the supervisor alone writes job.json): no lost updates.
+        temp = job_dir / ".supervisor.pid"
+        temp.write_text(str(supervisor.pid))
+        temp.replace(job_dir / "supervisor.pid")
+        return job
+
+    @staticmethod
+    def _supervisor_pid(job_dir: Path) -> int | None:
+        try:
+            return int((job_dir / "supervisor.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def get(self, job_id: str) -> Job:
+        job_dir = self._dir(job_id)
+        record = read_record(job_dir)
+        job = record_to_job(record)
+        pid = self._supervisor_pid(job_dir)
+        if not job.state.is_terminal and pid is not None and not _alive(pid):
+            # Re-read once: the supervisor may have finished between the two reads.
+            record = read_record(job_dir)
+            job = record_to_job(record)
+            if not job.state.is_terminal:
+                job = replace(
+                    job,
+                    state=JobState.FAILED,
+                    history=job.history + (StateChange(JobState.FAILED, now()),),
+                    info_code="JOB_FAILED_WITH_MESSAGE",
+                    info_message="the job's supervisor process died: the job was lost",
+                )
+                write_record(job_dir, job_to_record(job, None))
+        return job
+
+    def list(self, states: tuple[JobState, ...] = ()) -> list[Job]:
+        if not self.root.is_dir():
+            return []
+        jobs = [self.get(path.name) for path in self.root.iterdir() if (path / "job.json").is_file()]
+        jobs = [job for job in jobs if not states or job.state in states]
+        return sorted(jobs, key=lambda job: (job.created_at, job.id), reverse=True)
+
+    def stop(self, job_id: str) -> None:
+        job = self.get(job_id)
+        if job.state.is_terminal:
+            raise UserError(f"job {job.short_id} is already {job.state}: nothing to stop")
+        pid = self._supervisor_pid(self._dir(job_id))
+        if pid and _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+
+    def delete(self, job_id: str, force: bool = False) -> None:
+        job = self.get(job_id)
+        if not job.state.is_terminal:
+            if not force:
+                raise UserError(f"job {job.short_id} is {job.state}: stop it first, or delete with force")
+            self.stop(job_id)
+            deadline = time.monotonic() + 30
+            while not self.get(job_id).state.is_terminal and time.monotonic() < deadline:
+                time.sleep(0.2)
+        shutil.rmtree(self._dir(job_id))
+
+    def logs(self, job_id: str, tail: int | None = None) -> list[str]:
+        lines = (self._dir(job_id) / "log.txt").read_text(encoding="utf-8", errors="replace").splitlines()
+        return lines[-tail:] if tail else lines
+
+    def follow_logs(self, job_id: str, cancel: CancelToken) -> Iterator[str]:
+        """Every line from the start, then new ones as the supervisor writes them, until the job ends.
+
+        The file is the log: reading on from a byte offset never repeats or skips a line."""
+        path = self._dir(job_id) / "log.txt"
+        with path.open("r", encoding="utf-8", errors="replace") as handle:
+            partial = ""
+            while not cancel.cancelled:
+                chunk = handle.readline()
+                if chunk:
+                    partial += chunk
+                    if partial.endswith("\n"):
+                        yield partial.rstrip("\n")
+                        partial = ""
+                    continue
+                if self.get(job_id).state.is_terminal:
+                    rest = handle.read()
+                    for line in (partial + rest).splitlines():
+                        yield line
+                    return
+                cancel.wait(FOLLOW_POLL_S)
+
+    def registries(self) -> list[RegistryInfo]:
+        return []

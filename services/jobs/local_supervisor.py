@@ -1,0 +1,181 @@
+"""The per-job supervisor of a local job: `python -m services.jobs.local_supervisor JOB_DIR`.
+
+It outlives the app or CLI that started the job (its own session), owns the job's process,
+and is the only writer of the job's state and log. States follow AI Training:
+QUEUED → INITIALIZING (volumes synced in) → PENDING → RUNNING → DONE / FAILED, or on
+SIGTERM (a stop) INTERRUPTING → FINALIZING (RW volumes synced back) → INTERRUPTED.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from services.cancel import CancelToken
+from services.errors import UserError
+from services.jobs.local_store import job_to_record, now, read_record, record_to_job, stamp, write_record
+from services.jobs.protocol import JobState, StateChange
+from services.storage.local import LocalObjectStore
+from services.storage.planning import plan_upload
+from services.storage.protocol import BucketRef, UploadOptions, iter_objects
+from services.triton.runtime import Ports, TritonServer, prepare_runtime
+
+WORKSPACE = "/workspace"
+STOP_GRACE_S = 15.0
+
+
+class Supervisor:
+    def __init__(self, job_dir: Path) -> None:
+        self.dir = job_dir
+        self.job = record_to_job(read_record(job_dir))
+        self.workspace = job_dir / "workspace"
+        self.stopping = threading.Event()
+        self.log_lock = threading.Lock()
+        self.child: subprocess.Popen[str] | None = None
+
+    # -- state and log -------------------------------------------------------------------------
+
+    def move(self, state: JobState, **changes: object) -> None:
+        self.job = replace(self.job, state=state, history=self.job.history + (StateChange(state, now()),), **changes)  # type: ignore[arg-type]
+        write_record(self.dir, job_to_record(self.job, os.getpid()))
+
+    def log(self, line: str) -> None:
+        with self.log_lock, (self.dir / "log.txt").open("a", encoding="utf-8") as handle:
+            handle.write(f"{stamp(now())} [job] {line.rstrip()}\n")
+
+    # -- volumes -------------------------------------------------------------------------------
+
+    def local_path(self, mount: str) -> Path:
+        relative = mount.removeprefix(WORKSPACE).strip("/") if mount.startswith(WORKSPACE) else mount.strip("/")
+        return self.workspace / relative
+
+    def sync_in(self) -> None:
+        store = LocalObjectStore()
+        for volume in self.job.spec.volumes:
+            bucket = BucketRef(volume.container, volume.alias)
+            target = self.local_path(volume.mount_path)
+            target.mkdir(parents=True, exist_ok=True)
+            objects = list(iter_objects(store, bucket, volume.prefix))
+            result = store.download(bucket, objects, target, lambda _p: None, CancelToken(), remove_prefix=volume.prefix)
+            if not result.ok:
+                raise UserError(f"syncing {bucket} failed for {len(result.failed)} object(s): {result.failed[0][1]}")
+            self.log(f"synced {len(result.done)} object(s) from {bucket} to {volume.mount_path} ({volume.permission})")
+
+    def sync_out(self) -> None:
+        store = LocalObjectStore()
+        for volume in self.job.spec.volumes:
+            if volume.permission.upper() == "RO":
+                continue
+            source = self.local_path(volume.mount_path)
+            items = plan_upload([str(source)], remove_prefix=str(source).lstrip("/") + "/", add_prefix=volume.prefix)
+            result = store.upload(BucketRef(volume.container, volume.alias), items, UploadOptions(), lambda _p: None, CancelToken())
+            self.log(f"synced {len(result.done)} object(s) back to {volume.container}@{volume.alias}")
+
+    # -- the process ---------------------------------------------------------------------------
+
+    def command(self) -> list[str]:
+        words = list(self.job.spec.command)
+        if len(words) == 3 and words[0] in ("bash", "sh") and words[1] == "-c":
+            inner = shlex.split(words[2])
+            if inner and inner[0] == "tritonserver":  # the tutorial's form: run the bundled server directly
+                words = inner
+        if not words:
+            raise UserError("the job has no command")
+        return [arg.replace(WORKSPACE, str(self.workspace)) for arg in words]
+
+    def start(self, words: list[str]) -> tuple[subprocess.Popen[str], TritonServer | None]:
+        if words[0] == "tritonserver":
+            repository = next((w.split("=", 1)[1] for w in words if w.startswith("--model-repository=")), None)
+            if repository is None:
+                raise UserError("tritonserver needs --model-repository=/workspace/...")
+            ports = Ports.pick()
+            server = TritonServer(prepare_runtime(), Path(repository), self.dir / "log.txt", ports=ports)
+            process = subprocess.Popen(
+                server.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                env=server.runtime.environment(), start_new_session=True,
+            )  # fmt: skip
+            self.job = replace(self.job, url=f"http://127.0.0.1:{ports.http}", ip="127.0.0.1")
+            return process, server
+        process = subprocess.Popen(words, cwd=self.workspace, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        return process, None
+
+    def pump(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            self.log(line)
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        try:
+            self.move(JobState.INITIALIZING)
+            self.workspace.mkdir(exist_ok=True)
+            self.sync_in()
+            self.move(JobState.PENDING)
+            words = self.command()
+            process, server = self.start(words)
+            self.child = process
+            reader = threading.Thread(target=self.pump, args=(process,), daemon=True)
+            reader.start()
+            self.move(JobState.RUNNING)
+            while process.poll() is None and not self.stopping.is_set():
+                time.sleep(0.2)
+            if self.stopping.is_set():
+                return self.interrupt(process)
+            reader.join(timeout=5)
+            code = process.returncode
+            if code == 0:
+                self.finish(JobState.DONE, code)
+            else:
+                reason = server.log_tail() if server else f"exited with status {code}"
+                self.finish(JobState.FAILED, code, "JOB_FAILED_WITH_MESSAGE", f"exit {code}: {reason}")
+            return 0
+        except Exception as error:  # the job fails, the supervisor reports it
+            message = error.message if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+            self.log(message)
+            self.finish(JobState.FAILED, None, "JOB_FAILED_WITH_MESSAGE", message)
+            return 0
+
+    def interrupt(self, process: subprocess.Popen[str]) -> int:
+        self.move(JobState.INTERRUPTING)
+        _signal_group(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+        _signal_group(process.pid, signal.SIGKILL)
+        self.move(JobState.FINALIZING)
+        self.sync_out()
+        self.move(JobState.INTERRUPTED, exit_code=process.returncode)
+        return 0
+
+    def finish(self, state: JobState, code: int | None, info_code: str | None = None, message: str | None = None) -> None:
+        self.move(JobState.FINALIZING)
+        try:
+            self.sync_out()
+        except UserError as error:
+            self.log(error.message)
+        self.move(state, exit_code=code, info_code=info_code, info_message=message)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def main() -> int:
+    return Supervisor(Path(sys.argv[1])).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

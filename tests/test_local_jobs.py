@@ -1,0 +1,103 @@
+"""Local jobs for real: a supervisor process per job, a real tritonserver, states as AI Training."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from services.cancel import CancelToken
+from services.jobs.local import LocalJobPlatform
+from services.jobs.protocol import JobSpec, JobState, VolumeSpec
+from services.storage.local import LocalObjectStore
+from services.storage.planning import plan_upload
+from services.storage.protocol import BucketRef, UploadOptions
+
+DEMO_REPOSITORY = Path(__file__).resolve().parent.parent / "demo" / "model_repository"
+TUTORIAL_COMMAND = ("bash", "-c", "tritonserver --model-repository=/workspace/models")
+
+
+def wait_for(platform: LocalJobPlatform, job_id: str, states: set[JobState], timeout: float = 90) -> JobState:
+    deadline = time.monotonic() + timeout
+    while True:
+        state = platform.get(job_id).state
+        if state in states or time.monotonic() > deadline:
+            return state
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def models_bucket(monkeypatch: pytest.MonkeyPatch) -> BucketRef:
+    monkeypatch.chdir(DEMO_REPOSITORY.parent)
+    store = LocalObjectStore()
+    bucket = BucketRef("my-models", "LOCAL")
+    store.create_bucket(bucket)
+    items = [item for item in plan_upload(["model_repository/"], "model_repository/") if item.key.startswith("simple/")]
+    assert store.upload(bucket, items, UploadOptions(), lambda _p: None, CancelToken()).ok
+    return bucket
+
+
+def tutorial_spec() -> JobSpec:
+    return JobSpec(
+        image="local/tritonserver", command=TUTORIAL_COMMAND, gpu=1, unsecure_http=True,
+        volumes=(VolumeSpec("my-models", "LOCAL", "/workspace/models", "RO"),),
+    )  # fmt: skip
+
+
+def test_tutorial_server_job_runs_answers_ready_and_stops(models_bucket: BucketRef) -> None:
+    platform = LocalJobPlatform()
+    job = platform.run(tutorial_spec())
+    assert job.state is JobState.QUEUED
+    assert wait_for(platform, job.id, {JobState.RUNNING, JobState.FAILED}) is JobState.RUNNING
+    running = platform.get(job.id)
+    assert running.url and running.url.startswith("http://127.0.0.1:")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{running.url}/v2/health/ready", timeout=1) as answer:
+                assert answer.status == 200
+                break
+        except OSError:
+            assert time.monotonic() < deadline, platform.logs(job.id)[-5:]
+            time.sleep(0.2)
+    assert any("[job]" in line and "synced" in line for line in platform.logs(job.id))
+    assert LocalJobPlatform().get(job.id).state is JobState.RUNNING, "another process sees the same job"
+    platform.stop(job.id)
+    assert wait_for(platform, job.id, {JobState.INTERRUPTED}) is JobState.INTERRUPTED
+    states = [change.state for change in platform.get(job.id).history]
+    assert states == [JobState.QUEUED, JobState.INITIALIZING, JobState.PENDING, JobState.RUNNING,
+                      JobState.INTERRUPTING, JobState.FINALIZING, JobState.INTERRUPTED]  # fmt: skip
+    platform.delete(job.id)
+    assert platform.list() == []
+
+
+def test_a_failing_command_is_failed_with_its_reason(models_bucket: BucketRef) -> None:
+    platform = LocalJobPlatform()
+    job = platform.run(JobSpec(image="local/tools", command=("bash", "-c", "ls /workspace/nothing-here"), gpu=0))
+    assert wait_for(platform, job.id, {JobState.DONE, JobState.FAILED}) is JobState.FAILED
+    failed = platform.get(job.id)
+    assert failed.exit_code not in (None, 0) and failed.info_message and failed.info_message.startswith("exit ")
+    assert any("nothing-here" in line for line in platform.logs(job.id))
+
+
+def test_a_killed_supervisor_shows_as_failed(models_bucket: BucketRef) -> None:
+    platform = LocalJobPlatform()
+    job = platform.run(JobSpec(image="local/tools", command=("sleep", "300"), gpu=0))
+    assert wait_for(platform, job.id, {JobState.RUNNING}) is JobState.RUNNING
+    pid = int((platform.root / job.id / "supervisor.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(platform, job.id, {JobState.FAILED}, timeout=10) is JobState.FAILED
+    assert "supervisor process died" in (platform.get(job.id).info_message or "")
+    os.system("pkill -f 'sleep 300'")
+
+
+def test_follow_reads_every_line_once_until_the_job_ends(models_bucket: BucketRef) -> None:
+    platform = LocalJobPlatform()
+    job = platform.run(JobSpec(image="local/tools", command=("bash", "-c", "for n in 1 2 3 4 5; do echo line $n; sleep 0.2; done"), gpu=0))
+    lines = list(platform.follow_logs(job.id, CancelToken()))
+    assert [line.split(" [job] ")[1] for line in lines if " [job] line" in line] == [f"line {n}" for n in range(1, 6)]
+    assert platform.get(job.id).state is JobState.DONE
