@@ -101,3 +101,46 @@ def test_follow_reads_every_line_once_until_the_job_ends(models_bucket: BucketRe
     lines = list(platform.follow_logs(job.id, CancelToken()))
     assert [line.split(" [job] ")[1] for line in lines if " [job] line" in line] == [f"line {n}" for n in range(1, 6)]
     assert platform.get(job.id).state is JobState.DONE
+
+
+def test_volume_strings_parse_like_ovhai() -> None:
+    from services.errors import UserError
+    from services.jobs.protocol import parse_volume
+
+    assert parse_volume("my-models@GRA:/workspace/models:RO") == VolumeSpec("my-models", "GRA", "/workspace/models", "RO")
+    assert parse_volume("data@gra/train:/workspace/data:rw:cache") == VolumeSpec("data", "GRA", "/workspace/data", "RW", "train", True)
+    assert str(parse_volume("my-models@LOCAL:/workspace/models")) == "my-models@LOCAL:/workspace/models:RO"
+    for bad in ("my-models@GRA", "my-models:/workspace", "m@GRA:/w:XX"):
+        with pytest.raises(UserError):
+            parse_volume(bad)
+
+
+def test_the_tutorial_through_the_cli_from_two_shells(models_bucket: BucketRef, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+    import json
+
+    from tui.cli import main
+
+    def cli(*argv: str) -> str:
+        out = io.StringIO()
+        assert main(list(argv), env={}, out=out) == 0, capsys.readouterr().err
+        return out.getvalue()
+
+    job_id, state = cli(
+        "job", "run", "--default-http-port", "8000", "--gpu", "1", "--unsecure-http",
+        "--volume", "my-models@LOCAL:/workspace/models:RO", "local/tritonserver",
+        "--", "bash", "-c", "tritonserver --model-repository=/workspace/models",
+    ).split()  # fmt: skip
+    assert state == "QUEUED"
+    assert "unsecure-http makes the job's URL reachable" in capsys.readouterr().err
+    deadline = time.monotonic() + 90
+    while json.loads(cli("job", "get", job_id, "-o", "json"))["status"]["state"] != "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert job_id in cli("job", "list")
+    cli("job", "stop", job_id)
+    followed = cli("job", "logs", job_id, "-f")  # returns once the job has ended
+    assert "[job] synced" in followed
+    assert json.loads(cli("job", "get", job_id, "-o", "json"))["status"]["state"] == "INTERRUPTED"
+    cli("job", "delete", job_id)
+    assert cli("job", "list", "-o", "json").strip() == "[]"

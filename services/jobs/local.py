@@ -146,9 +146,7 @@ class LocalJobPlatform:
                         partial = ""
                     continue
                 if self.get(job_id).state.is_terminal:
-                    rest = handle.read()
-                    for line in (partial + rest).splitlines():
-                        yield line
+                    yield from (partial + handle.read()).splitlines()
                     return
                 cancel.wait(FOLLOW_POLL_S)
 

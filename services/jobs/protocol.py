@@ -63,6 +63,30 @@ class VolumeSpec:
         return f"{source}:{self.mount_path}:{self.permission}" + (":cache" if self.cache else "")
 
 
+def parse_volume(text: str) -> VolumeSpec:
+    """`container@alias[/prefix]:/mount/path[:RO|RW|RWD][:cache|no-cache]`, as `ovhai job run -v`."""
+    from services.errors import UserError
+
+    parts = text.split(":")
+    mount_index = next((i for i, part in enumerate(parts) if i > 0 and part.startswith("/")), None)
+    if mount_index is None:
+        raise UserError(f"volume '{text}' has no mount path: write it as my-models@GRA:/workspace/models:RO")
+    source = ":".join(parts[:mount_index])
+    container, at, alias_prefix = source.partition("@")
+    if not at or not container or not alias_prefix:
+        raise UserError(f"volume source '{source}' must be container@ALIAS, e.g. my-models@GRA")
+    alias, _, prefix = alias_prefix.partition("/")
+    permission, cache = "RO", False
+    for flag in parts[mount_index + 1 :]:
+        if flag.upper() in ("RO", "RW", "RWD"):
+            permission = flag.upper()
+        elif flag.lower() in ("cache", "no-cache"):
+            cache = flag.lower() == "cache"
+        else:
+            raise UserError(f"volume '{text}': unknown flag '{flag}' (use RO, RW, RWD, cache or no-cache)")
+    return VolumeSpec(container, alias.upper(), parts[mount_index], permission, prefix, cache)
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """What `ovhai job run` sends: image, command and resources."""

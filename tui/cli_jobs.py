@@ -1,0 +1,175 @@
+"""`triton-deck job ...`: the ovhai job commands, on the profile's job platform.
+
+    triton-deck job run --default-http-port 8000 --gpu 1 --unsecure-http \\
+        --volume my-models@LOCAL:/workspace/models:RO local/tritonserver -- bash -c 'tritonserver --model-repository=/workspace/models'
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from services.backends import open_services
+from services.cancel import CancelToken
+from services.errors import UserError
+from services.jobs.protocol import Job, JobPlatform, JobSpec, parse_volume
+from services.units import human_age
+
+if TYPE_CHECKING:
+    from tui.cli import Context
+
+
+def _platform(ctx: Context) -> JobPlatform:
+    services = open_services(ctx.profile, ctx.env)
+    if services.job_platform is None:
+        from services.backends import Capability
+
+        raise UserError(services.reason(Capability.JOBS))
+    return services.job_platform
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "createdAt": job.created_at.isoformat(),
+        "spec": asdict(job.spec),
+        "status": {
+            "state": job.state.value,
+            "history": [{"state": change.state.value, "date": change.at.isoformat()} for change in job.history],
+            "url": job.url,
+            "ip": job.ip,
+            "info": {"code": job.info_code, "message": job.info_message},
+            "exitCode": job.exit_code,
+        },
+    }
+
+
+def _pairs(values: list[str] | None, flag: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values or []:
+        name, equals, content = value.partition("=")
+        if not equals or not name:
+            raise UserError(f"{flag} '{value}' must be NAME=VALUE")
+        pairs.append((name, content))
+    return tuple(pairs)
+
+
+def cmd_job_run(ctx: Context) -> int:
+    args = ctx.args
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if args.gpu and args.cpu:
+        raise UserError("--gpu and --cpu are exclusive: a GPU job gets its CPUs with the GPU")
+    spec = JobSpec(
+        image=args.image,
+        command=tuple(command),
+        name=args.name,
+        gpu=args.gpu if args.cpu is None else 0,
+        cpu=args.cpu,
+        default_http_port=args.default_http_port,
+        unsecure_http=args.unsecure_http,
+        volumes=tuple(parse_volume(volume) for volume in args.volume or []),
+        env=_pairs(args.env, "--env"),
+        labels=_pairs(args.label, "--label"),
+    )
+    if spec.unsecure_http:
+        print("triton-deck: warning: --unsecure-http makes the job's URL reachable without a token", file=sys.stderr)
+    job = _platform(ctx).run(spec)
+    if args.output == "json":
+        ctx.print_json(job_json(job))
+    else:
+        ctx.print(f"{job.id} {job.state.value}")
+    return 0
+
+
+def cmd_job_list(ctx: Context) -> int:
+    jobs = _platform(ctx).list()
+    if ctx.args.output == "json":
+        ctx.print_json([job_json(job) for job in jobs])
+        return 0
+    now = datetime.now(UTC)
+    ctx.print(f"{'ID':<36} {'STATE':<12} {'AGE':>5} {'IMAGE':<28} JOB_URL")
+    for job in jobs:
+        ctx.print(f"{job.id:<36} {job.state.value:<12} {human_age(job.created_at, now):>5} {job.spec.image:<28} {job.url or ''}")
+    return 0
+
+
+def cmd_job_get(ctx: Context) -> int:
+    job = _platform(ctx).get(ctx.args.id)
+    if ctx.args.output == "json":
+        ctx.print_json(job_json(job))
+        return 0
+    for label, value in (("id", job.id), ("state", job.state.value), ("url", job.url or ""), ("ip", job.ip or ""), ("info", job.info_message or "")):
+        ctx.print(f"{label:<6} {value}")
+    return 0
+
+
+def cmd_job_logs(ctx: Context) -> int:
+    platform = _platform(ctx)
+    if ctx.args.follow:
+        cancel = CancelToken()
+        try:
+            for line in platform.follow_logs(ctx.args.id, cancel):
+                ctx.print(line)
+                ctx.out.flush()
+        except KeyboardInterrupt:
+            cancel.cancel()
+        return 0
+    for line in platform.logs(ctx.args.id, tail=ctx.args.tail):
+        ctx.print(line)
+    return 0
+
+
+def cmd_job_stop(ctx: Context) -> int:
+    _platform(ctx).stop(ctx.args.id)
+    ctx.print(f"stop requested for {ctx.args.id}")
+    return 0
+
+
+def cmd_job_delete(ctx: Context) -> int:
+    _platform(ctx).delete(ctx.args.id, force=ctx.args.force)
+    ctx.print(f"deleted {ctx.args.id}")
+    return 0
+
+
+def add_job_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+    job = groups.add_parser("job", parents=[common], help="run, list, get, follow, stop and delete jobs")
+    actions = job.add_subparsers(title="job commands", metavar="ACTION", required=True)
+    run = actions.add_parser("run", parents=[common], help="run a job: IMAGE -- COMMAND...")
+    run.add_argument("image", metavar="IMAGE")
+    run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND")
+    run.add_argument("-n", "--name")
+    run.add_argument("-g", "--gpu", type=int, default=1, help="GPUs (default 1; the local profile records it and runs on CPU)")
+    run.add_argument("-c", "--cpu", type=int, help="CPUs instead of GPUs")
+    run.add_argument("-p", "--default-http-port", type=int, default=8080, help="the port the job URL exposes (default 8080)")
+    run.add_argument("--unsecure-http", action="store_true", help="no token needed for the job URL (it becomes public)")
+    run.add_argument("-v", "--volume", action="append", help="container@ALIAS[/prefix]:/mount/path[:RO|RW|RWD][:cache]")
+    run.add_argument("-e", "--env", action="append", help="NAME=VALUE")
+    run.add_argument("-l", "--label", action="append", help="NAME=VALUE")
+    output_option(run)
+    run.set_defaults(handler=cmd_job_run)
+    listing = actions.add_parser("list", parents=[common], help="jobs, newest first")
+    output_option(listing)
+    listing.set_defaults(handler=cmd_job_list)
+    get = actions.add_parser("get", parents=[common], help="one job (-o json for the whole record)")
+    get.add_argument("id")
+    output_option(get)
+    get.set_defaults(handler=cmd_job_get)
+    logs = actions.add_parser("logs", parents=[common], help="the job's log; -f follows it until the job ends")
+    logs.add_argument("id")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("--tail", type=int)
+    logs.set_defaults(handler=cmd_job_logs)
+    stop = actions.add_parser("stop", parents=[common], help="stop a job (RW volumes sync back)")
+    stop.add_argument("id")
+    stop.set_defaults(handler=cmd_job_stop)
+    delete = actions.add_parser("delete", parents=[common], help="delete a finished job (--force stops it first)")
+    delete.add_argument("id")
+    delete.add_argument("--force", action="store_true")
+    delete.set_defaults(handler=cmd_job_delete)
+
