@@ -92,7 +92,10 @@ def test_a_killed_supervisor_shows_as_failed(models_bucket: BucketRef) -> None:
     os.kill(pid, signal.SIGKILL)
     assert wait_for(platform, job.id, {JobState.FAILED}, timeout=10) is JobState.FAILED
     assert "supervisor process died" in (platform.get(job.id).info_message or "")
-    os.system("pkill -f 'sleep 300'")
+    deadline = time.monotonic() + 5
+    while os.system("pgrep -f 'sleep [3]00' > /dev/null") == 0:
+        assert time.monotonic() < deadline, "the job's process died with its supervisor"
+        time.sleep(0.1)
 
 
 def test_follow_reads_every_line_once_until_the_job_ends(models_bucket: BucketRef) -> None:
@@ -144,3 +147,60 @@ def test_the_tutorial_through_the_cli_from_two_shells(models_bucket: BucketRef, 
     assert json.loads(cli("job", "get", job_id, "-o", "json"))["status"]["state"] == "INTERRUPTED"
     cli("job", "delete", job_id)
     assert cli("job", "list", "-o", "json").strip() == "[]"
+
+
+def test_a_broken_model_fails_the_job_with_tritons_reason(models_bucket: BucketRef, tmp_path: Path) -> None:
+    store = LocalObjectStore()
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('model refuses to load')\n")
+    from services.storage.protocol import UploadItem
+
+    store.upload(models_bucket, [UploadItem(broken, "simple/1/model.py", broken.stat().st_size)], UploadOptions(), lambda _p: None, CancelToken())
+    platform = LocalJobPlatform()
+    job = platform.run(tutorial_spec())
+    assert wait_for(platform, job.id, {JobState.FAILED, JobState.DONE, JobState.INTERRUPTED}) is JobState.FAILED
+    message = platform.get(job.id).info_message or ""
+    assert "model refuses to load" in message and "\n" not in message
+    platform.delete(job.id)
+
+
+def test_the_demo_classifier_as_a_job_and_two_jobs_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    import tritonclient.http as httpclient
+
+    from services.inference.preprocess import imagenet_normalized
+
+    monkeypatch.chdir(DEMO_REPOSITORY.parent)
+    store = LocalObjectStore()
+    bucket = BucketRef("my-models", "LOCAL")
+    store.create_bucket(bucket)
+    assert store.upload(bucket, plan_upload(["model_repository/"], "model_repository/"), UploadOptions(), lambda _p: None, CancelToken()).ok
+    platform = LocalJobPlatform()
+    jobs = [platform.run(tutorial_spec()) for _ in range(2)]
+    try:
+        for job in jobs:
+            assert wait_for(platform, job.id, {JobState.RUNNING, JobState.FAILED}) is JobState.RUNNING
+        urls = [platform.get(job.id).url for job in jobs]
+        assert urls[0] != urls[1]
+        client = httpclient.InferenceServerClient(urls[0].removeprefix("http://"))
+        deadline = time.monotonic() + 60
+        while True:  # RUNNING means the process started, as on AI Training; readiness comes after
+            try:
+                if client.is_model_ready("efficientnet_lite0"):
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, platform.logs(jobs[0].id)[-5:]
+            time.sleep(0.3)
+        batch = imagenet_normalized(DEMO_REPOSITORY.parent / "samples" / "coffee.png")[None].astype(np.float32)
+        tensor = httpclient.InferInput("input", list(batch.shape), "FP32")
+        tensor.set_data_from_numpy(batch)
+        answer = client.infer("efficientnet_lite0", [tensor], outputs=[httpclient.InferRequestedOutput("logits", class_count=3)])
+        client.close()
+        assert [v.decode() for v in answer.as_numpy("logits")[0]] == ["10.410741:967:espresso", "8.048911:968:tea cup", "6.919769:504:coffee mug"]
+    finally:
+        for job in jobs:
+            platform.delete(job.id, force=True)
+    assert platform.list() == []
+    time.sleep(0.5)
+    assert os.system("pgrep -f 'bin/[t]ritonserver' > /dev/null") != 0, "no server left"

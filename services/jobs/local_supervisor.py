@@ -25,7 +25,7 @@ from services.jobs.protocol import JobState, StateChange
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions, iter_objects
-from services.triton.runtime import Ports, TritonServer, prepare_runtime
+from services.triton.runtime import Ports, TritonServer, die_with_parent, prepare_runtime
 
 WORKSPACE = "/workspace"
 STOP_GRACE_S = 15.0
@@ -66,6 +66,10 @@ class Supervisor:
             result = store.download(bucket, objects, target, lambda _p: None, CancelToken(), remove_prefix=volume.prefix)
             if not result.ok:
                 raise UserError(f"syncing {bucket} failed for {len(result.failed)} object(s): {result.failed[0][1]}")
+            if volume.permission == "RO":  # as on AI Training: the job cannot change what it was given
+                for path in target.rglob("*"):
+                    if path.is_file():
+                        path.chmod(0o444)
             self.log(f"synced {len(result.done)} object(s) from {bucket} to {volume.mount_path} ({volume.permission})")
 
     def sync_out(self) -> None:
@@ -99,11 +103,14 @@ class Supervisor:
             server = TritonServer(prepare_runtime(), Path(repository), self.dir / "log.txt", ports=ports)
             process = subprocess.Popen(
                 server.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                env=server.runtime.environment(), start_new_session=True,
+                env=server.runtime.environment(), start_new_session=True, preexec_fn=die_with_parent,
             )  # fmt: skip
             self.job = replace(self.job, url=f"http://127.0.0.1:{ports.http}", ip="127.0.0.1")
             return process, server
-        process = subprocess.Popen(words, cwd=self.workspace, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        process = subprocess.Popen(
+            words, cwd=self.workspace, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True, preexec_fn=die_with_parent,
+        )  # fmt: skip
         return process, None
 
     def pump(self, process: subprocess.Popen[str]) -> None:

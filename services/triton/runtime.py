@@ -11,6 +11,7 @@ started as a plain child process on loopback ports, with the environment the stu
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import re
@@ -36,6 +37,7 @@ READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 15.0
 EXIT_TIMEOUT_S = 5
 LOG_TAIL_LINES = 12
+JOB_LOG_PREFIX = re.compile(r"^\S+Z \[job\] ")  # a local job's log wraps the server's lines
 # Lines a CPU-only server always prints; never the reason it failed.
 CPU_ONLY_NOISE = ("CudaDriverHelper", "NVML", "pinned", "DCGM", "Unable to allocate")
 _PR_SET_PDEATHSIG = 1
@@ -73,9 +75,17 @@ def prepare_runtime(cache: Path | None = None) -> Runtime:
     version = metadata.version(WHEEL)
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     root = (cache or locations.cache_dir()) / "triton-runtime" / f"{version}-py{python}"
-    stamp = root / ".prepared"
-    if stamp.is_file():
+    if (root / ".prepared").is_file():
         return Runtime(root, version)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with (root.parent / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two jobs starting at once prepare it once
+        if not (root / ".prepared").is_file():
+            _copy_runtime(root, version, python)
+    return Runtime(root, version)
+
+
+def _copy_runtime(root: Path, version: str, python: str) -> None:
     source = _wheel_package_dir() / "tritonserver"
     stub = source / "python_backend_stubs" / python / "triton_python_backend_stub"
     if not stub.is_file():
@@ -89,7 +99,6 @@ def prepare_runtime(cache: Path | None = None) -> Runtime:
     (staging / ".prepared").write_text(json.dumps({"wheel": version, "python": python}))
     shutil.rmtree(root, ignore_errors=True)
     staging.rename(root)  # all or nothing: a half-copied runtime is never used
-    return Runtime(root, version)
 
 
 def free_port() -> int:
@@ -99,7 +108,7 @@ def free_port() -> int:
     return port
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: SIGTERM it when the process that started it dies."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -161,7 +170,7 @@ class TritonServer:
                 stderr=subprocess.STDOUT,
                 env=self.runtime.environment(),
                 start_new_session=True,  # its own process group: the stubs go down with it
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
@@ -196,7 +205,7 @@ class TritonServer:
             return "(no log)"
         useful: list[str] = []
         for raw in text.splitlines():
-            line = raw.strip().strip("|").strip()
+            line = JOB_LOG_PREFIX.sub("", raw.strip()).strip("|").strip()
             is_error = bool(re.match(r"^E\d{4} ", line)) or "UNAVAILABLE" in line or line.lower().startswith("error:")
             if not is_error or any(noise in line for noise in CPU_ONLY_NOISE):
                 continue
