@@ -204,3 +204,21 @@ def test_the_demo_classifier_as_a_job_and_two_jobs_at_once(monkeypatch: pytest.M
     assert platform.list() == []
     time.sleep(0.5)
     assert os.system("pgrep -f 'bin/[t]ritonserver' > /dev/null") != 0, "no server left"
+
+
+def test_rw_volumes_sync_back_when_the_job_ends(models_bucket: BucketRef) -> None:
+    store = LocalObjectStore()
+    results = BucketRef("my-results", "LOCAL")
+    store.create_bucket(results)
+    platform = LocalJobPlatform()
+    spec = JobSpec(
+        image="local/tools", gpu=0,
+        command=("bash", "-c", "mkdir -p /workspace/out/run1 && echo top-3 > /workspace/out/run1/result.txt && ls /workspace/models"),
+        volumes=(VolumeSpec("my-models", "LOCAL", "/workspace/models", "RO"), VolumeSpec("my-results", "LOCAL", "/workspace/out", "RW")),
+    )  # fmt: skip
+    job = platform.run(spec)
+    assert wait_for(platform, job.id, {JobState.DONE, JobState.FAILED}) is JobState.DONE
+    assert any(line.endswith("[job] simple") for line in platform.logs(job.id)), "the RO volume was there"
+    info = store.head(results, "run1/result.txt")
+    assert info is not None and info.size == len("top-3\n")
+    assert store.head(models_bucket, "run1/result.txt") is None, "RO volumes are never synced back"
