@@ -222,3 +222,37 @@ def test_rw_volumes_sync_back_when_the_job_ends(models_bucket: BucketRef) -> Non
     info = store.head(results, "run1/result.txt")
     assert info is not None and info.size == len("top-3\n")
     assert store.head(models_bucket, "run1/result.txt") is None, "RO volumes are never synced back"
+
+
+async def test_jobs_panel_on_the_real_local_platform() -> None:
+    from services.backends import open_services
+    from services.config import Config
+    from tui.app import make_app
+    from tui.screens.job_logs import JobLogScreen
+    from tui.settings import AppSettings
+    from widgets.log_pane import LogPane
+    from widgets.resource_table import ResourceTable
+
+    platform = LocalJobPlatform()
+    job = platform.run(JobSpec(image="local/tools", gpu=0, command=("bash", "-c", "echo hello from the job; sleep 300")))
+    assert wait_for(platform, job.id, {JobState.RUNNING}) is JobState.RUNNING
+    app = make_app("local", Config(), open_services, AppSettings(poll=False), env={})
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("3")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            table = app.query_one("#jobs-table", ResourceTable)
+            assert table.row_count == 1 and str(table.get_row_at(0)[3]) == "RUNNING"
+            await pilot.press("l")
+            pane = app.screen.query_one(LogPane)
+            for _ in range(50):
+                if any("hello from the job" in line for line in pane.log.lines):
+                    break
+                await pilot.pause(0.1)
+            assert isinstance(app.screen, JobLogScreen) and any("hello from the job" in line for line in pane.log.lines)
+            await pilot.press("escape", "s", "y")
+            await app.workers.wait_for_complete()
+        assert wait_for(platform, job.id, {JobState.INTERRUPTED}) is JobState.INTERRUPTED
+    finally:
+        platform.delete(job.id, force=True)
