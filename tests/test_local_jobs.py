@@ -197,7 +197,18 @@ def test_the_demo_classifier_as_a_job_and_two_jobs_at_once(monkeypatch: pytest.M
         tensor.set_data_from_numpy(batch)
         answer = client.infer("efficientnet_lite0", [tensor], outputs=[httpclient.InferRequestedOutput("logits", class_count=3)])
         client.close()
-        assert [v.decode() for v in answer.as_numpy("logits")[0]] == ["10.410741:967:espresso", "8.048911:968:tea cup", "6.919769:504:coffee mug"]
+        expected = ["10.410741:967:espresso", "8.048911:968:tea cup", "6.919769:504:coffee mug"]
+        assert [v.decode() for v in answer.as_numpy("logits")[0]] == expected
+        import tritonclient.grpc as grpcclient
+
+        address = platform.get(jobs[0].id).grpc_address
+        assert address and address.startswith("127.0.0.1:")
+        grpc = grpcclient.InferenceServerClient(address)
+        tensor = grpcclient.InferInput("input", list(batch.shape), "FP32")
+        tensor.set_data_from_numpy(batch)
+        answer = grpc.infer("efficientnet_lite0", [tensor], outputs=[grpcclient.InferRequestedOutput("logits", class_count=3)])
+        grpc.close()
+        assert [v.decode() for v in answer.as_numpy("logits")[0]] == expected
     finally:
         for job in jobs:
             platform.delete(job.id, force=True)

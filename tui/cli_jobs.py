@@ -42,6 +42,7 @@ def job_json(job: Job) -> dict[str, Any]:
             "history": [{"state": change.state.value, "date": change.at.isoformat()} for change in job.history],
             "url": job.url,
             "ip": job.ip,
+            "grpcAddress": job.grpc_address,
             "info": {"code": job.info_code, "message": job.info_message},
             "exitCode": job.exit_code,
         },

@@ -76,6 +76,7 @@ class FakeJobPlatform:
                 history=(StateChange(state, self._now),),
                 url=f"https://{job_id}.job.gra.ai.cloud.ovh.net",
                 ip=f"10.42.0.{self._sequence}",
+                grpc_address=f"https://{job_id}.job-grpc.gra.ai.cloud.ovh.net",
                 info_message=info,
             )
             self._jobs[job_id] = job

@@ -105,7 +105,7 @@ class Supervisor:
                 server.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                 env=server.runtime.environment(), start_new_session=True, preexec_fn=die_with_parent,
             )  # fmt: skip
-            self.job = replace(self.job, url=f"http://127.0.0.1:{ports.http}", ip="127.0.0.1")
+            self.job = replace(self.job, url=f"http://127.0.0.1:{ports.http}", ip="127.0.0.1", grpc_address=f"127.0.0.1:{ports.grpc}")
             return process, server
         process = subprocess.Popen(
             words, cwd=self.workspace, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

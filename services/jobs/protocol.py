@@ -122,6 +122,7 @@ class Job:
     history: tuple[StateChange, ...] = ()
     url: str | None = None
     ip: str | None = None
+    grpc_address: str | None = None
     info_code: str | None = None
     info_message: str | None = None
     exit_code: int | None = None

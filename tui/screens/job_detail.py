@@ -33,6 +33,7 @@ def job_table(job: Job, now: datetime) -> Table:
         ("volumes", "\n".join(str(volume) for volume in spec.volumes) or "—"),
         ("url", job.url or "—"),
         ("ip", job.ip or "—"),
+        ("grpc", job.grpc_address or "—"),
     ]
     if job.info_message:
         rows.append(("info", Text(job.info_message, style="red" if job.state.is_failure else "")))
