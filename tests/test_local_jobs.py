@@ -267,3 +267,12 @@ async def test_jobs_panel_on_the_real_local_platform() -> None:
         assert wait_for(platform, job.id, {JobState.INTERRUPTED}) is JobState.INTERRUPTED
     finally:
         platform.delete(job.id, force=True)
+
+
+def test_env_vars_reach_the_job_and_home_is_the_workspace() -> None:
+    platform = LocalJobPlatform()
+    spec = JobSpec(image="local/tools", gpu=0, command=("bash", "-c", 'echo "$GREETING from $HOME"'), env=(("GREETING", "bonjour"),))
+    job = platform.run(spec)
+    assert wait_for(platform, job.id, {JobState.DONE, JobState.FAILED}) is JobState.DONE
+    workspace = platform.root / job.id / "workspace"
+    assert any(line.endswith(f"[job] bonjour from {workspace}") for line in platform.logs(job.id))

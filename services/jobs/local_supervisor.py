@@ -94,6 +94,10 @@ class Supervisor:
             raise UserError("the job has no command")
         return [arg.replace(WORKSPACE, str(self.workspace)) for arg in words]
 
+    def environment(self, base: dict[str, str]) -> dict[str, str]:
+        """The job's `--env NAME=VALUE` pairs on top of what its process needs, plus HOME=/workspace."""
+        return {**base, "HOME": str(self.workspace), **dict(self.job.spec.env)}
+
     def start(self, words: list[str]) -> tuple[subprocess.Popen[str], TritonServer | None]:
         if words[0] == "tritonserver":
             repository = next((w.split("=", 1)[1] for w in words if w.startswith("--model-repository=")), None)
@@ -103,13 +107,13 @@ class Supervisor:
             server = TritonServer(prepare_runtime(), Path(repository), self.dir / "log.txt", ports=ports)
             process = subprocess.Popen(
                 server.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                env=server.runtime.environment(), start_new_session=True, preexec_fn=die_with_parent,
+                env=self.environment(server.runtime.environment()), start_new_session=True, preexec_fn=die_with_parent,
             )  # fmt: skip
             self.job = replace(self.job, url=f"http://127.0.0.1:{ports.http}", ip="127.0.0.1", grpc_address=f"127.0.0.1:{ports.grpc}")
             return process, server
         process = subprocess.Popen(
             words, cwd=self.workspace, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True, preexec_fn=die_with_parent,
+            env=self.environment(dict(os.environ)), start_new_session=True, preexec_fn=die_with_parent,
         )  # fmt: skip
         return process, None
 
