@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from services.backends import open_services
 from services.cancel import CancelToken
 from services.errors import UserError
-from services.jobs.protocol import Job, JobPlatform, JobSpec, parse_volume
+from services.jobs.document import job_document
+from services.jobs.protocol import JobPlatform, JobSpec, parse_volume
 from services.units import human_age
 
 if TYPE_CHECKING:
@@ -30,23 +30,6 @@ def _platform(ctx: Context) -> JobPlatform:
 
         raise UserError(services.reason(Capability.JOBS))
     return services.job_platform
-
-
-def job_json(job: Job) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "createdAt": job.created_at.isoformat(),
-        "spec": asdict(job.spec),
-        "status": {
-            "state": job.state.value,
-            "history": [{"state": change.state.value, "date": change.at.isoformat()} for change in job.history],
-            "url": job.url,
-            "ip": job.ip,
-            "grpcAddress": job.grpc_address,
-            "info": {"code": job.info_code, "message": job.info_message},
-            "exitCode": job.exit_code,
-        },
-    }
 
 
 def _pairs(values: list[str] | None, flag: str) -> tuple[tuple[str, str], ...]:
@@ -82,7 +65,7 @@ def cmd_job_run(ctx: Context) -> int:
         print("triton-deck: warning: --unsecure-http makes the job's URL reachable without a token", file=sys.stderr)
     job = _platform(ctx).run(spec)
     if args.output == "json":
-        ctx.print_json(job_json(job))
+        ctx.print_json(job_document(job))
     else:
         ctx.print(f"{job.id} {job.state.value}")
     return 0
@@ -91,7 +74,7 @@ def cmd_job_run(ctx: Context) -> int:
 def cmd_job_list(ctx: Context) -> int:
     jobs = _platform(ctx).list()
     if ctx.args.output == "json":
-        ctx.print_json([job_json(job) for job in jobs])
+        ctx.print_json([job_document(job) for job in jobs])
         return 0
     now = datetime.now(UTC)
     ctx.print(f"{'ID':<36} {'STATE':<12} {'AGE':>5} {'IMAGE':<28} JOB_URL")
@@ -103,7 +86,7 @@ def cmd_job_list(ctx: Context) -> int:
 def cmd_job_get(ctx: Context) -> int:
     job = _platform(ctx).get(ctx.args.id)
     if ctx.args.output == "json":
-        ctx.print_json(job_json(job))
+        ctx.print_json(job_document(job))
         return 0
     for label, value in (("id", job.id), ("state", job.state.value), ("url", job.url or ""), ("ip", job.ip or ""), ("info", job.info_message or "")):
         ctx.print(f"{label:<6} {value}")

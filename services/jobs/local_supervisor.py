@@ -20,7 +20,8 @@ from pathlib import Path
 
 from services.cancel import CancelToken
 from services.errors import UserError
-from services.jobs.local_store import job_to_record, now, read_record, record_to_job, stamp, write_record
+from services.jobs.document import stamp
+from services.jobs.local_store import job_to_record, now, read_record, record_to_job, write_record
 from services.jobs.protocol import JobState, StateChange
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
