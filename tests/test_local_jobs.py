@@ -213,8 +213,11 @@ def test_the_demo_classifier_as_a_job_and_two_jobs_at_once(monkeypatch: pytest.M
         for job in jobs:
             platform.delete(job.id, force=True)
     assert platform.list() == []
-    for job in jobs:  # each server's command line names its job's workspace
-        assert os.system(f"pgrep -f '{platform.root}/[{job.id[0]}]{job.id[1:]}' > /dev/null") != 0, "no server left"
+    deadline = time.monotonic() + 10
+    for job in jobs:  # each server's (and supervisor's) command line names its job's directory
+        while os.system(f"pgrep -f '{platform.root}/[{job.id[0]}]{job.id[1:]}' > /dev/null") == 0:
+            assert time.monotonic() < deadline, "no server or supervisor left"
+            time.sleep(0.1)
 
 
 def test_rw_volumes_sync_back_when_the_job_ends(models_bucket: BucketRef) -> None:
