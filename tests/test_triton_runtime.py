@@ -19,7 +19,15 @@ import pytest
 from services.errors import UserError
 from services.triton.runtime import Ports, Runtime, TritonServer, free_port, prepare_runtime
 
-MODELS = Path(__file__).parent / "models"
+# Triton's `simple` example from the shipped demo, alone: the fastest model to start.
+SIMPLE = Path(__file__).resolve().parent.parent / "demo" / "model_repository" / "simple"
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repository = tmp_path_factory.mktemp("models")
+    shutil.copytree(SIMPLE, repository / "simple")
+    return repository
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +36,8 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Runtime:
 
 
 @pytest.fixture
-def server(runtime: Runtime, tmp_path: Path) -> Iterator[TritonServer]:
-    started = TritonServer(runtime, MODELS, tmp_path / "server.log")
+def server(runtime: Runtime, models: Path, tmp_path: Path) -> Iterator[TritonServer]:
+    started = TritonServer(runtime, models, tmp_path / "server.log")
     started.start()
     try:
         started.wait_ready()
@@ -95,7 +103,7 @@ def test_server_answers_http_and_grpc_then_stops_cleanly(server: TritonServer) -
 
 def test_a_broken_model_fails_with_the_servers_own_words(runtime: Runtime, tmp_path: Path) -> None:
     repository = tmp_path / "repo"
-    shutil.copytree(MODELS / "simple", repository / "simple")
+    shutil.copytree(SIMPLE, repository / "simple")
     (repository / "simple" / "1" / "model.py").write_text("raise RuntimeError('boom in initialize')\n")
     broken = TritonServer(runtime, repository, tmp_path / "server.log")
     broken.start()
@@ -109,12 +117,12 @@ def test_a_broken_model_fails_with_the_servers_own_words(runtime: Runtime, tmp_p
     assert "boom in initialize" in message and "\n" not in message
 
 
-def test_a_port_in_use_is_reported(runtime: Runtime, tmp_path: Path) -> None:
+def test_a_port_in_use_is_reported(runtime: Runtime, models: Path, tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        clash = TritonServer(runtime, MODELS, tmp_path / "server.log", ports=Ports(port, free_port(), free_port()))
+        clash = TritonServer(runtime, models, tmp_path / "server.log", ports=Ports(port, free_port(), free_port()))
         clash.start()
         try:
             with pytest.raises(UserError) as caught:
@@ -125,8 +133,8 @@ def test_a_port_in_use_is_reported(runtime: Runtime, tmp_path: Path) -> None:
     assert "already in use" in str(caught.value)
 
 
-def test_two_servers_at_once_on_different_ports(runtime: Runtime, tmp_path: Path) -> None:
-    servers = [TritonServer(runtime, MODELS, tmp_path / f"server-{n}.log") for n in range(2)]
+def test_two_servers_at_once_on_different_ports(runtime: Runtime, models: Path, tmp_path: Path) -> None:
+    servers = [TritonServer(runtime, models, tmp_path / f"server-{n}.log") for n in range(2)]
     try:
         for started in servers:
             started.start()
@@ -138,14 +146,14 @@ def test_two_servers_at_once_on_different_ports(runtime: Runtime, tmp_path: Path
             started.stop()
 
 
-def test_the_server_dies_with_the_process_that_started_it(runtime: Runtime, tmp_path: Path) -> None:
+def test_the_server_dies_with_the_process_that_started_it(runtime: Runtime, models: Path, tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import sys, time
         sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
         from pathlib import Path
         from services.triton.runtime import Runtime, TritonServer
-        server = TritonServer(Runtime(Path({str(runtime.root)!r}), {runtime.version!r}), Path({str(MODELS)!r}), Path({str(tmp_path / "server.log")!r}))
+        server = TritonServer(Runtime(Path({str(runtime.root)!r}), {runtime.version!r}), Path({str(models)!r}), Path({str(tmp_path / "server.log")!r}))
         server.start()
         server.wait_ready()
         print(server.pid, flush=True)

@@ -26,7 +26,7 @@ from services.jobs.protocol import JobState, StateChange
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions, iter_objects
-from services.triton.runtime import Ports, TritonServer, die_with_parent, prepare_runtime
+from services.triton.runtime import Ports, TritonServer, die_with_parent, prepare_runtime, signal_group
 
 WORKSPACE = "/workspace"
 STOP_GRACE_S = 15.0
@@ -156,13 +156,13 @@ class Supervisor:
 
     def interrupt(self, process: subprocess.Popen[str]) -> int:
         self.move(JobState.INTERRUPTING)
-        _signal_group(process.pid, signal.SIGTERM)
+        signal_group(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=STOP_GRACE_S)
         except subprocess.TimeoutExpired:
-            _signal_group(process.pid, signal.SIGKILL)
+            signal_group(process.pid, signal.SIGKILL)
             process.wait()
-        _signal_group(process.pid, signal.SIGKILL)
+        signal_group(process.pid, signal.SIGKILL)
         self.move(JobState.FINALIZING)
         self.sync_out()
         self.move(JobState.INTERRUPTED, exit_code=process.returncode)
@@ -175,13 +175,6 @@ class Supervisor:
         except UserError as error:
             self.log(error.message)
         self.move(state, exit_code=code, info_code=info_code, info_message=message)
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def main() -> int:

@@ -220,17 +220,18 @@ class TritonServer:
         if process is None:
             return None
         if process.poll() is None:
-            _signal_group(process.pid, signal.SIGTERM)
+            signal_group(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=grace)
             except subprocess.TimeoutExpired:
-                _signal_group(process.pid, signal.SIGKILL)
+                signal_group(process.pid, signal.SIGKILL)
                 process.wait()
-        _signal_group(process.pid, signal.SIGKILL)  # stragglers of the group (python stubs)
+        signal_group(process.pid, signal.SIGKILL)  # stragglers of the group (python stubs)
         return process.returncode
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """Signal a whole process group (a server and its stubs); gone already is fine."""
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
