@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from services.errors import UserError
-from services.triton.runtime import Ports, Runtime, TritonServer, free_port, prepare_runtime
+from services.ports import free_port
+from services.triton.runtime import Ports, Runtime, TritonServer, prepare_runtime
 
 # Triton's `simple` example from the shipped demo, alone: the fastest model to start.
 SIMPLE = Path(__file__).resolve().parent.parent / "demo" / "model_repository" / "simple"

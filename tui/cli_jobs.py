@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from services.backends import open_services
+from services.backends import Capability, open_services
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.jobs.document import job_document
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 def _platform(ctx: Context) -> JobPlatform:
     services = open_services(ctx.profile, ctx.env)
     if services.job_platform is None:
-        from services.backends import Capability
-
         raise UserError(services.reason(Capability.JOBS))
     return services.job_platform
 

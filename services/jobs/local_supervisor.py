@@ -26,10 +26,9 @@ from services.jobs.protocol import JobState, StateChange
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions, iter_objects
-from services.triton.runtime import Ports, TritonServer, die_with_parent, prepare_runtime, signal_group
+from services.triton.runtime import Ports, TritonServer, die_with_parent, prepare_runtime, terminate_group
 
 WORKSPACE = "/workspace"
-STOP_GRACE_S = 15.0
 
 
 class Supervisor:
@@ -39,7 +38,6 @@ class Supervisor:
         self.workspace = job_dir / "workspace"
         self.stopping = threading.Event()
         self.log_lock = threading.Lock()
-        self.child: subprocess.Popen[str] | None = None
 
     # -- state and log -------------------------------------------------------------------------
 
@@ -132,7 +130,6 @@ class Supervisor:
             self.move(JobState.PENDING)
             words = self.command()
             process, server = self.start(words)
-            self.child = process
             reader = threading.Thread(target=self.pump, args=(process,), daemon=True)
             reader.start()
             self.move(JobState.RUNNING)
@@ -156,16 +153,10 @@ class Supervisor:
 
     def interrupt(self, process: subprocess.Popen[str]) -> int:
         self.move(JobState.INTERRUPTING)
-        signal_group(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            signal_group(process.pid, signal.SIGKILL)
-            process.wait()
-        signal_group(process.pid, signal.SIGKILL)
+        code = terminate_group(process)
         self.move(JobState.FINALIZING)
         self.sync_out()
-        self.move(JobState.INTERRUPTED, exit_code=process.returncode)
+        self.move(JobState.INTERRUPTED, exit_code=code)
         return 0
 
     def finish(self, state: JobState, code: int | None, info_code: str | None = None, message: str | None = None) -> None:

@@ -180,7 +180,8 @@ class LocalObjectStore:
     ) -> ListPage:
         if delimiter not in (None, "/"):
             raise UserError("local buckets can only fold prefixes on '/'")
-        data_root = self._bucket_dir(bucket) / "data"
+        base = self._bucket_dir(bucket)
+        data_root, meta_root = base / "data", base / "meta"
         objects: list[ObjectInfo] = []
         prefixes: list[str] = []
         last = ""
@@ -191,8 +192,8 @@ class LocalObjectStore:
             if is_prefix:
                 prefixes.append(name)
             else:
-                _, meta = self._paths(bucket, name)
-                objects.append(self._info(bucket, name, data_root / name, meta))
+                # Keys come from the tree itself: no per-object validation or bucket lookup.
+                objects.append(self._info(bucket, name, data_root / name, meta_root / name))
         return ListPage(tuple(objects), tuple(prefixes), next_token=None)
 
     # -- transfers ---------------------------------------------------------------------------

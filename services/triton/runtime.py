@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -28,9 +27,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from services import locations
 from services.errors import UserError
+from services.ports import free_port
 
 WHEEL = "nvidia-pytriton"
 READY_TIMEOUT_S = 60.0
@@ -99,13 +100,6 @@ def _copy_runtime(root: Path, version: str, python: str) -> None:
     (staging / ".prepared").write_text(json.dumps({"wheel": version, "python": python}))
     shutil.rmtree(root, ignore_errors=True)
     staging.rename(root)  # all or nothing: a half-copied runtime is never used
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def die_with_parent() -> None:
@@ -216,18 +210,21 @@ class TritonServer:
 
     def stop(self, grace: float = STOP_GRACE_S) -> int | None:
         """SIGTERM the process group, SIGKILL it after `grace`; returns the exit status."""
-        process = self._process
-        if process is None:
-            return None
-        if process.poll() is None:
-            signal_group(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                signal_group(process.pid, signal.SIGKILL)
-                process.wait()
-        signal_group(process.pid, signal.SIGKILL)  # stragglers of the group (python stubs)
-        return process.returncode
+        return terminate_group(self._process, grace) if self._process else None
+
+
+def terminate_group(process: subprocess.Popen[Any], grace: float = STOP_GRACE_S) -> int:
+    """SIGTERM a child's process group, SIGKILL it after `grace`, then kill any straggler
+    (a python stub) so nothing outlives it; returns the child's exit status."""
+    if process.poll() is None:
+        signal_group(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+    signal_group(process.pid, signal.SIGKILL)
+    return process.returncode
 
 
 def signal_group(pid: int, sig: signal.Signals) -> None:

@@ -1,0 +1,12 @@
+"""Free loopback ports for the servers triton-deck starts (Triton, and the test/bench S3 servers)."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
