@@ -1,11 +1,13 @@
 """A job as the AI Training API writes it (`ovhai job get -o json`), and back.
 
-One shape for the CLI's `-o json` and the local platform's `job.json`.
+One codec for the regional API's bodies, the CLI's `-o json` (so `jq .status.url` works
+as in the tutorial) and the local platform's `job.json`: field names exactly as in
+`ovh-ai-training-api.md` §4 (`defaultHttpPort`, `resources.gpu`, `volumeSource.dataStore`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import shlex
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,14 +19,80 @@ def stamp(moment: datetime) -> str:
 
 
 def parse_stamp(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    """`2023-07-20T16:08:58Z`, with or without fractional seconds or an explicit offset."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def volume_document(volume: VolumeSpec) -> dict[str, Any]:
+    return {
+        "volumeSource": {"dataStore": {"alias": volume.alias, "container": volume.container, "prefix": volume.prefix}},
+        "mountPath": volume.mount_path,
+        "permission": volume.permission,
+        "cache": volume.cache,
+    }
+
+
+def volume_from_document(document: dict[str, Any]) -> VolumeSpec:
+    """Reads the current `volumeSource.dataStore` form and the deprecated top-level `dataStore`."""
+    store = (document.get("volumeSource") or {}).get("dataStore") or document.get("dataStore") or {}
+    return VolumeSpec(
+        container=store.get("container", ""),
+        alias=store.get("alias", ""),
+        mount_path=document["mountPath"],
+        permission=document.get("permission", "RO"),
+        prefix=store.get("prefix") or "",
+        cache=bool(document.get("cache", False)),
+    )
+
+
+def spec_document(spec: JobSpec) -> dict[str, Any]:
+    """The body of `POST /v1/job`. A CPU job sends `gpu: 0`: no resources at all means one GPU."""
+    resources: dict[str, Any] = {"gpu": spec.gpu} if spec.cpu is None else {"cpu": spec.cpu, "gpu": 0}
+    if spec.flavor:
+        resources["flavor"] = spec.flavor
+    document: dict[str, Any] = {
+        "image": spec.image,
+        "command": list(spec.command),
+        "defaultHttpPort": spec.default_http_port,
+        "unsecureHttp": spec.unsecure_http,
+        "resources": resources,
+        "volumes": [volume_document(volume) for volume in spec.volumes],
+        "envVars": [{"name": name, "value": value} for name, value in spec.env],
+        "labels": dict(spec.labels),
+        "sshPublicKeys": list(spec.ssh_public_keys),
+    }
+    optional = {"name": spec.name, "grpcPort": spec.grpc_port, "timeout": spec.timeout_s}
+    document.update({key: value for key, value in optional.items() if value is not None})
+    return document
+
+
+def spec_from_document(document: dict[str, Any]) -> JobSpec:
+    resources = document.get("resources") or {}
+    gpu = int(resources.get("gpu") or 0)
+    return JobSpec(
+        image=document["image"],
+        command=tuple(document.get("command") or ()),
+        name=document.get("name"),
+        gpu=gpu,
+        cpu=None if gpu else resources.get("cpu"),
+        flavor=resources.get("flavor"),
+        default_http_port=int(document.get("defaultHttpPort") or 8080),
+        grpc_port=document.get("grpcPort"),
+        unsecure_http=bool(document.get("unsecureHttp", False)),
+        volumes=tuple(volume_from_document(volume) for volume in document.get("volumes") or ()),
+        env=tuple((pair["name"], pair.get("value", "")) for pair in document.get("envVars") or ()),
+        labels=tuple((document.get("labels") or {}).items()),
+        timeout_s=document.get("timeout"),
+        ssh_public_keys=tuple(document.get("sshPublicKeys") or ()),
+    )
 
 
 def job_document(job: Job) -> dict[str, Any]:
     return {
         "id": job.id,
         "createdAt": stamp(job.created_at),
-        "spec": asdict(job.spec),
+        "spec": spec_document(job.spec),
         "status": {
             "state": job.state.value,
             "history": [{"state": change.state.value, "date": stamp(change.at)} for change in job.history],
@@ -38,21 +106,43 @@ def job_document(job: Job) -> dict[str, Any]:
 
 
 def job_from_document(document: dict[str, Any]) -> Job:
-    spec = dict(document["spec"])
-    spec["volumes"] = tuple(VolumeSpec(**volume) for volume in spec.get("volumes", ()))
-    for key in ("command", "env", "labels", "ssh_public_keys"):
-        spec[key] = tuple(tuple(item) if isinstance(item, list) else item for item in spec.get(key, ()))
-    status = document["status"]
+    status = document.get("status") or {}
+    info = status.get("info") or {}
     return Job(
         id=document["id"],
-        spec=JobSpec(**spec),
+        spec=spec_from_document(document["spec"]),
         state=JobState(status["state"]),
         created_at=parse_stamp(document["createdAt"]),
-        history=tuple(StateChange(JobState(entry["state"]), parse_stamp(entry["date"])) for entry in status["history"]),
+        history=tuple(StateChange(JobState(entry["state"]), parse_stamp(entry["date"])) for entry in status.get("history") or ()),
         url=status.get("url"),
         ip=status.get("ip"),
         grpc_address=status.get("grpcAddress"),
-        info_code=status.get("info", {}).get("code"),
-        info_message=status.get("info", {}).get("message"),
+        info_code=info.get("code"),
+        info_message=info.get("message"),
         exit_code=status.get("exitCode"),
     )
+
+
+def run_command_line(spec: JobSpec) -> str:
+    """The `ovhai job run ...` that submits `spec`: what the detail view shows and the run form previews."""
+    words = ["ovhai", "job", "run"]
+    if spec.name:
+        words += ["--name", spec.name]
+    words += ["--cpu", str(spec.cpu)] if spec.cpu is not None else ["--gpu", str(spec.gpu)]
+    if spec.flavor:
+        words += ["--flavor", spec.flavor]
+    words += ["--default-http-port", str(spec.default_http_port)]
+    if spec.unsecure_http:
+        words.append("--unsecure-http")
+    for volume in spec.volumes:
+        words += ["--volume", str(volume)]
+    for name, value in spec.env:
+        words += ["--env", f"{name}={value}"]
+    for name, value in spec.labels:
+        words += ["--label", f"{name}={value}"]
+    if spec.timeout_s is not None:
+        words += ["--timeout", f"{spec.timeout_s}s"]
+    words.append(spec.image)
+    if spec.command:
+        words += ["--", *spec.command]
+    return shlex.join(words)

@@ -136,6 +136,19 @@ class Job:
         return self.id[:8]
 
 
+class LogMarker(StrEnum):
+    """Not a log line: an event in the stream that a log view shows between lines."""
+
+    RECONNECTED = "reconnected"
+
+
+LogItem = str | LogMarker
+
+
+def is_marker(item: LogItem) -> bool:
+    return isinstance(item, LogMarker)
+
+
 @dataclass(frozen=True)
 class RegistryInfo:
     """A registry a job can pull from; the shared one has no id, as in `ovhai registry list`."""
@@ -174,10 +187,11 @@ class JobPlatform(Protocol):
         """The log so far (its last `tail` lines when given)."""
         ...
 
-    def follow_logs(self, job_id: str, cancel: CancelToken) -> Iterator[str]:
+    def follow_logs(self, job_id: str, cancel: CancelToken) -> Iterator[LogItem]:
         """Log lines as they come, from the start, until the job ends or `cancel` is set.
 
-        Implementations reconnect on a dropped stream and never repeat or skip a line.
+        Implementations reconnect on a dropped stream, never repeat or skip a line, and
+        yield a `LogMarker.RECONNECTED` where the stream was resumed.
         """
         ...
 
