@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from services.config import Profile, resolve_s3_credentials
+from services.config import TOKEN_ENV, Profile, resolve_s3_credentials, resolve_token
 from services.errors import UserError
 
 if TYPE_CHECKING:  # annotations only: startup does not pay for every service's types
@@ -74,6 +74,21 @@ def open_object_store(profile: Profile, env: Mapping[str, str]) -> ObjectStore:
     )
 
 
+def open_job_platform(profile: Profile, env: Mapping[str, str]) -> JobPlatform:
+    """Local supervisor jobs on the local profile; the regional AI Training API otherwise."""
+    if profile.is_local:
+        from services.jobs.local import LocalJobPlatform
+
+        return LocalJobPlatform()
+    from services.jobs.ai_training import AITrainingPlatform
+
+    token = resolve_token(profile, env)
+    if token is None:
+        raise UserError(f"no AI Training token: set {TOKEN_ENV}, or token_command in profile '{profile.name}' (`triton-deck profile add`)")
+    assert profile.ai_api_url is not None
+    return AITrainingPlatform(profile.ai_api_url, token.value, token.source, region=profile.region, shared_registry=profile.registry)
+
+
 def open_services(profile: Profile, env: Mapping[str, str] | None = None) -> ServiceSet:
     """The real implementations for `profile`.
 
@@ -91,9 +106,9 @@ def open_services(profile: Profile, env: Mapping[str, str] | None = None) -> Ser
         del unavailable[Capability.STORAGE]
     except UserError as error:
         unavailable[Capability.STORAGE] = f"{CAPABILITY_TITLES[Capability.STORAGE]}: {error.message}"
-    if profile.is_local:
-        from services.jobs.local import LocalJobPlatform
-
-        services.job_platform = LocalJobPlatform()
+    try:
+        services.job_platform = open_job_platform(profile, env)
         del unavailable[Capability.JOBS]
+    except UserError as error:
+        unavailable[Capability.JOBS] = f"{CAPABILITY_TITLES[Capability.JOBS]}: {error.message}"
     return services

@@ -26,3 +26,18 @@ def human_age(since: datetime, now: datetime) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds from `90`, `30s`, `15m`, `1h` or `7d`, as `ovhai job run --timeout` takes them."""
+    from services.errors import UserError
+
+    value = text.strip().lower()
+    unit = value[-1:] if value[-1:] in _DURATION_UNITS else "s"
+    number = value[:-1] if value[-1:] in _DURATION_UNITS else value
+    if not number.isdigit() or int(number) <= 0:
+        raise UserError(f"duration '{text}' is not valid: write it as 30s, 15m, 1h or 7d")
+    return int(number) * _DURATION_UNITS[unit]

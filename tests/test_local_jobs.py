@@ -64,7 +64,7 @@ def test_tutorial_server_job_runs_answers_ready_and_stops(models_bucket: BucketR
         except OSError:
             assert time.monotonic() < deadline, platform.logs(job.id)[-5:]
             time.sleep(0.2)
-    assert any("[job]" in line and "synced" in line for line in platform.logs(job.id))
+    assert any("[sync]" in line and "synced" in line for line in platform.logs(job.id))
     assert LocalJobPlatform().get(job.id).state is JobState.RUNNING, "another process sees the same job"
     platform.stop(job.id)
     assert wait_for(platform, job.id, {JobState.INTERRUPTED}) is JobState.INTERRUPTED
@@ -143,7 +143,7 @@ def test_the_tutorial_through_the_cli_from_two_shells(models_bucket: BucketRef, 
     assert job_id in cli("job", "list")
     cli("job", "stop", job_id)
     followed = cli("job", "logs", job_id, "-f")  # returns once the job has ended
-    assert "[job] synced" in followed
+    assert "[sync] synced" in followed
     assert json.loads(cli("job", "get", job_id, "-o", "json"))["status"]["state"] == "INTERRUPTED"
     cli("job", "delete", job_id)
     assert cli("job", "list", "-o", "json").strip() == "[]"

@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING
 from services.backends import Capability, open_services
 from services.cancel import CancelToken
 from services.errors import UserError
+from pathlib import Path
+
 from services.jobs.document import job_document
-from services.jobs.protocol import JobPlatform, JobSpec, parse_volume
-from services.units import human_age
+from services.jobs.log_format import source_of
+from services.jobs.protocol import JobPlatform, JobSpec, LogItem, is_marker, parse_volume
+from services.units import human_age, parse_duration
 
 if TYPE_CHECKING:
     from tui.cli import Context
@@ -40,24 +43,50 @@ def _pairs(values: list[str] | None, flag: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _ssh_keys(values: list[str] | None) -> tuple[str, ...]:
+    """`--ssh-public-keys` takes a key or a file of keys, as ovhai does."""
+    keys: list[str] = []
+    for value in values or []:
+        path = Path(value).expanduser()
+        if value.startswith(("ssh-", "ecdsa-")):
+            keys.append(value.strip())
+        elif path.is_file():
+            keys += [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        else:
+            raise UserError(f"--ssh-public-keys '{value}' is neither a public key nor a readable file")
+    return tuple(keys)
+
+
+def _port(value: int, flag: str) -> int:
+    if not 1 <= value <= 65535:
+        raise UserError(f"{flag} {value} is not a port: use 1-65535 (8000 for Triton HTTP, 8001 for gRPC)")
+    return value
+
+
 def cmd_job_run(ctx: Context) -> int:
     args = ctx.args
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
-    if args.gpu and args.cpu:
+    if args.gpu is not None and args.cpu is not None:
         raise UserError("--gpu and --cpu are exclusive: a GPU job gets its CPUs with the GPU")
+    if args.gpu is not None and not 0 <= args.gpu <= 4:
+        raise UserError(f"--gpu {args.gpu}: a job takes 1 to 4 GPUs")
     spec = JobSpec(
         image=args.image,
         command=tuple(command),
         name=args.name,
-        gpu=args.gpu if args.cpu is None else 0,
+        gpu=(1 if args.gpu is None else args.gpu) if args.cpu is None else 0,
         cpu=args.cpu,
-        default_http_port=args.default_http_port,
+        flavor=args.flavor,
+        default_http_port=_port(args.default_http_port, "--default-http-port"),
+        grpc_port=_port(args.grpc_port, "--grpc-port") if args.grpc_port else None,
         unsecure_http=args.unsecure_http,
         volumes=tuple(parse_volume(volume) for volume in args.volume or []),
         env=_pairs(args.env, "--env"),
         labels=_pairs(args.label, "--label"),
+        timeout_s=parse_duration(args.timeout) if args.timeout else None,
+        ssh_public_keys=_ssh_keys(args.ssh_public_keys),
     )
     if spec.unsecure_http:
         print("triton-deck: warning: --unsecure-http makes the job's URL reachable without a token", file=sys.stderr)
@@ -91,18 +120,28 @@ def cmd_job_get(ctx: Context) -> int:
     return 0
 
 
+def _wanted(item: LogItem, source: str | None) -> bool:
+    return source is None or is_marker(item) or source_of(item) == source
+
+
 def cmd_job_logs(ctx: Context) -> int:
+    """`--from job` keeps the container's own lines; a resumed stream is noted on stderr only."""
     platform = _platform(ctx)
+    source = ctx.args.source
     if ctx.args.follow:
         cancel = CancelToken()
         try:
-            for line in platform.follow_logs(ctx.args.id, cancel):
-                ctx.print(line)
-                ctx.out.flush()
+            for item in platform.follow_logs(ctx.args.id, cancel):
+                if is_marker(item):
+                    print(f"triton-deck: log stream {item.value}", file=sys.stderr)
+                elif _wanted(item, source):
+                    ctx.print(item)
+                    ctx.out.flush()
         except KeyboardInterrupt:
             cancel.cancel()
         return 0
-    for line in platform.logs(ctx.args.id, tail=ctx.args.tail):
+    lines = [line for line in platform.logs(ctx.args.id) if _wanted(line, source)]
+    for line in lines[-ctx.args.tail :] if ctx.args.tail else lines:
         ctx.print(line)
     return 0
 
@@ -119,6 +158,29 @@ def cmd_job_delete(ctx: Context) -> int:
     return 0
 
 
+def cmd_registry_list(ctx: Context) -> int:
+    """`ovhai registry list`: the shared registry (no ID) first, then attached ones."""
+    platform = _platform(ctx)
+    if not platform.capabilities.registries:
+        raise UserError(f"profile '{ctx.profile.name}' runs jobs on this machine: there is no registry to list")
+    rows = platform.registries()
+    if ctx.args.output == "json":
+        ctx.print_json([{"id": row.id, "type": row.kind, "url": row.url} for row in rows])
+        return 0
+    ctx.print(f"{'ID':<36} {'TYPE':<7} URL")
+    for row in rows:
+        ctx.print(f"{row.id or '':<36} {row.kind:<7} {row.url}")
+    return 0
+
+
+def add_registry_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+    registry = groups.add_parser("registry", parents=[common], help="the registries jobs can pull from")
+    actions = registry.add_subparsers(title="registry commands", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", parents=[common], help="the shared registry, then attached ones")
+    output_option(listing)
+    listing.set_defaults(handler=cmd_registry_list)
+
+
 def add_job_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
     job = groups.add_parser("job", parents=[common], help="run, list, get, follow, stop and delete jobs")
     actions = job.add_subparsers(title="job commands", metavar="ACTION", required=True)
@@ -126,10 +188,14 @@ def add_job_commands(groups: argparse._SubParsersAction, common: argparse.Argume
     run.add_argument("image", metavar="IMAGE")
     run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND")
     run.add_argument("-n", "--name")
-    run.add_argument("-g", "--gpu", type=int, default=1, help="GPUs (default 1; the local profile records it and runs on CPU)")
+    run.add_argument("-g", "--gpu", type=int, help="GPUs, 1-4 (default 1; the local profile records it and runs on CPU)")
     run.add_argument("-c", "--cpu", type=int, help="CPUs instead of GPUs")
+    run.add_argument("-f", "--flavor", help="a flavor from `ovhai capabilities flavor list`, e.g. ai1-1-gpu")
     run.add_argument("-p", "--default-http-port", type=int, default=8080, help="the port the job URL exposes (default 8080)")
+    run.add_argument("--grpc-port", type=int, help="a second port for gRPC when it cannot share the HTTP one")
     run.add_argument("--unsecure-http", action="store_true", help="no token needed for the job URL (it becomes public)")
+    run.add_argument("-t", "--timeout", help="stop the job after this long: 30s, 15m, 1h, 7d")
+    run.add_argument("-s", "--ssh-public-keys", action="append", help="a public key, or a file of them")
     run.add_argument("-v", "--volume", action="append", help="container@ALIAS[/prefix]:/mount/path[:RO|RW|RWD][:cache]")
     run.add_argument("-e", "--env", action="append", help="NAME=VALUE")
     run.add_argument("-l", "--label", action="append", help="NAME=VALUE")
@@ -145,7 +211,8 @@ def add_job_commands(groups: argparse._SubParsersAction, common: argparse.Argume
     logs = actions.add_parser("logs", parents=[common], help="the job's log; -f follows it until the job ends")
     logs.add_argument("id")
     logs.add_argument("-f", "--follow", action="store_true")
-    logs.add_argument("--tail", type=int)
+    logs.add_argument("--tail", type=int, help="only the last N lines")
+    logs.add_argument("--from", dest="source", metavar="SOURCE", help="only lines from this source: `job` is the container's own output")
     logs.set_defaults(handler=cmd_job_logs)
     stop = actions.add_parser("stop", parents=[common], help="stop a job (RW volumes sync back)")
     stop.add_argument("id")

@@ -45,9 +45,10 @@ class Supervisor:
         self.job = replace(self.job, state=state, history=self.job.history + (StateChange(state, now()),), **changes)  # type: ignore[arg-type]
         write_record(self.dir, job_to_record(self.job, os.getpid()))
 
-    def log(self, line: str) -> None:
+    def log(self, line: str, source: str = "job") -> None:
+        """`job` for the process's own output (what `--from job` keeps), `sync` for data sync."""
         with self.log_lock, (self.dir / "log.txt").open("a", encoding="utf-8") as handle:
-            handle.write(f"{stamp(now())} [job] {line.rstrip()}\n")
+            handle.write(f"{stamp(now())} [{source}] {line.rstrip()}\n")
 
     # -- volumes -------------------------------------------------------------------------------
 
@@ -69,7 +70,7 @@ class Supervisor:
                 for path in target.rglob("*"):
                     if path.is_file():
                         path.chmod(0o444)
-            self.log(f"synced {len(result.done)} object(s) from {bucket} to {volume.mount_path} ({volume.permission})")
+            self.log(f"synced {len(result.done)} object(s) from {bucket} to {volume.mount_path} ({volume.permission})", "sync")
 
     def sync_out(self) -> None:
         store = LocalObjectStore()
@@ -79,7 +80,7 @@ class Supervisor:
             source = self.local_path(volume.mount_path)
             items = plan_upload([str(source)], remove_prefix=str(source).lstrip("/") + "/", add_prefix=volume.prefix)
             result = store.upload(BucketRef(volume.container, volume.alias), items, UploadOptions(), lambda _p: None, CancelToken())
-            self.log(f"synced {len(result.done)} object(s) back to {volume.container}@{volume.alias}")
+            self.log(f"synced {len(result.done)} object(s) back to {volume.container}@{volume.alias}", "sync")
 
     # -- the process ---------------------------------------------------------------------------
 
