@@ -260,11 +260,15 @@ async def test_jobs_panel_on_the_real_local_platform() -> None:
             assert table.row_count == 1 and str(table.get_row_at(0)[3]) == "RUNNING"
             await pilot.press("l")
             pane = app.screen.query_one(LogPane)
+
+            def shown() -> list[str]:
+                return [pane.view.rows.line(row)[0] for row in range(pane.view.rows.count)]
+
             for _ in range(50):
-                if any("hello from the job" in line for line in pane.log.lines):
+                if any("hello from the job" in line for line in shown()):
                     break
                 await pilot.pause(0.1)
-            assert isinstance(app.screen, JobLogScreen) and any("hello from the job" in line for line in pane.log.lines)
+            assert isinstance(app.screen, JobLogScreen) and any("hello from the job" in line for line in shown())
             await pilot.press("escape", "s", "y")
             await app.workers.wait_for_complete()
         assert wait_for(platform, job.id, {JobState.INTERRUPTED}) is JobState.INTERRUPTED

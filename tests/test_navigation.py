@@ -235,7 +235,8 @@ async def test_job_detail_and_live_logs() -> None:
             await pilot.pause(0.05)
             if pane.received == 9:
                 break
-        assert pane.log.lines[-1] == "one more line"
+        rows = pane.view.rows
+        assert rows.line(rows.count - 1) == ("one more line", False)
         await pilot.press("f")
         assert not pane.following
         await pilot.press("escape")

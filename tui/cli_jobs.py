@@ -10,13 +10,12 @@ import argparse
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from services.backends import Capability, open_services
 from services.cancel import CancelToken
 from services.errors import UserError
-from pathlib import Path
-
 from services.jobs.document import job_document
 from services.jobs.log_format import source_of
 from services.jobs.protocol import JobPlatform, JobSpec, LogItem, is_marker, parse_volume

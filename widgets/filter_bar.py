@@ -20,8 +20,8 @@ class FilterBar(Input):
     class Closed(Message):
         """The user left the filter line; focus goes back to the list."""
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(placeholder="filter…  (enter keeps it, esc clears)", id=id)
+    def __init__(self, *, placeholder: str = "filter…  (enter keeps it, esc clears)", id: str | None = None) -> None:
+        super().__init__(placeholder=placeholder, id=id)
         self.display = False
 
     def open(self) -> None:

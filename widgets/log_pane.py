@@ -1,28 +1,33 @@
 """A log view with an explicit, visible follow state (the k9s complaint list, answered).
 
-`write_lines` appends a batch; while following the view stays at the end, and any
-scroll away from the end pauses following, as toolong does. The indicator line always
-says which state the view is in and whether the stream is waiting, live or ended.
+While following, the view stays on the last row as rows arrive; scrolling up pauses
+following and the indicator counts the "N new lines" that arrived since, until `G`/End
+resumes. The indicator always says which state the view is in and whether the stream
+is waiting, live or ended. The pane renders rows from a `LogRows` source it does not
+own: whoever owns the log (the screen) appends to it and calls `rows_grew`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from enum import StrEnum
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Log, Static
+from textual.widgets import Static
 
-DEFAULT_MAX_LINES = 10_000
+from widgets.filter_bar import FilterBar
+from widgets.log_view import LogRows, LogView
 
 
 class StreamState(StrEnum):
     WAITING = "waiting for logs…"
     LIVE = "live"
+    RECONNECTING = "reconnecting…"
     ENDED = "stream ended"
     FAILED = "stream failed"
 
@@ -34,50 +39,85 @@ class _IndicatorLine(Static):
 class LogPane(Vertical):
     BINDINGS = [
         Binding("f", "toggle_follow", "Follow"),
-        Binding("end,G", "follow", "End", show=False),
+        Binding("end,G", "follow", "End"),
+        Binding("home,g", "top", "Top", show=False),
+        Binding("w", "toggle_wrap", "Wrap"),
+        Binding("slash", "search", "Search"),
+        Binding("n", "next_match", "Next", show=False),
+        Binding("N", "previous_match", "Previous", show=False),
     ]
 
     following: reactive[bool] = reactive(True)
     stream: reactive[StreamState] = reactive(StreamState.WAITING)
     title: reactive[str] = reactive("")
+    details: reactive[str] = reactive("")
 
-    def __init__(self, *, max_lines: int = DEFAULT_MAX_LINES, id: str | None = None) -> None:
+    class SearchRequested(Message):
+        """Find `query` from `after_row` on (or back); the owner answers with `show_match`."""
+
+        def __init__(self, query: str, after_row: int, backwards: bool) -> None:
+            super().__init__()
+            self.query = query
+            self.after_row = after_row
+            self.backwards = backwards
+
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._max_lines = max_lines
         self._received = 0
+        self._new_lines = 0
 
     def compose(self) -> ComposeResult:
         yield _IndicatorLine(id="log-indicator")
-        yield Log(max_lines=self._max_lines, auto_scroll=False, id="log-lines")
+        yield LogView(id="log-lines")
+        yield FilterBar(placeholder="search…  (enter finds, n/N next/previous, esc clears)", id="log-search")
 
     @property
-    def log(self) -> Log:
-        return self.query_one("#log-lines", Log)
+    def view(self) -> LogView:
+        return self.query_one(LogView)
 
     @property
     def received(self) -> int:
         return self._received
 
+    @property
+    def new_lines(self) -> int:
+        return self._new_lines
+
     def on_mount(self) -> None:
         self._refresh_indicator()
-        self.watch(self.log, "scroll_y", self._on_scrolled, init=False)
+        self.watch(self.view, "scroll_y", self._on_scrolled, init=False)
 
-    def write_lines(self, lines: Sequence[str]) -> None:
-        if not lines:
-            return
-        self._received += len(lines)
-        self.stream = StreamState.LIVE
-        self.log.write_lines(lines, scroll_end=self.following)
+    def set_rows(self, rows: LogRows) -> None:
+        self.view.set_rows(rows)
+        self._stay_at_end()
+
+    def rows_grew(self, lines: int) -> None:
+        """The source has `lines` more log lines (markers count as rows, not lines)."""
+        self._received += lines
+        if lines and self.stream is StreamState.WAITING:
+            self.stream = StreamState.LIVE
+        self.view.rows_changed()
+        if self.following:
+            self._stay_at_end()
+        else:
+            self._new_lines += lines
         self._refresh_indicator()
+
+    def rows_reshaped(self) -> None:
+        """The source now shows rows differently (filter, timestamps): redraw, keep following."""
+        self.view.rows_changed()
+        self._stay_at_end()
+
+    def _stay_at_end(self) -> None:
+        if self.following:
+            self.call_after_refresh(self.view.scroll_to_end)
 
     def end_stream(self, failed: str | None = None) -> None:
         self.stream = StreamState.FAILED if failed else StreamState.ENDED
-        if failed:
-            self.log.write_line(f"── {failed}")
-        self._refresh_indicator()
+        self.details = failed or ""
 
-    def _on_scrolled(self, _old: float, new: float) -> None:
-        if self.following and new < self.log.max_scroll_y:
+    def _on_scrolled(self, old: float, new: float) -> None:
+        if self.following and new < old and new < self.view.end_y:
             self.following = False
 
     def action_toggle_follow(self) -> None:
@@ -86,17 +126,76 @@ class LogPane(Vertical):
     def action_follow(self) -> None:
         self.following = True
 
+    def action_top(self) -> None:
+        self.following = False
+        self.view.scroll_to(x=0, y=0, animate=False)
+
+    def action_toggle_wrap(self) -> None:
+        self.view.wrap = not self.view.wrap
+        self._stay_at_end()
+        self._refresh_indicator()
+
+    def action_search(self) -> None:
+        self.query_one(FilterBar).open()
+
+    def _search(self, backwards: bool) -> None:
+        query = self.view.query
+        if not query:
+            self.action_search()
+            return
+        current = self.view.current_match
+        start = current if current is not None else int(self.view.scroll_offset.y) - (0 if backwards else 1)
+        self.post_message(self.SearchRequested(query, start, backwards))
+
+    def action_next_match(self) -> None:
+        self._search(backwards=False)
+
+    def action_previous_match(self) -> None:
+        self._search(backwards=True)
+
+    def show_match(self, row: int) -> None:
+        self.following = False
+        self.view.current_match = row
+        self.view.show_row(row)
+
+    @on(FilterBar.Updated)
+    def _query_typed(self, event: FilterBar.Updated) -> None:
+        event.stop()
+        self.view.query = event.text
+        self.view.current_match = None
+
+    @on(FilterBar.Closed)
+    def _query_done(self, event: FilterBar.Closed) -> None:
+        event.stop()
+        self.view.focus()
+        if self.view.query:
+            self._search(backwards=False)
+
     def watch_following(self, following: bool) -> None:
-        if following and self.is_mounted:
-            self.log.scroll_end(animate=False)
+        if following:
+            self._new_lines = 0
+            if self.is_mounted:
+                self.view.scroll_to_end()
         self._refresh_indicator()
 
     def watch_title(self) -> None:
+        self._refresh_indicator()
+
+    def watch_stream(self) -> None:
+        self._refresh_indicator()
+
+    def watch_details(self) -> None:
         self._refresh_indicator()
 
     def _refresh_indicator(self) -> None:
         if not self.is_mounted:
             return
         follow = Text(" FOLLOW ", style="reverse bold") if self.following else Text(" PAUSED ", style="reverse")
-        line = Text.assemble(follow, "  ", (self.title, "bold"), f"  {self._received} lines  ", (self.stream.value, "dim"))
-        self.query_one(_IndicatorLine).update(line)
+        parts: list[Text | str | tuple[str, str]] = [follow, "  ", (self.title, "bold"), f"  {self._received} lines  ", (self.stream.value, "dim")]
+        if self._new_lines:
+            parts += ["  ", (f"{self._new_lines} new lines (G to follow)", "bold yellow")]
+        if self.view.wrap:
+            parts += ["  ", ("wrap", "dim")]
+        if self.details:
+            parts += ["  ", (self.details, "dim")]
+        self.query_one(_IndicatorLine).update(Text.assemble(*parts))

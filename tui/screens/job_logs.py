@@ -1,12 +1,14 @@
-"""`l` on a job: its log, followed live from a thread worker.
+"""`l` on a job: its log, followed live from a thread worker into a spool file.
 
-The worker belongs to this screen, so leaving the screen cancels the stream. Lines are
-posted in batches (every 50 ms at most, as k9s flushes) to keep the UI responsive on a
-firehose log.
+The worker belongs to this screen, so leaving the screen cancels the stream. It writes
+lines to the spool itself and posts only counts, in batches (every 50 ms at most, as
+k9s flushes), so a firehose log costs the UI thread one redraw per batch. Searching and
+saving read the spool in workers too; the UI thread only ever reads the rows on screen.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from textual import on, work
@@ -17,10 +19,14 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from services import locations
 from services.cancel import CancelToken
-from services.jobs.protocol import Job
+from services.jobs.log_format import JOB_SOURCE
+from services.jobs.protocol import Job, is_marker
+from services.logs.spool import LogSpool, LogViewModel
 from services.streams import batched
-from widgets.log_pane import LogPane
+from tui.screens.prompt import PromptScreen
+from widgets.log_pane import LogPane, StreamState
 
 if TYPE_CHECKING:
     from tui.app import TritonDeck
@@ -29,29 +35,52 @@ FLUSH_S = 0.05
 
 
 class JobLogScreen(Screen[None]):
-    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("t", "toggle_time", "Times"),
+        Binding("s", "toggle_source", "Source"),
+        Binding("ctrl+s", "save", "Save"),
+    ]
 
-    class Lines(Message):
-        def __init__(self, lines: list[str]) -> None:
+    class Grew(Message):
+        def __init__(self, lines: int, reconnected: bool) -> None:
             super().__init__()
             self.lines = lines
+            self.reconnected = reconnected
 
     class Ended(Message):
         pass
 
+    class Found(Message):
+        def __init__(self, query: str, row: int | None) -> None:
+            super().__init__()
+            self.query = query
+            self.row = row
+
     def __init__(self, job: Job) -> None:
         super().__init__()
         self._job = job
+        cache = locations.cache_dir()
+        cache.mkdir(parents=True, exist_ok=True)
+        self._spool = LogSpool(cache)
+        self._model = LogViewModel(self._spool)
 
     def compose(self) -> ComposeResult:
         yield LogPane(id="job-log")
         yield Footer(show_command_palette=False)
 
+    @property
+    def pane(self) -> LogPane:
+        return self.query_one(LogPane)
+
     def on_mount(self) -> None:
-        pane = self.query_one(LogPane)
-        pane.title = f"{self._job.name} ({self._job.short_id})"
-        pane.log.focus()
+        self.pane.title = f"{self._job.name} ({self._job.short_id})"
+        self.pane.set_rows(self._model)
+        self.pane.view.focus()
         self._follow()
+
+    def on_unmount(self) -> None:
+        self._spool.close()
 
     @work(thread=True, exclusive=True, group="job-log", exit_on_error=False)
     def _follow(self) -> None:
@@ -61,19 +90,82 @@ class JobLogScreen(Screen[None]):
         # Leaving the screen cancels this worker, and through the token the stream.
         cancel = CancelToken(linked=lambda: worker.is_cancelled)
         for batch in batched(platform.follow_logs(self._job.id, cancel), FLUSH_S, cancel):
-            self.post_message(self.Lines(batch))
+            lines: list[str] = []
+            reconnected = False
+            for item in batch:
+                if is_marker(item):
+                    self._spool.append(lines)
+                    self._spool.mark(item.value)
+                    reconnected, lines = True, []
+                else:
+                    lines.append(item)
+            self._spool.append(lines)
+            self.post_message(self.Grew(sum(1 for item in batch if not is_marker(item)), reconnected))
         if not cancel.cancelled:
+            self._spool.mark("stream ended")
             self.post_message(self.Ended())
 
-    @on(Lines)
-    def _lines(self, message: Lines) -> None:
-        self.query_one(LogPane).write_lines(message.lines)
+    @on(Grew)
+    def _grew(self, message: Grew) -> None:
+        self._model.refresh()
+        if message.reconnected:
+            self.pane.stream = StreamState.LIVE
+        self.pane.rows_grew(message.lines)
 
     @on(Ended)
     def _ended(self) -> None:
-        self.query_one(LogPane).end_stream()
+        self._model.refresh()
+        self.pane.rows_grew(0)
+        self.pane.end_stream()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR and event.worker.error is not None:
+        if event.state is WorkerState.ERROR and event.worker.error is not None and event.worker.group == "job-log":
             cast("TritonDeck", self.app).show_error(event.worker.error)
-            self.query_one(LogPane).end_stream(failed=str(event.worker.error))
+            self.pane.end_stream(failed=str(event.worker.error))
+
+    # -- display choices ---------------------------------------------------------------------
+
+    def action_toggle_time(self) -> None:
+        self._model.show_time = not self._model.show_time
+        self.pane.rows_reshaped()
+
+    def action_toggle_source(self) -> None:
+        """All sources, or only the container's own lines (`--from job`)."""
+        self._model.set_source(None if self._model.source else JOB_SOURCE)
+        self.pane.details = f"from {self._model.source} only" if self._model.source else ""
+        self.pane.rows_reshaped()
+
+    # -- search and save ---------------------------------------------------------------------
+
+    @on(LogPane.SearchRequested)
+    def _search(self, message: LogPane.SearchRequested) -> None:
+        self._find(message.query, message.after_row, message.backwards)
+
+    @work(thread=True, exclusive=True, group="job-log-search", exit_on_error=False)
+    def _find(self, query: str, after_row: int, backwards: bool) -> None:
+        self.post_message(self.Found(query, self._model.find(query, after_row, backwards)))
+
+    @on(Found)
+    def _found(self, message: Found) -> None:
+        if message.row is None:
+            self.notify(f"no line contains '{message.query}'", severity="warning")
+        else:
+            self.pane.show_match(message.row)
+
+    def action_save(self) -> None:
+        default = str(Path.cwd() / f"{self._job.name}-{self._job.short_id}.log")
+
+        def chosen(answer: str | None) -> None:
+            if answer:
+                self._save(Path(answer))
+
+        self.app.push_screen(PromptScreen("Save the log to:", default), chosen)
+
+    @work(thread=True, group="job-log-save", exit_on_error=False)
+    def _save(self, target: Path) -> None:
+        try:
+            count = self._spool.save(target)
+        except OSError as error:
+            self.app.call_from_thread(self.notify, f"cannot save to {target}: {error.strerror}; pick another path", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"saved {count} lines to {target}")
