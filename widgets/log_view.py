@@ -51,7 +51,7 @@ class LogView(ScrollView, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._rows: LogRows = _NoRows()
-        self._layout_key: tuple[int, int, int] | None = None
+        self._layout_key: tuple[int, int, int, int] | None = None
         self._layout: list[tuple[int, int]] = []  # (row, first character) per screen row, wrapped mode
         self._version = 0
 
@@ -70,7 +70,7 @@ class LogView(ScrollView, can_focus=True):
         self._version += 1
         height = max(1, self.scrollable_content_region.height)
         if self.wrap:
-            self.virtual_size = Size(self.scrollable_content_region.width, self._rows.count + height - 1)
+            self.virtual_size = Size(1, self._rows.count + height)  # never wider than the view: no sideways scroll
         else:
             self.virtual_size = Size(self._rows.widest + 1, self._rows.count)
         self.refresh()
@@ -114,18 +114,30 @@ class LogView(ScrollView, can_focus=True):
         return max(1, -(-len(text) // width))
 
     def _wrapped_layout(self, width: int, height: int) -> list[tuple[int, int]]:
+        """(row, first character) for each screen row. At the end the layout is built from
+        the bottom up, so the last line sits on the last row even below a huge wrapped line."""
         top = int(self.scroll_offset.y)
-        key = (top, width, self._version)
-        if key != self._layout_key:
-            layout: list[tuple[int, int]] = []
+        key = (top, width, height, self._version)
+        if key == self._layout_key:
+            return self._layout
+        layout: list[tuple[int, int]] = []
+        if top >= self.end_y:
+            row = self._rows.count - 1
+            while len(layout) < height and row >= 0:
+                text, _marker = self._rows.line(row)
+                chunks = max(1, -(-len(text) // width))
+                keep = min(chunks, height - len(layout))
+                layout[:0] = [(row, chunk * width) for chunk in range(chunks - keep, chunks)]
+                row -= 1
+        else:
             row = top
             while len(layout) < height and row < self._rows.count:
                 text, _marker = self._rows.line(row)
                 chunks = max(1, -(-len(text) // width))
                 layout += [(row, chunk * width) for chunk in range(min(chunks, height - len(layout)))]
                 row += 1
-            self._layout, self._layout_key = layout, key
-        return self._layout
+        self._layout, self._layout_key = layout, key
+        return layout
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width

@@ -1,0 +1,254 @@
+"""The job log view: spool, follow/pause, search, wrap, timestamps, source filter, save, markers."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from services.cancel import CancelToken
+from services.jobs.fake import FakeJobPlatform
+from services.jobs.protocol import Job, JobSpec, JobState, LogItem, LogMarker
+from services.logs.spool import STRIDE, LogSpool, LogViewModel
+from tests.conftest import SNAPSHOT_NOW, fake_app
+from tui.app import TritonDeck
+from tui.screens.job_logs import JobLogScreen
+from tui.screens.prompt import PromptScreen
+from widgets.log_pane import LogPane, StreamState
+
+SPEC = JobSpec(image="tritonserver:23.03-py3", name="busy")
+
+
+def stamped(text: str, source: str = "job") -> str:
+    return f"2026-11-25T14:00:00Z [{source}] {text}"
+
+
+def test_spool_reads_back_every_line_across_blocks(tmp_path: Path) -> None:
+    spool = LogSpool(tmp_path)
+    lines = [f"line {n} " + "x" * (n % 50) for n in range(STRIDE * 5 + 7)]
+    for start in range(0, len(lines), 97):
+        spool.append(lines[start : start + 97])
+    assert spool.count == len(lines) and spool.widest == max(map(len, lines))
+    for index in random.Random(1).sample(range(len(lines)), 300) + [0, len(lines) - 1]:
+        assert spool.line(index) == lines[index]
+
+
+def test_spool_collapses_progress_frames_and_saves_without_markers(tmp_path: Path) -> None:
+    spool = LogSpool(tmp_path)
+    spool.append([stamped(" 10%\r 55%\r100%"), "plain\rframes\r"])
+    spool.mark("reconnected")
+    spool.append([stamped("after")])
+    assert [spool.line(n) for n in range(3)] == [stamped("100%"), "frames", "\x1ereconnected"]
+    target = tmp_path / "saved.log"
+    assert spool.save(target) == 3
+    assert target.read_text().splitlines() == [stamped("100%"), "frames", stamped("after")]
+    assert not list(tmp_path.glob(".saved.log.*")), "no temporary left behind"
+
+
+def test_spool_reads_consistently_while_a_writer_appends(tmp_path: Path) -> None:
+    spool = LogSpool(tmp_path)
+    done = threading.Event()
+
+    def write() -> None:
+        for start in range(0, 20_000, 50):
+            spool.append([f"{n}" for n in range(start, start + 50)])
+        done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    while not done.is_set():
+        count = spool.count
+        if count:
+            assert spool.line(count - 1) == str(count - 1)
+    writer.join()
+    assert spool.count == 20_000
+
+
+def test_view_model_filters_by_source_and_hides_times(tmp_path: Path) -> None:
+    spool = LogSpool(tmp_path)
+    spool.append([stamped("a"), stamped("pulled", "sync"), "no prefix", stamped("b")])
+    model = LogViewModel(spool)
+    model.set_source("job")
+    assert [model.line(row)[0] for row in range(model.count)] == [stamped("a"), stamped("b")]
+    spool.append([stamped("c"), stamped("pushed", "sync")])
+    model.refresh()
+    model.show_time = False
+    assert [model.line(row)[0] for row in range(model.count)] == ["[job] a", "[job] b", "[job] c"]
+    assert model.find("B", 0) == 1 and model.find("c", 2) == 2 and model.find("zzz", 0) is None
+
+
+class ScriptedPlatform(FakeJobPlatform):
+    """A fake whose log stream is whatever the test scripts, markers included."""
+
+    def __init__(self, items: list[LogItem], gate: threading.Event | None = None) -> None:
+        super().__init__(SNAPSHOT_NOW)
+        self.items = items
+        self.gate = gate
+
+    def follow_logs(self, job_id: str, cancel: CancelToken) -> Iterator[LogItem]:
+        yield from self.items
+        if self.gate is not None:
+            self.gate.wait(10)
+            yield stamped("after the gate")
+
+
+async def open_logs(app: TritonDeck, pilot: Pilot[None], job: Job, expect: int) -> LogPane:
+    app.push_screen(JobLogScreen(job))
+    await pilot.pause()
+    pane = app.screen.query_one(LogPane)
+    for _ in range(200):
+        if pane.received >= expect:
+            break
+        await pilot.pause(0.02)
+    assert pane.received == expect
+    await pilot.pause()
+    return pane
+
+
+def app_with(platform: FakeJobPlatform) -> TritonDeck:
+    app = fake_app()
+    app.services.job_platform = platform
+    return app
+
+
+async def test_follow_pauses_on_scroll_counts_new_lines_and_resumes() -> None:
+    platform = FakeJobPlatform(SNAPSHOT_NOW)
+    job = platform.add(SPEC, JobState.RUNNING, log=[stamped(f"line {n:04d}") for n in range(300)])
+    app = app_with(platform)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_logs(app, pilot, job, 300)
+        assert pane.following and pane.view.scroll_offset.y == pane.view.end_y > 0
+        await pilot.press("pageup")
+        assert not pane.following
+        for n in range(20):
+            platform.append_log(job.id, stamped(f"more {n}"))
+        for _ in range(100):
+            if pane.received == 320:
+                break
+            await pilot.pause(0.02)
+        assert pane.new_lines == 20 and "20 new lines" in str(pane.query_one("#log-indicator").render())
+        assert pane.view.scroll_offset.y < pane.view.end_y, "a paused view does not move"
+        await pilot.press("G")
+        await pilot.pause()
+        assert pane.following and pane.new_lines == 0 and pane.view.scroll_offset.y == pane.view.end_y
+
+
+async def test_search_highlights_and_jumps_between_matches() -> None:
+    platform = FakeJobPlatform(SNAPSHOT_NOW)
+    lines = [stamped(f"line {n:04d}" + (" ERROR disk full" if n in (40, 210) else "")) for n in range(300)]
+    job = platform.add(SPEC, JobState.RUNNING, log=lines)
+    app = app_with(platform)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_logs(app, pilot, job, 300)
+        await pilot.press("slash", *"error", "enter")
+        await pilot.pause(0.2)
+        assert pane.view.query == "error"
+        first = pane.view.current_match
+        assert first in (40, 210) and not pane.following
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        assert {first, pane.view.current_match} == {40, 210}
+        await pilot.press("N")
+        await pilot.pause(0.2)
+        assert pane.view.current_match == first
+        top = int(pane.view.scroll_offset.y)
+        assert top <= pane.view.current_match < top + pane.view.size.height, "the match is on screen"
+        strip = pane.view.render_line(pane.view.current_match - top)
+        assert any(segment.style and segment.style.bgcolor for segment in strip if "ERROR" in segment.text)
+
+
+async def test_wrap_timestamps_and_source_toggles() -> None:
+    platform = FakeJobPlatform(SNAPSHOT_NOW)
+    huge = stamped("x" * 100_000)
+    job = platform.add(SPEC, JobState.RUNNING, log=[stamped("start"), stamped("synced 3 objects", "sync"), huge, stamped("end")])
+    app = app_with(platform)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_logs(app, pilot, job, 4)
+        view = pane.view
+        assert view.virtual_size.width > 100_000, "no wrap: one row per line, scroll sideways"
+        assert view.render_line(0).cell_length == view.size.width
+        await pilot.press("w")
+        await pilot.pause()
+        height, width = view.scrollable_content_region.height, view.scrollable_content_region.width
+        assert view.wrap and view.virtual_size.width <= width
+        rows = [view.render_line(y).text for y in range(height)]
+        assert rows[-1].rstrip().endswith("end"), "following: the last line sits on the last row"
+        assert rows[-2].startswith("x") and rows[-3] == "x" * width, "the huge line's end above it, cut into rows"
+        await pilot.press("t")
+        assert view.rows.line(0) == ("[job] start", False)
+        await pilot.press("s")
+        await pilot.pause()
+        assert [view.rows.line(row)[0] for row in range(view.rows.count)] == ["[job] start", f"[job] {'x' * 100_000}", "[job] end"]
+        assert "from job only" in str(pane.query_one("#log-indicator").render())
+
+
+async def test_markers_between_lines_and_the_end_of_the_stream() -> None:
+    items: list[LogItem] = [stamped("before"), LogMarker.RECONNECTED, stamped("after")]
+    platform = ScriptedPlatform(items)
+    job = platform.add(SPEC, JobState.RUNNING)
+    app = app_with(platform)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_logs(app, pilot, job, 2)
+        for _ in range(50):
+            if pane.stream is StreamState.ENDED:
+                break
+            await pilot.pause(0.02)
+        rows = pane.view.rows
+        assert [rows.line(row) for row in range(rows.count)] == [
+            (stamped("before"), False),
+            ("reconnected", True),
+            (stamped("after"), False),
+            ("stream ended", True),
+        ]
+        assert pane.stream is StreamState.ENDED and pane.received == 2
+
+
+async def test_save_writes_the_log_to_the_chosen_file(tmp_path: Path) -> None:
+    platform = FakeJobPlatform(SNAPSHOT_NOW)
+    job = platform.add(SPEC, JobState.RUNNING, log=[stamped(f"line {n}") for n in range(50)])
+    app = app_with(platform)
+    target = tmp_path / "job.log"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_logs(app, pilot, job, 50)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen)
+        prompt = app.screen.query_one("#prompt-input")
+        prompt.value = str(target)  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        for _ in range(50):
+            if target.exists():
+                break
+            await pilot.pause(0.02)
+    assert target.read_text().splitlines() == [stamped(f"line {n}") for n in range(50)]
+
+
+async def test_a_firehose_reaches_the_ui_in_batches() -> None:
+    gate = threading.Event()
+    platform = ScriptedPlatform([stamped(f"fast {n}") for n in range(50_000)], gate)
+    job = platform.add(SPEC, JobState.RUNNING)
+    app = app_with(platform)
+    batches: list[int] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(JobLogScreen(job))
+        await pilot.pause()
+        pane = app.screen.query_one(LogPane)
+        original = pane.rows_grew
+
+        def counting(lines: int) -> None:
+            batches.append(lines)
+            original(lines)
+
+        pane.rows_grew = counting  # type: ignore[method-assign]
+        for _ in range(300):
+            if pane.received >= 50_000:
+                break
+            await pilot.pause(0.02)
+        assert pane.received == 50_000
+        assert len(batches) < 1000, "lines are batched, not one UI update per line"
+        await pilot.press("G")
+        assert pane.view.rows.line(pane.view.rows.count - 1)[0] == stamped("fast 49999")
+        gate.set()
