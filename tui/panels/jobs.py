@@ -16,11 +16,12 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from services.backends import Capability
-from services.jobs.protocol import Job, JobState
+from services.jobs.protocol import Job, JobSpec, JobState
 from services.units import human_age
 from tui.panels.base import Panel, confirm_screen
 from tui.screens.job_detail import JobDetailScreen
 from tui.screens.job_logs import JobLogScreen
+from tui.screens.job_run import JobRunScreen, tutorial_defaults
 from widgets.filter_bar import FilterBar
 from widgets.notice import NoticeKind
 from widgets.resource_table import ResourceTable, Row
@@ -54,6 +55,7 @@ class JobsPanel(Panel):
 
     BINDINGS = [
         Binding("enter", "describe", "Describe", show=False),
+        Binding("n", "new_job", "Run job"),
         Binding("l", "logs", "Logs"),
         Binding("s", "stop", "Stop"),
         Binding("ctrl+d", "delete", "Delete"),
@@ -163,6 +165,23 @@ class JobsPanel(Panel):
     def action_logs(self) -> None:
         if job := self._selected():
             self.app.push_screen(JobLogScreen(job))
+
+    def action_new_job(self) -> None:
+        profile = self.services.profile
+        image = f"{profile.registry}/tritonserver:23.03-py3" if profile.registry else "nvcr.io/nvidia/tritonserver:23.03-py3"
+
+        def chosen(spec: JobSpec | None) -> None:
+            if spec is not None:
+                self._run(spec)
+
+        self.app.push_screen(JobRunScreen(tutorial_defaults(profile.region, image)), chosen)
+
+    @work(thread=True, group="jobs-change", exit_on_error=False)
+    def _run(self, spec: JobSpec) -> None:
+        platform = self.services.job_platform
+        assert platform is not None
+        job = platform.run(spec)
+        self.post_message(self.Changed(f"started job {job.name} ({job.short_id}): {job.state}"))
 
     def action_refresh(self) -> None:
         if self.is_available():

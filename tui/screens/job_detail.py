@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from services.jobs.document import run_command_line
 from services.jobs.protocol import Job
 from services.units import human_age
 
@@ -39,18 +40,35 @@ def job_table(job: Job, now: datetime) -> Table:
         rows.append(("info", Text(job.info_message, style="red" if job.state.is_failure else "")))
     for label, value in rows:
         table.add_row(label, value)
+    table.add_row("ovhai", Text(run_command_line(spec), style="dim"))
     table.add_row("", "")
     table.add_row("timeline", "\n".join(f"{change.at:%Y-%m-%d %H:%M:%S}  {change.state}" for change in job.history))
     return table
 
 
 class JobDetailScreen(Screen[None]):
-    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
+    """`c`/`i` copy the URL/IP through the terminal (OSC 52), which also works over SSH."""
+
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("c", "copy('url')", "Copy URL"),
+        Binding("i", "copy('ip')", "Copy IP"),
+        Binding("o", "copy('ovhai')", "Copy ovhai"),
+    ]
 
     def __init__(self, job: Job, now: datetime) -> None:
         super().__init__()
         self._job = job
         self._now = now
+
+    def action_copy(self, what: str) -> None:
+        values = {"url": self._job.url, "ip": self._job.ip, "ovhai": run_command_line(self._job.spec)}
+        value = values.get(what)
+        if not value:
+            self.notify(f"job {self._job.short_id} has no {what} yet", severity="warning")
+            return
+        self.app.copy_to_clipboard(value)
+        self.notify(f"copied the job's {what} to the clipboard")
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"job {self._job.name}", style="bold"), classes="screen-title")

@@ -1,0 +1,159 @@
+"""The jobs panel: the run form, and the whole lifecycle live against the fake AI Training API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from textual.widgets import Input, Switch
+
+from services.config import Config, Profile, ProfileKind
+from services.fake_set import fake_services
+from services.jobs.ai_training import AITrainingPlatform
+from services.jobs.protocol import JobState, is_marker
+from services.secrets import Secret
+from tests.conftest import fake_app
+from tests.fake_ai_api import TOKEN, FakeAITrainingAPI
+from tests.test_ai_training import TUTORIAL_SPEC
+from tui.app import TritonDeck, make_app
+from tui.screens.job_detail import JobDetailScreen
+from tui.screens.job_logs import JobLogScreen
+from tui.screens.job_run import JobRunScreen
+from tui.settings import AppSettings
+from widgets.log_pane import LogPane
+from widgets.resource_table import ResourceTable
+
+
+async def test_run_form_prefills_the_tutorial_and_checks_every_field() -> None:
+    app = fake_app()
+    platform = app.services.job_platform
+    assert platform is not None
+    before = len(platform.list())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await app.workers.wait_for_complete()
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, JobRunScreen)
+        value = {key: form.query_one(f"#run-{key}", Input).value for key, _label in JobRunScreen.FIELDS}
+        assert value["port"] == "8000" and value["gpu"] == "1" and value["command"] == "tritonserver --model-repository=/workspace/models"
+        assert value["volume"] == "my-models@LOCAL:/workspace/models:RO"
+        assert form.query_one("#run-warning").display, "unsecure-http is on: the warning shows"
+        assert "ovhai job run --name triton-server --gpu 1 --default-http-port 8000 --unsecure-http" in str(form.query_one("#run-preview").render())
+        form.query_one("#run-gpu", Input).value = "9"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, JobRunScreen) and "GPUs '9' must be a number from 0 to 4" in str(form.query_one("#run-error").render())
+        assert app.screen.focused is form.query_one("#run-gpu")
+        form.query_one("#run-gpu", Input).value = "1"
+        form.query_one("#run-volume", Input).value = "no-alias:/x"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "must be container@ALIAS" in str(form.query_one("#run-error").render())
+        form.query_one("#run-volume", Input).value = "my-models@LOCAL:/workspace/models:RO"
+        form.query_one("#run-grpc", Switch).value = True
+        await pilot.pause()
+        assert form.query_one("#run-port", Input).value == "8001"
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not isinstance(app.screen, JobRunScreen)
+    jobs = platform.list()
+    assert len(jobs) == before + 1
+    new = next(job for job in jobs if job.spec.name == "triton-server" and job.spec.default_http_port == 8001)
+    assert new.spec.unsecure_http and new.spec.gpu == 1 and str(new.spec.volumes[0]) == "my-models@LOCAL:/workspace/models:RO"
+
+
+@pytest.fixture
+def api() -> Iterator[FakeAITrainingAPI]:
+    server = FakeAITrainingAPI().start()
+    yield server
+    server.stop()
+
+
+def ovh_app(api: FakeAITrainingAPI) -> TritonDeck:
+    profile = Profile(name="gra", kind=ProfileKind.OVHCLOUD, region="GRA", api_url=api.base_url)
+
+    def services(chosen: Profile):  # type: ignore[no-untyped-def]
+        built = fake_services(chosen)
+        built.job_platform = AITrainingPlatform(api.base_url, Secret(TOKEN), "env OVHAI_TOKEN", region="GRA")
+        return built
+
+    config = Config(profiles={"gra": profile}, active_profile="gra")
+    return make_app("gra", config, services, AppSettings(poll_fast_s=0.2, poll_slow_s=0.5), env={})
+
+
+def table_state(app: TritonDeck) -> list[str]:
+    table = app.query_one("#jobs-table", ResourceTable)
+    return [str(table.get_row_at(row)[3]) for row in range(table.row_count)]
+
+
+async def wait_until(pilot, condition, tries: int = 100) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    assert condition()
+
+
+async def test_the_panel_follows_a_job_starting_running_and_stopping_live(api: FakeAITrainingAPI) -> None:
+    app = ovh_app(api)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, JobRunScreen)
+        assert app.screen.query_one("#run-volume", Input).value == "my-models@GRA:/workspace/models:RO"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: table_state(app) == ["QUEUED"])
+        (job_id,) = api.jobs
+        assert api.jobs[job_id].document["spec"]["defaultHttpPort"] == 8000
+        for state in ("INITIALIZING", "PENDING", "RUNNING"):
+            api.advance(job_id)
+            await wait_until(pilot, lambda state=state: table_state(app) == [state])
+        api.emit(job_id, ["Started HTTPService at 0.0.0.0:8000"])
+        await pilot.press("l")
+        assert isinstance(app.screen, JobLogScreen)
+        pane = app.screen.query_one(LogPane)
+        await wait_until(pilot, lambda: pane.received == 1)
+        api.drop_plan = [0]  # the next connection is cut: the view resumes and says so
+        api.emit(job_id, ["second line"])
+        await pilot.press("escape")
+        await pilot.press("enter")
+        assert isinstance(app.screen, JobDetailScreen)
+        await pilot.press("c")
+        await pilot.press("escape", "s", "y")
+        await wait_until(pilot, lambda: table_state(app) == ["INTERRUPTING"])
+        api.advance(job_id)
+        api.advance(job_id)
+        await wait_until(pilot, lambda: table_state(app) == ["INTERRUPTED"])
+        await pilot.press("ctrl+d", "y")
+        await wait_until(pilot, lambda: not api.jobs)
+
+
+async def test_the_log_view_resumes_after_a_drop_with_a_marker(api: FakeAITrainingAPI) -> None:
+    app = ovh_app(api)
+    platform = AITrainingPlatform(api.base_url, Secret(TOKEN), "env OVHAI_TOKEN")
+    job = platform.run(TUTORIAL_SPEC)
+    for _ in range(3):
+        api.advance(job.id)
+    api.emit(job.id, [f"early {n}" for n in range(30)])
+    api.drop_plan = [5]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await wait_until(pilot, lambda: table_state(app) == ["RUNNING"])
+        await pilot.press("l")
+        pane = app.screen.query_one(LogPane)
+        await wait_until(pilot, lambda: pane.received == 30)
+        api.emit(job.id, [f"late {n}" for n in range(30)])
+        await wait_until(pilot, lambda: pane.received == 60)
+        api.finish(job.id)
+        await wait_until(pilot, lambda: pane.view.rows.line(pane.view.rows.count - 1) == ("stream ended", True))
+        rows = pane.view.rows
+        shown = [rows.line(row) for row in range(rows.count)]
+        lines = [text for text, marker in shown if not marker]
+        assert lines == api.jobs[job.id].lines, "0 lost, 0 repeated"
+        assert ("reconnected", True) in shown and shown[-1] == ("stream ended", True)
+        assert api.drops == 1 and JobState.DONE.value == api.jobs[job.id].state
+        assert not any(is_marker(line) for line in lines)

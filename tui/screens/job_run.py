@@ -1,0 +1,180 @@
+"""`n` on the jobs panel: the run form, prefilled with the tutorial's Triton server job.
+
+Every field is checked before anything is sent; the first problem is named in one line
+and its field focused. The equivalent `ovhai job run ...` is previewed as you type, and
+`--unsecure-http` carries a loud warning because it makes the job's URL public.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static, Switch
+
+from services.errors import UserError
+from services.jobs.document import run_command_line
+from services.jobs.protocol import JobSpec, parse_volume
+
+HTTP_PORT, GRPC_PORT = 8000, 8001
+TRITON_COMMAND = "tritonserver --model-repository=/workspace/models"
+UNSECURE_WARNING = "⚠ unsecure-http: the job URL answers anyone who has it, with no token. Use it only for tests."
+
+
+def tutorial_defaults(region: str, image: str) -> dict[str, str]:
+    return {
+        "image": image,
+        "name": "triton-server",
+        "command": TRITON_COMMAND,
+        "gpu": "1",
+        "port": str(HTTP_PORT),
+        "volume": f"my-models@{region}:/workspace/models:RO",
+        "env": "",
+        "labels": "",
+    }
+
+
+def _pairs(text: str, field: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for word in shlex.split(text):
+        name, equals, value = word.partition("=")
+        if not equals or not name:
+            raise _FieldError(field, f"{field} '{word}' must be NAME=VALUE (space-separated)")
+        pairs.append((name, value))
+    return tuple(pairs)
+
+
+class _FieldError(UserError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def spec_from_fields(values: dict[str, str], unsecure_http: bool) -> JobSpec:
+    """The form's text fields as a JobSpec, or a `UserError` naming the first bad field."""
+    image = values["image"].strip()
+    if not image or " " in image:
+        raise _FieldError("image", "image is required, with no spaces, e.g. nvcr.io/nvidia/tritonserver:23.03-py3")
+    try:
+        command = tuple(shlex.split(values["command"]))
+    except ValueError as error:
+        raise _FieldError("command", f"command cannot be split into words ({error}): check its quotes") from None
+    gpu_text = values["gpu"].strip()
+    if not gpu_text.isdigit() or not 0 <= int(gpu_text) <= 4:
+        raise _FieldError("gpu", f"GPUs '{gpu_text}' must be a number from 0 to 4")
+    port_text = values["port"].strip()
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise _FieldError("port", f"port '{port_text}' must be 1-65535 (8000 for Triton HTTP, 8001 for gRPC)")
+    volumes = []
+    for text in values["volume"].split():
+        try:
+            volumes.append(parse_volume(text))
+        except UserError as error:
+            raise _FieldError("volume", error.message) from None
+    gpu = int(gpu_text)
+    return JobSpec(
+        image=image,
+        command=command,
+        name=values["name"].strip() or None,
+        gpu=gpu,
+        cpu=None if gpu else 1,
+        default_http_port=int(port_text),
+        unsecure_http=unsecure_http,
+        volumes=tuple(volumes),
+        env=_pairs(values["env"], "env"),
+        labels=_pairs(values["labels"], "labels"),
+    )
+
+
+class JobRunScreen(ModalScreen[JobSpec | None]):
+    """Dismisses with the JobSpec to run, or None."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "run", "Run"),
+    ]
+    FIELDS = (
+        ("image", "image"),
+        ("name", "name"),
+        ("command", "command"),
+        ("gpu", "GPUs"),
+        ("port", "HTTP port"),
+        ("volume", "volumes"),
+        ("env", "env"),
+        ("labels", "labels"),
+    )
+
+    def __init__(self, defaults: dict[str, str]) -> None:
+        super().__init__()
+        self._defaults = defaults
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="run-box", classes="dialog"):
+            yield Static("Run a job", id="run-title")
+            for key, label in self.FIELDS:
+                with Horizontal(classes="field"):
+                    yield Label(label, classes="field-label")
+                    yield Input(self._defaults.get(key, ""), id=f"run-{key}")
+            with Horizontal(classes="field switches"):
+                yield Label("gRPC", classes="field-label")
+                yield Switch(False, id="run-grpc")
+                yield Label("expose 8001 for gRPC instead of 8000", classes="switch-label")
+            with Horizontal(classes="field switches"):
+                yield Label("security", classes="field-label")
+                yield Checkbox("--unsecure-http", True, id="run-unsecure")
+            yield Static(UNSECURE_WARNING, id="run-warning")
+            yield Static(id="run-preview")
+            yield Static(id="run-error")
+            with Horizontal(id="run-buttons"):
+                yield Button("Cancel [esc]", id="run-cancel")
+                yield Button("Run [ctrl+s]", id="run-start", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#run-image", Input).focus()
+        self._update()
+
+    def _values(self) -> dict[str, str]:
+        return {key: self.query_one(f"#run-{key}", Input).value for key, _label in self.FIELDS}
+
+    @property
+    def _unsecure(self) -> bool:
+        return self.query_one("#run-unsecure", Checkbox).value
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    def _update(self) -> None:
+        self.query_one("#run-warning", Static).display = self._unsecure
+        preview = self.query_one("#run-preview", Static)
+        try:
+            preview.update(Text(run_command_line(spec_from_fields(self._values(), self._unsecure)), style="dim"))
+        except UserError:
+            preview.update(Text("(fix the fields to see the ovhai command)", style="dim"))
+
+    @on(Switch.Changed, "#run-grpc")
+    def _grpc(self, event: Switch.Changed) -> None:
+        self.query_one("#run-port", Input).value = str(GRPC_PORT if event.value else HTTP_PORT)
+
+    def action_run(self) -> None:
+        try:
+            spec = spec_from_fields(self._values(), self._unsecure)
+        except _FieldError as error:
+            self.query_one("#run-error", Static).update(Text(error.message, style="bold red"))
+            self.query_one(f"#run-{error.field}", Input).focus()
+            return
+        self.dismiss(spec)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#run-start")
+    def _start(self) -> None:
+        self.action_run()
+
+    @on(Button.Pressed, "#run-cancel")
+    def _cancelled(self) -> None:
+        self.action_cancel()
