@@ -54,6 +54,7 @@ def pressing(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
         pytest.param(("3", "j", "ctrl+d"), id="confirm-delete"),
         pytest.param(("3", "j", "enter"), id="job-detail"),
         pytest.param(("3", "slash", "r", "u", "n"), id="jobs-filtered"),
+        pytest.param(("3", "n"), id="job-run-form"),
     ],
 )
 def test_panel(snap_compare: SnapCompare, keys: tuple[str, ...], size: tuple[int, int]) -> None:
@@ -70,6 +71,27 @@ def test_job_logs(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
             if pane.received == 8:
                 break
             await pilot.pause(0.05)
+        await pilot.pause()
+
+    assert snap_compare(fake_app(), run_before=run_before, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_job_logs_searched_and_paused(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pressing("3", "j")(pilot)
+        await pilot.press("l")
+        pane = pilot.app.screen.query_one(LogPane)
+        for _ in range(100):
+            if pane.received == 8:
+                break
+            await pilot.pause(0.05)
+        await pilot.press("slash", *"started", "enter")
+        for _ in range(100):
+            if pane.view.current_match is not None:
+                break
+            await pilot.pause(0.05)
+        await pilot.press("t")
         await pilot.pause()
 
     assert snap_compare(fake_app(), run_before=run_before, terminal_size=size)

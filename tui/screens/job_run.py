@@ -23,7 +23,7 @@ from services.jobs.protocol import JobSpec, parse_volume
 
 HTTP_PORT, GRPC_PORT = 8000, 8001
 TRITON_COMMAND = "tritonserver --model-repository=/workspace/models"
-UNSECURE_WARNING = "⚠ unsecure-http: the job URL answers anyone who has it, with no token. Use it only for tests."
+UNSECURE_WARNING = "⚠ --unsecure-http: anyone with the job URL can call it, no token needed."
 
 
 def tutorial_defaults(region: str, image: str) -> dict[str, str]:
