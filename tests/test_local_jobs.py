@@ -283,3 +283,52 @@ def test_env_vars_reach_the_job_and_home_is_the_workspace() -> None:
     assert wait_for(platform, job.id, {JobState.DONE, JobState.FAILED}) is JobState.DONE
     workspace = platform.root / job.id / "workspace"
     assert any(line.endswith(f"[job] bonjour from {workspace}") for line in platform.logs(job.id))
+
+
+async def test_run_form_starts_a_real_tritonserver_that_the_panel_follows_and_stops(models_bucket: BucketRef) -> None:
+    from services.backends import open_services
+    from services.config import Config
+    from tui.app import make_app
+    from tui.screens.job_logs import JobLogScreen
+    from tui.screens.job_run import JobRunScreen
+    from tui.settings import AppSettings
+    from widgets.log_pane import LogPane
+    from widgets.resource_table import ResourceTable
+
+    platform = LocalJobPlatform()
+    app = make_app("local", Config(), open_services, AppSettings(poll_fast_s=0.3, poll_slow_s=1.0), env={})
+
+    def states() -> list[str]:
+        table = app.query_one("#jobs-table", ResourceTable)
+        return [str(table.get_row_at(row)[3]) for row in range(table.row_count)]
+
+    async def until(pilot, condition, seconds: float = 90) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+        assert condition()
+
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("3")
+            await pilot.press("n")
+            await pilot.pause()
+            assert isinstance(app.screen, JobRunScreen)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: states() == ["RUNNING"])
+            await pilot.press("l")
+            assert isinstance(app.screen, JobLogScreen)
+            pane = app.screen.query_one(LogPane)
+
+            def shown() -> str:
+                return "\n".join(pane.view.rows.line(row)[0] for row in range(pane.view.rows.count))
+
+            await until(pilot, lambda: "Started HTTPService" in shown())
+            assert "[sync] synced" in shown()
+            await pilot.press("escape", "s", "y")
+            await until(pilot, lambda: states() == ["INTERRUPTED"])
+            await pilot.press("ctrl+d", "y")
+            await until(pilot, lambda: states() == [], 10)
+    finally:
+        for job in platform.list():
+            platform.delete(job.id, force=True)
