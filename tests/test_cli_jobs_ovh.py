@@ -42,6 +42,7 @@ def test_the_tutorial_commands(api: FakeAITrainingAPI, capsys: pytest.CaptureFix
     document = json.loads(out)
     assert document["status"]["url"] == f"https://{job['id']}.job.gra.ai.cloud.ovh.net"  # jq .status.url
     assert document["status"]["state"] == "RUNNING" and document["status"]["ip"].startswith("10.42.")
+    assert document == api.jobs[job["id"]].document, "the API's document, whole (infoUrl and all)"
     code, out = run(["job", "list"], env=ENV)
     assert out.splitlines()[0].split() == ["ID", "STATE", "AGE", "IMAGE", "JOB_URL"] and job["id"] in out
     api.emit(job["id"], ["pulling data"], source="sync")

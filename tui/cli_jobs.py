@@ -91,7 +91,7 @@ def cmd_job_run(ctx: Context) -> int:
         print("triton-deck: warning: --unsecure-http makes the job's URL reachable without a token", file=sys.stderr)
     job = _platform(ctx).run(spec)
     if args.output == "json":
-        ctx.print_json(job_document(job))
+        ctx.print_json(job.raw or job_document(job))
     else:
         ctx.print(f"{job.id} {job.state.value}")
     return 0
@@ -100,7 +100,7 @@ def cmd_job_run(ctx: Context) -> int:
 def cmd_job_list(ctx: Context) -> int:
     jobs = _platform(ctx).list()
     if ctx.args.output == "json":
-        ctx.print_json([job_document(job) for job in jobs])
+        ctx.print_json([job.raw or job_document(job) for job in jobs])
         return 0
     now = datetime.now(UTC)
     ctx.print(f"{'ID':<36} {'STATE':<12} {'AGE':>5} {'IMAGE':<28} JOB_URL")
@@ -112,7 +112,7 @@ def cmd_job_list(ctx: Context) -> int:
 def cmd_job_get(ctx: Context) -> int:
     job = _platform(ctx).get(ctx.args.id)
     if ctx.args.output == "json":
-        ctx.print_json(job_document(job))
+        ctx.print_json(job.raw or job_document(job))
         return 0
     for label, value in (("id", job.id), ("state", job.state.value), ("url", job.url or ""), ("ip", job.ip or ""), ("info", job.info_message or "")):
         ctx.print(f"{label:<6} {value}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -37,6 +38,10 @@ def _message(response: httpx.Response) -> str:
     except ValueError:
         return response.text.strip()[:200]
     return str(body.get("message", "")) if isinstance(body, dict) else ""
+
+
+def _job(document: dict[str, Any]) -> Job:
+    return replace(job_from_document(document), raw=document)
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:
@@ -135,10 +140,10 @@ class AITrainingPlatform:
 
     def run(self, spec: JobSpec) -> Job:
         response = self._request("POST", "/job", what="starting the job", json=spec_document(spec))
-        return job_from_document(response.json())
+        return _job(response.json())
 
     def get(self, job_id: str) -> Job:
-        return job_from_document(self._request("GET", f"/job/{job_id}", what=f"job {job_id}").json())
+        return _job(self._request("GET", f"/job/{job_id}", what=f"job {job_id}").json())
 
     def list(self, states: tuple[JobState, ...] = ()) -> list[Job]:
         """Every page of `GET /v1/job`, newest first; the state filter runs on the server."""
@@ -149,7 +154,7 @@ class AITrainingPlatform:
             params += [("statusState", state.value) for state in states]
             body = self._request("GET", "/job", what="listing jobs", params=params).json()
             items = body.get("items", []) if isinstance(body, dict) else body
-            jobs.extend(job_from_document(item) for item in items)
+            jobs.extend(_job(item) for item in items)
             metadata = body.get("metadata", {}) if isinstance(body, dict) else {}
             if not items or page >= int(metadata.get("pageCount") or page):
                 break

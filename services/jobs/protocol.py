@@ -7,7 +7,7 @@ job from the regional API, from the local platform or from the fake reads the sa
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -126,6 +126,9 @@ class Job:
     info_code: str | None = None
     info_message: str | None = None
     exit_code: int | None = None
+    # The API's own document when the job came from the AI Training API: `job get -o json`
+    # prints it whole (infoUrl, sshUrl, dataSync…), not only the fields modelled here.
+    raw: dict[str, object] | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
