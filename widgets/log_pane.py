@@ -178,15 +178,6 @@ class LogPane(Vertical):
                 self.view.scroll_to_end()
         self._refresh_indicator()
 
-    def watch_title(self) -> None:
-        self._refresh_indicator()
-
-    def watch_stream(self) -> None:
-        self._refresh_indicator()
-
-    def watch_details(self) -> None:
-        self._refresh_indicator()
-
     def _refresh_indicator(self) -> None:
         if not self.is_mounted:
             return
@@ -199,3 +190,5 @@ class LogPane(Vertical):
         if self.details:
             parts += ["  ", (self.details, "dim")]
         self.query_one(_IndicatorLine).update(Text.assemble(*parts))
+
+    watch_title = watch_stream = watch_details = _refresh_indicator

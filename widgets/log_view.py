@@ -101,12 +101,6 @@ class LogView(ScrollView, can_focus=True):
     def watch_wrap(self) -> None:
         self.rows_changed()
 
-    def watch_query(self) -> None:
-        self.refresh()
-
-    def watch_current_match(self) -> None:
-        self.refresh()
-
     # -- rendering ---------------------------------------------------------------------------
 
     def _row_height(self, row: int, width: int) -> int:

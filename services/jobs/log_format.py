@@ -7,24 +7,9 @@ no source and have no time; filters keep them only when showing every source.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 JOB_SOURCE = "job"
 _PREFIX = re.compile(r"(\d{4}-\d\d-\d\dT[\d:.]+Z) \[([\w.-]+)\] ")
-
-
-@dataclass(frozen=True)
-class LogLine:
-    time: str | None
-    source: str | None
-    text: str
-
-
-def split_line(line: str) -> LogLine:
-    match = _PREFIX.match(line)
-    if match is None:
-        return LogLine(None, None, line)
-    return LogLine(match.group(1), match.group(2), line[match.end() :])
 
 
 def source_of(line: str) -> str | None:

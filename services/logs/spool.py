@@ -103,16 +103,14 @@ class LogSpool:
             raise IndexError(index)
         return self._block(index // STRIDE)[index % STRIDE]
 
-    def iter_from(self, start: int, backwards: bool = False) -> Iterable[tuple[int, str]]:
-        """Lines from `start` towards the end (or the beginning), block by block, bypassing the cache."""
-        step = -1 if backwards else 1
+    def iter_from(self, start: int) -> Iterable[tuple[int, str]]:
+        """Lines from `start` to the end, a block at a time, bypassing the cache."""
         index = start
-        while 0 <= index < self._count:
-            block_index = index // STRIDE
-            block = self._read_block(block_index)
-            while 0 <= index < self._count and index // STRIDE == block_index:
-                yield index, block[index % STRIDE]
-                index += step
+        while index < self._count:
+            block = self._read_block(index // STRIDE)
+            for line in block[index % STRIDE :]:
+                yield index, line
+                index += 1
 
     def save(self, target: Path) -> int:
         """Write the log lines (no stream markers) to `target` atomically; returns the line count."""
@@ -176,14 +174,6 @@ class LogViewModel:
     def spool_index(self, row: int) -> int:
         return row if self._rows is None else self._rows[row]
 
-    def row_of(self, spool_index: int) -> int | None:
-        if self._rows is None:
-            return spool_index
-        from bisect import bisect_left
-
-        position = bisect_left(self._rows, spool_index)
-        return position if position < len(self._rows) and self._rows[position] == spool_index else None
-
     def line(self, row: int) -> tuple[str, bool]:
         """The text of `row` as shown, and whether it is a stream marker rather than a log line."""
         raw = self.spool.line(self.spool_index(row))
@@ -197,18 +187,9 @@ class LogViewModel:
         total = self.count
         if not needle or not total:
             return None
-        first = start_row - 1 if backwards else start_row + 1
-        wrap_from = total - 1 if backwards else 0
-        for begin in (first, wrap_from):
-            for row in self._rows_from(begin, backwards):
-                text, _marker = self.line(row)
-                if needle in text.casefold():
-                    return row
-        return None
-
-    def _rows_from(self, begin: int, backwards: bool) -> Iterable[int]:
         step = -1 if backwards else 1
-        row = begin
-        while 0 <= row < self.count:
-            yield row
-            row += step
+        for offset in range(1, total + 1):
+            row = (start_row + step * offset) % total
+            if needle in self.line(row)[0].casefold():
+                return row
+        return None

@@ -91,16 +91,17 @@ class JobLogScreen(Screen[None]):
         cancel = CancelToken(linked=lambda: worker.is_cancelled)
         for batch in batched(platform.follow_logs(self._job.id, cancel), FLUSH_S, cancel):
             lines: list[str] = []
+            added = 0
             reconnected = False
             for item in batch:
                 if is_marker(item):
-                    self._spool.append(lines)
+                    added += self._spool.append(lines)
                     self._spool.mark(item.value)
                     reconnected, lines = True, []
                 else:
                     lines.append(item)
-            self._spool.append(lines)
-            self.post_message(self.Grew(sum(1 for item in batch if not is_marker(item)), reconnected))
+            added += self._spool.append(lines)
+            self.post_message(self.Grew(added, reconnected))
         if not cancel.cancelled:
             self._spool.mark("stream ended")
             self.post_message(self.Ended())
