@@ -18,7 +18,7 @@ from services.cancel import CancelToken
 from services.errors import UserError
 from services.jobs.document import job_document
 from services.jobs.log_format import source_of
-from services.jobs.protocol import JobPlatform, JobSpec, LogItem, is_marker, parse_volume
+from services.jobs.protocol import JobPlatform, JobSpec, LogItem, is_marker, parse_pairs, parse_volume
 from services.units import human_age, parse_duration
 
 if TYPE_CHECKING:
@@ -30,16 +30,6 @@ def _platform(ctx: Context) -> JobPlatform:
     if services.job_platform is None:
         raise UserError(services.reason(Capability.JOBS))
     return services.job_platform
-
-
-def _pairs(values: list[str] | None, flag: str) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for value in values or []:
-        name, equals, content = value.partition("=")
-        if not equals or not name:
-            raise UserError(f"{flag} '{value}' must be NAME=VALUE")
-        pairs.append((name, content))
-    return tuple(pairs)
 
 
 def _ssh_keys(values: list[str] | None) -> tuple[str, ...]:
@@ -82,8 +72,8 @@ def cmd_job_run(ctx: Context) -> int:
         grpc_port=_port(args.grpc_port, "--grpc-port") if args.grpc_port else None,
         unsecure_http=args.unsecure_http,
         volumes=tuple(parse_volume(volume) for volume in args.volume or []),
-        env=_pairs(args.env, "--env"),
-        labels=_pairs(args.label, "--label"),
+        env=parse_pairs(args.env or [], "--env"),
+        labels=parse_pairs(args.label or [], "--label"),
         timeout_s=parse_duration(args.timeout) if args.timeout else None,
         ssh_public_keys=_ssh_keys(args.ssh_public_keys),
     )

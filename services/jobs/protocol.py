@@ -6,7 +6,7 @@ job from the regional API, from the local platform or from the fake reads the sa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -85,6 +85,19 @@ def parse_volume(text: str) -> VolumeSpec:
         else:
             raise UserError(f"volume '{text}': unknown flag '{flag}' (use RO, RW, RWD, cache or no-cache)")
     return VolumeSpec(container, alias.upper(), parts[mount_index], permission, prefix, cache)
+
+
+def parse_pairs(words: Iterable[str], label: str, hint: str = "") -> tuple[tuple[str, str], ...]:
+    """`NAME=VALUE` words, as `ovhai job run --env/--label` take them."""
+    from services.errors import UserError
+
+    pairs = []
+    for word in words:
+        name, equals, value = word.partition("=")
+        if not equals or not name:
+            raise UserError(f"{label} '{word}' must be NAME=VALUE{hint}")
+        pairs.append((name, value))
+    return tuple(pairs)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static, Switch
 
 from services.errors import UserError
 from services.jobs.document import run_command_line
-from services.jobs.protocol import JobSpec, parse_volume
+from services.jobs.protocol import JobSpec, parse_pairs, parse_volume
 
 HTTP_PORT, GRPC_PORT = 8000, 8001
 TRITON_COMMAND = "tritonserver --model-repository=/workspace/models"
@@ -39,16 +39,6 @@ def tutorial_defaults(region: str, image: str) -> dict[str, str]:
     }
 
 
-def _pairs(text: str, field: str) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for word in shlex.split(text):
-        name, equals, value = word.partition("=")
-        if not equals or not name:
-            raise _FieldError(field, f"{field} '{word}' must be NAME=VALUE (space-separated)")
-        pairs.append((name, value))
-    return tuple(pairs)
-
-
 class _FieldError(UserError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -60,10 +50,7 @@ def spec_from_fields(values: dict[str, str], unsecure_http: bool) -> JobSpec:
     image = values["image"].strip()
     if not image or " " in image:
         raise _FieldError("image", "image is required, with no spaces, e.g. nvcr.io/nvidia/tritonserver:23.03-py3")
-    try:
-        command = tuple(shlex.split(values["command"]))
-    except ValueError as error:
-        raise _FieldError("command", f"command cannot be split into words ({error}): check its quotes") from None
+    command = tuple(_words(values, "command"))
     gpu_text = values["gpu"].strip()
     if not gpu_text.isdigit() or not 0 <= int(gpu_text) <= 4:
         raise _FieldError("gpu", f"GPUs '{gpu_text}' must be a number from 0 to 4")
@@ -86,9 +73,24 @@ def spec_from_fields(values: dict[str, str], unsecure_http: bool) -> JobSpec:
         default_http_port=int(port_text),
         unsecure_http=unsecure_http,
         volumes=tuple(volumes),
-        env=_pairs(values["env"], "env"),
-        labels=_pairs(values["labels"], "labels"),
+        env=_field_pairs(values, "env"),
+        labels=_field_pairs(values, "labels"),
     )
+
+
+def _words(values: dict[str, str], field: str) -> list[str]:
+    try:
+        return shlex.split(values[field])
+    except ValueError as error:
+        raise _FieldError(field, f"{field} cannot be split into words ({error}): check its quotes") from None
+
+
+def _field_pairs(values: dict[str, str], field: str) -> tuple[tuple[str, str], ...]:
+    words = _words(values, field)
+    try:
+        return parse_pairs(words, field, " (space-separated)")
+    except UserError as error:
+        raise _FieldError(field, error.message) from None
 
 
 class JobRunScreen(ModalScreen[JobSpec | None]):
