@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from services.config import TOKEN_ENV, Profile, resolve_s3_credentials, resolve_token
+from services.config import TOKEN_ENV, Profile, resolve_s3_credentials, resolve_token, token_source
 from services.errors import UserError
+from services.secrets import Secret
 
 if TYPE_CHECKING:  # annotations only: startup does not pay for every service's types
     from services.images.protocol import ImageBuilder
@@ -82,11 +83,17 @@ def open_job_platform(profile: Profile, env: Mapping[str, str]) -> JobPlatform:
         return LocalJobPlatform()
     from services.jobs.ai_training import AITrainingPlatform
 
-    token = resolve_token(profile, env)
-    if token is None:
+    source = token_source(profile, env)
+    if source is None:
         raise UserError(f"no AI Training token: set {TOKEN_ENV}, or token_command in profile '{profile.name}' (`triton-deck profile add`)")
+
+    def token() -> Secret:
+        resolved = resolve_token(profile, env)
+        assert resolved is not None  # token_source found a source
+        return resolved.value
+
     assert profile.ai_api_url is not None
-    return AITrainingPlatform(profile.ai_api_url, token.value, token.source, region=profile.region, shared_registry=profile.registry)
+    return AITrainingPlatform(profile.ai_api_url, token, source, region=profile.region, shared_registry=profile.registry)
 
 
 def open_services(profile: Profile, env: Mapping[str, str] | None = None) -> ServiceSet:

@@ -277,17 +277,28 @@ class ResolvedSecret:
     source: str
 
 
-def resolve_token(profile: Profile, env: Mapping[str, str]) -> ResolvedSecret | None:
-    """The AI Training token: `OVHAI_TOKEN`, then `token_command`, then `token` in the file."""
+def token_source(profile: Profile, env: Mapping[str, str]) -> str | None:
+    """Where the AI Training token comes from (`OVHAI_TOKEN`, then `token_command`, then
+    `token` in the file), found without running anything."""
     if profile.is_local:
         return None
     if env.get(TOKEN_ENV):
-        return ResolvedSecret(Secret(env[TOKEN_ENV]), f"env {TOKEN_ENV}")
+        return f"env {TOKEN_ENV}"
     if profile.token_command:
-        return ResolvedSecret(_run_token_command(profile), "token_command")
-    if profile.token:
-        return ResolvedSecret(profile.token, "config file")
-    return None
+        return "token_command"
+    return "config file" if profile.token else None
+
+
+def resolve_token(profile: Profile, env: Mapping[str, str]) -> ResolvedSecret | None:
+    """The AI Training token from the first source `token_source` names (this may run `token_command`)."""
+    source = token_source(profile, env)
+    if source is None:
+        return None
+    if source == "token_command":
+        return ResolvedSecret(_run_token_command(profile), source)
+    value = Secret(env[TOKEN_ENV]) if source == f"env {TOKEN_ENV}" else profile.token
+    assert value is not None
+    return ResolvedSecret(value, source)
 
 
 def _run_token_command(profile: Profile) -> Secret:

@@ -44,7 +44,7 @@ def sleeps() -> Sleeps:
 
 
 def platform_for(api: FakeAITrainingAPI, sleeps: Sleeps | None = None, token: str = TOKEN, **options: object) -> AITrainingPlatform:
-    return AITrainingPlatform(api.base_url, Secret(token), "env OVHAI_TOKEN", backoff_s=0.01, sleep=sleeps if sleeps is not None else (lambda _s: None), **options)  # type: ignore[arg-type]
+    return AITrainingPlatform(api.base_url, lambda: Secret(token), "env OVHAI_TOKEN", backoff_s=0.01, sleep=sleeps if sleeps is not None else (lambda _s: None), **options)  # type: ignore[arg-type]
 
 
 def test_the_tutorial_flow(api: FakeAITrainingAPI) -> None:

@@ -113,3 +113,15 @@ def test_a_missing_or_wrong_token_says_where_to_put_one(api: FakeAITrainingAPI, 
     assert run(["job", "list"], env={"TRITON_DECK_PROFILE": "gra", "OVHAI_TOKEN": "bad-token-xyz-987"})[0] == 1
     err = capsys.readouterr().err
     assert "refused the token from env OVHAI_TOKEN (HTTP 401" in err and "bad-token-xyz-987" not in err
+
+
+def test_opening_a_profile_runs_no_token_command_until_a_request_needs_it(api: FakeAITrainingAPI, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from services.backends import open_services
+    from services.config import Profile, ProfileKind
+
+    marker = tmp_path / "ran"
+    command = f"sh -c 'touch {marker}; echo {TOKEN}'"
+    profile = Profile(name="gra", kind=ProfileKind.OVHCLOUD, region="GRA", api_url=api.base_url, token_command=command)
+    platform = open_services(profile, env={}).job_platform
+    assert platform is not None and not marker.exists(), "start-up and profile switches stay instant"
+    assert platform.list() == [] and marker.exists()

@@ -77,7 +77,7 @@ def ovh_app(api: FakeAITrainingAPI) -> TritonDeck:
 
     def services(chosen: Profile):  # type: ignore[no-untyped-def]
         built = fake_services(chosen)
-        built.job_platform = AITrainingPlatform(api.base_url, Secret(TOKEN), "env OVHAI_TOKEN", region="GRA")
+        built.job_platform = AITrainingPlatform(api.base_url, lambda: Secret(TOKEN), "env OVHAI_TOKEN", region="GRA")
         return built
 
     config = Config(profiles={"gra": profile}, active_profile="gra")
@@ -134,7 +134,7 @@ async def test_the_panel_follows_a_job_starting_running_and_stopping_live(api: F
 
 async def test_the_log_view_resumes_after_a_drop_with_a_marker(api: FakeAITrainingAPI) -> None:
     app = ovh_app(api)
-    platform = AITrainingPlatform(api.base_url, Secret(TOKEN), "env OVHAI_TOKEN")
+    platform = AITrainingPlatform(api.base_url, lambda: Secret(TOKEN), "env OVHAI_TOKEN")
     job = platform.run(TUTORIAL_SPEC)
     for _ in range(3):
         api.advance(job.id)

@@ -9,13 +9,12 @@ ever travels in the Authorization header.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
-
-import httpx
 
 from services.cancel import CancelToken
 from services.errors import UserError
@@ -23,6 +22,9 @@ from services.jobs.document import job_from_document, spec_document
 from services.jobs.log_resume import Delivered, MatchOverlap, SkipCount, Undecidable
 from services.jobs.protocol import Job, JobSpec, JobState, LogItem, LogMarker, PlatformCapabilities, RegistryInfo
 from services.secrets import Secret, redact
+
+if TYPE_CHECKING:  # imported on first request: opening a profile stays cheap
+    import httpx
 
 PAGE_SIZE = 100
 RESUME_WINDOW = 1000  # delivered lines kept to line up a resumed stream
@@ -52,14 +54,17 @@ def _retry_after(response: httpx.Response, default: float) -> float:
 
 
 class AITrainingPlatform:
-    """One API client per profile; safe to share between worker threads (httpx.Client is)."""
+    """One API client per profile; safe to share between worker threads (httpx.Client is).
+
+    `token` is called once, on the first request, in whatever worker makes it: a
+    `token_command` never runs while the app starts or switches profile."""
 
     capabilities = PlatformCapabilities(registries=True)
 
     def __init__(
         self,
         base_url: str,
-        token: Secret,
+        token: Callable[[], Secret],
         token_source: str,
         *,
         region: str = "GRA",
@@ -80,37 +85,54 @@ class AITrainingPlatform:
         self._sleep = sleep
         self._timeout_s = timeout_s
         self._resume_window = resume_window
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
-            headers={"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"},
-        )
+        self._lock = threading.RLock()
+        self._secret: Secret | None = None
+        self._client: httpx.Client | None = None
+
+    def _authorization(self) -> dict[str, str]:
+        with self._lock:
+            if self._secret is None:
+                self._secret = self._token()
+            return {"Authorization": f"Bearer {self._secret.reveal()}"}
+
+    def _http(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                import httpx
+
+                self._client = httpx.Client(
+                    base_url=self.base_url,
+                    timeout=httpx.Timeout(self._timeout_s, connect=min(self._timeout_s, 10.0)),
+                    headers={**self._authorization(), "Accept": "application/json"},
+                )
+            return self._client
 
     # -- requests --------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, *, what: str, params: Any = None, json: Any = None) -> httpx.Response:
         """Send once, or again for idempotent calls after a 5xx/timeout, and after any 429."""
+        import httpx
+
         attempt = 0
         while True:
             attempt += 1
+            may_retry = attempt <= self._retries
+            backoff = self._backoff_s * 2 ** (attempt - 1)
             try:
-                response = self._http.request(method, path, params=params, json=json)
-            except httpx.TimeoutException as error:
-                if method in _IDEMPOTENT and attempt <= self._retries:
-                    self._sleep(self._backoff_s * 2 ** (attempt - 1))
+                response = self._http().request(method, path, params=params, json=json)
+            except httpx.TransportError as error:  # timeouts included
+                if method in _IDEMPOTENT and may_retry:
+                    self._sleep(backoff)
                     continue
-                raise UserError(f"AI Training did not answer in {self._timeout_s:g} s ({what}): try again, or check {self.base_url}") from error
-            except httpx.TransportError as error:
-                if method in _IDEMPOTENT and attempt <= self._retries:
-                    self._sleep(self._backoff_s * 2 ** (attempt - 1))
-                    continue
+                if isinstance(error, httpx.TimeoutException):
+                    raise UserError(f"AI Training did not answer in {self._timeout_s:g} s ({what}): try again, or check {self.base_url}") from error
                 reason = redact(str(error)) or type(error).__name__
                 raise UserError(f"cannot reach AI Training at {self.base_url} ({what}): {reason}") from error
-            if response.status_code == 429 and attempt <= self._retries:
-                self._sleep(_retry_after(response, self._backoff_s * 2 ** (attempt - 1)))
+            if response.status_code == 429 and may_retry:
+                self._sleep(_retry_after(response, backoff))
                 continue
-            if response.status_code in _RETRYABLE_STATUS and method in _IDEMPOTENT and attempt <= self._retries:
-                self._sleep(self._backoff_s * 2 ** (attempt - 1))
+            if response.status_code in _RETRYABLE_STATUS and method in _IDEMPOTENT and may_retry:
+                self._sleep(backoff)
                 continue
             if response.is_success:
                 return response
@@ -252,7 +274,7 @@ class AITrainingPlatform:
         from websockets.exceptions import ConnectionClosedOK, InvalidStatus, WebSocketException
         from websockets.sync.client import connect
 
-        headers = {"Authorization": f"Bearer {self._token.reveal()}"}
+        headers = self._authorization()
         url = self._socket_url(job_id, tail)
         try:
             with connect(url, additional_headers=headers, open_timeout=self._timeout_s, close_timeout=1) as socket:
@@ -279,9 +301,6 @@ class AITrainingPlatform:
             raise _StreamDropped() from None
         except (OSError, TimeoutError, WebSocketException):
             raise _StreamDropped() from None
-
-    def close(self) -> None:
-        self._http.close()
 
 
 _OPENED = "\x00opened"  # sentinel compared by identity, never a log line
