@@ -7,6 +7,7 @@ Polling is one list call per interval for all jobs: fast while any job is starti
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from rich.text import Text
 from textual import on, work
@@ -16,7 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from services.backends import Capability
-from services.jobs.protocol import Job, JobSpec, JobState
+from services.jobs.protocol import Job, JobPlatform, JobSpec, JobState
 from services.units import human_age
 from tui.panels.base import Panel, confirm_screen
 from tui.screens.job_detail import JobDetailScreen
@@ -170,18 +171,15 @@ class JobsPanel(Panel):
         profile = self.services.profile
         image = f"{profile.registry}/tritonserver:23.03-py3" if profile.registry else "nvcr.io/nvidia/tritonserver:23.03-py3"
 
+        def run(platform: JobPlatform, spec: JobSpec) -> str:
+            job = platform.run(spec)
+            return f"started job {job.name} ({job.short_id}): {job.state}"
+
         def chosen(spec: JobSpec | None) -> None:
             if spec is not None:
-                self._run(spec)
+                self._change(lambda platform: run(platform, spec))
 
         self.app.push_screen(JobRunScreen(tutorial_defaults(profile.region, image)), chosen)
-
-    @work(thread=True, group="jobs-change", exit_on_error=False)
-    def _run(self, spec: JobSpec) -> None:
-        platform = self.services.job_platform
-        assert platform is not None
-        job = platform.run(spec)
-        self.post_message(self.Changed(f"started job {job.name} ({job.short_id}): {job.state}"))
 
     def action_refresh(self) -> None:
         if self.is_available():
@@ -195,9 +193,13 @@ class JobsPanel(Panel):
             self.notify(f"job {job.short_id} is already {job.state}", severity="warning")
             return
 
+        def stop(platform: JobPlatform) -> str:
+            platform.stop(job.id)
+            return f"stop requested for job {job.short_id}"
+
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._stop(job.id)
+                self._change(stop)
 
         detail = "RW volumes are synced back while it finalizes."
         self.app.push_screen(confirm_screen(f"Stop job {job.name} ({job.short_id})?", detail), confirmed)
@@ -208,25 +210,22 @@ class JobsPanel(Panel):
             return
         detail = "It is still running: it will be stopped first." if not job.state.is_terminal else ""
 
+        def delete(platform: JobPlatform) -> str:
+            platform.delete(job.id, force=not job.state.is_terminal)
+            return f"deleted job {job.short_id}"
+
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._delete(job.id, force=not job.state.is_terminal)
+                self._change(delete)
 
         self.app.push_screen(confirm_screen(f"Delete job {job.name} ({job.short_id})?", detail), confirmed)
 
     @work(thread=True, group="jobs-change", exit_on_error=False)
-    def _stop(self, job_id: str) -> None:
+    def _change(self, act: Callable[[JobPlatform], str]) -> None:
+        """Run, stop or delete in a worker; the line `act` returns is the notification."""
         platform = self.services.job_platform
         assert platform is not None
-        platform.stop(job_id)
-        self.post_message(self.Changed(f"stop requested for job {job_id[:8]}"))
-
-    @work(thread=True, group="jobs-change", exit_on_error=False)
-    def _delete(self, job_id: str, force: bool) -> None:
-        platform = self.services.job_platform
-        assert platform is not None
-        platform.delete(job_id, force=force)
-        self.post_message(self.Changed(f"deleted job {job_id[:8]}"))
+        self.post_message(self.Changed(act(platform)))
 
     @on(Changed)
     def _changed(self, message: Changed) -> None:
