@@ -104,6 +104,7 @@ class LogView(ScrollView, can_focus=True):
     # -- rendering ---------------------------------------------------------------------------
 
     def _row_height(self, row: int, width: int) -> int:
+        """Screen rows `row` takes when wrapped at `width`."""
         text, _marker = self._rows.line(row)
         return max(1, -(-len(text) // width))
 
@@ -118,16 +119,14 @@ class LogView(ScrollView, can_focus=True):
         if top >= self.end_y:
             row = self._rows.count - 1
             while len(layout) < height and row >= 0:
-                text, _marker = self._rows.line(row)
-                chunks = max(1, -(-len(text) // width))
+                chunks = self._row_height(row, width)
                 keep = min(chunks, height - len(layout))
                 layout[:0] = [(row, chunk * width) for chunk in range(chunks - keep, chunks)]
                 row -= 1
         else:
             row = top
             while len(layout) < height and row < self._rows.count:
-                text, _marker = self._rows.line(row)
-                chunks = max(1, -(-len(text) // width))
+                chunks = self._row_height(row, width)
                 layout += [(row, chunk * width) for chunk in range(min(chunks, height - len(layout)))]
                 row += 1
         self._layout, self._layout_key = layout, key
