@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from services.jobs.document import stamp
 from services.ports import free_port
 
 TOKEN = "fake-ai-token-0123456789"
@@ -34,10 +35,6 @@ STOP_PATH = ("INTERRUPTING", "FINALIZING", "INTERRUPTED")
 TERMINAL = {"DONE", "INTERRUPTED", "FAILED", "ERROR", "SYNC_FAILED"}
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _EPOCH = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -129,7 +126,7 @@ class FakeAITrainingAPI:
         """Append log lines, stamped and tagged as `ovhai job logs` prints them."""
         with self._changed:
             job = self.jobs[job_id]
-            job.lines.extend(f"{_stamp(self._clock)} [{source}] {text}" for text in texts)
+            job.lines.extend(f"{stamp(self._clock)} [{source}] {text}" for text in texts)
             self._changed.notify_all()
 
     def finish(self, job_id: str, state: str = "DONE", exit_code: int = 0) -> None:
@@ -137,7 +134,7 @@ class FakeAITrainingAPI:
             job = self.jobs[job_id]
             self._move(job, state)
             job.document["status"]["exitCode"] = exit_code
-            job.document["status"]["finalizedAt"] = _stamp(self._clock)
+            job.document["status"]["finalizedAt"] = stamp(self._clock)
             self._changed.notify_all()
 
     # -- model -------------------------------------------------------------------------------
@@ -146,15 +143,15 @@ class FakeAITrainingAPI:
         self._clock += timedelta(seconds=5)
         status = job.document["status"]
         status["state"] = state
-        status["history"].append({"state": state, "date": _stamp(self._clock)})
-        status["lastTransitionDate"] = _stamp(self._clock)
-        job.document["updatedAt"] = _stamp(self._clock)
+        status["history"].append({"state": state, "date": stamp(self._clock)})
+        status["lastTransitionDate"] = stamp(self._clock)
+        job.document["updatedAt"] = stamp(self._clock)
         status["info"] = {"code": f"JOB_{state}", "message": f"Job is {state.lower()}", "arguments": {}}
 
     def create(self, spec: dict[str, Any]) -> FakeJob:
         job_id = str(uuid.UUID(int=len(self.jobs) + 1))
         self._clock += timedelta(seconds=1)
-        now = _stamp(self._clock)
+        now = stamp(self._clock)
         labels = {**(spec.get("labels") or {}), "ovh/id": job_id, "ovh/type": "job"}
         document = {
             "id": job_id,
@@ -328,7 +325,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(204)
 
     def _registries(self, *, query: Any, body: Any) -> None:
-        item = {"id": "reg-1", "url": "ghcr.io/acme", "username": "acme", "createdAt": _stamp(_EPOCH), "updatedAt": _stamp(_EPOCH), "user": "user-fake"}
+        item = {"id": "reg-1", "url": "ghcr.io/acme", "username": "acme", "createdAt": stamp(_EPOCH), "updatedAt": stamp(_EPOCH), "user": "user-fake"}
         self._send(200, {"items": [item], "metadata": {"currentPage": 1, "pageCount": 1, "total": 1, "links": {}}})
 
     def _me(self, *, query: Any, body: Any) -> None:
