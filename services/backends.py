@@ -48,6 +48,7 @@ class ServiceSet:
     job_platform: JobPlatform | None = None
     inference: InferenceFactory | None = None
     default_endpoint: Endpoint | None = None
+    ai_token: Callable[[], Secret] | None = None  # sent to job URLs that are not --unsecure-http
     unavailable: dict[Capability, str] = field(default_factory=dict)
 
     def reason(self, capability: Capability) -> str:
@@ -75,6 +76,19 @@ def open_object_store(profile: Profile, env: Mapping[str, str]) -> ObjectStore:
     )
 
 
+def ai_token_reader(profile: Profile, env: Mapping[str, str]) -> Callable[[], Secret] | None:
+    """The AI token, read when first needed (a token_command may prompt); None without a source."""
+    if profile.is_local or token_source(profile, env) is None:
+        return None
+
+    def token() -> Secret:
+        resolved = resolve_token(profile, env)
+        assert resolved is not None  # token_source found a source
+        return resolved.value
+
+    return token
+
+
 def open_job_platform(profile: Profile, env: Mapping[str, str]) -> JobPlatform:
     """Local supervisor jobs on the local profile; the regional AI Training API otherwise."""
     if profile.is_local:
@@ -83,17 +97,19 @@ def open_job_platform(profile: Profile, env: Mapping[str, str]) -> JobPlatform:
         return LocalJobPlatform()
     from services.jobs.ai_training import AITrainingPlatform
 
+    token = ai_token_reader(profile, env)
     source = token_source(profile, env)
-    if source is None:
+    if token is None or source is None:
         raise UserError(f"no AI Training token: set {TOKEN_ENV}, or token_command in profile '{profile.name}' (`triton-deck profile add`)")
-
-    def token() -> Secret:
-        resolved = resolve_token(profile, env)
-        assert resolved is not None  # token_source found a source
-        return resolved.value
-
     assert profile.ai_api_url is not None
     return AITrainingPlatform(profile.ai_api_url, token, source, region=profile.region, shared_registry=profile.registry)
+
+
+def open_inference(endpoint: Endpoint) -> InferenceClient:
+    """tritonclient on every profile: a local job's server and an AI Training job's URL speak the same v2 protocol."""
+    from services.inference.triton import TritonInferenceClient
+
+    return TritonInferenceClient(endpoint)
 
 
 def open_services(profile: Profile, env: Mapping[str, str] | None = None) -> ServiceSet:
@@ -118,4 +134,7 @@ def open_services(profile: Profile, env: Mapping[str, str] | None = None) -> Ser
         del unavailable[Capability.JOBS]
     except UserError as error:
         unavailable[Capability.JOBS] = f"{CAPABILITY_TITLES[Capability.JOBS]}: {error.message}"
+    services.inference = open_inference
+    services.ai_token = ai_token_reader(profile, env)
+    del unavailable[Capability.INFERENCE]
     return services

@@ -35,7 +35,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServ
 def test_demo_repository_is_valid_and_samples_are_licensed() -> None:
     report = validate_repository(DEMO / "model_repository")
     assert report.ok and report.findings == [] and report.models == ["efficientnet_lite0", "simple"]
-    licences = (DEMO / "samples" / "LICENSES.md").read_text()
+    licences = (DEMO / "SAMPLES-LICENSES.md").read_text()
     assert all(name in licences for name in EXPECTED_TOP3)
 
 

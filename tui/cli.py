@@ -35,6 +35,7 @@ from services.images.dockerfile import (
     render_dockerfile,
 )
 from services.secrets import Secret, redact
+from tui.cli_inference import add_inference_commands
 from tui.cli_jobs import add_job_commands, add_registry_commands
 from tui.cli_repo import add_repo_commands
 from tui.cli_storage import add_bucket_commands
@@ -44,8 +45,6 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 # Groups whose implementation lands later: they parse, explain and exit 1.
 PENDING_GROUPS = {
-    "health": "check a Triton server: live, ready, models",
-    "classify": "classify images against a model, like Triton's image_client",
     "demo": "run the whole tutorial on the local profile",
 }
 
@@ -250,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_repo_commands(groups, common, _output_option)
     add_job_commands(groups, common, _output_option)
     add_registry_commands(groups, common, _output_option)
+    add_inference_commands(groups, common, _output_option)
 
     image = groups.add_parser("image", parents=[common], help="Dockerfiles, build, tag, login and push")
     image_commands = image.add_subparsers(title="image commands", metavar="ACTION", required=True, dest="image_command")

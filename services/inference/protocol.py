@@ -7,10 +7,12 @@ Results mirror Triton's v2 protocol and the classification extension, and
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+from services.secrets import Secret
 
 
 class Transport(StrEnum):
@@ -24,12 +26,17 @@ class Scaling(StrEnum):
     VGG = "VGG"
 
 
+DEFAULT_PORTS = {Transport.HTTP: 8000, Transport.GRPC: 8001}
+
+
 @dataclass(frozen=True)
 class Endpoint:
-    """Where the server is: `url` as typed (scheme optional), the protocol to use."""
+    """Where the server is: `url` as typed (scheme optional), the protocol to use, and the
+    AI token to send as `Authorization: Bearer` when the job is not `--unsecure-http`."""
 
     url: str
     transport: Transport = Transport.HTTP
+    bearer: Secret | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -90,17 +97,24 @@ class Classification:
         return float(self.score)
 
     def image_client_line(self) -> str:
-        return f"    {self.score} ({self.index}) = {self.label if self.label is not None else ''}".rstrip()
+        """`    15.346230 (504) = COFFEE MUG`; a model without labels gives `    15.346230 (504)`."""
+        return f"    {self.score} ({self.index})" + (f" = {self.label}" if self.label is not None else "")
 
 
 @dataclass(frozen=True)
 class ClassifyResult:
-    """The top-k of one image, or why that image failed (a failure never stops the batch)."""
+    """The top-k of one image, or why that image failed (a failure never stops the batch).
+
+    `request` numbers the inference request the image went in (from 0, as the tutorial's
+    image_client prints it); images of one batch share it and its latency.
+    """
 
     image: str
     classes: tuple[Classification, ...] = ()
     latency_ms: float | None = None
     error: str | None = None
+    request: int | None = None
+    batch_size: int = 1
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,7 @@ class ClassifyRequest:
     top_k: int = 3
     scaling: Scaling = Scaling.NONE
     batch_size: int = 1
+    concurrency: int = 1  # requests in flight at once, each thread with its own client
 
 
 @runtime_checkable

@@ -1,0 +1,155 @@
+"""`triton-deck health` and `triton-deck classify`: the tutorial's curl and image_client steps.
+
+    triton-deck health --job ID
+    triton-deck classify -m efficientnet_lite0 -c 3 -s INCEPTION --job ID demo/samples/coffee.png
+
+`classify` takes image_client's flags and prints its output (the tutorial's C++ form:
+`Request 0, batch size 1`, `Image '...':`, then `    score (index) = label` lines).
+Without `-u` or `--job`, both talk to the newest RUNNING server job of the profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from services.backends import Capability, ServiceSet, open_services
+from services.errors import UserError
+from services.inference.endpoint import endpoint_for_job, endpoint_for_url, parse_address, serving_jobs
+from services.inference.protocol import ClassifyRequest, ClassifyResult, Endpoint, InferenceClient, Scaling, Transport, image_files
+
+if TYPE_CHECKING:
+    from tui.cli import Context
+
+
+def _transport(value: str) -> Transport:
+    """image_client compares `.lower() == "grpc"`; anything else is HTTP. Here a typo is an error."""
+    lowered = value.lower()
+    if lowered not in ("http", "grpc"):
+        raise argparse.ArgumentTypeError(f"protocol '{value}' is not http or grpc")
+    return Transport(lowered)
+
+
+def _endpoint(ctx: Context, services: ServiceSet) -> tuple[Endpoint, str]:
+    """The endpoint and how it was chosen (shown by `health`)."""
+    args = ctx.args
+    if args.url:
+        return endpoint_for_url(args.url, args.protocol, services.ai_token), "-u"
+    platform = services.job_platform
+    if platform is None:
+        raise UserError(f"no server URL: pass -u host:port ({services.reason(Capability.JOBS)})")
+    if args.job:
+        job = platform.get(args.job)
+    else:
+        candidates = serving_jobs(platform.list())
+        if not candidates:
+            raise UserError(f"no RUNNING server job on profile '{services.profile.name}': pass -u host:port or --job ID, or start one with `triton-deck job run`")
+        job = candidates[0]
+    return endpoint_for_job(job, args.protocol, services.ai_token), f"job {job.id}"
+
+
+def _client(ctx: Context) -> tuple[InferenceClient, str]:
+    services = open_services(ctx.profile, ctx.env)
+    if services.inference is None:
+        raise UserError(services.reason(Capability.INFERENCE))
+    endpoint, origin = _endpoint(ctx, services)
+    return services.inference(endpoint), origin
+
+
+def cmd_health(ctx: Context) -> int:
+    client, origin = _client(ctx)
+    display = parse_address(client.endpoint.url, client.endpoint.transport).display
+    health = client.health()
+    server = client.server_metadata()
+    models = client.model_index()
+    if ctx.args.output == "json":
+        ctx.print_json({
+            "endpoint": display, "from": origin, "live": health.live, "ready": health.ready, "latencyMs": round(health.latency_ms, 1),
+            "server": {"name": server.name, "version": server.version, "extensions": list(server.extensions)},
+            "models": [{"name": m.name, "version": m.version, "state": m.state, "reason": m.reason} for m in models],
+        })  # fmt: skip
+    else:
+        ctx.print(f"endpoint    {display} ({origin})")
+        ctx.print(f"live        {'yes' if health.live else 'no'}")
+        ctx.print(f"ready       {'yes' if health.ready else 'no'} ({health.latency_ms:.0f} ms)")
+        ctx.print(f"server      {server.name} {server.version}")
+        ctx.print(f"extensions  {', '.join(server.extensions)}")
+        ctx.print()
+        width = max([len("MODEL"), *(len(m.name) for m in models)])
+        ctx.print(f"{'MODEL':<{width}}  {'VERSION':<7}  {'STATE':<11}  REASON")
+        for m in models:
+            ctx.print(f"{m.name:<{width}}  {m.version:<7}  {m.state or 'not loaded':<11}  {m.reason}".rstrip())
+    return 0 if health.ready else 1
+
+
+def _print_result(ctx: Context, result: ClassifyResult, header: bool) -> None:
+    """image_client's lines for one image; a failed image goes to stderr and the run goes on."""
+    if result.error is not None:
+        print(f"triton-deck: image '{result.image}': {result.error}", file=sys.stderr)
+        return
+    if header:
+        ctx.print(f"Request {result.request}, batch size {result.batch_size}")
+    ctx.print(f"Image '{result.image}':")
+    for cls in result.classes:
+        ctx.print(cls.image_client_line())
+    ctx.out.flush()
+
+
+def _result_document(result: ClassifyResult) -> dict[str, object]:
+    return {
+        "image": result.image, "request": result.request, "error": result.error,
+        "latencyMs": None if result.latency_ms is None else round(result.latency_ms, 1),
+        "classes": [{"score": float(c.score), "index": c.index, "label": c.label} for c in result.classes],
+    }  # fmt: skip
+
+
+def cmd_classify(ctx: Context) -> int:
+    args = ctx.args
+    images = image_files(args.images)
+    if not images:
+        raise UserError(f"no images in {', '.join(str(p) for p in args.images)}: pass image files or a directory holding some")
+    request = ClassifyRequest(
+        model=args.model_name, images=tuple(images), version=args.model_version, top_k=args.classes,
+        scaling=Scaling(args.scaling), batch_size=args.batch_size, concurrency=args.concurrency,
+    )  # fmt: skip
+    if args.concurrency < 1:
+        raise UserError(f"--concurrency {args.concurrency} is not valid: use 1 or more")
+    client, _origin = _client(ctx)
+    results: list[ClassifyResult] = []
+    last_request: int | None = None
+    for result in client.classify(request):
+        results.append(result)
+        if args.output != "json":
+            _print_result(ctx, result, header=result.error is None and result.request != last_request)
+            last_request = result.request if result.error is None else last_request
+    if args.output == "json":
+        ctx.print_json([_result_document(result) for result in results])
+    return 1 if any(result.error for result in results) else 0
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-u", "--url", help="server: host:port, http://host:port/base or https://<job URL> (default: the newest RUNNING server job)")
+    parser.add_argument("--job", help="a job ID: its status.url (HTTP) or address (gRPC)")
+    parser.add_argument("-i", "--protocol", type=_transport, default=Transport.HTTP, help="http or grpc (default http)")
+
+
+def add_inference_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+    health = groups.add_parser("health", parents=[common], help="check a Triton server: live, ready, version, models")
+    _server_options(health)
+    output_option(health)
+    health.set_defaults(handler=cmd_health)
+
+    classify = groups.add_parser("classify", parents=[common], help="classify images against a model, like Triton's image_client")
+    classify.add_argument("images", nargs="+", type=Path, metavar="IMAGE_OR_DIR", help="image files, or directories of them")
+    classify.add_argument("-m", "--model-name", required=True, help="name of the model")
+    classify.add_argument("-x", "--model-version", default="", help="model version (default: the latest)")
+    classify.add_argument("-c", "--classes", type=int, default=3, help="number of class results to report (default 3)")
+    classify.add_argument("-s", "--scaling", type=str.upper, choices=[s.value for s in Scaling], default="NONE", help="preprocessing (default NONE)")
+    classify.add_argument("-b", "--batch-size", type=int, default=1, help="images per request (default 1)")
+    classify.add_argument("--concurrency", type=int, default=1, help="requests in flight at once, for throughput (default 1)")
+    _server_options(classify)
+    output_option(classify)
+    classify.set_defaults(handler=cmd_classify)
