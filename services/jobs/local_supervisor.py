@@ -95,8 +95,10 @@ class Supervisor:
         return [arg.replace(WORKSPACE, str(self.workspace)) for arg in words]
 
     def environment(self, base: dict[str, str]) -> dict[str, str]:
-        """The job's `--env NAME=VALUE` pairs on top of what its process needs, plus HOME=/workspace."""
-        return {**base, "HOME": str(self.workspace), **dict(self.job.spec.env)}
+        """The job's `--env NAME=VALUE` pairs on top of what its process needs, plus HOME=/workspace.
+        This environment's `bin/` leads PATH so `triton-deck classify` works as a client job's command."""
+        path = os.pathsep.join([str(Path(sys.executable).parent), base.get("PATH", "")])
+        return {**base, "PATH": path, "HOME": str(self.workspace), **dict(self.job.spec.env)}
 
     def start(self, words: list[str]) -> tuple[subprocess.Popen[str], TritonServer | None]:
         if words[0] == "tritonserver":
