@@ -2,7 +2,9 @@
 
 The app runs headless on the real local profile (nothing faked), with throw-away XDG
 directories so the shots do not depend on whoever runs this. A small model repository
-is written and really uploaded to `my-models@LOCAL` first, as the tutorial's first step.
+is written and really uploaded to `my-models@LOCAL` first, as the tutorial's first step;
+then the demo repository goes to `demo-models@LOCAL` and a real server job serves it for
+the jobs and inference shots.
 
     python3 -m uv run python scripts/screenshots.py
 """
@@ -12,9 +14,16 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from services.cancel import CancelToken
+from services.demo import MODEL_REPOSITORY
+from services.errors import UserError
+from services.inference.protocol import Endpoint
+from services.inference.triton import TritonInferenceClient
+from services.jobs.local import LocalJobPlatform
+from services.jobs.protocol import JobSpec, JobState, VolumeSpec
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions
@@ -28,6 +37,10 @@ SHOTS = {
     "images-dockerfile": ("2",),
     "help": ("question_mark",),
     "profiles": ("p",),
+}
+SERVED_SHOTS = {
+    "jobs": ("3",),
+    "inference-classified": ("4", "c"),
 }
 SIMPLE_CONFIG = """name: "simple"
 backend: "python"
@@ -63,6 +76,33 @@ async def shoot(name: str, keys: tuple[str, ...], size: tuple[int, int]) -> Path
         return Path(app.save_screenshot(filename=f"{name}.svg", path=str(OUT)))
 
 
+def serve_demo() -> str:
+    """Upload the demo repository and start the tutorial's server job; wait until Triton is ready."""
+    store = LocalObjectStore()
+    bucket = BucketRef("demo-models", "LOCAL")
+    store.create_bucket(bucket)
+    items = plan_upload([str(MODEL_REPOSITORY) + "/"], remove_prefix=str(MODEL_REPOSITORY).lstrip("/") + "/")
+    assert store.upload(bucket, items, UploadOptions(), lambda _progress: None, CancelToken()).ok
+    platform = LocalJobPlatform()
+    spec = JobSpec(
+        image="local/tritonserver", name="triton-demo", command=("bash", "-c", "tritonserver --model-repository=/workspace/models"),
+        unsecure_http=True, volumes=(VolumeSpec("demo-models", "LOCAL", "/workspace/models", "RO"),),
+    )  # fmt: skip
+    job = platform.run(spec)
+    deadline = time.monotonic() + 120
+    while True:
+        current = platform.get(job.id)
+        if current.state is JobState.RUNNING and current.url:
+            try:
+                if TritonInferenceClient(Endpoint(current.url)).health().ready:
+                    return job.id
+            except UserError:
+                pass
+        if current.state.is_terminal or time.monotonic() > deadline:
+            raise SystemExit(f"the demo server job did not become ready: {current.state.value} {current.info_message or ''}")
+        time.sleep(0.5)
+
+
 async def main() -> None:
     OUT.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
@@ -71,6 +111,12 @@ async def main() -> None:
         seed(Path(scratch))
         for name, keys in SHOTS.items():
             print(await shoot(name, keys, (100, 30)))
+        job_id = serve_demo()
+        try:
+            for name, keys in SERVED_SHOTS.items():
+                print(await shoot(name, keys, (120, 40)))
+        finally:
+            LocalJobPlatform().delete(job_id, force=True)
 
 
 if __name__ == "__main__":

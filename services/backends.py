@@ -47,7 +47,6 @@ class ServiceSet:
     image_builder: ImageBuilder | None = None
     job_platform: JobPlatform | None = None
     inference: InferenceFactory | None = None
-    default_endpoint: Endpoint | None = None
     ai_token: Callable[[], Secret] | None = None  # sent to job URLs that are not --unsecure-http
     unavailable: dict[Capability, str] = field(default_factory=dict)
 

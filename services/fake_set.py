@@ -12,7 +12,7 @@ from services.backends import ServiceSet
 from services.config import Profile
 from services.images.fake import FakeImageBuilder
 from services.inference.fake import FakeInferenceClient
-from services.inference.protocol import Endpoint
+from services.inference.protocol import ModelIndexEntry
 from services.jobs.fake import FakeJobPlatform, triton_log_lines
 from services.jobs.protocol import JobSpec, JobState, VolumeSpec
 from services.storage.fake import InMemoryObjectStore
@@ -22,10 +22,18 @@ FROZEN_NOW = datetime(2026, 11, 25, 14, 0, 0, tzinfo=UTC)
 SERVER_IMAGE = "registry.gra.ai.cloud.ovh.net/0123456789abcdef/tritonserver:23.03-py3"
 CLIENT_IMAGE = "registry.gra.ai.cloud.ovh.net/0123456789abcdef/tritonclient:23.03-py3-sdk"
 
+# What the demo server answers for the shipped photos with -s INCEPTION (rocket left out:
+# the fake shows an image it cannot answer, as a failed card).
 SAMPLE_ANSWERS = {
-    "coffee.png": ("10.410741:967:espresso", "8.048911:968:tea cup", "6.919769:504:coffee mug"),
-    "chelsea.png": ("8.611941:285:Egyptian Mau", "8.287271:281:tabby cat", "8.063459:282:a cat having a striped coat"),
+    "coffee.png": ("10.768552:967:espresso", "7.385727:968:tea cup", "6.528270:504:coffee mug"),
+    "chelsea.png": ("10.530498:285:Egyptian Mau", "8.326909:282:a cat having a striped coat", "8.103220:281:tabby cat"),
 }
+
+SAMPLE_MODELS = (
+    ModelIndexEntry("densenet_onnx", "1", "UNAVAILABLE", "unable to find 'model.onnx' in version directory 1"),
+    ModelIndexEntry("efficientnet_lite0", "1", "READY"),
+    ModelIndexEntry("simple", "1", "READY"),
+)
 
 
 def server_spec(region: str = "GRA", name: str = "triton-server") -> JobSpec:
@@ -71,12 +79,10 @@ def seeded_platform(region: str) -> FakeJobPlatform:
 
 def fake_services(profile: Profile) -> ServiceSet:
     region = profile.region
-    endpoint = Endpoint("https://00000003-7a1e-4c2b-9d3f-000000000003.job.gra.ai.cloud.ovh.net")
     return ServiceSet(
         profile=profile,
         object_store=seeded_store(region),
         image_builder=FakeImageBuilder(),
         job_platform=seeded_platform(region),
-        inference=lambda chosen: FakeInferenceClient(chosen, SAMPLE_ANSWERS),
-        default_endpoint=endpoint,
+        inference=lambda chosen: FakeInferenceClient(chosen, SAMPLE_ANSWERS, SAMPLE_MODELS),
     )

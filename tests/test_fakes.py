@@ -55,8 +55,8 @@ def test_fakes_implement_their_protocols() -> None:
     assert isinstance(services.object_store, ObjectStore)
     assert isinstance(services.job_platform, JobPlatform)
     assert isinstance(services.image_builder, ImageBuilder)
-    assert services.inference is not None and services.default_endpoint is not None
-    assert isinstance(services.inference(services.default_endpoint), InferenceClient)
+    assert services.inference is not None
+    assert isinstance(services.inference(Endpoint("localhost:8000")), InferenceClient)
 
 
 def test_listing_folds_prefixes_and_pages() -> None:
@@ -178,7 +178,7 @@ def test_classify_prints_image_client_lines(tmp_path: Path) -> None:
     client = FakeInferenceClient(Endpoint("localhost:8000"), {"coffee.png": ("10.410741:967:espresso", "8.048911:968:tea cup")})
     results = list(client.classify(ClassifyRequest("efficientnet_lite0", tuple(image_files([tmp_path])), top_k=1)))
     assert [c.image_client_line() for c in results[0].classes] == ["    10.410741 (967) = espresso"]
-    assert results[1].error == "cannot identify image file 'notes.txt'"
+    assert results[1].error == "not an image file PIL can read: pass JPEG, PNG or another picture" and results[1].request == 1
     assert Classification.parse("3.5:7").label is None
     assert Classification.parse("1.0:2:a:b").label == "a:b"
 

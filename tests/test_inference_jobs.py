@@ -4,19 +4,28 @@ the classifier runs as a client job whose log holds the answer."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
+from pathlib import Path
 
 import pytest
+from textual.widgets import Input, Static
 
+from services.backends import open_services
 from services.cancel import CancelToken
+from services.config import Config
 from services.jobs.local import LocalJobPlatform
 from services.jobs.protocol import JobSpec, JobState, VolumeSpec
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions
+from tests.test_inference_panel import plain
 from tests.test_local_jobs import DEMO_REPOSITORY, tutorial_spec, wait_for
+from tui.app import make_app
 from tui.cli import main
+from tui.settings import AppSettings
+from widgets.classification_card import ClassificationCard
 
 SAMPLES = DEMO_REPOSITORY.parent / "samples"
 COFFEE_TOP3 = ["    10.768552 (967) = espresso", "    7.385727 (968) = tea cup", "    6.528270 (504) = coffee mug"]
@@ -25,6 +34,28 @@ COFFEE_TOP3 = ["    10.768552 (967) = espresso", "    7.385727 (968) = tea cup",
 def cli(*argv: str) -> tuple[int, str]:
     out = io.StringIO()
     return main(list(argv), env={}, out=out), out.getvalue()
+
+
+async def the_pane_shows_the_coffee_top3(photo: Path) -> None:
+    """The app on the real local profile: the pane finds the job, reads the model, classifies."""
+    app = make_app("local", Config(), open_services, AppSettings(poll=False), env={})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("o")
+        await pilot.pause()
+        app.screen.query_one("#pick-path", Input).value = str(photo)
+        app.screen.query_one("#pick-path", Input).focus()
+        await pilot.press("enter", "c")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        (card,) = app.query(ClassificationCard)
+        assert card.query(".thumbnail"), "the photo's thumbnail is drawn"
+        answer = plain(card.query_one(".answer", Static))
+        assert "coffee.png" in answer
+        for line in COFFEE_TOP3:  # "    10.768552 (967) = espresso" → "10.768552 (967) espresso" on the card
+            assert line.strip().replace(" = ", " ") in answer, answer
 
 
 def upload(store: LocalObjectStore, bucket: BucketRef, source: str) -> None:
@@ -63,5 +94,6 @@ def test_a_server_job_answers_health_classify_and_a_client_job(monkeypatch: pyte
         lines = [line.split("[job] ", 1)[1] for line in logs.splitlines()]
         assert lines[0] == "Request 0, batch size 1" and lines[1].endswith("/workspace/images/coffee.png':") and lines[2:] == COFFEE_TOP3
         platform.delete(client.id)
+        asyncio.run(the_pane_shows_the_coffee_top3(SAMPLES / "coffee.png"))
     finally:
         platform.delete(server.id, force=True)

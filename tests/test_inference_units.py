@@ -27,7 +27,7 @@ DENSENET_CONFIG = {"name": "densenet_onnx", "max_batch_size": 0, "input": [{"nam
 @pytest.mark.parametrize(
     ("url", "transport", "display", "target", "tls"),
     [
-        ("https://abc.job.gra.ai.cloud.ovh.net", Transport.HTTP, "https://abc.job.gra.ai.cloud.ovh.net:443", "abc.job.gra.ai.cloud.ovh.net:443", True),
+        ("https://abc.job.gra.ai.cloud.ovh.net", Transport.HTTP, "https://abc.job.gra.ai.cloud.ovh.net", "abc.job.gra.ai.cloud.ovh.net:443", True),
         ("http://example.com:8443/prefix/", Transport.HTTP, "http://example.com:8443/prefix", "example.com:8443/prefix", False),
         ("localhost:8000", Transport.HTTP, "http://localhost:8000", "localhost:8000", False),
         ("localhost", Transport.HTTP, "http://localhost:8000", "localhost:8000", False),

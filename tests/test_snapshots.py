@@ -49,6 +49,8 @@ def pressing(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
         pytest.param(("2",), id="images"),
         pytest.param(("3",), id="jobs"),
         pytest.param(("4",), id="inference"),
+        pytest.param(("4", "c"), id="inference-classified"),
+        pytest.param(("4", "s", "i", "minus"), id="inference-settings"),
         pytest.param(("question_mark",), id="help"),
         pytest.param(("p",), id="profiles"),
         pytest.param(("3", "j", "ctrl+d"), id="confirm-delete"),

@@ -37,9 +37,14 @@ class Address:
 
     @property
     def display(self) -> str:
+        """As a browser would show it: no port where it is the scheme's own (443, 80)."""
         if self.transport is Transport.GRPC:
             return f"{'grpcs' if self.tls else 'grpc'}://{self.target}"
-        return f"{'https' if self.tls else 'http'}://{self.target}"
+        scheme = "https" if self.tls else "http"
+        if self.port == SCHEME_PORTS[scheme]:
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            return f"{scheme}://{host}{self.base_path}"
+        return f"{scheme}://{self.target}"
 
 
 def parse_address(url: str, transport: Transport) -> Address:

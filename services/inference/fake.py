@@ -33,13 +33,17 @@ class FakeInferenceClient:
         answers: Mapping[str, tuple[str, ...]],
         models: tuple[ModelIndexEntry, ...] = (ModelIndexEntry("efficientnet_lite0", "1", "READY"),),
         ready: bool = True,
+        failure: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._answers = answers
         self._models = models
         self._ready = ready
+        self._failure = failure  # what an unreachable server's health check says
 
     def health(self) -> Health:
+        if self._failure:
+            raise UserError(self._failure)
         return Health(live=True, ready=self._ready, latency_ms=1.0)
 
     def server_metadata(self) -> ServerMetadata:
@@ -58,11 +62,12 @@ class FakeInferenceClient:
         return {"name": model, "backend": "python", "max_batch_size": 8}
 
     def classify(self, request: ClassifyRequest) -> Iterator[ClassifyResult]:
+        """One request per image; a file without a scripted answer fails as an unreadable image does."""
         self.model_metadata(request.model, request.version)
-        for image in request.images:
+        for number, image in enumerate(request.images):
             answer = self._answers.get(image.name)
             if answer is None:
-                yield ClassifyResult(image=str(image), error=f"cannot identify image file '{image.name}'")
+                yield ClassifyResult(image=str(image), error="not an image file PIL can read: pass JPEG, PNG or another picture", request=number)
                 continue
             classes = tuple(Classification.parse(text) for text in answer[: request.top_k])
-            yield ClassifyResult(image=str(image), classes=classes, latency_ms=10.0)
+            yield ClassifyResult(image=str(image), classes=classes, latency_ms=10.0, request=number)

@@ -1,28 +1,56 @@
-"""Inference: is the server up, which models does it hold, and in what state."""
+"""Inference: is the server up, which models does it hold, and what does a model see in a photo.
+
+The server is the newest RUNNING server job of the profile (or a URL typed with `e`);
+its health, version and repository index fill the server box and the models table.
+`enter` on a model picks it for the classify box, `c` classifies the chosen images and
+each answer arrives as its own card (thumbnail, top-k bars), so one bad file or a slow
+request never holds up the rest.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
 
 from services.backends import Capability
+from services.demo import CLASSIFIER, CLASSIFIER_SCALING, SAMPLES_DIR
+from services.errors import UserError
+from services.inference.endpoint import endpoint_for_job, endpoint_for_url, parse_address, serving_jobs
 from services.inference.protocol import (
+    ClassifyRequest,
+    ClassifyResult,
     Endpoint,
     Health,
     ModelIndexEntry,
+    ModelMetadata,
+    Scaling,
     ServerMetadata,
+    TensorSpec,
+    Transport,
+    image_files,
 )
+from services.inference.thumbnail import thumbnail_pixels
+from services.jobs.protocol import Job
 from tui.panels.base import Panel
+from widgets.classification_card import ClassificationCard, ClassRow
 from widgets.filter_bar import FilterBar
 from widgets.notice import NoticeKind
 from widgets.resource_table import ResourceTable, Row
 
 MODEL_COLUMNS = ("MODEL", "VERSION", "STATE", "REASON")
+THUMBNAIL_COLUMNS, THUMBNAIL_ROWS = 20, 7
+SCALINGS = list(Scaling)
+MAX_TOP_K = 10
 
 
 def model_state_text(state: str) -> Text:
@@ -30,66 +58,307 @@ def model_state_text(state: str) -> Text:
     return Text(state or "not loaded", style=style)
 
 
+def tensor_text(spec: TensorSpec) -> str:
+    return f"{spec.name} {spec.datatype} [{','.join(str(dim) for dim in spec.shape)}]"
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where the pane points: the endpoint and, when it came from one, the job behind it."""
+
+    endpoint: Endpoint
+    job: Job | None = None
+
+    @property
+    def origin(self) -> str:
+        return f"job {self.job.name}" if self.job else "typed URL"
+
+
+@dataclass(frozen=True)
+class ClassifySettings:
+    model: str | None = None
+    images: Path = SAMPLES_DIR
+    scaling: Scaling = CLASSIFIER_SCALING
+    top_k: int = 3
+
+    @property
+    def images_text(self) -> str:
+        return "shipped samples" if self.images == SAMPLES_DIR else str(self.images)
+
+
 class InferencePanel(Panel):
     capability = Capability.INFERENCE
     title = "Inference"
 
     BINDINGS = [
+        Binding("c", "classify", "Classify"),
+        Binding("o", "pick_images", "Images"),
+        Binding("s", "cycle_scaling", "Scaling"),
+        Binding("i", "toggle_protocol", "HTTP/gRPC"),
+        Binding("plus", "top_k(1)", "Top-k +", show=False),
+        Binding("minus", "top_k(-1)", "Top-k -", show=False),
+        Binding("e", "edit_endpoint", "Endpoint"),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("slash", "filter", "Filter"),
     ]
 
     class Checked(Message):
-        def __init__(self, health: Health, server: ServerMetadata, models: list[ModelIndexEntry]) -> None:
+        def __init__(self, server: Server, health: Health, metadata: ServerMetadata, models: list[ModelIndexEntry]) -> None:
             super().__init__()
-            self.health = health
             self.server = server
+            self.health = health
+            self.metadata = metadata
             self.models = models
+
+    class CheckFailed(Message):
+        def __init__(self, server: Server | None, reason: str) -> None:
+            super().__init__()
+            self.server = server
+            self.reason = reason
+
+    class ModelRead(Message):
+        def __init__(self, metadata: ModelMetadata) -> None:
+            super().__init__()
+            self.metadata = metadata
+
+    class Answered(Message):
+        def __init__(self, result: ClassifyResult, pixels: list[list[tuple[int, int, int]]] | None) -> None:
+            super().__init__()
+            self.result = result
+            self.pixels = pixels
+
+    class RunEnded(Message):
+        def __init__(self, summary: str) -> None:
+            super().__init__()
+            self.summary = summary
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._server: Server | None = None
+        self._transport = Transport.HTTP
+        self._typed_url: str | None = None
+        self._settings = ClassifySettings()
+        self._model_metadata: ModelMetadata | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="server-box", classes="box")
         yield FilterBar(id="models-filter")
         yield ResourceTable(MODEL_COLUMNS, id="models-table")
+        yield Static(id="classify-box", classes="box")
+        yield Static(id="classify-status")
+        yield VerticalScroll(id="results")
+
+    def on_mount(self) -> None:
+        self.query_one("#server-box").border_title = "Server"
+        self.query_one("#classify-box").border_title = "Classify"
+        self.query_one("#classify-status", Static).update(Text("c classifies the images with the model; each answer appears below", style="dim"))
+        self._render_classify_box()
+        super().on_mount()
 
     def is_available(self) -> bool:
         return self.services.inference is not None
 
-    @property
-    def endpoint(self) -> Endpoint | None:
-        return self.services.default_endpoint
+    # -- the server ----------------------------------------------------------------------------
 
     def load(self) -> None:
-        endpoint = self.endpoint
-        if endpoint is None:
-            self.show_notice(NoticeKind.EMPTY, "no server yet: start a server job in the Jobs panel")
-            return
-        self.show_notice(NoticeKind.LOADING, f"checking {endpoint.url}…")
-        self._check(endpoint)
+        self.show_notice(NoticeKind.LOADING, "looking for a server…")
+        self._check(self._typed_url, self._transport)
 
     @work(thread=True, exclusive=True, group="inference-check", exit_on_error=False)
-    def _check(self, endpoint: Endpoint) -> None:
-        factory = self.services.inference
-        assert factory is not None
-        client = factory(endpoint)
-        health = client.health()
-        self.post_message(self.Checked(health, client.server_metadata(), client.model_index()))
+    def _check(self, typed_url: str | None, transport: Transport) -> None:
+        server: Server | None = None
+        try:
+            server = self._find_server(typed_url, transport)
+            if server is None:
+                self.post_message(self.CheckFailed(None, "no RUNNING server job: start one in Jobs (3, then n), or press e to type a URL"))
+                return
+            factory = self.services.inference
+            assert factory is not None
+            client = factory(server.endpoint)
+            health = client.health()
+            self.post_message(self.Checked(server, health, client.server_metadata(), client.model_index()))
+        except UserError as error:
+            self.post_message(self.CheckFailed(server, error.message))
+
+    def _find_server(self, typed_url: str | None, transport: Transport) -> Server | None:
+        if typed_url:
+            return Server(endpoint_for_url(typed_url, transport, self.services.ai_token))
+        platform = self.services.job_platform
+        if platform is None:
+            return None
+        jobs = serving_jobs(platform.list())
+        return Server(endpoint_for_job(jobs[0], transport, self.services.ai_token), jobs[0]) if jobs else None
+
+    def _server_grid(self, server: Server | None) -> Table:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold", no_wrap=True, min_width=8)
+        grid.add_column(no_wrap=True, overflow="ellipsis")
+        if server is not None:
+            address = parse_address(server.endpoint.url, server.endpoint.transport)
+            grid.add_row("endpoint", Text.assemble(address.display, (f"  {server.origin}", "dim")))
+        return grid
 
     @on(Checked)
     def _checked(self, message: Checked) -> None:
         self.notice.hide()
-        endpoint = self.endpoint
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold", no_wrap=True)
-        grid.add_column()
+        self._server = message.server
+        grid = self._server_grid(message.server)
         health = message.health
         ready = Text("ready", style="bold green") if health.ready else Text("not ready", style="bold red")
-        grid.add_row("endpoint", f"{endpoint.url if endpoint else ''} ({endpoint.transport.value if endpoint else ''})")
-        grid.add_row("health", Text.assemble("live " if health.live else "not live ", ready, f"  {health.latency_ms:.0f} ms"))
-        grid.add_row("server", f"{message.server.name} {message.server.version}")
+        live = Text("live", style="green") if health.live else Text("not live", style="red")
+        grid.add_row("health", Text.assemble(live, " ", ready, (f"  {health.latency_ms:.0f} ms", "dim")))
+        grid.add_row("server", f"{message.metadata.name} {message.metadata.version}")
         self.query_one("#server-box", Static).update(grid)
-        rows = [Row(entry.name + "/" + entry.version, (entry.name, entry.version, model_state_text(entry.state), entry.reason)) for entry in message.models]
+        rows = [Row(f"{entry.name}/{entry.version}", (entry.name, entry.version, model_state_text(entry.state), entry.reason)) for entry in message.models]
         self.query_one(ResourceTable).set_rows(rows)
+        ready_models = [entry.name for entry in message.models if entry.state == "READY"]
+        if self._settings.model is None and ready_models:
+            self._choose_model(CLASSIFIER if CLASSIFIER in ready_models else ready_models[0])
+
+    @on(CheckFailed)
+    def _check_failed(self, message: CheckFailed) -> None:
+        self.notice.hide()
+        self._server = message.server
+        grid = self._server_grid(message.server)
+        grid.add_row("problem", Text(message.reason, style="bold red"))
+        self.query_one("#server-box", Static).update(grid)
+        self.query_one(ResourceTable).set_rows([])
 
     def action_refresh(self) -> None:
         if self.is_available():
             self.load()
+
+    def action_toggle_protocol(self) -> None:
+        self._transport = Transport.GRPC if self._transport is Transport.HTTP else Transport.HTTP
+        self._render_classify_box()
+        self.action_refresh()
+
+    def action_edit_endpoint(self) -> None:
+        from tui.screens.prompt import PromptScreen
+
+        current = self._typed_url or (self._server.endpoint.url if self._server else "")
+        question = "Triton server URL (https://<job URL>, http://host:port or host:port); empty = the newest server job"
+
+        def answered(url: str | None) -> None:
+            self._typed_url = url
+            self._model_metadata = None
+            self._settings = replace(self._settings, model=None)
+            self._render_classify_box()
+            self.action_refresh()
+
+        self.app.push_screen(PromptScreen(question, current), answered)
+
+    # -- the model and the images ------------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#models-table")
+    def _model_selected(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value or ""
+        self._choose_model(key.rsplit("/", 1)[0])
+
+    def _choose_model(self, model: str) -> None:
+        self._settings = replace(self._settings, model=model)
+        self._model_metadata = None
+        self._render_classify_box()
+        if self._server is not None:
+            self._read_model(self._server.endpoint, model)
+
+    @work(thread=True, exclusive=True, group="inference-model", exit_on_error=False)
+    def _read_model(self, endpoint: Endpoint, model: str) -> None:
+        factory = self.services.inference
+        assert factory is not None
+        self.post_message(self.ModelRead(factory(endpoint).model_metadata(model)))
+
+    @on(ModelRead)
+    def _model_read(self, message: ModelRead) -> None:
+        if message.metadata.name == self._settings.model:
+            self._model_metadata = message.metadata
+            self._render_classify_box()
+
+    def action_pick_images(self) -> None:
+        from tui.screens.pick_images import PickImagesScreen
+
+        def picked(path: Path | None) -> None:
+            if path is not None:
+                self._settings = replace(self._settings, images=path)
+                self._render_classify_box()
+
+        self.app.push_screen(PickImagesScreen(Path.cwd(), self._settings.images), picked)
+
+    def action_cycle_scaling(self) -> None:
+        following = SCALINGS[(SCALINGS.index(self._settings.scaling) + 1) % len(SCALINGS)]
+        self._settings = replace(self._settings, scaling=following)
+        self._render_classify_box()
+
+    def action_top_k(self, step: int) -> None:
+        self._settings = replace(self._settings, top_k=min(MAX_TOP_K, max(1, self._settings.top_k + step)))
+        self._render_classify_box()
+
+    def _render_classify_box(self) -> None:
+        settings = self._settings
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold", no_wrap=True, min_width=8)
+        grid.add_column(no_wrap=True, overflow="ellipsis")
+        model = Text(settings.model or "none yet: enter on a READY model", style="" if settings.model else "dim")
+        if self._model_metadata is not None:
+            inputs = ", ".join(tensor_text(spec) for spec in self._model_metadata.inputs)
+            outputs = ", ".join(tensor_text(spec) for spec in self._model_metadata.outputs)
+            model.append(f"  in {inputs} → out {outputs}", style="dim")
+        grid.add_row("model", model)
+        grid.add_row("images", settings.images_text)
+        grid.add_row(
+            "settings",
+            Text.assemble(
+                "scaling ", (settings.scaling.value, "bold"), "  protocol ", (self._transport.value, "bold"),
+                "  top-k ", (str(settings.top_k), "bold"), (" (+/-)", "dim"),
+            ),
+        )  # fmt: skip
+        self.query_one("#classify-box", Static).update(grid)
+
+    # -- classification ----------------------------------------------------------------------
+
+    def action_classify(self) -> None:
+        settings = self._settings
+        if self._server is None:
+            self.deck.show_error(UserError("no server to classify against: start a server job, or press e to type a URL"))
+            return
+        if settings.model is None:
+            self.deck.show_error(UserError("no model chosen: press enter on a READY model in the table"))
+            return
+        images = image_files([settings.images])
+        if not images:
+            self.deck.show_error(UserError(f"no images in {settings.images_text}: press o to choose a file or a directory"))
+            return
+        self.query_one("#results", VerticalScroll).remove_children()
+        self.query_one("#classify-status", Static).update(Text(f"classifying {len(images)} image(s) with {settings.model}…", style="dim"))
+        request = ClassifyRequest(settings.model, tuple(images), top_k=settings.top_k, scaling=settings.scaling)
+        self._classify(self._server.endpoint, request)
+
+    @work(thread=True, exclusive=True, group="inference-classify", exit_on_error=False)
+    def _classify(self, endpoint: Endpoint, request: ClassifyRequest) -> None:
+        factory = self.services.inference
+        assert factory is not None
+        worker = get_current_worker()
+        answered = failed = 0
+        try:
+            for result in factory(endpoint).classify(request):
+                if worker.is_cancelled:
+                    return
+                pixels = thumbnail_pixels(Path(result.image), THUMBNAIL_COLUMNS, THUMBNAIL_ROWS)
+                self.post_message(self.Answered(result, pixels))
+                answered, failed = answered + (result.error is None), failed + (result.error is not None)
+        except UserError as error:
+            self.post_message(self.RunEnded(f"stopped: {error.message}"))
+            return
+        self.post_message(self.RunEnded(f"{answered} answered, {failed} failed · {request.model} · {request.scaling.value} · top-{request.top_k}"))
+
+    @on(Answered)
+    def _answered(self, message: Answered) -> None:
+        result = message.result
+        rows = [ClassRow(c.value, c.score, c.index, c.label) for c in result.classes]
+        card = ClassificationCard(Path(result.image).name, rows, message.pixels, result.latency_ms, result.error)
+        self.query_one("#results", VerticalScroll).mount(card)
+
+    @on(RunEnded)
+    def _run_ended(self, message: RunEnded) -> None:
+        style = "red" if message.summary.startswith("stopped") else "dim"
+        self.query_one("#classify-status", Static).update(Text(message.summary, style=style))

@@ -1,0 +1,18 @@
+"""Where the shipped demo lives: the model repository and the sample photos.
+
+They sit beside the packages in the project (the app runs from its checkout with `uv run`),
+and the defaults that make them answer well (the classifier's name, INCEPTION scaling)
+are named here once for the pane, the CLI and `triton-deck demo`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.inference.protocol import Scaling
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+MODEL_REPOSITORY = DEMO_DIR / "model_repository"
+SAMPLES_DIR = DEMO_DIR / "samples"
+CLASSIFIER = "efficientnet_lite0"
+CLASSIFIER_SCALING = Scaling.INCEPTION  # the tutorial's -s INCEPTION: the demo model expects [-1, 1] pixels
