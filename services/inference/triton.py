@@ -58,6 +58,7 @@ class TritonInferenceClient:
         self._local = threading.local()
         self._clients: list[Any] = []
         self._clients_lock = threading.Lock()
+        self._image_models: dict[tuple[str, str], ImageModel] = {}
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -185,9 +186,12 @@ class TritonInferenceClient:
     # -- classification ----------------------------------------------------------------------
 
     def image_model(self, model: str, version: str = "") -> ImageModel:
-        metadata = self._model_json("get_model_metadata", model, version)
-        config = self.model_config(model, version)
-        return parse_image_model(metadata, config)
+        """Read once per client: a run (or the pane's repeated runs) does not pay two lookups per call."""
+        key = (model, version)
+        if key not in self._image_models:
+            metadata = self._model_json("get_model_metadata", model, version)
+            self._image_models[key] = parse_image_model(metadata, self.model_config(model, version))
+        return self._image_models[key]
 
     def classify(self, request: ClassifyRequest) -> Iterator[ClassifyResult]:
         """Results in image order; one image's failure is its result, a dead server stops the run."""

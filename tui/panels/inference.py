@@ -217,10 +217,14 @@ class InferencePanel(Panel):
 
     @on(CheckFailed)
     def _check_failed(self, message: CheckFailed) -> None:
-        self.notice.hide()
+        """No server at all is the notice (as "no jobs yet" is); a server that fails shows the layer."""
         self._server = message.server
         grid = self._server_grid(message.server)
-        grid.add_row("problem", Text(message.reason, style="bold red"))
+        if message.server is None:
+            self.show_notice(NoticeKind.EMPTY, message.reason)
+        else:
+            self.notice.hide()
+            grid.add_row("problem", Text(message.reason, style="bold red"))
         self.query_one("#server-box", Static).update(grid)
         self.query_one(ResourceTable).set_rows([])
 
