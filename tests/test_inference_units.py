@@ -131,3 +131,22 @@ def test_classification_strings_print_as_image_client_does() -> None:
     assert Classification.parse("15.346230:504:COFFEE MUG").image_client_line() == "    15.346230 (504) = COFFEE MUG"
     assert Classification.parse("1.5:7:a: b").label == "a: b"
     assert Classification.parse("15.346230:504").image_client_line() == "    15.346230 (504)"
+
+
+@pytest.mark.parametrize("transport", list(Transport))
+def test_a_server_that_never_answers_times_out_with_one_line(transport: Transport) -> None:
+    import socket
+    import time
+
+    from services.inference.protocol import Endpoint
+    from services.inference.triton import TritonInferenceClient
+
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog) and never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        with pytest.raises(UserError) as failure:
+            TritonInferenceClient(Endpoint(url, transport, timeout_s=1.0)).health()
+        assert time.monotonic() - started < 20
+    assert failure.value.message == f"{parse_address(url, transport).display} did not answer within 1 s: check the URL and that the server is up"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,8 +56,10 @@ def _client(ctx: Context) -> tuple[InferenceClient, str]:
     services = open_services(ctx.profile, ctx.env)
     if services.inference is None:
         raise UserError(services.reason(Capability.INFERENCE))
+    if ctx.args.timeout <= 0:
+        raise UserError(f"--timeout {ctx.args.timeout:g} is not valid: give seconds, more than 0")
     endpoint, origin = _endpoint(ctx, services)
-    return services.inference(endpoint), origin
+    return services.inference(replace(endpoint, timeout_s=ctx.args.timeout)), origin
 
 
 def cmd_health(ctx: Context) -> int:
@@ -134,6 +137,7 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-u", "--url", help="server: host:port, http://host:port/base or https://<job URL> (default: the newest RUNNING server job)")
     parser.add_argument("--job", help="a job ID: its status.url (HTTP) or address (gRPC)")
     parser.add_argument("-i", "--protocol", type=_transport, default=Transport.HTTP, help="http or grpc (default http)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each answer (default 30)")
 
 
 def add_inference_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]

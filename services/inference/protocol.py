@@ -31,12 +31,14 @@ DEFAULT_PORTS = {Transport.HTTP: 8000, Transport.GRPC: 8001}
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where the server is: `url` as typed (scheme optional), the protocol to use, and the
-    AI token to send as `Authorization: Bearer` when the job is not `--unsecure-http`."""
+    """Where the server is: `url` as typed (scheme optional), the protocol to use, the AI
+    token to send as `Authorization: Bearer` when the job is not `--unsecure-http`, and how
+    long to wait for an answer."""
 
     url: str
     transport: Transport = Transport.HTTP
     bearer: Secret | None = field(default=None, compare=False)
+    timeout_s: float = 30.0
 
 
 @dataclass(frozen=True)

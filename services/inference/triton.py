@@ -34,6 +34,7 @@ from services.inference.protocol import (
 )
 
 T = TypeVar("T")
+CONNECT_TIMEOUT_S = 5.0  # a job URL that does not connect in 5 s is not going to
 
 
 def plan_batches(images: Sequence[Path], batch_size: int) -> list[list[Path]]:
@@ -50,11 +51,11 @@ def _tensor_spec(data: dict[str, Any]) -> TensorSpec:
 
 
 class TritonInferenceClient:
-    def __init__(self, endpoint: Endpoint, connect_timeout_s: float = 5.0, request_timeout_s: float = 30.0) -> None:
+    def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         self.address: Address = parse_address(endpoint.url, endpoint.transport)
-        self.connect_timeout_s = connect_timeout_s
-        self.request_timeout_s = request_timeout_s
+        self.request_timeout_s = endpoint.timeout_s
+        self.connect_timeout_s = min(CONNECT_TIMEOUT_S, endpoint.timeout_s)
         self._local = threading.local()
         self._clients: list[Any] = []
         self._clients_lock = threading.Lock()
