@@ -6,11 +6,31 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from services.inference.preprocess import imagenet_normalized
 from services.repository import validate_repository
 from services.triton.runtime import TritonServer, prepare_runtime
+
+# The preprocessing the demo EfficientNet was trained with (short side to 256, centre crop 224,
+# ImageNet mean and standard deviation, NCHW): what the recorded answers below were made with.
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def imagenet_normalized(path: Path, size: int = 224, resize_to: int = 256) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as opened:
+        image = opened.convert("RGB")
+    width, height = image.size
+    scale = resize_to / min(width, height)
+    image = image.resize((round(width * scale), round(height * scale)), Image.BILINEAR)
+    left, top = (image.width - size) // 2, (image.height - size) // 2
+    image = image.crop((left, top, left + size, top + size))
+    pixels = np.asarray(image, dtype=np.float32) / 255.0
+    return ((pixels - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1).astype(np.float32)
+
 
 DEMO = Path(__file__).resolve().parent.parent / "demo"
 EXPECTED_TOP3 = {

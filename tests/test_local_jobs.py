@@ -168,7 +168,7 @@ def test_the_demo_classifier_as_a_job_and_two_jobs_at_once(monkeypatch: pytest.M
     import numpy as np
     import tritonclient.http as httpclient
 
-    from services.inference.preprocess import imagenet_normalized
+    from tests.test_demo_model import imagenet_normalized
 
     monkeypatch.chdir(DEMO_REPOSITORY.parent)
     store = LocalObjectStore()
