@@ -104,6 +104,14 @@ def open_job_platform(profile: Profile, env: Mapping[str, str]) -> JobPlatform:
     return AITrainingPlatform(profile.ai_api_url, token, source, region=profile.region, shared_registry=profile.registry)
 
 
+def open_image_builder(env: Mapping[str, str]) -> ImageBuilder:
+    """The engine the docker CLI would use (DOCKER_HOST, context, default sockets), on every profile."""
+    from services.images.docker_builder import DockerImageBuilder
+    from services.images.engine import discover_engine
+
+    return DockerImageBuilder(discover_engine(env), env)
+
+
 def open_inference(endpoint: Endpoint) -> InferenceClient:
     """tritonclient on every profile: a local job's server and an AI Training job's URL speak the same v2 protocol."""
     from services.inference.triton import TritonInferenceClient
@@ -133,6 +141,11 @@ def open_services(profile: Profile, env: Mapping[str, str] | None = None) -> Ser
         del unavailable[Capability.JOBS]
     except UserError as error:
         unavailable[Capability.JOBS] = f"{CAPABILITY_TITLES[Capability.JOBS]}: {error.message}"
+    try:
+        services.image_builder = open_image_builder(env)
+        del unavailable[Capability.IMAGES]
+    except UserError as error:
+        unavailable[Capability.IMAGES] = f"{CAPABILITY_TITLES[Capability.IMAGES]}: {error.message}"
     services.inference = open_inference
     services.ai_token = ai_token_reader(profile, env)
     del unavailable[Capability.INFERENCE]

@@ -90,12 +90,31 @@ def local_profile() -> Profile:
 
 
 @dataclass(frozen=True)
+class RegistryEntry:
+    """A registry the user added (any profile can push to it): where, and where its password comes from."""
+
+    address: str
+    username: str | None = None
+    password_command: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole config file, immutable; edits return a new `Config`."""
 
     profiles: Mapping[str, Profile] = field(default_factory=lambda: {LOCAL_PROFILE: local_profile()})
     active_profile: str = LOCAL_PROFILE
     theme: str = DEFAULT_THEME
+    registries: Mapping[str, RegistryEntry] = field(default_factory=dict)
+
+    def with_registry(self, entry: RegistryEntry) -> Config:
+        return replace(self, registries={**self.registries, entry.address: entry})
+
+    def without_registry(self, address: str) -> Config:
+        if address not in self.registries:
+            known = ", ".join(sorted(self.registries)) or "none"
+            raise UserError(f"registry '{address}' was never added (added: {known}); `triton-deck registry list` shows them")
+        return replace(self, registries={key: value for key, value in self.registries.items() if key != address})
 
     def profile(self, name: str) -> Profile:
         try:
@@ -198,7 +217,20 @@ def parse_config(text: str, where: Path) -> Config:
     theme = data.get("theme", DEFAULT_THEME)
     if not isinstance(active, str) or not isinstance(theme, str):
         raise UserError(f"{where}: active_profile and theme must be strings")
-    return Config(profiles=profiles, active_profile=active, theme=theme)
+    return Config(profiles=profiles, active_profile=active, theme=theme, registries=_registries_from(data.get("registries", {}), where))
+
+
+def _registries_from(tables: object, where: Path) -> dict[str, RegistryEntry]:
+    if not isinstance(tables, dict):
+        raise UserError(f"{where}: 'registries' must be a table of registries")
+    entries: dict[str, RegistryEntry] = {}
+    for address, table in tables.items():
+        if not isinstance(table, dict) or set(table) - {"username", "password_command"}:
+            raise UserError(f"{where}: registries.\"{address}\" may only hold username and password_command")
+        if not all(isinstance(value, str) for value in table.values()):
+            raise UserError(f"{where}: registries.\"{address}\" values must be strings")
+        entries[address] = RegistryEntry(address, table.get("username"), table.get("password_command"))
+    return entries
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -241,6 +273,10 @@ def render_config(config: Config) -> str:
             secret: Secret | None = getattr(profile, key)
             if secret:
                 lines.append(f"{key} = {_toml_string(secret.reveal())}")
+    for address in sorted(config.registries):
+        entry = config.registries[address]
+        lines += ["", f"[registries.{_toml_string(address)}]"]
+        lines += [f"{key} = {_toml_string(value)}" for key in ("username", "password_command") if (value := getattr(entry, key))]
     return "\n".join(lines) + "\n"
 
 
@@ -302,24 +338,25 @@ def resolve_token(profile: Profile, env: Mapping[str, str]) -> ResolvedSecret | 
 
 
 def _run_token_command(profile: Profile) -> Secret:
+    label = f"token_command of profile '{profile.name}'"
+    return run_secret_command(profile.token_command or "", label, f"`triton-deck profile add {profile.name}`")
+
+
+def run_secret_command(command: str, label: str, fix: str) -> Secret:
+    """A secret printed by a command (`pass show ...`); its output is never quoted in errors."""
     import shlex
     import subprocess
 
-    command = profile.token_command or ""
-    label = f"token_command of profile '{profile.name}'"
     try:
-        result = subprocess.run(
-            shlex.split(command), capture_output=True, text=True, timeout=TOKEN_COMMAND_TIMEOUT_S, check=False
-        )
+        result = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=TOKEN_COMMAND_TIMEOUT_S, check=False)
     except (OSError, ValueError) as error:
-        raise UserError(f"{label} could not start ({error}); fix it with `triton-deck profile add {profile.name}`") from None
+        raise UserError(f"{label} could not start ({error}); fix it with {fix}") from None
     except subprocess.TimeoutExpired:
         raise UserError(f"{label} took longer than {TOKEN_COMMAND_TIMEOUT_S}s; check that it does not prompt") from None
-    token = result.stdout.strip()
-    if result.returncode != 0 or not token:
-        # Its output is never quoted: it may hold part of the secret.
-        raise UserError(f"{label} exited with status {result.returncode} and no token; run it by hand to see why")
-    return Secret(token)
+    value = result.stdout.strip()
+    if result.returncode != 0 or not value:
+        raise UserError(f"{label} exited with status {result.returncode} and printed nothing; run it by hand to see why")
+    return Secret(value)
 
 
 @dataclass(frozen=True)

@@ -88,9 +88,8 @@ def test_profile_add_refuses_duplicates_and_bad_input(capsys: pytest.CaptureFixt
 
 def test_pending_commands_say_so_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["demo", "list"])[0] == 1
-    assert run(["image", "push", "x"])[0] == 1
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 1
     assert all("not available in this build yet" in line for line in lines)
 
 

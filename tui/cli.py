@@ -13,7 +13,6 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import version
-from pathlib import Path
 from typing import TextIO
 
 from services import locations
@@ -29,14 +28,10 @@ from services.config import (
     validate_region,
 )
 from services.errors import NotAvailableError, UserError
-from services.images.dockerfile import (
-    DEFAULT_TRITON_VERSION,
-    DockerfileSpec,
-    render_dockerfile,
-)
 from services.secrets import Secret, redact
+from tui.cli_images import add_image_commands, add_registry_commands
 from tui.cli_inference import add_inference_commands
-from tui.cli_jobs import add_job_commands, add_registry_commands
+from tui.cli_jobs import add_job_commands
 from tui.cli_repo import add_repo_commands
 from tui.cli_storage import add_bucket_commands
 
@@ -153,32 +148,6 @@ def cmd_profile_use(ctx: Context) -> int:
     return EXIT_OK
 
 
-# -- image -----------------------------------------------------------------------------------
-
-
-def cmd_image_dockerfile(ctx: Context) -> int:
-    text = render_dockerfile(DockerfileSpec(version=ctx.args.version, client=ctx.args.client))
-    if ctx.args.output_file is None:
-        ctx.out.write(text)
-        return EXIT_OK
-    target: Path = ctx.args.output_file
-    if target.is_dir():
-        target = target / "Dockerfile"
-    temp = target.with_name(f".{target.name}.tmp")
-    try:
-        temp.write_text(text, encoding="utf-8")
-        os.replace(temp, target)
-    except OSError as error:
-        temp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {target}: {error.strerror}; pick a writable path with -o") from None
-    ctx.print(f"wrote {target}")
-    return EXIT_OK
-
-
-def cmd_image_pending(ctx: Context) -> int:
-    raise NotAvailableError(f"`{PROG} image {ctx.args.image_command}` is not available in this build yet")
-
-
 def _pending(group: str) -> Handler:
     def handler(_ctx: Context) -> int:
         raise NotAvailableError(f"`{PROG} {group}` is not available in this build yet ({PENDING_GROUPS[group]})")
@@ -249,19 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_repo_commands(groups, common, _output_option)
     add_job_commands(groups, common, _output_option)
     add_registry_commands(groups, common, _output_option)
+    add_image_commands(groups, common, _output_option)
     add_inference_commands(groups, common, _output_option)
-
-    image = groups.add_parser("image", parents=[common], help="Dockerfiles, build, tag, login and push")
-    image_commands = image.add_subparsers(title="image commands", metavar="ACTION", required=True, dest="image_command")
-    dockerfile = image_commands.add_parser("dockerfile", parents=[common], help="print or write the AI Training Dockerfile")
-    dockerfile.add_argument("--client", action="store_true", help="the client image (-py3-sdk) instead of the server")
-    dockerfile.add_argument("--version", default=DEFAULT_TRITON_VERSION, help=f"Triton NGC release (default {DEFAULT_TRITON_VERSION})")
-    dockerfile.add_argument("-o", dest="output_file", type=Path, help="write to this file (or directory) instead of stdout")
-    dockerfile.set_defaults(handler=cmd_image_dockerfile)
-    for action in ("build", "tag", "login", "push", "list"):
-        pending = image_commands.add_parser(action, parents=[common], help="(not yet available)")
-        pending.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        pending.set_defaults(handler=cmd_image_pending)
 
     for group, summary in PENDING_GROUPS.items():
         pending = groups.add_parser(group, parents=[common], help=f"{summary} (not yet available)")

@@ -147,29 +147,6 @@ def cmd_job_delete(ctx: Context) -> int:
     return 0
 
 
-def cmd_registry_list(ctx: Context) -> int:
-    """`ovhai registry list`: the shared registry (no ID) first, then attached ones."""
-    platform = _platform(ctx)
-    if not platform.capabilities.registries:
-        raise UserError(f"profile '{ctx.profile.name}' runs jobs on this machine: there is no registry to list")
-    rows = platform.registries()
-    if ctx.args.output == "json":
-        ctx.print_json([{"id": row.id, "type": row.kind, "url": row.url} for row in rows])
-        return 0
-    ctx.print(f"{'ID':<36} {'TYPE':<7} URL")
-    for row in rows:
-        ctx.print(f"{row.id or '':<36} {row.kind:<7} {row.url}")
-    return 0
-
-
-def add_registry_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
-    registry = groups.add_parser("registry", parents=[common], help="the registries jobs can pull from")
-    actions = registry.add_subparsers(title="registry commands", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", parents=[common], help="the shared registry, then attached ones")
-    output_option(listing)
-    listing.set_defaults(handler=cmd_registry_list)
-
-
 def add_job_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
     job = groups.add_parser("job", parents=[common], help="run, list, get, follow, stop and delete jobs")
     actions = job.add_subparsers(title="job commands", metavar="ACTION", required=True)

@@ -15,6 +15,7 @@ DEFAULT_TRITON_VERSION = "23.03"
 AI_TRAINING_UID = 42420
 DEFAULT_PLATFORM = "linux/amd64"
 _VERSION = re.compile(r"^\d{2}\.\d{2}$")
+INSTRUCTIONS = {"ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"}
 
 
 @dataclass(frozen=True)
@@ -22,15 +23,21 @@ class DockerfileSpec:
     version: str = DEFAULT_TRITON_VERSION
     client: bool = False
     extra_lines: tuple[str, ...] = ()
+    base: str | None = None  # another FROM (a mirror, or a local base where NGC cannot be pulled)
 
     @property
     def base_image(self) -> str:
+        if self.base:
+            return self.base
         suffix = "-py3-sdk" if self.client else "-py3"
         return f"nvcr.io/nvidia/tritonserver:{self.version}{suffix}"
 
 
 def render_dockerfile(spec: DockerfileSpec) -> str:
-    if not _VERSION.match(spec.version):
+    for line in spec.extra_lines:
+        if line.split(" ", 1)[0].upper() not in INSTRUCTIONS:
+            raise UserError(f"extra line '{line}' is not a Dockerfile instruction: start it with RUN, ENV, COPY, LABEL…")
+    if not spec.base and not _VERSION.match(spec.version):
         raise UserError(f"invalid Triton version '{spec.version}': use the NGC release form YY.MM, e.g. 23.03")
     lines = [
         f"FROM {spec.base_image}",

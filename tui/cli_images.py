@@ -1,0 +1,289 @@
+"""`triton-deck image ...` and `triton-deck registry ...`: the tutorial's docker steps.
+
+    triton-deck image dockerfile [--client] [--version 23.03] [-o FILE]
+    triton-deck image build CONTEXT -t TAG [--platform linux/amd64] [-f DOCKERFILE | --client --version V --base IMAGE]
+    triton-deck image tag SRC DST
+    printf %s "$PASSWORD" | triton-deck image login REGISTRY -u USER [--save]
+    triton-deck image push TAG
+    triton-deck registry list | add ADDRESS [-u USER --password-command CMD] | remove ADDRESS
+
+Build lines and push progress go to stderr (bars on a terminal, one line per layer status
+when piped); stdout gets the result (image id, `reference@digest`), so scripts can read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from services.backends import Capability, open_services
+from services.cancel import CancelToken
+from services.config import RegistryEntry, run_secret_command, save_config
+from services.errors import UserError
+from services.images.docker_builder import registry_of, save_login
+from services.images.dockerfile import DEFAULT_PLATFORM, DEFAULT_TRITON_VERSION, DockerfileSpec, render_dockerfile
+from services.images.history import ImageHistory
+from services.images.protocol import BuildDone, BuildFailed, BuildLog, BuildStep, ImageBuilder, LayerProgress, PushDone
+from services.images.push_tally import PushTally
+from services.secrets import Secret
+
+if TYPE_CHECKING:
+    from tui.cli import Context
+
+
+def _builder(ctx: Context) -> ImageBuilder:
+    services = open_services(ctx.profile, ctx.env)
+    if services.image_builder is None:
+        raise UserError(services.reason(Capability.IMAGES))
+    return services.image_builder
+
+
+def _spec(args: argparse.Namespace) -> DockerfileSpec:
+    return DockerfileSpec(version=args.version, client=args.client, base=args.base, extra_lines=tuple(args.line or ()))
+
+
+def cmd_image_dockerfile(ctx: Context) -> int:
+    text = render_dockerfile(_spec(ctx.args))
+    if ctx.args.output_file is None:
+        ctx.out.write(text)
+        return 0
+    target: Path = ctx.args.output_file
+    if target.is_dir():
+        target = target / "Dockerfile"
+    temp = target.with_name(f".{target.name}.tmp")
+    try:
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, target)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {target}: {error.strerror}; pick a writable path with -o") from None
+    ctx.print(f"wrote {target}")
+    return 0
+
+
+def cmd_image_build(ctx: Context) -> int:
+    args = ctx.args
+    if args.file is not None:
+        try:
+            dockerfile = args.file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise UserError(f"cannot read Dockerfile {args.file}: {error.strerror}") from None
+    else:
+        dockerfile = render_dockerfile(_spec(args))
+        print(f"triton-deck: building the generated Dockerfile (FROM {_spec(args).base_image}); -f to build your own", file=sys.stderr)
+    cancel = CancelToken()
+    done: BuildDone | None = None
+    try:
+        for event in _builder(ctx).build(args.context, args.tag, args.platform, dockerfile, cancel):
+            if isinstance(event, BuildStep):
+                print(f"Step {event.number}/{event.total} : {event.instruction}" + (" (cached)" if event.cached else ""), file=sys.stderr)
+            elif isinstance(event, BuildLog):
+                print(event.text, file=sys.stderr)
+            elif isinstance(event, BuildFailed):
+                where = f"step {event.step}" if event.step else "the build"
+                raise UserError(f"{where} failed: {event.message}")
+            else:
+                done = event
+    except KeyboardInterrupt:
+        cancel.cancel()
+        raise
+    assert done is not None
+    ImageHistory(ctx.profile.name).record("build", args.tag, done.image_id, datetime.now(UTC))
+    ctx.print(done.image_id)
+    return 0
+
+
+def cmd_image_tag(ctx: Context) -> int:
+    _builder(ctx).tag(ctx.args.source, ctx.args.target)
+    ctx.print(f"tagged {ctx.args.source} as {ctx.args.target}")
+    return 0
+
+
+def _read_password(what: str) -> Secret:
+    if sys.stdin.isatty():
+        import getpass
+
+        value = getpass.getpass(f"{what}: ")
+    else:
+        value = sys.stdin.readline().strip()
+    if not value:
+        raise UserError(f"no {what} given: pipe it on standard input, e.g. `pass show registry | triton-deck image login ...`")
+    return Secret(value)
+
+
+def cmd_image_login(ctx: Context) -> int:
+    args = ctx.args
+    username = args.username or ctx.config.registries.get(args.registry, RegistryEntry(args.registry)).username
+    if not username:
+        raise UserError(f"no username for {args.registry}: pass -u USER (or `triton-deck registry add {args.registry} -u USER`)")
+    password = _read_password(f"password for {username}@{args.registry}")
+    status = _builder(ctx).login(args.registry, username, password)
+    ctx.print(status)
+    if args.save:
+        path = save_login(args.registry, username, password, ctx.env)
+        print(f"triton-deck: saved in {path} as `docker login` does (base64, not encrypted; mode 0600)", file=sys.stderr)
+    else:
+        print("triton-deck: not saved: this process is gone after the login; use --save, `registry add --password-command`, or push with -u and --password-stdin", file=sys.stderr)
+    return 0
+
+
+class PushReporter:
+    """One bar per layer plus the total on a terminal; a line per layer status change when piped."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._tally = PushTally()
+        self._last: dict[str, str] = {}
+        self._bars = None
+        if stream.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+            self._bars = Progress(TextColumn("{task.description:<24}"), BarColumn(), DownloadColumn(), console=Console(file=stream), transient=True)
+            self._total = self._bars.add_task("total", total=None)
+            self._tasks: dict[str, object] = {}
+            self._bars.start()
+
+    def __call__(self, event: LayerProgress) -> None:
+        layer = self._tally.apply(event)
+        if self._bars is not None:
+            if layer.layer_id not in self._tasks:
+                self._tasks[layer.layer_id] = self._bars.add_task(layer.layer_id, total=layer.total)
+            task = self._tasks[layer.layer_id]
+            self._bars.update(task, description=f"{layer.layer_id} {layer.status[:11]}", total=layer.total, completed=layer.fraction * (layer.total or 1))  # type: ignore[arg-type]
+            done, total = self._tally.bytes_known
+            self._bars.update(self._total, description=f"total {self._tally.layers_done}/{len(self._tally.layers)}", total=total or None, completed=done)  # type: ignore[arg-type]
+        elif self._last.get(layer.layer_id) != layer.status:
+            self._last[layer.layer_id] = layer.status
+            print(f"{layer.layer_id}: {layer.status}", file=self._stream)
+
+    def close(self) -> None:
+        if self._bars is not None:
+            self._bars.stop()
+
+
+def cmd_image_push(ctx: Context) -> int:
+    args = ctx.args
+    builder = _builder(ctx)
+    registry = registry_of(args.reference)
+    entry = ctx.config.registries.get(registry or "")
+    if args.password_stdin:
+        if not (args.username and registry):
+            raise UserError("--password-stdin needs -u USER and a reference that names its registry (host[:port]/name:tag)")
+        builder.login(registry, args.username, _read_password(f"password for {args.username}@{registry}"))
+    elif entry and entry.username and entry.password_command:
+        label = f"password_command of registry '{entry.address}'"
+        builder.login(entry.address, entry.username, run_secret_command(entry.password_command, label, "`triton-deck registry add`"))
+    reporter = PushReporter(sys.stderr)
+    cancel = CancelToken()
+    done: PushDone | None = None
+    try:
+        for event in builder.push(args.reference, cancel):
+            if isinstance(event, LayerProgress):
+                reporter(event)
+            else:
+                done = event
+    except KeyboardInterrupt:
+        cancel.cancel()
+        raise
+    finally:
+        reporter.close()
+    assert done is not None
+    ImageHistory(ctx.profile.name).record("push", done.reference, done.digest, datetime.now(UTC))
+    ctx.print(f"{done.reference}@{done.digest}")
+    return 0
+
+
+def cmd_registry_list(ctx: Context) -> int:
+    """`ovhai registry list` (the shared registry, then attached ones) plus the registries added here."""
+    services = open_services(ctx.profile, ctx.env)
+    platform = services.job_platform
+    rows = [(row.id or "", row.kind, row.url) for row in (platform.registries() if platform and platform.capabilities.registries else [])]
+    rows += [("", "added", address) for address in sorted(ctx.config.registries)]
+    if ctx.args.output == "json":
+        ctx.print_json([{"id": row[0], "type": row[1], "url": row[2]} for row in rows])
+        return 0
+    if not rows:
+        raise UserError(f"no registries on profile '{ctx.profile.name}': add one with `triton-deck registry add HOST[:PORT]`")
+    ctx.print(f"{'ID':<36} {'TYPE':<7} URL")
+    for row_id, kind, url in rows:
+        ctx.print(f"{row_id:<36} {kind:<7} {url}")
+    return 0
+
+
+def cmd_registry_add(ctx: Context) -> int:
+    args = ctx.args
+    if "/" in args.address or "://" in args.address:
+        raise UserError(f"'{args.address}' is not a registry address: give host[:port], e.g. 127.0.0.1:5000 or registry.gra.ai.cloud.ovh.net")
+    if bool(args.username) != bool(args.password_command):
+        raise UserError("credentials come in pairs: give -u USER with --password-command CMD, or neither")
+    path = save_config(ctx.config.with_registry(RegistryEntry(args.address, args.username, args.password_command)))
+    ctx.print(f"registry {args.address} added to {path}")
+    return 0
+
+
+def cmd_registry_remove(ctx: Context) -> int:
+    path = save_config(ctx.config.without_registry(ctx.args.address))
+    ctx.print(f"registry {ctx.args.address} removed from {path}")
+    return 0
+
+
+def _dockerfile_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--client", action="store_true", help="the client image (-py3-sdk) instead of the server")
+    parser.add_argument("--version", default=DEFAULT_TRITON_VERSION, help=f"Triton NGC release (default {DEFAULT_TRITON_VERSION})")
+    parser.add_argument("--base", help="another FROM image (a mirror, or a local base where NGC cannot be pulled)")
+    parser.add_argument("--line", action="append", help="an extra instruction before the chown, e.g. 'RUN pip install pillow'")
+
+
+Output = Callable[[argparse.ArgumentParser], None]
+
+
+def add_image_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Output) -> None:  # type: ignore[type-arg]
+    image = groups.add_parser("image", parents=[common], help="Dockerfiles, build, tag, login and push")
+    actions = image.add_subparsers(title="image commands", metavar="ACTION", required=True)
+    dockerfile = actions.add_parser("dockerfile", parents=[common], help="print or write the AI Training Dockerfile")
+    _dockerfile_options(dockerfile)
+    dockerfile.add_argument("-o", dest="output_file", type=Path, help="write to this file (or directory) instead of stdout")
+    dockerfile.set_defaults(handler=cmd_image_dockerfile)
+    build = actions.add_parser("build", parents=[common], help="build CONTEXT with the generated (or -f) Dockerfile")
+    build.add_argument("context", type=Path, metavar="CONTEXT")
+    build.add_argument("-t", "--tag", required=True, help="name:tag of the image")
+    build.add_argument("--platform", default=DEFAULT_PLATFORM, help=f"target platform (default {DEFAULT_PLATFORM}, what AI Training runs)")
+    build.add_argument("-f", "--file", type=Path, help="build this Dockerfile instead of the generated one")
+    _dockerfile_options(build)
+    build.set_defaults(handler=cmd_image_build)
+    tag = actions.add_parser("tag", parents=[common], help="tag SRC as DST (e.g. for the registry)")
+    tag.add_argument("source", metavar="SRC")
+    tag.add_argument("target", metavar="DST")
+    tag.set_defaults(handler=cmd_image_tag)
+    login = actions.add_parser("login", parents=[common], help="log the engine in to a registry (password on stdin)")
+    login.add_argument("registry", metavar="REGISTRY")
+    login.add_argument("-u", "--username")
+    login.add_argument("--save", action="store_true", help="store it in the docker config as `docker login` does")
+    login.set_defaults(handler=cmd_image_login)
+    push = actions.add_parser("push", parents=[common], help="push TAG with per-layer progress; prints reference@digest")
+    push.add_argument("reference", metavar="TAG")
+    push.add_argument("-u", "--username", help="log in first as USER (with --password-stdin)")
+    push.add_argument("--password-stdin", action="store_true", help="read the registry password from standard input")
+    push.set_defaults(handler=cmd_image_push)
+
+
+def add_registry_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Output) -> None:  # type: ignore[type-arg]
+    registry = groups.add_parser("registry", parents=[common], help="the registries jobs pull from and images push to")
+    actions = registry.add_subparsers(title="registry commands", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", parents=[common], help="the shared registry, attached ones, then those added here")
+    output_option(listing)
+    listing.set_defaults(handler=cmd_registry_list)
+    add = actions.add_parser("add", parents=[common], help="remember a registry (every profile can push to it)")
+    add.add_argument("address", metavar="ADDRESS")
+    add.add_argument("-u", "--username")
+    add.add_argument("--password-command", help="command that prints the password (e.g. 'pass show registry')")
+    add.set_defaults(handler=cmd_registry_add)
+    remove = actions.add_parser("remove", parents=[common], help="forget an added registry")
+    remove.add_argument("address", metavar="ADDRESS")
+    remove.set_defaults(handler=cmd_registry_remove)
