@@ -47,6 +47,8 @@ def pressing(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
         pytest.param((), id="buckets"),
         pytest.param(("enter", "enter"), id="buckets-objects"),
         pytest.param(("2",), id="images"),
+        pytest.param(("2", "b", "ctrl+b"), id="images-built"),
+        pytest.param(("2", "b", "ctrl+b", "p", "enter"), id="images-pushed"),
         pytest.param(("3",), id="jobs"),
         pytest.param(("4",), id="inference"),
         pytest.param(("4", "c"), id="inference-classified"),

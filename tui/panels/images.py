@@ -1,10 +1,17 @@
-"""Images: the AI Training Dockerfile, the engine that builds it, and the registries.
+"""Images: the AI Training Dockerfile, the engine that builds it, the registries, what was made.
 
-The Dockerfile preview is pure computation and shows on every profile, with or without
-an engine; engine and registry details come from workers.
+The Dockerfile preview is pure computation and shows on every profile, with or without an
+engine: `c` switches server/client, `v` the Triton version, `f` the FROM image (a local base
+where NGC cannot be pulled), `e` edits it by hand. `b` builds it (a screen with the live
+log), `P` pushes an image with a bar per layer. Engine, registries and history come from
+workers.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -16,14 +23,17 @@ from textual.widgets import Static
 
 from services.backends import Capability
 from services.errors import UserError
-from services.images.dockerfile import DockerfileSpec, render_dockerfile
+from services.images.dockerfile import DEFAULT_PLATFORM, DockerfileSpec, render_dockerfile
+from services.images.history import HistoryEntry, ImageHistory
 from services.images.protocol import EngineInfo
 from services.jobs.protocol import RegistryInfo
+from services.units import human_age
 from tui.panels.base import Panel
 from widgets.notice import NoticeKind
 from widgets.resource_table import ResourceTable, Row
 
 REGISTRY_COLUMNS = ("ID", "TYPE", "URL")
+HISTORY_COLUMNS = ("KIND", "REFERENCE", "RESULT", "AGE")
 
 
 def dockerfile_text(dockerfile: str) -> Text:
@@ -37,12 +47,21 @@ def dockerfile_text(dockerfile: str) -> Text:
     return text
 
 
+def image_name(spec: DockerfileSpec) -> str:
+    return f"local/tritonserver:{spec.version}{'-py3-sdk' if spec.client else '-py3'}"
+
+
 class ImagesPanel(Panel):
     capability = Capability.IMAGES
     title = "Images"
 
     BINDINGS = [
+        Binding("b", "build", "Build"),
+        Binding("P", "push", "Push"),
+        Binding("e", "edit", "Edit"),
         Binding("c", "toggle_client", "Server/client"),
+        Binding("v", "version", "Version", show=False),
+        Binding("f", "base", "FROM", show=False),
         Binding("r", "refresh", "Refresh", show=False),
     ]
 
@@ -52,13 +71,16 @@ class ImagesPanel(Panel):
             self.engine = engine
 
     class RegistriesListed(Message):
-        def __init__(self, registries: list[RegistryInfo]) -> None:
+        def __init__(self, registries: list[RegistryInfo], history: list[HistoryEntry]) -> None:
             super().__init__()
             self.registries = registries
+            self.history = history
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.spec = DockerfileSpec()
+        self.edited: str | None = None  # the hand-edited Dockerfile, which wins over the generated one
+        self._registries: list[RegistryInfo] = []
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="images-body"):
@@ -71,6 +93,8 @@ class ImagesPanel(Panel):
             yield Static("registries", classes="section-title")
             yield Static(id="registries-note", classes="notice")
             yield ResourceTable(REGISTRY_COLUMNS, id="registries-table")
+            yield Static("recent builds and pushes", classes="section-title")
+            yield ResourceTable(HISTORY_COLUMNS, id="history-table")
 
     def is_available(self) -> bool:
         return self.services.image_builder is not None
@@ -85,11 +109,16 @@ class ImagesPanel(Panel):
         self.query_one("#engine", Static).update(Text("connecting…", style="dim"))
         self._find_engine()
 
+    @property
+    def dockerfile(self) -> str:
+        return self.edited if self.edited is not None else render_dockerfile(self.spec)
+
     def _show_dockerfile(self) -> None:
         kind = "client" if self.spec.client else "server"
-        self.query_one("#dockerfile-title", Static).update(f"Dockerfile ({kind}, Triton {self.spec.version})")
+        title = f"Dockerfile ({kind}, Triton {self.spec.version})" + (" · edited" if self.edited is not None else "")
+        self.query_one("#dockerfile-title", Static).update(title)
         try:
-            text = dockerfile_text(render_dockerfile(self.spec))
+            text = dockerfile_text(self.dockerfile)
         except UserError as error:
             text = Text(str(error), style="red")
         self.query_one("#dockerfile", Static).update(text)
@@ -104,7 +133,8 @@ class ImagesPanel(Panel):
     def _list_registries(self) -> None:
         platform = self.services.job_platform
         registries = platform.registries() if platform and platform.capabilities.registries else []
-        self.post_message(self.RegistriesListed(registries))
+        registries += [RegistryInfo(url=address, kind="added") for address in sorted(self.deck.config.registries)]
+        self.post_message(self.RegistriesListed(registries, ImageHistory(self.services.profile.name).entries()))
 
     @on(EngineFound)
     def _engine_found(self, message: EngineFound) -> None:
@@ -113,22 +143,82 @@ class ImagesPanel(Panel):
 
     @on(RegistriesListed)
     def _registries_listed(self, message: RegistriesListed) -> None:
+        self._registries = message.registries
+        table = self.query_one("#registries-table", ResourceTable)
         rows = [Row(info.url, (info.id or "", info.kind, info.url)) for info in message.registries]
-        self.query_one(ResourceTable).set_rows(rows)
-        self.query_one(ResourceTable).display = bool(rows)
+        table.set_rows(rows)
+        table.display = bool(rows)
         note = self.query_one("#registries-note", Static)
         note.display = not rows
-        platform = self.services.job_platform
-        if platform is None:
-            note.update(f"{self.services.reason(Capability.JOBS)}: registries come from the job platform")
-        elif not platform.capabilities.registries:
-            note.update("local jobs run the bundled server and need no registry")
-        else:
-            note.update("no registries: add one, or use the shared registry of your AI Training project")
+        note.update("no registries: `triton-deck registry add HOST[:PORT]`, or the shared registry of an AI Training profile")
+        now = self.deck.settings.now()
+        history = [
+            Row(f"{entry.kind}{index}", (entry.kind, entry.reference, entry.result[:19], human_age(datetime.fromisoformat(entry.at.replace("Z", "+00:00")), now)))
+            for index, entry in enumerate(message.history)
+        ]
+        self.query_one("#history-table", ResourceTable).set_rows(history)
+
+    # -- the Dockerfile ----------------------------------------------------------------------
 
     def action_toggle_client(self) -> None:
-        self.spec = DockerfileSpec(version=self.spec.version, client=not self.spec.client)
+        self.spec = replace(self.spec, client=not self.spec.client)
+        self.edited = None
         self._show_dockerfile()
+
+    def action_version(self) -> None:
+        self._ask("Triton NGC release (YY.MM):", self.spec.version, lambda answer: replace(self.spec, version=answer))
+
+    def action_base(self) -> None:
+        self._ask("FROM image (empty = NGC's tritonserver; e.g. a local base where NGC cannot be pulled):", self.spec.base or "", lambda answer: replace(self.spec, base=answer or None))
+
+    def _ask(self, question: str, current: str, change: object) -> None:
+        from tui.screens.prompt import PromptScreen
+
+        def answered(answer: str | None) -> None:
+            if answer is None and current:
+                return
+            candidate = change(answer or "")  # type: ignore[operator]
+            try:
+                render_dockerfile(candidate)
+            except UserError as error:
+                self.deck.show_error(error)
+                return
+            self.spec, self.edited = candidate, None
+            self._show_dockerfile()
+
+        self.app.push_screen(PromptScreen(question, current), answered)
+
+    def action_edit(self) -> None:
+        from tui.screens.dockerfile_edit import DockerfileEditScreen
+
+        def edited(text: str | None) -> None:
+            if text is not None:
+                self.edited = None if text == render_dockerfile(self.spec) else text
+                self._show_dockerfile()
+
+        self.app.push_screen(DockerfileEditScreen(self.dockerfile), edited)
+
+    # -- build and push ----------------------------------------------------------------------
+
+    def _first_registry(self) -> str | None:
+        return self._registries[0].url if self._registries else None
+
+    def action_build(self) -> None:
+        if not self.is_available():
+            self.deck.show_error(UserError(self.services.reason(Capability.IMAGES)))
+            return
+        from tui.screens.image_build import ImageBuildScreen
+
+        screen = ImageBuildScreen(self.dockerfile, Path("."), image_name(self.spec), DEFAULT_PLATFORM, registry=self._first_registry(), start=False)
+        self.app.push_screen(screen, lambda _result: self._list_registries())
+
+    def action_push(self) -> None:
+        if not self.is_available():
+            self.deck.show_error(UserError(self.services.reason(Capability.IMAGES)))
+            return
+        from tui.screens.image_push import ImagePushScreen
+
+        self.app.push_screen(ImagePushScreen(image_name(self.spec), self._first_registry()), lambda _result: self._list_registries())
 
     def action_refresh(self) -> None:
         self.reload()
@@ -137,3 +227,4 @@ class ImagesPanel(Panel):
         # Without an engine the Dockerfile is still useful, so only the engine box says so.
         self.notice.hide()
         self.query_one("#engine", Static).update(Text(message, style="yellow" if kind is NoticeKind.UNAVAILABLE else "red"))
+
