@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from services import locations
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.images.docker_builder import DockerImageBuilder
@@ -206,3 +207,37 @@ def test_no_engine_is_one_message_and_the_rest_of_the_app_works(monkeypatch: pyt
     assert err.startswith("triton-deck: no container engine answers at unix:///tmp/no-such-dir/docker.sock (from DOCKER_HOST)")
     assert "start dockerd" in err and err.count("\n") == 0
     assert cli("image", "dockerfile")[0] == 0
+
+
+def test_an_added_registrys_password_command_logs_the_push_in(
+    builder: DockerImageBuilder, engine: Dockerd, context: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    password_file = tmp_path / "registry-password"
+    password_file.write_text("right-password-42\n")
+    monkeypatch.setenv("DOCKER_HOST", engine.base_url)
+    guarded = start_registry(credentials=("tutorial", "right-password-42"))
+    try:
+        list(builder.build(context, "local/triton-server:5", "linux/amd64", tutorial_dockerfile(), CancelToken()))
+        target = f"{guarded.address}/tutorial/tritonserver:5"
+        builder.tag("local/triton-server:5", target)
+        assert cli("image", "push", target)[0] == 1
+        assert "no basic auth credentials" in capsys.readouterr().err
+        assert cli("registry", "add", guarded.address, "-u", "tutorial", "--password-command", f"cat {password_file}")[0] == 0
+        code, out = cli("image", "push", target)
+        assert code == 0, capsys.readouterr().err
+        digest = guarded_digest(guarded, "/v2/tutorial/tritonserver/manifests/5")
+        assert out.strip() == f"{target}@{digest}"
+        assert "right-password-42" not in locations.config_file().read_text(), "only the command is stored"
+    finally:
+        guarded.stop()
+
+
+def guarded_digest(guarded: Registry, path: str) -> str:
+    """The registry's own answer, read with the same credentials."""
+    import base64
+    import urllib.request
+
+    request = urllib.request.Request(f"http://{guarded.address}{path}", method="HEAD", headers={"Accept": MANIFEST_V2})
+    request.add_header("Authorization", "Basic " + base64.b64encode(b"tutorial:right-password-42").decode())
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return str(answer.headers["Docker-Content-Digest"])
