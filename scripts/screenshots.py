@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from services.cancel import CancelToken
+from services.config import RegistryEntry, load_config, save_config
 from services.demo import MODEL_REPOSITORY
 from services.errors import UserError
 from services.inference.protocol import Endpoint
@@ -41,6 +42,12 @@ SHOTS = {
 SERVED_SHOTS = {
     "jobs": ("3",),
     "inference-classified": ("4", "c"),
+}
+# On a private dockerd and registry (skipped, saying so, where they cannot run): the tutorial's
+# Dockerfile on a local busybox base, built from the seeded directory, then pushed.
+ENGINE_SHOTS = {
+    "image-build": ("2", "f", *"local/busybox:1", "enter", "b", "enter"),
+    "image-push": ("2", "f", *"local/busybox:1", "enter", "P", "enter"),
 }
 SIMPLE_CONFIG = """name: "simple"
 backend: "python"
@@ -117,6 +124,27 @@ async def main() -> None:
                 print(await shoot(name, keys, (120, 40)))
         finally:
             LocalJobPlatform().delete(job_id, force=True)
+        await engine_shots()
+
+
+async def engine_shots() -> None:
+    from tests.container_engine import import_base_image, start_dockerd, start_registry
+
+    try:
+        engine = start_dockerd()
+    except BaseException as error:  # pytest.skip's exception included: the reason is printed
+        print(f"image shots skipped: {error}")
+        return
+    registry = start_registry()
+    try:
+        import_base_image(engine)
+        os.environ["DOCKER_HOST"] = engine.base_url
+        save_config(load_config().with_registry(RegistryEntry(registry.address)))
+        for name, keys in ENGINE_SHOTS.items():
+            print(await shoot(name, keys, (120, 40)))
+    finally:
+        registry.stop()
+        engine.stop()
 
 
 if __name__ == "__main__":

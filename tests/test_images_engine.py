@@ -22,7 +22,7 @@ from services.images.docker_builder import DockerImageBuilder
 from services.images.dockerfile import DockerfileSpec, render_dockerfile
 from services.images.engine import EngineAddress
 from services.images.history import ImageHistory
-from services.images.protocol import BuildDone, BuildFailed, BuildStep, LayerProgress, PushDone
+from services.images.protocol import BuildDone, BuildFailed, BuildLog, BuildStep, LayerProgress, PushDone
 from services.ports import free_port
 from services.secrets import Secret
 from tests.container_engine import Dockerd, Registry, import_base_image, start_dockerd, start_registry
@@ -241,3 +241,10 @@ def guarded_digest(guarded: Registry, path: str) -> str:
     request.add_header("Authorization", "Basic " + base64.b64encode(b"tutorial:right-password-42").decode())
     with urllib.request.urlopen(request, timeout=10) as answer:
         return str(answer.headers["Docker-Content-Digest"])
+
+
+def test_a_platform_other_than_the_engines_is_warned_about_first(builder: DockerImageBuilder, context: Path) -> None:
+    arch = builder.engine().architecture
+    other = "linux/arm64" if arch in ("x86_64", "amd64") else "linux/amd64"
+    first = next(iter(builder.build(context, "local/other-arch:1", other, tutorial_dockerfile(), CancelToken())))
+    assert first == BuildLog(f"warning: the engine runs on {arch} and builds {other}: it needs emulation, and runs slower")
