@@ -86,13 +86,6 @@ def test_profile_add_refuses_duplicates_and_bad_input(capsys: pytest.CaptureFixt
     ]
 
 
-def test_pending_commands_say_so_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["demo", "list"])[0] == 1
-    lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 1
-    assert all("not available in this build yet" in line for line in lines)
-
-
 def test_image_dockerfile_to_stdout_and_file(tmp_path: Path) -> None:
     code, out = run(["image", "dockerfile", "--client", "--version", "24.01"])
     assert code == 0

@@ -27,8 +27,9 @@ from services.config import (
     validate_profile_name,
     validate_region,
 )
-from services.errors import NotAvailableError, UserError
+from services.errors import UserError
 from services.secrets import Secret, redact
+from tui.cli_deploy import add_deploy_commands
 from tui.cli_images import add_image_commands, add_registry_commands
 from tui.cli_inference import add_inference_commands
 from tui.cli_jobs import add_job_commands
@@ -37,12 +38,6 @@ from tui.cli_storage import add_bucket_commands
 
 PROG = "triton-deck"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-# Groups whose implementation lands later: they parse, explain and exit 1.
-PENDING_GROUPS = {
-    "demo": "run the whole tutorial on the local profile",
-}
-
 
 class Context:
     """What every command handler gets: parsed args, config, environment and output."""
@@ -148,13 +143,6 @@ def cmd_profile_use(ctx: Context) -> int:
     return EXIT_OK
 
 
-def _pending(group: str) -> Handler:
-    def handler(_ctx: Context) -> int:
-        raise NotAvailableError(f"`{PROG} {group}` is not available in this build yet ({PENDING_GROUPS[group]})")
-
-    return handler
-
-
 # -- the TUI ---------------------------------------------------------------------------------
 
 
@@ -220,11 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_registry_commands(groups, common, _output_option)
     add_image_commands(groups, common, _output_option)
     add_inference_commands(groups, common, _output_option)
+    add_deploy_commands(groups, common, _output_option)
 
-    for group, summary in PENDING_GROUPS.items():
-        pending = groups.add_parser(group, parents=[common], help=f"{summary} (not yet available)")
-        pending.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        pending.set_defaults(handler=_pending(group))
     return parser
 
 

@@ -1,0 +1,326 @@
+"""The tutorial as one flow: validate → upload → build → push → serve → ready → classify → client.
+
+Each step calls the same services the panels use, reports into its `StepRecord` (a line of
+detail, a log tail, a result), and the state is saved after every change. A second run of
+the same plan resumes: finished steps stay finished unless what they made is gone (a
+server job that is no longer RUNNING is started again, and every later step with it),
+and the upload sends only what changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from services.backends import Capability, ServiceSet
+from services.cancel import CancelToken
+from services.errors import UserError
+from services.images.dockerfile import DEFAULT_PLATFORM, DockerfileSpec, render_dockerfile
+from services.images.protocol import BuildDone, BuildFailed, BuildLog, BuildStep, ImageBuilder, LayerProgress
+from services.images.push_tally import PushTally
+from services.inference.endpoint import endpoint_for_job
+from services.inference.protocol import ClassifyRequest, InferenceClient, Scaling, image_files
+from services.jobs.protocol import Job, JobPlatform, JobSpec, JobState, VolumeSpec
+from services.pipeline.plan import DeployPlan, Step, skipped_reason
+from services.pipeline.state import PipelineState, PipelineStore, StepRecord, StepStatus
+from services.repository import validate_repository
+from services.storage.planning import plan_upload
+from services.storage.protocol import BucketRef, ObjectStore, TransferProgress, UploadOptions
+from services.units import human_size
+
+Listener = Callable[[Step, StepRecord], None]
+SERVER_COMMAND = ("bash", "-c", "tritonserver --model-repository=/workspace/models")
+JOB_NAME = "triton-deck-deploy"
+
+
+class ModelProblem(UserError):
+    """The server answers but the plan's model cannot: waiting longer will not help."""
+
+
+class StepInterrupted(Exception):
+    """The cancel came in the middle of a step: it stays unfinished for the next run."""
+
+
+class PipelineRunner:
+    def __init__(
+        self,
+        services: ServiceSet,
+        store: PipelineStore,
+        listener: Listener,
+        cancel: CancelToken,
+        ready_timeout_s: float = 300.0,
+        poll_s: float = 0.5,
+    ) -> None:
+        self.services = services
+        self.store = store
+        self.listener = listener
+        self.cancel = cancel
+        self.ready_timeout_s = ready_timeout_s
+        self.poll_s = poll_s
+        self.state: PipelineState | None = None
+
+    # -- the flow ------------------------------------------------------------------------------
+
+    def start_state(self, plan: DeployPlan, resume: bool) -> PipelineState:
+        saved = self.store.load() if resume else None
+        if saved is None or saved.plan != plan:
+            return PipelineState(plan)
+        for record in saved.steps.values():
+            if record.status in (StepStatus.RUNNING, StepStatus.FAILED):
+                record.status = StepStatus.PENDING
+        return saved
+
+    def run(self, plan: DeployPlan, resume: bool = True) -> PipelineState:
+        """Run (or resume) the plan; returns the state, whose `failed_step` says if it failed."""
+        plan.check()
+        self.state = state = self.start_state(plan, resume)
+        rerun = False
+        for step in state.steps:
+            record = state.steps[step]
+            reason = skipped_reason(plan, step, self.services.profile.is_local)
+            if reason is not None:
+                self._update(step, StepRecord(StepStatus.SKIPPED, reason))
+                continue
+            if record.status is StepStatus.DONE and not rerun and self._still_valid(step, record):
+                self.listener(step, replace(record, detail=f"{record.detail} (from the last run)"))
+                continue
+            rerun = True  # whatever follows a (re)run step runs again too
+            if not self._run_step(step):
+                return state
+        return state
+
+    def _run_step(self, step: Step) -> bool:
+        assert self.state is not None
+        record = StepRecord(StepStatus.RUNNING, "starting…")
+        self._update(step, record)
+        started = time.monotonic()
+        try:
+            getattr(self, f"_step_{step.value}")(record)
+        except StepInterrupted:
+            self._update(step, replace(record, status=StepStatus.PENDING, detail="interrupted: the next run resumes here"))
+            return False
+        except UserError as error:
+            self._update(step, replace(record, status=StepStatus.FAILED, detail=error.message, seconds=time.monotonic() - started))
+            return False
+        record.status, record.seconds = StepStatus.DONE, time.monotonic() - started
+        self._update(step, record)
+        return True
+
+    def _update(self, step: Step, record: StepRecord) -> None:
+        assert self.state is not None
+        self.state.steps[step] = record
+        self.store.save(self.state)
+        self.listener(step, record)
+
+    def _progress(self, step: Step, record: StepRecord) -> None:
+        """A running step's news: shown, not saved (the saved record changes only at step edges)."""
+        if self.cancel.cancelled:
+            raise StepInterrupted
+        self.listener(step, record)
+
+    def _still_valid(self, step: Step, record: StepRecord) -> bool:
+        if step is Step.SERVE:
+            try:
+                return self._platform().get(str(record.result.get("job", ""))).state is JobState.RUNNING
+            except UserError:
+                return False
+        return True
+
+    # -- services ------------------------------------------------------------------------------
+
+    def _need(self, value: Any, capability: Capability) -> Any:
+        if value is None:
+            raise UserError(self.services.reason(capability))
+        return value
+
+    def _platform(self) -> JobPlatform:
+        platform: JobPlatform = self._need(self.services.job_platform, Capability.JOBS)
+        return platform
+
+    def _store(self) -> ObjectStore:
+        store: ObjectStore = self._need(self.services.object_store, Capability.STORAGE)
+        return store
+
+    def _builder(self) -> ImageBuilder:
+        builder: ImageBuilder = self._need(self.services.image_builder, Capability.IMAGES)
+        return builder
+
+    def _server_job(self) -> Job:
+        assert self.state is not None
+        return self._platform().get(str(self.state.steps[Step.SERVE].result["job"]))
+
+    def _inference(self) -> InferenceClient:
+        factory = self._need(self.services.inference, Capability.INFERENCE)
+        assert self.state is not None
+        client: InferenceClient = factory(endpoint_for_job(self._server_job(), self.state.plan.transport, self.services.ai_token))
+        return client
+
+    @property
+    def plan(self) -> DeployPlan:
+        assert self.state is not None
+        return self.state.plan
+
+    # -- the steps -----------------------------------------------------------------------------
+
+    def _step_validate(self, record: StepRecord) -> None:
+        report = validate_repository(Path(self.plan.repository).expanduser())
+        if not report.ok:
+            raise UserError(f"{report.errors[0]} ({len(report.errors)} error(s): `triton-deck repo validate {self.plan.repository}`)")
+        record.detail = f"{len(report.models)} model(s): {', '.join(report.models)}"
+
+    def _upload(self, step: Step, record: StepRecord, source: Path, bucket: BucketRef) -> tuple[int, int]:
+        store = self._store()
+        if not store.bucket_exists(bucket):
+            store.create_bucket(bucket)
+        root = str(source.resolve())
+        items = plan_upload([root + "/"], remove_prefix=root.lstrip("/") + "/")
+
+        def progress(update: TransferProgress) -> None:
+            record.detail = f"{update.files_done}/{update.files_total} files, {human_size(update.bytes_done)} of {human_size(update.bytes_total)}"
+            self._progress(step, record)
+
+        result = store.upload(bucket, items, UploadOptions(), progress, self.cancel)
+        if self.cancel.cancelled:
+            raise StepInterrupted
+        if not result.ok:
+            key, reason = result.failed[0]
+            raise UserError(f"{len(result.failed)} file(s) did not upload, first {key}: {reason}")
+        return len(result.done), len(result.skipped)
+
+    def _step_upload(self, record: StepRecord) -> None:
+        sent, unchanged = self._upload(Step.UPLOAD, record, Path(self.plan.repository).expanduser(), self.plan.bucket_ref)
+        record.detail = f"{sent} sent, {unchanged} unchanged, to {self.plan.bucket}"
+
+    def _step_build(self, record: StepRecord) -> None:
+        spec = DockerfileSpec(version=self.plan.triton_version, base=self.plan.base_image)
+        context = Path(self.plan.build_context).expanduser()
+        for event in self._builder().build(context, self.plan.server_image, DEFAULT_PLATFORM, render_dockerfile(spec), self.cancel):
+            if isinstance(event, BuildStep):
+                record.detail = f"step {event.number}/{event.total}: {event.instruction}" + (" (cached)" if event.cached else "")
+            elif isinstance(event, BuildLog):
+                record.add_line(event.text)
+            elif isinstance(event, BuildFailed):
+                raise UserError(f"step {event.step} failed: {event.message}" if event.step else event.message)
+            elif isinstance(event, BuildDone):
+                record.result = {"image_id": event.image_id}
+                record.detail = f"built {event.image_id[:19]}"
+            self._progress(Step.BUILD, record)
+        if self.cancel.cancelled:
+            raise StepInterrupted
+
+    def _step_push(self, record: StepRecord) -> None:
+        tally = PushTally()
+        for event in self._builder().push(self.plan.server_image, self.cancel):
+            if isinstance(event, LayerProgress):
+                layer = tally.apply(event)
+                record.tail = [f"{state.layer_id} {state.status} {state.fraction:.0%}" for state in tally.layers.values()][-6:]
+                record.detail = f"{tally.layers_done}/{len(tally.layers)} layers ({layer.layer_id} {layer.status})"
+            else:
+                record.result = {"digest": event.digest}
+                record.detail = f"{event.reference}@{event.digest}"
+            self._progress(Step.PUSH, record)
+        if self.cancel.cancelled:
+            raise StepInterrupted
+
+    def _server_spec(self) -> JobSpec:
+        bucket = self.plan.bucket_ref
+        return JobSpec(
+            image=self.plan.server_image, command=SERVER_COMMAND, name=JOB_NAME, gpu=self.plan.gpu,
+            default_http_port=self.plan.port, unsecure_http=True,
+            volumes=(VolumeSpec(bucket.name, bucket.region, "/workspace/models", "RO"),),
+        )  # fmt: skip
+
+    def _wait_for_job(self, step: Step, record: StepRecord, job_id: str, until: tuple[JobState, ...]) -> Job:
+        platform = self._platform()
+        while True:
+            job = platform.get(job_id)
+            record.detail = f"job {job.short_id} {job.state.value}"
+            if job.state in until:
+                return job
+            if job.state.is_terminal:
+                raise UserError(f"job {job.short_id} is {job.state.value}: {job.info_message or 'see `triton-deck job logs ' + job.id + '`'}")
+            self._progress(step, record)
+            if self.cancel.wait(self.poll_s):
+                raise StepInterrupted
+
+    def _step_serve(self, record: StepRecord) -> None:
+        platform = self._platform()
+        if self.plan.reuse_job:
+            job = platform.get(self.plan.reuse_job)
+            if job.state is not JobState.RUNNING:
+                raise UserError(f"job {job.short_id} to reuse is {job.state.value}, not RUNNING: clear reuse_job to start one")
+        else:
+            job = platform.run(self._server_spec())
+        record.result = {"job": job.id}
+        job = self._wait_for_job(Step.SERVE, record, job.id, (JobState.RUNNING,))
+        record.detail = f"job {job.short_id} RUNNING at {job.url or job.ip}" + (" (reused)" if self.plan.reuse_job else "")
+
+    def _step_ready(self, record: StepRecord) -> None:
+        client = self._inference()
+        deadline = time.monotonic() + self.ready_timeout_s
+        while True:
+            try:
+                if client.health().ready:
+                    states = {entry.name: entry for entry in client.model_index()}
+                    entry = states.get(self.plan.model)
+                    if entry is not None and entry.state == "READY":
+                        record.detail = f"ready: {self.plan.model} READY ({len(states)} model(s))"
+                        return
+                    if entry is None:  # a ready server's index lists every model of its repository
+                        names = ", ".join(sorted(states)) or "none"
+                        raise ModelProblem(f"model '{self.plan.model}' is not in the served repository (it has: {names}): fix the plan's model")
+                    if entry.state == "UNAVAILABLE":
+                        raise ModelProblem(f"model '{self.plan.model}' is UNAVAILABLE: {entry.reason}")
+                    record.detail = f"server ready, {self.plan.model} {entry.state or 'not loaded yet'}"
+                else:
+                    record.detail = "server up, not ready yet"
+            except ModelProblem:
+                raise
+            except UserError as error:
+                record.detail = f"waiting: {error.message}"
+            job = self._server_job()
+            if job.state is not JobState.RUNNING:
+                raise UserError(f"server job {job.short_id} is {job.state.value}: {job.info_message or 'see its log'}")
+            if time.monotonic() > deadline:
+                raise UserError(f"not ready after {self.ready_timeout_s:g} s ({record.detail}): see `triton-deck job logs {job.id}`")
+            self._progress(Step.READY, record)
+            if self.cancel.wait(self.poll_s):
+                raise StepInterrupted
+
+    def _step_classify(self, record: StepRecord) -> None:
+        images = image_files([Path(self.plan.images).expanduser()])
+        if not images:
+            raise UserError(f"no images in {self.plan.images}: set images to a file or a directory of photos")
+        request = ClassifyRequest(self.plan.model, tuple(images), top_k=self.plan.top_k, scaling=Scaling(self.plan.scaling))
+        answers: list[dict[str, Any]] = []
+        for result in self._inference().classify(request):
+            classes = [[c.score, c.index, c.label] for c in result.classes]
+            answers.append({"image": result.image, "classes": classes, "error": result.error})
+            record.detail = f"{len(answers)}/{len(images)} image(s)"
+            self._progress(Step.CLASSIFY, record)
+        failed = [answer for answer in answers if answer["error"]]
+        record.result = {"answers": answers}
+        record.detail = f"{len(answers) - len(failed)} answered, {len(failed)} failed"
+
+    def _step_client(self, record: StepRecord) -> None:
+        bucket = BucketRef(f"{self.plan.bucket_ref.name}-images", self.plan.bucket_ref.region)
+        self._upload(Step.CLIENT, record, Path(self.plan.images).expanduser(), bucket)
+        server = self._server_job()
+        names = [path.name for path in image_files([Path(self.plan.images).expanduser()])]
+        arguments = ["-m", self.plan.model, "-c", str(self.plan.top_k), "-s", self.plan.scaling, *[f"/workspace/images/{name}" for name in names]]
+        if self.services.profile.is_local:
+            command = ("triton-deck", "classify", "-u", server.url or "", *arguments)
+        else:
+            command = ("/workspace/install/bin/image_client", "-u", (server.url or "").removeprefix("https://") + ":443", *arguments)
+        spec = JobSpec(
+            image=self.plan.client_image, command=command, name=f"{JOB_NAME}-client", gpu=0, cpu=1,
+            volumes=(VolumeSpec(bucket.name, bucket.region, "/workspace/images", "RO"),),
+        )  # fmt: skip
+        job = self._platform().run(spec)
+        record.result = {"job": job.id}
+        job = self._wait_for_job(Step.CLIENT, record, job.id, (JobState.DONE,))
+        record.tail = [line.split("[job] ", 1)[-1] for line in self._platform().logs(job.id) if "[job] " in line][-6:]
+        record.detail = f"job {job.short_id} DONE"

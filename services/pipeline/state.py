@@ -1,0 +1,96 @@
+"""A deploy's progress, step by step, saved per profile so a quit or an SSH drop resumes it.
+
+The file is replaced atomically after every step change, so whatever kills the process,
+the next run reads the last finished step, never half a record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from services import locations
+from services.errors import UserError
+from services.pipeline.plan import DeployPlan, Step
+
+TAIL_LINES = 6
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass
+class StepRecord:
+    status: StepStatus = StepStatus.PENDING
+    detail: str = ""  # one line: progress, or the result, or why it failed or was skipped
+    tail: list[str] = field(default_factory=list)  # the last lines of its log (build, job)
+    result: dict[str, Any] = field(default_factory=dict)  # what later steps and a resume need
+    seconds: float | None = None
+
+    def add_line(self, line: str) -> None:
+        self.tail = [*self.tail, line][-TAIL_LINES:]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status.value, "detail": self.detail, "tail": self.tail, "result": self.result, "seconds": self.seconds}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StepRecord:
+        return cls(StepStatus(data["status"]), str(data.get("detail", "")), list(data.get("tail", [])), dict(data.get("result", {})), data.get("seconds"))
+
+
+@dataclass
+class PipelineState:
+    plan: DeployPlan
+    steps: dict[Step, StepRecord] = field(default_factory=lambda: {step: StepRecord() for step in Step})
+
+    @property
+    def finished(self) -> bool:
+        return all(record.status in (StepStatus.DONE, StepStatus.SKIPPED) for record in self.steps.values())
+
+    @property
+    def failed_step(self) -> Step | None:
+        return next((step for step, record in self.steps.items() if record.status is StepStatus.FAILED), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"plan": self.plan.to_json(), "steps": {step.value: record.to_json() for step, record in self.steps.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PipelineState:
+        plan = DeployPlan.from_json(data["plan"])
+        steps = {step: StepRecord.from_json(data["steps"][step.value]) if step.value in data["steps"] else StepRecord() for step in Step}
+        return cls(plan, steps)
+
+
+class PipelineStore:
+    """`$XDG_DATA_HOME/triton-deck/pipeline/<profile>.json`."""
+
+    def __init__(self, profile: str, root: Path | None = None) -> None:
+        self.path = (root or locations.data_dir() / "pipeline") / f"{profile}.json"
+
+    def load(self) -> PipelineState | None:
+        try:
+            return PipelineState.from_json(json.loads(self.path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, UserError):
+            return None  # an unreadable record is a fresh start, not a crash: the steps are idempotent
+
+    def save(self, state: PipelineState) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".pipeline-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(state.to_json(), handle, indent=1)
+        os.replace(temp, self.path)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
