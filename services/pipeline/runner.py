@@ -61,6 +61,7 @@ class PipelineRunner:
         self.ready_timeout_s = ready_timeout_s
         self.poll_s = poll_s
         self.state: PipelineState | None = None
+        self._previous = StepRecord()
 
     # -- the flow ------------------------------------------------------------------------------
 
@@ -94,6 +95,7 @@ class PipelineRunner:
 
     def _run_step(self, step: Step) -> bool:
         assert self.state is not None
+        self._previous = self.state.steps[step]  # an interrupted step's job, to pick up again
         record = StepRecord(StepStatus.RUNNING, "starting…")
         self._update(step, record)
         started = time.monotonic()
@@ -233,6 +235,25 @@ class PipelineRunner:
             volumes=(VolumeSpec(bucket.name, bucket.region, "/workspace/models", "RO"),),
         )  # fmt: skip
 
+    def _started_job(self, record: StepRecord, spec: JobSpec) -> Job:
+        """The job this step started before it was interrupted, if it still lives; else a new one.
+        Its id is saved at once, so a kill while it starts never leaves a job nobody knows."""
+        platform = self._platform()
+        earlier = self._previous.result.get("job")
+        if earlier:
+            try:
+                job = platform.get(str(earlier))
+                if not job.state.is_terminal:
+                    record.result = {"job": job.id}
+                    return job
+            except UserError:
+                pass
+        job = platform.run(spec)
+        record.result = {"job": job.id}
+        assert self.state is not None
+        self.store.save(self.state)
+        return job
+
     def _wait_for_job(self, step: Step, record: StepRecord, job_id: str, until: tuple[JobState, ...]) -> Job:
         platform = self._platform()
         while True:
@@ -252,9 +273,9 @@ class PipelineRunner:
             job = platform.get(self.plan.reuse_job)
             if job.state is not JobState.RUNNING:
                 raise UserError(f"job {job.short_id} to reuse is {job.state.value}, not RUNNING: clear reuse_job to start one")
+            record.result = {"job": job.id}
         else:
-            job = platform.run(self._server_spec())
-        record.result = {"job": job.id}
+            job = self._started_job(record, self._server_spec())
         job = self._wait_for_job(Step.SERVE, record, job.id, (JobState.RUNNING,))
         record.detail = f"job {job.short_id} RUNNING at {job.url or job.ip}" + (" (reused)" if self.plan.reuse_job else "")
 
@@ -319,8 +340,7 @@ class PipelineRunner:
             image=self.plan.client_image, command=command, name=f"{JOB_NAME}-client", gpu=0, cpu=1,
             volumes=(VolumeSpec(bucket.name, bucket.region, "/workspace/images", "RO"),),
         )  # fmt: skip
-        job = self._platform().run(spec)
-        record.result = {"job": job.id}
+        job = self._started_job(record, spec)
         job = self._wait_for_job(Step.CLIENT, record, job.id, (JobState.DONE,))
         record.tail = [line.split("[job] ", 1)[-1] for line in self._platform().logs(job.id) if "[job] " in line][-6:]
         record.detail = f"job {job.short_id} DONE"
