@@ -42,6 +42,7 @@ SHOTS = {
 SERVED_SHOTS = {
     "jobs": ("3",),
     "inference-classified": ("4", "c"),
+    "deploy": ("0", "r"),  # the whole demo, run for real: its own server job, then the top-3 on screen
 }
 # On a private dockerd and registry (skipped, saying so, where they cannot run): the tutorial's
 # Dockerfile on a local busybox base, built from the seeded directory, then pushed.
@@ -118,12 +119,13 @@ async def main() -> None:
         seed(Path(scratch))
         for name, keys in SHOTS.items():
             print(await shoot(name, keys, (100, 30)))
-        job_id = serve_demo()
+        serve_demo()
         try:
             for name, keys in SERVED_SHOTS.items():
                 print(await shoot(name, keys, (120, 40)))
         finally:
-            LocalJobPlatform().delete(job_id, force=True)
+            for job in LocalJobPlatform().list():
+                LocalJobPlatform().delete(job.id, force=True)
         await engine_shots()
 
 

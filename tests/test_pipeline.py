@@ -50,7 +50,7 @@ def test_demo_runs_the_tutorial_end_to_end_and_cleans_up(capsys: pytest.CaptureF
         "[ok] validate repository  ", "[ok] upload to bucket     ", "[--] build image          ", "[--] push image           ",
         "[ok] run server job       ", "[ok] wait until ready     ", "[ok] classify the images  ", "[ok] client job           ",
     ]  # fmt: skip
-    assert "8 sent, 0 unchanged, to my-models@LOCAL" in lines[1] and "no image to build" in lines[2]
+    assert "6 sent, 0 unchanged, to my-models@LOCAL" in lines[1] and "no image to build" in lines[2]
     coffee = lines.index(f"Image '{Path(__file__).resolve().parent.parent / 'demo' / 'samples' / 'coffee.png'}':")
     assert lines[coffee + 1 : coffee + 4] == COFFEE_TOP3
     assert LocalJobPlatform().list() == [] and err.count("deleted job") == 2
@@ -66,7 +66,7 @@ def test_a_run_killed_at_any_step_resumes_without_redoing_finished_ones(killed_a
 
     def killing(step: Step, record: StepRecord) -> None:
         """As abrupt as a kill: the state on disk is what the last change saved. An upload dies
-        with 3 of its 8 files sent, a job step once its job exists, the others as they start."""
+        with 3 of its 6 files sent, a job step once its job exists, the others as they start."""
         seen.append((step, record))
         if step is not killed_at or record.status is not StepStatus.RUNNING:
             return
@@ -93,7 +93,7 @@ def test_a_run_killed_at_any_step_resumes_without_redoing_finished_ones(killed_a
             assert from_last_run == (order.index(step) < order.index(killed_at)), (step, reported[step])
         if killed_at is Step.UPLOAD:  # killed mid-upload: the rerun sends only what is missing
             sent, unchanged = (int(part.split()[0]) for part in reported[Step.UPLOAD].split(",")[:2])
-            assert sent + unchanged == 8 and unchanged >= 1, reported[Step.UPLOAD]
+            assert sent + unchanged == 6 and unchanged >= 1, reported[Step.UPLOAD]
         if killed_at in (Step.READY, Step.CLASSIFY):
             assert server_jobs() == jobs_before, "the RUNNING server job is reused, not started again"
         assert len([job for job in LocalJobPlatform().list() if job.state is JobState.RUNNING]) == 1

@@ -127,3 +127,46 @@ def test_upload_dialog(
         (repo / "simple" / "01").mkdir()
     app, _ = local_store_app(tmp_path / "buckets")
     assert snap_compare(app, run_before=pressing("enter", "u"), terminal_size=size)
+
+
+def saved_deploy(failed: bool) -> None:
+    """A finished (or failed) run as the deploy screen finds it on disk: fixed times, the fakes' answers."""
+    from services.config import local_profile
+    from services.fake_set import SAMPLE_ANSWERS
+    from services.pipeline.plan import Step, demo_plan
+    from services.pipeline.state import PipelineState, PipelineStore, StepRecord, StepStatus
+
+    state = PipelineState(demo_plan(local_profile()))
+    details = {
+        Step.VALIDATE: "2 model(s): efficientnet_lite0, simple", Step.UPLOAD: "6 sent, 0 unchanged, to my-models@LOCAL",
+        Step.SERVE: "job 00000001 RUNNING at http://127.0.0.1:8000", Step.READY: "ready: efficientnet_lite0 READY (2 model(s))",
+        Step.CLASSIFY: "2 answered, 0 failed",
+    }  # fmt: skip
+    for index, (step, detail) in enumerate(details.items()):
+        state.steps[step] = StepRecord(StepStatus.DONE, detail, seconds=0.5 + index)
+    for step in (Step.BUILD, Step.PUSH):
+        state.steps[step] = StepRecord(StepStatus.SKIPPED, "the local profile runs the bundled tritonserver: no image to build")
+    state.steps[Step.CLIENT] = StepRecord(StepStatus.SKIPPED, "not asked for (client_job)")
+    answers = [{"image": f"demo/samples/{name}", "classes": [t.split(":", 2) for t in texts], "error": None} for name, texts in sorted(SAMPLE_ANSWERS.items())]
+    for answer in answers:
+        answer["classes"] = [[score, int(index), label] for score, index, label in answer["classes"]]
+    state.steps[Step.CLASSIFY].result = {"answers": answers}
+    if failed:
+        state.steps[Step.READY] = StepRecord(StepStatus.FAILED, "model 'nope' is not in the served repository (it has: efficientnet_lite0, simple): fix the plan's model", seconds=2.5)
+        state.steps[Step.CLASSIFY] = StepRecord()
+        state.steps[Step.SERVE].tail = ["I1125 14:00:03 grpc_server.cc] Started GRPCInferenceService at 0.0.0.0:8001", "I1125 14:00:03 http_server.cc] Started HTTPService at 0.0.0.0:8000"]
+    PipelineStore("local").save(state)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize(("saved", "keys"), [
+    pytest.param(None, ("0",), id="deploy-new"),
+    pytest.param(None, ("0", "c"), id="deploy-commands"),
+    pytest.param("done", ("0",), id="deploy-done"),
+    pytest.param("failed", ("0", "j", "j", "j", "j", "j"), id="deploy-failed"),
+    pytest.param(None, ("0", "e"), id="deploy-plan-form"),
+])  # fmt: skip
+def test_deploy(snap_compare: SnapCompare, size: tuple[int, int], saved: str | None, keys: tuple[str, ...]) -> None:
+    if saved:
+        saved_deploy(failed=saved == "failed")
+    assert snap_compare(fake_app(), run_before=pressing(*keys), terminal_size=size)

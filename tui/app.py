@@ -37,6 +37,7 @@ class TritonDeck(App[None]):
     TITLE = "triton-deck"
 
     BINDINGS = [
+        Binding("0", "deploy", "Deploy", show=False),
         Binding("1", "show_panel('buckets')", "Buckets", show=False),
         Binding("2", "show_panel('images')", "Images", show=False),
         Binding("3", "show_panel('jobs')", "Jobs", show=False),
@@ -164,6 +165,11 @@ class TritonDeck(App[None]):
 
     # -- help, palette, errors -----------------------------------------------------------------
 
+    def action_deploy(self) -> None:
+        from tui.screens.deploy import DeployScreen
+
+        self.push_screen(DeployScreen())
+
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
 
@@ -184,6 +190,7 @@ class TritonDeck(App[None]):
             if name != self.profile.name:
                 profile = self.config.profiles[name]
                 yield SystemCommand(f"Profile: {name}", f"Switch to profile {name} ({profile.kind.value} {profile.region})", partial(self.switch_profile, name))
+        yield SystemCommand("Deploy", "The whole tutorial as one resumable flow (key 0)", self.action_deploy)
         yield SystemCommand("Help: keys", "Show every key binding", self.action_help)
 
     def show_error(self, error: BaseException) -> None:

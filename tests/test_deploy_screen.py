@@ -1,0 +1,178 @@
+"""The deploy screen: driven by Pilot on fakes through success and each failure, the plan form,
+leaving and resuming, and once on the real local profile to top-3 results on screen."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from services.backends import ServiceSet, open_services
+from services.config import Config, Profile
+from services.fake_set import fake_services
+from services.jobs.fake import FakeJobPlatform
+from services.jobs.protocol import Job, JobSpec, JobState
+from services.pipeline.plan import Step, demo_plan
+from services.pipeline.state import PipelineState, PipelineStore, StepStatus
+from tests.conftest import SNAPSHOT_NOW, deck_config
+from tests.test_repository import good_repository
+from tui.app import TritonDeck, make_app
+from tui.screens.deploy import DeployScreen
+from tui.settings import AppSettings
+from widgets.step_view import StepView
+
+
+class TickingPlatform(FakeJobPlatform):
+    """The fake platform, moving its jobs one state per look, as time passes on a real one."""
+
+    def __init__(self, base: FakeJobPlatform, fail_runs: bool = False) -> None:
+        self.__dict__.update(base.__dict__)
+        self._fail_runs = fail_runs
+
+    def get(self, job_id: str) -> Job:
+        self.tick()
+        return super().get(job_id)
+
+    def run(self, spec: JobSpec) -> Job:
+        if self._fail_runs:
+            return self.add(spec, JobState.FAILED, info="Job failed: image pull back-off")
+        return super().run(spec)
+
+
+def deploy_app(fail_runs: bool = False) -> TritonDeck:
+    def services(profile: Profile) -> ServiceSet:
+        base = fake_services(profile)
+        assert isinstance(base.job_platform, FakeJobPlatform)
+        base.job_platform = TickingPlatform(base.job_platform, fail_runs)
+        return base
+
+    return make_app("local", deck_config(), services, AppSettings(now=lambda: SNAPSHOT_NOW, poll=False), env={})
+
+
+def step_text(pilot: Pilot[None], step: Step) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(pilot.app.screen.query_one(f"#step-{step.value}", StepView).content)
+    return console.export_text()
+
+
+def status_text(pilot: Pilot[None]) -> str:
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(pilot.app.screen.query_one("#deploy-status").content)  # type: ignore[attr-defined]
+    return console.export_text().strip()
+
+
+async def open_and_run(pilot: Pilot[None], before: Callable[[], None] | None = None) -> None:
+    await pilot.press("0")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, DeployScreen)
+    if before:
+        before()
+    await pilot.press("r")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_a_run_on_fakes_reaches_the_top3() -> None:
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_and_run(pilot)
+        assert status_text(pilot).startswith("done: every step finished")
+        assert step_text(pilot, Step.VALIDATE).startswith("✓ validate repository")
+        assert "6 sent, 0 unchanged, to my-models@LOCAL" in step_text(pilot, Step.UPLOAD)
+        assert "no image to build" in step_text(pilot, Step.BUILD) and step_text(pilot, Step.BUILD).startswith("–")
+        assert "RUNNING at https://" in step_text(pilot, Step.SERVE)
+        classify = step_text(pilot, Step.CLASSIFY)
+        assert "2 answered, 1 failed" in classify and "espresso" in classify and "Egyptian Mau" in classify
+        saved = PipelineStore("local").load()
+        assert saved is not None and saved.finished
+
+
+@pytest.mark.parametrize(
+    ("change", "fail_runs", "failed_at", "reason"),
+    [
+        ("repository", False, Step.VALIDATE, "error"),
+        ("model", False, Step.READY, "model 'nope' is not in the served repository"),
+        (None, True, Step.SERVE, "is FAILED: Job failed: image pull back-off"),
+    ],
+)
+async def test_each_failure_stops_at_its_step_with_the_reason(tmp_path: Path, change: str | None, fail_runs: bool, failed_at: Step, reason: str) -> None:
+    plan = demo_plan(Profile(name="local"))
+    if change == "repository":
+        broken = good_repository(tmp_path)
+        (broken / "simple" / "config.pbtxt").write_text("max_batch: 8\n")
+        plan = plan.with_changes(repository=str(broken))
+    elif change == "model":
+        plan = plan.with_changes(model="nope")
+    PipelineStore("local").save(PipelineState(plan))
+    app = deploy_app(fail_runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_and_run(pilot)
+        text = step_text(pilot, failed_at)
+        assert text.startswith("✗") and reason in text, text
+        assert status_text(pilot).startswith(f"failed at {failed_at.value if failed_at is Step.SERVE else ''}".rstrip()) or "failed at" in status_text(pilot)
+        later = list(Step)[list(Step).index(failed_at) + 1 :]
+        assert all(step_text(pilot, step)[0] in "○–" for step in later), "nothing after the failure ran"
+
+
+async def test_the_plan_form_checks_fields_and_keeps_a_good_plan() -> None:
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("0")
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one("#plan-top_k", Input).value = "many"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen.query_one("#plan-top_k", Input).has_focus, "the bad field is focused, the form stays"
+        app.screen.query_one("#plan-top_k", Input).value = "1"
+        app.screen.query_one("#plan-bucket", Input).value = "other-models@LOCAL"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, DeployScreen)
+        saved = PipelineStore("local").load()
+        assert saved is not None and (saved.plan.top_k, saved.plan.bucket) == (1, "other-models@LOCAL")
+        await pilot.press("r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "to other-models@LOCAL" in step_text(pilot, Step.UPLOAD)
+        assert step_text(pilot, Step.CLASSIFY).count("(967)") == 1 and "(968)" not in step_text(pilot, Step.CLASSIFY)
+
+
+async def test_enter_on_a_step_opens_its_panel_and_a_saved_run_is_offered_to_resume() -> None:
+    state = PipelineState(demo_plan(Profile(name="local")))
+    state.steps[Step.VALIDATE].status = StepStatus.DONE
+    state.steps[Step.UPLOAD].status = StepStatus.RUNNING
+    PipelineStore("local").save(state)
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("0")
+        await pilot.pause()
+        assert status_text(pilot).startswith("a saved run: r resumes it")
+        await pilot.press("down", "down", "down", "down", "enter")  # the run server job step
+        await pilot.pause()
+        assert not isinstance(app.screen, DeployScreen) and app.active_panel == "jobs"
+
+
+async def test_the_real_local_profile_runs_the_demo_to_top3_on_screen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    app = make_app("local", Config(), open_services, AppSettings(poll=False), env={})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_and_run(pilot)
+        try:
+            assert status_text(pilot).startswith("done"), status_text(pilot)
+            classify = step_text(pilot, Step.CLASSIFY)
+            assert "3 answered, 0 failed" in classify
+            for expected in ("10.768552", "(967)", "espresso", "Egyptian Mau", "drilling rig"):
+                assert expected in classify
+        finally:
+            saved = PipelineStore("local").load()
+            assert saved is not None
+            platform = app.services.job_platform
+            assert platform is not None
+            platform.delete(str(saved.steps[Step.SERVE].result["job"]), force=True)

@@ -1,0 +1,227 @@
+"""`0` (or "Deploy" in the palette): the whole tutorial as one flow of steps.
+
+Each step shows its status, time and live detail (upload totals, build log tail, push
+layers, job state, readiness, the top-k table) and, with `c`, the ovhai/docker/image_client
+command it replaces. `r` runs or resumes (finished steps stay finished; progress is saved
+per profile, so leaving, quitting or an SSH drop loses nothing), `f` starts over, `e` edits
+the plan, `enter` opens the step's panel. The runner is a thread worker; leaving the screen
+cancels it and the step it was in resumes next time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from services.cancel import CancelToken
+from services.inference.protocol import Classification
+from services.pipeline.commands import equivalent_command, shown_path
+from services.pipeline.plan import STEP_TITLES, DeployPlan, Step, demo_plan
+from services.pipeline.runner import PipelineRunner
+from services.pipeline.state import PipelineState, PipelineStore, StepRecord
+from services.secrets import redact
+from widgets.classification_card import ClassRow, classes_table
+from widgets.step_view import StepData, StepView
+
+if TYPE_CHECKING:
+    from tui.app import TritonDeck
+
+STEP_PANELS = {
+    Step.VALIDATE: "buckets", Step.UPLOAD: "buckets", Step.BUILD: "images", Step.PUSH: "images",
+    Step.SERVE: "jobs", Step.READY: "inference", Step.CLASSIFY: "inference", Step.CLIENT: "jobs",
+}  # fmt: skip
+
+
+def answers_table(answers: list[dict[str, Any]]) -> RenderableType:
+    """The top-k of each image, as the inference pane's cards show them (without the thumbnail)."""
+    parts: list[RenderableType] = []
+    for answer in answers:
+        parts.append(Text(f"    {Path(answer['image']).name}", style="bold"))
+        if answer["error"]:
+            parts.append(Text(f"      {answer['error']}", style="red"))
+            continue
+        rows = [ClassRow(Classification(s, i, label).value, s, i, label) for s, i, label in answer["classes"]]
+        parts.append(Padding(classes_table(rows), (0, 0, 0, 6)))
+    return Group(*parts)
+
+
+class DeployScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "leave", "Back"),
+        Binding("r", "run", "Run/resume"),
+        Binding("f", "fresh", "Start over"),
+        Binding("e", "edit", "Edit plan"),
+        Binding("c", "toggle_commands", "Commands"),
+        Binding("enter", "open_panel", "Open panel"),
+    ]
+
+    class Changed(Message):
+        def __init__(self, step: Step, record: StepRecord) -> None:
+            super().__init__()
+            self.step = step
+            self.record = record
+
+    class Finished(Message):
+        def __init__(self, state: PipelineState) -> None:
+            super().__init__()
+            self.state = state
+
+    def __init__(self, poll_s: float = 0.5) -> None:
+        super().__init__()
+        self._poll_s = poll_s
+        self._commands = False
+        self._records: dict[Step, StepRecord] = {}
+        self._plan: DeployPlan | None = None
+
+    @property
+    def deck(self) -> TritonDeck:
+        return cast("TritonDeck", self.app)
+
+    @property
+    def store(self) -> PipelineStore:
+        return PipelineStore(self.deck.services.profile.name)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="deploy-plan")
+        with VerticalScroll(id="deploy-steps"):
+            for step in Step:
+                yield StepView(id=f"step-{step.value}", classes="step")
+        yield Static(id="deploy-status")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        saved = self.store.load()
+        self._plan = saved.plan if saved else demo_plan(self.deck.services.profile)
+        self._records = dict(saved.steps) if saved else {step: StepRecord() for step in Step}
+        self._render_all()
+        self.query_one(StepView).focus()
+        unfinished = saved is not None and not saved.finished
+        self._status("a saved run: r resumes it, f starts over" if unfinished else "r runs the plan · e edits it · c shows the commands")
+
+    # -- rendering -------------------------------------------------------------------------------
+
+    def _render_plan(self) -> None:
+        plan = self._plan
+        assert plan is not None
+        text = Text.assemble(
+            ("Deploy ", "bold"), (f"profile {self.deck.services.profile.name}", "dim"), "  ",
+            shown_path(plan.repository), " → ", plan.bucket, " → ", plan.server_image, f" ({plan.gpu} GPU, port {plan.port})",
+            " → ", plan.model, f" top-{plan.top_k} {plan.scaling} on {shown_path(plan.images)}",
+        )  # fmt: skip
+        self.query_one("#deploy-plan", Static).update(text)
+
+    def _render_step(self, step: Step) -> None:
+        assert self._plan is not None
+        record = self._records.get(step, StepRecord())
+        answers = record.result.get("answers") if step is Step.CLASSIFY else None
+        data = StepData(
+            title=STEP_TITLES[step], status=record.status.value, detail=redact(record.detail), seconds=record.seconds,
+            lines=[redact(line) for line in record.tail], command=equivalent_command(self._plan, step, self.deck.services.profile.is_local),
+            extra=answers_table(answers) if answers else None,
+        )  # fmt: skip
+        self.query_one(f"#step-{step.value}", StepView).show(data, self._commands)
+
+    def _render_all(self) -> None:
+        self._render_plan()
+        for step in Step:
+            self._render_step(step)
+
+    def _status(self, text: str, style: str = "dim") -> None:
+        self.query_one("#deploy-status", Static).update(Text(text, style=style))
+
+    # -- running -------------------------------------------------------------------------------
+
+    def action_run(self) -> None:
+        self._start(fresh=False)
+
+    def action_fresh(self) -> None:
+        self._start(fresh=True)
+
+    def _start(self, fresh: bool) -> None:
+        if self.workers and any(worker.group == "deploy" and worker.is_running for worker in self.workers):
+            self.notify("already running: esc leaves (the run resumes next time)", severity="warning")
+            return
+        assert self._plan is not None
+        if fresh:
+            self._records = {step: StepRecord() for step in Step}
+            self._render_all()
+        self._status("running…", "bold yellow")
+        self._run(self._plan, fresh)
+
+    @work(thread=True, exclusive=True, group="deploy", exit_on_error=False)
+    def _run(self, plan: DeployPlan, fresh: bool) -> None:
+        worker = get_current_worker()
+        cancel = CancelToken(linked=lambda: worker.is_cancelled)
+        runner = PipelineRunner(self.deck.services, self.store, lambda step, record: self.post_message(self.Changed(step, _copy(record))), cancel, poll_s=self._poll_s)
+        state = runner.run(plan, resume=not fresh)
+        if not cancel.cancelled:
+            self.post_message(self.Finished(state))
+
+    @on(Changed)
+    def _changed(self, message: Changed) -> None:
+        self._records[message.step] = message.record
+        self._render_step(message.step)
+
+    @on(Finished)
+    def _finished(self, message: Finished) -> None:
+        failed = message.state.failed_step
+        if failed is not None:
+            self._status(f"failed at {STEP_TITLES[failed]}: {redact(message.state.steps[failed].detail)} · r retries from there", "bold red")
+        else:
+            self._status("done: every step finished · f starts over", "bold green")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.deck.show_error(event.worker.error)
+            self._status(redact(str(event.worker.error)), "bold red")
+
+    # -- the rest ------------------------------------------------------------------------------
+
+    def action_toggle_commands(self) -> None:
+        self._commands = not self._commands
+        self._render_all()
+
+    def action_edit(self) -> None:
+        from tui.screens.deploy_plan import DeployPlanScreen
+
+        assert self._plan is not None
+
+        def edited(plan: DeployPlan | None) -> None:
+            if plan is None or plan == self._plan:
+                return
+            self.workers.cancel_group(self, "deploy")
+            self._plan = plan
+            self._records = {step: StepRecord() for step in Step}
+            self.store.save(PipelineState(plan))
+            self._render_all()
+            self._status("plan changed: r runs it from the start")
+
+        self.app.push_screen(DeployPlanScreen(self._plan), edited)
+
+    def action_open_panel(self) -> None:
+        focused = self.focused
+        if isinstance(focused, StepView) and focused.id:
+            step = Step(focused.id.removeprefix("step-"))
+            self.action_leave()
+            self.deck.action_show_panel(STEP_PANELS[step])
+
+    def action_leave(self) -> None:
+        self.workers.cancel_group(self, "deploy")
+        self.dismiss()
+
+
+def _copy(record: StepRecord) -> StepRecord:
+    """The runner keeps mutating its record; the UI gets a snapshot."""
+    return StepRecord(record.status, record.detail, list(record.tail), dict(record.result), record.seconds)
