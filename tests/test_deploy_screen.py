@@ -17,8 +17,9 @@ from services.config import Config, Profile
 from services.fake_set import fake_services
 from services.jobs.fake import FakeJobPlatform
 from services.jobs.protocol import Job, JobSpec, JobState
-from services.pipeline.plan import Step, demo_plan
+from services.pipeline.plan import STEP_TITLES, Step, demo_plan
 from services.pipeline.state import PipelineState, PipelineStore, StepStatus
+from services.storage.protocol import TransferResult
 from tests.conftest import SNAPSHOT_NOW, deck_config
 from tests.test_repository import good_repository
 from tui.app import TritonDeck, make_app
@@ -44,11 +45,26 @@ class TickingPlatform(FakeJobPlatform):
         return super().run(spec)
 
 
-def deploy_app(fail_runs: bool = False) -> TritonDeck:
+class FullBucketStore:
+    """The fake store, refusing every file as a bucket over its quota would."""
+
+    def __init__(self, base: object) -> None:
+        self._base = base
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._base, name)
+
+    def upload(self, bucket, items, options, progress, cancel):  # type: ignore[no-untyped-def]
+        return TransferResult(failed=tuple((item.key, "QuotaExceeded: the container is full") for item in items))
+
+
+def deploy_app(fail_runs: bool = False, full_bucket: bool = False) -> TritonDeck:
     def services(profile: Profile) -> ServiceSet:
         base = fake_services(profile)
         assert isinstance(base.job_platform, FakeJobPlatform)
         base.job_platform = TickingPlatform(base.job_platform, fail_runs)
+        if full_bucket:
+            base.object_store = FullBucketStore(base.object_store)  # type: ignore[assignment]
         return base
 
     return make_app("local", deck_config(), services, AppSettings(now=lambda: SNAPSHOT_NOW, poll=False), env={})
@@ -96,8 +112,10 @@ async def test_a_run_on_fakes_reaches_the_top3() -> None:
     ("change", "fail_runs", "failed_at", "reason"),
     [
         ("repository", False, Step.VALIDATE, "error"),
-        ("model", False, Step.READY, "model 'nope' is not in the served repository"),
+        ("bucket", False, Step.UPLOAD, "6 file(s) did not upload, first efficientnet_lite0/1/model.onnx: QuotaExceeded: the container is full"),
         (None, True, Step.SERVE, "is FAILED: Job failed: image pull back-off"),
+        ("model", False, Step.READY, "model 'nope' is not in the served repository"),
+        ("images", False, Step.CLASSIFY, "no images in"),
     ],
 )
 async def test_each_failure_stops_at_its_step_with_the_reason(tmp_path: Path, change: str | None, fail_runs: bool, failed_at: Step, reason: str) -> None:
@@ -108,13 +126,16 @@ async def test_each_failure_stops_at_its_step_with_the_reason(tmp_path: Path, ch
         plan = plan.with_changes(repository=str(broken))
     elif change == "model":
         plan = plan.with_changes(model="nope")
+    elif change == "images":
+        (tmp_path / "empty").mkdir()
+        plan = plan.with_changes(images=str(tmp_path / "empty"))
     PipelineStore("local").save(PipelineState(plan))
-    app = deploy_app(fail_runs)
+    app = deploy_app(fail_runs, full_bucket=change == "bucket")
     async with app.run_test(size=(120, 40)) as pilot:
         await open_and_run(pilot)
         text = step_text(pilot, failed_at)
         assert text.startswith("✗") and reason in text, text
-        assert status_text(pilot).startswith(f"failed at {failed_at.value if failed_at is Step.SERVE else ''}".rstrip()) or "failed at" in status_text(pilot)
+        assert status_text(pilot).startswith(f"failed at {STEP_TITLES[failed_at]}: ")
         later = list(Step)[list(Step).index(failed_at) + 1 :]
         assert all(step_text(pilot, step)[0] in "○–" for step in later), "nothing after the failure ran"
 

@@ -129,7 +129,7 @@ def test_upload_dialog(
     assert snap_compare(app, run_before=pressing("enter", "u"), terminal_size=size)
 
 
-def saved_deploy(failed: bool) -> None:
+def saved_deploy(failed: bool, interrupted: bool = False) -> None:
     """A finished (or failed) run as the deploy screen finds it on disk: fixed times, the fakes' answers."""
     from services.config import local_profile
     from services.fake_set import SAMPLE_ANSWERS
@@ -155,6 +155,10 @@ def saved_deploy(failed: bool) -> None:
         state.steps[Step.READY] = StepRecord(StepStatus.FAILED, "model 'nope' is not in the served repository (it has: efficientnet_lite0, simple): fix the plan's model", seconds=2.5)
         state.steps[Step.CLASSIFY] = StepRecord()
         state.steps[Step.SERVE].tail = ["I1125 14:00:03 grpc_server.cc] Started GRPCInferenceService at 0.0.0.0:8001", "I1125 14:00:03 http_server.cc] Started HTTPService at 0.0.0.0:8000"]
+    if interrupted:  # the app was closed during the upload: the step shows as running until `r` resumes it
+        for step in (Step.UPLOAD, Step.SERVE, Step.READY, Step.CLASSIFY):
+            state.steps[step] = StepRecord()
+        state.steps[Step.UPLOAD] = StepRecord(StepStatus.RUNNING, "3/6 files, 12.1 MiB of 17.8 MiB")
     PipelineStore("local").save(state)
 
 
@@ -164,9 +168,10 @@ def saved_deploy(failed: bool) -> None:
     pytest.param(None, ("0", "c"), id="deploy-commands"),
     pytest.param("done", ("0",), id="deploy-done"),
     pytest.param("failed", ("0", "j", "j", "j", "j", "j"), id="deploy-failed"),
+    pytest.param("interrupted", ("0",), id="deploy-interrupted"),
     pytest.param(None, ("0", "e"), id="deploy-plan-form"),
 ])  # fmt: skip
 def test_deploy(snap_compare: SnapCompare, size: tuple[int, int], saved: str | None, keys: tuple[str, ...]) -> None:
     if saved:
-        saved_deploy(failed=saved == "failed")
+        saved_deploy(failed=saved == "failed", interrupted=saved == "interrupted")
     assert snap_compare(fake_app(), run_before=pressing(*keys), terminal_size=size)
