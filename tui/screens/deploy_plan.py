@@ -7,6 +7,7 @@ named and focused, nothing is kept), `esc` drops the changes.
 from __future__ import annotations
 
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from textual.app import ComposeResult
@@ -16,8 +17,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static, Switch
 
 from services.errors import UserError
+from services.pipeline.commands import shown_path
 from services.pipeline.plan import DeployPlan
 
+PATH_FIELDS = ("repository", "images", "build_context")  # shown relative to here, kept absolute
 HINTS = {
     "repository": "model repository directory",
     "bucket": "name@REGION",
@@ -48,7 +51,8 @@ class DeployPlanScreen(ModalScreen[DeployPlan | None]):
                     if isinstance(value, bool):
                         yield Switch(value, id=f"plan-{field.name}")
                     else:
-                        yield Input("" if value is None else str(value), id=f"plan-{field.name}", placeholder=HINTS.get(field.name, ""))
+                        shown = shown_path(value) if field.name in PATH_FIELDS else value
+                        yield Input("" if shown is None else str(shown), id=f"plan-{field.name}", placeholder=HINTS.get(field.name, ""))
 
     def _values(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -65,6 +69,8 @@ class DeployPlanScreen(ModalScreen[DeployPlan | None]):
                 except ValueError:
                     widget.focus()
                     raise UserError(f"{field.name} must be a whole number, not '{text}'") from None
+            elif field.name in PATH_FIELDS:
+                values[field.name] = str(Path(text).expanduser().resolve()) if text else text
             else:
                 values[field.name] = text or None if "None" in kind else text
         return values
