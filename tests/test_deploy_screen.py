@@ -15,6 +15,8 @@ from textual.widgets import Input
 from services.backends import ServiceSet, open_services
 from services.config import Config, Profile
 from services.fake_set import fake_services
+from services.images.fake import FakeImageBuilder
+from services.images.protocol import BuildFailed, BuildStep
 from services.jobs.fake import FakeJobPlatform
 from services.jobs.protocol import Job, JobSpec, JobState
 from services.pipeline.plan import STEP_TITLES, Step, demo_plan
@@ -197,3 +199,26 @@ async def test_the_real_local_profile_runs_the_demo_to_top3_on_screen(monkeypatc
             platform = app.services.job_platform
             assert platform is not None
             platform.delete(str(saved.steps[Step.SERVE].result["job"]), force=True)
+
+
+class FailingBuilder(FakeImageBuilder):
+    def build(self, context, tag, platform, dockerfile, cancel):  # type: ignore[no-untyped-def]
+        yield BuildStep(1, 5, "FROM nvcr.io/nvidia/tritonserver:23.03-py3")
+        yield BuildFailed("pull access denied for nvcr.io/nvidia/tritonserver: unauthorized", 1)
+
+
+async def test_on_an_ovhcloud_profile_a_failed_build_stops_before_the_push() -> None:
+    def services(profile: Profile) -> ServiceSet:
+        base = fake_services(profile)
+        base.image_builder = FailingBuilder()
+        return base
+
+    plan = demo_plan(Profile(name="gra", region="GRA")).with_changes(build_image=True, server_image="registry.gra.ai.cloud.ovh.net/0123456789abcdef/tritonserver:23.03-py3")
+    PipelineStore("gra").save(PipelineState(plan))
+    app = make_app("gra", deck_config(), services, AppSettings(now=lambda: SNAPSHOT_NOW, poll=False), env={})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_and_run(pilot)
+        assert step_text(pilot, Step.BUILD).startswith("✗ build image")
+        assert "step 1 failed: pull access denied for nvcr.io/nvidia/tritonserver: unauthorized" in step_text(pilot, Step.BUILD)
+        assert step_text(pilot, Step.PUSH).startswith("○") and step_text(pilot, Step.UPLOAD).startswith("✓")
+        assert status_text(pilot).startswith("failed at build image: ")

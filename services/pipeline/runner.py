@@ -34,6 +34,13 @@ from services.units import human_size
 Listener = Callable[[Step, StepRecord], None]
 SERVER_COMMAND = ("bash", "-c", "tritonserver --model-repository=/workspace/models")
 JOB_NAME = "triton-deck-deploy"
+LOG_TAIL = 4
+BAR_CELLS = 30
+
+
+def text_bar(fraction: float) -> str:
+    filled = round(max(0.0, min(1.0, fraction)) * BAR_CELLS)
+    return f"{'━' * filled}{'╌' * (BAR_CELLS - filled)} {fraction:4.0%}"
 
 
 class ModelProblem(UserError):
@@ -183,6 +190,7 @@ class PipelineRunner:
 
         def progress(update: TransferProgress) -> None:
             record.detail = f"{update.files_done}/{update.files_total} files, {human_size(update.bytes_done)} of {human_size(update.bytes_total)}"
+            record.tail = [text_bar(update.bytes_done / update.bytes_total if update.bytes_total else 1.0)]
             self._progress(step, record)
 
         result = store.upload(bucket, items, UploadOptions(), progress, self.cancel)
@@ -219,7 +227,7 @@ class PipelineRunner:
         for event in self._builder().push(self.plan.server_image, self.cancel):
             if isinstance(event, LayerProgress):
                 layer = tally.apply(event)
-                record.tail = [f"{state.layer_id} {state.status} {state.fraction:.0%}" for state in tally.layers.values()][-6:]
+                record.tail = [f"{state.layer_id:<14} {text_bar(state.fraction)} {state.status}" for state in tally.layers.values()][-6:]
                 record.detail = f"{tally.layers_done}/{len(tally.layers)} layers ({layer.layer_id} {layer.status})"
             else:
                 record.result = {"digest": event.digest}
@@ -262,6 +270,8 @@ class PipelineRunner:
             record.detail = f"job {job.short_id} {job.state.value}"
             if job.state in until:
                 return job
+            if job.state is JobState.RUNNING:  # its own lines, as they come (the client job's answer, say)
+                record.tail = [line.split("] ", 1)[-1] for line in platform.logs(job_id, tail=LOG_TAIL)]
             if job.state.is_terminal:
                 raise UserError(f"job {job.short_id} is {job.state.value}: {job.info_message or 'see `triton-deck job logs ' + job.id + '`'}")
             self._progress(step, record)
