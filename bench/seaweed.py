@@ -7,10 +7,12 @@ SIGKILL) when the context exits.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,14 +31,20 @@ def weed_binary() -> str:
 
 
 @contextmanager
-def seaweed_s3(data_dir: Path) -> Iterator[str]:
-    """Yield the S3 endpoint URL of a fresh server keeping its data in `data_dir`."""
+def seaweed_s3(data_dir: Path, credentials: tuple[str, str] | None = None) -> Iterator[str]:
+    """Yield the S3 endpoint URL of a fresh server keeping its data in `data_dir`. With
+    `credentials` (access key, secret), the server checks every request's signature."""
     s3_port = free_port()
+    auth: list[str] = []
+    if credentials:
+        identity = {"name": "bench", "credentials": [{"accessKey": credentials[0], "secretKey": credentials[1]}], "actions": ["Admin", "Read", "Write", "List", "Tagging"]}
+        (data_dir / "s3.json").write_text(json.dumps({"identities": [identity]}))
+        auth = [f"-s3.config={data_dir / 's3.json'}"]
     ports = {name: free_port() for name in ("master.port", "volume.port", "filer.port", "s3.port.grpc", "master.port.grpc", "volume.port.grpc", "filer.port.grpc")}
     command = [
         weed_binary(), "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.port={s3_port}",
         "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
-        *[f"-{name}={port}" for name, port in ports.items()],
+        *[f"-{name}={port}" for name, port in ports.items()], *auth,
     ]  # fmt: skip
     log = (data_dir / "weed.log").open("wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -48,6 +56,8 @@ def seaweed_s3(data_dir: Path) -> Iterator[str]:
                 raise SystemExit(f"weed exited with {process.returncode}; see {data_dir / 'weed.log'}")
             try:
                 urllib.request.urlopen(endpoint, timeout=1).close()
+                break
+            except urllib.error.HTTPError:  # it answers (403 to an anonymous request once auth is on)
                 break
             except OSError:
                 if time.monotonic() > deadline:

@@ -5,8 +5,9 @@ region lowercase), so the bucket's `@REGION` picks the endpoint unless the profi
 names one. Checksums are sent only when required: OVHcloud rejected boto3's default
 flexible checksums for a while, and `when_required` is harmless elsewhere.
 
-Small files go up in one PUT; larger ones as multipart uploads whose parts are
-aborted on any failure or cancellation, so no partial object is ever left behind.
+Small files go up in one PUT (signed here, falling back to boto3: see `s3_put`); larger
+ones as multipart uploads whose parts are aborted on any failure or cancellation, so no
+partial object is ever left behind.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from services.storage.protocol import (
     UploadItem,
     UploadOptions,
 )
+from services.storage.s3_put import FastPut
 from services.storage.transfer import BytesCallback, run_download, run_upload
 
 if TYPE_CHECKING:
@@ -87,6 +89,7 @@ class S3ObjectStore:
         part_size: int = DEFAULT_PART_SIZE,
         addressing_style: str = "path",
         credential_hint: str = "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the profile's aws_profile",
+        fast_put: bool = True,
     ) -> None:
         self._credentials = credentials
         self._endpoint_url = endpoint_url
@@ -98,6 +101,8 @@ class S3ObjectStore:
         self._addressing_style = addressing_style
         self._hint = credential_hint
         self._clients: dict[str, BaseClient] = {}
+        self._fast_puts: dict[str, FastPut | None] = {}
+        self.fast_put_enabled = fast_put
         self._lock = threading.Lock()
 
     # -- clients and errors ------------------------------------------------------------------
@@ -132,6 +137,22 @@ class S3ObjectStore:
                 )
                 self._clients[endpoint] = client
             return client
+
+    def _fast_put(self, region: str) -> FastPut | None:
+        """The lean PUT for small objects on this region's endpoint (see `s3_put`), where usable."""
+        endpoint = self._endpoint_url or ovh_endpoint(region)
+        if endpoint not in self._fast_puts:
+            usable = self.fast_put_enabled and self._credentials is not None and FastPut.usable(endpoint)
+            with self._lock:
+                self._fast_puts.setdefault(
+                    endpoint,
+                    FastPut(endpoint, self._signing_region or region.lower(), self._credentials, self._addressing_style) if usable and self._credentials else None,
+                )
+        return self._fast_puts[endpoint]
+
+    @property
+    def fast_puts_sent(self) -> int:
+        return sum(fast.sent for fast in self._fast_puts.values() if fast is not None)
 
     def _user_error(self, error: Exception, what: str) -> UserError:
         """One line that names the thing and the fix, for any botocore exception."""
@@ -249,8 +270,11 @@ class S3ObjectStore:
         if item.size <= self.multipart_threshold:
             data = item.path.read_bytes()
             cancel.raise_if_cancelled()
-            with slots, self._errors(f"uploading {item.key}"):
-                client.put_object(Bucket=bucket.name, Key=item.key, Body=data, ContentMD5=_content_md5(data))
+            fast = self._fast_put(bucket.region)
+            with slots:
+                if fast is None or not fast.put(bucket.name, item.key, data):
+                    with self._errors(f"uploading {item.key}"):
+                        client.put_object(Bucket=bucket.name, Key=item.key, Body=data, ContentMD5=_content_md5(data))
             on_bytes(len(data))
             return
         with self._errors(f"uploading {item.key}"):
