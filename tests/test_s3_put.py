@@ -4,11 +4,8 @@ objects on a real S3 server, and a server that refuses it gets every object from
 from __future__ import annotations
 
 import hashlib
-import http.client
 import ssl
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,12 +13,12 @@ import pytest
 
 from services.cancel import CancelToken
 from services.config import S3Credentials
-from services.ports import free_port
 from services.secrets import Secret
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions, iter_objects
 from services.storage.s3 import S3ObjectStore
 from services.storage.s3_put import FastPut, signed_put_headers, tls_context
+from tests.auth_proxy import FilteringProxy
 
 CREDENTIALS = S3Credentials(Secret("AKIDEXAMPLE-fastput"), Secret("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"), "test")
 AT = datetime(2026, 11, 25, 14, 0, 0, tzinfo=UTC)
@@ -66,68 +63,19 @@ def test_small_files_go_up_signed_here_with_md5_etags(moto_endpoint: str, tmp_pa
     assert stored(store, bucket) == {item.key: hashlib.md5(item.path.read_bytes()).hexdigest() for item in items}
 
 
-class RefusingProxy:
-    """Forwards boto3's requests to the S3 server and answers 403 to any other client,
-    as a server that does not take our signing would."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = urlsplit(upstream)
-        self.refused = 0
-        self.port = free_port()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-            def _any(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
-                if "Botocore" not in self.headers.get("User-Agent", ""):
-                    proxy.refused += 1
-                    page = b"<Error><Code>SignatureDoesNotMatch</Code></Error>"
-                    self.send_response(403)
-                    self.send_header("Content-Length", str(len(page)))
-                    self.end_headers()
-                    self.wfile.write(page)
-                    return
-                upstream = http.client.HTTPConnection(proxy.upstream.hostname or "", proxy.upstream.port, timeout=30)
-                upstream.request(self.command, self.path, body=body, headers={k: v for k, v in self.headers.items() if k.lower() != "connection"})
-                answer = upstream.getresponse()
-                payload = answer.read()
-                self.send_response(answer.status)
-                for key, value in answer.getheaders():
-                    if key.lower() not in ("connection", "transfer-encoding", "content-length"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _any
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 def test_a_server_that_refuses_the_lean_put_gets_everything_from_boto3(moto_endpoint: str, tmp_path: Path) -> None:
-    proxy = RefusingProxy(moto_endpoint)
-    try:
+    """A gateway that only takes boto3's requests (say, a signing it does not support)."""
+    refusal = (403, "application/xml", b"<Error><Code>SignatureDoesNotMatch</Code></Error>")
+    port = urlsplit(moto_endpoint).port
+    assert port is not None
+    with FilteringProxy(port, lambda headers: "Botocore" in headers.get("User-Agent", ""), refusal) as proxy:
         store = S3ObjectStore(CREDENTIALS, endpoint_url=f"http://127.0.0.1:{proxy.port}", signing_region="us-east-1", workers=1)
         bucket = BucketRef("refusing", "US-EAST-1")
         store.create_bucket(bucket)
         items = tree(tmp_path, 12)
         assert store.upload(bucket, items, UploadOptions(workers=1), lambda _p: None, CancelToken()).ok
-        assert store.fast_puts_sent == 0 and proxy.refused == 3, "three refusals, then it stops trying"
+        assert store.fast_puts_sent == 0 and proxy.rejected == 3, "three refusals, then it stops trying"
         assert set(stored(store, bucket)) == {item.key for item in items}
-    finally:
-        proxy.stop()
 
 
 def test_not_used_behind_a_proxy_and_trusting_what_boto3_trusts(tmp_path: Path) -> None:
