@@ -77,10 +77,7 @@ def main() -> None:
     parser.add_argument("--protocol", type=Transport, default=Transport.HTTP)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        server = TritonServer(prepare_runtime(), MODEL_REPOSITORY, Path(scratch) / "server.log")
-        server.start()
-        try:
-            server.wait_ready()
+        with TritonServer(prepare_runtime(), MODEL_REPOSITORY, Path(scratch) / "server.log").running() as server:
             port = server.ports.http if args.protocol is Transport.HTTP else server.ports.grpc
             address = f"127.0.0.1:{port}"
             ours_client = TritonInferenceClient(Endpoint(address, args.protocol))
@@ -112,8 +109,6 @@ def main() -> None:
             print(f"sequential             : {one:7.1f} images/s")
             print(f"concurrency {args.concurrency:<2}         : {many:7.1f} images/s  ({many / one:.2f}x sequential)")
             ours_client.close()
-        finally:
-            server.stop()
 
 
 if __name__ == "__main__":

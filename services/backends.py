@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from services.config import TOKEN_ENV, Profile, resolve_s3_credentials, resolve_token, token_source
 from services.errors import UserError
@@ -38,6 +38,7 @@ CAPABILITY_TITLES = {
 }
 
 InferenceFactory = Callable[["Endpoint"], "InferenceClient"]
+T = TypeVar("T")
 
 
 @dataclass
@@ -52,6 +53,12 @@ class ServiceSet:
 
     def reason(self, capability: Capability) -> str:
         return self.unavailable.get(capability, f"{CAPABILITY_TITLES[capability]} is not available on this profile")
+
+    def require(self, implementation: T | None, capability: Capability) -> T:
+        """`implementation` (one of this set's), or the one-line reason it is missing as a UserError."""
+        if implementation is None:
+            raise UserError(self.reason(capability))
+        return implementation
 
 
 ServiceFactory = Callable[[Profile], ServiceSet]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections.abc import Iterator
@@ -9,7 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
 
 from services.config import Config, Profile, ProfileKind, local_profile
 from services.fake_set import FROZEN_NOW, fake_services
@@ -69,4 +72,17 @@ def fake_app(profile: str = "local", config: Config | None = None) -> TritonDeck
     return make_app(profile, config or deck_config(), fake_services, settings, env={})
 
 
-__all__ = ["SNAPSHOT_NOW", "deck_config", "fake_app", "gra_profile", "local_profile", "os"]
+async def settle(pilot: Pilot[None]) -> None:
+    """Every worker finished and the screen refreshed: what a Pilot test asserts against."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def plain_text(widget: Static) -> str:
+    """What a Static shows, as plain text on a wide console (no wrapping to get in the way)."""
+    console = Console(width=220, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
+__all__ = ["SNAPSHOT_NOW", "deck_config", "fake_app", "gra_profile", "local_profile", "os", "plain_text", "settle"]

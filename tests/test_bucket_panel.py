@@ -14,7 +14,7 @@ from services.config import Config, Profile
 from services.fake_set import fake_services
 from services.storage.local import LocalObjectStore
 from services.storage.protocol import BucketRef, UploadItem, UploadOptions, iter_objects
-from tests.conftest import SNAPSHOT_NOW
+from tests.conftest import SNAPSHOT_NOW, settle
 from tests.test_repository import good_repository
 from tui.app import TritonDeck, make_app
 from tui.screens.prompt import PromptScreen
@@ -36,11 +36,6 @@ def local_store_app(root: Path) -> tuple[TritonDeck, LocalObjectStore]:
 
     settings = AppSettings(now=lambda: SNAPSHOT_NOW, poll=False)
     return make_app("local", Config(), factory, settings, env={}), store
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def open_upload(pilot: Pilot[None]) -> UploadScreen:

@@ -43,13 +43,8 @@ EXPECTED_TOP3 = {
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
     scratch = tmp_path_factory.mktemp("demo")
-    server = TritonServer(prepare_runtime(scratch / "cache"), DEMO / "model_repository", scratch / "server.log")
-    server.start()
-    try:
-        server.wait_ready()
+    with TritonServer(prepare_runtime(scratch / "cache"), DEMO / "model_repository", scratch / "server.log").running() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_demo_repository_is_valid_and_samples_are_licensed() -> None:

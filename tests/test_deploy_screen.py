@@ -3,14 +3,12 @@ leaving and resuming, and once on the real local profile to top-3 results on scr
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from services.backends import ServiceSet, open_services
 from services.config import Config, Profile
@@ -22,7 +20,7 @@ from services.jobs.protocol import Job, JobSpec, JobState
 from services.pipeline.plan import STEP_TITLES, Step, demo_plan
 from services.pipeline.state import PipelineState, PipelineStore, StepStatus
 from services.storage.protocol import TransferResult
-from tests.conftest import SNAPSHOT_NOW, deck_config
+from tests.conftest import SNAPSHOT_NOW, deck_config, plain_text, settle
 from tests.test_repository import good_repository
 from tui.app import TritonDeck, make_app
 from tui.screens.deploy import DeployScreen
@@ -73,15 +71,11 @@ def deploy_app(fail_runs: bool = False, full_bucket: bool = False) -> TritonDeck
 
 
 def step_text(pilot: Pilot[None], step: Step) -> str:
-    console = Console(width=200, record=True, file=io.StringIO())
-    console.print(pilot.app.screen.query_one(f"#step-{step.value}", StepView).content)
-    return console.export_text()
+    return plain_text(pilot.app.screen.query_one(f"#step-{step.value}", StepView))
 
 
 def status_text(pilot: Pilot[None]) -> str:
-    console = Console(width=200, record=True, file=io.StringIO())
-    console.print(pilot.app.screen.query_one("#deploy-status").content)  # type: ignore[attr-defined]
-    return console.export_text().strip()
+    return plain_text(pilot.app.screen.query_one("#deploy-status", Static)).strip()
 
 
 async def open_and_run(pilot: Pilot[None], before: Callable[[], None] | None = None) -> None:
@@ -91,8 +85,7 @@ async def open_and_run(pilot: Pilot[None], before: Callable[[], None] | None = N
     if before:
         before()
     await pilot.press("r")
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle(pilot)
 
 
 async def test_a_run_on_fakes_reaches_the_top3() -> None:

@@ -3,18 +3,16 @@ whole tutorial step on a real dockerd and registry, digest checked against the r
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Input, Static, TextArea
 
 from services.backends import open_services
 from services.config import Config, RegistryEntry
 from services.images.history import ImageHistory
-from tests.conftest import fake_app
+from tests.conftest import fake_app, plain_text, settle
 from tests.test_images_engine import MANIFEST_V2, builder, context, engine, registry  # noqa: F401  (fixtures)
 from tui.app import make_app
 from tui.screens.image_build import ImageBuildScreen
@@ -22,17 +20,6 @@ from tui.screens.image_push import ImagePushScreen
 from tui.settings import AppSettings
 from widgets.layer_bars import LayerBars
 from widgets.resource_table import ResourceTable
-
-
-def plain(widget: Static) -> str:
-    console = Console(width=220, record=True, file=io.StringIO())
-    console.print(widget.content)
-    return console.export_text()
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def type_into(pilot: Pilot[None], selector: str, text: str) -> None:
@@ -48,27 +35,27 @@ async def test_dockerfile_keys_change_what_is_built() -> None:
         await pilot.press("2")
         await settle(pilot)
         dockerfile = app.query_one("#dockerfile", Static)
-        assert "FROM nvcr.io/nvidia/tritonserver:23.03-py3" in plain(dockerfile)
+        assert "FROM nvcr.io/nvidia/tritonserver:23.03-py3" in plain_text(dockerfile)
         await pilot.press("v")
         await type_into(pilot, "Input", "bad")
         await pilot.press("enter")
         await pilot.pause()
-        assert "23.03" in plain(app.query_one("#dockerfile-title", Static)), "a bad version changes nothing"
+        assert "23.03" in plain_text(app.query_one("#dockerfile-title", Static)), "a bad version changes nothing"
         await pilot.press("f")
         await type_into(pilot, "Input", "local/busybox:1")
         await pilot.press("enter")
         await pilot.pause()
-        assert "FROM local/busybox:1" in plain(dockerfile)
+        assert "FROM local/busybox:1" in plain_text(dockerfile)
         await pilot.press("e")
         await pilot.pause()
         editor = app.screen.query_one(TextArea)
         editor.text = editor.text + "RUN echo extra\n"
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert "RUN echo extra" in plain(dockerfile) and "edited" in plain(app.query_one("#dockerfile-title", Static))
+        assert "RUN echo extra" in plain_text(dockerfile) and "edited" in plain_text(app.query_one("#dockerfile-title", Static))
         await pilot.press("c")
         await pilot.pause()
-        assert "RUN echo extra" not in plain(dockerfile), "switching to the client image starts from the generated file again"
+        assert "RUN echo extra" not in plain_text(dockerfile), "switching to the client image starts from the generated file again"
 
 
 async def test_build_then_push_on_the_fake_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,7 +69,7 @@ async def test_build_then_push_on_the_fake_engine(tmp_path: Path, monkeypatch: p
         assert isinstance(app.screen, ImageBuildScreen)
         await pilot.press("ctrl+b")
         await settle(pilot)
-        status = plain(app.screen.query_one("#build-status", Static))
+        status = plain_text(app.screen.query_one("#build-status", Static))
         assert status.startswith("built sha256:") and "local/tritonserver:23.03-py3" in status
         await pilot.press("p")
         await pilot.pause()
@@ -90,9 +77,9 @@ async def test_build_then_push_on_the_fake_engine(tmp_path: Path, monkeypatch: p
         assert app.screen.query_one("#push-target", Input).value == "registry.gra.ai.cloud.ovh.net/0123456789abcdef/tritonserver:23.03-py3"
         await pilot.press("enter")
         await settle(pilot)
-        bars = plain(app.screen.query_one(LayerBars))
+        bars = plain_text(app.screen.query_one(LayerBars))
         assert bars.count("Pushed") == 3 and "total" in bars and "3/3 layers" in bars
-        assert "@sha256:" in plain(app.screen.query_one("#push-status", Static))
+        assert "@sha256:" in plain_text(app.screen.query_one("#push-status", Static))
         await pilot.press("escape", "escape")
         await settle(pilot)
         table = app.query_one("#history-table", ResourceTable)
@@ -108,7 +95,7 @@ async def test_the_tutorial_image_on_a_real_engine_shows_the_registrys_digest(
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("2")
         await settle(pilot)
-        assert engine.base_url in plain(app.query_one("#engine", Static))
+        assert engine.base_url in plain_text(app.query_one("#engine", Static))
         await pilot.press("f")
         await type_into(pilot, "Input", "local/busybox:1")
         await pilot.press("enter", "b")
@@ -116,15 +103,15 @@ async def test_the_tutorial_image_on_a_real_engine_shows_the_registrys_digest(
         await type_into(pilot, "#build-context", str(context))
         await pilot.press("enter")
         await settle(pilot)
-        assert plain(app.screen.query_one("#build-status", Static)).startswith("built sha256:"), plain(app.screen.query_one("#build-status", Static))
+        assert plain_text(app.screen.query_one("#build-status", Static)).startswith("built sha256:"), plain_text(app.screen.query_one("#build-status", Static))
         await pilot.press("p")
         await pilot.pause()
         target = f"{registry.address}/tritonserver:23.03-py3"
         assert app.screen.query_one("#push-target", Input).value == target
         await pilot.press("enter")
         await settle(pilot)
-        status = plain(app.screen.query_one("#push-status", Static))
+        status = plain_text(app.screen.query_one("#push-status", Static))
         digest = registry.get("/v2/tritonserver/manifests/23.03-py3", accept=MANIFEST_V2, method="HEAD")[1]["Docker-Content-Digest"]
         assert f"pushed {target}@{digest}" in status.replace("\n", "")
-        assert "total" in plain(app.screen.query_one(LayerBars))
+        assert "total" in plain_text(app.screen.query_one(LayerBars))
     assert ImageHistory("local").entries()[0].result == digest

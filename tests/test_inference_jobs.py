@@ -20,7 +20,7 @@ from services.jobs.protocol import JobSpec, JobState, VolumeSpec
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions
-from tests.test_inference_panel import plain
+from tests.conftest import plain_text
 from tests.test_local_jobs import DEMO_REPOSITORY, tutorial_spec, wait_for
 from tui.app import make_app
 from tui.cli import main
@@ -52,7 +52,7 @@ async def the_pane_shows_the_coffee_top3(photo: Path) -> None:
         await pilot.pause()
         (card,) = app.query(ClassificationCard)
         assert card.query(".thumbnail"), "the photo's thumbnail is drawn"
-        answer = plain(card.query_one(".answer", Static))
+        answer = plain_text(card.query_one(".answer", Static))
         assert "coffee.png" in answer
         for line in COFFEE_TOP3:  # "    10.768552 (967) = espresso" → "10.768552 (967) espresso" on the card
             assert line.strip().replace(" = ", " ") in answer, answer

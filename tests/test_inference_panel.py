@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -15,7 +13,7 @@ from services.demo import SAMPLES_DIR
 from services.fake_set import SAMPLE_ANSWERS, SAMPLE_MODELS, fake_services
 from services.inference.fake import FakeInferenceClient
 from services.inference.protocol import ClassifyRequest, Endpoint
-from tests.conftest import SNAPSHOT_NOW, deck_config
+from tests.conftest import SNAPSHOT_NOW, deck_config, plain_text, settle
 from tui.app import TritonDeck, make_app
 from tui.panels.inference import InferencePanel
 from tui.settings import AppSettings
@@ -50,23 +48,12 @@ def recording_app(failure_for: str | None = None) -> TritonDeck:
     return make_app("local", deck_config(), services, AppSettings(now=lambda: SNAPSHOT_NOW, poll=False), env={})
 
 
-async def settle(pilot: Pilot[None]) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def plain(static: Static) -> str:
-    console = Console(width=200, record=True, file=io.StringIO())
-    console.print(static.content)
-    return console.export_text()
-
-
 def text_of(pilot: Pilot[None], selector: str) -> str:
-    return plain(pilot.app.query_one(selector, Static))
+    return plain_text(pilot.app.query_one(selector, Static))
 
 
 def cards(pilot: Pilot[None]) -> list[str]:
-    return [" ".join(plain(s) for s in card.query(Static)) for card in pilot.app.query(ClassificationCard)]
+    return [" ".join(plain_text(s) for s in card.query(Static)) for card in pilot.app.query(ClassificationCard)]
 
 
 async def test_the_pane_finds_the_running_server_job_and_classifies_the_samples() -> None:

@@ -47,13 +47,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
     shutil.copy(repository / MODEL / "1" / "model.py", unlabelled / "1" / "model.py")
     config = (repository / MODEL / "config.pbtxt").read_text().replace(f'"{MODEL}"', '"unlabelled"').replace('label_filename: "labels.txt"', "")
     (unlabelled / "config.pbtxt").write_text(config)
-    triton = TritonServer(prepare_runtime(scratch / "cache"), repository, scratch / "server.log")
-    triton.start()
-    try:
-        triton.wait_ready()
+    with TritonServer(prepare_runtime(scratch / "cache"), repository, scratch / "server.log").running() as triton:
         yield triton
-    finally:
-        triton.stop()
 
 
 def client_for(server: TritonServer, transport: Transport, **options: float) -> TritonInferenceClient:
@@ -219,10 +214,8 @@ def test_each_failure_is_one_clear_line(server: TritonServer, capsys: pytest.Cap
 
 def test_a_stopped_server_is_named_as_such(server: TritonServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     second = TritonServer(server.runtime, DEMO / "model_repository", tmp_path / "second.log", extra_args=("--model-control-mode=explicit",))
-    second.start()
-    second.wait_ready()
-    assert cli("health", "-u", f"127.0.0.1:{second.ports.http}")[0] == 0
-    second.stop()
+    with second.running():
+        assert cli("health", "-u", f"127.0.0.1:{second.ports.http}")[0] == 0
     for transport in Transport:
         port = second.ports.http if transport is Transport.HTTP else second.ports.grpc
         with pytest.raises(UserError, match=f"nothing listens on 127.0.0.1:{port}"):

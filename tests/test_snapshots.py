@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 
 from services.backends import open_services
 from services.config import Config
-from tests.conftest import fake_app
+from tests.conftest import fake_app, settle
 from tests.test_bucket_panel import local_store_app
 from tests.test_repository import good_repository
 from tui.app import TritonDeck, make_app
@@ -23,11 +23,6 @@ from widgets.log_pane import LogPane
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 SnapCompare = Callable[..., bool]
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def pressing(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:

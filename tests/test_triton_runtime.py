@@ -38,13 +38,8 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Runtime:
 
 @pytest.fixture
 def server(runtime: Runtime, models: Path, tmp_path: Path) -> Iterator[TritonServer]:
-    started = TritonServer(runtime, models, tmp_path / "server.log")
-    started.start()
-    try:
-        started.wait_ready()
+    with TritonServer(runtime, models, tmp_path / "server.log").running() as started:
         yield started
-    finally:
-        started.stop()
 
 
 def group_alive(pid: int) -> bool:
@@ -106,13 +101,8 @@ def test_a_broken_model_fails_with_the_servers_own_words(runtime: Runtime, tmp_p
     repository = tmp_path / "repo"
     shutil.copytree(SIMPLE, repository / "simple")
     (repository / "simple" / "1" / "model.py").write_text("raise RuntimeError('boom in initialize')\n")
-    broken = TritonServer(runtime, repository, tmp_path / "server.log")
-    broken.start()
-    try:
-        with pytest.raises(UserError) as caught:
-            broken.wait_ready(timeout=60)
-    finally:
-        broken.stop()
+    with pytest.raises(UserError) as caught, TritonServer(runtime, repository, tmp_path / "server.log").running(timeout=60):
+        pass
     message = str(caught.value)
     assert message.startswith("tritonserver exited with status")
     assert "boom in initialize" in message and "\n" not in message
@@ -124,12 +114,8 @@ def test_a_port_in_use_is_reported(runtime: Runtime, models: Path, tmp_path: Pat
         taken.listen()
         port = taken.getsockname()[1]
         clash = TritonServer(runtime, models, tmp_path / "server.log", ports=Ports(port, free_port(), free_port()))
-        clash.start()
-        try:
-            with pytest.raises(UserError) as caught:
-                clash.wait_ready(timeout=60)
-        finally:
-            clash.stop()
+        with pytest.raises(UserError) as caught, clash.running(timeout=60):
+            pass
     assert "exited with status" in str(caught.value)
     assert "already in use" in str(caught.value)
 

@@ -38,9 +38,7 @@ if TYPE_CHECKING:
 
 def _builder(ctx: Context) -> ImageBuilder:
     services = open_services(ctx.profile, ctx.env)
-    if services.image_builder is None:
-        raise UserError(services.reason(Capability.IMAGES))
-    return services.image_builder
+    return services.require(services.image_builder, Capability.IMAGES)
 
 
 def _spec(args: argparse.Namespace) -> DockerfileSpec:

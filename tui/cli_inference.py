@@ -54,12 +54,11 @@ def _endpoint(ctx: Context, services: ServiceSet) -> tuple[Endpoint, str]:
 
 def _client(ctx: Context) -> tuple[InferenceClient, str]:
     services = open_services(ctx.profile, ctx.env)
-    if services.inference is None:
-        raise UserError(services.reason(Capability.INFERENCE))
+    factory = services.require(services.inference, Capability.INFERENCE)
     if ctx.args.timeout <= 0:
         raise UserError(f"--timeout {ctx.args.timeout:g} is not valid: give seconds, more than 0")
     endpoint, origin = _endpoint(ctx, services)
-    return services.inference(replace(endpoint, timeout_s=ctx.args.timeout)), origin
+    return factory(replace(endpoint, timeout_s=ctx.args.timeout)), origin
 
 
 def cmd_health(ctx: Context) -> int:

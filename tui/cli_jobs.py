@@ -27,9 +27,7 @@ if TYPE_CHECKING:
 
 def _platform(ctx: Context) -> JobPlatform:
     services = open_services(ctx.profile, ctx.env)
-    if services.job_platform is None:
-        raise UserError(services.reason(Capability.JOBS))
-    return services.job_platform
+    return services.require(services.job_platform, Capability.JOBS)
 
 
 def _ssh_keys(values: list[str] | None) -> tuple[str, ...]:

@@ -40,38 +40,56 @@ def _status_error(code: int, address: Address) -> UserError:
     return UserError(f"HTTP {code} from {address.display}: {hint}")
 
 
-def _os_error(error: OSError, address: Address, timeout_s: float) -> UserError:
+# The failures both protocols can meet, worded once (gRPC's TLS advice differs, so it stays apart).
+
+
+def _unresolved(address: Address, what: str) -> UserError:
+    return UserError(f"cannot resolve host '{address.host}' of {address.display}: check the URL (a job's {what} is in `triton-deck job get`)")
+
+
+def _refused(address: Address) -> UserError:
     where = f"{address.host}:{address.port}"
+    return UserError(f"nothing listens on {where} ({address.display}): is the server job RUNNING? {_wrong_port_hint(address)}")
+
+
+def _timed_out(address: Address, timeout_s: float) -> UserError:
+    return UserError(f"{address.display} did not answer within {timeout_s:g} s: check the URL and that the server is up")
+
+
+def _not_triton(address: Address) -> UserError:
+    return UserError(f"{address.display} did not answer as a Triton {TRANSPORT_NAMES[address.transport]} server: {_wrong_port_hint(address)}")
+
+
+def _os_error(error: OSError, address: Address, timeout_s: float) -> UserError:
     if isinstance(error, socket.gaierror):
-        return UserError(f"cannot resolve host '{address.host}' of {address.display}: check the URL (a job's URL is in `triton-deck job get`)")
+        return _unresolved(address, "URL")
     if isinstance(error, ssl.SSLError):
         reason = getattr(error, "reason", None) or type(error).__name__
-        return UserError(f"TLS handshake with {where} failed ({reason}): use https:// for a job URL, http:// or host:port for a plain server")
+        return UserError(f"TLS handshake with {address.host}:{address.port} failed ({reason}): use https:// for a job URL, http:// or host:port for a plain server")
     if isinstance(error, ConnectionRefusedError):
-        return UserError(f"nothing listens on {where} ({address.display}): is the server job RUNNING? {_wrong_port_hint(address)}")
+        return _refused(address)
     if isinstance(error, TimeoutError | socket.timeout):
-        return UserError(f"{address.display} did not answer within {timeout_s:g} s: check the URL and that the server is up")
+        return _timed_out(address, timeout_s)
     if isinstance(error, ConnectionError):
         return UserError(f"{address.display} closed the connection ({type(error).__name__}): {_wrong_port_hint(address)}")
     return UserError(f"cannot reach {address.display}: {error.strerror or error}")
 
 
 def _grpc_error(status: str, message: str, address: Address, timeout_s: float) -> UserError | None:
-    where = f"{address.host}:{address.port}"
     lowered = message.lower()
     if status in GRPC_STATUS_HTTP:
         return _status_error(GRPC_STATUS_HTTP[status], address)
     if status == "StatusCode.DEADLINE_EXCEEDED":
-        return UserError(f"{address.display} did not answer within {timeout_s:g} s: check the URL and that the server is up")
+        return _timed_out(address, timeout_s)
     if status != "StatusCode.UNAVAILABLE" and status != "StatusCode.UNIMPLEMENTED":
         return None
     if "dns" in lowered or "resolv" in lowered or "lookup" in lowered:
-        return UserError(f"cannot resolve host '{address.host}' of {address.display}: check the URL (a job's address is in `triton-deck job get`)")
+        return _unresolved(address, "address")
     if "ssl" in lowered or "handshake" in lowered or "tls" in lowered:
-        return UserError(f"TLS handshake with {where} failed: use host:port for a plain gRPC server, https:// only where TLS is served")
+        return UserError(f"TLS handshake with {address.host}:{address.port} failed: use host:port for a plain gRPC server, https:// only where TLS is served")
     if "refused" in lowered:
-        return UserError(f"nothing listens on {where} ({address.display}): is the server job RUNNING? {_wrong_port_hint(address)}")
-    return UserError(f"{address.display} did not answer as a Triton gRPC server: {_wrong_port_hint(address)}")
+        return _refused(address)
+    return _not_triton(address)
 
 
 def explain(error: BaseException, address: Address, timeout_s: float) -> UserError | None:
@@ -88,7 +106,7 @@ def explain(error: BaseException, address: Address, timeout_s: float) -> UserErr
             return _status_error(int(status), address)
         return None
     if isinstance(error, http.client.HTTPException | ValueError):  # not HTTP, or HTTP but not Triton's JSON
-        return UserError(f"{address.display} did not answer as a Triton {TRANSPORT_NAMES[address.transport]} server: {_wrong_port_hint(address)}")
+        return _not_triton(address)
     return None
 
 

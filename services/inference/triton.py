@@ -147,8 +147,9 @@ class TritonInferenceClient:
         data = self._model_json("get_model_config", model, version)
         return dict(data.get("config", data)) if self.endpoint.transport is Transport.GRPC else dict(data)
 
-    def _triton_json(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """A metadata call as plain JSON on both protocols (gRPC int64s come back as strings)."""
+    def _json(self, method: str, *args: Any, failed: Callable[[Any], UserError], **kwargs: Any) -> Any:
+        """A metadata call as plain JSON on both protocols (gRPC int64s come back as strings);
+        an error Triton answers becomes `failed(error)`."""
         from tritonclient.utils import InferenceServerException
 
         if self.endpoint.transport is Transport.GRPC:
@@ -156,25 +157,21 @@ class TritonInferenceClient:
         try:
             return self._call(method, *args, **kwargs)
         except InferenceServerException as error:
-            raise UserError(f"{self.address.display}: {error.message()}") from None
+            raise failed(error) from None
+
+    def _triton_json(self, method: str) -> Any:
+        return self._json(method, failed=lambda error: UserError(f"{self.address.display}: {error.message()}"))
 
     def _model_json(self, method: str, model: str, version: str) -> Any:
-        from tritonclient.utils import InferenceServerException
-
-        kwargs: dict[str, Any] = {"model_version": version}
-        if self.endpoint.transport is Transport.GRPC:
-            kwargs["as_json"] = True
-        try:
-            return self._call(method, model, **kwargs)
-        except InferenceServerException:
-            raise self._model_unavailable(model, version) from None
+        return self._json(method, model, model_version=version, failed=lambda _error: self._model_unavailable(model, version))
 
     def _model_unavailable(self, model: str, version: str) -> UserError:
         """Why Triton will not answer for `model`: not in the repository, or its state and reason."""
-        entries = [entry for entry in self.model_index() if entry.name == model]
+        index = self.model_index()
+        entries = [entry for entry in index if entry.name == model]
         named = f"model '{model}'" + (f" version {version}" if version else "")
         if not entries:
-            names = ", ".join(sorted({entry.name for entry in self.model_index()})) or "none"
+            names = ", ".join(sorted({entry.name for entry in index})) or "none"
             return UserError(f"{named} is not in the repository of {self.address.display} (it has: {names}): check -m")
         states = [entry for entry in entries if not version or entry.version == version]
         if not states:

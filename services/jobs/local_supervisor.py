@@ -26,7 +26,7 @@ from services.jobs.protocol import JobState, StateChange
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions, iter_objects
-from services.triton.runtime import Ports, TritonServer, die_with_parent, prepare_runtime, terminate_group
+from services.triton.runtime import Ports, TritonServer, die_with_parent, path_with_this_environment, prepare_runtime, terminate_group
 
 WORKSPACE = "/workspace"
 
@@ -97,7 +97,7 @@ class Supervisor:
     def environment(self, base: dict[str, str]) -> dict[str, str]:
         """The job's `--env NAME=VALUE` pairs on top of what its process needs, plus HOME=/workspace.
         This environment's `bin/` leads PATH so `triton-deck classify` works as a client job's command."""
-        path = os.pathsep.join([str(Path(sys.executable).parent), base.get("PATH", "")])
+        path = path_with_this_environment(base.get("PATH", ""))
         return {**base, "PATH": path, "HOME": str(self.workspace), **dict(self.job.spec.env)}
 
     def start(self, words: list[str]) -> tuple[subprocess.Popen[str], TritonServer | None]:

@@ -140,32 +140,22 @@ class PipelineRunner:
 
     # -- services ------------------------------------------------------------------------------
 
-    def _need(self, value: Any, capability: Capability) -> Any:
-        if value is None:
-            raise UserError(self.services.reason(capability))
-        return value
-
     def _platform(self) -> JobPlatform:
-        platform: JobPlatform = self._need(self.services.job_platform, Capability.JOBS)
-        return platform
+        return self.services.require(self.services.job_platform, Capability.JOBS)
 
     def _store(self) -> ObjectStore:
-        store: ObjectStore = self._need(self.services.object_store, Capability.STORAGE)
-        return store
+        return self.services.require(self.services.object_store, Capability.STORAGE)
 
     def _builder(self) -> ImageBuilder:
-        builder: ImageBuilder = self._need(self.services.image_builder, Capability.IMAGES)
-        return builder
+        return self.services.require(self.services.image_builder, Capability.IMAGES)
 
     def _server_job(self) -> Job:
         assert self.state is not None
         return self._platform().get(str(self.state.steps[Step.SERVE].result["job"]))
 
     def _inference(self) -> InferenceClient:
-        factory = self._need(self.services.inference, Capability.INFERENCE)
-        assert self.state is not None
-        client: InferenceClient = factory(endpoint_for_job(self._server_job(), self.state.plan.transport, self.services.ai_token))
-        return client
+        factory = self.services.require(self.services.inference, Capability.INFERENCE)
+        return factory(endpoint_for_job(self._server_job(), self.plan.transport, self.services.ai_token))
 
     @property
     def plan(self) -> DeployPlan:

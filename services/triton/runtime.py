@@ -23,7 +23,8 @@ import sysconfig
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -59,8 +60,14 @@ class Runtime:
         env = dict(os.environ)
         libraries = [str(_wheel_package_dir().parent / "nvidia_pytriton.libs"), str(sysconfig.get_config_var("LIBDIR"))]
         env["LD_LIBRARY_PATH"] = os.pathsep.join([*libraries, *filter(None, [env.get("LD_LIBRARY_PATH")])])
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        env["PATH"] = path_with_this_environment(env.get("PATH", ""))
         return env
+
+
+def path_with_this_environment(path: str) -> str:
+    """PATH with this interpreter's `bin/` first: the python-backend stub's python and
+    `triton-deck` itself resolve to this installation."""
+    return os.pathsep.join([str(Path(sys.executable).parent), path])
 
 
 def _wheel_package_dir() -> Path:
@@ -166,6 +173,16 @@ class TritonServer:
                 start_new_session=True,  # its own process group: the stubs go down with it
                 preexec_fn=die_with_parent,
             )
+
+    @contextmanager
+    def running(self, timeout: float = READY_TIMEOUT_S) -> Iterator[TritonServer]:
+        """Started and ready for the `with` block; stopped after it, or when it never got ready."""
+        self.start()
+        try:
+            self.wait_ready(timeout)
+            yield self
+        finally:
+            self.stop()
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Block until `/v2/health/ready` answers 200; on failure, quote the server's own last lines."""

@@ -9,6 +9,7 @@ workers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -171,13 +172,13 @@ class ImagesPanel(Panel):
     def action_base(self) -> None:
         self._ask("FROM image (empty = NGC's tritonserver; e.g. a local base where NGC cannot be pulled):", self.spec.base or "", lambda answer: replace(self.spec, base=answer or None))
 
-    def _ask(self, question: str, current: str, change: object) -> None:
+    def _ask(self, question: str, current: str, change: Callable[[str], DockerfileSpec]) -> None:
         from tui.screens.prompt import PromptScreen
 
         def answered(answer: str | None) -> None:
             if answer is None and current:
                 return
-            candidate = change(answer or "")  # type: ignore[operator]
+            candidate = change(answer or "")
             try:
                 render_dockerfile(candidate)
             except UserError as error:
