@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -178,10 +179,17 @@ def test_follow_streams_everything_then_ends_with_the_job(api: FakeAITrainingAPI
     assert received == api.jobs[job.id].lines and len(received) == 3
 
 
-def _run_producer(api: FakeAITrainingAPI, job_id: str, total: int, batch: int, pause: float) -> threading.Thread:
+def _run_producer(
+    api: FakeAITrainingAPI, job_id: str, total: int, batch: int, pause: float, drops: int = 0
+) -> threading.Thread:
+    """Emit `total` lines, and keep going until `drops` connections were cut (a drop needs
+    fresh lines, so a slow machine must not end the job before the drop plan is used up)."""
+
     def produce() -> None:
-        for start in range(0, total, batch):
-            api.emit(job_id, [f"line {n:06d}" for n in range(start, min(total, start + batch))])
+        start, deadline = 0, time.monotonic() + 120
+        while start < total or (api.drops < drops and time.monotonic() < deadline):
+            api.emit(job_id, [f"line {n:06d}" for n in range(start, start + batch if start >= total else min(total, start + batch))])
+            start += batch
             threading.Event().wait(pause)
         api.finish(job_id)
 
@@ -195,13 +203,13 @@ def test_one_hundred_drops_lose_and_repeat_nothing(api: FakeAITrainingAPI) -> No
     job = platform.run(TUTORIAL_SPEC)
     chooser = random.Random(5)
     api.drop_plan = [chooser.randint(0, 60) for _ in range(100)]
-    producer = _run_producer(api, job.id, total=12_000, batch=20, pause=0.01)
+    producer = _run_producer(api, job.id, total=12_000, batch=20, pause=0.01, drops=100)
     received = _follow(platform, job.id)
     producer.join()
     lines = [item for item in received if not is_marker(item)]
     expected = api.jobs[job.id].lines
-    assert len(expected) == 12_000
-    assert len(lines) == len(set(lines)) == 12_000, "duplicated or lost lines"
+    assert len(expected) >= 12_000
+    assert len(lines) == len(set(lines)) == len(expected), "duplicated or lost lines"
     assert lines == expected
     assert api.drops == 100 and api.ws_connections >= 101
     assert received.count(LogMarker.RECONNECTED) >= 100
