@@ -22,11 +22,9 @@ several places the environment wins over the file, as the AWS tools do.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -34,6 +32,7 @@ from pathlib import Path
 from services import locations
 from services.errors import UserError
 from services.secrets import MASK, Secret
+from services.shared_file import update_text, write_atomic
 
 LOCAL_PROFILE = "local"
 PROFILE_ENV = "TRITON_DECK_PROFILE"
@@ -43,6 +42,8 @@ DEFAULT_THEME = ""  # empty: the app's own default theme
 TOKEN_COMMAND_TIMEOUT_S = 15
 
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+# host[:port] as docker writes a registry: a DNS name or IPv4 address, an optional port.
+REGISTRY_ADDRESS = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}[A-Za-z0-9])?(?::[0-9]{1,5})?$")
 
 
 class ProfileKind(StrEnum):
@@ -187,6 +188,8 @@ def _profile_from_table(name: str, table: Mapping[str, object], where: Path) -> 
         kind = ProfileKind(kind_text)
     except ValueError:
         raise UserError(f"{where}: profiles.{name}.kind must be 'local' or 'ovhcloud'") from None
+    if name == LOCAL_PROFILE and (kind is not ProfileKind.LOCAL or set(table) - {"kind"}):
+        raise UserError(f"{where}: profiles.local is the built-in local profile and takes no settings; give your profile another name")
     if kind is ProfileKind.LOCAL:
         return Profile(name=name)
     api_url = text("api_url")
@@ -284,22 +287,27 @@ def save_config(config: Config, path: Path | None = None) -> Path:
     """Write the config atomically (temp file + rename), mode 0600, directory 0700.
 
     A crash mid-write leaves the previous file untouched: never a half-written config.
+    Writers that start from what they read earlier use `update_config` instead.
     """
     path = path or locations.config_file()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    text = render_config(config)
-    fd, temp_name = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    write_atomic(path, render_config(config))
     return path
+
+
+def update_config(change: Callable[[Config], Config], path: Path | None = None) -> tuple[Config, Path]:
+    """Apply `change` to the config as it is on disk now, under the config's lock.
+
+    Another process's update between our read and our write cannot be lost: the read,
+    the change and the write happen while no other triton-deck can write the file."""
+    path = path or locations.config_file()
+    changed: list[Config] = []
+
+    def apply(old: str | None) -> str:
+        changed.append(change(parse_config(old, path) if old is not None else Config()))
+        return render_config(changed[0])
+
+    update_text(path, apply)
+    return changed[0], path
 
 
 # -- credential resolution ---------------------------------------------------------------------

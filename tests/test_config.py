@@ -66,7 +66,7 @@ def test_failed_write_leaves_the_previous_config_intact(monkeypatch: pytest.Monk
     def broken_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("services.config.os.fsync", broken_fsync)
+    monkeypatch.setattr("services.shared_file.os.fsync", broken_fsync)
     with pytest.raises(OSError):
         save_config(Config())
     assert path.read_text() == before

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input
 
@@ -22,6 +23,8 @@ from services.backends import ServiceFactory, ServiceSet, open_services
 from services.config import Config, Profile, load_config, select_profile_name
 from services.errors import UserError
 from services.secrets import redact
+from services.text import visible
+from tui import terminal_guard
 from tui.panel_registry import PANEL_ENTRIES, PANEL_IDS, entry
 from tui.settings import AppSettings
 from widgets.context_bar import ContextBar
@@ -57,6 +60,7 @@ class TritonDeck(App[None]):
         service_factory: ServiceFactory = open_services,
         settings: AppSettings | None = None,
     ) -> None:
+        terminal_guard.install()
         super().__init__()
         self.config = config
         self.settings = settings or AppSettings()
@@ -192,6 +196,13 @@ class TritonDeck(App[None]):
                 yield SystemCommand(f"Profile: {name}", f"Switch to profile {name} ({profile.kind.value} {profile.region})", partial(self.switch_profile, name))
         yield SystemCommand("Deploy", "The whole tutorial as one resumable flow (key 0)", self.action_deploy)
         yield SystemCommand("Help: keys", "Show every key binding", self.action_help)
+
+    def notify(
+        self, message: str, *, title: str = "", severity: SeverityLevel = "information", timeout: float | None = None, markup: bool = True
+    ) -> None:
+        """Every toast (the app's and each widget's) shows its text inert: messages quote keys,
+        names and server replies, so markup is never parsed and control characters are shown."""
+        super().notify(visible(message), title=visible(title), severity=severity, timeout=timeout, markup=False)
 
     def show_error(self, error: BaseException) -> None:
         """One redacted line in a notification; never a traceback on screen."""

@@ -22,8 +22,8 @@ from services.config import (
     ProfileKind,
     describe_profile,
     load_config,
-    save_config,
     select_profile_name,
+    update_config,
     validate_profile_name,
     validate_region,
 )
@@ -33,6 +33,7 @@ from tui.cli_deploy import add_deploy_commands
 from tui.cli_images import add_image_commands, add_registry_commands
 from tui.cli_inference import add_inference_commands
 from tui.cli_jobs import add_job_commands
+from tui.cli_output import shown, warn
 from tui.cli_repo import add_repo_commands
 from tui.cli_storage import add_bucket_commands
 
@@ -59,7 +60,7 @@ class Context:
         return self.config.profile(select_profile_name(self.config, self.args.profile, self.env))
 
     def print(self, text: str = "") -> None:
-        print(text, file=self.out)
+        print(shown(text, self.out), file=self.out)
 
     def print_json(self, data: object) -> None:
         print(json.dumps(data, indent=2, sort_keys=True), file=self.out)
@@ -132,13 +133,18 @@ def cmd_profile_add(ctx: Context) -> int:
         aws_profile=args.aws_profile,
         registry=args.registry,
     )
-    path = save_config(ctx.config.with_profile(profile))
+    def add(config: Config) -> Config:
+        if name in config.profiles and not args.replace:  # checked again under the lock: it may be new
+            raise UserError(f"profile '{name}' already exists: add --replace to overwrite it")
+        return config.with_profile(profile)
+
+    _, path = update_config(add)
     ctx.print(f"profile {name} saved to {path}")
     return EXIT_OK
 
 
 def cmd_profile_use(ctx: Context) -> int:
-    path = save_config(ctx.config.with_active(ctx.args.name))
+    _, path = update_config(lambda config: config.with_active(ctx.args.name))
     ctx.print(f"profile {ctx.args.name} is now the default ({path})")
     return EXIT_OK
 
@@ -213,6 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # not a real file descriptor (a test's StringIO): nothing will flush it
+    finally:
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None, out: TextIO | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -220,19 +237,22 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     try:
         return args.handler(ctx)
     except UserError as error:
-        print(f"{PROG}: {redact(error.message)}", file=sys.stderr)
+        warn(f"{PROG}: {redact(error.message)}")
         if args.debug:
-            print(redact(traceback.format_exc()), file=sys.stderr)
+            warn(redact(traceback.format_exc()))
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        warn(f"{PROG}: interrupted")
         return 130
+    except BrokenPipeError:  # `| head` closed the pipe: stop quietly, as other Unix tools do
+        _silence_stdout()
+        return EXIT_FAILURE
     except Exception as error:  # last resort: one line, the traceback only on request
-        print(f"{PROG}: unexpected error ({type(error).__name__}): {redact(str(error))}", file=sys.stderr)
+        warn(f"{PROG}: unexpected error ({type(error).__name__}): {redact(str(error))}")
         if args.debug:
-            print(redact(traceback.format_exc()), file=sys.stderr)
+            warn(redact(traceback.format_exc()))
         else:
-            print(f"{PROG}: run again with --debug for the traceback", file=sys.stderr)
+            warn(f"{PROG}: run again with --debug for the traceback")
         return EXIT_FAILURE
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ from services.inference.protocol import Classification
 from services.pipeline.plan import STEP_TITLES, DeployPlan, Step, demo_plan
 from services.pipeline.runner import PipelineRunner
 from services.pipeline.state import PipelineState, PipelineStore, StepRecord, StepStatus
+from tui.cli_output import warn
 
 if TYPE_CHECKING:
     from tui.cli import Context
@@ -38,7 +38,7 @@ def step_line(step: Step, record: StepRecord) -> str:
 def print_answers(ctx: Context, state: PipelineState) -> None:
     for answer in state.steps[Step.CLASSIFY].result.get("answers", []):
         if answer["error"]:
-            print(f"triton-deck: image '{answer['image']}': {answer['error']}", file=sys.stderr)
+            warn(f"triton-deck: image '{answer['image']}': {answer['error']}")
             continue
         ctx.print(f"Image '{answer['image']}':")
         for score, index, label in answer["classes"]:
@@ -57,11 +57,15 @@ def run_plan(ctx: Context, plan: DeployPlan, fresh: bool, keep: bool) -> int:
 
     cancel = CancelToken()
     runner = PipelineRunner(services, store, listener, cancel)
+    earlier = store.load()
+    started_before = {str(record.result["job"]) for record in earlier.steps.values() if record.result.get("job")} if earlier and not fresh else set()
     try:
-        state = runner.run(plan, resume=not fresh)
+        state = runner.run(plan, resume=not fresh, stop_leftovers=True)
     except KeyboardInterrupt:
         cancel.cancel()
         raise
+    for job in runner.stopped:
+        warn(f"triton-deck: stopped job {job.id}, which the last run left {job.state.value}")
     if ctx.args.output == "json":
         ctx.print_json(state.to_json())
     failed = state.failed_step
@@ -74,8 +78,11 @@ def run_plan(ctx: Context, plan: DeployPlan, fresh: bool, keep: bool) -> int:
             job_id = state.steps[step].result.get("job")
             if not job_id or (step is Step.SERVE and plan.reuse_job):
                 continue  # a job the plan reused is not ours to delete
+            if str(job_id) in started_before:  # e.g. the server job the open TUI is using
+                warn(f"triton-deck: kept job {job_id}: an earlier run started it (`triton-deck job delete {job_id} --force` removes it)")
+                continue
             services.job_platform.delete(str(job_id), force=True)
-            print(f"triton-deck: deleted job {job_id} (--keep keeps it)", file=sys.stderr)
+            warn(f"triton-deck: deleted job {job_id} (--keep keeps it)")
         store.clear()
     return 0
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from services.backends import Capability, open_services
 from services.cancel import CancelToken
-from services.config import RegistryEntry, run_secret_command, save_config
+from services.config import REGISTRY_ADDRESS, RegistryEntry, run_secret_command, update_config
 from services.errors import UserError
 from services.images.docker_builder import registry_of, save_login
 from services.images.dockerfile import DEFAULT_PLATFORM, DEFAULT_TRITON_VERSION, DockerfileSpec, render_dockerfile
@@ -31,6 +31,7 @@ from services.images.history import ImageHistory
 from services.images.protocol import BuildDone, BuildFailed, BuildLog, BuildStep, ImageBuilder, LayerProgress, PushDone
 from services.images.push_tally import PushTally
 from services.secrets import Secret
+from tui.cli_output import shown, warn
 
 if TYPE_CHECKING:
     from tui.cli import Context
@@ -73,15 +74,15 @@ def cmd_image_build(ctx: Context) -> int:
             raise UserError(f"cannot read Dockerfile {args.file}: {error.strerror}") from None
     else:
         dockerfile = render_dockerfile(_spec(args))
-        print(f"triton-deck: building the generated Dockerfile (FROM {_spec(args).base_image}); -f to build your own", file=sys.stderr)
+        warn(f"triton-deck: building the generated Dockerfile (FROM {_spec(args).base_image}); -f to build your own")
     cancel = CancelToken()
     done: BuildDone | None = None
     try:
         for event in _builder(ctx).build(args.context, args.tag, args.platform, dockerfile, cancel):
             if isinstance(event, BuildStep):
-                print(f"Step {event.number}/{event.total} : {event.instruction}" + (" (cached)" if event.cached else ""), file=sys.stderr)
+                warn(f"Step {event.number}/{event.total} : {event.instruction}" + (" (cached)" if event.cached else ""))
             elif isinstance(event, BuildLog):
-                print(event.text, file=sys.stderr)
+                warn(event.text)
             elif isinstance(event, BuildFailed):
                 where = f"step {event.step}" if event.step else "the build"
                 raise UserError(f"{where} failed: {event.message}")
@@ -124,9 +125,9 @@ def cmd_image_login(ctx: Context) -> int:
     ctx.print(status)
     if args.save:
         path = save_login(args.registry, username, password, ctx.env)
-        print(f"triton-deck: saved in {path} as `docker login` does (base64, not encrypted; mode 0600)", file=sys.stderr)
+        warn(f"triton-deck: saved in {path} as `docker login` does (base64, not encrypted; mode 0600)")
     else:
-        print("triton-deck: not saved: this process is gone after the login; use --save, `registry add --password-command`, or push with -u and --password-stdin", file=sys.stderr)
+        warn("triton-deck: not saved: this process is gone after the login; use --save, `registry add --password-command`, or push with -u and --password-stdin")
     return 0
 
 
@@ -158,7 +159,7 @@ class PushReporter:
             self._bars.update(self._total, description=f"total {self._tally.layers_done}/{len(self._tally.layers)}", total=total or None, completed=done)  # type: ignore[arg-type]
         elif self._last.get(layer.layer_id) != layer.status:
             self._last[layer.layer_id] = layer.status
-            print(f"{layer.layer_id}: {layer.status}", file=self._stream)
+            print(shown(f"{layer.layer_id}: {layer.status}", self._stream), file=self._stream)
 
     def close(self) -> None:
         if self._bars is not None:
@@ -216,17 +217,17 @@ def cmd_registry_list(ctx: Context) -> int:
 
 def cmd_registry_add(ctx: Context) -> int:
     args = ctx.args
-    if "/" in args.address or "://" in args.address:
+    if not REGISTRY_ADDRESS.match(args.address):
         raise UserError(f"'{args.address}' is not a registry address: give host[:port], e.g. 127.0.0.1:5000 or registry.gra.ai.cloud.ovh.net")
     if bool(args.username) != bool(args.password_command):
         raise UserError("credentials come in pairs: give -u USER with --password-command CMD, or neither")
-    path = save_config(ctx.config.with_registry(RegistryEntry(args.address, args.username, args.password_command)))
+    _, path = update_config(lambda config: config.with_registry(RegistryEntry(args.address, args.username, args.password_command)))
     ctx.print(f"registry {args.address} added to {path}")
     return 0
 
 
 def cmd_registry_remove(ctx: Context) -> int:
-    path = save_config(ctx.config.without_registry(ctx.args.address))
+    _, path = update_config(lambda config: config.without_registry(ctx.args.address))
     ctx.print(f"registry {ctx.args.address} removed from {path}")
     return 0
 

@@ -11,7 +11,6 @@ Without `-u` or `--job`, both talk to the newest RUNNING server job of the profi
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from services.backends import Capability, ServiceSet, open_services
 from services.errors import UserError
 from services.inference.endpoint import endpoint_for_job, endpoint_for_url, parse_address, serving_jobs
 from services.inference.protocol import ClassifyRequest, ClassifyResult, Endpoint, InferenceClient, Scaling, Transport, image_files
+from tui.cli_output import warn
 
 if TYPE_CHECKING:
     from tui.cli import Context
@@ -90,7 +90,7 @@ def cmd_health(ctx: Context) -> int:
 def _print_result(ctx: Context, result: ClassifyResult, header: bool) -> None:
     """image_client's lines for one image; a failed image goes to stderr and the run goes on."""
     if result.error is not None:
-        print(f"triton-deck: image '{result.image}': {result.error}", file=sys.stderr)
+        warn(f"triton-deck: image '{result.image}': {result.error}")
         return
     if header:
         ctx.print(f"Request {result.request}, batch size {result.batch_size}")

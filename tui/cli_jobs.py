@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +20,7 @@ from services.jobs.document import job_document
 from services.jobs.log_format import source_of
 from services.jobs.protocol import JobPlatform, JobSpec, LogItem, is_marker, parse_pairs, parse_volume
 from services.units import human_age, parse_duration
+from tui.cli_output import warn
 
 if TYPE_CHECKING:
     from tui.cli import Context
@@ -76,7 +77,7 @@ def cmd_job_run(ctx: Context) -> int:
         ssh_public_keys=_ssh_keys(args.ssh_public_keys),
     )
     if spec.unsecure_http:
-        print("triton-deck: warning: --unsecure-http makes the job's URL reachable without a token", file=sys.stderr)
+        warn("triton-deck: warning: --unsecure-http makes the job's URL reachable without a token")
     job = _platform(ctx).run(spec)
     if args.output == "json":
         ctx.print_json(job.raw or job_document(job))
@@ -120,15 +121,24 @@ def cmd_job_logs(ctx: Context) -> int:
         try:
             for item in platform.follow_logs(ctx.args.id, cancel):
                 if is_marker(item):
-                    print(f"triton-deck: log stream {item.value}", file=sys.stderr)
+                    warn(f"triton-deck: log stream {item.value}")
                 elif _wanted(item, source):
                     ctx.print(item)
                     ctx.out.flush()
         except KeyboardInterrupt:
             cancel.cancel()
         return 0
-    lines = [line for line in platform.logs(ctx.args.id) if _wanted(line, source)]
-    for line in lines[-ctx.args.tail :] if ctx.args.tail else lines:
+    tail = ctx.args.tail
+    if tail is not None and tail < 0:
+        raise UserError(f"--tail {tail}: give a number of lines, 0 or more")
+    if tail == 0:  # as `tail -n 0`
+        return 0
+    if source is None:  # the platform reads only the tail (a local log from its end)
+        lines: Iterable[str] = platform.logs(ctx.args.id, tail=tail) if tail else platform.logs(ctx.args.id)
+    else:  # filtered: the last `tail` wanted lines, never the whole log in memory
+        wanted = (line for line in platform.logs(ctx.args.id) if _wanted(line, source))
+        lines = deque(wanted, maxlen=tail) if tail else wanted
+    for line in lines:
         ctx.print(line)
     return 0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +13,7 @@ from services.repository import (
     looks_like_repository,
     validate_repository,
 )
+from tui.cli_output import warn
 
 if TYPE_CHECKING:
     from tui.cli import Context
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def print_report(report: ValidationReport) -> None:
     for finding in report.findings:
-        print(finding, file=sys.stderr)
+        warn(finding)
 
 
 def cmd_repo_validate(ctx: Context) -> int:

@@ -30,6 +30,7 @@ from services.storage.protocol import (
     iter_objects,
 )
 from services.units import human_size
+from tui.cli_output import row_cell, shown, warn
 from tui.cli_repo import check_before_upload
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class ProgressReporter:
                 self._bar.update(self._task, completed=update.bytes_done, files=f"{update.files_done}/{update.files_total}")
             elif update.files_done > self._last_files:
                 self._last_files = update.files_done
-                print(f"{self._verb} {update.files_done}/{update.files_total} {update.key}", file=self._stream)
+                print(shown(f"{self._verb} {update.files_done}/{update.files_total} {update.key}", self._stream), file=self._stream)
 
     def close(self) -> float:
         if self._bar is not None:
@@ -94,7 +95,7 @@ def _report(ctx: Context, verb: str, result: TransferResult, seconds: float, tot
     rate = f", {human_size(int(total_bytes / seconds))}/s" if seconds > 0 and result.done else ""
     ctx.print(f"{verb} {len(result.done)}, unchanged or kept {len(result.skipped)}, failed {len(result.failed)} in {seconds:.1f}s{rate}")
     for key, reason in result.failed:
-        print(f"triton-deck: {key}: {reason}", file=sys.stderr)
+        warn(f"triton-deck: {key}: {reason}")
     return EXIT_OK if result.ok else EXIT_FAILURE
 
 
@@ -134,7 +135,7 @@ def cmd_bucket_create(ctx: Context) -> int:
 
 
 def _object_row(info: ObjectInfo) -> str:
-    return f"{info.last_modified.strftime(DATE_FORMAT):<19} {human_size(info.size):>10} {info.key} {info.etag}"
+    return f"{info.last_modified.strftime(DATE_FORMAT):<19} {human_size(info.size):>10} {row_cell(info.key)} {info.etag}"
 
 
 def cmd_object_list(ctx: Context) -> int:

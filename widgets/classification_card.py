@@ -16,6 +16,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from services.text import visible
+from widgets.inert import inert
 from widgets.thumbnail import RGB, half_block_text
 
 BAR_WIDTH = 12
@@ -48,7 +50,7 @@ def classes_table(rows: Sequence[ClassRow]) -> Table:
     for rank, row in enumerate(rows):
         fill = max(row.score, 0.0) / best if best > 0 else 0.0
         colour = "green" if rank == 0 else "cyan"
-        label = Text(row.label if row.label is not None else "(no labels)", style="bold" if rank == 0 else "")
+        label = inert(row.label if row.label is not None else "(no labels)", style="bold" if rank == 0 else "")
         table.add_row(bar_text(fill, colour), row.score_text, f"({row.index})", label)
     return table
 
@@ -72,8 +74,8 @@ class ClassificationCard(Horizontal):
     def compose(self) -> ComposeResult:
         if self._pixels:
             yield Static(half_block_text(self._pixels), classes="thumbnail")
-        heading = Text.assemble((self._title, "bold"))
+        heading = Text.assemble((visible(self._title), "bold"))
         if self._latency_ms is not None:
             heading.append(f"  {self._latency_ms:.0f} ms", style="dim")
-        body = Text(self._error, style="red") if self._error else classes_table(self._rows)
+        body = inert(self._error, style="red") if self._error else classes_table(self._rows)
         yield Static(Group(heading, body), classes="answer")

@@ -9,6 +9,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from widgets.inert import inert
+
 BAR_WIDTH = 30
 
 
@@ -34,7 +36,7 @@ class LayerBars(Static):
         table.add_column(no_wrap=True, style="dim")
         for row in rows:
             done = row.fraction >= 1.0
-            table.add_row(row.layer_id, Text(row.status, style="green" if done else ""), bar(row.fraction, done), row.detail)
+            table.add_row(inert(row.layer_id), inert(row.status, style="green" if done else ""), bar(row.fraction, done), inert(row.detail))
         if total is not None:
             table.add_row(Text(total.layer_id, style="bold"), Text(total.status, style="bold"), bar(total.fraction, total.fraction >= 1.0), total.detail)
         self.update(table)

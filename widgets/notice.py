@@ -9,6 +9,8 @@ from enum import StrEnum
 
 from textual.widgets import Static
 
+from widgets.inert import inert
+
 
 class NoticeKind(StrEnum):
     LOADING = "loading"
@@ -21,7 +23,7 @@ class Notice(Static):
     def show(self, kind: NoticeKind, message: str) -> None:
         for other in NoticeKind:
             self.set_class(other is kind, f"-{other.value}")
-        self.update(message)
+        self.update(inert(message))
         self.display = True
 
     def hide(self) -> None:

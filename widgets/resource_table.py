@@ -14,6 +14,8 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from widgets.inert import inert
+
 Cell = str | Text
 
 
@@ -59,7 +61,7 @@ class ResourceTable(DataTable[Cell]):
         self._rows.extend(rows)
         for row in rows:
             if row.matches(self._filter):
-                self.add_row(*row.cells, key=row.key)
+                self.add_row(*map(inert, row.cells), key=row.key)
 
     def set_filter(self, text: str) -> None:
         self._filter = text.strip().lower()
@@ -77,6 +79,6 @@ class ResourceTable(DataTable[Cell]):
         self.clear()
         for row in self._rows:
             if row.matches(self._filter):
-                self.add_row(*row.cells, key=row.key)
+                self.add_row(*map(inert, row.cells), key=row.key)
         if keep is not None and keep in self.rows:
             self.move_cursor(row=self.get_row_index(keep), animate=False)

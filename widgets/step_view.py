@@ -14,6 +14,8 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Static
 
+from services.text import visible
+
 MARKS = {
     "pending": ("○", "dim"),
     "running": ("▶", "bold yellow"),
@@ -45,9 +47,9 @@ class StepView(Static, can_focus=True):
         mark, style = MARKS.get(data.status, ("?", ""))
         head = Text.assemble((f"{mark} ", style), (f"{data.title:<22}", "bold" if data.status == "running" else ""))
         head.append(f"{data.seconds:6.1f}s  " if data.seconds is not None else " " * 9, style="dim")
-        head.append(data.detail, style={"failed": "red", "skipped": "dim"}.get(data.status, ""))
+        head.append(visible(data.detail), style={"failed": "red", "skipped": "dim"}.get(data.status, ""))
         parts: list[RenderableType] = [head]
-        parts += [Text(f"    {line}", style="dim", no_wrap=True, overflow="ellipsis") for line in data.lines]
+        parts += [Text("    " + visible(line), style="dim", no_wrap=True, overflow="ellipsis") for line in data.lines]
         if data.extra is not None:
             parts.append(data.extra)
         if commands and data.command:

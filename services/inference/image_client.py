@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from services.errors import UserError
+from services.inference.image_budget import opened_image
 from services.inference.protocol import Scaling
 
 LAYOUTS = ("FORMAT_NCHW", "FORMAT_NHWC")
@@ -74,17 +75,16 @@ def parse_image_model(metadata: Mapping[str, Any], config: Mapping[str, Any]) ->
 
 def preprocess(path: Path, model: ImageModel, scaling: Scaling) -> np.ndarray:
     """image_client's preprocess: convert, BILINEAR resize to (w, h), cast, scale, transpose to NCHW if asked."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
     from tritonclient.utils import triton_to_np_dtype
 
     try:
-        with Image.open(path) as opened:
+        with opened_image(path) as opened:
             sample = opened.convert("L") if model.channels == 1 else opened.convert("RGB")
-    except UnidentifiedImageError:
-        raise UserError("not an image file PIL can read: pass JPEG, PNG or another picture") from None
-    except OSError as error:
+            resized = np.array(sample.resize((model.width, model.height), Image.BILINEAR))
+            del sample  # the full-size copy goes before the semaphore lets another decode in
+    except OSError as error:  # a truncated file shows only when its pixels are read
         raise UserError(f"cannot read it: {error.strerror or error}") from None
-    resized = np.array(sample.resize((model.width, model.height), Image.BILINEAR))
     if resized.ndim == 2:
         resized = resized[:, :, np.newaxis]
     npdtype = triton_to_np_dtype(model.datatype)

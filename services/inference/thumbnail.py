@@ -10,19 +10,21 @@ from pathlib import Path
 
 import numpy as np
 
+from services.errors import UserError
+from services.inference.image_budget import opened_image
+
 Pixel = tuple[int, int, int]
 
 
 def thumbnail_pixels(path: Path, columns: int, rows: int) -> list[list[Pixel]] | None:
     """The image fitted into `columns` x `2 * rows` pixels, aspect kept; None if it is not readable."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
-        with Image.open(path) as opened:
-            image = opened.convert("RGB")
-    except (UnidentifiedImageError, OSError):
+        with opened_image(path) as opened:
+            scale = min(columns / opened.width, 2 * rows / opened.height)
+            width, height = max(1, round(opened.width * scale)), max(2, round(opened.height * scale))
+            small = np.asarray(opened.convert("RGB").resize((width, height - height % 2), Image.BILINEAR))
+    except (UserError, OSError):
         return None
-    scale = min(columns / image.width, 2 * rows / image.height)
-    width, height = max(1, round(image.width * scale)), max(2, round(image.height * scale))
-    small = np.asarray(image.resize((width, height - height % 2), Image.BILINEAR))
     return [[(int(r), int(g), int(b)) for r, g, b in row] for row in small]

@@ -17,13 +17,28 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO
 
 from services.cancel import CancelToken
+from services.confine import bad_parts, mount_target
 from services.errors import UserError
+from services.jobs.environment import supervisor_environment
 from services.jobs.local_store import job_to_record, jobs_root, now, read_record, record_to_job, write_record
 from services.jobs.protocol import Job, JobSpec, JobState, PlatformCapabilities, RegistryInfo, StateChange
+from services.logs.tail import last_lines
 
 FOLLOW_POLL_S = 0.2
+
+
+def _private(path: Path) -> BinaryIO:
+    """A new file only its owner can read (jobs print secrets as readily as anything else)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+
+
+def _lines(path: Path) -> Iterator[str]:
+    with path.open("r", encoding="utf-8", errors="replace", newline="\n") as handle:
+        for line in handle:
+            yield line.rstrip("\n")
 
 
 def _alive(pid: int | None) -> bool:
@@ -56,20 +71,27 @@ class LocalJobPlatform:
     def run(self, spec: JobSpec) -> Job:
         job_id = str(uuid.uuid4())
         job_dir = self.root / job_id
-        job_dir.mkdir(parents=True)
+        for volume in spec.volumes:  # refused here, in one line, rather than as a FAILED job
+            mount_target(job_dir / "workspace", volume.mount_path)
+            if volume.prefix and bad_parts(volume.prefix.rstrip("/")):
+                raise UserError(f"volume '{volume}': prefix '{volume.prefix}' leads outside the bucket: drop '..', '.' and empty parts")
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        job_dir.mkdir(mode=0o700)  # the job's log and workspace are its owner's alone
         created = now()
         job = Job(id=job_id, spec=spec, state=JobState.QUEUED, created_at=created, history=(StateChange(JobState.QUEUED, created),))
         write_record(job_dir, job_to_record(job, None))
-        (job_dir / "log.txt").touch()
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")]))}
+        (job_dir / "log.txt").touch(mode=0o600)
+        here = str(Path(__file__).resolve().parents[2])
+        environment = {**supervisor_environment(os.environ), "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
         supervisor = subprocess.Popen(
             [sys.executable, "-m", "services.jobs.local_supervisor", str(job_dir)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=(job_dir / "supervisor.err").open("wb"),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=_private(job_dir / "supervisor.err"),
             start_new_session=True, env=environment,
         )  # fmt: skip
         # The platform alone writes this file (the supervisor alone writes job.json): no lost updates.
         temp = job_dir / ".supervisor.pid"
-        temp.write_text(str(supervisor.pid))
+        with _private(temp) as handle:
+            handle.write(str(supervisor.pid).encode())
         temp.replace(job_dir / "supervisor.pid")
         return job
 
@@ -126,9 +148,9 @@ class LocalJobPlatform:
                 time.sleep(0.2)
         shutil.rmtree(self._dir(job_id))
 
-    def logs(self, job_id: str, tail: int | None = None) -> list[str]:
-        lines = (self._dir(job_id) / "log.txt").read_text(encoding="utf-8", errors="replace").splitlines()
-        return lines[-tail:] if tail else lines
+    def logs(self, job_id: str, tail: int | None = None) -> Iterator[str]:
+        path = self._dir(job_id) / "log.txt"
+        return iter(last_lines(path, tail)) if tail else _lines(path)
 
     def follow_logs(self, job_id: str, cancel: CancelToken) -> Iterator[str]:
         """Every line from the start, then new ones as the supervisor writes them, until the job ends.

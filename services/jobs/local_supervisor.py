@@ -19,16 +19,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from services.cancel import CancelToken
+from services.confine import WORKSPACE, mount_target
 from services.errors import UserError
 from services.jobs.document import stamp
+from services.jobs.environment import container_environment
 from services.jobs.local_store import job_to_record, now, read_record, record_to_job, write_record
 from services.jobs.protocol import JobState, StateChange
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions, iter_objects
 from services.triton.runtime import Ports, TritonServer, die_with_parent, path_with_this_environment, prepare_runtime, terminate_group
-
-WORKSPACE = "/workspace"
 
 
 class Supervisor:
@@ -53,8 +53,7 @@ class Supervisor:
     # -- volumes -------------------------------------------------------------------------------
 
     def local_path(self, mount: str) -> Path:
-        relative = mount.removeprefix(WORKSPACE).strip("/") if mount.startswith(WORKSPACE) else mount.strip("/")
-        return self.workspace / relative
+        return mount_target(self.workspace, mount)
 
     def sync_in(self) -> None:
         store = LocalObjectStore()
@@ -95,7 +94,8 @@ class Supervisor:
         return [arg.replace(WORKSPACE, str(self.workspace)) for arg in words]
 
     def environment(self, base: dict[str, str]) -> dict[str, str]:
-        """The job's `--env NAME=VALUE` pairs on top of what its process needs, plus HOME=/workspace.
+        """The job's `--env NAME=VALUE` pairs on top of what its process needs, plus HOME=/workspace;
+        `base` is already a container's environment (see `services.jobs.environment`).
         This environment's `bin/` leads PATH so `triton-deck classify` works as a client job's command."""
         path = path_with_this_environment(base.get("PATH", ""))
         return {**base, "PATH": path, "HOME": str(self.workspace), **dict(self.job.spec.env)}
@@ -109,13 +109,13 @@ class Supervisor:
             server = TritonServer(prepare_runtime(), Path(repository), self.dir / "log.txt", ports=ports)
             process = subprocess.Popen(
                 server.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                env=self.environment(server.runtime.environment()), start_new_session=True, preexec_fn=die_with_parent,
+                env=self.environment(server.runtime.environment(container_environment(os.environ))), start_new_session=True, preexec_fn=die_with_parent,
             )  # fmt: skip
             self.job = replace(self.job, url=f"http://127.0.0.1:{ports.http}", ip="127.0.0.1", grpc_address=f"127.0.0.1:{ports.grpc}")
             return process, server
         process = subprocess.Popen(
             words, cwd=self.workspace, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env=self.environment(dict(os.environ)), start_new_session=True, preexec_fn=die_with_parent,
+            env=self.environment(container_environment(os.environ)), start_new_session=True, preexec_fn=die_with_parent,
         )  # fmt: skip
         return process, None
 
@@ -128,7 +128,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
         try:
             self.move(JobState.INITIALIZING)
-            self.workspace.mkdir(exist_ok=True)
+            self.workspace.mkdir(mode=0o700, exist_ok=True)
             self.sync_in()
             self.move(JobState.PENDING)
             words = self.command()

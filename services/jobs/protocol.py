@@ -199,8 +199,9 @@ class JobPlatform(Protocol):
 
     def delete(self, job_id: str, force: bool = False) -> None: ...
 
-    def logs(self, job_id: str, tail: int | None = None) -> list[str]:
-        """The log so far (its last `tail` lines when given)."""
+    def logs(self, job_id: str, tail: int | None = None) -> Iterable[str]:
+        """The log so far (its last `tail` lines when given), read as it is iterated where
+        the platform can: a long log never has to fit in memory."""
         ...
 
     def follow_logs(self, job_id: str, cancel: CancelToken) -> Iterator[LogItem]:

@@ -20,10 +20,22 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from services.jobs.log_format import last_frame, source_of, without_time
+from services.text import visible
 
 STRIDE = 256
 CACHED_BLOCKS = 32
 MARKER = "\x1e"  # first character of a stream event stored between lines ("reconnected")
+
+
+def is_marker(stored: str) -> bool:
+    """A stream event, not a log line: a line of the job's own that began with MARKER is stored
+    with the MARKER doubled, so no job can forge an event."""
+    return stored.startswith(MARKER) and not stored.startswith(MARKER * 2)
+
+
+def log_text(stored: str) -> str:
+    """A stored log line as the job printed it."""
+    return stored[1:] if stored.startswith(MARKER) else stored
 
 
 class LogSpool:
@@ -46,7 +58,7 @@ class LogSpool:
     def widest(self) -> int:
         return self._widest
 
-    def append(self, lines: Iterable[str]) -> int:
+    def append(self, lines: Iterable[str], events: bool = False) -> int:
         """Store `lines` (their `\r` frames collapsed); returns how many were added.
 
         Readers see the new lines only once they are in the file: the counters move
@@ -56,6 +68,8 @@ class LogSpool:
         count, end, widest = self._count, self._end, self._widest
         for raw in lines:
             line = last_frame(raw) if "\r" in raw else raw
+            if not events and line.startswith(MARKER):
+                line = MARKER + line
             encoded = line.encode("utf-8", errors="replace") + b"\n"
             pending += encoded
             end += len(encoded)
@@ -76,7 +90,7 @@ class LogSpool:
         return added
 
     def mark(self, text: str) -> None:
-        self.append([MARKER + text])
+        self.append([MARKER + text], events=True)
 
     def _block(self, index: int) -> list[str]:
         with self._lock:
@@ -120,8 +134,8 @@ class LogSpool:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 for _index, line in self.iter_from(0):
-                    if not line.startswith(MARKER):
-                        out.write(line + "\n")
+                    if not is_marker(line):
+                        out.write(log_text(line) + "\n")
                         written += 1
             os.replace(temp, target)
         except BaseException:
@@ -159,7 +173,7 @@ class LogViewModel:
         if self._rows is None:
             return
         for index, line in self.spool.iter_from(self._scanned):
-            if line.startswith(MARKER) or source_of(line) == self._source:
+            if is_marker(line) or source_of(log_text(line)) == self._source:
                 self._rows.append(index)
         self._scanned = self.spool.count
 
@@ -176,10 +190,11 @@ class LogViewModel:
 
     def line(self, row: int) -> tuple[str, bool]:
         """The text of `row` as shown, and whether it is a stream marker rather than a log line."""
-        raw = self.spool.line(self.spool_index(row))
-        if raw.startswith(MARKER):
-            return raw[1:], True
-        return (raw if self.show_time else without_time(raw)), False
+        stored = self.spool.line(self.spool_index(row))
+        if is_marker(stored):
+            return stored[1:], True
+        raw = log_text(stored)
+        return visible(raw if self.show_time else without_time(raw)), False
 
     def find(self, query: str, start_row: int, backwards: bool = False) -> int | None:
         """The next row (after `start_row`, wrapping around) whose text contains `query`, any case."""

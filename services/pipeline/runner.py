@@ -47,6 +47,10 @@ class ModelProblem(UserError):
     """The server answers but the plan's model cannot: waiting longer will not help."""
 
 
+# The steps that start jobs: their ids are what a run must never forget.
+JOB_STEPS = (Step.SERVE, Step.CLIENT)
+
+
 class StepInterrupted(Exception):
     """The cancel came in the middle of a step: it stays unfinished for the next run."""
 
@@ -68,6 +72,7 @@ class PipelineRunner:
         self.ready_timeout_s = ready_timeout_s
         self.poll_s = poll_s
         self.state: PipelineState | None = None
+        self.stopped: list[Job] = []
         self._previous = StepRecord()
 
     # -- the flow ------------------------------------------------------------------------------
@@ -81,9 +86,40 @@ class PipelineRunner:
                 record.status = StepStatus.PENDING
         return saved
 
-    def run(self, plan: DeployPlan, resume: bool = True) -> PipelineState:
-        """Run (or resume) the plan; returns the state, whose `failed_step` says if it failed."""
+    def leftover_jobs(self) -> list[Job]:
+        """Unfinished jobs the saved progress tracks and this pipeline started (never a reused one).
+
+        Starting over would forget them; on OVHcloud each is a billed GPU."""
+        saved = self.store.load()
+        if saved is None or self.services.job_platform is None:
+            return []
+        found = []
+        for step in JOB_STEPS:
+            job_id = saved.steps[step].result.get("job")
+            if not job_id or (step is Step.SERVE and saved.plan.reuse_job):
+                continue
+            try:
+                job = self.services.job_platform.get(str(job_id))
+            except UserError:
+                continue  # deleted meanwhile: nothing left to forget
+            if not job.state.is_terminal:
+                found.append(job)
+        return found
+
+    def run(self, plan: DeployPlan, resume: bool = True, stop_leftovers: bool = False) -> PipelineState:
+        """Run (or resume) the plan; returns the state, whose `failed_step` says if it failed.
+
+        Starting over (`resume=False`) never forgets a job the last run left going: with
+        `stop_leftovers` they are stopped (and listed in `self.stopped`), otherwise refused."""
         plan.check()
+        if not resume:
+            leftovers = self.leftover_jobs()
+            if leftovers and not stop_leftovers:
+                names = ", ".join(f"{job.short_id} ({job.state.value})" for job in leftovers)
+                raise UserError(f"the last run's job {names} is still going: stop it first, or start over stopping it (demo --fresh does)")
+            for job in leftovers:
+                self._platform().stop(job.id)
+                self.stopped.append(job)
         self.state = state = self.start_state(plan, resume)
         rerun = False
         for step in state.steps:

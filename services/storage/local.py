@@ -13,11 +13,15 @@ name plus "/"), so pages and continuation tokens behave exactly like S3's.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import os
 import re
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from services import locations
 from services.cancel import CancelToken
+from services.confine import bad_parts, is_inside
 from services.errors import UserError
 from services.storage.protocol import (
     BucketInfo,
@@ -44,6 +49,7 @@ if TYPE_CHECKING:
 LOCAL_REGION = "LOCAL"
 CHUNK = 1024 * 1024
 STALE_TEMPORARY_S = 3600
+LISTING_CACHE_DIRECTORIES = 64
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
@@ -60,8 +66,7 @@ def file_md5(path: Path) -> str:
 
 
 def _check_key(key: str) -> None:
-    parts = key.split("/")
-    if not key or any(part in ("", ".", "..") for part in parts) or "\0" in key:
+    if not key or bad_parts(key):
         raise UserError(f"object key '{key}' cannot be stored in a local bucket: empty, '.' and '..' path parts are not allowed")
 
 
@@ -69,6 +74,8 @@ class LocalObjectStore:
     def __init__(self, root: Path | None = None, workers: int = 4) -> None:
         self.root = root or default_root()
         self.workers = workers
+        self._lock = threading.Lock()
+        self._listings: OrderedDict[str, tuple[int, list[str]]] = OrderedDict()
 
     # -- buckets -----------------------------------------------------------------------------
 
@@ -103,9 +110,13 @@ class LocalObjectStore:
     # -- objects -----------------------------------------------------------------------------
 
     def _paths(self, bucket: BucketRef, key: str) -> tuple[Path, Path]:
+        """The object's file and its sidecar, both resolved inside the bucket (symlinks included)."""
         _check_key(key)
         base = self._bucket_dir(bucket)
-        return base / "data" / key, base / "meta" / key
+        data, meta = base / "data" / key, base / "meta" / key
+        if not is_inside(base / "data", data) or not is_inside(base / "meta", meta.parent):
+            raise UserError(f"object key '{key}' resolves outside {bucket} through a symlink: refusing it")
+        return data, meta
 
     def _info(self, bucket: BucketRef, key: str, data: Path, meta: Path) -> ObjectInfo:
         stat = data.stat()
@@ -121,6 +132,10 @@ class LocalObjectStore:
         return ObjectInfo(key=key, size=stat.st_size, last_modified=modified, etag=etag)
 
     def _write_meta(self, bucket: BucketRef, meta: Path, stamp: str, etag: str) -> None:
+        """Replace the sidecar atomically; never through a link that leads out of meta/."""
+        meta_root = self._bucket_dir(bucket) / "meta"
+        if not is_inside(meta_root, meta.parent):
+            raise UserError(f"the ETag record for '{meta.relative_to(meta_root)}' would land outside {bucket}: refusing it")
         meta.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=self._bucket_dir(bucket) / "tmp")
         with os.fdopen(fd, "w") as handle:
@@ -133,14 +148,53 @@ class LocalObjectStore:
             return None
         return self._info(bucket, key, data, meta)
 
-    def _walk(self, directory: Path, relative: str) -> Iterator[tuple[str, bool]]:
-        """(key or prefix, is_dir) under `directory` in S3 key order."""
+    def _sorted_names(self, directory: Path, data_root: Path, resuming: bool) -> list[str]:
+        """A directory's entries in S3 key order (a directory as its name plus "/").
+
+        Real directories are descended; a symlink counts only as a file whose target stays
+        inside the bucket (a link out, or to a directory, is not an object). A listing that
+        resumes from a token reuses the order it sorted for the previous page while the
+        directory is unchanged, so paging through 100,000 keys scans the directory once."""
+        try:
+            changed = directory.stat().st_mtime_ns
+        except FileNotFoundError:
+            return []
+        cache_key = str(directory)
+        with self._lock:
+            cached = self._listings.get(cache_key)
+            if resuming and cached is not None and cached[0] == changed:
+                self._listings.move_to_end(cache_key)
+                return cached[1]
+        names = []
         try:
             entries = list(os.scandir(directory))
         except FileNotFoundError:
-            return
-        names = sorted(entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name for entry in entries)
-        for name in names:
+            return []
+        for entry in entries:
+            if entry.is_symlink():
+                if entry.is_file() and is_inside(data_root, Path(entry.path)):
+                    names.append(entry.name)
+            elif entry.is_dir(follow_symlinks=False):
+                names.append(entry.name + "/")
+            elif entry.is_file(follow_symlinks=False):
+                names.append(entry.name)
+        names.sort()
+        with self._lock:
+            self._listings[cache_key] = (changed, names)
+            while len(self._listings) > LISTING_CACHE_DIRECTORIES:
+                self._listings.popitem(last=False)
+        return names
+
+    def _walk(self, directory: Path, relative: str, data_root: Path, prefix: str, after: str) -> Iterator[tuple[str, bool]]:
+        """(key or prefix, is_dir) under `directory` in S3 key order, from the first that can
+        match `prefix` or follow `after` (found by bisection, not by reading past the rest)."""
+        names = self._sorted_names(directory, data_root, resuming=bool(after))
+        start = 0
+        for bound in (prefix, after):
+            if bound.startswith(relative) and len(bound) > len(relative):
+                head, slash, _ = bound[len(relative) :].partition("/")
+                start = max(start, bisect.bisect_left(names, head + slash))
+        for name in itertools.islice(names, start, None):
             yield relative + name, name.endswith("/")
 
     def _iter_keys(self, data_root: Path, prefix: str, delimiter: str | None, after: str) -> Iterator[tuple[str, bool]]:
@@ -148,7 +202,12 @@ class LocalObjectStore:
         # Start at the deepest directory that the prefix names entirely.
         base = prefix.rpartition("/")[0]
         start = base + "/" if base else ""
-        stack = [iter(self._walk(data_root / base, start))] if base == "" or (data_root / base).is_dir() else []
+        start_dir = data_root / base
+        if base and (bad_parts(base) or not is_inside(data_root, start_dir)):
+            raise UserError(f"prefix '{prefix}' leads outside the bucket: drop '..', '.', empty parts and links out")
+        # The walk never follows a linked directory, so a prefix through one matches nothing either.
+        linked = bool(base) and os.path.realpath(start_dir) != os.path.join(os.path.realpath(data_root), base)
+        stack = [iter(self._walk(start_dir, start, data_root, prefix, after))] if start_dir.is_dir() and not linked else []
         while stack:
             entry = next(stack[-1], None)
             if entry is None:
@@ -166,7 +225,7 @@ class LocalObjectStore:
                     if name > after:
                         yield name, True
                     continue
-                stack.append(iter(self._walk(data_root / name.rstrip("/"), name)))
+                stack.append(iter(self._walk(data_root / name.rstrip("/"), name, data_root, prefix, after)))
             elif name.startswith(prefix) and name > after:
                 yield name, False
 
@@ -284,9 +343,12 @@ class LocalObjectStore:
             if cancel.cancelled:
                 failed.append((key, "cancelled"))
                 continue
-            data, meta = self._paths(bucket, key)
             try:
+                data, meta = self._paths(bucket, key)
                 data.unlink()
+            except UserError as error:
+                failed.append((key, error.message))
+                continue
             except FileNotFoundError:
                 failed.append((key, "no such object"))
                 continue

@@ -130,7 +130,10 @@ def run_upload(
     cancel: CancelToken,
 ) -> TransferResult:
     tally = _Tally(len(items), sum(item.size for item in items), progress)
-    listed = existing_objects(mover, bucket, items) if items else {}
+    try:
+        listed = existing_objects(mover, bucket, items) if items else {}
+    except UserError:  # e.g. a refused key in the common prefix: each file then fails on its own line
+        listed = None
 
     def upload_one(item: UploadItem) -> None:
         sent = 0

@@ -23,7 +23,7 @@ import sysconfig
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -56,8 +56,9 @@ class Runtime:
     def binary(self) -> Path:
         return self.root / "bin" / "tritonserver"
 
-    def environment(self) -> dict[str, str]:
-        env = dict(os.environ)
+    def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """`base` (this process's environment by default) plus what the server's libraries need."""
+        env = dict(os.environ if base is None else base)
         libraries = [str(_wheel_package_dir().parent / "nvidia_pytriton.libs"), str(sysconfig.get_config_var("LIBDIR"))]
         env["LD_LIBRARY_PATH"] = os.pathsep.join([*libraries, *filter(None, [env.get("LD_LIBRARY_PATH")])])
         env["PATH"] = path_with_this_environment(env.get("PATH", ""))

@@ -30,6 +30,7 @@ from services.storage.protocol import (
 from services.units import human_size
 from tui.panels.base import Panel, confirm_screen
 from widgets.filter_bar import FilterBar
+from widgets.inert import inert
 from widgets.notice import NoticeKind
 from widgets.resource_table import ResourceTable, Row
 
@@ -193,7 +194,7 @@ class BucketsPanel(Panel):
         node.remove_children()
         parent = node.data or ""
         for prefix in message.prefixes:
-            node.add(prefix[len(parent) :], data=prefix, allow_expand=True)
+            node.add(inert(prefix[len(parent) :]), data=prefix, allow_expand=True)
         self._loaded_prefixes.add(parent)
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[str]) -> None:

@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from widgets.inert import inert
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Answers True only on an explicit yes; `esc`, `n` and "Cancel" all answer False."""
@@ -24,9 +26,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box", classes="dialog"):
-            yield Static(self._question, id="confirm-question")
+            yield Static(inert(self._question), id="confirm-question")
             if self._detail:
-                yield Static(self._detail, id="confirm-detail")
+                yield Static(inert(self._detail), id="confirm-detail")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Cancel [n]", id="confirm-no")
                 yield Button("Yes [y]", id="confirm-yes", variant="error")

@@ -32,10 +32,12 @@ from services.pipeline.plan import STEP_TITLES, DeployPlan, Step, demo_plan
 from services.pipeline.runner import PipelineRunner
 from services.pipeline.state import PipelineState, PipelineStore, StepRecord
 from services.secrets import redact
+from tui.panels.base import confirm_screen
 from widgets.classification_card import ClassRow, classes_table
 from widgets.step_view import StepData, StepView
 
 if TYPE_CHECKING:
+    from services.jobs.protocol import Job
     from tui.app import TritonDeck
 
 STEP_PANELS = {
@@ -147,11 +149,37 @@ class DeployScreen(Screen[None]):
         self._start(fresh=False)
 
     def action_fresh(self) -> None:
-        self._start(fresh=True)
+        if not self._busy():
+            self._check_leftovers()
 
-    def _start(self, fresh: bool) -> None:
+    @work(thread=True, exclusive=True, group="deploy-leftovers", exit_on_error=False)
+    def _check_leftovers(self) -> None:
+        """Starting over must not forget the last run's jobs: ask before stopping them."""
+        leftovers = PipelineRunner(self.deck.services, self.store, lambda _step, _record: None, CancelToken()).leftover_jobs()
+        self.app.call_from_thread(self._confirm_fresh, leftovers)
+
+    def _confirm_fresh(self, leftovers: list[Job]) -> None:
+        if not leftovers:
+            self._start(fresh=True)
+            return
+        names = ", ".join(f"{job.name} ({job.short_id}, {job.state.value})" for job in leftovers)
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._start(fresh=True)
+            else:
+                self.notify(f"kept {names}: r resumes with it", severity="warning")
+
+        self.app.push_screen(confirm_screen(f"Start over and stop {names}?", "The last run started it; starting over would leave it running."), confirmed)
+
+    def _busy(self) -> bool:
         if self.workers and any(worker.group == "deploy" and worker.is_running for worker in self.workers):
             self.notify("already running: esc leaves (the run resumes next time)", severity="warning")
+            return True
+        return False
+
+    def _start(self, fresh: bool) -> None:
+        if self._busy():
             return
         assert self._plan is not None
         if fresh:
@@ -165,7 +193,7 @@ class DeployScreen(Screen[None]):
         worker = get_current_worker()
         cancel = CancelToken(linked=lambda: worker.is_cancelled)
         runner = PipelineRunner(self.deck.services, self.store, lambda step, record: self.post_message(self.Changed(step, _copy(record))), cancel, poll_s=self._poll_s)
-        state = runner.run(plan, resume=not fresh)
+        state = runner.run(plan, resume=not fresh, stop_leftovers=fresh)  # a fresh start was confirmed
         if not cancel.cancelled:
             self.post_message(self.Finished(state))
 

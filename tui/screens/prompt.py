@@ -8,6 +8,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from widgets.inert import inert
+
 
 class PromptScreen(ModalScreen[str | None]):
     """`enter` answers with the text, `esc` answers None."""
@@ -21,7 +23,7 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt-box", classes="dialog"):
-            yield Static(self._question, id="prompt-question")
+            yield Static(inert(self._question), id="prompt-question")
             yield Input(self._default, id="prompt-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -1,0 +1,43 @@
+"""Untrusted text made inert: control characters shown, never obeyed.
+
+Job output, object keys, file names, model names and server or API messages can carry
+escape sequences (OSC 52 writes the clipboard, OSC 0 the window title, CSI 2J wipes the
+screen). Whatever shows such text on a terminal, the TUI or the CLI on a TTY, shows it
+through `visible`: C0 controls and DEL in caret notation (`^[`, `^M`, `^?`), C1 controls
+as `\\x9b`. Pipes and files get the bytes unchanged (see `tui.cli.output`).
+"""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _shown(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return "^" + chr(code + 0x40)
+    if code == 0x7F:
+        return "^?"
+    return f"\\x{code:02x}"
+
+
+def visible(text: str, keep: str = "") -> str:
+    """`text` with every control character but those in `keep` (e.g. "\\n\\t") made visible."""
+    if not _CONTROL.search(text):
+        return text
+    if not keep:
+        return _CONTROL.sub(_shown, text)
+    return _CONTROL.sub(lambda match: match.group() if match.group() in keep else _shown(match), text)
+
+
+
+def has_controls(text: str) -> bool:
+    return _CONTROL.search(text) is not None
+
+
+def without_controls(text: str) -> str:
+    """The last line of defence where a cell width is already fixed: Rich counts a control
+    character as zero cells, so dropping it keeps the layout and obeys nothing."""
+    return _CONTROL.sub("", text)

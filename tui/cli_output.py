@@ -1,0 +1,35 @@
+"""How the CLI writes untrusted text: inert on a terminal, byte for byte into pipes and files.
+
+Keys, job output and server messages may carry escape sequences; on a terminal they are
+shown (`^[`), never obeyed. Redirected (`job logs ID > file`, `| grep`), the bytes are
+what the job printed. A table cell is one line wherever it goes: `row_cell` shows a
+newline or tab inside a key even in a pipe, so no key can forge a row (`-o json` keeps
+keys exact).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from services.text import visible
+
+
+def on_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def shown(text: str, stream: TextIO) -> str:
+    return visible(text, keep="\n\t") if on_terminal(stream) else text
+
+
+def row_cell(text: str) -> str:
+    return text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+
+
+def warn(text: str) -> None:
+    """A line for the user on stderr (errors, per-file failures, notes)."""
+    print(shown(text, sys.stderr), file=sys.stderr)
