@@ -23,8 +23,19 @@ def _shown(match: re.Match[str]) -> str:
     return f"\\x{code:02x}"
 
 
+def encodable(text: str) -> str:
+    """`text` as it can be written as UTF-8: a name read from undecodable bytes (lone
+    surrogates, Python's stand-ins for them) shows those bytes as `\\xff`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text
+
+
 def visible(text: str, keep: str = "") -> str:
     """`text` with every control character but those in `keep` (e.g. "\\n\\t") made visible."""
+    text = encodable(text)
     if not _CONTROL.search(text):
         return text
     if not keep:

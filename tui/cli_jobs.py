@@ -18,7 +18,7 @@ from services.cancel import CancelToken
 from services.errors import UserError
 from services.jobs.document import job_document
 from services.jobs.log_format import source_of
-from services.jobs.protocol import JobPlatform, JobSpec, LogItem, is_marker, parse_pairs, parse_volume
+from services.jobs.protocol import JobPlatform, JobSpec, LogItem, is_marker, job_resources, parse_pairs, parse_volume
 from services.units import human_age, parse_duration
 from tui.cli_output import warn
 
@@ -56,19 +56,16 @@ def cmd_job_run(ctx: Context) -> int:
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
-    if args.gpu is not None and args.cpu is not None:
-        raise UserError("--gpu and --cpu are exclusive: a GPU job gets its CPUs with the GPU")
-    if args.gpu is not None and not 0 <= args.gpu <= 4:
-        raise UserError(f"--gpu {args.gpu}: a job takes 1 to 4 GPUs")
+    gpu, cpu = job_resources(args.gpu, args.cpu)
     spec = JobSpec(
         image=args.image,
         command=tuple(command),
         name=args.name,
-        gpu=(1 if args.gpu is None else args.gpu) if args.cpu is None else 0,
-        cpu=args.cpu,
+        gpu=gpu,
+        cpu=cpu,
         flavor=args.flavor,
         default_http_port=_port(args.default_http_port, "--default-http-port"),
-        grpc_port=_port(args.grpc_port, "--grpc-port") if args.grpc_port else None,
+        grpc_port=_port(args.grpc_port, "--grpc-port") if args.grpc_port is not None else None,
         unsecure_http=args.unsecure_http,
         volumes=tuple(parse_volume(volume) for volume in args.volume or []),
         env=parse_pairs(args.env or [], "--env"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from services.text import visible
+from services.text import encodable, visible
 
 
 def on_terminal(stream: TextIO) -> bool:
@@ -23,7 +23,7 @@ def on_terminal(stream: TextIO) -> bool:
 
 
 def shown(text: str, stream: TextIO) -> str:
-    return visible(text, keep="\n\t") if on_terminal(stream) else text
+    return visible(text, keep="\n\t") if on_terminal(stream) else encodable(text)
 
 
 def row_cell(text: str) -> str:

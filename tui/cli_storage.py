@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 EXIT_OK, EXIT_FAILURE = 0, 1
+MAX_WORKERS = 64
 
 
 def _store(ctx: Context) -> ObjectStore:
@@ -157,6 +158,8 @@ def cmd_object_list(ctx: Context) -> int:
 
 def cmd_object_upload(ctx: Context) -> int:
     args = ctx.args
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise UserError(f"--workers {args.workers}: give 1 to {MAX_WORKERS} parallel transfers")
     bucket = BucketRef.parse(args.bucket)
     store = _store(ctx)
     exists = store.bucket_exists(bucket)

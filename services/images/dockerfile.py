@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from services.errors import UserError
+from services.text import has_controls, visible
 
 DEFAULT_TRITON_VERSION = "23.03"
 AI_TRAINING_UID = 42420
@@ -34,6 +35,13 @@ class DockerfileSpec:
 
 
 def render_dockerfile(spec: DockerfileSpec) -> str:
+    """The Dockerfile, one instruction per given line: a line break (or any control
+    character) in the base or an extra line would slip in instructions nobody typed."""
+    for what, text in (("base image", spec.base or ""), *(("extra line", line) for line in spec.extra_lines)):
+        if has_controls(text):
+            raise UserError(f"{what} '{visible(text)}' holds a line break or control character: give one instruction per --line")
+    if spec.base and " " in spec.base.strip():
+        raise UserError(f"base image '{spec.base}' must be one image reference, e.g. nvcr.io/nvidia/tritonserver:23.03-py3")
     for line in spec.extra_lines:
         if line.split(" ", 1)[0].upper() not in INSTRUCTIONS:
             raise UserError(f"extra line '{line}' is not a Dockerfile instruction: start it with RUN, ENV, COPY, LABEL…")

@@ -100,6 +100,29 @@ def parse_pairs(words: Iterable[str], label: str, hint: str = "") -> tuple[tuple
     return tuple(pairs)
 
 
+MAX_GPUS = 4
+
+
+def job_resources(gpu: int | None, cpu: int | None) -> tuple[int, int | None]:
+    """(gpu, cpu) for a job, the one rule every front end applies: a GPU job takes 1 to
+    MAX_GPUS GPUs (1 by default) and its CPUs come with them; a CPU job (`--cpu N`, or
+    `--gpu 0` together with it) takes N ≥ 1 CPUs. `--gpu 0` alone would be a job with
+    neither, which AI Training cannot schedule."""
+    from services.errors import UserError
+
+    if cpu is not None and cpu < 1:
+        raise UserError(f"--cpu {cpu}: a CPU job takes 1 CPU or more")
+    if gpu is not None and not 0 <= gpu <= MAX_GPUS:
+        raise UserError(f"--gpu {gpu}: a job takes 1 to {MAX_GPUS} GPUs (or --cpu N for a CPU job)")
+    if gpu == 0 and cpu is None:
+        raise UserError("--gpu 0 leaves the job without GPUs or CPUs: give --cpu N for a CPU job")
+    if gpu and cpu is not None:
+        raise UserError("--gpu and --cpu are exclusive: a GPU job gets its CPUs with the GPU")
+    if cpu is not None:
+        return 0, cpu
+    return (1 if gpu is None else gpu), None
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """What `ovhai job run` sends: image, command and resources."""

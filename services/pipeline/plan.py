@@ -17,6 +17,7 @@ from services.demo import CLASSIFIER, CLASSIFIER_SCALING, MODEL_REPOSITORY, SAMP
 from services.errors import UserError
 from services.images.dockerfile import DEFAULT_TRITON_VERSION
 from services.inference.protocol import Scaling, Transport
+from services.jobs.protocol import job_resources
 from services.storage.protocol import BucketRef
 
 LOCAL_SERVER_IMAGE = "local/tritonserver"
@@ -88,8 +89,10 @@ class DeployPlan:
             raise UserError(f"plan: protocol '{self.protocol}' is not http or grpc")
         if not 1 <= self.top_k <= 1000:
             raise UserError(f"plan: top_k {self.top_k} is not 1-1000")
-        if not 0 <= self.gpu <= 4:
-            raise UserError(f"plan: gpu {self.gpu} is not 0-4")
+        try:  # 0 GPUs: the server runs on one CPU
+            job_resources(self.gpu, 1 if self.gpu == 0 else None)
+        except UserError as error:
+            raise UserError(f"plan: gpu {self.gpu}: {error.message}") from None
         if not self.model:
             raise UserError("plan: model is empty: name the model to classify with")
         return self

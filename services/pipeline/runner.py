@@ -265,7 +265,7 @@ class PipelineRunner:
     def _server_spec(self) -> JobSpec:
         bucket = self.plan.bucket_ref
         return JobSpec(
-            image=self.plan.server_image, command=SERVER_COMMAND, name=JOB_NAME, gpu=self.plan.gpu,
+            image=self.plan.server_image, command=SERVER_COMMAND, name=JOB_NAME, gpu=self.plan.gpu, cpu=None if self.plan.gpu else 1,
             default_http_port=self.plan.port, unsecure_http=True,
             volumes=(VolumeSpec(bucket.name, bucket.region, "/workspace/models", "RO"),),
         )  # fmt: skip

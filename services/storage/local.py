@@ -14,6 +14,7 @@ name plus "/"), so pages and continuation tokens behave exactly like S3's.
 from __future__ import annotations
 
 import bisect
+import errno
 import hashlib
 import itertools
 import os
@@ -65,9 +66,14 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+NAME_MAX = 255  # bytes in one file name on Linux file systems
+
+
 def _check_key(key: str) -> None:
     if not key or bad_parts(key):
         raise UserError(f"object key '{key}' cannot be stored in a local bucket: empty, '.' and '..' path parts are not allowed")
+    if any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in key.split("/")):
+        raise UserError(f"object key '{key}' has a part over {NAME_MAX} bytes, longer than a file name can be: shorten it")
 
 
 class LocalObjectStore:
@@ -157,8 +163,12 @@ class LocalObjectStore:
         directory is unchanged, so paging through 100,000 keys scans the directory once."""
         try:
             changed = directory.stat().st_mtime_ns
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
+        except OSError as error:
+            if error.errno == errno.ENAMETOOLONG:  # a prefix no file name can hold: nothing under it
+                return []
+            raise
         cache_key = str(directory)
         with self._lock:
             cached = self._listings.get(cache_key)
@@ -202,6 +212,8 @@ class LocalObjectStore:
         # Start at the deepest directory that the prefix names entirely.
         base = prefix.rpartition("/")[0]
         start = base + "/" if base else ""
+        if any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in base.split("/")):
+            return  # no file name can hold such a part: nothing lies under it
         start_dir = data_root / base
         if base and (bad_parts(base) or not is_inside(data_root, start_dir)):
             raise UserError(f"prefix '{prefix}' leads outside the bucket: drop '..', '.', empty parts and links out")

@@ -52,6 +52,15 @@ class ObjectMover(Protocol):
         ...
 
 
+def is_utf8(text: str) -> bool:
+    """False for a file name read from undecodable bytes (Python keeps them as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def failure_reason(error: BaseException) -> str:
     if isinstance(error, Cancelled):
         return "cancelled"
@@ -107,7 +116,7 @@ def existing_objects(mover: ObjectMover, bucket: BucketRef, items: Sequence[Uplo
 
     None when the prefix holds far more than the upload (then a HEAD per file is cheaper).
     """
-    prefix = os.path.commonprefix([item.key for item in items])
+    prefix = os.path.commonprefix([item.key for item in items if is_utf8(item.key)])  # the others fail alone
     limit = EXISTING_LIST_FACTOR * len(items) + 1000
     found: dict[str, ObjectInfo] = {}
     token: str | None = None
@@ -139,6 +148,8 @@ def run_upload(
         sent = 0
         try:
             cancel.raise_if_cancelled()
+            if not is_utf8(item.key):
+                raise UserError("its name is not valid UTF-8, which object keys must be: rename the file")
             existing = listed.get(item.key) if listed is not None else mover.head(bucket, item.key)
             if existing is not None and not options.overwrite:
                 tally.finish(item.key, "skipped", unsent=item.size)

