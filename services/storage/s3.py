@@ -7,7 +7,8 @@ flexible checksums for a while, and `when_required` is harmless elsewhere.
 
 Small files go up in one PUT (signed here, falling back to boto3: see `s3_put`); larger
 ones as multipart uploads whose parts are aborted on any failure or cancellation, so no
-partial object is ever left behind.
+partial object is ever left behind. A killed one is journaled and resumed by the next
+upload of the same file (see `upload_journal`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,7 @@ from services.storage.protocol import (
 )
 from services.storage.s3_put import FastPut
 from services.storage.transfer import BytesCallback, run_download, run_upload
+from services.storage.upload_journal import JournalEntry, UploadJournal
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -104,6 +107,8 @@ class S3ObjectStore:
         self._fast_puts: dict[str, FastPut | None] = {}
         self.fast_put_enabled = fast_put
         self._lock = threading.Lock()
+        self.parts_sent = 0  # multipart parts sent, and found already stored by a resumed upload
+        self.parts_reused = 0
 
     # -- clients and errors ------------------------------------------------------------------
 
@@ -277,10 +282,24 @@ class S3ObjectStore:
                         client.put_object(Bucket=bucket.name, Key=item.key, Body=data, ContentMD5=_content_md5(data))
             on_bytes(len(data))
             return
-        with self._errors(f"uploading {item.key}"):
-            upload_id = client.create_multipart_upload(Bucket=bucket.name, Key=item.key)["UploadId"]
+        self._put_multipart(slots, client, bucket, item, on_bytes, cancel)
+
+    def _put_multipart(
+        self, slots: threading.BoundedSemaphore, client: BaseClient, bucket: BucketRef, item: UploadItem, on_bytes: BytesCallback, cancel: CancelToken
+    ) -> None:
+        """A multipart upload that resumes where a killed one stopped (see `upload_journal`).
+
+        A failure or a cancel aborts it as before: only a kill leaves parts, and the next
+        upload of the same file picks them up."""
+        journal = UploadJournal(self._endpoint_url or ovh_endpoint(bucket.region), bucket.name, item.key)
+        fingerprint = JournalEntry("", item.size, item.path.stat().st_mtime_ns, self.part_size)
+        upload_id, stored = self._resumable(client, bucket, item, journal, fingerprint)
+        if upload_id is None:
+            with self._errors(f"uploading {item.key}"):
+                upload_id = client.create_multipart_upload(Bucket=bucket.name, Key=item.key)["UploadId"]
+            journal.save(replace(fingerprint, upload_id=upload_id))
         try:
-            parts = self._upload_parts(slots, client, bucket, item, upload_id, on_bytes, cancel)
+            parts = self._upload_parts(slots, client, bucket, item, upload_id, stored, on_bytes, cancel)
             cancel.raise_if_cancelled()
             with self._errors(f"uploading {item.key}"):
                 client.complete_multipart_upload(
@@ -288,17 +307,65 @@ class S3ObjectStore:
                 )
         except BaseException:
             # Never leave parts (or a half object) behind: abort, and report the first error.
-            try:
-                client.abort_multipart_upload(Bucket=bucket.name, Key=item.key, UploadId=upload_id)
-            except Exception:  # the original failure is the one worth reporting
-                pass
+            self._abort(client, bucket, item.key, upload_id)
+            journal.clear()
             raise
+        journal.clear()
+
+    def _abort(self, client: BaseClient, bucket: BucketRef, key: str, upload_id: str) -> None:
+        try:
+            client.abort_multipart_upload(Bucket=bucket.name, Key=key, UploadId=upload_id)
+        except Exception:  # gone already, or the original failure is the one worth reporting
+            pass
+
+    def _resumable(
+        self, client: BaseClient, bucket: BucketRef, item: UploadItem, journal: UploadJournal, fingerprint: JournalEntry
+    ) -> tuple[str | None, dict[int, dict[str, Any]]]:
+        """The journaled upload of this very file and its parts that check out, or (None, {})
+        after aborting a stale one (the file changed, or the part size did)."""
+        saved = journal.load()
+        if saved is None:
+            return None, {}
+        if replace(saved, upload_id="") != fingerprint:
+            self._abort(client, bucket, item.key, saved.upload_id)
+            journal.clear()
+            return None, {}
+        from botocore.exceptions import ClientError
+
+        stored: dict[int, dict[str, Any]] = {}
+        try:
+            pages = client.get_paginator("list_parts").paginate(Bucket=bucket.name, Key=item.key, UploadId=saved.upload_id)
+            listed = [part for page in pages for part in page.get("Parts", [])]
+        except ClientError:  # completed, aborted or expired meanwhile: start again
+            journal.clear()
+            return None, {}
+        with item.path.open("rb") as source:
+            for part in listed:
+                number = int(part["PartNumber"])
+                source.seek((number - 1) * self.part_size)
+                data = source.read(self.part_size)
+                if data and part.get("Size") == len(data) and str(part.get("ETag", "")).strip('"') == hashlib.md5(data, usedforsecurity=False).hexdigest():
+                    stored[number] = {"PartNumber": number, "ETag": part["ETag"]}
+        return saved.upload_id, stored
 
     def _upload_parts(
-        self, slots: threading.BoundedSemaphore, client: BaseClient, bucket: BucketRef, item: UploadItem, upload_id: str, on_bytes: BytesCallback, cancel: CancelToken
+        self,
+        slots: threading.BoundedSemaphore,
+        client: BaseClient,
+        bucket: BucketRef,
+        item: UploadItem,
+        upload_id: str,
+        stored: dict[int, dict[str, Any]],
+        on_bytes: BytesCallback,
+        cancel: CancelToken,
     ) -> list[dict[str, Any]]:
-        """Send the parts of one file concurrently (one big model file should fill the pipe too)."""
+        """Send the parts of one file concurrently (one big model file should fill the pipe too);
+        those in `stored` are on the server already and count as sent."""
         count = max(1, -(-item.size // self.part_size))
+        for number in stored:
+            on_bytes(min(self.part_size, item.size - (number - 1) * self.part_size))
+        with self._lock:
+            self.parts_reused += len(stored)
 
         def send(number: int) -> dict[str, Any]:
             with slots:
@@ -310,15 +377,18 @@ class S3ObjectStore:
                     answer = client.upload_part(
                         Bucket=bucket.name, Key=item.key, UploadId=upload_id, PartNumber=number, Body=data, ContentMD5=_content_md5(data)
                     )
+            with self._lock:
+                self.parts_sent += 1
             on_bytes(len(data))
             return {"PartNumber": number, "ETag": answer["ETag"]}
 
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, count)), thread_name_prefix="s3-part") as pool:
-            futures = [pool.submit(send, number) for number in range(1, count + 1)]
+        missing = [number for number in range(1, count + 1) if number not in stored]
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(missing) or 1)), thread_name_prefix="s3-part") as pool:
+            futures = {number: pool.submit(send, number) for number in missing}
             try:
-                return [future.result() for future in futures]
+                return [stored[number] if number in stored else futures[number].result() for number in range(1, count + 1)]
             except BaseException:
-                for future in futures:  # parts not started yet are dropped
+                for future in futures.values():  # parts not started yet are dropped
                     future.cancel()
                 raise
 
