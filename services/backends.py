@@ -83,8 +83,13 @@ def open_object_store(profile: Profile, env: Mapping[str, str]) -> ObjectStore:
 
 
 def ai_token_reader(profile: Profile, env: Mapping[str, str]) -> Callable[[], Secret] | None:
-    """The AI token, read when first needed (a token_command may prompt); None without a source."""
-    if profile.is_local or token_source(profile, env) is None:
+    """The token job URLs want, read when first needed (a token_command may prompt): the AI
+    token on OVHcloud, the local job token on the local profile; None without a source."""
+    if profile.is_local:
+        from services.jobs.local_token import local_token
+
+        return local_token
+    if token_source(profile, env) is None:
         return None
 
     def token() -> Secret:

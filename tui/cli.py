@@ -16,6 +16,7 @@ from importlib.metadata import version
 from typing import TextIO
 
 from services import locations
+from services.backends import ai_token_reader
 from services.config import (
     Config,
     Profile,
@@ -143,6 +144,16 @@ def cmd_profile_add(ctx: Context) -> int:
     return EXIT_OK
 
 
+def cmd_profile_token(ctx: Context) -> int:
+    """The token job URLs want (the AI token, or the local job token), for curl and scripts;
+    printed only when asked for, like `gcloud auth print-access-token`."""
+    reader = ai_token_reader(ctx.profile, ctx.env)
+    if reader is None:
+        raise UserError(f"profile {ctx.profile.name} has no AI token: add one with `triton-deck profile add {ctx.profile.name} --replace --token-stdin`")
+    ctx.out.write(reader().reveal() + "\n")
+    return EXIT_OK
+
+
 def cmd_profile_use(ctx: Context) -> int:
     _, path = update_config(lambda config: config.with_active(ctx.args.name))
     ctx.print(f"profile {ctx.args.name} is now the default ({path})")
@@ -204,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--registry", help="registry address for images (default: the shared one from the API)")
     add.add_argument("--replace", action="store_true", help="overwrite an existing profile")
     add.set_defaults(handler=cmd_profile_add)
+    token = profile_commands.add_parser("token", parents=[common], help="print the token job URLs want (for curl -H 'Authorization: Bearer ...')")
+    token.set_defaults(handler=cmd_profile_token)
     use = profile_commands.add_parser("use", parents=[common], help="make a profile the saved default")
     use.add_argument("name")
     use.set_defaults(handler=cmd_profile_use)

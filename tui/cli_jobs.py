@@ -100,7 +100,8 @@ def cmd_job_get(ctx: Context) -> int:
     if ctx.args.output == "json":
         ctx.print_json(job.raw or job_document(job))
         return 0
-    for label, value in (("id", job.id), ("state", job.state.value), ("url", job.url or ""), ("ip", job.ip or ""), ("info", job.info_message or "")):
+    access = "public (--unsecure-http)" if job.spec.unsecure_http else "Authorization: Bearer <token> (`triton-deck profile token` prints it)"
+    for label, value in (("id", job.id), ("state", job.state.value), ("url", job.url or ""), ("ip", job.ip or ""), ("info", job.info_message or ""), ("access", access)):
         ctx.print(f"{label:<6} {value}")
     return 0
 

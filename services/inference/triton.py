@@ -67,8 +67,10 @@ class TritonInferenceClient:
     def _headers(self) -> dict[str, str] | None:
         if not self.endpoint.bearer:
             return None
-        key = "authorization" if self.endpoint.transport is Transport.GRPC else "Authorization"  # gRPC metadata is lowercase
-        return {key: f"Bearer {self.endpoint.bearer.reveal()}"}
+        value = f"Bearer {self.endpoint.bearer.reveal()}"
+        if self.endpoint.transport is Transport.GRPC:  # metadata is lowercase; Triton's own guard reads its prefixed key
+            return {"authorization": value, "triton-grpc-protocol-authorization": value}
+        return {"Authorization": value}
 
     def _client(self) -> Any:
         client = getattr(self._local, "client", None)

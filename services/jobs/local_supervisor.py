@@ -24,6 +24,7 @@ from services.errors import UserError
 from services.jobs.document import stamp
 from services.jobs.environment import container_environment
 from services.jobs.local_store import job_to_record, now, read_record, record_to_job, write_record
+from services.jobs.local_token import local_token, server_guard_args
 from services.jobs.protocol import JobState, StateChange
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
@@ -106,7 +107,8 @@ class Supervisor:
             if repository is None:
                 raise UserError("tritonserver needs --model-repository=/workspace/...")
             ports = Ports.pick()
-            server = TritonServer(prepare_runtime(), Path(repository), self.dir / "log.txt", ports=ports)
+            guard = [] if self.job.spec.unsecure_http else server_guard_args(local_token())
+            server = TritonServer(prepare_runtime(), Path(repository), self.dir / "log.txt", ports=ports, extra_args=guard)
             process = subprocess.Popen(
                 server.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                 env=self.environment(server.runtime.environment(container_environment(os.environ))), start_new_session=True, preexec_fn=die_with_parent,
