@@ -44,7 +44,7 @@ async def test_run_form_prefills_the_tutorial_and_checks_every_field() -> None:
         form.query_one("#run-gpu", Input).value = "9"
         await pilot.press("ctrl+s")
         await pilot.pause()
-        assert isinstance(app.screen, JobRunScreen) and "GPUs '9' must be a number from 0 to 4" in str(form.query_one("#run-error").render())
+        assert isinstance(app.screen, JobRunScreen) and "--gpu 9: a job takes 1 to 4 GPUs" in str(form.query_one("#run-error").render())
         assert app.screen.focused is form.query_one("#run-gpu")
         form.query_one("#run-gpu", Input).value = "1"
         form.query_one("#run-volume", Input).value = "no-alias:/x"

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def print_report(report: ValidationReport) -> None:
     for finding in report.findings:
-        warn(finding)
+        warn(str(finding))
 
 
 def cmd_repo_validate(ctx: Context) -> int:

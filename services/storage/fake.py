@@ -7,6 +7,7 @@ the same against the real stores. Dates come from the caller, never from the clo
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class InMemoryObjectStore:
     def __init__(self, now: datetime) -> None:
         self._now = now
         self._buckets: dict[BucketRef, dict[str, _StoredObject]] = {}
+        self._sorted: dict[BucketRef, list[str]] = {}  # key order, dropped on every change: fast paging of big fakes
 
     def add_bucket(self, bucket: BucketRef) -> None:
         self._buckets.setdefault(bucket, {})
@@ -56,6 +58,7 @@ class InMemoryObjectStore:
 
     def put(self, bucket: BucketRef, key: str, data: bytes, modified: datetime | None = None) -> None:
         self._bucket(bucket)[key] = _StoredObject(data, modified or self._now)
+        self._sorted.pop(bucket, None)
 
     def get(self, bucket: BucketRef, key: str) -> bytes:
         return self._bucket(bucket)[key].data
@@ -81,28 +84,32 @@ class InMemoryObjectStore:
         token: str | None = None,
         page_size: int = 1000,
     ) -> ListPage:
-        entries: list[tuple[str, ObjectInfo | None]] = []
-        seen_prefixes: set[str] = set()
-        for key in sorted(self._bucket(bucket)):
-            if not key.startswith(prefix):
-                continue
+        stored_objects = self._bucket(bucket)
+        keys = self._sorted.get(bucket)
+        if keys is None:
+            keys = self._sorted[bucket] = sorted(stored_objects)
+        after = token or ""  # the token is the last name of the previous page, as S3's StartAfter
+        index = bisect.bisect_right(keys, max(after, prefix)) if after else bisect.bisect_left(keys, prefix)
+        objects: list[ObjectInfo] = []
+        prefixes: list[str] = []
+        last = ""
+        while index < len(keys) and keys[index].startswith(prefix):
+            if len(objects) + len(prefixes) == page_size:
+                return ListPage(tuple(objects), tuple(prefixes), next_token=last)
+            key = keys[index]
             rest = key[len(prefix) :]
             if delimiter and delimiter in rest:
                 folded = prefix + rest.split(delimiter, 1)[0] + delimiter
-                if folded not in seen_prefixes:
-                    seen_prefixes.add(folded)
-                    entries.append((folded, None))
+                if folded > after:
+                    prefixes.append(folded)
+                    last = folded
+                index = bisect.bisect_left(keys, folded + "\U0010ffff")  # past everything under it
                 continue
-            stored = self._buckets[bucket][key]
-            entries.append((key, ObjectInfo(key, len(stored.data), stored.modified, stored.etag)))
-        start = int(token) if token else 0
-        window = entries[start : start + page_size]
-        more = start + page_size < len(entries)
-        return ListPage(
-            objects=tuple(info for _, info in window if info is not None),
-            prefixes=tuple(name for name, info in window if info is None),
-            next_token=str(start + page_size) if more else None,
-        )
+            stored = stored_objects[key]
+            objects.append(ObjectInfo(key, len(stored.data), stored.modified, stored.etag))
+            last = key
+            index += 1
+        return ListPage(tuple(objects), tuple(prefixes), next_token=None)
 
     def upload(
         self,
@@ -142,6 +149,7 @@ class InMemoryObjectStore:
                 failed.extend((rest.key, "cancelled") for rest in items[index:])
                 break
             objects[item.key] = _StoredObject(data, self._now)
+            self._sorted.pop(bucket, None)
             done.append(item.key)
         return TransferResult(tuple(done), tuple(skipped), tuple(failed))
 
@@ -188,6 +196,7 @@ class InMemoryObjectStore:
             elif objects.pop(key, None) is None:
                 failed.append((key, "no such object"))
             else:
+                self._sorted.pop(bucket, None)
                 done.append(key)
                 progress(TransferProgress(key, 0, 0, 0, 0, len(done), len(keys)))
         return TransferResult(done=tuple(done), failed=tuple(failed))

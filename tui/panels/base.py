@@ -87,8 +87,12 @@ class Panel(Vertical):
 
     @on(FilterBar.Updated)
     def _filter_changed(self, message: FilterBar.Updated) -> None:
+        self.apply_filter(message.text)
+
+    def apply_filter(self, text: str) -> None:
+        """Narrow the rows already listed; a panel whose list is too big to hold asks its store."""
         for table in self.query(ResourceTable):
-            table.set_filter(message.text)
+            table.set_filter(text)
 
     @on(FilterBar.Closed)
     def _filter_closed(self) -> None:

@@ -1,7 +1,11 @@
 """Buckets: the `ovhai bucket list` / `bucket object list` view, browsable like a tree.
 
 One table, k9s grammar: buckets first, `enter` drills into a bucket and then into
-prefixes, `esc` goes back up. Listings stream page by page from a thread worker.
+prefixes, `esc` goes back up. Listings stream page by page from a thread worker, and
+the table holds at most `WINDOW_PAGES` of them: scrolling past the end drops the first
+page, scrolling back to the top lists it again from its saved token, so a bucket of a
+million keys costs what four pages cost. A filter asks the store for the keys that start
+with it, then scans the rest in a worker, showing matches as they come.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
 
 from services.backends import Capability
 from services.cancel import CancelToken
@@ -45,6 +50,8 @@ OBJECT_ROW = "object:"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 PAGE_SIZE = 500
 PAGE_AHEAD = 50
+WINDOW_PAGES = 4
+MAX_MATCHES = 2000  # a filter shows at most this many rows: refine it to see others
 TREE_PAGES = 2  # a level of the tree lists at most this many pages of prefixes
 
 
@@ -84,11 +91,25 @@ class BucketsPanel(Panel):
             self.buckets = buckets
 
     class PageListed(Message):
-        def __init__(self, location: Location, page: ListPage, first: bool) -> None:
+        def __init__(self, location: Location, page: ListPage, start: str | None, first: bool, above: bool = False) -> None:
             super().__init__()
             self.location = location
             self.page = page
+            self.start = start  # the token this page was listed from (None: the first page)
             self.first = first
+            self.above = above  # listed again to go back up, above the window
+
+    class Matches(Message):
+        """A filter's rows so far: `reset` starts the list over, `scanned` counts keys looked at."""
+
+        def __init__(self, location: Location, text: str, rows: list[Row], reset: bool, scanned: int, done: bool) -> None:
+            super().__init__()
+            self.location = location
+            self.text = text
+            self.rows = rows
+            self.reset = reset
+            self.scanned = scanned
+            self.done = done
 
     class Deleted(Message):
         def __init__(self, location: Location, count: int, failed: int) -> None:
@@ -115,6 +136,9 @@ class BucketsPanel(Panel):
         self.location = Location()
         self._next_token: str | None = None
         self._paging = False
+        self._window: list[tuple[str | None, list[Row]]] = []  # the pages in the table, with their start tokens
+        self._dropped: list[str | None] = []  # start tokens of the pages dropped above the window
+        self._filter = ""
         self._tree_bucket: BucketRef | None = None
         self._loaded_prefixes: set[str] = set()
 
@@ -136,6 +160,7 @@ class BucketsPanel(Panel):
         super().reload()
 
     def load(self) -> None:
+        self._filter = ""
         self.query_one("#buckets-path", Static).update(Text(str(self.location), style="bold"))
         self.show_notice(NoticeKind.LOADING, f"listing {self.location}…")
         bucket = self.location.bucket
@@ -219,12 +244,43 @@ class BucketsPanel(Panel):
         self.post_message(self.BucketsListed(store.list_buckets()))
 
     @work(thread=True, exclusive=True, group="buckets-list", exit_on_error=False)
-    def _list_objects(self, location: Location, token: str | None = None) -> None:
-        """One page; the next is asked for when the cursor nears the end (never the whole bucket)."""
+    def _list_objects(self, location: Location, token: str | None = None, first: bool = True, above: bool = False) -> None:
+        """One page; the next is asked for when the cursor nears an edge (never the whole bucket)."""
         store = self.services.object_store
         assert store is not None and location.bucket is not None
         page = store.list_page(location.bucket, prefix=location.prefix, token=token, page_size=PAGE_SIZE)
-        self.post_message(self.PageListed(location, page, first=token is None))
+        self.post_message(self.PageListed(location, page, token, first, above))
+
+    @work(thread=True, exclusive=True, group="buckets-list", exit_on_error=False)
+    def _filter_objects(self, location: Location, text: str) -> None:
+        """The keys starting with `text` first (the store finds them), then the others that contain it."""
+        store = self.services.object_store
+        worker = get_current_worker()
+        assert store is not None and location.bucket is not None
+        needle = text.lower()
+        shown: set[str] = set()
+        scanned = 0
+
+        def fresh(page: ListPage, test: bool) -> list[Row]:
+            """Rows of `page` not shown yet (containing the text, when `test`), up to the cap."""
+            rows = [row for row in self._page_rows(page, location.prefix) if row.key not in shown and (not test or row.matches(needle))]
+            rows = rows[: MAX_MATCHES - len(shown)]
+            shown.update(row.key for row in rows)
+            return rows
+
+        first = store.list_page(location.bucket, prefix=location.prefix + text, page_size=PAGE_SIZE)
+        self.post_message(self.Matches(location, text, fresh(first, test=False), True, scanned, done=False))
+        token: str | None = None
+        while len(shown) < MAX_MATCHES and not worker.is_cancelled:
+            page = store.list_page(location.bucket, prefix=location.prefix, token=token, page_size=1000)
+            scanned += len(page.objects) + len(page.prefixes)
+            rows = fresh(page, test=True)
+            if rows or not page.next_token:
+                self.post_message(self.Matches(location, text, rows, False, scanned, done=not page.next_token))
+            if not page.next_token:
+                return
+            token = page.next_token
+        self.post_message(self.Matches(location, text, [], False, scanned, done=True))
 
     @on(BucketsListed)
     def _show_buckets(self, message: BucketsListed) -> None:
@@ -235,25 +291,81 @@ class BucketsPanel(Panel):
         hint = "upload a directory with `triton-deck bucket object upload NAME@REGION DIR` to create one"
         self._set_rows(rows, f"no buckets yet: {hint}")
 
+    def _page_rows(self, page: ListPage, prefix: str) -> list[Row]:
+        rows = [Row(PREFIX_ROW + name, ("", "DIR", name[len(prefix) :], "")) for name in page.prefixes]
+        return rows + [self._object_row(info, prefix) for info in page.objects]
+
     @on(PageListed)
     def _show_page(self, message: PageListed) -> None:
-        if message.location != self.location:
+        if message.location != self.location or self._filter:
             return
-        prefix = message.location.prefix
-        rows = [Row(PREFIX_ROW + name, ("", "DIR", name[len(prefix) :], "")) for name in message.page.prefixes]
-        rows += [self._object_row(info, prefix) for info in message.page.objects]
-        self._next_token = message.page.next_token
+        rows = self._page_rows(message.page, message.location.prefix)
         self._paging = False
         if message.first:
+            self._window, self._dropped = [(None, rows)], []
+            self._next_token = message.page.next_token
             self._set_rows(rows, f"{self.location} is empty: press u to upload")
+            return
+        if message.above:  # back up: the page returns on top, the last one leaves at the bottom
+            self._dropped.pop()
+            self._window.insert(0, (message.start, rows))
+            if len(self._window) > WINDOW_PAGES:
+                self._next_token = self._window.pop()[0]
         else:
-            self.table.append_rows(rows)
+            self._window.append((message.start, rows))
+            self._next_token = message.page.next_token
+            if len(self._window) <= WINDOW_PAGES:
+                self.table.append_rows(rows)
+                return
+            self._dropped.append(self._window.pop(0)[0])
+        self.table.set_rows([row for _start, page_rows in self._window for row in page_rows])  # the cursor stays on its row
 
     @on(DataTable.RowHighlighted)
     def _maybe_page_in(self, event: DataTable.RowHighlighted) -> None:
-        if self._next_token and not self._paging and event.cursor_row >= self.table.row_count - PAGE_AHEAD:
+        if self._paging or self._filter or self.location.bucket is None:
+            return
+        row = self.table.cursor_row  # now, not when the event left: a rebuilt window moved it
+        if self._next_token and row >= self.table.row_count - PAGE_AHEAD:
             self._paging = True
-            self._list_objects(self.location, self._next_token)
+            self._list_objects(self.location, self._next_token, first=False)
+        elif self._dropped and row < PAGE_AHEAD:
+            self._paging = True
+            self._list_objects(self.location, self._dropped[-1], first=False, above=True)
+
+    def apply_filter(self, text: str) -> None:
+        if self.location.bucket is None:  # the bucket list is small: filtered in place
+            super().apply_filter(text)
+            return
+        if text == self._filter:
+            return
+        self._filter = text
+        if not text:
+            self.load()
+            return
+        self.show_notice(NoticeKind.LOADING, f"filtering {self.location} for '{text}'…")
+        self._filter_objects(self.location, text)
+
+    @on(Matches)
+    def _show_matches(self, message: Matches) -> None:
+        if message.location != self.location or message.text != self._filter:
+            return
+        if message.reset:
+            self.table.set_rows(message.rows)
+        else:
+            self.table.append_rows(message.rows)
+        count = self.table.row_count
+        if message.done:
+            capped = f" (the first {MAX_MATCHES}: refine the filter)" if count >= MAX_MATCHES else ""
+            self._status(f"{count} match(es) for '{message.text}' in {self.location}{capped}")
+        else:
+            self._status(f"{count} match(es) for '{message.text}' so far, {message.scanned} keys scanned…")
+        if count:
+            self.notice.hide()
+        elif message.done:
+            self.show_notice(NoticeKind.EMPTY, f"nothing in {self.location} matches '{message.text}'")
+
+    def _status(self, text: str) -> None:
+        self.query_one("#buckets-path", Static).update(Text.assemble((str(self.location), "bold"), ("   " + text, "dim")))
 
     @staticmethod
     def _object_row(info: ObjectInfo, prefix: str) -> Row:
