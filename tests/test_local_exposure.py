@@ -115,3 +115,15 @@ def test_registry_add_refuses_what_is_not_an_address(address: str, capsys: pytes
     assert main(["registry", "add", address], env={}, out=io.StringIO()) == 1
     assert "is not a registry address" in capsys.readouterr().err
     assert load_config().registries == {}
+
+
+def test_parallel_image_history_writers_lose_nothing() -> None:
+    from datetime import UTC, datetime
+
+    from services.images.history import ImageHistory
+
+    history = ImageHistory("local")
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(lambda n: history.record("build", f"local/image:{n}", f"sha256:{n}", at), range(10)))
+    assert sorted(entry.reference for entry in history.entries()) == sorted(f"local/image:{n}" for n in range(10))

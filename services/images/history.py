@@ -7,13 +7,12 @@ capped: a record of results, not a log.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
 from services import locations
+from services.shared_file import locked, write_atomic
 
 KEEP = 50
 
@@ -38,10 +37,8 @@ class ImageHistory:
         return [HistoryEntry(**row) for row in rows if isinstance(row, dict) and set(row) == {"kind", "reference", "result", "at"}]
 
     def record(self, kind: str, reference: str, result: str, at: datetime) -> None:
+        """Add an entry on top of what is there now: a build in another shell is not lost."""
         entry = HistoryEntry(kind, reference, result, at.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        rows = [asdict(item) for item in [entry, *self.entries()][:KEEP]]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".history-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(rows, handle, indent=1)
-        os.replace(temp, self.path)
+        with locked(self.path):
+            rows = [asdict(item) for item in [entry, *self.entries()][:KEEP]]
+            write_atomic(self.path, json.dumps(rows, indent=1))

@@ -7,8 +7,6 @@ the next run reads the last finished step, never half a record.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 from services import locations
 from services.errors import UserError
 from services.pipeline.plan import DeployPlan, Step
+from services.shared_file import locked, write_atomic
 
 TAIL_LINES = 6
 
@@ -86,11 +85,8 @@ class PipelineStore:
             return None  # an unreadable record is a fresh start, not a crash: the steps are idempotent
 
     def save(self, state: PipelineState) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".pipeline-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(state.to_json(), handle, indent=1)
-        os.replace(temp, self.path)
+        with locked(self.path):
+            write_atomic(self.path, json.dumps(state.to_json(), indent=1))
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -32,6 +32,7 @@ from services.storage.protocol import (
     ObjectInfo,
     iter_objects,
 )
+from services.text import visible
 from services.units import human_size
 from tui.panels.base import Panel, confirm_screen
 from widgets.filter_bar import FilterBar
@@ -161,7 +162,7 @@ class BucketsPanel(Panel):
 
     def load(self) -> None:
         self._filter = ""
-        self.query_one("#buckets-path", Static).update(Text(str(self.location), style="bold"))
+        self.query_one("#buckets-path", Static).update(inert(str(self.location), style="bold"))
         self.show_notice(NoticeKind.LOADING, f"listing {self.location}…")
         bucket = self.location.bucket
         self.set_class(bucket is not None, "-in-bucket")
@@ -365,7 +366,7 @@ class BucketsPanel(Panel):
             self.show_notice(NoticeKind.EMPTY, f"nothing in {self.location} matches '{message.text}'")
 
     def _status(self, text: str) -> None:
-        self.query_one("#buckets-path", Static).update(Text.assemble((str(self.location), "bold"), ("   " + text, "dim")))
+        self.query_one("#buckets-path", Static).update(Text.assemble((visible(str(self.location)), "bold"), ("   " + visible(text), "dim")))
 
     @staticmethod
     def _object_row(info: ObjectInfo, prefix: str) -> Row:

@@ -30,6 +30,7 @@ from services.images.protocol import EngineInfo
 from services.jobs.protocol import RegistryInfo
 from services.units import human_age
 from tui.panels.base import Panel
+from widgets.inert import inert
 from widgets.notice import NoticeKind
 from widgets.resource_table import ResourceTable, Row
 
@@ -121,7 +122,7 @@ class ImagesPanel(Panel):
         try:
             text = dockerfile_text(self.dockerfile)
         except UserError as error:
-            text = Text(str(error), style="red")
+            text = inert(str(error), style="red")
         self.query_one("#dockerfile", Static).update(text)
 
     @work(thread=True, exclusive=True, group="images-engine", exit_on_error=False)
@@ -227,5 +228,5 @@ class ImagesPanel(Panel):
     def show_notice(self, kind: NoticeKind, message: str) -> None:
         # Without an engine the Dockerfile is still useful, so only the engine box says so.
         self.notice.hide()
-        self.query_one("#engine", Static).update(Text(message, style="yellow" if kind is NoticeKind.UNAVAILABLE else "red"))
+        self.query_one("#engine", Static).update(inert(message, style="yellow" if kind is NoticeKind.UNAVAILABLE else "red"))
 

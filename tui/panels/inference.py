@@ -41,9 +41,11 @@ from services.inference.protocol import (
 )
 from services.inference.thumbnail import thumbnail_pixels
 from services.jobs.protocol import Job
+from services.text import visible
 from tui.panels.base import Panel
 from widgets.classification_card import ClassificationCard, ClassRow
 from widgets.filter_bar import FilterBar
+from widgets.inert import inert
 from widgets.notice import NoticeKind
 from widgets.resource_table import ResourceTable, Row
 
@@ -195,7 +197,7 @@ class InferencePanel(Panel):
         grid.add_column(no_wrap=True, overflow="ellipsis")
         if server is not None:
             address = parse_address(server.endpoint.url, server.endpoint.transport)
-            grid.add_row("endpoint", Text.assemble(address.display, (f"  {server.origin}", "dim")))
+            grid.add_row("endpoint", Text.assemble(visible(address.display), (f"  {server.origin}", "dim")))
         return grid
 
     @on(Checked)
@@ -224,7 +226,7 @@ class InferencePanel(Panel):
             self.show_notice(NoticeKind.EMPTY, message.reason)
         else:
             self.notice.hide()
-            grid.add_row("problem", Text(message.reason, style="bold red"))
+            grid.add_row("problem", inert(message.reason, style="bold red"))
         self.query_one("#server-box", Static).update(grid)
         self.query_one(ResourceTable).set_rows([])
 
@@ -302,7 +304,7 @@ class InferencePanel(Panel):
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True, min_width=8)
         grid.add_column(no_wrap=True, overflow="ellipsis")
-        model = Text(settings.model or "none yet: enter on a READY model", style="" if settings.model else "dim")
+        model = inert(settings.model or "none yet: enter on a READY model", style="" if settings.model else "dim")
         if self._model_metadata is not None:
             inputs = ", ".join(tensor_text(spec) for spec in self._model_metadata.inputs)
             outputs = ", ".join(tensor_text(spec) for spec in self._model_metadata.outputs)
@@ -333,7 +335,7 @@ class InferencePanel(Panel):
             self.deck.show_error(UserError(f"no images in {settings.images_text}: press o to choose a file or a directory"))
             return
         self.query_one("#results", VerticalScroll).remove_children()
-        self.query_one("#classify-status", Static).update(Text(f"classifying {len(images)} image(s) with {settings.model}…", style="dim"))
+        self.query_one("#classify-status", Static).update(inert(f"classifying {len(images)} image(s) with {settings.model}…", style="dim"))
         request = ClassifyRequest(settings.model, tuple(images), top_k=settings.top_k, scaling=settings.scaling)
         self._classify(self._server.endpoint, request)
 
@@ -365,4 +367,4 @@ class InferencePanel(Panel):
     @on(RunEnded)
     def _run_ended(self, message: RunEnded) -> None:
         style = "red" if message.summary.startswith("stopped") else "dim"
-        self.query_one("#classify-status", Static).update(Text(message.summary, style=style))
+        self.query_one("#classify-status", Static).update(inert(message.summary, style=style))

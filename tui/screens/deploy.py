@@ -34,6 +34,7 @@ from services.pipeline.state import PipelineState, PipelineStore, StepRecord
 from services.secrets import redact
 from tui.panels.base import confirm_screen
 from widgets.classification_card import ClassRow, classes_table
+from widgets.inert import inert
 from widgets.step_view import StepData, StepView
 
 if TYPE_CHECKING:
@@ -50,9 +51,9 @@ def answers_table(answers: list[dict[str, Any]]) -> RenderableType:
     """The top-k of each image, as the inference pane's cards show them (without the thumbnail)."""
     parts: list[RenderableType] = []
     for answer in answers:
-        parts.append(Text(f"    {Path(answer['image']).name}", style="bold"))
+        parts.append(inert(f"    {Path(answer['image']).name}", style="bold"))
         if answer["error"]:
-            parts.append(Text(f"      {answer['error']}", style="red"))
+            parts.append(inert(f"      {answer['error']}", style="red"))
             continue
         rows = [ClassRow(Classification(s, i, label).value, s, i, label) for s, i, label in answer["classes"]]
         parts.append(Padding(classes_table(rows), (0, 0, 0, 6)))
@@ -141,7 +142,7 @@ class DeployScreen(Screen[None]):
             self._render_step(step)
 
     def _status(self, text: str, style: str = "dim") -> None:
-        self.query_one("#deploy-status", Static).update(Text(text, style=style))
+        self.query_one("#deploy-status", Static).update(inert(text, style=style))
 
     # -- running -------------------------------------------------------------------------------
 

@@ -28,6 +28,8 @@ from services.images.protocol import BuildDone, BuildEvent, BuildFailed, BuildLo
 from services.logs.spool import LogSpool, LogViewModel
 from services.secrets import redact
 from services.streams import batched
+from services.text import visible
+from widgets.inert import inert
 from widgets.log_pane import LogPane
 
 if TYPE_CHECKING:
@@ -159,11 +161,11 @@ class ImageBuildScreen(Screen[None]):
             self.pane.end_stream()
         elif isinstance(message.outcome, BuildFailed):
             where = f"step {message.outcome.step}" if message.outcome.step else "the build"
-            status.update(Text(f"{where} failed: {message.outcome.message}", style="bold red"))
+            status.update(inert(f"{where} failed: {message.outcome.message}", style="bold red"))
             self.pane.end_stream(failed=message.outcome.message)
         elif message.step is not None:
             step = message.step
-            status.update(Text.assemble(("step ", "dim"), f"{step.number}/{step.total}", "  ", step.instruction, (" (cached)" if step.cached else "", "dim")))
+            status.update(Text.assemble(("step ", "dim"), f"{step.number}/{step.total}", "  ", visible(step.instruction), (" (cached)" if step.cached else "", "dim")))
 
     def action_push(self) -> None:
         if self._built is None:
@@ -180,5 +182,5 @@ class ImageBuildScreen(Screen[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             self.deck.show_error(event.worker.error)
-            self.query_one("#build-status", Static).update(Text(redact(str(event.worker.error)), style="bold red"))
+            self.query_one("#build-status", Static).update(inert(redact(str(event.worker.error)), style="bold red"))
             self.pane.end_stream(failed=str(event.worker.error))

@@ -25,7 +25,9 @@ from services.images.protocol import LayerProgress, PushDone
 from services.images.push_tally import PushTally
 from services.secrets import redact
 from services.streams import batched
+from services.text import visible
 from services.units import human_size
+from widgets.inert import inert
 from widgets.layer_bars import LayerBars, LayerRow
 
 if TYPE_CHECKING:
@@ -121,12 +123,12 @@ class ImagePushScreen(Screen[None]):
         self.query_one(LayerBars).show(message.rows, message.total)
         if message.done is not None:
             self._result = f"{message.done.reference}@{message.done.digest}"
-            self.query_one("#push-status", Static).update(Text.assemble(("pushed ", "bold green"), self._result, ("   y copies it", "dim")))
+            self.query_one("#push-status", Static).update(Text.assemble(("pushed ", "bold green"), visible(self._result), ("   y copies it", "dim")))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             self.deck.show_error(event.worker.error)
-            self.query_one("#push-status", Static).update(Text(redact(str(event.worker.error)), style="bold red"))
+            self.query_one("#push-status", Static).update(inert(redact(str(event.worker.error)), style="bold red"))
 
     def action_copy(self) -> None:
         if self._result is None:

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Static
 from services.jobs.document import run_command_line
 from services.jobs.protocol import Job
 from services.units import human_age
+from widgets.inert import inert
 
 
 def job_table(job: Job, now: datetime) -> Table:
@@ -37,10 +38,10 @@ def job_table(job: Job, now: datetime) -> Table:
         ("grpc", job.grpc_address or "—"),
     ]
     if job.info_message:
-        rows.append(("info", Text(job.info_message, style="red" if job.state.is_failure else "")))
+        rows.append(("info", inert(job.info_message, style="red" if job.state.is_failure else "")))
     for label, value in rows:
         table.add_row(label, value)
-    table.add_row("ovhai", Text(run_command_line(spec), style="dim"))
+    table.add_row("ovhai", inert(run_command_line(spec), style="dim"))
     table.add_row("", "")
     table.add_row("timeline", "\n".join(f"{change.at:%Y-%m-%d %H:%M:%S}  {change.state}" for change in job.history))
     return table
@@ -71,7 +72,7 @@ class JobDetailScreen(Screen[None]):
         self.notify(f"copied the job's {what} to the clipboard")
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"job {self._job.name}", style="bold"), classes="screen-title")
+        yield Static(inert(f"job {self._job.name}", style="bold"), classes="screen-title")
         with VerticalScroll():
             yield Static(job_table(self._job, self._now), id="job-detail")
         yield Footer(show_command_palette=False)

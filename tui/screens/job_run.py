@@ -20,6 +20,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static, Switch
 from services.errors import UserError
 from services.jobs.document import run_command_line
 from services.jobs.protocol import MAX_GPUS, JobSpec, job_resources, parse_pairs, parse_volume
+from widgets.inert import inert
 
 HTTP_PORT, GRPC_PORT = 8000, 8001
 TRITON_COMMAND = "tritonserver --model-repository=/workspace/models"
@@ -168,7 +169,7 @@ class JobRunScreen(ModalScreen[JobSpec | None]):
         try:
             spec = spec_from_fields(self._values(), self._unsecure)
         except _FieldError as error:
-            self.query_one("#run-error", Static).update(Text(error.message, style="bold red"))
+            self.query_one("#run-error", Static).update(inert(error.message, style="bold red"))
             self.query_one(f"#run-{error.field}", Input).focus()
             return
         self.dismiss(spec)

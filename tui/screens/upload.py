@@ -33,6 +33,7 @@ from services.storage.protocol import (
     UploadOptions,
 )
 from services.units import human_size
+from widgets.inert import inert
 
 if TYPE_CHECKING:
     from tui.app import TritonDeck
@@ -43,7 +44,7 @@ PROGRESS_INTERVAL_S = 0.1
 def report_text(report: ValidationReport | None) -> Text:
     if report is None:
         return Text("not a model repository: uploaded as plain files", style="dim")
-    text = Text(report.summary(), style="bold green" if report.ok else "bold red")
+    text = inert(report.summary(), style="bold green" if report.ok else "bold red")
     for finding in report.findings[:6]:
         text.append(f"\n{finding}", style="red" if finding.severity == "error" else "yellow")
     if len(report.findings) > 6:
@@ -214,7 +215,7 @@ class UploadScreen(ModalScreen[bool]):
             self.query_one("#upload-start", Button).disabled = False
             error = event.worker.error
             text = error.message if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
-            self.query_one("#upload-status", Static).update(Text(text, style="red"))
+            self.query_one("#upload-status", Static).update(inert(text, style="red"))
 
     @on(Button.Pressed, "#upload-start")
     def _start_pressed(self) -> None:
