@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from services import locations
 from services.errors import UserError
@@ -198,8 +199,8 @@ def _profile_from_table(name: str, table: Mapping[str, object], where: Path) -> 
     except UserError as error:
         raise UserError(f"{where}: profiles.{name}: {error}") from None
     secrets = {key: Secret(value) for key in _SECRET_FIELDS if (value := text(key))}
-    texts = {key: text(key) for key in _TEXT_FIELDS}
-    return Profile(name=name, kind=kind, region=region, **texts, **secrets)
+    fields: dict[str, Any] = {**{key: text(key) for key in _TEXT_FIELDS}, **secrets}
+    return Profile(name=name, kind=kind, region=region, **fields)
 
 
 def parse_config(text: str, where: Path) -> Config:

@@ -39,3 +39,10 @@ def test_the_text_module_widgets_share_with_services_is_pure() -> None:
     """Widgets make untrusted text inert with `services.text`; it must stay free of I/O."""
     assert any(PURE_TEXT in names for names in imported_modules("widgets").values())
     assert imported_modules("services")["services/text.py"] <= {"__future__", "re"}
+
+
+def test_the_ui_reaches_clients_only_through_services() -> None:
+    """`tui` wires services to widgets: it never talks to S3, the API, dockerd or Triton itself."""
+    clients = {"boto3", "botocore", "httpx", "docker", "tritonclient", "websockets"}
+    offenders = {path: names & clients for path, names in imported_modules("tui").items()}
+    assert not {path: names for path, names in offenders.items() if names}

@@ -81,7 +81,7 @@ def preprocess(path: Path, model: ImageModel, scaling: Scaling) -> np.ndarray:
     try:
         with opened_image(path) as opened:
             sample = opened.convert("L") if model.channels == 1 else opened.convert("RGB")
-            resized = np.array(sample.resize((model.width, model.height), Image.BILINEAR))
+            resized = np.array(sample.resize((model.width, model.height), Image.Resampling.BILINEAR))
             del sample  # the full-size copy goes before the semaphore lets another decode in
     except OSError as error:  # a truncated file shows only when its pixels are read
         raise UserError(f"cannot read it: {error.strerror or error}") from None

@@ -24,7 +24,7 @@ def thumbnail_pixels(path: Path, columns: int, rows: int) -> list[list[Pixel]] |
         with opened_image(path) as opened:
             scale = min(columns / opened.width, 2 * rows / opened.height)
             width, height = max(1, round(opened.width * scale)), max(2, round(opened.height * scale))
-            small = np.asarray(opened.convert("RGB").resize((width, height - height % 2), Image.BILINEAR))
+            small = np.asarray(opened.convert("RGB").resize((width, height - height % 2), Image.Resampling.BILINEAR))
     except (UserError, OSError):
         return None
     return [[(int(r), int(g), int(b)) for r, g, b in row] for row in small]

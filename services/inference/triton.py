@@ -233,7 +233,7 @@ class TritonInferenceClient:
         if self.endpoint.transport is Transport.GRPC:
             import tritonclient.grpc as module
         else:
-            import tritonclient.http as module  # type: ignore[no-redef]
+            import tritonclient.http as module
         batch = batch_tensor(model, tensors)
         tensor = module.InferInput(model.input_name, list(batch.shape), model.datatype)
         tensor.set_data_from_numpy(batch)

@@ -9,6 +9,7 @@ ever travels in the Authorization header.
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -167,7 +168,7 @@ class AITrainingPlatform:
     def get(self, job_id: str) -> Job:
         return _job(self._request("GET", f"/job/{job_id}", what=f"job {job_id}").json())
 
-    def list(self, states: tuple[JobState, ...] = ()) -> list[Job]:
+    def list(self, states: tuple[JobState, ...] = ()) -> builtins.list[Job]:
         """Every page of `GET /v1/job`, newest first; the state filter runs on the server."""
         jobs: list[Job] = []
         page = 1
@@ -190,7 +191,7 @@ class AITrainingPlatform:
         params = {"force": "true"} if force else None
         self._request("DELETE", f"/job/{job_id}", what=f"deleting job {job_id}", params=params)
 
-    def registries(self) -> list[RegistryInfo]:
+    def registries(self) -> builtins.list[RegistryInfo]:
         """The shared registry (no id, as `ovhai registry list` shows it), then attached ones."""
         shared = self._shared_registry
         if not shared:
@@ -204,7 +205,7 @@ class AITrainingPlatform:
 
     # -- logs ------------------------------------------------------------------------------
 
-    def logs(self, job_id: str, tail: int | None = None) -> list[str]:
+    def logs(self, job_id: str, tail: int | None = None) -> builtins.list[str]:
         params = {"tail": tail} if tail else None
         return self._request("GET", f"/job/{job_id}/log", what=f"the log of job {job_id}", params=params).text.splitlines()
 

@@ -7,6 +7,7 @@ That keeps snapshots deterministic while still showing real transitions and a li
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -113,7 +114,7 @@ class FakeJobPlatform:
         with self._lock:
             return self._existing(job_id)
 
-    def list(self, states: tuple[JobState, ...] = ()) -> list[Job]:
+    def list(self, states: tuple[JobState, ...] = ()) -> builtins.list[Job]:
         with self._lock:
             jobs = [job for job in self._jobs.values() if not states or job.state in states]
         return sorted(jobs, key=lambda job: job.id, reverse=True)
@@ -135,7 +136,7 @@ class FakeJobPlatform:
             del self._jobs[job_id]
             del self._logs[job_id]
 
-    def logs(self, job_id: str, tail: int | None = None) -> list[str]:
+    def logs(self, job_id: str, tail: int | None = None) -> builtins.list[str]:
         with self._lock:
             lines = list(self._logs[self._existing(job_id).id])
         return lines[-tail:] if tail else lines
@@ -152,7 +153,7 @@ class FakeJobPlatform:
                 return
             cancel.wait(_FOLLOW_POLL_S)
 
-    def registries(self) -> list[RegistryInfo]:
+    def registries(self) -> builtins.list[RegistryInfo]:
         return [RegistryInfo(url=self._registry)]
 
 

@@ -7,6 +7,7 @@ never as RUNNING forever.
 
 from __future__ import annotations
 
+import builtins
 import os
 import shutil
 import signal
@@ -122,7 +123,7 @@ class LocalJobPlatform:
                 write_record(job_dir, job_to_record(job, None))
         return job
 
-    def list(self, states: tuple[JobState, ...] = ()) -> list[Job]:
+    def list(self, states: tuple[JobState, ...] = ()) -> builtins.list[Job]:
         if not self.root.is_dir():
             return []
         jobs = [self.get(path.name) for path in self.root.iterdir() if (path / "job.json").is_file()]
@@ -172,5 +173,5 @@ class LocalJobPlatform:
                     return
                 cancel.wait(FOLLOW_POLL_S)
 
-    def registries(self) -> list[RegistryInfo]:
+    def registries(self) -> builtins.list[RegistryInfo]:
         return []

@@ -6,6 +6,7 @@ job from the regional API, from the local platform or from the fake reads the sa
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -214,7 +215,7 @@ class JobPlatform(Protocol):
 
     def get(self, job_id: str) -> Job: ...
 
-    def list(self, states: tuple[JobState, ...] = ()) -> list[Job]:
+    def list(self, states: tuple[JobState, ...] = ()) -> builtins.list[Job]:
         """Jobs, newest first; only those in `states` when given."""
         ...
 
@@ -235,4 +236,4 @@ class JobPlatform(Protocol):
         """
         ...
 
-    def registries(self) -> list[RegistryInfo]: ...
+    def registries(self) -> builtins.list[RegistryInfo]: ...
