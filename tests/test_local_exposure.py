@@ -127,3 +127,33 @@ def test_parallel_image_history_writers_lose_nothing() -> None:
     with ThreadPoolExecutor(max_workers=10) as pool:
         list(pool.map(lambda n: history.record("build", f"local/image:{n}", f"sha256:{n}", at), range(10)))
     assert sorted(entry.reference for entry in history.entries()) == sorted(f"local/image:{n}" for n in range(10))
+
+
+PEAK_RSS = """
+import resource, runpy, sys
+sys.argv = ["triton-deck", *sys.argv[1:]]
+try:
+    runpy.run_module("tui", run_name="__main__")
+except SystemExit:
+    pass
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)
+"""
+
+
+def peak_rss_mb(*argv: str) -> int:
+    """Peak RSS of `triton-deck ARGV` in its own process, its output thrown away."""
+    run = subprocess.run([sys.executable, "-c", PEAK_RSS, *argv], cwd=ROOT, env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True, timeout=120)
+    return int(run.stderr.strip().splitlines()[-1])
+
+
+def test_job_logs_of_a_70mb_log_stay_in_bounded_memory() -> None:
+    platform = LocalJobPlatform()
+    job = platform.run(JobSpec(image="local/tools", gpu=0, command=("true",)))
+    assert wait_for(platform, job.id, {JobState.DONE, JobState.FAILED}) is JobState.DONE
+    line = "2026-12-01T08:00:00Z [job] " + "x" * 70 + "\n"
+    with (platform.root / job.id / "log.txt").open("a") as log:
+        for _ in range(70 * 1024 * 1024 // len(line)):
+            log.write(line)
+    baseline = peak_rss_mb("job", "list")
+    assert peak_rss_mb("job", "logs", job.id, "--tail", "5") - baseline < 20
+    assert peak_rss_mb("job", "logs", job.id) - baseline < 20, "the whole log streams through"
