@@ -12,14 +12,10 @@ from dataclasses import replace
 
 import pytest
 
-from services.cancel import CancelToken
 from services.jobs.local import LocalJobPlatform
 from services.jobs.local_token import local_token, token_path
 from services.jobs.protocol import JobState
-from services.storage.local import LocalObjectStore
-from services.storage.planning import plan_upload
-from services.storage.protocol import BucketRef, UploadOptions
-from tests.test_local_jobs import DEMO_REPOSITORY, tutorial_spec, wait_for
+from tests.test_local_jobs import DEMO_REPOSITORY, tutorial_spec, upload_demo_repository, wait_for
 from tui.cli import main
 
 
@@ -40,11 +36,7 @@ def cli(*argv: str) -> tuple[int, str]:
 
 
 def test_a_private_local_server_job_wants_the_token(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.chdir(DEMO_REPOSITORY.parent)
-    store = LocalObjectStore()
-    bucket = BucketRef("my-models", "LOCAL")
-    store.create_bucket(bucket)
-    assert store.upload(bucket, plan_upload(["model_repository/"], "model_repository/"), UploadOptions(), lambda _p: None, CancelToken()).ok
+    upload_demo_repository(monkeypatch)
     platform = LocalJobPlatform()
     job = platform.run(replace(tutorial_spec(), unsecure_http=False))
     try:

@@ -41,6 +41,16 @@ def models_bucket(monkeypatch: pytest.MonkeyPatch) -> BucketRef:
     return bucket
 
 
+def upload_demo_repository(monkeypatch: pytest.MonkeyPatch) -> BucketRef:
+    """The whole demo repository in my-models@LOCAL, as the tutorial's upload leaves it."""
+    monkeypatch.chdir(DEMO_REPOSITORY.parent)
+    store = LocalObjectStore()
+    bucket = BucketRef("my-models", "LOCAL")
+    store.create_bucket(bucket)
+    assert store.upload(bucket, plan_upload(["model_repository/"], "model_repository/"), UploadOptions(), lambda _p: None, CancelToken()).ok
+    return bucket
+
+
 def tutorial_spec() -> JobSpec:
     return JobSpec(
         image="local/tritonserver", command=TUTORIAL_COMMAND, gpu=1, unsecure_http=True,
@@ -170,11 +180,7 @@ def test_the_demo_classifier_as_a_job_and_two_jobs_at_once(monkeypatch: pytest.M
 
     from tests.test_demo_model import imagenet_normalized
 
-    monkeypatch.chdir(DEMO_REPOSITORY.parent)
-    store = LocalObjectStore()
-    bucket = BucketRef("my-models", "LOCAL")
-    store.create_bucket(bucket)
-    assert store.upload(bucket, plan_upload(["model_repository/"], "model_repository/"), UploadOptions(), lambda _p: None, CancelToken()).ok
+    upload_demo_repository(monkeypatch)
     platform = LocalJobPlatform()
     jobs = [platform.run(tutorial_spec()) for _ in range(2)]
     try:

@@ -79,15 +79,21 @@ def big_file(path: Path, mib: int, seed: int) -> Path:
     return path
 
 
+def killed_upload(env: dict[str, str], where: Path, bucket_name: str, mib: int, parts: int) -> tuple[Path, S3ObjectStore, BucketRef]:
+    """`model.onnx` of `mib` MiB, its CLI upload (from `where`) SIGKILLed once `parts` parts are stored."""
+    model = big_file(where / "model.onnx", mib, seed=mib)
+    store = store_for(env)
+    bucket = BucketRef(bucket_name, "GRA")
+    store.create_bucket(bucket)
+    kill_after_parts(["bucket", "object", "upload", str(bucket), "model.onnx", "-w", "1"], env, store, bucket, parts=parts)
+    return model, store, bucket
+
+
 def test_a_killed_200mb_upload_resumes_with_only_the_missing_parts(
     profile_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    model = big_file(tmp_path / "model.onnx", 200, seed=1)
-    store = store_for(profile_env)
-    bucket = BucketRef(f"resume-{abs(hash(endpoint)) % 10_000}", "GRA")
-    store.create_bucket(bucket)
-    kill_after_parts(["bucket", "object", "upload", str(bucket), "model.onnx", "-w", "1"], profile_env, store, bucket, parts=5)
+    model, store, bucket = killed_upload(profile_env, tmp_path, f"resume-{abs(hash(endpoint)) % 10_000}", 200, parts=5)
     assert store.head(bucket, "model.onnx") is None, "no partial object"
     [(key, stored_at_kill)] = in_progress(store, bucket)
     total = -(-model.stat().st_size // PART)
@@ -104,11 +110,7 @@ def test_a_killed_200mb_upload_resumes_with_only_the_missing_parts(
 
 def test_a_changed_file_aborts_the_stale_upload_and_starts_again(profile_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
     monkeypatch.chdir(tmp_path)
-    model = big_file(tmp_path / "model.onnx", 48, seed=2)
-    store = store_for(profile_env)
-    bucket = BucketRef(f"stale-{abs(hash(endpoint)) % 10_000}", "GRA")
-    store.create_bucket(bucket)
-    kill_after_parts(["bucket", "object", "upload", str(bucket), "model.onnx", "-w", "1"], profile_env, store, bucket, parts=2)
+    model, store, bucket = killed_upload(profile_env, tmp_path, f"stale-{abs(hash(endpoint)) % 10_000}", 48, parts=2)
     big_file(model, 40, seed=3)  # rebuilt meanwhile: the stored parts are someone else's bytes now
     rerun = store_for(profile_env)
     result = rerun.upload(bucket, [UploadItem(model, "model.onnx", model.stat().st_size)], UploadOptions(), lambda _p: None, CancelToken())

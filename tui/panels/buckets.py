@@ -91,26 +91,24 @@ class BucketsPanel(Panel):
             super().__init__()
             self.buckets = buckets
 
+    @dataclass
     class PageListed(Message):
-        def __init__(self, location: Location, page: ListPage, start: str | None, first: bool, above: bool = False) -> None:
-            super().__init__()
-            self.location = location
-            self.page = page
-            self.start = start  # the token this page was listed from (None: the first page)
-            self.first = first
-            self.above = above  # listed again to go back up, above the window
+        location: Location
+        page: ListPage
+        start: str | None  # the token this page was listed from (None: the first page)
+        first: bool
+        above: bool = False  # listed again to go back up, above the window
 
+    @dataclass
     class Matches(Message):
         """A filter's rows so far: `reset` starts the list over, `scanned` counts keys looked at."""
 
-        def __init__(self, location: Location, text: str, rows: list[Row], reset: bool, scanned: int, done: bool) -> None:
-            super().__init__()
-            self.location = location
-            self.text = text
-            self.rows = rows
-            self.reset = reset
-            self.scanned = scanned
-            self.done = done
+        location: Location
+        text: str
+        rows: list[Row]
+        reset: bool
+        scanned: int
+        done: bool
 
     class Deleted(Message):
         def __init__(self, location: Location, count: int, failed: int) -> None:
