@@ -1,20 +1,23 @@
-"""The set of capabilities a profile offers, and how the app and CLI obtain it.
+"""The backend registry: what each profile kind offers, and how the app and CLI obtain it.
 
-Like harlequin's adapters, each capability is optional: a `ServiceSet` holds an
+Like harlequin's adapters and plugins, each profile kind (`local`, `ovhcloud`) is one
+`BackendKind` entry in `KINDS`: the capabilities it offers, how each one opens, its profile
+options, and how the deploy pipeline behaves on it. Nothing else asks which kind a profile
+is; a new kind is one more entry. Each capability is optional: a `ServiceSet` holds an
 implementation or, in `unavailable`, a one-line reason the UI shows in its place.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, TypeVar
 
-from services.config import TOKEN_ENV, Profile, resolve_s3_credentials, resolve_token, token_source
+from services.config import TOKEN_ENV, Profile, ProfileKind, resolve_s3_credentials, resolve_token, token_source
 from services.errors import UserError
-from services.secrets import Secret
+from services.secrets import MASK, Secret
 
 if TYPE_CHECKING:  # annotations only: startup does not pay for every service's types
     from services.images.protocol import ImageBuilder
@@ -60,16 +63,64 @@ class ServiceSet:
             raise UserError(self.reason(capability))
         return implementation
 
+    # Typed accessors: the implementation, or one UserError naming the capability and why.
+    def storage(self) -> ObjectStore:
+        return self.require(self.object_store, Capability.STORAGE)
+
+    def jobs(self) -> JobPlatform:
+        return self.require(self.job_platform, Capability.JOBS)
+
+    def images(self) -> ImageBuilder:
+        return self.require(self.image_builder, Capability.IMAGES)
+
+    def inference_client(self, endpoint: Endpoint) -> InferenceClient:
+        return self.require(self.inference, Capability.INFERENCE)(endpoint)
+
+    @property
+    def backend(self) -> BackendKind:
+        return backend(self.profile)
+
 
 ServiceFactory = Callable[[Profile], ServiceSet]
 
 
-def open_object_store(profile: Profile, env: Mapping[str, str]) -> ObjectStore:
-    """Directory buckets on the local profile; S3 (OVHcloud or the profile's endpoint) otherwise."""
-    if profile.is_local:
-        from services.storage.local import LocalObjectStore
+# -- the local kind: directory buckets, supervisor jobs, the bundled tritonserver ---------------
 
-        return LocalObjectStore()
+
+def _local_store(profile: Profile, env: Mapping[str, str]) -> ObjectStore:
+    from services.storage.local import LocalObjectStore
+
+    return LocalObjectStore()
+
+
+def _local_jobs(profile: Profile, env: Mapping[str, str]) -> JobPlatform:
+    from services.jobs.local import LocalJobPlatform
+
+    return LocalJobPlatform()
+
+
+def _local_token(profile: Profile, env: Mapping[str, str]) -> Callable[[], Secret] | None:
+    from services.jobs.local_token import local_token
+
+    return local_token
+
+
+def _local_rows(profile: Profile, env: Mapping[str, str]) -> list[tuple[str, str]]:
+    return [("storage", "local buckets (name@LOCAL)"), ("jobs", "local tritonserver")]
+
+
+def _local_classifier(server_url: str, arguments: Sequence[str]) -> tuple[str, ...]:
+    return ("triton-deck", "classify", "-u", server_url, *arguments)
+
+
+# -- the OVHcloud kind: S3 Object Storage, the regional AI Training API --------------------------
+
+
+def _ovh_api_url(profile: Profile) -> str:
+    return profile.api_url or f"https://{profile.region.lower()}.ai.cloud.ovh.net/v1"
+
+
+def _ovh_store(profile: Profile, env: Mapping[str, str]) -> ObjectStore:
     from services.storage.s3 import S3ObjectStore
 
     hint = f"set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or aws_profile in profile '{profile.name}'"
@@ -82,13 +133,8 @@ def open_object_store(profile: Profile, env: Mapping[str, str]) -> ObjectStore:
     )
 
 
-def ai_token_reader(profile: Profile, env: Mapping[str, str]) -> Callable[[], Secret] | None:
-    """The token job URLs want, read when first needed (a token_command may prompt): the AI
-    token on OVHcloud, the local job token on the local profile; None without a source."""
-    if profile.is_local:
-        from services.jobs.local_token import local_token
-
-        return local_token
+def _ovh_token(profile: Profile, env: Mapping[str, str]) -> Callable[[], Secret] | None:
+    """The AI token, read when first needed (a token_command may prompt); None without a source."""
     if token_source(profile, env) is None:
         return None
 
@@ -100,20 +146,135 @@ def ai_token_reader(profile: Profile, env: Mapping[str, str]) -> Callable[[], Se
     return token
 
 
-def open_job_platform(profile: Profile, env: Mapping[str, str]) -> JobPlatform:
-    """Local supervisor jobs on the local profile; the regional AI Training API otherwise."""
-    if profile.is_local:
-        from services.jobs.local import LocalJobPlatform
-
-        return LocalJobPlatform()
+def _ovh_jobs(profile: Profile, env: Mapping[str, str]) -> JobPlatform:
     from services.jobs.ai_training import AITrainingPlatform
 
-    token = ai_token_reader(profile, env)
+    token = _ovh_token(profile, env)
     source = token_source(profile, env)
     if token is None or source is None:
         raise UserError(f"no AI Training token: set {TOKEN_ENV}, or token_command in profile '{profile.name}' (`triton-deck profile add`)")
-    assert profile.ai_api_url is not None
-    return AITrainingPlatform(profile.ai_api_url, token, source, region=profile.region, shared_registry=profile.registry)
+    return AITrainingPlatform(_ovh_api_url(profile), token, source, region=profile.region, shared_registry=profile.registry)
+
+
+def _ovh_rows(profile: Profile, env: Mapping[str, str]) -> list[tuple[str, str]]:
+    if env.get(TOKEN_ENV):
+        token = f"{MASK} (env {TOKEN_ENV})"
+    elif profile.token_command:
+        token = f"from command `{profile.token_command}`"
+    elif profile.token:
+        token = f"{MASK} (config file)"
+    else:
+        token = f"not set: export {TOKEN_ENV}, or set token_command"
+    try:
+        s3 = resolve_s3_credentials(profile, env)
+        s3_text = f"{MASK} ({s3.source})" if s3 else "not set: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or aws_profile"
+    except UserError as error:
+        s3_text = str(error)
+    return [
+        ("api", _ovh_api_url(profile)),
+        ("token", token),
+        ("s3 endpoint", profile.s3_endpoint or f"https://s3.{profile.region.lower()}.io.cloud.ovh.net"),
+        ("s3 keys", s3_text),
+        ("registry", profile.registry or "(from the AI Training API)"),
+    ]
+
+
+def _ovh_classifier(server_url: str, arguments: Sequence[str]) -> tuple[str, ...]:
+    return ("/workspace/install/bin/image_client", "-u", server_url.removeprefix("https://") + ":443", *arguments)
+
+
+# -- the registry ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProfileOption:
+    """A setting a profile of this kind takes (`profile add --NAME`, the config table's key)."""
+
+    key: str
+    help: str
+
+
+@dataclass(frozen=True)
+class BackendKind:
+    """One profile kind: what it offers, how each capability opens, how the pipeline runs on it."""
+
+    kind: ProfileKind
+    capabilities: frozenset[Capability]
+    options: tuple[ProfileOption, ...]
+    open_object_store: Callable[[Profile, Mapping[str, str]], ObjectStore]
+    open_job_platform: Callable[[Profile, Mapping[str, str]], JobPlatform]
+    open_token: Callable[[Profile, Mapping[str, str]], Callable[[], Secret] | None]  # what job URLs want
+    describe: Callable[[Profile, Mapping[str, str]], list[tuple[str, str]]]  # `profile show` rows after kind and region
+    api_url: Callable[[Profile], str | None]  # the AI API the header names, if any
+    builds_images: bool  # the pipeline's build and push steps run (else: `no_images_reason`)
+    no_images_reason: str
+    runs_demo: bool  # `triton-deck demo` (the bundled model, photos and server) runs here
+    classifier_command: Callable[[str, Sequence[str]], tuple[str, ...]]  # a client job's command, from the server URL
+    inference_host: str  # what `image_client -u` names in the equivalent commands
+
+
+KINDS: dict[ProfileKind, BackendKind] = {
+    ProfileKind.LOCAL: BackendKind(
+        kind=ProfileKind.LOCAL,
+        capabilities=frozenset(Capability),
+        options=(),
+        open_object_store=_local_store,
+        open_job_platform=_local_jobs,
+        open_token=_local_token,
+        describe=_local_rows,
+        api_url=lambda _profile: None,
+        builds_images=False,
+        no_images_reason="the local profile runs the bundled tritonserver: no image to build",
+        runs_demo=True,
+        classifier_command=_local_classifier,
+        inference_host="localhost:8000",
+    ),
+    ProfileKind.OVHCLOUD: BackendKind(
+        kind=ProfileKind.OVHCLOUD,
+        capabilities=frozenset(Capability),
+        options=(
+            ProfileOption("api_url", "regional AI Training API base URL (default https://<region>.ai.cloud.ovh.net/v1)"),
+            ProfileOption("token_command", "command that prints the AI token (e.g. 'pass show ovh/ai')"),
+            ProfileOption("s3_endpoint", "S3 endpoint (default https://s3.<region>.io.cloud.ovh.net)"),
+            ProfileOption("s3_region", "S3 signing region (default: the region, lowercase)"),
+            ProfileOption("aws_profile", "profile of ~/.aws/credentials holding the S3 keys"),
+            ProfileOption("registry", "registry address for images (default: the shared one from the API)"),
+        ),
+        open_object_store=_ovh_store,
+        open_job_platform=_ovh_jobs,
+        open_token=_ovh_token,
+        describe=_ovh_rows,
+        api_url=_ovh_api_url,
+        builds_images=True,
+        no_images_reason="",
+        runs_demo=False,
+        classifier_command=_ovh_classifier,
+        inference_host="<job-url-host>",
+    ),
+}
+
+
+def backend(profile: Profile) -> BackendKind:
+    return KINDS[profile.kind]
+
+
+def open_object_store(profile: Profile, env: Mapping[str, str]) -> ObjectStore:
+    return backend(profile).open_object_store(profile, env)
+
+
+def ai_token_reader(profile: Profile, env: Mapping[str, str]) -> Callable[[], Secret] | None:
+    """The token job URLs want: the AI token on OVHcloud, the local job token on the local profile."""
+    return backend(profile).open_token(profile, env)
+
+
+def open_job_platform(profile: Profile, env: Mapping[str, str]) -> JobPlatform:
+    return backend(profile).open_job_platform(profile, env)
+
+
+def describe_profile(profile: Profile, env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Rows for `profile show` and the profile screen: values masked, sources named, and
+    nothing run to get them (a token_command is named, not executed)."""
+    return [("name", profile.name), ("kind", profile.kind.value), ("region", profile.region), *backend(profile).describe(profile, env)]
 
 
 def open_image_builder(env: Mapping[str, str]) -> ImageBuilder:

@@ -32,7 +32,7 @@ from typing import Any
 
 from services import locations
 from services.errors import UserError
-from services.secrets import MASK, Secret
+from services.secrets import Secret
 from services.shared_file import update_text, write_atomic
 
 LOCAL_PROFILE = "local"
@@ -69,22 +69,6 @@ class Profile:
     aws_profile: str | None = None
     registry: str | None = None
 
-    @property
-    def is_local(self) -> bool:
-        return self.kind is ProfileKind.LOCAL
-
-    @property
-    def ai_api_url(self) -> str | None:
-        """Base URL of the regional AI Training API (`None` for the local profile)."""
-        if self.is_local:
-            return None
-        return self.api_url or f"https://{self.region.lower()}.ai.cloud.ovh.net/v1"
-
-    @property
-    def s3_endpoint_url(self) -> str | None:
-        if self.is_local:
-            return None
-        return self.s3_endpoint or f"https://s3.{self.region.lower()}.io.cloud.ovh.net"
 
 
 def local_profile() -> Profile:
@@ -266,7 +250,7 @@ def render_config(config: Config) -> str:
     for name in sorted(config.profiles):
         profile = config.profiles[name]
         lines += ["", f"[profiles.{name}]", f"kind = {_toml_string(profile.kind.value)}"]
-        if profile.is_local:
+        if profile.kind is ProfileKind.LOCAL:  # the built-in profile takes no settings
             continue
         lines.append(f"region = {_toml_string(profile.region)}")
         for key in _TEXT_FIELDS:
@@ -324,8 +308,8 @@ class ResolvedSecret:
 
 def token_source(profile: Profile, env: Mapping[str, str]) -> str | None:
     """Where the AI Training token comes from (`OVHAI_TOKEN`, then `token_command`, then
-    `token` in the file), found without running anything."""
-    if profile.is_local:
+    `token` in the file), found without running anything. Only OVHcloud profiles have one."""
+    if profile.kind is not ProfileKind.OVHCLOUD:
         return None
     if env.get(TOKEN_ENV):
         return f"env {TOKEN_ENV}"
@@ -378,8 +362,8 @@ class S3Credentials:
 def resolve_s3_credentials(profile: Profile, env: Mapping[str, str]) -> S3Credentials | None:
     """S3 keys: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, then the profile's own keys,
     then a profile of the shared credentials file (`aws_profile`, else `AWS_PROFILE`, else
-    `default`; the file is `AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`)."""
-    if profile.is_local:
+    `default`; the file is `AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`). Only OVHcloud profiles have them."""
+    if profile.kind is not ProfileKind.OVHCLOUD:
         return None
     if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
         return S3Credentials(Secret(env["AWS_ACCESS_KEY_ID"]), Secret(env["AWS_SECRET_ACCESS_KEY"]), "env AWS_ACCESS_KEY_ID")
@@ -401,35 +385,3 @@ def resolve_s3_credentials(profile: Profile, env: Mapping[str, str]) -> S3Creden
             f"{path} [{section}]",
         )
     return None
-
-
-def describe_profile(profile: Profile, env: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Rows for `profile show` and the profile screen: values masked, sources named.
-
-    Sources are described without running `token_command`, so showing a profile never
-    executes anything.
-    """
-    rows = [("name", profile.name), ("kind", profile.kind.value), ("region", profile.region)]
-    if profile.is_local:
-        return rows + [("storage", "local buckets (name@LOCAL)"), ("jobs", "local tritonserver")]
-    if env.get(TOKEN_ENV):
-        token = f"{MASK} (env {TOKEN_ENV})"
-    elif profile.token_command:
-        token = f"from command `{profile.token_command}`"
-    elif profile.token:
-        token = f"{MASK} (config file)"
-    else:
-        token = f"not set: export {TOKEN_ENV}, or set token_command"
-    try:
-        s3 = resolve_s3_credentials(profile, env)
-        s3_text = f"{MASK} ({s3.source})" if s3 else "not set: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or aws_profile"
-    except UserError as error:
-        s3_text = str(error)
-    return rows + [
-        ("api", profile.ai_api_url or ""),
-        ("token", token),
-        ("s3 endpoint", profile.s3_endpoint_url or ""),
-        ("s3 keys", s3_text),
-        ("registry", profile.registry or "(from the AI Training API)"),
-    ]
-

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from services import locations
+from services.backends import describe_profile
 from services.config import (
     Config,
     Profile,
     ProfileKind,
-    describe_profile,
     load_config,
     resolve_s3_credentials,
     resolve_token,

@@ -91,7 +91,7 @@ class TritonDeck(App[None]):
         bar = self.query_one(ContextBar)
         bar.profile = self.profile.name
         bar.region_code = self.profile.region
-        bar.endpoint = self.profile.ai_api_url or ""
+        bar.endpoint = self.services.backend.api_url(self.profile) or ""
         bar.panel = entry(self.active_panel).title
 
     # -- panels --------------------------------------------------------------------------------

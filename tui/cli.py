@@ -16,12 +16,11 @@ from importlib.metadata import version
 from typing import TextIO
 
 from services import locations
-from services.backends import ai_token_reader
+from services.backends import KINDS, ai_token_reader, describe_profile
 from services.config import (
     Config,
     Profile,
     ProfileKind,
-    describe_profile,
     load_config,
     select_profile_name,
     update_config,
@@ -124,15 +123,10 @@ def cmd_profile_add(ctx: Context) -> int:
         name=name,
         kind=ProfileKind.OVHCLOUD,
         region=validate_region(args.region, api_url=args.api_url),
-        api_url=args.api_url,
         token=_read_secret_line(sys.stdin, "token") if args.token_stdin else None,
-        token_command=args.token_command,
-        s3_endpoint=args.s3_endpoint,
-        s3_region=args.s3_region,
         s3_access_key=Secret(args.s3_access_key) if args.s3_access_key else None,
         s3_secret_key=_read_secret_line(sys.stdin, "S3 secret key") if args.s3_secret_stdin else None,
-        aws_profile=args.aws_profile,
-        registry=args.registry,
+        **{option.key: getattr(args, option.key) for option in KINDS[ProfileKind.OVHCLOUD].options},
     )
     def add(config: Config) -> Config:
         if name in config.profiles and not args.replace:  # checked again under the lock: it may be new
@@ -204,15 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     add = profile_commands.add_parser("add", parents=[common], help="add an OVHcloud profile")
     add.add_argument("name")
     add.add_argument("--region", default="GRA", help="AI Training region: GRA or BHS (default GRA)")
-    add.add_argument("--api-url", help="regional AI Training API base URL (default https://<region>.ai.cloud.ovh.net/v1)")
-    add.add_argument("--token-command", help="command that prints the AI token (e.g. 'pass show ovh/ai')")
+    for option in KINDS[ProfileKind.OVHCLOUD].options:  # the kind's settings, from the backend registry
+        add.add_argument(f"--{option.key.replace('_', '-')}", dest=option.key, help=option.help)
     add.add_argument("--token-stdin", action="store_true", help="read the AI token from standard input and store it (file mode 0600)")
-    add.add_argument("--s3-endpoint", help="S3 endpoint (default https://s3.<region>.io.cloud.ovh.net)")
-    add.add_argument("--s3-region", help="S3 signing region (default: the region, lowercase)")
-    add.add_argument("--aws-profile", help="profile of ~/.aws/credentials holding the S3 keys")
     add.add_argument("--s3-access-key", help="S3 access key (with --s3-secret-stdin)")
     add.add_argument("--s3-secret-stdin", action="store_true", help="read the S3 secret key from standard input")
-    add.add_argument("--registry", help="registry address for images (default: the shared one from the API)")
     add.add_argument("--replace", action="store_true", help="overwrite an existing profile")
     add.set_defaults(handler=cmd_profile_add)
     token = profile_commands.add_parser("token", parents=[common], help="print the token job URLs want (for curl -H 'Authorization: Bearer ...')")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.backends import open_services
+from services.backends import backend, open_services
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.inference.protocol import Classification
@@ -88,7 +88,7 @@ def run_plan(ctx: Context, plan: DeployPlan, fresh: bool, keep: bool) -> int:
 
 
 def cmd_demo(ctx: Context) -> int:
-    if not ctx.profile.is_local:
+    if not backend(ctx.profile).runs_demo:
         raise UserError(f"`demo` runs on the local profile (this is '{ctx.profile.name}'): add --profile local, or use `deploy --plan`")
     plan = demo_plan(ctx.profile).with_changes(client_job=ctx.args.client_job)
     return run_plan(ctx, plan, ctx.args.fresh, ctx.args.keep)

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services.images.dockerfile import DEFAULT_PLATFORM
 from services.jobs.document import run_command_line
 from services.jobs.protocol import JobSpec, VolumeSpec
 from services.pipeline.plan import DeployPlan, Step
 from services.pipeline.runner import JOB_NAME, SERVER_COMMAND
+
+if TYPE_CHECKING:
+    from services.backends import BackendKind
 
 
 def shown_path(path: str) -> str:
@@ -23,10 +27,10 @@ def shown_path(path: str) -> str:
         return path
 
 
-def equivalent_command(plan: DeployPlan, step: Step, local: bool) -> str:
+def equivalent_command(plan: DeployPlan, step: Step, kind: BackendKind) -> str:
     repository = shown_path(plan.repository).rstrip("/") + "/"
     bucket = plan.bucket_ref
-    host = "<job-url-host>" if not local else "localhost:8000"
+    host = kind.inference_host
     image_client = f"image_client -u {host} -m {plan.model} -c {plan.top_k} -s {plan.scaling} {shlex.quote(shown_path(plan.images))}"
     if step is Step.VALIDATE:
         return f"triton-deck repo validate {shlex.quote(shown_path(plan.repository))}"

@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.config import Profile
 from services.demo import CLASSIFIER, CLASSIFIER_SCALING, MODEL_REPOSITORY, SAMPLES_DIR
@@ -19,6 +19,9 @@ from services.images.dockerfile import DEFAULT_TRITON_VERSION
 from services.inference.protocol import Scaling, Transport
 from services.jobs.protocol import job_resources
 from services.storage.protocol import BucketRef
+
+if TYPE_CHECKING:
+    from services.backends import BackendKind
 
 LOCAL_SERVER_IMAGE = "local/tritonserver"
 LOCAL_CLIENT_IMAGE = "local/tritonserver-sdk"
@@ -136,11 +139,11 @@ def demo_plan(profile: Profile) -> DeployPlan:
     return DeployPlan(repository=str(MODEL_REPOSITORY), bucket=f"my-models@{profile.region}", gpu=1)
 
 
-def skipped_reason(plan: DeployPlan, step: Step, local: bool) -> str | None:
-    """Why a step does not run for this plan, or None when it does."""
+def skipped_reason(plan: DeployPlan, step: Step, kind: BackendKind) -> str | None:
+    """Why a step does not run for this plan on this kind of profile, or None when it does."""
     if step in (Step.BUILD, Step.PUSH):
-        if local:
-            return "the local profile runs the bundled tritonserver: no image to build"
+        if not kind.builds_images:
+            return kind.no_images_reason
         if not plan.build_image:
             return f"using the pushed image {plan.server_image}"
     if step is Step.SERVE and plan.reuse_job:

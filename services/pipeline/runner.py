@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from services.backends import Capability, ServiceSet
+from services.backends import ServiceSet
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.images.dockerfile import DEFAULT_PLATFORM, DockerfileSpec, render_dockerfile
@@ -124,7 +124,7 @@ class PipelineRunner:
         rerun = False
         for step in state.steps:
             record = state.steps[step]
-            reason = skipped_reason(plan, step, self.services.profile.is_local)
+            reason = skipped_reason(plan, step, self.services.backend)
             if reason is not None:
                 self._update(step, StepRecord(StepStatus.SKIPPED, reason))
                 continue
@@ -177,21 +177,20 @@ class PipelineRunner:
     # -- services ------------------------------------------------------------------------------
 
     def _platform(self) -> JobPlatform:
-        return self.services.require(self.services.job_platform, Capability.JOBS)
+        return self.services.jobs()
 
     def _store(self) -> ObjectStore:
-        return self.services.require(self.services.object_store, Capability.STORAGE)
+        return self.services.storage()
 
     def _builder(self) -> ImageBuilder:
-        return self.services.require(self.services.image_builder, Capability.IMAGES)
+        return self.services.images()
 
     def _server_job(self) -> Job:
         assert self.state is not None
         return self._platform().get(str(self.state.steps[Step.SERVE].result["job"]))
 
     def _inference(self) -> InferenceClient:
-        factory = self.services.require(self.services.inference, Capability.INFERENCE)
-        return factory(endpoint_for_job(self._server_job(), self.plan.transport, self.services.ai_token))
+        return self.services.inference_client(endpoint_for_job(self._server_job(), self.plan.transport, self.services.ai_token))
 
     @property
     def plan(self) -> DeployPlan:
@@ -369,10 +368,7 @@ class PipelineRunner:
         server = self._server_job()
         names = [path.name for path in image_files([Path(self.plan.images).expanduser()])]
         arguments = ["-m", self.plan.model, "-c", str(self.plan.top_k), "-s", self.plan.scaling, *[f"/workspace/images/{name}" for name in names]]
-        if self.services.profile.is_local:
-            command = ("triton-deck", "classify", "-u", server.url or "", *arguments)
-        else:
-            command = ("/workspace/install/bin/image_client", "-u", (server.url or "").removeprefix("https://") + ":443", *arguments)
+        command = self.services.backend.classifier_command(server.url or "", arguments)
         spec = JobSpec(
             image=self.plan.client_image, command=command, name=f"{JOB_NAME}-client", gpu=0, cpu=1,
             volumes=(VolumeSpec(bucket.name, bucket.region, "/workspace/images", "RO"),),

@@ -131,7 +131,7 @@ class DeployScreen(Screen[None]):
         answers = record.result.get("answers") if step is Step.CLASSIFY else None
         data = StepData(
             title=STEP_TITLES[step], status=record.status.value, detail=redact(record.detail), seconds=record.seconds,
-            lines=[redact(line) for line in record.tail], command=equivalent_command(self._plan, step, self.deck.services.profile.is_local),
+            lines=[redact(line) for line in record.tail], command=equivalent_command(self._plan, step, self.deck.services.backend),
             extra=answers_table(answers) if answers else None,
         )  # fmt: skip
         self.query_one(f"#step-{step.value}", StepView).show(data, self._commands)
