@@ -309,3 +309,43 @@ async def test_unknown_theme_warns_and_keeps_the_default() -> None:
         await pilot.pause()
         assert app.theme != "no-such-theme"
         assert any("unknown theme 'no-such-theme'" in n.message for n in app._notifications)
+
+
+async def test_keys_never_act_on_a_hidden_screen() -> None:
+    """On a full screen the panel keys go back to the panels; behind a dialog they do nothing."""
+    from tui.screens.deploy import DeployScreen
+
+    app = fake_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        await pilot.press("j", "l")
+        assert isinstance(app.screen, JobLogScreen)
+        await pilot.press("1")
+        await settle(app, pilot)
+        assert len(app.screen_stack) == 1 and app.active_panel == "buckets", "back to the panels, Buckets shown"
+        await pilot.press("3", "j", "l")
+        await settle(app, pilot)
+        await pilot.press("0")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DeployScreen) and len(app.screen_stack) == 2, "Deploy over the panels, not over the log"
+        await pilot.press("0")
+        assert len(app.screen_stack) == 2, "0 on Deploy does not stack another"
+        await pilot.press("escape", "3")
+        await settle(app, pilot)
+        await pilot.press("g", "j", "s")  # the running server, second from the top
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("1", "0", "right_square_bracket", "p")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and len(app.screen_stack) == 2 and app.active_panel == "jobs", "the dialog has the keys"
+        await pilot.press("n")
+
+
+def test_the_help_covers_every_panel_and_screen_of_the_registry() -> None:
+    from tui.keys import key_groups
+    from tui.panel_registry import PANEL_ENTRIES, SCREEN_ENTRIES
+
+    titles = {group.title for group in key_groups()}
+    assert {f"{panel.title} ({panel.key})" for panel in PANEL_ENTRIES} <= titles
+    assert {screen.title for screen in SCREEN_ENTRIES if not screen.key} <= titles and "Deploy (0)" in titles
+    assert all(group.rows for group in key_groups())

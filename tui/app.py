@@ -16,7 +16,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
 from textual.notifications import SeverityLevel
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Footer, Input
 
 from services.backends import ServiceFactory, ServiceSet, open_services
@@ -39,12 +39,10 @@ class TritonDeck(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "triton-deck"
 
+    # Number keys come from the view registry: a new panel gets the next one.
     BINDINGS = [
         Binding("0", "deploy", "Deploy", show=False),
-        Binding("1", "show_panel('buckets')", "Buckets", show=False),
-        Binding("2", "show_panel('images')", "Images", show=False),
-        Binding("3", "show_panel('jobs')", "Jobs", show=False),
-        Binding("4", "show_panel('inference')", "Inference", show=False),
+        *(Binding(panel.key, f"show_panel('{panel.name}')", panel.title, show=False) for panel in PANEL_ENTRIES),
         Binding("right_square_bracket", "cycle_panel(1)", "Next panel", show=False),
         Binding("left_square_bracket", "cycle_panel(-1)", "Previous panel", show=False),
         Binding("colon,ctrl+p", "command_palette", "Palette"),
@@ -117,7 +115,24 @@ class TritonDeck(App[None]):
 
         return list(self.query(Panel))
 
+    # -- navigation never acts on what is hidden ----------------------------------------------
+
+    NAVIGATION = frozenset({"show_panel", "cycle_panel", "deploy", "pick_profile"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Behind a dialog, the panel and deploy keys do nothing: the dialog has the keys.
+        (On a full screen they first go back to the panels: see `_to_panels`.)"""
+        if action in self.NAVIGATION and isinstance(self.screen, ModalScreen):
+            return False
+        return True
+
+    def _to_panels(self) -> None:
+        """Leave every full screen (log view, deploy, build…) so the panels are what shows."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+
     def action_show_panel(self, name: str) -> None:
+        self._to_panels()
         self.panel(name)
         self.query_one(ContentSwitcher).current = f"{name}-pane"
         self.query_one(TabStrip).active = name
@@ -172,6 +187,9 @@ class TritonDeck(App[None]):
     def action_deploy(self) -> None:
         from tui.screens.deploy import DeployScreen
 
+        if isinstance(self.screen, DeployScreen):
+            return
+        self._to_panels()
         self.push_screen(DeployScreen())
 
     def action_help(self) -> None:

@@ -47,39 +47,19 @@ def _rows(bindings: list[BindingType]) -> tuple[KeyRow, ...]:
 
 
 def key_groups() -> list[KeyGroup]:
+    """The app's keys, the list keys, then each panel and each screen of the view registry."""
     # Imported here: the panels import screens that import this module's users.
     from tui.app import TritonDeck
-    from tui.panels.buckets import BucketsPanel
-    from tui.panels.images import ImagesPanel
-    from tui.panels.inference import InferencePanel
-    from tui.panels.jobs import JobsPanel
-    from tui.screens.confirm import ConfirmScreen
-    from tui.screens.help import HelpScreen
-    from tui.screens.job_detail import JobDetailScreen
-    from tui.screens.job_logs import JobLogScreen
-    from tui.screens.profiles import ProfileScreen
-    from tui.screens.prompt import PromptScreen
-    from tui.screens.upload import UploadScreen
+    from tui.panel_registry import PANEL_ENTRIES, SCREEN_ENTRIES
     from widgets.filter_bar import FilterBar
-    from widgets.log_pane import LogPane
     from widgets.resource_table import ResourceTable
 
-    lists = [*ResourceTable.BINDINGS, *FilterBar.BINDINGS]
-    return [
-        KeyGroup("Everywhere", _rows(TritonDeck.BINDINGS)),
-        KeyGroup("Lists", _rows(lists)),
-        KeyGroup("Buckets (1)", _rows(BucketsPanel.BINDINGS)),
-        KeyGroup("Images (2)", _rows(ImagesPanel.BINDINGS)),
-        KeyGroup("Jobs (3)", _rows(JobsPanel.BINDINGS)),
-        KeyGroup("Job logs", _rows([*LogPane.BINDINGS, *JobLogScreen.BINDINGS])),
-        KeyGroup("Job detail", _rows(JobDetailScreen.BINDINGS)),
-        KeyGroup("Inference (4)", _rows(InferencePanel.BINDINGS)),
-        KeyGroup("Upload dialog", _rows(UploadScreen.BINDINGS)),
-        KeyGroup("Prompt", _rows(PromptScreen.BINDINGS)),
-        KeyGroup("Profile picker", _rows(ProfileScreen.BINDINGS)),
-        KeyGroup("Confirmation", _rows(ConfirmScreen.BINDINGS)),
-        KeyGroup("Help", _rows(HelpScreen.BINDINGS)),
-    ]
+    groups = [KeyGroup("Everywhere", _rows(TritonDeck.BINDINGS)), KeyGroup("Lists", _rows([*ResourceTable.BINDINGS, *FilterBar.BINDINGS]))]
+    groups += [KeyGroup(f"{panel.title} ({panel.key})", _rows(panel.load().BINDINGS)) for panel in PANEL_ENTRIES]
+    for screen in SCREEN_ENTRIES:
+        bindings = [binding for source in screen.binding_sources() for binding in source.BINDINGS]
+        groups.append(KeyGroup(f"{screen.title} ({screen.key})" if screen.key else screen.title, _rows(bindings)))
+    return groups
 
 
 def render_markdown() -> str:

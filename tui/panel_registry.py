@@ -1,8 +1,9 @@
-"""The four panels, in key order, named without importing them.
+"""The registry of views (k9s's registrar): the panels, in key order, and every screen.
 
-Startup is measured against a bare Textual app, so a panel's module (and the widgets
-and service types it pulls in) is imported, composed and mounted only when the panel
-is first shown.
+Number keys, the tab strip, the palette, the `?` help and KEYS.md are all made from it:
+adding a panel or a screen is one entry here plus its module. Entries name their class
+without importing it: startup is measured against a bare Textual app, so a panel's module
+(and the widgets and service types it pulls in) is imported only when it is first shown.
 """
 
 from __future__ import annotations
@@ -38,6 +39,44 @@ PANEL_ENTRIES = (
     PanelEntry("inference", "Inference", "tui.panels.inference:InferencePanel"),
 )
 PANEL_IDS = tuple(entry.name for entry in PANEL_ENTRIES)
+
+
+@dataclass(frozen=True)
+class ScreenEntry:
+    """A screen or dialog, for the help and KEYS.md: its keys are its class's bindings, plus
+    those of the widgets it is made of (`parts`, "module:Class")."""
+
+    title: str
+    target: str
+    parts: tuple[str, ...] = ()
+    key: str = ""  # the app-wide key that opens it, if any
+
+    def binding_sources(self) -> list[type]:
+        return [_load(target) for target in (self.target, *self.parts)]
+
+
+def _load(target: str) -> type:
+    module, _, attribute = target.partition(":")
+    loaded: type = getattr(import_module(module), attribute)
+    return loaded
+
+
+SCREEN_ENTRIES = (
+    ScreenEntry("Deploy", "tui.screens.deploy:DeployScreen", ("widgets.step_view:StepView",), key="0"),
+    ScreenEntry("Deploy plan form", "tui.screens.deploy_plan:DeployPlanScreen"),
+    ScreenEntry("Upload dialog", "tui.screens.upload:UploadScreen"),
+    ScreenEntry("Dockerfile editor", "tui.screens.dockerfile_edit:DockerfileEditScreen"),
+    ScreenEntry("Image build", "tui.screens.image_build:ImageBuildScreen"),
+    ScreenEntry("Image push", "tui.screens.image_push:ImagePushScreen"),
+    ScreenEntry("Run form", "tui.screens.job_run:JobRunScreen"),
+    ScreenEntry("Job detail", "tui.screens.job_detail:JobDetailScreen"),
+    ScreenEntry("Job logs", "tui.screens.job_logs:JobLogScreen", ("widgets.log_pane:LogPane",)),
+    ScreenEntry("Image picker", "tui.screens.pick_images:PickImagesScreen"),
+    ScreenEntry("Profile picker", "tui.screens.profiles:ProfileScreen"),
+    ScreenEntry("Prompt", "tui.screens.prompt:PromptScreen"),
+    ScreenEntry("Confirmation", "tui.screens.confirm:ConfirmScreen"),
+    ScreenEntry("Help", "tui.screens.help:HelpScreen"),
+)
 
 
 def entry(name: str) -> PanelEntry:
