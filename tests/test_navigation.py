@@ -349,3 +349,29 @@ def test_the_help_covers_every_panel_and_screen_of_the_registry() -> None:
     assert {f"{panel.title} ({panel.key})" for panel in PANEL_ENTRIES} <= titles
     assert {screen.title for screen in SCREEN_ENTRIES if not screen.key} <= titles and "Deploy (0)" in titles
     assert all(group.rows for group in key_groups())
+
+
+async def test_widget_messages_carry_their_control_for_selectors() -> None:
+    """`@on(FilterBar.Updated, "#id")` needs `control`, as Textual's own widgets have."""
+    from textual import on
+    from textual.app import App, ComposeResult
+
+    from widgets.filter_bar import FilterBar
+
+    seen: list[str] = []
+
+    class Probe(App[None]):
+        def compose(self) -> ComposeResult:
+            yield FilterBar(id="models-filter")
+
+        def on_mount(self) -> None:
+            self.query_one(FilterBar).open()
+
+        @on(FilterBar.Updated, "#models-filter")
+        def _typed(self, message: FilterBar.Updated) -> None:
+            seen.append(message.text)
+
+    async with Probe().run_test() as pilot:
+        await pilot.press("a", "b")
+        await pilot.pause()
+    assert seen == ["a", "ab"]

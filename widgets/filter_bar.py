@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Input
@@ -12,13 +14,24 @@ class FilterBar(Input):
 
     BINDINGS = [Binding("escape", "clear_and_close", "Clear filter", show=False)]
 
+    @dataclass
     class Updated(Message):
-        def __init__(self, text: str) -> None:
-            super().__init__()
-            self.text = text
+        filter_bar: FilterBar
+        text: str
 
+        @property
+        def control(self) -> FilterBar:
+            return self.filter_bar
+
+    @dataclass
     class Closed(Message):
         """The user left the filter line; focus goes back to the list."""
+
+        filter_bar: FilterBar
+
+        @property
+        def control(self) -> FilterBar:
+            return self.filter_bar
 
     def __init__(self, *, placeholder: str = "filter…  (enter keeps it, esc clears)", id: str | None = None) -> None:
         super().__init__(placeholder=placeholder, id=id)
@@ -30,16 +43,16 @@ class FilterBar(Input):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.post_message(self.Updated(event.value))
+        self.post_message(self.Updated(self, event.value))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if not self.value:
             self.display = False
-        self.post_message(self.Closed())
+        self.post_message(self.Closed(self))
 
     def action_clear_and_close(self) -> None:
         self.value = ""
         self.display = False
-        self.post_message(self.Updated(""))
-        self.post_message(self.Closed())
+        self.post_message(self.Updated(self, ""))
+        self.post_message(self.Closed(self))

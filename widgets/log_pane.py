@@ -9,6 +9,7 @@ own: whoever owns the log (the screen) appends to it and calls `rows_grew`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from rich.text import Text
@@ -52,14 +53,18 @@ class LogPane(Vertical):
     title: reactive[str] = reactive("")
     details: reactive[str] = reactive("")
 
+    @dataclass
     class SearchRequested(Message):
         """Find `query` from `after_row` on (or back); the owner answers with `show_match`."""
 
-        def __init__(self, query: str, after_row: int, backwards: bool) -> None:
-            super().__init__()
-            self.query = query
-            self.after_row = after_row
-            self.backwards = backwards
+        log_pane: LogPane
+        query: str
+        after_row: int
+        backwards: bool
+
+        @property
+        def control(self) -> LogPane:
+            return self.log_pane
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -145,7 +150,7 @@ class LogPane(Vertical):
             return
         current = self.view.current_match
         start = current if current is not None else int(self.view.scroll_offset.y) - (0 if backwards else 1)
-        self.post_message(self.SearchRequested(query, start, backwards))
+        self.post_message(self.SearchRequested(self, query, start, backwards))
 
     def action_next_match(self) -> None:
         self._search(backwards=False)

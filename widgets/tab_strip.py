@@ -7,6 +7,7 @@ matters because startup is measured against a bare Textual app.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import events
@@ -18,10 +19,14 @@ from textual.widget import Widget
 class TabStrip(Widget):
     active: reactive[str] = reactive("")
 
+    @dataclass
     class Chosen(Message):
-        def __init__(self, name: str) -> None:
-            super().__init__()
-            self.name = name
+        tab_strip: TabStrip
+        name: str
+
+        @property
+        def control(self) -> TabStrip:
+            return self.tab_strip
 
     def __init__(self, tabs: Sequence[tuple[str, str]], *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -46,5 +51,5 @@ class TabStrip(Widget):
     def on_click(self, event: events.Click) -> None:
         for start, end, name in self._spans():
             if start <= event.x < end:
-                self.post_message(self.Chosen(name))
+                self.post_message(self.Chosen(self, name))
                 return

@@ -24,7 +24,6 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from services.backends import Capability
-from services.cancel import CancelToken
 from services.storage.protocol import (
     BucketInfo,
     BucketRef,
@@ -35,6 +34,7 @@ from services.storage.protocol import (
 from services.text import visible
 from services.units import human_size
 from tui.panels.base import Panel, confirm_screen
+from tui.workers import worker_token
 from widgets.filter_bar import FilterBar
 from widgets.inert import inert
 from widgets.notice import NoticeKind
@@ -86,10 +86,9 @@ class BucketsPanel(Panel):
         Binding("ctrl+d", "delete", "Delete"),
     ]
 
+    @dataclass
     class BucketsListed(Message):
-        def __init__(self, buckets: list[BucketInfo]) -> None:
-            super().__init__()
-            self.buckets = buckets
+        buckets: list[BucketInfo]
 
     @dataclass
     class PageListed(Message):
@@ -110,25 +109,22 @@ class BucketsPanel(Panel):
         scanned: int
         done: bool
 
+    @dataclass
     class Deleted(Message):
-        def __init__(self, location: Location, count: int, failed: int) -> None:
-            super().__init__()
-            self.location = location
-            self.count = count
-            self.failed = failed
+        location: Location
+        count: int
+        failed: int
 
+    @dataclass
     class PrefixesListed(Message):
-        def __init__(self, bucket: BucketRef, node: TreeNode[str], prefixes: list[str]) -> None:
-            super().__init__()
-            self.bucket = bucket
-            self.node = node
-            self.prefixes = prefixes
+        bucket: BucketRef
+        node: TreeNode[str]
+        prefixes: list[str]
 
+    @dataclass
     class Transferred(Message):
-        def __init__(self, text: str, failed: int) -> None:
-            super().__init__()
-            self.text = text
-            self.failed = failed
+        text: str
+        failed: int
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -445,7 +441,7 @@ class BucketsPanel(Panel):
         else:
             info = store.head(location.bucket, target)
             objects = [info] if info else []
-        result = store.download(location.bucket, objects, destination, lambda _p: None, CancelToken(), remove_prefix=location.prefix)
+        result = store.download(location.bucket, objects, destination, lambda _p: None, worker_token(), remove_prefix=location.prefix)
         self.post_message(self.Transferred(f"downloaded {len(result.done)} object(s) to {destination}", len(result.failed)))
 
     def action_delete(self) -> None:
@@ -468,7 +464,7 @@ class BucketsPanel(Panel):
         store = self.services.object_store
         assert store is not None and location.bucket is not None
         keys = [info.key for info in iter_objects(store, location.bucket, target)] if is_prefix else [target]
-        result = store.delete(location.bucket, keys, lambda _progress: None, CancelToken())
+        result = store.delete(location.bucket, keys, lambda _progress: None, worker_token())
         self.post_message(self.Deleted(location, len(result.done), len(result.failed)))
 
     @on(Transferred)

@@ -10,7 +10,7 @@ workers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -67,16 +67,14 @@ class ImagesPanel(Panel):
         Binding("r", "refresh", "Refresh", show=False),
     ]
 
+    @dataclass
     class EngineFound(Message):
-        def __init__(self, engine: EngineInfo) -> None:
-            super().__init__()
-            self.engine = engine
+        engine: EngineInfo
 
+    @dataclass
     class RegistriesListed(Message):
-        def __init__(self, registries: list[RegistryInfo], history: list[HistoryEntry]) -> None:
-            super().__init__()
-            self.registries = registries
-            self.history = history
+        registries: list[RegistryInfo]
+        history: list[HistoryEntry]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -104,35 +104,30 @@ class InferencePanel(Panel):
         Binding("slash", "filter", "Filter"),
     ]
 
+    @dataclass
     class Checked(Message):
-        def __init__(self, server: Server, health: Health, metadata: ServerMetadata, models: list[ModelIndexEntry]) -> None:
-            super().__init__()
-            self.server = server
-            self.health = health
-            self.metadata = metadata
-            self.models = models
+        server: Server
+        health: Health
+        metadata: ServerMetadata
+        models: list[ModelIndexEntry]
 
+    @dataclass
     class CheckFailed(Message):
-        def __init__(self, server: Server | None, reason: str) -> None:
-            super().__init__()
-            self.server = server
-            self.reason = reason
+        server: Server | None
+        reason: str
 
+    @dataclass
     class ModelRead(Message):
-        def __init__(self, metadata: ModelMetadata) -> None:
-            super().__init__()
-            self.metadata = metadata
+        metadata: ModelMetadata
 
+    @dataclass
     class Answered(Message):
-        def __init__(self, result: ClassifyResult, pixels: list[list[tuple[int, int, int]]] | None) -> None:
-            super().__init__()
-            self.result = result
-            self.pixels = pixels
+        result: ClassifyResult
+        pixels: list[list[tuple[int, int, int]]] | None
 
+    @dataclass
     class RunEnded(Message):
-        def __init__(self, summary: str) -> None:
-            super().__init__()
-            self.summary = summary
+        summary: str
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

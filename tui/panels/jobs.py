@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on, work
@@ -64,17 +65,15 @@ class JobsPanel(Panel):
         Binding("r", "refresh", "Refresh", show=False),
     ]
 
+    @dataclass
     class Listed(Message):
-        def __init__(self, jobs: list[Job]) -> None:
-            super().__init__()
-            self.jobs = jobs
+        jobs: list[Job]
 
+    @dataclass
     class Changed(Message):
         """A stop or delete went through; the text says which."""
 
-        def __init__(self, text: str) -> None:
-            super().__init__()
-            self.text = text
+        text: str
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

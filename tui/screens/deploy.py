@@ -10,6 +10,7 @@ cancels it and the step it was in resumes next time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -23,9 +24,8 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
-from services.cancel import CancelToken
 from services.inference.protocol import Classification
 from services.pipeline.commands import equivalent_command, shown_path
 from services.pipeline.plan import STEP_TITLES, DeployPlan, Step, demo_plan
@@ -33,6 +33,7 @@ from services.pipeline.runner import PipelineRunner
 from services.pipeline.state import PipelineState, PipelineStore, StepRecord
 from services.secrets import redact
 from tui.panels.base import confirm_screen
+from tui.workers import worker_token
 from widgets.classification_card import ClassRow, classes_table
 from widgets.inert import inert
 from widgets.step_view import StepData, StepView
@@ -70,16 +71,14 @@ class DeployScreen(Screen[None]):
         Binding("enter", "open_panel", "Open panel"),
     ]
 
+    @dataclass
     class Changed(Message):
-        def __init__(self, step: Step, record: StepRecord) -> None:
-            super().__init__()
-            self.step = step
-            self.record = record
+        step: Step
+        record: StepRecord
 
+    @dataclass
     class Finished(Message):
-        def __init__(self, state: PipelineState) -> None:
-            super().__init__()
-            self.state = state
+        state: PipelineState
 
     def __init__(self, poll_s: float = 0.5) -> None:
         super().__init__()
@@ -156,7 +155,7 @@ class DeployScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="deploy-leftovers", exit_on_error=False)
     def _check_leftovers(self) -> None:
         """Starting over must not forget the last run's jobs: ask before stopping them."""
-        leftovers = PipelineRunner(self.deck.services, self.store, lambda _step, _record: None, CancelToken()).leftover_jobs()
+        leftovers = PipelineRunner(self.deck.services, self.store, lambda _step, _record: None, worker_token()).leftover_jobs()
         self.app.call_from_thread(self._confirm_fresh, leftovers)
 
     def _confirm_fresh(self, leftovers: list[Job]) -> None:
@@ -191,8 +190,7 @@ class DeployScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="deploy", exit_on_error=False)
     def _run(self, plan: DeployPlan, fresh: bool) -> None:
-        worker = get_current_worker()
-        cancel = CancelToken(linked=lambda: worker.is_cancelled)
+        cancel = worker_token()
         runner = PipelineRunner(self.deck.services, self.store, lambda step, record: self.post_message(self.Changed(step, _copy(record))), cancel, poll_s=self._poll_s)
         state = runner.run(plan, resume=not fresh, stop_leftovers=fresh)  # a fresh start was confirmed
         if not cancel.cancelled:

@@ -8,6 +8,7 @@ pushes the image.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -19,16 +20,16 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from services import locations
-from services.cancel import CancelToken
 from services.images.history import ImageHistory
 from services.images.protocol import BuildDone, BuildEvent, BuildFailed, BuildLog, BuildStep
 from services.logs.spool import LogSpool, LogViewModel
 from services.secrets import redact
 from services.streams import batched
 from services.text import visible
+from tui.workers import worker_token
 from widgets.inert import inert
 from widgets.log_pane import LogPane
 
@@ -55,12 +56,11 @@ class ImageBuildScreen(Screen[None]):
         Binding("p", "push", "Push"),
     ]
 
+    @dataclass
     class Progressed(Message):
-        def __init__(self, lines: int, step: BuildStep | None, outcome: BuildDone | BuildFailed | None) -> None:
-            super().__init__()
-            self.lines = lines
-            self.step = step
-            self.outcome = outcome
+        lines: int
+        step: BuildStep | None
+        outcome: BuildDone | BuildFailed | None
 
     def __init__(self, dockerfile: str, context: Path, tag: str, platform: str, registry: str | None = None, start: bool = True) -> None:
         super().__init__()
@@ -138,8 +138,7 @@ class ImageBuildScreen(Screen[None]):
         builder = self.deck.services.image_builder
         assert builder is not None and self._spool is not None
         spool = self._spool
-        worker = get_current_worker()
-        cancel = CancelToken(linked=lambda: worker.is_cancelled)
+        cancel = worker_token()
         for batch in batched(builder.build(context, tag, platform, self._dockerfile, cancel), FLUSH_S, cancel):
             steps = [event for event in batch if isinstance(event, BuildStep)]
             outcome = next((event for event in batch if isinstance(event, BuildDone | BuildFailed)), None)

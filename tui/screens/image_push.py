@@ -17,9 +17,8 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
-from services.cancel import CancelToken
 from services.images.history import ImageHistory
 from services.images.protocol import LayerProgress, PushDone
 from services.images.push_tally import PushTally
@@ -27,6 +26,7 @@ from services.secrets import redact
 from services.streams import batched
 from services.text import visible
 from services.units import human_size
+from tui.workers import worker_token
 from widgets.inert import inert
 from widgets.layer_bars import LayerBars, LayerRow
 
@@ -104,8 +104,7 @@ class ImagePushScreen(Screen[None]):
         assert builder is not None
         if source != target:
             builder.tag(source, target)
-        worker = get_current_worker()
-        cancel = CancelToken(linked=lambda: worker.is_cancelled)
+        cancel = worker_token()
         tally = PushTally()
         for batch in batched(builder.push(target, cancel), FLUSH_S, cancel):
             done = None

@@ -8,6 +8,7 @@ saving read the spool in workers too; the UI thread only ever reads the rows on 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -17,15 +18,15 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from services import locations
-from services.cancel import CancelToken
 from services.jobs.log_format import JOB_SOURCE
 from services.jobs.protocol import Job, is_marker
 from services.logs.spool import LogSpool, LogViewModel
 from services.streams import batched
 from tui.screens.prompt import PromptScreen
+from tui.workers import worker_token
 from widgets.log_pane import LogPane, StreamState
 
 if TYPE_CHECKING:
@@ -42,20 +43,18 @@ class JobLogScreen(Screen[None]):
         Binding("ctrl+s", "save", "Save"),
     ]
 
+    @dataclass
     class Grew(Message):
-        def __init__(self, lines: int, reconnected: bool) -> None:
-            super().__init__()
-            self.lines = lines
-            self.reconnected = reconnected
+        lines: int
+        reconnected: bool
 
     class Ended(Message):
         pass
 
+    @dataclass
     class Found(Message):
-        def __init__(self, query: str, row: int | None) -> None:
-            super().__init__()
-            self.query = query
-            self.row = row
+        query: str
+        row: int | None
 
     def __init__(self, job: Job) -> None:
         super().__init__()
@@ -86,9 +85,8 @@ class JobLogScreen(Screen[None]):
     def _follow(self) -> None:
         platform = cast("TritonDeck", self.app).services.job_platform
         assert platform is not None
-        worker = get_current_worker()
         # Leaving the screen cancels this worker, and through the token the stream.
-        cancel = CancelToken(linked=lambda: worker.is_cancelled)
+        cancel = worker_token()
         for batch in batched(platform.follow_logs(self._job.id, cancel), FLUSH_S, cancel):
             lines: list[str] = []
             added = 0

@@ -5,6 +5,7 @@ the repository check before anything moves, live totals, and cancel.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -60,22 +61,19 @@ class UploadScreen(ModalScreen[bool]):
         Binding("ctrl+s", "upload", "Upload"),
     ]
 
+    @dataclass
     class Checked(Message):
-        def __init__(self, source: str, report: ValidationReport | None) -> None:
-            super().__init__()
-            self.source = source
-            self.report = report
+        source: str
+        report: ValidationReport | None
 
+    @dataclass
     class Progressed(Message):
-        def __init__(self, update: TransferProgress, started: float) -> None:
-            super().__init__()
-            self.update = update
-            self.started = started
+        update: TransferProgress
+        started: float
 
+    @dataclass
     class Finished(Message):
-        def __init__(self, result: TransferResult) -> None:
-            super().__init__()
-            self.result = result
+        result: TransferResult
 
     def __init__(self, bucket: BucketRef, prefix: str, source: str = "") -> None:
         super().__init__()
