@@ -32,6 +32,7 @@ from services.images.protocol import BuildDone, BuildFailed, BuildLog, BuildStep
 from services.images.push_tally import PushTally
 from services.secrets import Secret
 from tui.cli_output import shown, warn
+from tui.render import build_failure, build_step_line
 
 if TYPE_CHECKING:
     from tui.cli import Context
@@ -80,12 +81,11 @@ def cmd_image_build(ctx: Context) -> int:
     try:
         for event in _builder(ctx).build(args.context, args.tag, args.platform, dockerfile, cancel):
             if isinstance(event, BuildStep):
-                warn(f"Step {event.number}/{event.total} : {event.instruction}" + (" (cached)" if event.cached else ""))
+                warn(build_step_line(event))
             elif isinstance(event, BuildLog):
                 warn(event.text)
             elif isinstance(event, BuildFailed):
-                where = f"step {event.step}" if event.step else "the build"
-                raise UserError(f"{where} failed: {event.message}")
+                raise UserError(build_failure(event))
             else:
                 done = event
     except KeyboardInterrupt:

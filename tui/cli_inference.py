@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from services.backends import Capability, ServiceSet, open_services
 from services.errors import UserError
-from services.inference.endpoint import endpoint_for_job, endpoint_for_url, parse_address, serving_jobs
+from services.inference.endpoint import parse_address
 from services.inference.protocol import ClassifyRequest, ClassifyResult, Endpoint, InferenceClient, Scaling, Transport, image_files
+from services.usecases.server import find_server
 from tui.cli_output import warn
 
 if TYPE_CHECKING:
@@ -37,28 +38,20 @@ def _transport(value: str) -> Transport:
 def _endpoint(ctx: Context, services: ServiceSet) -> tuple[Endpoint, str]:
     """The endpoint and how it was chosen (shown by `health`)."""
     args = ctx.args
-    if args.url:
-        return endpoint_for_url(args.url, args.protocol, services.ai_token), "-u"
-    platform = services.job_platform
-    if platform is None:
+    if not args.url and services.job_platform is None:
         raise UserError(f"no server URL: pass -u host:port ({services.reason(Capability.JOBS)})")
-    if args.job:
-        job = platform.get(args.job)
-    else:
-        candidates = serving_jobs(platform.list())
-        if not candidates:
-            raise UserError(f"no RUNNING server job on profile '{services.profile.name}': pass -u host:port or --job ID, or start one with `triton-deck job run`")
-        job = candidates[0]
-    return endpoint_for_job(job, args.protocol, services.ai_token), f"job {job.id}"
+    server = find_server(services, args.protocol, url=args.url, job_id=args.job)
+    if server is None:
+        raise UserError(f"no RUNNING server job on profile '{services.profile.name}': pass -u host:port or --job ID, or start one with `triton-deck job run`")
+    return server.endpoint, f"job {server.job.id}" if server.job else "-u"
 
 
 def _client(ctx: Context) -> tuple[InferenceClient, str]:
     services = open_services(ctx.profile, ctx.env)
-    factory = services.require(services.inference, Capability.INFERENCE)
     if ctx.args.timeout <= 0:
         raise UserError(f"--timeout {ctx.args.timeout:g} is not valid: give seconds, more than 0")
     endpoint, origin = _endpoint(ctx, services)
-    return factory(replace(endpoint, timeout_s=ctx.args.timeout)), origin
+    return services.inference_client(replace(endpoint, timeout_s=ctx.args.timeout)), origin
 
 
 def cmd_health(ctx: Context) -> int:

@@ -210,8 +210,7 @@ class PipelineRunner:
         if not store.bucket_exists(bucket):
             store.create_bucket(bucket)
         root = str(source.resolve())
-        # Python's bytecode caches (the python backend writes them next to model.py) are not the model.
-        items = [item for item in plan_upload([root + "/"], remove_prefix=root.lstrip("/") + "/") if "__pycache__" not in item.key.split("/")]
+        items = plan_upload([root + "/"], remove_prefix=root.lstrip("/") + "/")  # caches left out, as everywhere
 
         def progress(update: TransferProgress) -> None:
             record.detail = f"{update.files_done}/{update.files_total} files, {human_size(update.bytes_done)} of {human_size(update.bytes_total)}"

@@ -3,7 +3,10 @@
 `ovhai bucket object upload my-models@GRA model_repository/ --remove-prefix model_repository/`
 walks each path and names every file by its path as typed, minus the remove-prefix,
 plus the add-prefix. Symlinks that lead out of the tree are refused: uploading what
-happens to be linked from elsewhere is how secrets end up in buckets.
+happens to be linked from elsewhere is how secrets end up in buckets. Python's bytecode
+caches (`__pycache__/`, which Triton's python backend writes next to model.py) are left
+out: they are not the model, and this one rule holds for the CLI, the upload dialog,
+the deploy pipeline and a job's RW volumes alike.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 
 from services.errors import UserError
 from services.storage.protocol import UploadItem
+
+SKIPPED_DIRECTORIES = frozenset({"__pycache__"})
 
 
 def object_key(typed_path: str, remove_prefix: str, add_prefix: str) -> str:
@@ -46,7 +51,7 @@ def _walk(typed: str) -> list[tuple[str, Path]]:
     root = top.resolve()
     found: list[tuple[str, Path]] = []
     for directory, dirnames, filenames in os.walk(top, followlinks=False):
-        dirnames.sort()
+        dirnames[:] = sorted(name for name in dirnames if name not in SKIPPED_DIRECTORIES)
         for name in [*dirnames]:
             linked = Path(directory, name)
             if linked.is_symlink():

@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 from services.backends import Capability
 from services.demo import CLASSIFIER, CLASSIFIER_SCALING, SAMPLES_DIR
 from services.errors import UserError
-from services.inference.endpoint import endpoint_for_job, endpoint_for_url, parse_address, serving_jobs
+from services.inference.endpoint import parse_address
 from services.inference.protocol import (
     ClassifyRequest,
     ClassifyResult,
@@ -40,8 +40,8 @@ from services.inference.protocol import (
     image_files,
 )
 from services.inference.thumbnail import thumbnail_pixels
-from services.jobs.protocol import Job
 from services.text import visible
+from services.usecases.server import Server, find_server
 from tui.panels.base import Panel
 from widgets.classification_card import ClassificationCard, ClassRow
 from widgets.filter_bar import FilterBar
@@ -62,18 +62,6 @@ def model_state_text(state: str) -> Text:
 
 def tensor_text(spec: TensorSpec) -> str:
     return f"{spec.name} {spec.datatype} [{','.join(str(dim) for dim in spec.shape)}]"
-
-
-@dataclass(frozen=True)
-class Server:
-    """Where the pane points: the endpoint and, when it came from one, the job behind it."""
-
-    endpoint: Endpoint
-    job: Job | None = None
-
-    @property
-    def origin(self) -> str:
-        return f"job {self.job.name}" if self.job else "typed URL"
 
 
 @dataclass(frozen=True)
@@ -178,13 +166,9 @@ class InferencePanel(Panel):
             self.post_message(self.CheckFailed(server, error.message))
 
     def _find_server(self, typed_url: str | None, transport: Transport) -> Server | None:
-        if typed_url:
-            return Server(endpoint_for_url(typed_url, transport, self.services.ai_token))
-        platform = self.services.job_platform
-        if platform is None:
+        if not typed_url and self.services.job_platform is None:
             return None
-        jobs = serving_jobs(platform.list())
-        return Server(endpoint_for_job(jobs[0], transport, self.services.ai_token), jobs[0]) if jobs else None
+        return find_server(self.services, transport, url=typed_url)
 
     def _server_grid(self, server: Server | None) -> Table:
         grid = Table.grid(padding=(0, 2))

@@ -29,6 +29,7 @@ from services.logs.spool import LogSpool, LogViewModel
 from services.secrets import redact
 from services.streams import batched
 from services.text import visible
+from tui.render import build_failure, build_step_line
 from tui.workers import worker_token
 from widgets.inert import inert
 from widgets.log_pane import LogPane
@@ -41,7 +42,7 @@ FLUSH_S = 0.05
 
 def event_line(event: BuildEvent) -> str | None:
     if isinstance(event, BuildStep):
-        return f"Step {event.number}/{event.total} : {event.instruction}" + (" (cached)" if event.cached else "")
+        return build_step_line(event)
     if isinstance(event, BuildLog):
         return event.text
     if isinstance(event, BuildFailed):
@@ -159,8 +160,7 @@ class ImageBuildScreen(Screen[None]):
             status.update(Text.assemble(("built ", "bold green"), message.outcome.image_id[:19], f"  {tags}", ("   p pushes it", "dim")))
             self.pane.end_stream()
         elif isinstance(message.outcome, BuildFailed):
-            where = f"step {message.outcome.step}" if message.outcome.step else "the build"
-            status.update(inert(f"{where} failed: {message.outcome.message}", style="bold red"))
+            status.update(inert(build_failure(message.outcome), style="bold red"))
             self.pane.end_stream(failed=message.outcome.message)
         elif message.step is not None:
             step = message.step

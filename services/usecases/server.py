@@ -1,0 +1,44 @@
+"""Which server a health check or a classification talks to: one rule for every front end.
+
+A typed URL wins; then a named job; else the newest RUNNING job with an address, those
+running tritonserver first (`serving_jobs`). The endpoint carries the token the job URL
+wants, unless the job is `--unsecure-http`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from services.inference.endpoint import endpoint_for_job, endpoint_for_url, serving_jobs
+
+if TYPE_CHECKING:
+    from services.backends import ServiceSet
+    from services.inference.protocol import Endpoint, Transport
+    from services.jobs.protocol import Job
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where to send requests and, when it came from one, the job behind it."""
+
+    endpoint: Endpoint
+    job: Job | None = None
+
+    @property
+    def origin(self) -> str:
+        return f"job {self.job.name}" if self.job else "typed URL"
+
+
+def find_server(services: ServiceSet, transport: Transport, url: str | None = None, job_id: str | None = None) -> Server | None:
+    """The server to use, or None when no URL or job was given and no job is serving.
+
+    Raises the jobs capability's one-line reason when a job is needed and jobs are not available."""
+    if url:
+        return Server(endpoint_for_url(url, transport, services.ai_token))
+    platform = services.jobs()
+    if job_id:
+        job = platform.get(job_id)
+        return Server(endpoint_for_job(job, transport, services.ai_token), job)
+    jobs = serving_jobs(platform.list())
+    return Server(endpoint_for_job(jobs[0], transport, services.ai_token), jobs[0]) if jobs else None

@@ -1,0 +1,46 @@
+"""The rules every front end shares, decided once: what an upload leaves out, which job is the server."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from services.config import local_profile
+from services.fake_set import fake_services
+from services.inference.protocol import Transport
+from services.storage.planning import plan_upload
+from services.usecases.server import find_server
+from tui.cli import main
+
+
+def repository_with_caches(root: Path) -> Path:
+    model = root / "model_repository" / "classifier"
+    (model / "1" / "__pycache__").mkdir(parents=True)
+    (model / "config.pbtxt").write_text('name: "classifier"\nbackend: "python"\n')
+    (model / "1" / "model.py").write_text("class TritonPythonModel:\n    pass\n")
+    (model / "1" / "__pycache__" / "model.cpython-311.pyc").write_bytes(b"\x00bytecode")
+    return root / "model_repository"
+
+
+def test_bytecode_caches_are_left_out_of_every_upload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    repository_with_caches(tmp_path)
+    assert [item.key for item in plan_upload(["model_repository/"], "model_repository/")] == ["classifier/1/model.py", "classifier/config.pbtxt"]
+    out = io.StringIO()
+    assert main(["bucket", "object", "upload", "cache@LOCAL", "model_repository/", "-r", "model_repository/"], env={}, out=out) == 0
+    out = io.StringIO()
+    assert main(["bucket", "object", "list", "cache@LOCAL", "-o", "json"], env={}, out=out) == 0
+    assert "__pycache__" not in out.getvalue()
+
+
+def test_the_server_is_the_url_then_the_job_then_the_newest_serving_job() -> None:
+    services = fake_services(local_profile())
+    newest = find_server(services, Transport.HTTP)
+    assert newest is not None and newest.job is not None and newest.job.state.value == "RUNNING"
+    assert newest.endpoint.url == newest.job.url
+    typed = find_server(services, Transport.HTTP, url="localhost:9000")
+    assert typed is not None and typed.job is None and typed.origin == "typed URL"
+    named = find_server(services, Transport.GRPC, job_id=newest.job.id)
+    assert named is not None and named.job == newest.job
