@@ -128,3 +128,15 @@ def test_console_script_runs_as_a_process() -> None:
     result = subprocess.run([sys.executable, "-m", "tui", "profile", "show"], capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 1
     assert result.stderr.strip() == "triton-deck: unknown profile 'nope': use one of local, or add it with `triton-deck profile add nope`"
+
+
+def test_cli_commands_run_on_injected_fakes() -> None:
+    """The CLI opens services through a factory, as the app does: any command can run on fakes."""
+    from services.fake_set import fake_services
+
+    out = io.StringIO()
+    assert main(["job", "list"], env={}, out=out, open_services=lambda profile, _env: fake_services(profile)) == 0
+    assert "triton-server" in out.getvalue() or "RUNNING" in out.getvalue()
+    out = io.StringIO()
+    assert main(["bucket", "object", "list", "my-models@LOCAL"], env={}, out=out, open_services=lambda profile, _env: fake_services(profile)) == 0
+    assert "efficientnet_lite0/1/model.onnx" in out.getvalue()

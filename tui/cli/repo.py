@@ -13,10 +13,10 @@ from services.repository import (
     looks_like_repository,
     validate_repository,
 )
-from tui.cli_output import warn
+from tui.cli.output import warn
 
 if TYPE_CHECKING:
-    from tui.cli import Context
+    from tui.cli.context import Context
 
 
 def print_report(report: ValidationReport) -> None:

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from services.backends import Capability, open_services
 from services.cancel import CancelToken
 from services.config import REGISTRY_ADDRESS, RegistryEntry, run_secret_command, update_config
 from services.errors import UserError
@@ -31,16 +30,15 @@ from services.images.history import ImageHistory
 from services.images.protocol import BuildDone, BuildFailed, BuildLog, BuildStep, ImageBuilder, LayerProgress, PushDone
 from services.images.push_tally import PushTally
 from services.secrets import Secret
-from tui.cli_output import shown, warn
+from tui.cli.output import shown, warn
 from tui.render import build_failure, build_step_line
 
 if TYPE_CHECKING:
-    from tui.cli import Context
+    from tui.cli.context import Context
 
 
 def _builder(ctx: Context) -> ImageBuilder:
-    services = open_services(ctx.profile, ctx.env)
-    return services.require(services.image_builder, Capability.IMAGES)
+    return ctx.services.images()
 
 
 def _spec(args: argparse.Namespace) -> DockerfileSpec:
@@ -200,8 +198,7 @@ def cmd_image_push(ctx: Context) -> int:
 
 def cmd_registry_list(ctx: Context) -> int:
     """`ovhai registry list` (the shared registry, then attached ones) plus the registries added here."""
-    services = open_services(ctx.profile, ctx.env)
-    platform = services.job_platform
+    platform = ctx.services.job_platform
     rows = [(row.id or "", row.kind, row.url) for row in (platform.registries() if platform and platform.capabilities.registries else [])]
     rows += [("", "added", address) for address in sorted(ctx.config.registries)]
     if ctx.args.output == "json":

@@ -7,7 +7,6 @@ stderr; `--debug` adds the traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import traceback
@@ -16,12 +15,11 @@ from importlib.metadata import version
 from typing import TextIO
 
 from services import locations
-from services.backends import KINDS, ai_token_reader, describe_profile
+from services.backends import KINDS, ai_token_reader, describe_profile, open_services
 from services.config import (
     Config,
     Profile,
     ProfileKind,
-    load_config,
     select_profile_name,
     update_config,
     validate_profile_name,
@@ -29,42 +27,17 @@ from services.config import (
 )
 from services.errors import UserError
 from services.secrets import Secret, redact
-from tui.cli_deploy import add_deploy_commands
-from tui.cli_images import add_image_commands, add_registry_commands
-from tui.cli_inference import add_inference_commands
-from tui.cli_jobs import add_job_commands
-from tui.cli_output import shown, warn
-from tui.cli_repo import add_repo_commands
-from tui.cli_storage import add_bucket_commands
+from tui.cli.context import Context, ServiceOpener
+from tui.cli.deploy import add_deploy_commands
+from tui.cli.images import add_image_commands, add_registry_commands
+from tui.cli.inference import add_inference_commands
+from tui.cli.jobs import add_job_commands
+from tui.cli.output import warn
+from tui.cli.repo import add_repo_commands
+from tui.cli.storage import add_bucket_commands
 
 PROG = "triton-deck"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-
-class Context:
-    """What every command handler gets: parsed args, config, environment and output."""
-
-    def __init__(self, args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> None:
-        self.args = args
-        self.env = env
-        self.out = out
-        self._config: Config | None = None
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            self._config = load_config()
-        return self._config
-
-    @property
-    def profile(self) -> Profile:
-        return self.config.profile(select_profile_name(self.config, self.args.profile, self.env))
-
-    def print(self, text: str = "") -> None:
-        print(shown(text, self.out), file=self.out)
-
-    def print_json(self, data: object) -> None:
-        print(json.dumps(data, indent=2, sort_keys=True), file=self.out)
-
 
 Handler = Callable[[Context], int]
 
@@ -233,10 +206,13 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
-def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None, out: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None, out: TextIO | None = None, open_services: ServiceOpener = open_services
+) -> int:
+    """The command line; `open_services` is injectable, as `make_app`'s factory is, so tests run commands on fakes."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    ctx = Context(args, os.environ if env is None else env, out or sys.stdout)
+    ctx = Context(args, os.environ if env is None else env, out or sys.stdout, open_services)
     try:
         return args.handler(ctx)
     except UserError as error:

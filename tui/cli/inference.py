@@ -16,15 +16,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.backends import Capability, ServiceSet, open_services
+from services.backends import Capability, ServiceSet
 from services.errors import UserError
 from services.inference.endpoint import parse_address
 from services.inference.protocol import ClassifyRequest, ClassifyResult, Endpoint, InferenceClient, Scaling, Transport, image_files
 from services.usecases.server import find_server
-from tui.cli_output import warn
+from tui.cli.output import warn
 
 if TYPE_CHECKING:
-    from tui.cli import Context
+    from tui.cli.context import Context
 
 
 def _transport(value: str) -> Transport:
@@ -47,7 +47,7 @@ def _endpoint(ctx: Context, services: ServiceSet) -> tuple[Endpoint, str]:
 
 
 def _client(ctx: Context) -> tuple[InferenceClient, str]:
-    services = open_services(ctx.profile, ctx.env)
+    services = ctx.services
     if ctx.args.timeout <= 0:
         raise UserError(f"--timeout {ctx.args.timeout:g} is not valid: give seconds, more than 0")
     endpoint, origin = _endpoint(ctx, services)

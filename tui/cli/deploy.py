@@ -15,17 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.backends import backend, open_services
+from services.backends import backend
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.inference.protocol import Classification
 from services.pipeline.plan import STEP_TITLES, DeployPlan, Step, demo_plan
 from services.pipeline.runner import PipelineRunner
 from services.pipeline.state import PipelineState, PipelineStore, StepRecord, StepStatus
-from tui.cli_output import warn
+from tui.cli.output import warn
 
 if TYPE_CHECKING:
-    from tui.cli import Context
+    from tui.cli.context import Context
 
 MARKS = {StepStatus.DONE: "ok", StepStatus.SKIPPED: "--", StepStatus.FAILED: "!!", StepStatus.PENDING: ".."}
 
@@ -47,7 +47,7 @@ def print_answers(ctx: Context, state: PipelineState) -> None:
 
 def run_plan(ctx: Context, plan: DeployPlan, fresh: bool, keep: bool) -> int:
     profile = ctx.profile
-    services = open_services(profile, ctx.env)
+    services = ctx.services
     store = PipelineStore(profile.name)
 
     def listener(step: Step, record: StepRecord) -> None:

@@ -13,22 +13,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.backends import Capability, open_services
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.jobs.document import job_document
 from services.jobs.log_format import source_of
 from services.jobs.protocol import JobPlatform, JobSpec, LogItem, is_marker, job_resources, parse_pairs, parse_volume
 from services.units import human_age, parse_duration
-from tui.cli_output import warn
+from tui.cli.output import warn
 
 if TYPE_CHECKING:
-    from tui.cli import Context
+    from tui.cli.context import Context
 
 
 def _platform(ctx: Context) -> JobPlatform:
-    services = open_services(ctx.profile, ctx.env)
-    return services.require(services.job_platform, Capability.JOBS)
+    return ctx.services.jobs()
 
 
 def _ssh_keys(values: list[str] | None) -> tuple[str, ...]:

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from services.backends import open_object_store
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.storage.planning import plan_upload
@@ -30,11 +29,11 @@ from services.storage.protocol import (
     iter_objects,
 )
 from services.units import human_size
-from tui.cli_output import row_cell, shown, warn
-from tui.cli_repo import check_before_upload
+from tui.cli.output import row_cell, shown, warn
+from tui.cli.repo import check_before_upload
 
 if TYPE_CHECKING:
-    from tui.cli import Context
+    from tui.cli.context import Context
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 EXIT_OK, EXIT_FAILURE = 0, 1
@@ -42,7 +41,7 @@ MAX_WORKERS = 64
 
 
 def _store(ctx: Context) -> ObjectStore:
-    return open_object_store(ctx.profile, ctx.env)
+    return ctx.services.storage()
 
 
 class ProgressReporter:
