@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -187,15 +186,16 @@ def test_batched_groups_a_firehose_and_flushes_a_trickle() -> None:
     cancel = CancelToken()
     assert sum(len(b) for b in batched(iter(range(10_000)), 0.05, cancel)) == 10_000
 
+    release = threading.Event()
+
     def trickle() -> Iterator[str]:
         yield "first"
-        time.sleep(0.3)
+        release.wait(30)  # the source waits until the test has seen the first batch
         yield "second"
 
-    started = time.monotonic()
     batches = batched(trickle(), 0.05, cancel)
-    assert next(batches) == ["first"]
-    assert time.monotonic() - started < 0.3, "a waiting source does not hold back what already arrived"
+    assert next(batches) == ["first"], "a waiting source does not hold back what already arrived"
+    release.set()
     assert next(batches) == ["second"]
 
 

@@ -41,7 +41,6 @@ def server_jobs() -> list[str]:
 
 
 def test_demo_runs_the_tutorial_end_to_end_and_cleans_up(capsys: pytest.CaptureFixture[str]) -> None:
-    started = time.monotonic()
     code, out = cli("demo", "--client-job")
     err = capsys.readouterr().err
     assert code == 0, err
@@ -55,7 +54,6 @@ def test_demo_runs_the_tutorial_end_to_end_and_cleans_up(capsys: pytest.CaptureF
     assert lines[coffee + 1 : coffee + 4] == COFFEE_TOP3
     assert LocalJobPlatform().list() == [] and err.count("deleted job") == 2
     assert not PipelineStore("local").path.exists(), "a finished demo leaves no progress to resume"
-    assert time.monotonic() - started < 120
 
 
 @pytest.mark.parametrize("killed_at", sorted(RAN, key=list(Step).index))
