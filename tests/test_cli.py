@@ -140,3 +140,50 @@ def test_cli_commands_run_on_injected_fakes() -> None:
     out = io.StringIO()
     assert main(["bucket", "object", "list", "my-models@LOCAL"], env={}, out=out, open_services=lambda profile, _env: fake_services(profile)) == 0
     assert "efficientnet_lite0/1/model.onnx" in out.getvalue()
+
+
+def leaf_commands() -> list[tuple[list[str], list[str]]]:
+    """Every command path of the CLI (`job list`, `bucket object upload`, ...) with arguments
+    that satisfy it, from the parser itself: a new command is covered without listing it."""
+    import argparse
+
+    from tui.cli import build_parser
+
+    def satisfying(parser: argparse.ArgumentParser) -> list[str]:
+        words: list[str] = []
+        for action in parser._actions:
+            sample = str(action.choices[0] if isinstance(action.choices, list) else "7" if action.type is int else "x")
+            if not action.option_strings and action.nargs in (None, "+", 1):
+                words.append(sample)
+            elif action.option_strings and action.required:
+                words += [action.option_strings[0], sample]
+        return words
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> list[tuple[list[str], list[str]]]:
+        found = []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    found += walk(child, [*path, name])
+        return found or [(path, satisfying(parser))]
+
+    return walk(build_parser(), [])
+
+
+def test_global_options_count_before_and_after_every_subcommand() -> None:
+    from tui.cli import parse
+
+    commands = leaf_commands()
+    assert (["job", "list"], []) in commands and len(commands) > 25
+    for path, rest in commands:
+        assert parse(["--profile", "gra", "--debug", *path, *rest]).profile == "gra", path
+        after = parse([*path, "--profile", "gra", "--debug", *rest])
+        assert after.profile == "gra" and after.debug, path
+        assert not parse([*path, *rest]).debug and parse([*path, *rest]).profile is None, path
+
+
+def test_a_profile_given_before_the_command_is_the_one_used(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--profile prod job delete ...` must never act on the saved default instead."""
+    for argv in (["--profile", "nosuch", "job", "list"], ["job", "list", "--profile", "nosuch"]):
+        assert main(argv, env={}, out=io.StringIO()) == 1
+        assert "nosuch" in capsys.readouterr().err

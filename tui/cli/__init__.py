@@ -156,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"config: {locations.config_file()}",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {version('triton-deck')}")
-    parser.set_defaults(handler=cmd_tui, profile=None, debug=False)
+    # No default for the global options here: argparse would let it overwrite a value given
+    # before the subcommand. `parse` fills them in after parsing, wherever they were typed.
+    parser.set_defaults(handler=cmd_tui)
     groups = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     profile = groups.add_parser("profile", parents=[common], help="list, show, add and choose profiles")
@@ -195,6 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The parsed command; `--profile` and `--debug` count before or after the subcommand."""
+    args = build_parser().parse_args(argv)
+    for name, default in (("profile", None), ("debug", False)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    return args
+
+
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -210,8 +221,7 @@ def main(
     argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None, out: TextIO | None = None, open_services: ServiceOpener = open_services
 ) -> int:
     """The command line; `open_services` is injectable, as `make_app`'s factory is, so tests run commands on fakes."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(argv)
     ctx = Context(args, os.environ if env is None else env, out or sys.stdout, open_services)
     try:
         return args.handler(ctx)
