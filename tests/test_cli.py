@@ -187,3 +187,32 @@ def test_a_profile_given_before_the_command_is_the_one_used(capsys: pytest.Captu
     for argv in (["--profile", "nosuch", "job", "list"], ["job", "list", "--profile", "nosuch"]):
         assert main(argv, env={}, out=io.StringIO()) == 1
         assert "nosuch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["job", "run", "ubuntu", "--gpu", "1", "--", "echo", "hi"],  # OVHcloud's CLI guide's order
+        ["job", "run", "--gpu", "1", "ubuntu", "--", "echo", "hi"],
+        ["job", "run", "ubuntu", "--", "echo", "hi"],
+    ],
+)
+def test_job_run_takes_options_before_or_after_the_image_and_the_command_after_dashes(argv: list[str]) -> None:
+    from services.fake_set import fake_services
+
+    services = {}
+
+    def opener(profile, env):  # type: ignore[no-untyped-def]
+        services["set"] = fake_services(profile)
+        return services["set"]
+
+    assert main(argv, env={}, out=io.StringIO(), open_services=opener) == 0
+    job = services["set"].job_platform.list()[0]
+    assert (job.spec.image, job.spec.command, job.spec.gpu) == ("ubuntu", ("echo", "hi"), 1)
+
+
+def test_a_command_without_dashes_is_refused_with_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["job", "run", "ubuntu", "echo", "hi"], env={}, out=io.StringIO())
+    assert exited.value.code == 2
+    assert "a job's command goes after --: `triton-deck job run IMAGE -- echo hi`" in capsys.readouterr().err

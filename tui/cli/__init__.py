@@ -198,8 +198,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    """The parsed command; `--profile` and `--debug` count before or after the subcommand."""
-    args = build_parser().parse_args(argv)
+    """The parsed command; `--profile` and `--debug` count before or after the subcommand.
+
+    For `job run`, everything after the first `--` is the job's command, taken as typed;
+    before it, options and IMAGE come in any order (argparse alone cannot mix the two)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    command: list[str] | None = None
+    if "--" in words:
+        cut = words.index("--")
+        if any(words[i : i + 2] == ["job", "run"] for i in range(cut)):
+            words, command = words[:cut], words[cut + 1 :]
+    parser = build_parser()
+    args, extra = parser.parse_known_args(words)
+    if extra:
+        hint = f"; a job's command goes after --: `triton-deck job run IMAGE -- {' '.join(extra)}`" if hasattr(args, "command") else ""
+        parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+    if command is not None:
+        args.command = command
     for name, default in (("profile", None), ("debug", False)):
         if not hasattr(args, name):
             setattr(args, name, default)

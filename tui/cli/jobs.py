@@ -154,9 +154,11 @@ def cmd_job_delete(ctx: Context) -> int:
 def add_job_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
     job = groups.add_parser("job", parents=[common], help="run, list, get, follow, stop and delete jobs")
     actions = job.add_subparsers(title="job commands", metavar="ACTION", required=True)
-    run = actions.add_parser("run", parents=[common], help="run a job: IMAGE -- COMMAND...")
+    run = actions.add_parser("run", parents=[common], help="run a job: IMAGE [OPTIONS] -- COMMAND...", usage="%(prog)s [OPTIONS] IMAGE [OPTIONS] -- COMMAND...")
     run.add_argument("image", metavar="IMAGE")
-    run.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND")
+    # The command is what follows `--` (split off by tui.cli.parse): options may come before
+    # or after IMAGE, as in ovhai, and nothing after `--` is read as one.
+    run.set_defaults(command=[])
     run.add_argument("-n", "--name")
     run.add_argument("-g", "--gpu", type=int, help="GPUs, 1-4 (default 1; the local profile records it and runs on CPU)")
     run.add_argument("-c", "--cpu", type=int, help="CPUs instead of GPUs")
