@@ -216,3 +216,52 @@ def test_a_command_without_dashes_is_refused_with_the_fix(capsys: pytest.Capture
         main(["job", "run", "ubuntu", "echo", "hi"], env={}, out=io.StringIO())
     assert exited.value.code == 2
     assert "a job's command goes after --: `triton-deck job run IMAGE -- echo hi`" in capsys.readouterr().err
+
+
+def fake_opener():  # type: ignore[no-untyped-def]
+    """An opener that keeps the fake set it made, to look at what a command did."""
+    from services.fake_set import fake_services
+
+    made = {}
+
+    def opener(profile, env):  # type: ignore[no-untyped-def]
+        made.setdefault("set", fake_services(profile))
+        return made["set"]
+
+    return opener, made
+
+
+def test_gpu_and_cpu_together_run_a_gpu_job_and_say_so(capsys: pytest.CaptureFixture[str]) -> None:
+    opener, made = fake_opener()
+    assert main(["job", "run", "--gpu", "2", "--cpu", "4", "img"], env={}, out=io.StringIO(), open_services=opener) == 0
+    job = made["set"].job_platform.list()[0]
+    assert (job.spec.gpu, job.spec.cpu) == (2, None)
+    assert "the job takes 2 GPU(s) and --cpu is ignored" in capsys.readouterr().err
+
+
+def test_job_ids_by_unique_prefix_and_list_filters(capsys: pytest.CaptureFixture[str]) -> None:
+    opener, made = fake_opener()
+    out = io.StringIO()
+    assert main(["job", "list", "-q", "--state", "running"], env={}, out=out, open_services=opener) == 0
+    [running] = out.getvalue().split()
+    out = io.StringIO()
+    assert main(["job", "get", running[:9]], env={}, out=out, open_services=opener) == 0
+    assert out.getvalue().startswith(f"id     {running}")
+    assert main(["job", "get", "0000"], env={}, out=io.StringIO(), open_services=opener) == 1
+    err = capsys.readouterr().err
+    assert "'0000' matches" in err and "type more of the id" in err and err.count("\n") == 1
+    assert main(["job", "stop", "ffff"], env={}, out=io.StringIO(), open_services=opener) == 1
+    assert "no job id starts with 'ffff'" in capsys.readouterr().err
+    assert main(["job", "list", "--state", "RUNING"], env={}, out=io.StringIO(), open_services=opener) == 1
+    assert "--state RUNING is not a job state" in capsys.readouterr().err
+
+
+def test_unknown_states_and_missing_optional_fields_never_break_a_listing() -> None:
+    from services.jobs.document import job_from_document
+    from services.jobs.protocol import JobState
+
+    job = job_from_document({"id": "j1", "spec": {"image": "img"}, "status": {"state": "STOPPING", "history": [{"state": "QUEUED"}]}})
+    assert job.state.value == "STOPPING" and not job.state.is_terminal and not job.state.is_starting
+    assert job.state is not JobState.RUNNING and job.history[0].state is JobState.QUEUED
+    bare = job_from_document({"id": "j2"})
+    assert bare.state.value == "UNKNOWN" and bare.created_at.year == 1970

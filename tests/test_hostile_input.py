@@ -81,7 +81,6 @@ def test_dockerfile_lines_cannot_smuggle_instructions(spec: DockerfileSpec, mess
         (-1, None, "--gpu -1: a job takes 1 to 4 GPUs"),
         (None, 0, "--cpu 0: a CPU job takes 1 CPU or more"),
         (None, -3, "--cpu -3: a CPU job takes 1 CPU or more"),
-        (2, 4, "--gpu and --cpu are exclusive"),
     ],
 )
 def test_one_rule_for_job_resources(gpu: int | None, cpu: int | None, message: str) -> None:
@@ -94,6 +93,7 @@ def test_job_resources_that_make_sense() -> None:
     assert job_resources(4, None) == (4, None)
     assert job_resources(None, 2) == (0, 2)
     assert job_resources(0, 2) == (0, 2)
+    assert job_resources(2, 4) == (2, None), "the GPU count wins, as in ovhai"
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,7 @@ def spec_from_document(document: dict[str, Any]) -> JobSpec:
     resources = document.get("resources") or {}
     gpu = int(resources.get("gpu") or 0)
     return JobSpec(
-        image=document["image"],
+        image=document.get("image", ""),
         command=tuple(document.get("command") or ()),
         name=document.get("name"),
         gpu=gpu,
@@ -105,15 +105,23 @@ def job_document(job: Job) -> dict[str, Any]:
     }
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def job_from_document(document: dict[str, Any]) -> Job:
+    """Lenient where the SDK marks fields optional: no `status`, `createdAt` or history dates
+    is a job still (state UNKNOWN, the epoch), never a KeyError that breaks a listing."""
     status = document.get("status") or {}
     info = status.get("info") or {}
     return Job(
         id=document["id"],
-        spec=spec_from_document(document["spec"]),
-        state=JobState(status["state"]),
-        created_at=parse_stamp(document["createdAt"]),
-        history=tuple(StateChange(JobState(entry["state"]), parse_stamp(entry["date"])) for entry in status.get("history") or ()),
+        spec=spec_from_document(document.get("spec") or {}),
+        state=JobState(status.get("state") or "UNKNOWN"),
+        created_at=parse_stamp(document["createdAt"]) if document.get("createdAt") else EPOCH,
+        history=tuple(
+            StateChange(JobState(entry.get("state") or "UNKNOWN"), parse_stamp(entry["date"]) if entry.get("date") else EPOCH)
+            for entry in status.get("history") or ()
+        ),
         url=status.get("url"),
         ip=status.get("ip"),
         grpc_address=status.get("grpcAddress"),

@@ -31,6 +31,17 @@ class JobState(StrEnum):
     ERROR = "ERROR"
     SYNC_FAILED = "SYNC_FAILED"
 
+    @classmethod
+    def _missing_(cls, value: object) -> JobState | None:
+        """A state the API added after this build (say `STOPPING`): kept as it is, shown as
+        it is, and neither running nor finished, instead of breaking every listing."""
+        if not isinstance(value, str) or not value:
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = value
+        member._value_ = value
+        return member
+
     @property
     def is_terminal(self) -> bool:
         return self in _TERMINAL
@@ -117,11 +128,18 @@ def job_resources(gpu: int | None, cpu: int | None) -> tuple[int, int | None]:
         raise UserError(f"--gpu {gpu}: a job takes 1 to {MAX_GPUS} GPUs (or --cpu N for a CPU job)")
     if gpu == 0 and cpu is None:
         raise UserError("--gpu 0 leaves the job without GPUs or CPUs: give --cpu N for a CPU job")
-    if gpu and cpu is not None:
-        raise UserError("--gpu and --cpu are exclusive: a GPU job gets its CPUs with the GPU")
+    if gpu and cpu is not None:  # as ovhai: the GPU count wins (see `resources_note`)
+        return gpu, None
     if cpu is not None:
         return 0, cpu
     return (1 if gpu is None else gpu), None
+
+
+def resources_note(gpu: int | None, cpu: int | None) -> str | None:
+    """What `job_resources` decided that the user may not expect, in one line."""
+    if gpu and cpu is not None:
+        return f"--gpu {gpu} and --cpu {cpu}: a GPU job gets its CPUs with the GPUs, so the job takes {gpu} GPU(s) and --cpu is ignored"
+    return None
 
 
 @dataclass(frozen=True)

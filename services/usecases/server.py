@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from services.inference.endpoint import endpoint_for_job, endpoint_for_url, serving_jobs
+from services.usecases.jobs import resolve_job
 
 if TYPE_CHECKING:
     from services.backends import ServiceSet
@@ -38,7 +39,7 @@ def find_server(services: ServiceSet, transport: Transport, url: str | None = No
         return Server(endpoint_for_url(url, transport, services.ai_token))
     platform = services.jobs()
     if job_id:
-        job = platform.get(job_id)
+        job = resolve_job(platform, job_id)
         return Server(endpoint_for_job(job, transport, services.ai_token), job)
     jobs = serving_jobs(platform.list())
     return Server(endpoint_for_job(jobs[0], transport, services.ai_token), jobs[0]) if jobs else None

@@ -17,9 +17,20 @@ from services.cancel import CancelToken
 from services.errors import UserError
 from services.jobs.document import job_document
 from services.jobs.log_format import source_of
-from services.jobs.protocol import JobPlatform, JobSpec, LogItem, is_marker, job_resources, parse_pairs, parse_volume
+from services.jobs.protocol import (
+    JobPlatform,
+    JobSpec,
+    JobState,
+    LogItem,
+    is_marker,
+    job_resources,
+    parse_pairs,
+    parse_volume,
+    resources_note,
+)
 from services.units import human_age, parse_duration
-from tui.cli.output import warn
+from services.usecases.jobs import resolve_job
+from tui.cli.output import row_cell, warn
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
@@ -55,6 +66,8 @@ def cmd_job_run(ctx: Context) -> int:
     if command and command[0] == "--":
         command = command[1:]
     gpu, cpu = job_resources(args.gpu, args.cpu)
+    if note := resources_note(args.gpu, args.cpu):
+        warn(f"triton-deck: {note}")
     spec = JobSpec(
         image=args.image,
         command=tuple(command),
@@ -82,19 +95,29 @@ def cmd_job_run(ctx: Context) -> int:
 
 
 def cmd_job_list(ctx: Context) -> int:
-    jobs = _platform(ctx).list()
+    """`ovhai job list`'s columns plus NAME; `--state` filters (the API does it where it can), `-q` prints ids only."""
+    typed = [state.upper() for state in ctx.args.state or ()]
+    unknown = [state for state in typed if state not in JobState.__members__]
+    if unknown:
+        raise UserError(f"--state {unknown[0]} is not a job state: use one of {', '.join(JobState.__members__)}")
+    states = tuple(JobState(state) for state in typed)
+    jobs = _platform(ctx).list(states)
+    if ctx.args.quiet:
+        for job in jobs:
+            ctx.print(job.id)
+        return 0
     if ctx.args.output == "json":
         ctx.print_json([job.raw or job_document(job) for job in jobs])
         return 0
     now = datetime.now(UTC)
-    ctx.print(f"{'ID':<36} {'STATE':<12} {'AGE':>5} {'IMAGE':<28} JOB_URL")
+    ctx.print(f"{'ID':<36} {'NAME':<20} {'STATE':<12} {'AGE':>5} {'IMAGE':<28} JOB_URL")
     for job in jobs:
-        ctx.print(f"{job.id:<36} {job.state.value:<12} {human_age(job.created_at, now):>5} {job.spec.image:<28} {job.url or ''}")
+        ctx.print(f"{job.id:<36} {row_cell(job.name):<20} {job.state.value:<12} {human_age(job.created_at, now):>5} {row_cell(job.spec.image):<28} {job.url or ''}")
     return 0
 
 
 def cmd_job_get(ctx: Context) -> int:
-    job = _platform(ctx).get(ctx.args.id)
+    job = resolve_job(_platform(ctx), ctx.args.id)
     if ctx.args.output == "json":
         ctx.print_json(job.raw or job_document(job))
         return 0
@@ -111,11 +134,12 @@ def _wanted(item: LogItem, source: str | None) -> bool:
 def cmd_job_logs(ctx: Context) -> int:
     """`--from job` keeps the container's own lines; a resumed stream is noted on stderr only."""
     platform = _platform(ctx)
+    job_id = resolve_job(platform, ctx.args.id).id
     source = ctx.args.source
     if ctx.args.follow:
         cancel = CancelToken()
         try:
-            for item in platform.follow_logs(ctx.args.id, cancel):
+            for item in platform.follow_logs(job_id, cancel):
                 if is_marker(item):
                     warn(f"triton-deck: log stream {item.value}")
                 elif _wanted(item, source):
@@ -130,9 +154,9 @@ def cmd_job_logs(ctx: Context) -> int:
     if tail == 0:  # as `tail -n 0`
         return 0
     if source is None:  # the platform reads only the tail (a local log from its end)
-        lines: Iterable[str] = platform.logs(ctx.args.id, tail=tail) if tail else platform.logs(ctx.args.id)
+        lines: Iterable[str] = platform.logs(job_id, tail=tail) if tail else platform.logs(job_id)
     else:  # filtered: the last `tail` wanted lines, never the whole log in memory
-        wanted = (line for line in platform.logs(ctx.args.id) if _wanted(line, source))
+        wanted = (line for line in platform.logs(job_id) if _wanted(line, source))
         lines = deque(wanted, maxlen=tail) if tail else wanted
     for line in lines:
         ctx.print(line)
@@ -140,14 +164,18 @@ def cmd_job_logs(ctx: Context) -> int:
 
 
 def cmd_job_stop(ctx: Context) -> int:
-    _platform(ctx).stop(ctx.args.id)
-    ctx.print(f"stop requested for {ctx.args.id}")
+    platform = _platform(ctx)
+    job = resolve_job(platform, ctx.args.id)
+    platform.stop(job.id)
+    ctx.print(f"stop requested for {job.id}")
     return 0
 
 
 def cmd_job_delete(ctx: Context) -> int:
-    _platform(ctx).delete(ctx.args.id, force=ctx.args.force)
-    ctx.print(f"deleted {ctx.args.id}")
+    platform = _platform(ctx)
+    job = resolve_job(platform, ctx.args.id)
+    platform.delete(job.id, force=ctx.args.force)
+    ctx.print(f"deleted {job.id}")
     return 0
 
 
@@ -174,6 +202,8 @@ def add_job_commands(groups: argparse._SubParsersAction, common: argparse.Argume
     output_option(run)
     run.set_defaults(handler=cmd_job_run)
     listing = actions.add_parser("list", parents=[common], help="jobs, newest first")
+    listing.add_argument("-q", "--quiet", action="store_true", help="only the ids, one a line (for scripts)")
+    listing.add_argument("--state", action="append", metavar="STATE", help="only jobs in this state (repeatable), e.g. RUNNING")
     output_option(listing)
     listing.set_defaults(handler=cmd_job_list)
     get = actions.add_parser("get", parents=[common], help="one job (-o json for the whole record)")
