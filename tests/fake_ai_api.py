@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from services.jobs.document import stamp
 from services.ports import free_port
+from tests.ovhai_sdk import as_the_sdk_reads_it
 
 TOKEN = "fake-ai-token-0123456789"
 TENANT = "0123456789abcdef0123456789abcdef"
@@ -65,6 +66,7 @@ class FakeAITrainingAPI:
         self.token = token
         self.jobs: dict[str, FakeJob] = {}
         self.requests: list[tuple[str, str]] = []
+        self.bodies: list[dict[str, Any]] = []  # every POST /v1/job body, as sent
         self.ws_connections = 0
         self.drops = 0
         self.keepalive_s = 0.2
@@ -290,8 +292,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _run(self, *, query: Any, body: Any) -> None:
         if problem := _validate_spec(body):
             return self._send(400, {"message": problem})
-        with self.fake._changed:
-            job = self.fake.create(body)
+        self.fake.bodies.append(body)
+        with self.fake._changed:  # kept as the SDK's model reads it: an unknown field is lost, as on a schema-driven server
+            job = self.fake.create(as_the_sdk_reads_it("JobSpec", body))
         self._send(200, job.document)
 
     def _list(self, *, query: dict[str, list[str]], body: Any) -> None:

@@ -53,9 +53,7 @@ def test_the_tutorial_flow(api: FakeAITrainingAPI) -> None:
     job = platform.run(TUTORIAL_SPEC)
     sent = api.jobs[job.id].document["spec"]
     assert sent["defaultHttpPort"] == 8000 and sent["unsecureHttp"] is True and sent["resources"] == {"gpu": 1}
-    assert sent["volumes"] == [
-        {"volumeSource": {"dataStore": {"alias": "GRA", "container": "my-models", "prefix": ""}}, "mountPath": "/workspace/models", "permission": "RO", "cache": False}
-    ]
+    assert sent["volumes"] == [{"dataStore": {"alias": "GRA", "container": "my-models"}, "mountPath": "/workspace/models", "permission": "RO", "cache": False}]
     assert sent["command"] == ["bash", "-c", "tritonserver --model-repository=/workspace/models"]
     assert job.state is JobState.QUEUED and job.url == f"https://{job.id}.job.gra.ai.cloud.ovh.net"
     for _ in range(3):

@@ -121,7 +121,8 @@ def test_volume_strings_parse_like_ovhai() -> None:
     from services.jobs.protocol import parse_volume
 
     assert parse_volume("my-models@GRA:/workspace/models:RO") == VolumeSpec("my-models", "GRA", "/workspace/models", "RO")
-    assert parse_volume("data@gra/train:/workspace/data:rw:cache") == VolumeSpec("data", "GRA", "/workspace/data", "RW", "train", True)
+    assert parse_volume("data@gra/train:/workspace/data:rw:cache") == VolumeSpec("data", "gra", "/workspace/data", "RW", "train", True), "aliases as typed"
+    assert parse_volume("my-bucket@s3gra:/workspace/data").alias == "s3gra"
     assert str(parse_volume("my-models@LOCAL:/workspace/models")) == "my-models@LOCAL:/workspace/models:RO"
     for bad in ("my-models@GRA", "my-models:/workspace", "m@GRA:/w:XX"):
         with pytest.raises(UserError):

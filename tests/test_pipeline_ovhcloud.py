@@ -77,7 +77,7 @@ def test_the_flow_on_an_ovhcloud_profile(
         (job,) = api.jobs.values()
         spec = job.document["spec"]
         assert spec["image"] == plan.server_image and spec["unsecureHttp"] is True and spec["defaultHttpPort"] == 8000
-        store = spec["volumes"][0]["volumeSource"]["dataStore"]
+        store = spec["volumes"][0]["dataStore"]
         assert (store["alias"], store["container"], spec["volumes"][0]["mountPath"]) == ("GRA", "my-models", "/workspace/models")
         assert services.object_store is not None
         keys = sorted(obj.key for obj in iter_objects(services.object_store, plan.bucket_ref, ""))

@@ -162,8 +162,17 @@ class AITrainingPlatform:
     # -- jobs ------------------------------------------------------------------------------
 
     def run(self, spec: JobSpec) -> Job:
+        """Start the job, and check the API kept its volumes: a server with an empty
+        `/workspace/models` is a billed GPU doing nothing, so such a job is stopped at once."""
         response = self._request("POST", "/job", what="starting the job", json=spec_document(spec))
-        return _job(response.json())
+        job = _job(response.json())
+        kept = [(volume.container, volume.alias, volume.mount_path) for volume in job.spec.volumes]
+        sent = [(volume.container, volume.alias, volume.mount_path) for volume in spec.volumes]
+        if kept != sent:
+            self.stop(job.id)
+            lost = ", ".join(str(volume) for volume in spec.volumes if (volume.container, volume.alias, volume.mount_path) not in kept)
+            raise UserError(f"the AI Training API dropped the volume(s) {lost} from job {job.short_id}: the job was stopped; check the volume syntax and retry")
+        return job
 
     def get(self, job_id: str) -> Job:
         return _job(self._request("GET", f"/job/{job_id}", what=f"job {job_id}").json())

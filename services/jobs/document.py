@@ -2,7 +2,7 @@
 
 One codec for the regional API's bodies, the CLI's `-o json` (so `jq .status.url` works
 as in the tutorial) and the local platform's `job.json`: field names exactly as in
-`ovh-ai-training-api.md` §4 (`defaultHttpPort`, `resources.gpu`, `volumeSource.dataStore`).
+`ovh-ai-training-api.md` §4 (`defaultHttpPort`, `resources.gpu`, a volume's `dataStore`).
 """
 
 from __future__ import annotations
@@ -25,16 +25,16 @@ def parse_stamp(text: str) -> datetime:
 
 
 def volume_document(volume: VolumeSpec) -> dict[str, Any]:
-    return {
-        "volumeSource": {"dataStore": {"alias": volume.alias, "container": volume.container, "prefix": volume.prefix}},
-        "mountPath": volume.mount_path,
-        "permission": volume.permission,
-        "cache": volume.cache,
-    }
+    """The official SDK's `Volume`: `dataStore` at the top (the regional API's schema has no
+    `volumeSource`, and a volume whose source is ignored mounts nothing)."""
+    store: dict[str, Any] = {"alias": volume.alias, "container": volume.container}
+    if volume.prefix:
+        store["prefix"] = volume.prefix
+    return {"dataStore": store, "mountPath": volume.mount_path, "permission": volume.permission, "cache": volume.cache}
 
 
 def volume_from_document(document: dict[str, Any]) -> VolumeSpec:
-    """Reads the current `volumeSource.dataStore` form and the deprecated top-level `dataStore`."""
+    """Reads both forms: the SDK's top-level `dataStore` and the main API's `volumeSource.dataStore`."""
     store = (document.get("volumeSource") or {}).get("dataStore") or document.get("dataStore") or {}
     return VolumeSpec(
         container=store.get("container", ""),
@@ -53,16 +53,20 @@ def spec_document(spec: JobSpec) -> dict[str, Any]:
         resources["flavor"] = spec.flavor
     document: dict[str, Any] = {
         "image": spec.image,
-        "command": list(spec.command),
         "defaultHttpPort": spec.default_http_port,
         "unsecureHttp": spec.unsecure_http,
         "resources": resources,
-        "volumes": [volume_document(volume) for volume in spec.volumes],
-        "envVars": [{"name": name, "value": value} for name, value in spec.env],
-        "labels": dict(spec.labels),
-        "sshPublicKeys": list(spec.ssh_public_keys),
     }
-    optional = {"name": spec.name, "grpcPort": spec.grpc_port, "timeout": spec.timeout_s}
+    optional: dict[str, Any] = {  # unset fields are left out, as the SDK's to_dict does
+        "name": spec.name,
+        "command": list(spec.command) or None,
+        "grpcPort": spec.grpc_port,
+        "timeout": spec.timeout_s,
+        "volumes": [volume_document(volume) for volume in spec.volumes] or None,
+        "envVars": [{"name": name, "value": value} for name, value in spec.env] or None,
+        "labels": dict(spec.labels) or None,
+        "sshPublicKeys": list(spec.ssh_public_keys) or None,
+    }
     document.update({key: value for key, value in optional.items() if value is not None})
     return document
 

@@ -59,7 +59,7 @@ class Supervisor:
     def sync_in(self) -> None:
         store = LocalObjectStore()
         for volume in self.job.spec.volumes:
-            bucket = BucketRef(volume.container, volume.alias)
+            bucket = BucketRef(volume.container, volume.alias.upper())  # the local datastore is LOCAL, however typed
             target = self.local_path(volume.mount_path)
             target.mkdir(parents=True, exist_ok=True)
             objects = list(iter_objects(store, bucket, volume.prefix))
@@ -79,7 +79,7 @@ class Supervisor:
                 continue
             source = self.local_path(volume.mount_path)
             items = plan_upload([str(source)], remove_prefix=str(source).lstrip("/") + "/", add_prefix=volume.prefix)
-            result = store.upload(BucketRef(volume.container, volume.alias), items, UploadOptions(), lambda _p: None, CancelToken())
+            result = store.upload(BucketRef(volume.container, volume.alias.upper()), items, UploadOptions(), lambda _p: None, CancelToken())
             self.log(f"synced {len(result.done)} object(s) back to {volume.container}@{volume.alias}", "sync")
 
     # -- the process ---------------------------------------------------------------------------

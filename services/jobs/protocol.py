@@ -96,7 +96,7 @@ def parse_volume(text: str) -> VolumeSpec:
             cache = flag.lower() == "cache"
         else:
             raise UserError(f"volume '{text}': unknown flag '{flag}' (use RO, RW, RWD, cache or no-cache)")
-    return VolumeSpec(container, alias.upper(), parts[mount_index], permission, prefix, cache)
+    return VolumeSpec(container, alias, parts[mount_index], permission, prefix, cache)  # the alias as typed: aliases are names
 
 
 def parse_pairs(words: Iterable[str], label: str, hint: str = "") -> tuple[tuple[str, str], ...]:
