@@ -248,3 +248,19 @@ def test_a_platform_other_than_the_engines_is_warned_about_first(builder: Docker
     other = "linux/arm64" if arch in ("x86_64", "amd64") else "linux/amd64"
     first = next(iter(builder.build(context, "local/other-arch:1", other, tutorial_dockerfile(), CancelToken())))
     assert first == BuildLog(f"warning: the engine runs on {arch} and builds {other}: it needs emulation, and runs slower")
+
+
+def test_the_cli_builds_the_contexts_own_dockerfile_as_docker_does(
+    engine: Dockerd, context: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", engine.base_url)
+    (context / "Dockerfile").write_text("FROM local/busybox:1\nRUN echo from-the-context > /marker\n")
+    code, _ = cli("image", "build", str(context), "-t", "local/own:1")
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"building {context / 'Dockerfile'} (as docker build does)" in err and "echo from-the-context" in err
+    code, _ = cli("image", "build", str(context), "-t", "local/own:2", "--generate", "--base", "local/busybox:1")
+    err = capsys.readouterr().err
+    assert code == 0 and "RUN chown -R 42420:42420 /workspace" in err, "--generate builds the AI Training Dockerfile instead"
+    code, _ = cli("image", "build", str(context), "-t", "local/own:3", "--generate", "-f", str(context / "Dockerfile"))
+    assert code == 1 and "-f and --generate both name the Dockerfile" in capsys.readouterr().err

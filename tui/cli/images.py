@@ -1,7 +1,7 @@
 """`triton-deck image ...` and `triton-deck registry ...`: the tutorial's docker steps.
 
     triton-deck image dockerfile [--client] [--version 23.03] [-o FILE]
-    triton-deck image build CONTEXT -t TAG [--platform linux/amd64] [-f DOCKERFILE | --client --version V --base IMAGE]
+    triton-deck image build CONTEXT -t TAG [--platform linux/amd64] [-f DOCKERFILE | --generate --client --version V --base IMAGE]
     triton-deck image tag SRC DST
     printf %s "$PASSWORD" | triton-deck image login REGISTRY -u USER [--save]
     triton-deck image push TAG
@@ -66,11 +66,18 @@ def cmd_image_dockerfile(ctx: Context) -> int:
 
 def cmd_image_build(ctx: Context) -> int:
     args = ctx.args
-    if args.file is not None:
+    # docker's convention: -f, else the context's own Dockerfile, else (or with --generate) ours.
+    own = Path(args.context) / "Dockerfile"
+    chosen = args.file if args.file is not None else own if own.is_file() and not args.generate else None
+    if chosen is not None and args.generate:
+        raise UserError("-f and --generate both name the Dockerfile: keep one")
+    if chosen is not None:
         try:
-            dockerfile = args.file.read_text(encoding="utf-8")
+            dockerfile = chosen.read_text(encoding="utf-8")
         except OSError as error:
-            raise UserError(f"cannot read Dockerfile {args.file}: {error.strerror}") from None
+            raise UserError(f"cannot read Dockerfile {chosen}: {error.strerror}") from None
+        if args.file is None:
+            warn(f"triton-deck: building {own} (as docker build does); --generate builds the AI Training one instead")
     else:
         dockerfile = render_dockerfile(_spec(args))
         warn(f"triton-deck: building the generated Dockerfile (FROM {_spec(args).base_image}); -f to build your own")
@@ -250,7 +257,8 @@ def add_image_commands(groups: argparse._SubParsersAction, common: argparse.Argu
     build.add_argument("context", type=Path, metavar="CONTEXT")
     build.add_argument("-t", "--tag", required=True, help="name:tag of the image")
     build.add_argument("--platform", default=DEFAULT_PLATFORM, help=f"target platform (default {DEFAULT_PLATFORM}, what AI Training runs)")
-    build.add_argument("-f", "--file", type=Path, help="build this Dockerfile instead of the generated one")
+    build.add_argument("-f", "--file", type=Path, help="build this Dockerfile (default: CONTEXT/Dockerfile, else the generated one)")
+    build.add_argument("--generate", action="store_true", help="build the generated AI Training Dockerfile even if CONTEXT has one")
     _dockerfile_options(build)
     build.set_defaults(handler=cmd_image_build)
     tag = actions.add_parser("tag", parents=[common], help="tag SRC as DST (e.g. for the registry)")
