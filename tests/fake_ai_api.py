@@ -67,6 +67,9 @@ class FakeAITrainingAPI:
         self.jobs: dict[str, FakeJob] = {}
         self.requests: list[tuple[str, str]] = []
         self.bodies: list[dict[str, Any]] = []  # every POST /v1/job body, as sent
+        first = {"id": "reg-1", "url": "ghcr.io/acme", "username": "acme", "createdAt": stamp(_EPOCH), "updatedAt": stamp(_EPOCH), "user": "user-fake"}
+        self.registries: dict[str, dict[str, Any]] = {"reg-1": first}  # attached to the project
+        self.registry_passwords: dict[str, str] = {}
         self.ws_connections = 0
         self.drops = 0
         self.keepalive_s = 0.2
@@ -261,6 +264,8 @@ class _Handler(BaseHTTPRequestHandler):
             ("DELETE", r"/v1/job/([^/]+)", self._delete),
             ("GET", r"/v1/job/([^/]+)/log", self._log),
             ("GET", r"/v1/registry", self._registries),
+            ("POST", r"/v1/registry", self._attach_registry),
+            ("DELETE", r"/v1/registry/([^/]+)", self._detach_registry),
             ("GET", r"/v1/me", self._me),
         ]
         for route_method, pattern, handler in routes:
@@ -328,8 +333,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(204)
 
     def _registries(self, *, query: Any, body: Any) -> None:
-        item = {"id": "reg-1", "url": "ghcr.io/acme", "username": "acme", "createdAt": stamp(_EPOCH), "updatedAt": stamp(_EPOCH), "user": "user-fake"}
-        self._send(200, {"items": [item], "metadata": {"currentPage": 1, "pageCount": 1, "total": 1, "links": {}}})
+        items = list(self.fake.registries.values())
+        self._send(200, {"items": items, "metadata": {"currentPage": 1, "pageCount": 1, "total": len(items), "links": {}}})
+
+    def _attach_registry(self, *, query: Any, body: Any) -> None:
+        if not isinstance(body, dict) or not all(isinstance(body.get(key), str) and body[key] for key in ("url", "username", "password")):
+            return self._send(400, {"message": "url, username and password are required"})
+        registry_id = f"reg-{len(self.fake.registries) + 1}"
+        item = {"id": registry_id, "url": body["url"], "username": body["username"], "createdAt": stamp(_EPOCH), "updatedAt": stamp(_EPOCH), "user": "user-fake"}
+        self.fake.registries[registry_id] = item
+        self.fake.registry_passwords[registry_id] = body["password"]
+        self._send(200, item)
+
+    def _detach_registry(self, registry_id: str, *, query: Any, body: Any) -> None:
+        if self.fake.registries.pop(registry_id, None) is None:
+            return self._send(404, {"message": f"Registry {registry_id} not found"})
+        self._send(204)
 
     def _me(self, *, query: Any, body: Any) -> None:
         quotas = {"resources": {"CPU": 12, "GPU": 4}, "storage": 0}

@@ -85,7 +85,7 @@ def test_list_reads_every_page(api: FakeAITrainingAPI) -> None:
 
 
 def test_registries_show_the_shared_one_first(api: FakeAITrainingAPI) -> None:
-    rows = platform_for(api).registries()
+    rows = platform_for(api).registries().rows
     assert [(row.kind, row.url, row.id) for row in rows] == [
         ("SHARED", f"registry.gra.ai.cloud.ovh.net/{TENANT}", None),
         ("PRIVATE", "ghcr.io/acme", "reg-1"),

@@ -124,3 +124,25 @@ def test_opening_a_profile_runs_no_token_command_until_a_request_needs_it(api: F
     platform = open_services(profile, env={}).job_platform
     assert platform is not None and not marker.exists(), "start-up and profile switches stay instant"
     assert platform.list() == [] and marker.exists()
+
+
+def test_registry_add_attaches_it_to_the_project_and_remove_detaches(api: FakeAITrainingAPI, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    secret = tmp_path / "password"
+    secret.write_text("registry-password-77\n")
+    code, out = run(["registry", "add", "registry.example.com", "-u", "robot", "--password-command", f"cat {secret}"], env=ENV)
+    assert code == 0 and "attached to the project (reg-2)" in out, out
+    assert api.registries["reg-2"]["url"] == "registry.example.com" and api.registry_passwords["reg-2"] == "registry-password-77"
+    assert "registry-password-77" not in out + capsys.readouterr().err
+    assert ["reg-2", "PRIVATE", "registry.example.com"] in [line.split() for line in run(["registry", "list"], env=ENV)[1].splitlines()]
+    code, out = run(["registry", "remove", "registry.example.com"], env=ENV)
+    assert code == 0 and "detached from the project (reg-2)" in out and "reg-2" not in api.registries
+    assert run(["registry", "add", "registry.example.com"], env=ENV)[0] == 1
+    assert "give -u USER and --password-command CMD" in capsys.readouterr().err
+
+
+def test_registry_list_survives_a_failing_me(api: FakeAITrainingAPI, capsys: pytest.CaptureFixture[str]) -> None:
+    api.fail("GET", r"/v1/me$", 500, times=10)
+    code, out = run(["registry", "list"], env=ENV)
+    assert code == 0 and ["reg-1", "PRIVATE", "ghcr.io/acme"] in [line.split() for line in out.splitlines()]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("triton-deck: the shared registry is unknown:")

@@ -21,7 +21,7 @@ from services.cancel import CancelToken
 from services.errors import UserError
 from services.jobs.document import job_from_document, spec_document
 from services.jobs.log_resume import Delivered, MatchOverlap, SkipCount, Undecidable
-from services.jobs.protocol import Job, JobSpec, JobState, LogItem, LogMarker, PlatformCapabilities, RegistryInfo
+from services.jobs.protocol import Job, JobSpec, JobState, LogItem, LogMarker, PlatformCapabilities, RegistryInfo, RegistryListing
 from services.secrets import Secret, redact
 
 if TYPE_CHECKING:  # imported on first request: opening a profile stays cheap
@@ -200,17 +200,37 @@ class AITrainingPlatform:
         params = {"force": "true"} if force else None
         self._request("DELETE", f"/job/{job_id}", what=f"deleting job {job_id}", params=params)
 
-    def registries(self) -> builtins.list[RegistryInfo]:
-        """The shared registry (no id, as `ovhai registry list` shows it), then attached ones."""
+    def registries(self) -> RegistryListing:
+        """The shared registry (no id, as `ovhai registry list` shows it), then attached ones;
+        what fails is named in `problems` and the rest is still listed."""
+        rows: list[RegistryInfo] = []
+        problems: list[str] = []
         shared = self._shared_registry
         if not shared:
-            tenant = self._request("GET", "/me", what="reading the project").json().get("tenant")
+            try:
+                tenant = self._request("GET", "/me", what="reading the project").json().get("tenant")
+            except UserError as error:
+                problems.append(f"the shared registry is unknown: {error.message}")
+                tenant = None
             shared = f"registry.{self._region.lower()}.ai.cloud.ovh.net/{tenant}" if tenant else None
-        rows = [RegistryInfo(url=shared)] if shared else []
-        body = self._request("GET", "/registry", what="listing registries", params={"page": 1, "size": PAGE_SIZE}).json()
+        if shared:
+            rows.append(RegistryInfo(url=shared))
+        try:
+            body = self._request("GET", "/registry", what="listing registries", params={"page": 1, "size": PAGE_SIZE}).json()
+        except UserError as error:
+            problems.append(f"attached registries are unknown: {error.message}")
+            body = {}
         items = body.get("items", []) if isinstance(body, dict) else body
         rows += [RegistryInfo(url=item["url"], kind="PRIVATE", id=item.get("id")) for item in items]
-        return rows
+        return RegistryListing(tuple(rows), tuple(problems))
+
+    def attach_registry(self, url: str, username: str, password: Secret) -> RegistryInfo:
+        body = {"url": url, "username": username, "password": password.reveal()}
+        answer = self._request("POST", "/registry", what=f"attaching registry {url}", json=body).json()
+        return RegistryInfo(url=answer.get("url", url), kind="PRIVATE", id=answer.get("id"))
+
+    def detach_registry(self, registry_id: str) -> None:
+        self._request("DELETE", f"/registry/{registry_id}", what=f"detaching registry {registry_id}")
 
     # -- logs ------------------------------------------------------------------------------
 

@@ -21,8 +21,10 @@ from services.jobs.protocol import (
     JobState,
     PlatformCapabilities,
     RegistryInfo,
+    RegistryListing,
     StateChange,
 )
+from services.secrets import Secret
 
 TICK = timedelta(seconds=5)
 _START_PATH = (JobState.QUEUED, JobState.INITIALIZING, JobState.PENDING, JobState.RUNNING)
@@ -52,6 +54,7 @@ class FakeJobPlatform:
     def __init__(self, now: datetime, registry: str = "registry.gra.ai.cloud.ovh.net/0123456789abcdef") -> None:
         self._now = now
         self._registry = registry
+        self._attached: list[RegistryInfo] = []
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._logs: dict[str, list[str]] = {}
@@ -153,8 +156,19 @@ class FakeJobPlatform:
                 return
             cancel.wait(_FOLLOW_POLL_S)
 
-    def registries(self) -> builtins.list[RegistryInfo]:
-        return [RegistryInfo(url=self._registry)]
+    def registries(self) -> RegistryListing:
+        with self._lock:
+            return RegistryListing((RegistryInfo(url=self._registry), *self._attached))
+
+    def attach_registry(self, url: str, username: str, password: Secret) -> RegistryInfo:
+        with self._lock:
+            attached = RegistryInfo(url=url, kind="PRIVATE", id=f"reg-{len(self._attached) + 1}")
+            self._attached.append(attached)
+            return attached
+
+    def detach_registry(self, registry_id: str) -> None:
+        with self._lock:
+            self._attached = [row for row in self._attached if row.id != registry_id]
 
 
 def _next_state(state: JobState) -> JobState | None:

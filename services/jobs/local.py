@@ -25,8 +25,9 @@ from services.confine import bad_parts, mount_target
 from services.errors import UserError
 from services.jobs.environment import supervisor_environment
 from services.jobs.local_store import job_to_record, jobs_root, now, read_record, record_to_job, write_record
-from services.jobs.protocol import Job, JobSpec, JobState, PlatformCapabilities, RegistryInfo, StateChange
+from services.jobs.protocol import Job, JobSpec, JobState, PlatformCapabilities, RegistryInfo, RegistryListing, StateChange
 from services.logs.tail import last_lines
+from services.secrets import Secret
 
 FOLLOW_POLL_S = 0.2
 
@@ -173,5 +174,11 @@ class LocalJobPlatform:
                     return
                 cancel.wait(FOLLOW_POLL_S)
 
-    def registries(self) -> builtins.list[RegistryInfo]:
-        return []
+    def registries(self) -> RegistryListing:
+        return RegistryListing(())
+
+    def attach_registry(self, url: str, username: str, password: Secret) -> RegistryInfo:
+        raise UserError("local jobs run the bundled server: there is no registry to attach")
+
+    def detach_registry(self, registry_id: str) -> None:
+        raise UserError("local jobs run the bundled server: there is no registry to detach")

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from services.cancel import CancelToken
+from services.secrets import Secret
 
 
 class JobState(StrEnum):
@@ -217,6 +218,15 @@ class RegistryInfo:
 
 
 @dataclass(frozen=True)
+class RegistryListing:
+    """What could be listed, and one line per part that could not (a failing `/v1/me` hides
+    only the shared registry, not the attached ones)."""
+
+    rows: tuple[RegistryInfo, ...]
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PlatformCapabilities:
     """What a platform can do, so the UI hides what it cannot (harlequin's capability flags)."""
 
@@ -254,4 +264,10 @@ class JobPlatform(Protocol):
         """
         ...
 
-    def registries(self) -> builtins.list[RegistryInfo]: ...
+    def registries(self) -> RegistryListing: ...
+
+    def attach_registry(self, url: str, username: str, password: Secret) -> RegistryInfo:
+        """Make a private registry pullable by jobs (`ovhai registry add`)."""
+        ...
+
+    def detach_registry(self, registry_id: str) -> None: ...

@@ -206,8 +206,11 @@ def cmd_image_push(ctx: Context) -> int:
 def cmd_registry_list(ctx: Context) -> int:
     """`ovhai registry list` (the shared registry, then attached ones) plus the registries added here."""
     platform = ctx.services.job_platform
-    rows = [(row.id or "", row.kind, row.url) for row in (platform.registries() if platform and platform.capabilities.registries else [])]
+    listing = platform.registries() if platform and platform.capabilities.registries else None
+    rows = [(row.id or "", row.kind, row.url) for row in (listing.rows if listing else ())]
     rows += [("", "added", address) for address in sorted(ctx.config.registries)]
+    for problem in listing.problems if listing else ():
+        warn(f"triton-deck: {problem}")
     if ctx.args.output == "json":
         ctx.print_json([{"id": row[0], "type": row[1], "url": row[2]} for row in rows])
         return 0
@@ -225,14 +228,32 @@ def cmd_registry_add(ctx: Context) -> int:
         raise UserError(f"'{args.address}' is not a registry address: give host[:port], e.g. 127.0.0.1:5000 or registry.gra.ai.cloud.ovh.net")
     if bool(args.username) != bool(args.password_command):
         raise UserError("credentials come in pairs: give -u USER with --password-command CMD, or neither")
+    platform = ctx.services.job_platform
+    if platform is not None and platform.capabilities.registries:  # as `ovhai registry add`: jobs can pull from it
+        if not args.username:
+            raise UserError(f"jobs pull from {args.address} with credentials: give -u USER and --password-command CMD")
+        password = run_secret_command(args.password_command, f"the password of {args.address}", "fix --password-command")
+        attached = platform.attach_registry(args.address, args.username, password)
+        ctx.print(f"registry {args.address} attached to the project ({attached.id})")
     _, path = update_config(lambda config: config.with_registry(RegistryEntry(args.address, args.username, args.password_command)))
     ctx.print(f"registry {args.address} added to {path}")
     return 0
 
 
 def cmd_registry_remove(ctx: Context) -> int:
-    _, path = update_config(lambda config: config.without_registry(ctx.args.address))
-    ctx.print(f"registry {ctx.args.address} removed from {path}")
+    address = ctx.args.address
+    platform = ctx.services.job_platform
+    attached = []
+    if platform is not None and platform.capabilities.registries:
+        attached = [row for row in platform.registries().rows if row.url == address and row.id]
+        for row in attached:
+            assert row.id is not None
+            platform.detach_registry(row.id)
+            ctx.print(f"registry {address} detached from the project ({row.id})")
+    if attached and address not in ctx.config.registries:
+        return 0
+    _, path = update_config(lambda config: config.without_registry(address))
+    ctx.print(f"registry {address} removed from {path}")
     return 0
 
 

@@ -132,8 +132,10 @@ class ImagesPanel(Panel):
     @work(thread=True, exclusive=True, group="images-registries", exit_on_error=False)
     def _list_registries(self) -> None:
         platform = self.services.job_platform
-        registries = platform.registries() if platform and platform.capabilities.registries else []
-        registries += [RegistryInfo(url=address, kind="added") for address in sorted(self.deck.config.registries)]
+        listing = platform.registries() if platform and platform.capabilities.registries else None
+        registries = [*(listing.rows if listing else ()), *(RegistryInfo(url=address, kind="added") for address in sorted(self.deck.config.registries))]
+        for problem in listing.problems if listing else ():
+            self.app.call_from_thread(self.notify, problem, severity="warning")
         self.post_message(self.RegistriesListed(registries, ImageHistory(self.services.profile.name).entries()))
 
     @on(EngineFound)
