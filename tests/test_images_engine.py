@@ -264,3 +264,25 @@ def test_the_cli_builds_the_contexts_own_dockerfile_as_docker_does(
     assert code == 0 and "RUN chown -R 42420:42420 /workspace" in err, "--generate builds the AI Training Dockerfile instead"
     code, _ = cli("image", "build", str(context), "-t", "local/own:3", "--generate", "-f", str(context / "Dockerfile"))
     assert code == 1 and "-f and --generate both name the Dockerfile" in capsys.readouterr().err
+
+
+def test_the_cli_pulls_with_a_line_per_layer_and_prints_the_digest(
+    builder: DockerImageBuilder, engine: Dockerd, registry: Registry, context: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import docker
+
+    monkeypatch.setenv("DOCKER_HOST", engine.base_url)
+    target = f"{registry.address}/pull/tritonserver:1"
+    assert cli("image", "build", str(context), "-t", target, "--base", "local/busybox:1")[0] == 0
+    assert cli("image", "push", target)[0] == 0
+    docker.APIClient(base_url=engine.base_url, version="auto").remove_image(target)
+    capsys.readouterr()
+    code, out = cli("image", "pull", target)
+    err = capsys.readouterr().err
+    assert code == 0, err
+    digest = registry.get("/v2/pull/tritonserver/manifests/1", accept=MANIFEST_V2, method="HEAD")[1]["Docker-Content-Digest"]
+    assert out.strip() == f"{target}@{digest}"
+    assert ": Pull complete" in err or ": Already exists" in err, "a line per layer status when piped"
+    code, _ = cli("image", "pull", f"{registry.address}/pull/missing:1")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "pull/missing" in err[0], err

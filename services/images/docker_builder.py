@@ -23,8 +23,8 @@ from services.cancel import CancelToken
 from services.errors import UserError
 from services.images.dockerfile import DockerfileSpec, render_dockerfile
 from services.images.engine import START_HINT, EngineAddress, docker_config_dir
-from services.images.protocol import BuildEvent, BuildLog, EngineInfo, PushEvent
-from services.images.streams import BuildStreamParser, PushStreamParser
+from services.images.protocol import BuildEvent, BuildLog, EngineInfo, PullEvent, PushEvent
+from services.images.streams import BuildStreamParser, PullStreamParser, PushStreamParser
 from services.secrets import Secret
 
 GENERATED_DOCKERFILE = ".triton-deck.Dockerfile"
@@ -201,6 +201,17 @@ class DockerImageBuilder:
         repository, tag = split_reference(reference)
         parser = PushStreamParser(reference)
         yield from (event for chunk in self._stream(lambda: self._api().push(repository, tag=tag, stream=True, decode=True), cancel) for event in parser.feed(chunk))
+        if not cancel.cancelled:
+            yield parser.finish()
+
+    def pull(self, reference: str, platform: str, cancel: CancelToken) -> Iterator[PullEvent]:
+        repository, tag = split_reference(reference)
+        parser = PullStreamParser(reference)
+
+        def start() -> Iterator[dict[str, Any]]:
+            return self._api().pull(repository, tag=tag, stream=True, decode=True, platform=platform)
+
+        yield from (event for chunk in self._stream(start, cancel) for event in parser.feed(chunk))
         if not cancel.cancelled:
             yield parser.finish()
 

@@ -16,6 +16,8 @@ from services.images.protocol import (
     BuildStep,
     EngineInfo,
     LayerProgress,
+    PullDone,
+    PullEvent,
     PushDone,
     PushEvent,
 )
@@ -72,3 +74,14 @@ class FakeImageBuilder:
             yield LayerProgress(layer_id, "Pushed")
         digest = "sha256:" + hashlib.sha256(reference.encode()).hexdigest()
         yield PushDone(reference=reference, digest=digest, size=sum(size for _, size in _LAYER_SIZES))
+
+    def pull(self, reference: str, platform: str, cancel: CancelToken) -> Iterator[PullEvent]:
+        for layer_id, size in _LAYER_SIZES:
+            for current in (size // 2, size):
+                if cancel.cancelled:
+                    return
+                yield LayerProgress(layer_id, "Downloading", current, size)
+            yield LayerProgress(layer_id, "Pull complete")
+        digest = "sha256:" + hashlib.sha256(reference.encode()).hexdigest()
+        self.tags[reference] = digest
+        yield PullDone(reference=reference, digest=digest)

@@ -67,6 +67,15 @@ PushEvent = LayerProgress | PushDone
 
 
 @dataclass(frozen=True)
+class PullDone:
+    reference: str
+    digest: str | None  # None when the engine names none (an image already present, on some engines)
+
+
+PullEvent = LayerProgress | PullDone
+
+
+@dataclass(frozen=True)
 class EngineInfo:
     """Which engine answered, and where: shown in the Images panel header."""
 
@@ -92,3 +101,7 @@ class ImageBuilder(Protocol):
         ...
 
     def push(self, reference: str, cancel: CancelToken) -> Iterator[PushEvent]: ...
+
+    def pull(self, reference: str, platform: str, cancel: CancelToken) -> Iterator[PullEvent]:
+        """`docker pull`: a `LayerProgress` per layer change, then the digest."""
+        ...

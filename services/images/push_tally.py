@@ -1,4 +1,4 @@
-"""The state of a push, layer by layer, from its `LayerProgress` events: what bars are drawn from.
+"""The state of a push or a pull, layer by layer, from its `LayerProgress` events: what bars are drawn from.
 
 Engines report `current` beyond `total` for tiny layers and repeat statuses; the tally
 clamps and keeps order of first appearance, so the CLI's bars and the panel's agree.
@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from services.images.protocol import LayerProgress
 
-DONE_STATUSES = ("Pushed", "Layer already exists", "Mounted from", "Already exists")
+# Push and pull alike: a layer is done once sent, found, mounted, or pulled and unpacked.
+DONE_STATUSES = ("Pushed", "Layer already exists", "Mounted from", "Already exists", "Pull complete")
 
 
 @dataclass

@@ -14,7 +14,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.errors import UserError
-from services.images.protocol import BuildDone, BuildEvent, BuildFailed, BuildLog, BuildStep, LayerProgress, PushDone, PushEvent
+from services.images.protocol import (
+    BuildDone,
+    BuildEvent,
+    BuildFailed,
+    BuildLog,
+    BuildStep,
+    LayerProgress,
+    PullDone,
+    PullEvent,
+    PushDone,
+    PushEvent,
+)
 
 STEP = re.compile(r"^(?:Step|STEP) (\d+)/(\d+) ?: ?(.*)$")
 BUILT = re.compile(r"^Successfully built ([0-9a-f]{12,64})$")
@@ -135,3 +146,32 @@ class PushStreamParser:
         if self._digest is None:
             raise UserError(f"push of {self.reference} ended without a digest: the registry may not have stored it; push again")
         return PushDone(self.reference, self._digest, self._size)
+
+
+PULL_DIGEST = re.compile(r"^Digest: (?P<digest>sha256:[0-9a-f]{64})$")
+
+
+class PullStreamParser:
+    """dockerd's pull stream: a layer's Waiting/Downloading/Extracting/Pull complete, then the digest."""
+
+    def __init__(self, reference: str) -> None:
+        self.reference = reference
+        self._digest: str | None = None
+
+    def feed(self, chunk: Mapping[str, Any]) -> list[PullEvent]:
+        message = _error_message(chunk)
+        if message is not None:
+            raise UserError(f"pull of {self.reference} failed: {' '.join(message.split())}")
+        status = str(chunk.get("status") or "")
+        if digest := PULL_DIGEST.match(status):
+            self._digest = digest["digest"]
+            return []
+        layer = chunk.get("id")
+        if not layer or status.startswith("Pulling from"):
+            return []
+        detail = chunk.get("progressDetail") or {}
+        current, total = detail.get("current"), detail.get("total")
+        return [LayerProgress(str(layer), status, int(current) if current is not None else None, int(total) if total else None)]
+
+    def finish(self) -> PullDone:
+        return PullDone(self.reference, self._digest)

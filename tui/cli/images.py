@@ -5,6 +5,7 @@
     triton-deck image tag SRC DST
     printf %s "$PASSWORD" | triton-deck image login REGISTRY -u USER [--save]
     triton-deck image push TAG
+    triton-deck image pull REF [--platform linux/amd64]
     triton-deck registry list | add ADDRESS [-u USER --password-command CMD] | remove ADDRESS
 
 Build lines and push progress go to stderr (bars on a terminal, one line per layer status
@@ -27,7 +28,7 @@ from services.errors import UserError
 from services.images.docker_builder import registry_of, save_login
 from services.images.dockerfile import DEFAULT_PLATFORM, DEFAULT_TRITON_VERSION, DockerfileSpec, render_dockerfile
 from services.images.history import ImageHistory
-from services.images.protocol import BuildDone, BuildFailed, BuildLog, BuildStep, ImageBuilder, LayerProgress, PushDone
+from services.images.protocol import BuildDone, BuildFailed, BuildLog, BuildStep, ImageBuilder, LayerProgress, PullDone, PushDone
 from services.images.push_tally import PushTally
 from services.secrets import Secret
 from tui.cli.output import shown, warn
@@ -203,6 +204,34 @@ def cmd_image_push(ctx: Context) -> int:
     return 0
 
 
+def cmd_image_pull(ctx: Context) -> int:
+    """`docker pull` with a bar per layer on a terminal (a line per layer status when piped);
+    stdout gets `reference@digest`. A registry added with credentials logs in first."""
+    args = ctx.args
+    builder = _builder(ctx)
+    entry = ctx.config.registries.get(registry_of(args.reference) or "")
+    if entry and entry.username and entry.password_command:
+        label = f"password_command of registry '{entry.address}'"
+        builder.login(entry.address, entry.username, run_secret_command(entry.password_command, label, "`triton-deck registry add`"))
+    reporter = PushReporter(sys.stderr)
+    cancel = CancelToken()
+    done: PullDone | None = None
+    try:
+        for event in builder.pull(args.reference, args.platform, cancel):
+            if isinstance(event, LayerProgress):
+                reporter(event)
+            else:
+                done = event
+    except KeyboardInterrupt:
+        cancel.cancel()
+        raise
+    finally:
+        reporter.close()
+    assert done is not None
+    ctx.print(f"{done.reference}@{done.digest}" if done.digest else done.reference)
+    return 0
+
+
 def cmd_registry_list(ctx: Context) -> int:
     """`ovhai registry list` (the shared registry, then attached ones) plus the registries added here."""
     platform = ctx.services.job_platform
@@ -282,6 +311,10 @@ def add_image_commands(groups: argparse._SubParsersAction, common: argparse.Argu
     build.add_argument("--generate", action="store_true", help="build the generated AI Training Dockerfile even if CONTEXT has one")
     _dockerfile_options(build)
     build.set_defaults(handler=cmd_image_build)
+    pull = actions.add_parser("pull", parents=[common], help="pull an image with a bar per layer; prints reference@digest")
+    pull.add_argument("reference", metavar="REF")
+    pull.add_argument("--platform", default=DEFAULT_PLATFORM, help=f"the platform to pull (default {DEFAULT_PLATFORM}, what AI Training runs)")
+    pull.set_defaults(handler=cmd_image_pull)
     tag = actions.add_parser("tag", parents=[common], help="tag SRC as DST (e.g. for the registry)")
     tag.add_argument("source", metavar="SRC")
     tag.add_argument("target", metavar="DST")
