@@ -273,7 +273,8 @@ def test_the_cli_pulls_with_a_line_per_layer_and_prints_the_digest(
 
     monkeypatch.setenv("DOCKER_HOST", engine.base_url)
     target = f"{registry.address}/pull/tritonserver:1"
-    assert cli("image", "build", str(context), "-t", target, "--base", "local/busybox:1")[0] == 0
+    # A layer of its own, so removing the tag removes it and the pull has something to fetch.
+    assert cli("image", "build", str(context), "-t", target, "--base", "local/busybox:1", "--line", "RUN echo pulled > /pulled")[0] == 0
     assert cli("image", "push", target)[0] == 0
     docker.APIClient(base_url=engine.base_url, version="auto").remove_image(target)
     capsys.readouterr()

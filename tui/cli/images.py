@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from services.cancel import CancelToken
 from services.config import REGISTRY_ADDRESS, RegistryEntry, run_secret_command, update_config
@@ -172,23 +172,24 @@ class PushReporter:
             self._bars.stop()
 
 
-def cmd_image_push(ctx: Context) -> int:
-    args = ctx.args
-    builder = _builder(ctx)
-    registry = registry_of(args.reference)
-    entry = ctx.config.registries.get(registry or "")
-    if args.password_stdin:
-        if not (args.username and registry):
-            raise UserError("--password-stdin needs -u USER and a reference that names its registry (host[:port]/name:tag)")
-        builder.login(registry, args.username, _read_password(f"password for {args.username}@{registry}"))
-    elif entry and entry.username and entry.password_command:
+def _login_with_added_registry(ctx: Context, builder: ImageBuilder, reference: str) -> None:
+    """A registry added with a username and password command logs in before a push or pull."""
+    entry = ctx.config.registries.get(registry_of(reference) or "")
+    if entry and entry.username and entry.password_command:
         label = f"password_command of registry '{entry.address}'"
         builder.login(entry.address, entry.username, run_secret_command(entry.password_command, label, "`triton-deck registry add`"))
+
+
+Done = TypeVar("Done", PushDone, PullDone)
+
+
+def _with_layer_bars(events: Callable[[CancelToken], Iterator[LayerProgress | Done]]) -> Done:
+    """Draw a push's or pull's layers (bars on a terminal, lines when piped); ctrl+c cancels it."""
     reporter = PushReporter(sys.stderr)
     cancel = CancelToken()
-    done: PushDone | None = None
+    done: Done | None = None
     try:
-        for event in builder.push(args.reference, cancel):
+        for event in events(cancel):
             if isinstance(event, LayerProgress):
                 reporter(event)
             else:
@@ -199,6 +200,20 @@ def cmd_image_push(ctx: Context) -> int:
     finally:
         reporter.close()
     assert done is not None
+    return done
+
+
+def cmd_image_push(ctx: Context) -> int:
+    args = ctx.args
+    builder = _builder(ctx)
+    registry = registry_of(args.reference)
+    if args.password_stdin:
+        if not (args.username and registry):
+            raise UserError("--password-stdin needs -u USER and a reference that names its registry (host[:port]/name:tag)")
+        builder.login(registry, args.username, _read_password(f"password for {args.username}@{registry}"))
+    else:
+        _login_with_added_registry(ctx, builder, args.reference)
+    done = _with_layer_bars(lambda cancel: builder.push(args.reference, cancel))
     ImageHistory(ctx.profile.name).record("push", done.reference, done.digest, datetime.now(UTC))
     ctx.print(f"{done.reference}@{done.digest}")
     return 0
@@ -209,25 +224,8 @@ def cmd_image_pull(ctx: Context) -> int:
     stdout gets `reference@digest`. A registry added with credentials logs in first."""
     args = ctx.args
     builder = _builder(ctx)
-    entry = ctx.config.registries.get(registry_of(args.reference) or "")
-    if entry and entry.username and entry.password_command:
-        label = f"password_command of registry '{entry.address}'"
-        builder.login(entry.address, entry.username, run_secret_command(entry.password_command, label, "`triton-deck registry add`"))
-    reporter = PushReporter(sys.stderr)
-    cancel = CancelToken()
-    done: PullDone | None = None
-    try:
-        for event in builder.pull(args.reference, args.platform, cancel):
-            if isinstance(event, LayerProgress):
-                reporter(event)
-            else:
-                done = event
-    except KeyboardInterrupt:
-        cancel.cancel()
-        raise
-    finally:
-        reporter.close()
-    assert done is not None
+    _login_with_added_registry(ctx, builder, args.reference)
+    done = _with_layer_bars(lambda cancel: builder.pull(args.reference, args.platform, cancel))
     ctx.print(f"{done.reference}@{done.digest}" if done.digest else done.reference)
     return 0
 
