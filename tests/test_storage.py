@@ -15,7 +15,9 @@ import pytest
 from services.cancel import CancelToken
 from services.config import S3Credentials
 from services.errors import UserError
+from services.fake_set import FROZEN_NOW
 from services.secrets import Secret
+from services.storage.fake import InMemoryObjectStore
 from services.storage.local import LocalObjectStore
 from services.storage.planning import object_key, plan_upload
 from services.storage.protocol import (
@@ -34,10 +36,15 @@ MIB = 1024 * 1024
 _bucket_counter = iter(range(10_000))
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["fake", "local", "s3"])
 def store_and_bucket(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[ObjectStore, BucketRef]:
+    """The ObjectStore contract: every test below runs on the in-memory fake, the directory
+    store and boto3 against moto's server; a new backend proves itself by passing them."""
     number = next(_bucket_counter)
-    if request.param == "local":
+    if request.param == "fake":
+        store = InMemoryObjectStore(FROZEN_NOW)
+        bucket = BucketRef(f"models-{number}", "GRA")
+    elif request.param == "local":
         store: ObjectStore = LocalObjectStore(tmp_path / "buckets")
         bucket = BucketRef(f"models-{number}", "LOCAL")
     else:

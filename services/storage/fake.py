@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from services.cancel import Cancelled, CancelToken
+from services.cancel import CancelToken
 from services.errors import UserError
 from services.storage.protocol import (
     BucketInfo,
@@ -27,6 +28,7 @@ from services.storage.protocol import (
     UploadItem,
     UploadOptions,
 )
+from services.storage.transfer import BytesCallback, run_download, run_upload
 
 CHUNK = 64 * 1024
 
@@ -46,6 +48,7 @@ class InMemoryObjectStore:
         self._now = now
         self._buckets: dict[BucketRef, dict[str, _StoredObject]] = {}
         self._sorted: dict[BucketRef, list[str]] = {}  # key order, dropped on every change: fast paging of big fakes
+        self._lock = threading.Lock()
 
     def add_bucket(self, bucket: BucketRef) -> None:
         self._buckets.setdefault(bucket, {})
@@ -111,6 +114,29 @@ class InMemoryObjectStore:
             index += 1
         return ListPage(tuple(objects), tuple(prefixes), next_token=None)
 
+    # -- transfers: the shared engine, as every store runs them (so the fake keeps the same rules) --
+
+    def local_etag(self, item: UploadItem) -> str:
+        return hashlib.md5(item.path.read_bytes(), usedforsecurity=False).hexdigest()
+
+    def put_file(self, bucket: BucketRef, item: UploadItem, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        data = item.path.read_bytes()
+        for offset in range(0, len(data), CHUNK):  # chunked progress, as a real upload reports it
+            cancel.raise_if_cancelled()
+            on_bytes(min(CHUNK, len(data) - offset))
+        cancel.raise_if_cancelled()
+        with self._lock:
+            self._bucket(bucket)[item.key] = _StoredObject(data, self._now)
+            self._sorted.pop(bucket, None)
+
+    def get_file(self, bucket: BucketRef, key: str, target: Path, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        stored = self._bucket(bucket).get(key)
+        if stored is None:
+            raise UserError("no such object")
+        cancel.raise_if_cancelled()
+        target.write_bytes(stored.data)
+        on_bytes(len(stored.data))
+
     def upload(
         self,
         bucket: BucketRef,
@@ -119,39 +145,8 @@ class InMemoryObjectStore:
         progress: ProgressCallback,
         cancel: CancelToken,
     ) -> TransferResult:
-        objects = self._bucket(bucket)
-        total = sum(item.size for item in items)
-        done: list[str] = []
-        skipped: list[str] = []
-        failed: list[tuple[str, str]] = []
-        sent = 0
-        for index, item in enumerate(items):
-            if cancel.cancelled:
-                failed.extend((rest.key, "cancelled") for rest in items[index:])
-                break
-            try:
-                data = item.path.read_bytes()
-            except OSError as error:
-                failed.append((item.key, error.strerror or "unreadable"))
-                continue
-            existing = objects.get(item.key)
-            if existing and (not options.overwrite or (options.skip_unchanged and existing.data == data)):
-                skipped.append(item.key)
-                sent += len(data)
-                continue
-            try:
-                for offset in range(0, max(len(data), 1), CHUNK):
-                    cancel.raise_if_cancelled()
-                    step = min(CHUNK, len(data) - offset)
-                    sent += step
-                    progress(TransferProgress(item.key, offset + step, len(data), sent, total, len(done), len(items)))
-            except Cancelled:
-                failed.extend((rest.key, "cancelled") for rest in items[index:])
-                break
-            objects[item.key] = _StoredObject(data, self._now)
-            self._sorted.pop(bucket, None)
-            done.append(item.key)
-        return TransferResult(tuple(done), tuple(skipped), tuple(failed))
+        self._bucket(bucket)
+        return run_upload(self, bucket, items, options, progress, cancel)
 
     def download(
         self,
@@ -162,27 +157,8 @@ class InMemoryObjectStore:
         cancel: CancelToken,
         remove_prefix: str = "",
     ) -> TransferResult:
-        objects = self._bucket(bucket)
-        done: list[str] = []
-        failed: list[tuple[str, str]] = []
-        keys = [info.key for info in objects_wanted]
-        total = sum(len(objects[key].data) for key in keys if key in objects)
-        received = 0
-        for key in keys:
-            if cancel.cancelled:
-                failed.append((key, "cancelled"))
-                continue
-            if key not in objects:
-                failed.append((key, "no such object"))
-                continue
-            data = objects[key].data
-            target = destination / key.removeprefix(remove_prefix)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            received += len(data)
-            progress(TransferProgress(key, len(data), len(data), received, total, len(done) + 1, len(keys)))
-            done.append(key)
-        return TransferResult(done=tuple(done), failed=tuple(failed))
+        self._bucket(bucket)
+        return run_download(self, bucket, objects_wanted, destination, remove_prefix, 4, progress, cancel)
 
     def delete(
         self, bucket: BucketRef, keys: Sequence[str], progress: ProgressCallback, cancel: CancelToken
