@@ -44,3 +44,26 @@ def test_the_server_is_the_url_then_the_job_then_the_newest_serving_job() -> Non
     assert typed is not None and typed.job is None and typed.origin == "typed URL"
     named = find_server(services, Transport.GRPC, job_id=newest.job.id)
     assert named is not None and named.job == newest.job
+
+
+def test_the_pipeline_reports_progress_as_data_and_the_screen_draws_it() -> None:
+    """Services emit fractions; only the UI turns them into bars."""
+    from services.cancel import CancelToken
+    from services.jobs.fake import FakeJobPlatform
+    from services.pipeline.plan import Step, demo_plan
+    from services.pipeline.runner import PipelineRunner
+    from services.pipeline.state import PipelineStore, Progress
+    from tests.test_deploy_screen import TickingPlatform
+    from tui.render import progress_line
+
+    services = fake_services(local_profile())
+    assert isinstance(services.job_platform, FakeJobPlatform)
+    services.job_platform = TickingPlatform(services.job_platform)
+    seen = []
+    PipelineRunner(services, PipelineStore("local"), lambda step, record: seen.append((step, list(record.progress), record.tail, record.detail)), CancelToken(), poll_s=0).run(
+        demo_plan(local_profile())
+    )
+    uploads = [progress for step, progress, _tail, _detail in seen if step is Step.UPLOAD and progress]
+    assert uploads and all(0.0 <= bar.fraction <= 1.0 for bars in uploads for bar in bars)
+    assert not any("━" in line for _step, _progress, tail, detail in seen for line in [*tail, detail]), "no bars drawn in services"
+    assert progress_line(Progress(0.5)).startswith("━" * 15 + "╌" * 15) and progress_line(Progress(1.0, "abc123", "Pushed")).endswith(" Pushed")

@@ -25,7 +25,7 @@ from services.inference.endpoint import endpoint_for_job
 from services.inference.protocol import ClassifyRequest, InferenceClient, Scaling, image_files
 from services.jobs.protocol import Job, JobPlatform, JobSpec, JobState, VolumeSpec
 from services.pipeline.plan import DeployPlan, Step, skipped_reason
-from services.pipeline.state import PipelineState, PipelineStore, StepRecord, StepStatus
+from services.pipeline.state import PipelineState, PipelineStore, Progress, StepRecord, StepStatus
 from services.repository import validate_repository
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, ObjectStore, TransferProgress, UploadOptions
@@ -35,12 +35,6 @@ Listener = Callable[[Step, StepRecord], None]
 SERVER_COMMAND = ("bash", "-c", "tritonserver --model-repository=/workspace/models")
 JOB_NAME = "triton-deck-deploy"
 LOG_TAIL = 4
-BAR_CELLS = 30
-
-
-def text_bar(fraction: float) -> str:
-    filled = round(max(0.0, min(1.0, fraction)) * BAR_CELLS)
-    return f"{'━' * filled}{'╌' * (BAR_CELLS - filled)} {fraction:4.0%}"
 
 
 class ModelProblem(UserError):
@@ -214,7 +208,7 @@ class PipelineRunner:
 
         def progress(update: TransferProgress) -> None:
             record.detail = f"{update.files_done}/{update.files_total} files, {human_size(update.bytes_done)} of {human_size(update.bytes_total)}"
-            record.tail = [text_bar(update.bytes_done / update.bytes_total if update.bytes_total else 1.0)]
+            record.progress = [Progress(update.bytes_done / update.bytes_total if update.bytes_total else 1.0)]
             self._progress(step, record)
 
         result = store.upload(bucket, items, UploadOptions(), progress, self.cancel)
@@ -251,7 +245,7 @@ class PipelineRunner:
         for event in self._builder().push(self.plan.server_image, self.cancel):
             if isinstance(event, LayerProgress):
                 layer = tally.apply(event)
-                record.tail = [f"{state.layer_id:<14} {text_bar(state.fraction)} {state.status}" for state in tally.layers.values()][-6:]
+                record.progress = [Progress(state.fraction, state.layer_id, state.status) for state in tally.layers.values()][-6:]
                 record.detail = f"{tally.layers_done}/{len(tally.layers)} layers ({layer.layer_id} {layer.status})"
             else:
                 record.result = {"digest": event.digest}

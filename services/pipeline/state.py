@@ -28,6 +28,15 @@ class StepStatus(StrEnum):
     SKIPPED = "skipped"
 
 
+@dataclass(frozen=True)
+class Progress:
+    """One bar of a running step: the upload as a whole, or one layer of a push."""
+
+    fraction: float
+    label: str = ""
+    status: str = ""
+
+
 @dataclass
 class StepRecord:
     status: StepStatus = StepStatus.PENDING
@@ -35,6 +44,8 @@ class StepRecord:
     tail: list[str] = field(default_factory=list)  # the last lines of its log (build, job)
     result: dict[str, Any] = field(default_factory=dict)  # what later steps and a resume need
     seconds: float | None = None
+    # A running step's progress, for the front end to draw (never saved: it means nothing later).
+    progress: list[Progress] = field(default_factory=list)
 
     def add_line(self, line: str) -> None:
         self.tail = [*self.tail, line][-TAIL_LINES:]

@@ -33,6 +33,7 @@ from services.pipeline.runner import PipelineRunner
 from services.pipeline.state import PipelineState, PipelineStore, StepRecord
 from services.secrets import redact
 from tui.panels.base import confirm_screen
+from tui.render import progress_line
 from tui.workers import worker_token
 from widgets.classification_card import ClassRow, classes_table
 from widgets.inert import inert
@@ -130,7 +131,8 @@ class DeployScreen(Screen[None]):
         answers = record.result.get("answers") if step is Step.CLASSIFY else None
         data = StepData(
             title=STEP_TITLES[step], status=record.status.value, detail=redact(record.detail), seconds=record.seconds,
-            lines=[redact(line) for line in record.tail], command=equivalent_command(self._plan, step, self.deck.services.backend),
+            lines=[*map(progress_line, record.progress), *(redact(line) for line in record.tail)],
+            command=equivalent_command(self._plan, step, self.deck.services.backend),
             extra=answers_table(answers) if answers else None,
         )  # fmt: skip
         self.query_one(f"#step-{step.value}", StepView).show(data, self._commands)
@@ -251,4 +253,4 @@ class DeployScreen(Screen[None]):
 
 def _copy(record: StepRecord) -> StepRecord:
     """The runner keeps mutating its record; the UI gets a snapshot."""
-    return StepRecord(record.status, record.detail, list(record.tail), dict(record.result), record.seconds)
+    return StepRecord(record.status, record.detail, list(record.tail), dict(record.result), record.seconds, list(record.progress))
