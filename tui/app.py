@@ -25,6 +25,7 @@ from services.errors import UserError
 from services.secrets import redact
 from services.text import visible
 from tui import terminal_guard
+from tui.keys import key_display
 from tui.panel_registry import PANEL_ENTRIES, PANEL_IDS, entry
 from tui.settings import AppSettings
 from widgets.context_bar import ContextBar
@@ -205,7 +206,7 @@ class TritonDeck(App[None]):
                 if isinstance(binding, Binding) and binding.description:
                     yield SystemCommand(
                         f"{panel.title}: {binding.description}",
-                        f"Run '{binding.description}' in the {panel.title} panel",
+                        f"Run '{binding.description}' in the {panel.title} panel (key {panel.key}, then {key_display(binding.key)})",
                         partial(self.run_panel_action, panel.name, binding.action),
                     )
         for name in sorted(self.config.profiles):
@@ -213,7 +214,7 @@ class TritonDeck(App[None]):
                 profile = self.config.profiles[name]
                 yield SystemCommand(f"Profile: {name}", f"Switch to profile {name} ({profile.kind.value} {profile.region})", partial(self.switch_profile, name))
         yield SystemCommand("Deploy", "The whole tutorial as one resumable flow (key 0)", self.action_deploy)
-        yield SystemCommand("Help: keys", "Show every key binding", self.action_help)
+        yield SystemCommand("Help: keys", "Show every key binding (key ?)", self.action_help)
 
     def notify(
         self, message: str, *, title: str = "", severity: SeverityLevel = "information", timeout: float | None = None, markup: bool = True
