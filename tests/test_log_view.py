@@ -252,3 +252,26 @@ async def test_a_firehose_reaches_the_ui_in_batches() -> None:
         await pilot.press("G")
         assert pane.view.rows.line(pane.view.rows.count - 1)[0] == stamped("fast 49999")
         gate.set()
+
+
+async def test_end_resumes_following_and_esc_clears_a_search_before_leaving() -> None:
+    platform = FakeJobPlatform(SNAPSHOT_NOW)
+    job = platform.add(SPEC, JobState.RUNNING, log=[stamped(f"line {n:04d}" + (" ERROR" if n == 40 else "")) for n in range(300)])
+    app = app_with(platform)
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = await open_logs(app, pilot, job, 300)
+        await pilot.press("pageup")
+        assert not pane.following
+        await pilot.press("end")
+        await pilot.pause()
+        assert pane.following, "End resumes FOLLOW, as G does and KEYS.md says"
+        await pilot.press("slash", *"error", "enter")
+        await pilot.pause(0.2)
+        assert pane.view.query == "error" and pane.view.current_match == 40
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, JobLogScreen), "esc first clears the search"
+        assert pane.view.query == "" and pane.view.current_match is None
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, JobLogScreen), "then leaves"

@@ -131,6 +131,11 @@ class LogPane(Vertical):
     def action_follow(self) -> None:
         self.following = True
 
+    @on(LogView.EndRequested)
+    def _end_requested(self, event: LogView.EndRequested) -> None:
+        event.stop()
+        self.action_follow()
+
     def action_top(self) -> None:
         self.following = False
         self.view.scroll_to(x=0, y=0, animate=False)
@@ -157,6 +162,14 @@ class LogPane(Vertical):
 
     def action_previous_match(self) -> None:
         self._search(backwards=True)
+
+    def clear_search(self) -> None:
+        self.view.query = ""
+        self.view.current_match = None
+        bar = self.query_one(FilterBar)
+        bar.value = ""
+        bar.display = False
+        self.view.focus()
 
     def show_match(self, row: int) -> None:
         self.following = False

@@ -8,11 +8,13 @@ sliced to the viewport before any styling (no wrap) or cut into exactly the rows
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
+from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -44,6 +46,20 @@ class _NoRows:
 
 
 class LogView(ScrollView, can_focus=True):
+
+
+    @dataclass
+    class EndRequested(Message):
+        """`End` on the view: its owner goes back to following (as `G` does), not only to the bottom."""
+
+        log_view: LogView
+
+        @property
+        def control(self) -> LogView:
+            return self.log_view
+
+    def action_scroll_end(self) -> None:
+        self.post_message(self.EndRequested(self))
     wrap: reactive[bool] = reactive(False)
     query: reactive[str] = reactive("")
     current_match: reactive[int | None] = reactive(None)

@@ -37,7 +37,7 @@ FLUSH_S = 0.05
 
 class JobLogScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("escape,q", "back", "Back"),
         Binding("t", "toggle_time", "Times"),
         Binding("s", "toggle_source", "Source"),
         Binding("ctrl+s", "save", "Save"),
@@ -150,6 +150,13 @@ class JobLogScreen(Screen[None]):
             self.notify(f"no line contains '{message.query}'", severity="warning")
         else:
             self.pane.show_match(message.row)
+
+    def action_back(self) -> None:
+        """esc clears a search (highlights and the match) before it leaves the log, as the prompt says."""
+        if self.pane.view.query:
+            self.pane.clear_search()
+            return
+        self.app.pop_screen()
 
     def action_save(self) -> None:
         default = str(Path.cwd() / f"{self._job.name}-{self._job.short_id}.log")
