@@ -217,6 +217,7 @@ async def test_save_writes_the_log_to_the_chosen_file(tmp_path: Path) -> None:
         await pilot.pause()
         assert isinstance(app.screen, PromptScreen)
         prompt = app.screen.query_one("#prompt-input")
+        assert prompt.value == str(Path.home() / f"{job.name}-{job.short_id}.log"), "proposed in the home directory"  # type: ignore[attr-defined]
         prompt.value = str(target)  # type: ignore[attr-defined]
         await pilot.press("enter")
         for _ in range(50):

@@ -159,7 +159,8 @@ class JobLogScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_save(self) -> None:
-        default = str(Path.cwd() / f"{self._job.name}-{self._job.short_id}.log")
+        # Home, not wherever the app was started (a read-only checkout, /): a place the user finds again.
+        default = str(Path.home() / f"{self._job.name}-{self._job.short_id}.log")
 
         def chosen(answer: str | None) -> None:
             if answer:
