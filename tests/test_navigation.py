@@ -375,3 +375,56 @@ async def test_widget_messages_carry_their_control_for_selectors() -> None:
         await pilot.press("a", "b")
         await pilot.pause()
     assert seen == ["a", "ab"]
+
+
+class RefusingStore:
+    """A store whose listings fail as S3 does with bad credentials, until told otherwise."""
+
+    def __init__(self, base: object) -> None:
+        self._base = base
+        self.refusing = True
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._base, name)
+
+    def list_buckets(self):  # type: ignore[no-untyped-def]
+        if self.refusing:
+            raise UserError("listing buckets: S3 refused the credentials (InvalidAccessKeyId); set AWS_ACCESS_KEY_ID")
+        return self._base.list_buckets()  # type: ignore[attr-defined]
+
+
+async def test_a_failed_listing_stays_in_place_without_another_profiles_rows() -> None:
+    from widgets.notice import NoticeKind
+
+    stores: dict[str, RefusingStore] = {}
+
+    def factory(profile: Profile) -> ServiceSet:
+        services = fake_services(profile)
+        if profile.name == "gra":
+            stores["gra"] = RefusingStore(services.object_store)
+            services.object_store = stores["gra"]  # type: ignore[assignment]
+        return services
+
+    async def settle_failing(app: TritonDeck, pilot: object) -> None:
+        from textual.worker import WorkerFailed
+
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerFailed:
+            pass  # the failure is what this test looks at
+        await pilot.pause()  # type: ignore[attr-defined]
+
+    app = make_app("local", deck_config(), factory, AppSettings(poll=False), env={})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert table(app, "buckets").row_count > 0
+        app.switch_profile("gra")
+        await settle_failing(app, pilot)
+        notice = app.query_one("#buckets-panel").query_one(Notice)
+        assert table(app, "buckets").row_count == 0, "no local rows under the GRA error"
+        assert notice.display and notice.has_class(f"-{NoticeKind.ERROR.value}")
+        assert "S3 refused the credentials" in str(notice.render()) and "r tries again" in str(notice.render())
+        stores["gra"].refusing = False
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert table(app, "buckets").row_count > 0 and not notice.display

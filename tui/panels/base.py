@@ -15,6 +15,8 @@ from textual.containers import Vertical
 from textual.worker import Worker, WorkerState
 
 from services.backends import Capability, ServiceSet
+from services.errors import UserError
+from services.secrets import redact
 from widgets.filter_bar import FilterBar
 from widgets.notice import Notice, NoticeKind
 from widgets.resource_table import ResourceTable
@@ -63,6 +65,8 @@ class Panel(Vertical):
     def reload(self) -> None:
         """Start over on the current profile (called on mount and on profile switch)."""
         self.workers.cancel_node(self)
+        for table in self.query(ResourceTable):  # never another profile's rows, not even while loading
+            table.set_rows([])
         self.set_class(not self.is_available(), "-unavailable")
         if not self.is_available():
             self.show_notice(NoticeKind.UNAVAILABLE, self.services.reason(self.capability))
@@ -76,8 +80,17 @@ class Panel(Vertical):
         self.notice.show(kind, message)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR and event.worker.error is not None:
-            self.deck.show_error(event.worker.error)
+        """A failed action is a toast; a failed listing (a `*-list` worker) stays in place, with
+        no stale rows under it, until a listing succeeds (`r` tries again)."""
+        error = event.worker.error
+        if event.state is not WorkerState.ERROR or error is None:
+            return
+        self.deck.show_error(error)
+        if event.worker.group.endswith("-list"):
+            for table in self.query(ResourceTable):
+                table.set_rows([])
+            reason = error.message if isinstance(error, UserError) else f"unexpected error ({type(error).__name__})"
+            self.show_notice(NoticeKind.ERROR, redact(f"{reason} (r tries again)"))
 
     # -- the `/` filter, for panels that have a FilterBar over a ResourceTable ---------------
 

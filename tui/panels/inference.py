@@ -155,6 +155,9 @@ class InferencePanel(Panel):
         try:
             server = self._find_server(typed_url, transport)
             if server is None:
+                if self.services.job_platform is None:  # the cause is the profile, not an empty job list
+                    self.post_message(self.CheckFailed(None, f"{self.services.reason(Capability.JOBS)}; or press e to type a URL"))
+                    return
                 self.post_message(self.CheckFailed(None, "no RUNNING server job: start one in Jobs (3, then n), or press e to type a URL"))
                 return
             factory = self.services.inference
