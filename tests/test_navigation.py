@@ -428,3 +428,16 @@ async def test_a_failed_listing_stays_in_place_without_another_profiles_rows() -
         await pilot.press("r")
         await settle(app, pilot)
         assert table(app, "buckets").row_count > 0 and not notice.display
+
+
+async def test_the_profile_picker_lists_profiles_added_in_another_shell() -> None:
+    from services.config import ProfileKind, update_config
+
+    app = fake_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        update_config(lambda config: config.with_profile(Profile(name="added-later", kind=ProfileKind.OVHCLOUD, region="BHS")))
+        await pilot.press("p")
+        await pilot.pause()
+        assert isinstance(app.screen, ProfileScreen)
+        assert "added-later" in app.config.profiles and "gra" in app.config.profiles, "the session's profiles stay too"

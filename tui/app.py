@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -161,6 +162,12 @@ class TritonDeck(App[None]):
     # -- profiles ------------------------------------------------------------------------------
 
     def action_pick_profile(self) -> None:
+        """The picker lists the config as it is now: a profile added in another shell shows up."""
+        try:
+            self.config = self._reload_config()
+        except UserError as error:
+            self.show_error(error)
+
         def picked(name: str | None) -> None:
             if name:
                 self.switch_profile(name)
@@ -168,6 +175,11 @@ class TritonDeck(App[None]):
         from tui.screens.profiles import ProfileScreen
 
         self.push_screen(ProfileScreen(self.config.profiles, self.profile.name), picked)
+
+    def _reload_config(self) -> Config:
+        """This session's config plus what the file holds now (profiles and registries added since)."""
+        saved = load_config()
+        return replace(self.config, profiles={**self.config.profiles, **saved.profiles}, registries={**self.config.registries, **saved.registries})
 
     def switch_profile(self, name: str) -> None:
         """Use `name` for this session (the saved default changes only with `profile use`)."""
