@@ -157,3 +157,28 @@ async def test_the_log_view_resumes_after_a_drop_with_a_marker(api: FakeAITraini
         assert ("reconnected", True) in shown and shown[-1] == ("stream ended", True)
         assert api.drops == 1 and JobState.DONE.value == api.jobs[job.id].state
         assert not any(is_marker(line) for line in lines)
+
+
+async def test_a_refused_field_is_marked_and_its_error_scrolled_into_view_at_80x24() -> None:
+    app = fake_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await app.workers.wait_for_complete()
+        await pilot.press("n")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, JobRunScreen)
+        form.query_one("#run-gpu", Input).value = "9"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.pause()
+        gpu, error = form.query_one("#run-gpu", Input), form.query_one("#run-error")
+        assert gpu.has_class("-invalid") and app.focused is gpu
+        assert not any(field.has_class("-invalid") for field in form.query(Input) if field is not gpu)
+        screen_region = form.region
+        assert error.region.height and screen_region.contains_region(error.region), "the message is on screen"
+        form.query_one("#run-gpu", Input).value = "1"
+        form.query_one("#run-port", Input).value = "0"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert form.query_one("#run-port", Input).has_class("-invalid") and not gpu.has_class("-invalid"), "the mark moves with the error"

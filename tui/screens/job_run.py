@@ -169,8 +169,15 @@ class JobRunScreen(ModalScreen[JobSpec | None]):
         try:
             spec = spec_from_fields(self._values(), self._unsecure)
         except _FieldError as error:
-            self.query_one("#run-error", Static).update(inert(error.message, style="bold red"))
-            self.query_one(f"#run-{error.field}", Input).focus()
+            message = self.query_one("#run-error", Static)
+            message.update(inert(error.message, style="bold red"))
+            for field in self.query(Input):
+                field.set_class(field.id == f"run-{error.field}", "-invalid")
+            field = self.query_one(f"#run-{error.field}", Input)
+            field.focus()
+            # At 80x24 the message sits below the fold: bring it and the field into view.
+            self.call_after_refresh(message.scroll_visible, animate=False)
+            self.call_after_refresh(field.scroll_visible, animate=False)
             return
         self.dismiss(spec)
 
