@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from services.jobs.protocol import JobState
 from services.logs.spool import LogSpool, LogViewModel
 from services.storage.protocol import BucketRef
 from services.text import visible
-from tests.conftest import fake_app, settle
+from tests.conftest import SNAPSHOT_NOW, fake_app, settle
 from tests.test_log_view import SPEC, ScriptedPlatform, open_logs, stamped
 from tui import terminal_guard
 from tui.app import TritonDeck
@@ -176,3 +177,22 @@ def test_a_newline_in_a_key_never_forges_a_row(tmp_path: Path, capsys: pytest.Ca
     assert main(["bucket", "object", "list", "rows@LOCAL"], env=store_env, out=out) == 0
     rows = out.getvalue().splitlines()
     assert len(rows) == 2 and rows[1].split()[4] == "a\\n2026-01-01"
+
+
+async def test_the_job_detail_shows_api_values_inert() -> None:
+    from services.jobs.protocol import JobSpec
+    from tui.screens.job_detail import JobDetailScreen
+
+    app = fake_app()
+    platform = app.services.job_platform
+    assert platform is not None
+    job = platform.add(JobSpec(image=f"img{WIPE}", name=f"evil{TITLE}[b]x[/b]", command=("echo", CLIPBOARD)), JobState.RUNNING)  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.push_screen(JobDetailScreen(job, SNAPSHOT_NOW))
+        await pilot.pause()
+        output = terminal_bytes(app)
+        assert_inert(output)
+        plain = re.sub(r"\x1b\[[0-9;]*[mHK]", "", output)
+        assert "evil]0;pwnedx" not in plain, "no markup parsed, no control character silently dropped"
+        assert plain.count("evil^[]0;pwned^G[b]x[/b]") == 3 and plain.count("img^[[2J^[[H") == 2, "title, name row and ovhai line; image row and ovhai line"

@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from services.text import visible
 from widgets.filter_bar import FilterBar
 from widgets.log_view import LogRows, LogView
 
@@ -200,7 +201,7 @@ class LogPane(Vertical):
         if not self.is_mounted:
             return
         follow = Text(" FOLLOW ", style="reverse bold") if self.following else Text(" PAUSED ", style="reverse")
-        parts: list[Text | str | tuple[str, str]] = [follow, "  ", (self.title, "bold"), f"  {self._received} lines  ", (self.stream.value, "dim")]
+        parts: list[Text | str | tuple[str, str]] = [follow, "  ", (visible(self.title), "bold"), f"  {self._received} lines  ", (self.stream.value, "dim")]
         if self._new_lines:
             parts += ["  ", (f"{self._new_lines} new lines (G to follow)", "bold yellow")]
         if self.view.wrap:

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
+from rich.markup import escape
+
 from services.cancel import CancelToken
 from services.config import REGISTRY_ADDRESS, RegistryEntry, run_secret_command, update_config
 from services.errors import UserError
@@ -31,6 +33,7 @@ from services.images.history import ImageHistory
 from services.images.protocol import BuildDone, BuildFailed, BuildLog, BuildStep, ImageBuilder, LayerProgress, PullDone, PushDone
 from services.images.push_tally import PushTally
 from services.secrets import Secret
+from services.text import visible
 from tui.cli.output import shown, warn
 from tui.render import build_failure, build_step_line
 
@@ -158,9 +161,11 @@ class PushReporter:
         layer = self._tally.apply(event)
         if self._bars is not None:
             if layer.layer_id not in self._tasks:
-                self._tasks[layer.layer_id] = self._bars.add_task(layer.layer_id, total=layer.total)
+                self._tasks[layer.layer_id] = self._bars.add_task(escape(visible(layer.layer_id)), total=layer.total)
             task = self._tasks[layer.layer_id]
-            self._bars.update(task, description=f"{layer.layer_id} {layer.status[:11]}", total=layer.total, completed=layer.fraction * (layer.total or 1))  # type: ignore[arg-type]
+            # The engine's words: shown, never read as Rich markup or obeyed as escapes.
+            description = escape(visible(f"{layer.layer_id} {layer.status[:11]}"))
+            self._bars.update(task, description=description, total=layer.total, completed=layer.fraction * (layer.total or 1))  # type: ignore[arg-type]
             done, total = self._tally.bytes_known
             self._bars.update(self._total, description=f"total {self._tally.layers_done}/{len(self._tally.layers)}", total=total or None, completed=done)  # type: ignore[arg-type]
         elif self._last.get(layer.layer_id) != layer.status:

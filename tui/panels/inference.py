@@ -191,7 +191,7 @@ class InferencePanel(Panel):
         ready = Text("ready", style="bold green") if health.ready else Text("not ready", style="bold red")
         live = Text("live", style="green") if health.live else Text("not live", style="red")
         grid.add_row("health", Text.assemble(live, " ", ready, (f"  {health.latency_ms:.0f} ms", "dim")))
-        grid.add_row("server", f"{message.metadata.name} {message.metadata.version}")
+        grid.add_row("server", inert(f"{message.metadata.name} {message.metadata.version}"))
         self.query_one("#server-box", Static).update(grid)
         rows = [Row(f"{entry.name}/{entry.version}", (entry.name, entry.version, model_state_text(entry.state), entry.reason)) for entry in message.models]
         self.query_one(ResourceTable).set_rows(rows)

@@ -39,8 +39,8 @@ def job_table(job: Job, now: datetime) -> Table:
     ]
     if job.info_message:
         rows.append(("info", inert(job.info_message, style="red" if job.state.is_failure else "")))
-    for label, value in rows:
-        table.add_row(label, value)
+    for label, value in rows:  # API values: a str cell would be read as Rich markup
+        table.add_row(label, inert(value))
     table.add_row("ovhai", inert(run_command_line(spec), style="dim"))
     table.add_row("", "")
     table.add_row("timeline", "\n".join(f"{change.at:%Y-%m-%d %H:%M:%S}  {change.state}" for change in job.history))
