@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Input, Switch
 
 from services.config import Config, Profile, ProfileKind
@@ -24,18 +25,24 @@ from widgets.log_pane import LogPane
 from widgets.resource_table import ResourceTable
 
 
+async def open_run_form(pilot: Pilot[None]) -> JobRunScreen:
+    """The Jobs panel (3), then its run form (n)."""
+    await pilot.press("3")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.press("n")
+    await pilot.pause()
+    form = pilot.app.screen
+    assert isinstance(form, JobRunScreen)
+    return form
+
+
 async def test_run_form_prefills_the_tutorial_and_checks_every_field() -> None:
     app = fake_app()
     platform = app.services.job_platform
     assert platform is not None
     before = len(platform.list())
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("3")
-        await app.workers.wait_for_complete()
-        await pilot.press("n")
-        await pilot.pause()
-        form = app.screen
-        assert isinstance(form, JobRunScreen)
+        form = await open_run_form(pilot)
         value = {key: form.query_one(f"#run-{key}", Input).value for key, _label in JobRunScreen.FIELDS}
         assert value["port"] == "8000" and value["gpu"] == "1" and value["command"] == "tritonserver --model-repository=/workspace/models"
         assert value["volume"] == "my-models@LOCAL:/workspace/models:RO"
@@ -162,12 +169,7 @@ async def test_the_log_view_resumes_after_a_drop_with_a_marker(api: FakeAITraini
 async def test_a_refused_field_is_marked_and_its_error_scrolled_into_view_at_80x24() -> None:
     app = fake_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("3")
-        await app.workers.wait_for_complete()
-        await pilot.press("n")
-        await pilot.pause()
-        form = app.screen
-        assert isinstance(form, JobRunScreen)
+        form = await open_run_form(pilot)
         form.query_one("#run-gpu", Input).value = "9"
         await pilot.press("ctrl+s")
         await pilot.pause()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 from services.cancel import CancelToken
@@ -66,22 +66,25 @@ class FakeImageBuilder:
             raise UserError(f"image {reference} not found: tag it first")
         for layer_id, _ in _LAYER_SIZES:
             yield LayerProgress(layer_id, "Preparing")
-        for layer_id, size in _LAYER_SIZES:
-            for current in (size // 2, size):
-                if cancel.cancelled:
-                    return
-                yield LayerProgress(layer_id, "Pushing", current, size)
-            yield LayerProgress(layer_id, "Pushed")
-        digest = "sha256:" + hashlib.sha256(reference.encode()).hexdigest()
-        yield PushDone(reference=reference, digest=digest, size=sum(size for _, size in _LAYER_SIZES))
+        if (yield from _moving_layers("Pushing", "Pushed", cancel)):
+            yield PushDone(reference=reference, digest=_digest(reference), size=sum(size for _, size in _LAYER_SIZES))
 
     def pull(self, reference: str, platform: str, cancel: CancelToken) -> Iterator[PullEvent]:
-        for layer_id, size in _LAYER_SIZES:
-            for current in (size // 2, size):
-                if cancel.cancelled:
-                    return
-                yield LayerProgress(layer_id, "Downloading", current, size)
-            yield LayerProgress(layer_id, "Pull complete")
-        digest = "sha256:" + hashlib.sha256(reference.encode()).hexdigest()
-        self.tags[reference] = digest
-        yield PullDone(reference=reference, digest=digest)
+        if (yield from _moving_layers("Downloading", "Pull complete", cancel)):
+            self.tags[reference] = _digest(reference)
+            yield PullDone(reference=reference, digest=_digest(reference))
+
+
+def _digest(reference: str) -> str:
+    return "sha256:" + hashlib.sha256(reference.encode()).hexdigest()
+
+
+def _moving_layers(moving: str, finished: str, cancel: CancelToken) -> Generator[LayerProgress, None, bool]:
+    """Each layer half-way, whole, then `finished`, as an engine reports a push or a pull; False if cancelled."""
+    for layer_id, size in _LAYER_SIZES:
+        for current in (size // 2, size):
+            if cancel.cancelled:
+                return False
+            yield LayerProgress(layer_id, moving, current, size)
+        yield LayerProgress(layer_id, finished)
+    return True

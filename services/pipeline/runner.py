@@ -45,6 +45,27 @@ class ModelProblem(UserError):
 JOB_STEPS = (Step.SERVE, Step.CLIENT)
 
 
+def leftover_jobs(services: ServiceSet, store: PipelineStore) -> list[Job]:
+    """Unfinished jobs the saved progress tracks and the pipeline started (never a reused one).
+
+    Starting over would forget them; on OVHcloud each is a billed GPU."""
+    saved = store.load()
+    if saved is None or services.job_platform is None:
+        return []
+    found = []
+    for step in JOB_STEPS:
+        job_id = saved.steps[step].result.get("job")
+        if not job_id or (step is Step.SERVE and saved.plan.reuse_job):
+            continue
+        try:
+            job = services.job_platform.get(str(job_id))
+        except UserError:
+            continue  # deleted meanwhile: nothing left to forget
+        if not job.state.is_terminal:
+            found.append(job)
+    return found
+
+
 class StepInterrupted(Exception):
     """The cancel came in the middle of a step: it stays unfinished for the next run."""
 
@@ -80,26 +101,6 @@ class PipelineRunner:
                 record.status = StepStatus.PENDING
         return saved
 
-    def leftover_jobs(self) -> list[Job]:
-        """Unfinished jobs the saved progress tracks and this pipeline started (never a reused one).
-
-        Starting over would forget them; on OVHcloud each is a billed GPU."""
-        saved = self.store.load()
-        if saved is None or self.services.job_platform is None:
-            return []
-        found = []
-        for step in JOB_STEPS:
-            job_id = saved.steps[step].result.get("job")
-            if not job_id or (step is Step.SERVE and saved.plan.reuse_job):
-                continue
-            try:
-                job = self.services.job_platform.get(str(job_id))
-            except UserError:
-                continue  # deleted meanwhile: nothing left to forget
-            if not job.state.is_terminal:
-                found.append(job)
-        return found
-
     def run(self, plan: DeployPlan, resume: bool = True, stop_leftovers: bool = False) -> PipelineState:
         """Run (or resume) the plan; returns the state, whose `failed_step` says if it failed.
 
@@ -107,7 +108,7 @@ class PipelineRunner:
         `stop_leftovers` they are stopped (and listed in `self.stopped`), otherwise refused."""
         plan.check()
         if not resume:
-            leftovers = self.leftover_jobs()
+            leftovers = leftover_jobs(self.services, self.store)
             if leftovers and not stop_leftovers:
                 names = ", ".join(f"{job.short_id} ({job.state.value})" for job in leftovers)
                 raise UserError(f"the last run's job {names} is still going: stop it first, or start over stopping it (demo --fresh does)")

@@ -69,10 +69,15 @@ def file_md5(path: Path) -> str:
 NAME_MAX = 255  # bytes in one file name on Linux file systems
 
 
+def _too_long(path: str) -> bool:
+    """A part no file name can hold (surrogates count as the bytes they stand for)."""
+    return any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in path.split("/"))
+
+
 def _check_key(key: str) -> None:
     if not key or bad_parts(key):
         raise UserError(f"object key '{key}' cannot be stored in a local bucket: empty, '.' and '..' path parts are not allowed")
-    if any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in key.split("/")):
+    if _too_long(key):
         raise UserError(f"object key '{key}' has a part over {NAME_MAX} bytes, longer than a file name can be: shorten it")
 
 
@@ -212,7 +217,7 @@ class LocalObjectStore:
         # Start at the deepest directory that the prefix names entirely.
         base = prefix.rpartition("/")[0]
         start = base + "/" if base else ""
-        if any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in base.split("/")):
+        if _too_long(base):
             return  # no file name can hold such a part: nothing lies under it
         start_dir = data_root / base
         if base and (bad_parts(base) or not is_inside(data_root, start_dir)):

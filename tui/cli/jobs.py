@@ -154,7 +154,7 @@ def cmd_job_logs(ctx: Context) -> int:
     if tail == 0:  # as `tail -n 0`
         return 0
     if source is None:  # the platform reads only the tail (a local log from its end)
-        lines: Iterable[str] = platform.logs(job_id, tail=tail) if tail else platform.logs(job_id)
+        lines: Iterable[str] = platform.logs(job_id, tail=tail)
     else:  # filtered: the last `tail` wanted lines, never the whole log in memory
         wanted = (line for line in platform.logs(job_id) if _wanted(line, source))
         lines = deque(wanted, maxlen=tail) if tail else wanted

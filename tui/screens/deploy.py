@@ -29,7 +29,7 @@ from textual.worker import Worker, WorkerState
 from services.inference.protocol import Classification
 from services.pipeline.commands import equivalent_command, shown_path
 from services.pipeline.plan import STEP_TITLES, DeployPlan, Step, demo_plan
-from services.pipeline.runner import PipelineRunner
+from services.pipeline.runner import PipelineRunner, leftover_jobs
 from services.pipeline.state import PipelineState, PipelineStore, StepRecord
 from services.secrets import redact
 from tui.panels.base import confirm_screen
@@ -157,7 +157,7 @@ class DeployScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="deploy-leftovers", exit_on_error=False)
     def _check_leftovers(self) -> None:
         """Starting over must not forget the last run's jobs: ask before stopping them."""
-        leftovers = PipelineRunner(self.deck.services, self.store, lambda _step, _record: None, worker_token()).leftover_jobs()
+        leftovers = leftover_jobs(self.deck.services, self.store)
         self.app.call_from_thread(self._confirm_fresh, leftovers)
 
     def _confirm_fresh(self, leftovers: list[Job]) -> None:
