@@ -68,7 +68,7 @@ def seeded_platform(region: str) -> FakeJobPlatform:
     platform.append_log(done.id, "2026-11-25T13:00:00Z [job] smoke test passed")
     platform.add(server_spec(region, "triton-broken"), JobState.FAILED, info="Job failed: image pull back-off")
     running = platform.add(server_spec(region), JobState.RUNNING)
-    for line in triton_log_lines(running, FROZEN_NOW):
+    for line in triton_log_lines(FROZEN_NOW):
         platform.append_log(running.id, line)
     platform.add(
         JobSpec(image=CLIENT_IMAGE, command=("python", "image_client.py"), name="triton-client", gpu=0, cpu=1),

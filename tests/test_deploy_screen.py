@@ -191,7 +191,7 @@ async def test_the_real_local_profile_runs_the_demo_to_top3_on_screen(monkeypatc
             assert saved is not None
             platform = app.services.job_platform
             assert platform is not None
-            platform.delete(str(saved.steps[Step.SERVE].result["job"]), force=True)
+            platform.delete(str(saved.steps[Step.SERVE].result.job), force=True)
 
 
 class FailingBuilder(FakeImageBuilder):

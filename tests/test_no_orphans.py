@@ -36,7 +36,7 @@ def test_starting_over_stops_or_refuses_never_forgets() -> None:
     store, plan = PipelineStore("local"), demo_plan(local_profile())
     first = quiet_runner(services, store).run(plan)
     assert first.failed_step is None
-    server = str(first.steps[Step.SERVE].result["job"])
+    server = str(first.steps[Step.SERVE].result.job)
     assert platform.get(server).state is JobState.RUNNING
     with pytest.raises(UserError, match=rf"the last run's job {server[:8]} \(RUNNING\) is still going: stop it first"):
         quiet_runner(services, store).run(plan, resume=False)
@@ -45,14 +45,14 @@ def test_starting_over_stops_or_refuses_never_forgets() -> None:
     fresh = again.run(plan, resume=False, stop_leftovers=True)
     assert [job.id for job in again.stopped] == [server]
     assert platform.get(server).state in (JobState.INTERRUPTING, JobState.FINALIZING, JobState.INTERRUPTED)
-    assert fresh.failed_step is None and fresh.steps[Step.SERVE].result["job"] != server
+    assert fresh.failed_step is None and fresh.steps[Step.SERVE].result.job != server
 
 
 async def test_start_over_on_the_deploy_screen_asks_before_stopping_the_last_job() -> None:
     app = deploy_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await open_and_run(pilot)
-        server = str(PipelineStore("local").load().steps[Step.SERVE].result["job"])  # type: ignore[union-attr]
+        server = str(PipelineStore("local").load().steps[Step.SERVE].result.job)  # type: ignore[union-attr]
         platform = app.services.job_platform
         assert platform is not None and platform.get(server).state is JobState.RUNNING
         await pilot.press("f")
@@ -61,13 +61,13 @@ async def test_start_over_on_the_deploy_screen_asks_before_stopping_the_last_job
         await pilot.press("n")
         await settle(pilot)
         assert isinstance(app.screen, DeployScreen) and platform.get(server).state is JobState.RUNNING
-        assert PipelineStore("local").load().steps[Step.SERVE].result["job"] == server  # type: ignore[union-attr]
+        assert PipelineStore("local").load().steps[Step.SERVE].result.job == server  # type: ignore[union-attr]
         await pilot.press("f")
         await settle(pilot)
         await pilot.press("y")
         await settle(pilot)
         assert platform.get(server).state is not JobState.RUNNING
-        assert PipelineStore("local").load().steps[Step.SERVE].result["job"] != server  # type: ignore[union-attr]
+        assert PipelineStore("local").load().steps[Step.SERVE].result.job != server  # type: ignore[union-attr]
 
 
 def test_demo_keeps_the_server_job_another_front_end_started(capsys: pytest.CaptureFixture[str]) -> None:
@@ -76,7 +76,7 @@ def test_demo_keeps_the_server_job_another_front_end_started(capsys: pytest.Capt
     store, plan = PipelineStore("local"), demo_plan(local_profile())
     tui_run = PipelineRunner(services, store, lambda _step, _record: None, CancelToken())
     partial = tui_run.run(plan)
-    server = str(partial.steps[Step.SERVE].result["job"])
+    server = str(partial.steps[Step.SERVE].result.job)
     try:
         code = main(["demo"], env={}, out=io.StringIO())
         err = capsys.readouterr().err

@@ -95,8 +95,8 @@ def test_a_run_killed_at_any_step_resumes_without_redoing_finished_ones(killed_a
         if killed_at in (Step.READY, Step.CLASSIFY):
             assert server_jobs() == jobs_before, "the RUNNING server job is reused, not started again"
         assert len([job for job in LocalJobPlatform().list() if job.state is JobState.RUNNING]) == 1
-        answers = state.steps[Step.CLASSIFY].result["answers"]
-        assert [a["classes"][0][2] for a in answers] == ["Egyptian Mau", "espresso", "drilling rig"]
+        answers = state.steps[Step.CLASSIFY].result.answers
+        assert [a.classes[0][2] for a in answers] == ["Egyptian Mau", "espresso", "drilling rig"]
     finally:
         for job in LocalJobPlatform().list():
             LocalJobPlatform().delete(job.id, force=True)
@@ -116,7 +116,7 @@ def test_a_killed_cli_resumes_with_the_same_server_job(tmp_path: Path) -> None:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    job = saved.steps[Step.SERVE].result["job"]
+    job = saved.steps[Step.SERVE].result.job
     code, out = cli("demo", "--keep")
     try:
         assert code == 0

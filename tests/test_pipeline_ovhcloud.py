@@ -72,7 +72,7 @@ def test_the_flow_on_an_ovhcloud_profile(
         assert state.finished, {step.value: record.detail for step, record in state.steps.items()}
         assert state.steps[Step.BUILD].status is StepStatus.DONE and state.steps[Step.PUSH].status is StepStatus.DONE
         digest = registry.get("/v2/tritonserver/manifests/23.03-py3", accept="application/vnd.docker.distribution.manifest.v2+json", method="HEAD")[1]
-        assert state.steps[Step.PUSH].result["digest"] == digest["Docker-Content-Digest"]
+        assert state.steps[Step.PUSH].result.digest == digest["Docker-Content-Digest"]
         assert state.steps[Step.CLIENT].status is StepStatus.SKIPPED
         (job,) = api.jobs.values()
         spec = job.document["spec"]
@@ -82,8 +82,8 @@ def test_the_flow_on_an_ovhcloud_profile(
         assert services.object_store is not None
         keys = sorted(obj.key for obj in iter_objects(services.object_store, plan.bucket_ref, ""))
         assert keys == ["efficientnet_lite0/1/model.onnx", "efficientnet_lite0/1/model.py", "efficientnet_lite0/config.pbtxt", "efficientnet_lite0/labels.txt", "simple/1/model.py", "simple/config.pbtxt"]
-        answers = state.steps[Step.CLASSIFY].result["answers"]
-        assert [a["classes"][0][2] for a in answers] == ["Egyptian Mau", "espresso", "drilling rig"]
+        answers = state.steps[Step.CLASSIFY].result.answers
+        assert [a.classes[0][2] for a in answers] == ["Egyptian Mau", "espresso", "drilling rig"]
     finally:
         stop.set()
         ticker.join()

@@ -129,7 +129,7 @@ def saved_deploy(failed: bool, interrupted: bool = False) -> None:
     from services.config import local_profile
     from services.fake_set import SAMPLE_ANSWERS
     from services.pipeline.plan import Step, demo_plan
-    from services.pipeline.state import PipelineState, PipelineStore, StepRecord, StepStatus
+    from services.pipeline.state import Answer, PipelineState, PipelineStore, StepRecord, StepResult, StepStatus
 
     state = PipelineState(demo_plan(local_profile()))
     details = {
@@ -142,10 +142,11 @@ def saved_deploy(failed: bool, interrupted: bool = False) -> None:
     for step in (Step.BUILD, Step.PUSH):
         state.steps[step] = StepRecord(StepStatus.SKIPPED, "the local profile runs the bundled tritonserver: no image to build")
     state.steps[Step.CLIENT] = StepRecord(StepStatus.SKIPPED, "not asked for (client_job)")
-    answers = [{"image": f"demo/samples/{name}", "classes": [t.split(":", 2) for t in texts], "error": None} for name, texts in sorted(SAMPLE_ANSWERS.items())]
-    for answer in answers:
-        answer["classes"] = [[score, int(index), label] for score, index, label in answer["classes"]]
-    state.steps[Step.CLASSIFY].result = {"answers": answers}
+    answers = tuple(
+        Answer(f"demo/samples/{name}", tuple((score, int(index), label) for score, index, label in (t.split(":", 2) for t in texts)))
+        for name, texts in sorted(SAMPLE_ANSWERS.items())
+    )
+    state.steps[Step.CLASSIFY].result = StepResult(answers=answers)
     if failed:
         state.steps[Step.READY] = StepRecord(StepStatus.FAILED, "model 'nope' is not in the served repository (it has: efficientnet_lite0, simple): fix the plan's model", seconds=2.5)
         state.steps[Step.CLASSIFY] = StepRecord()

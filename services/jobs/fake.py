@@ -32,8 +32,9 @@ _STOP_PATH = (JobState.INTERRUPTING, JobState.FINALIZING, JobState.INTERRUPTED)
 _FOLLOW_POLL_S = 0.05
 
 
-def triton_log_lines(job: Job, at: datetime) -> list[str]:
-    """The lines a starting tritonserver prints, stamped as `ovhai job logs` shows them."""
+def triton_log_lines(at: datetime, source: str = "job") -> list[str]:
+    """The lines a starting tritonserver prints, stamped and tagged with their source (`job`,
+    or an app's replica) as `ovhai job logs` shows them."""
     stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
     body = [
         "=============================",
@@ -45,7 +46,7 @@ def triton_log_lines(job: Job, at: datetime) -> list[str]:
         "I1125 14:00:01.000000 1 grpc_server.cc:2495] Started GRPCInferenceService at 0.0.0.0:8001",
         "I1125 14:00:01.000000 1 http_server.cc:4694] Started HTTPService at 0.0.0.0:8000",
     ]
-    return [f"{stamp} [job] {line}" for line in body]
+    return [f"{stamp} [{source}] {line}" for line in body]
 
 
 class FakeJobPlatform:
@@ -98,7 +99,7 @@ class FakeJobPlatform:
                 moved = replace(job, state=following, history=job.history + (StateChange(following, self._now),))
                 self._jobs[job_id] = moved
                 if following is JobState.RUNNING:
-                    self._logs[job_id].extend(triton_log_lines(moved, self._now))
+                    self._logs[job_id].extend(triton_log_lines(self._now))
 
     def append_log(self, job_id: str, line: str) -> None:
         with self._lock:

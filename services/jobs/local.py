@@ -32,18 +32,18 @@ from services.secrets import Secret
 FOLLOW_POLL_S = 0.2
 
 
-def _private(path: Path) -> BinaryIO:
+def private_file(path: Path) -> BinaryIO:
     """A new file only its owner can read (jobs print secrets as readily as anything else)."""
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
 
 
-def _lines(path: Path) -> Iterator[str]:
+def read_lines(path: Path) -> Iterator[str]:
     with path.open("r", encoding="utf-8", errors="replace", newline="\n") as handle:
         for line in handle:
             yield line.rstrip("\n")
 
 
-def _alive(pid: int | None) -> bool:
+def alive(pid: int | None) -> bool:
     if not pid:
         return False
     try:
@@ -87,12 +87,12 @@ class LocalJobPlatform:
         environment = {**supervisor_environment(os.environ), "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
         supervisor = subprocess.Popen(
             [sys.executable, "-m", "services.jobs.local_supervisor", str(job_dir)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=_private(job_dir / "supervisor.err"),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=private_file(job_dir / "supervisor.err"),
             start_new_session=True, env=environment,
         )  # fmt: skip
         # The platform alone writes this file (the supervisor alone writes job.json): no lost updates.
         temp = job_dir / ".supervisor.pid"
-        with _private(temp) as handle:
+        with private_file(temp) as handle:
             handle.write(str(supervisor.pid).encode())
         temp.replace(job_dir / "supervisor.pid")
         return job
@@ -109,7 +109,7 @@ class LocalJobPlatform:
         record = read_record(job_dir)
         job = record_to_job(record)
         pid = self._supervisor_pid(job_dir)
-        if not job.state.is_terminal and pid is not None and not _alive(pid):
+        if not job.state.is_terminal and pid is not None and not alive(pid):
             # Re-read once: the supervisor may have finished between the two reads.
             record = read_record(job_dir)
             job = record_to_job(record)
@@ -136,7 +136,7 @@ class LocalJobPlatform:
         if job.state.is_terminal:
             raise UserError(f"job {job.short_id} is already {job.state}: nothing to stop")
         pid = self._supervisor_pid(self._dir(job_id))
-        if pid and _alive(pid):
+        if pid and alive(pid):
             os.kill(pid, signal.SIGTERM)
 
     def delete(self, job_id: str, force: bool = False) -> None:
@@ -152,7 +152,7 @@ class LocalJobPlatform:
 
     def logs(self, job_id: str, tail: int | None = None) -> Iterator[str]:
         path = self._dir(job_id) / "log.txt"
-        return iter(last_lines(path, tail)) if tail else _lines(path)
+        return iter(last_lines(path, tail)) if tail else read_lines(path)
 
     def follow_logs(self, job_id: str, cancel: CancelToken) -> Iterator[str]:
         """Every line from the start, then new ones as the supervisor writes them, until the job ends.

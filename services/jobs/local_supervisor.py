@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,11 +26,30 @@ from services.jobs.document import stamp
 from services.jobs.environment import container_environment
 from services.jobs.local_store import job_to_record, now, read_record, record_to_job, write_record
 from services.jobs.local_token import local_token, server_guard_args
-from services.jobs.protocol import JobState, StateChange
+from services.jobs.protocol import JobState, StateChange, VolumeSpec
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions, iter_objects
 from services.triton.runtime import Ports, TritonServer, die_with_parent, path_with_this_environment, prepare_runtime, terminate_group
+
+
+def sync_volumes_in(workspace: Path, volumes: Iterable[VolumeSpec], log: Callable[[str], None]) -> None:
+    """Each volume's objects from its local bucket into `workspace` (an app's replicas share
+    one copy); RO volumes are made read-only, as on AI Training and AI Deploy."""
+    store = LocalObjectStore()
+    for volume in volumes:
+        bucket = BucketRef(volume.container, volume.alias.upper())  # the local datastore is LOCAL, however typed
+        target = mount_target(workspace, volume.mount_path)
+        target.mkdir(parents=True, exist_ok=True)
+        objects = list(iter_objects(store, bucket, volume.prefix))
+        result = store.download(bucket, objects, target, lambda _p: None, CancelToken(), remove_prefix=volume.prefix)
+        if not result.ok:
+            raise UserError(f"syncing {bucket} failed for {len(result.failed)} object(s): {result.failed[0][1]}")
+        if volume.permission == "RO":
+            for path in target.rglob("*"):
+                if path.is_file():
+                    path.chmod(0o444)
+        log(f"synced {len(result.done)} object(s) from {bucket} to {volume.mount_path} ({volume.permission})")
 
 
 class Supervisor:
@@ -57,20 +77,7 @@ class Supervisor:
         return mount_target(self.workspace, mount)
 
     def sync_in(self) -> None:
-        store = LocalObjectStore()
-        for volume in self.job.spec.volumes:
-            bucket = BucketRef(volume.container, volume.alias.upper())  # the local datastore is LOCAL, however typed
-            target = self.local_path(volume.mount_path)
-            target.mkdir(parents=True, exist_ok=True)
-            objects = list(iter_objects(store, bucket, volume.prefix))
-            result = store.download(bucket, objects, target, lambda _p: None, CancelToken(), remove_prefix=volume.prefix)
-            if not result.ok:
-                raise UserError(f"syncing {bucket} failed for {len(result.failed)} object(s): {result.failed[0][1]}")
-            if volume.permission == "RO":  # as on AI Training: the job cannot change what it was given
-                for path in target.rglob("*"):
-                    if path.is_file():
-                        path.chmod(0o444)
-            self.log(f"synced {len(result.done)} object(s) from {bucket} to {volume.mount_path} ({volume.permission})", "sync")
+        sync_volumes_in(self.workspace, self.job.spec.volumes, lambda line: self.log(line, "sync"))
 
     def sync_out(self) -> None:
         store = LocalObjectStore()

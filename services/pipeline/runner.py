@@ -10,26 +10,29 @@ and the upload sends only what changed.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from services.backends import ServiceSet
 from services.cancel import CancelToken
+from services.config import RegistryEntry
 from services.errors import UserError
 from services.images.dockerfile import DEFAULT_PLATFORM, DockerfileSpec, render_dockerfile
 from services.images.protocol import BuildDone, BuildFailed, BuildLog, BuildStep, ImageBuilder, LayerProgress
 from services.images.push_tally import PushTally
 from services.inference.endpoint import endpoint_for_job
-from services.inference.protocol import ClassifyRequest, InferenceClient, Scaling, image_files
+from services.inference.protocol import InferenceClient, Scaling, image_files
 from services.jobs.protocol import Job, JobPlatform, JobSpec, JobState, VolumeSpec
 from services.pipeline.plan import DeployPlan, Step, skipped_reason
-from services.pipeline.state import PipelineState, PipelineStore, Progress, StepRecord, StepStatus
+from services.pipeline.state import Answer, PipelineState, PipelineStore, Progress, StepRecord, StepResult, StepStatus
 from services.repository import validate_repository
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, ObjectStore, TransferProgress, UploadOptions
 from services.units import human_size
+from services.usecases.images import build_image, push_image
+from services.usecases.inference import classify_request
+from services.usecases.jobs import stop_job
 
 Listener = Callable[[Step, StepRecord], None]
 SERVER_COMMAND = ("bash", "-c", "tritonserver --model-repository=/workspace/models")
@@ -54,7 +57,7 @@ def leftover_jobs(services: ServiceSet, store: PipelineStore) -> list[Job]:
         return []
     found = []
     for step in JOB_STEPS:
-        job_id = saved.steps[step].result.get("job")
+        job_id = saved.steps[step].result.job
         if not job_id or (step is Step.SERVE and saved.plan.reuse_job):
             continue
         try:
@@ -79,6 +82,7 @@ class PipelineRunner:
         cancel: CancelToken,
         ready_timeout_s: float = 300.0,
         poll_s: float = 0.5,
+        registries: Mapping[str, RegistryEntry] | None = None,
     ) -> None:
         self.services = services
         self.store = store
@@ -86,6 +90,7 @@ class PipelineRunner:
         self.cancel = cancel
         self.ready_timeout_s = ready_timeout_s
         self.poll_s = poll_s
+        self.registries = registries or {}  # the push logs in to one added with credentials
         self.state: PipelineState | None = None
         self.stopped: list[Job] = []
         self._previous = StepRecord()
@@ -113,7 +118,7 @@ class PipelineRunner:
                 names = ", ".join(f"{job.short_id} ({job.state.value})" for job in leftovers)
                 raise UserError(f"the last run's job {names} is still going: stop it first, or start over stopping it (demo --fresh does)")
             for job in leftovers:
-                self._platform().stop(job.id)
+                stop_job(self._platform(), job)
                 self.stopped.append(job)
         self.state = state = self.start_state(plan, resume)
         rerun = False
@@ -164,7 +169,7 @@ class PipelineRunner:
     def _still_valid(self, step: Step, record: StepRecord) -> bool:
         if step is Step.SERVE:
             try:
-                return self._platform().get(str(record.result.get("job", ""))).state is JobState.RUNNING
+                return record.result.job is not None and self._platform().get(record.result.job).state is JobState.RUNNING
             except UserError:
                 return False
         return True
@@ -182,7 +187,9 @@ class PipelineRunner:
 
     def _server_job(self) -> Job:
         assert self.state is not None
-        return self._platform().get(str(self.state.steps[Step.SERVE].result["job"]))
+        job_id = self.state.steps[Step.SERVE].result.job
+        assert job_id is not None, "the serve step finished without a job"
+        return self._platform().get(job_id)
 
     def _inference(self) -> InferenceClient:
         return self.services.inference_client(endpoint_for_job(self._server_job(), self.plan.transport, self.services.ai_token))
@@ -227,7 +234,8 @@ class PipelineRunner:
     def _step_build(self, record: StepRecord) -> None:
         spec = DockerfileSpec(version=self.plan.triton_version, base=self.plan.base_image)
         context = Path(self.plan.build_context).expanduser()
-        for event in self._builder().build(context, self.plan.server_image, DEFAULT_PLATFORM, render_dockerfile(spec), self.cancel):
+        profile = self.services.profile.name
+        for event in build_image(self._builder(), profile, context, self.plan.server_image, DEFAULT_PLATFORM, render_dockerfile(spec), self.cancel):
             if isinstance(event, BuildStep):
                 record.detail = f"step {event.number}/{event.total}: {event.instruction}" + (" (cached)" if event.cached else "")
             elif isinstance(event, BuildLog):
@@ -235,7 +243,7 @@ class PipelineRunner:
             elif isinstance(event, BuildFailed):
                 raise UserError(f"step {event.step} failed: {event.message}" if event.step else event.message)
             elif isinstance(event, BuildDone):
-                record.result = {"image_id": event.image_id}
+                record.result = StepResult(image_id=event.image_id)
                 record.detail = f"built {event.image_id[:19]}"
             self._progress(Step.BUILD, record)
         if self.cancel.cancelled:
@@ -243,13 +251,13 @@ class PipelineRunner:
 
     def _step_push(self, record: StepRecord) -> None:
         tally = PushTally()
-        for event in self._builder().push(self.plan.server_image, self.cancel):
+        for event in push_image(self._builder(), self.services.profile.name, self.registries, self.plan.server_image, self.cancel):
             if isinstance(event, LayerProgress):
                 layer = tally.apply(event)
                 record.progress = [Progress(state.fraction, state.layer_id, state.status) for state in tally.layers.values()][-6:]
                 record.detail = f"{tally.layers_done}/{len(tally.layers)} layers ({layer.layer_id} {layer.status})"
             else:
-                record.result = {"digest": event.digest}
+                record.result = StepResult(digest=event.digest)
                 record.detail = f"{event.reference}@{event.digest}"
             self._progress(Step.PUSH, record)
         if self.cancel.cancelled:
@@ -267,17 +275,17 @@ class PipelineRunner:
         """The job this step started before it was interrupted, if it still lives; else a new one.
         Its id is saved at once, so a kill while it starts never leaves a job nobody knows."""
         platform = self._platform()
-        earlier = self._previous.result.get("job")
+        earlier = self._previous.result.job
         if earlier:
             try:
-                job = platform.get(str(earlier))
+                job = platform.get(earlier)
                 if not job.state.is_terminal:
-                    record.result = {"job": job.id}
+                    record.result = StepResult(job=job.id)
                     return job
             except UserError:
                 pass
         job = platform.run(spec)
-        record.result = {"job": job.id}
+        record.result = StepResult(job=job.id)
         assert self.state is not None
         self.store.save(self.state)
         return job
@@ -303,7 +311,7 @@ class PipelineRunner:
             job = platform.get(self.plan.reuse_job)
             if job.state is not JobState.RUNNING:
                 raise UserError(f"job {job.short_id} to reuse is {job.state.value}, not RUNNING: clear reuse_job to start one")
-            record.result = {"job": job.id}
+            record.result = StepResult(job=job.id)
         else:
             job = self._started_job(record, self._server_spec())
         job = self._wait_for_job(Step.SERVE, record, job.id, (JobState.RUNNING,))
@@ -342,18 +350,16 @@ class PipelineRunner:
                 raise StepInterrupted
 
     def _step_classify(self, record: StepRecord) -> None:
-        images = image_files([Path(self.plan.images).expanduser()])
-        if not images:
-            raise UserError(f"no images in {self.plan.images}: set images to a file or a directory of photos")
-        request = ClassifyRequest(self.plan.model, tuple(images), top_k=self.plan.top_k, scaling=Scaling(self.plan.scaling))
-        answers: list[dict[str, Any]] = []
+        paths = [Path(self.plan.images).expanduser()]
+        request = classify_request(paths, self.plan.model, "set images to a file or a directory of photos", top_k=self.plan.top_k, scaling=Scaling(self.plan.scaling))
+        images = request.images
+        answers: list[Answer] = []
         for result in self._inference().classify(request):
-            classes = [[c.score, c.index, c.label] for c in result.classes]
-            answers.append({"image": result.image, "classes": classes, "error": result.error})
+            answers.append(Answer(result.image, tuple((c.score, c.index, c.label) for c in result.classes), result.error))
             record.detail = f"{len(answers)}/{len(images)} image(s)"
             self._progress(Step.CLASSIFY, record)
-        failed = [answer for answer in answers if answer["error"]]
-        record.result = {"answers": answers}
+        failed = [answer for answer in answers if answer.error]
+        record.result = StepResult(answers=tuple(answers))
         record.detail = f"{len(answers) - len(failed)} answered, {len(failed)} failed"
 
     def _step_client(self, record: StepRecord) -> None:

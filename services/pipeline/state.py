@@ -37,12 +37,48 @@ class Progress:
     status: str = ""
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One classified image of the classify step: the top classes, or why it failed."""
+
+    image: str
+    classes: tuple[tuple[str, int, str | None], ...] = ()  # (score as image_client prints it, index, label), best first
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What a finished step made, for later steps and a resume (each step fills its own field)."""
+
+    image_id: str | None = None  # build
+    digest: str | None = None  # push
+    job: str | None = None  # serve, client
+    answers: tuple[Answer, ...] = ()  # classify
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {key: value for key in ("image_id", "digest", "job") if (value := getattr(self, key)) is not None}
+        if self.answers:
+            document["answers"] = [{"image": a.image, "classes": [list(c) for c in a.classes], "error": a.error} for a in self.answers]
+        return document
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StepResult:
+        def text(key: str) -> str | None:
+            return None if data.get(key) is None else str(data[key])
+
+        answers = tuple(
+            Answer(str(a["image"]), tuple((str(s), int(i), None if label is None else str(label)) for s, i, label in a.get("classes", [])), a.get("error"))
+            for a in data.get("answers", [])
+        )
+        return cls(text("image_id"), text("digest"), text("job"), answers)
+
+
 @dataclass
 class StepRecord:
     status: StepStatus = StepStatus.PENDING
     detail: str = ""  # one line: progress, or the result, or why it failed or was skipped
     tail: list[str] = field(default_factory=list)  # the last lines of its log (build, job)
-    result: dict[str, Any] = field(default_factory=dict)  # what later steps and a resume need
+    result: StepResult = field(default_factory=StepResult)
     seconds: float | None = None
     # A running step's progress, for the front end to draw (never saved: it means nothing later).
     progress: list[Progress] = field(default_factory=list)
@@ -51,11 +87,11 @@ class StepRecord:
         self.tail = [*self.tail, line][-TAIL_LINES:]
 
     def to_json(self) -> dict[str, Any]:
-        return {"status": self.status.value, "detail": self.detail, "tail": self.tail, "result": self.result, "seconds": self.seconds}
+        return {"status": self.status.value, "detail": self.detail, "tail": self.tail, "result": self.result.to_json(), "seconds": self.seconds}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StepRecord:
-        return cls(StepStatus(data["status"]), str(data.get("detail", "")), list(data.get("tail", [])), dict(data.get("result", {})), data.get("seconds"))
+        return cls(StepStatus(data["status"]), str(data.get("detail", "")), list(data.get("tail", [])), StepResult.from_json(dict(data.get("result", {}))), data.get("seconds"))
 
 
 @dataclass

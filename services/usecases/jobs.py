@@ -23,3 +23,11 @@ def resolve_job(platform: JobPlatform, typed: str) -> Job:
         raise UserError(f"no job id starts with '{typed}': `triton-deck job list` shows them")
     names = ", ".join(f"{job.id[: len(typed) + 4]}… ({job.name})" for job in matches[:8])
     raise UserError(f"'{typed}' matches {len(matches)} jobs: {names}; type more of the id")
+
+
+def stop_job(platform: JobPlatform, job: Job) -> None:
+    """Ask `job` to stop; a job that has already ended is refused with its state (not an API error)."""
+    if job.state.is_terminal:
+        raise UserError(f"job {job.short_id} is already {job.state}: nothing to stop")
+    platform.stop(job.id)
+

@@ -36,12 +36,12 @@ def step_line(step: Step, record: StepRecord) -> str:
 
 
 def print_answers(ctx: Context, state: PipelineState) -> None:
-    for answer in state.steps[Step.CLASSIFY].result.get("answers", []):
-        if answer["error"]:
-            warn(f"triton-deck: image '{answer['image']}': {answer['error']}")
+    for answer in state.steps[Step.CLASSIFY].result.answers:
+        if answer.error:
+            warn(f"triton-deck: image '{answer.image}': {answer.error}")
             continue
-        ctx.print(f"Image '{answer['image']}':")
-        for score, index, label in answer["classes"]:
+        ctx.print(f"Image '{answer.image}':")
+        for score, index, label in answer.classes:
             ctx.print(Classification(score, index, label).image_client_line())
 
 
@@ -56,9 +56,9 @@ def run_plan(ctx: Context, plan: DeployPlan, fresh: bool, keep: bool) -> int:
             ctx.out.flush()
 
     cancel = CancelToken()
-    runner = PipelineRunner(services, store, listener, cancel)
+    runner = PipelineRunner(services, store, listener, cancel, registries=ctx.config.registries)
     earlier = store.load()
-    started_before = {str(record.result["job"]) for record in earlier.steps.values() if record.result.get("job")} if earlier and not fresh else set()
+    started_before = {record.result.job for record in earlier.steps.values() if record.result.job} if earlier and not fresh else set()
     try:
         state = runner.run(plan, resume=not fresh, stop_leftovers=True)
     except KeyboardInterrupt:
@@ -75,7 +75,7 @@ def run_plan(ctx: Context, plan: DeployPlan, fresh: bool, keep: bool) -> int:
         print_answers(ctx, state)
     if not keep and services.job_platform is not None:
         for step in (Step.CLIENT, Step.SERVE):
-            job_id = state.steps[step].result.get("job")
+            job_id = state.steps[step].result.job
             if not job_id or (step is Step.SERVE and plan.reuse_job):
                 continue  # a job the plan reused is not ours to delete
             if str(job_id) in started_before:  # e.g. the server job the open TUI is using

@@ -18,7 +18,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
@@ -29,11 +28,11 @@ from services.config import REGISTRY_ADDRESS, RegistryEntry, run_secret_command,
 from services.errors import UserError
 from services.images.docker_builder import registry_of, save_login
 from services.images.dockerfile import DEFAULT_PLATFORM, DEFAULT_TRITON_VERSION, DockerfileSpec, render_dockerfile
-from services.images.history import ImageHistory
 from services.images.protocol import BuildDone, BuildFailed, BuildLog, BuildStep, ImageBuilder, LayerProgress, PullDone, PushDone
 from services.images.push_tally import PushTally
 from services.secrets import Secret
 from services.text import visible
+from services.usecases.images import build_image, pull_image, push_image
 from tui.cli.output import shown, warn
 from tui.render import build_failure, build_step_line
 
@@ -88,7 +87,7 @@ def cmd_image_build(ctx: Context) -> int:
     cancel = CancelToken()
     done: BuildDone | None = None
     try:
-        for event in _builder(ctx).build(args.context, args.tag, args.platform, dockerfile, cancel):
+        for event in build_image(_builder(ctx), ctx.profile.name, args.context, args.tag, args.platform, dockerfile, cancel):
             if isinstance(event, BuildStep):
                 warn(build_step_line(event))
             elif isinstance(event, BuildLog):
@@ -101,7 +100,6 @@ def cmd_image_build(ctx: Context) -> int:
         cancel.cancel()
         raise
     assert done is not None
-    ImageHistory(ctx.profile.name).record("build", args.tag, done.image_id, datetime.now(UTC))
     ctx.print(done.image_id)
     return 0
 
@@ -177,14 +175,6 @@ class PushReporter:
             self._bars.stop()
 
 
-def _login_with_added_registry(ctx: Context, builder: ImageBuilder, reference: str) -> None:
-    """A registry added with a username and password command logs in before a push or pull."""
-    entry = ctx.config.registries.get(registry_of(reference) or "")
-    if entry and entry.username and entry.password_command:
-        label = f"password_command of registry '{entry.address}'"
-        builder.login(entry.address, entry.username, run_secret_command(entry.password_command, label, "`triton-deck registry add`"))
-
-
 Done = TypeVar("Done", PushDone, PullDone)
 
 
@@ -216,10 +206,8 @@ def cmd_image_push(ctx: Context) -> int:
         if not (args.username and registry):
             raise UserError("--password-stdin needs -u USER and a reference that names its registry (host[:port]/name:tag)")
         builder.login(registry, args.username, _read_password(f"password for {args.username}@{registry}"))
-    else:
-        _login_with_added_registry(ctx, builder, args.reference)
-    done = _with_layer_bars(lambda cancel: builder.push(args.reference, cancel))
-    ImageHistory(ctx.profile.name).record("push", done.reference, done.digest, datetime.now(UTC))
+    registries = {} if args.password_stdin else ctx.config.registries  # logged in just now: no second login
+    done = _with_layer_bars(lambda cancel: push_image(builder, ctx.profile.name, registries, args.reference, cancel))
     ctx.print(f"{done.reference}@{done.digest}")
     return 0
 
@@ -228,9 +216,7 @@ def cmd_image_pull(ctx: Context) -> int:
     """`docker pull` with a bar per layer on a terminal (a line per layer status when piped);
     stdout gets `reference@digest`. A registry added with credentials logs in first."""
     args = ctx.args
-    builder = _builder(ctx)
-    _login_with_added_registry(ctx, builder, args.reference)
-    done = _with_layer_bars(lambda cancel: builder.pull(args.reference, args.platform, cancel))
+    done = _with_layer_bars(lambda cancel: pull_image(_builder(ctx), ctx.config.registries, args.reference, args.platform, cancel))
     ctx.print(f"{done.reference}@{done.digest}" if done.digest else done.reference)
     return 0
 

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from services.backends import Capability, ServiceSet
 from services.errors import UserError
 from services.inference.endpoint import parse_address
-from services.inference.protocol import ClassifyRequest, ClassifyResult, Endpoint, InferenceClient, Scaling, Transport, image_files
+from services.inference.protocol import ClassifyResult, Endpoint, InferenceClient, Scaling, Transport
+from services.usecases.inference import check_server, classify_request
 from services.usecases.server import find_server
 from tui.cli.output import warn
 
@@ -57,9 +58,8 @@ def _client(ctx: Context) -> tuple[InferenceClient, str]:
 def cmd_health(ctx: Context) -> int:
     client, origin = _client(ctx)
     display = parse_address(client.endpoint.url, client.endpoint.transport).display
-    health = client.health()
-    server = client.server_metadata()
-    models = client.model_index()
+    report = check_server(client)
+    health, server, models = report.health, report.server, report.models
     if ctx.args.output == "json":
         ctx.print_json({
             "endpoint": display, "from": origin, "live": health.live, "ready": health.ready, "latencyMs": round(health.latency_ms, 1),
@@ -103,15 +103,10 @@ def _result_document(result: ClassifyResult) -> dict[str, object]:
 
 def cmd_classify(ctx: Context) -> int:
     args = ctx.args
-    images = image_files(args.images)
-    if not images:
-        raise UserError(f"no images in {', '.join(str(p) for p in args.images)}: pass image files or a directory holding some")
-    request = ClassifyRequest(
-        model=args.model_name, images=tuple(images), version=args.model_version, top_k=args.classes,
+    request = classify_request(
+        args.images, args.model_name, "pass image files or a directory holding some", version=args.model_version, top_k=args.classes,
         scaling=Scaling(args.scaling), batch_size=args.batch_size, concurrency=args.concurrency,
     )  # fmt: skip
-    if args.concurrency < 1:
-        raise UserError(f"--concurrency {args.concurrency} is not valid: use 1 or more")
     client, _origin = _client(ctx)
     results: list[ClassifyResult] = []
     last_request: int | None = None

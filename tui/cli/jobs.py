@@ -29,7 +29,7 @@ from services.jobs.protocol import (
     resources_note,
 )
 from services.units import human_age, parse_duration
-from services.usecases.jobs import resolve_job
+from services.usecases.jobs import resolve_job, stop_job
 from tui.cli.output import row_cell, warn
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ def cmd_job_logs(ctx: Context) -> int:
 def cmd_job_stop(ctx: Context) -> int:
     platform = _platform(ctx)
     job = resolve_job(platform, ctx.args.id)
-    platform.stop(job.id)
+    stop_job(platform, job)
     ctx.print(f"stop requested for {job.id}")
     return 0
 

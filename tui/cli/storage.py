@@ -29,6 +29,7 @@ from services.storage.protocol import (
     iter_objects,
 )
 from services.units import human_size
+from services.usecases.storage import Selection, select_objects
 from tui.cli.output import row_cell, shown, warn
 from tui.cli.repo import check_before_upload
 
@@ -177,23 +178,11 @@ def cmd_object_upload(ctx: Context) -> int:
     return _report(ctx, "uploaded", result, seconds, size)
 
 
-def _selected_objects(store: ObjectStore, bucket: BucketRef, keys: list[str], prefix: str | None, everything: bool) -> list[ObjectInfo]:
-    if bool(keys) + bool(prefix) + everything != 1:
-        raise UserError("name the objects, or give --prefix P, or --all (exactly one of them)")
-    if keys:
-        found = {key: store.head(bucket, key) for key in keys}
-        missing = [key for key, info in found.items() if info is None]
-        if missing:
-            raise UserError(f"no such object in {bucket}: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
-        return [info for info in found.values() if info is not None]
-    return list(iter_objects(store, bucket, prefix or ""))
-
-
 def cmd_object_download(ctx: Context) -> int:
     args = ctx.args
     bucket = BucketRef.parse(args.bucket)
     store = _store(ctx)
-    objects = _selected_objects(store, bucket, args.objects, args.prefix, args.all)
+    objects = select_objects(store, bucket, Selection.typed(args.objects, args.prefix, args.all))
     destination = Path(args.output_dir)
     size = sum(info.size for info in objects)
     result, seconds = _run_transfer(
@@ -209,7 +198,7 @@ def cmd_object_delete(ctx: Context) -> int:
     args = ctx.args
     bucket = BucketRef.parse(args.bucket)
     store = _store(ctx)
-    objects = _selected_objects(store, bucket, args.objects, args.prefix, args.all)
+    objects = select_objects(store, bucket, Selection.typed(args.objects, args.prefix, args.all))
     if not objects:
         ctx.print(f"nothing to delete in {bucket}")
         return EXIT_OK

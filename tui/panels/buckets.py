@@ -29,10 +29,10 @@ from services.storage.protocol import (
     BucketRef,
     ListPage,
     ObjectInfo,
-    iter_objects,
 )
 from services.text import visible
 from services.units import human_size
+from services.usecases.storage import Selection, select_objects
 from tui.panels.base import Panel, confirm_screen
 from tui.workers import worker_token
 from widgets.filter_bar import FilterBar
@@ -436,11 +436,7 @@ class BucketsPanel(Panel):
     def _download(self, location: Location, target: str, is_prefix: bool, destination: Path) -> None:
         store = self.services.object_store
         assert store is not None and location.bucket is not None
-        if is_prefix:
-            objects = list(iter_objects(store, location.bucket, target))
-        else:
-            info = store.head(location.bucket, target)
-            objects = [info] if info else []
+        objects = select_objects(store, location.bucket, Selection(prefix=target) if is_prefix else Selection((target,)))
         result = store.download(location.bucket, objects, destination, lambda _p: None, worker_token(), remove_prefix=location.prefix)
         self.post_message(self.Transferred(f"downloaded {len(result.done)} object(s) to {destination}", len(result.failed)))
 
@@ -463,8 +459,8 @@ class BucketsPanel(Panel):
     def _delete(self, location: Location, target: str, is_prefix: bool) -> None:
         store = self.services.object_store
         assert store is not None and location.bucket is not None
-        keys = [info.key for info in iter_objects(store, location.bucket, target)] if is_prefix else [target]
-        result = store.delete(location.bucket, keys, lambda _progress: None, worker_token())
+        objects = select_objects(store, location.bucket, Selection(prefix=target) if is_prefix else Selection((target,)))
+        result = store.delete(location.bucket, [info.key for info in objects], lambda _progress: None, worker_token())
         self.post_message(self.Deleted(location, len(result.done), len(result.failed)))
 
     @on(Transferred)

@@ -30,17 +30,14 @@ from services.inference.protocol import (
     ClassifyRequest,
     ClassifyResult,
     Endpoint,
-    Health,
-    ModelIndexEntry,
     ModelMetadata,
     Scaling,
-    ServerMetadata,
     TensorSpec,
     Transport,
-    image_files,
 )
 from services.inference.thumbnail import thumbnail_pixels
 from services.text import visible
+from services.usecases.inference import ServerReport, check_server, classify_request
 from services.usecases.server import Server, find_server
 from tui.panels.base import Panel
 from widgets.classification_card import ClassificationCard, ClassRow
@@ -95,9 +92,7 @@ class InferencePanel(Panel):
     @dataclass
     class Checked(Message):
         server: Server
-        health: Health
-        metadata: ServerMetadata
-        models: list[ModelIndexEntry]
+        report: ServerReport
 
     @dataclass
     class CheckFailed(Message):
@@ -163,8 +158,7 @@ class InferencePanel(Panel):
             factory = self.services.inference
             assert factory is not None
             client = factory(server.endpoint)
-            health = client.health()
-            self.post_message(self.Checked(server, health, client.server_metadata(), client.model_index()))
+            self.post_message(self.Checked(server, check_server(client)))
         except UserError as error:
             self.post_message(self.CheckFailed(server, error.message))
 
@@ -187,15 +181,15 @@ class InferencePanel(Panel):
         self.notice.hide()
         self._server = message.server
         grid = self._server_grid(message.server)
-        health = message.health
+        health, metadata, models = message.report.health, message.report.server, message.report.models
         ready = Text("ready", style="bold green") if health.ready else Text("not ready", style="bold red")
         live = Text("live", style="green") if health.live else Text("not live", style="red")
         grid.add_row("health", Text.assemble(live, " ", ready, (f"  {health.latency_ms:.0f} ms", "dim")))
-        grid.add_row("server", inert(f"{message.metadata.name} {message.metadata.version}"))
+        grid.add_row("server", inert(f"{metadata.name} {metadata.version}"))
         self.query_one("#server-box", Static).update(grid)
-        rows = [Row(f"{entry.name}/{entry.version}", (entry.name, entry.version, model_state_text(entry.state), entry.reason)) for entry in message.models]
+        rows = [Row(f"{entry.name}/{entry.version}", (entry.name, entry.version, model_state_text(entry.state), entry.reason)) for entry in models]
         self.query_one(ResourceTable).set_rows(rows)
-        ready_models = [entry.name for entry in message.models if entry.state == "READY"]
+        ready_models = [entry.name for entry in models if entry.state == "READY"]
         if self._settings.model is None and ready_models:
             self._choose_model(CLASSIFIER if CLASSIFIER in ready_models else ready_models[0])
 
@@ -312,13 +306,13 @@ class InferencePanel(Panel):
         if settings.model is None:
             self.deck.show_error(UserError("no model chosen: press enter on a READY model in the table"))
             return
-        images = image_files([settings.images])
-        if not images:
-            self.deck.show_error(UserError(f"no images in {settings.images_text}: press o to choose a file or a directory"))
+        try:
+            request = classify_request([settings.images], settings.model, "press o to choose a file or a directory", top_k=settings.top_k, scaling=settings.scaling)
+        except UserError as error:
+            self.deck.show_error(error)
             return
         self.query_one("#results", VerticalScroll).remove_children()
-        self.query_one("#classify-status", Static).update(inert(f"classifying {len(images)} image(s) with {settings.model}…", style="dim"))
-        request = ClassifyRequest(settings.model, tuple(images), top_k=settings.top_k, scaling=settings.scaling)
+        self.query_one("#classify-status", Static).update(inert(f"classifying {len(request.images)} image(s) with {settings.model}…", style="dim"))
         self._classify(self._server.endpoint, request)
 
     @work(thread=True, exclusive=True, group="inference-classify", exit_on_error=False)

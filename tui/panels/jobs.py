@@ -20,6 +20,7 @@ from textual.widgets import DataTable
 from services.backends import Capability
 from services.jobs.protocol import Job, JobPlatform, JobSpec, JobState
 from services.units import human_age
+from services.usecases.jobs import stop_job
 from tui.panels.base import Panel, confirm_screen
 from tui.screens.job_detail import JobDetailScreen
 from tui.screens.job_logs import JobLogScreen
@@ -193,7 +194,7 @@ class JobsPanel(Panel):
             return
 
         def stop(platform: JobPlatform) -> str:
-            platform.stop(job.id)
+            stop_job(platform, job)
             return f"stop requested for job {job.short_id}"
 
         def confirmed(yes: bool | None) -> None:

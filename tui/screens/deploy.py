@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
@@ -30,7 +30,7 @@ from services.inference.protocol import Classification
 from services.pipeline.commands import equivalent_command, shown_path
 from services.pipeline.plan import STEP_TITLES, DeployPlan, Step, demo_plan
 from services.pipeline.runner import PipelineRunner, leftover_jobs
-from services.pipeline.state import PipelineState, PipelineStore, StepRecord
+from services.pipeline.state import Answer, PipelineState, PipelineStore, StepRecord
 from services.secrets import redact
 from tui.panels.base import confirm_screen
 from tui.render import progress_line
@@ -49,15 +49,15 @@ STEP_PANELS = {
 }  # fmt: skip
 
 
-def answers_table(answers: list[dict[str, Any]]) -> RenderableType:
+def answers_table(answers: tuple[Answer, ...]) -> RenderableType:
     """The top-k of each image, as the inference pane's cards show them (without the thumbnail)."""
     parts: list[RenderableType] = []
     for answer in answers:
-        parts.append(inert(f"    {Path(answer['image']).name}", style="bold"))
-        if answer["error"]:
-            parts.append(inert(f"      {answer['error']}", style="red"))
+        parts.append(inert(f"    {Path(answer.image).name}", style="bold"))
+        if answer.error:
+            parts.append(inert(f"      {answer.error}", style="red"))
             continue
-        rows = [ClassRow(Classification(s, i, label).value, s, i, label) for s, i, label in answer["classes"]]
+        rows = [ClassRow(Classification(s, i, label).value, s, i, label) for s, i, label in answer.classes]
         parts.append(Padding(classes_table(rows), (0, 0, 0, 6)))
     return Group(*parts)
 
@@ -128,7 +128,7 @@ class DeployScreen(Screen[None]):
     def _render_step(self, step: Step) -> None:
         assert self._plan is not None
         record = self._records.get(step, StepRecord())
-        answers = record.result.get("answers") if step is Step.CLASSIFY else None
+        answers = record.result.answers if step is Step.CLASSIFY else ()
         data = StepData(
             title=STEP_TITLES[step], status=record.status.value, detail=redact(record.detail), seconds=record.seconds,
             lines=[*map(progress_line, record.progress), *(redact(line) for line in record.tail)],
@@ -193,7 +193,7 @@ class DeployScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="deploy", exit_on_error=False)
     def _run(self, plan: DeployPlan, fresh: bool) -> None:
         cancel = worker_token()
-        runner = PipelineRunner(self.deck.services, self.store, lambda step, record: self.post_message(self.Changed(step, _copy(record))), cancel, poll_s=self._poll_s)
+        runner = PipelineRunner(self.deck.services, self.store, lambda step, record: self.post_message(self.Changed(step, _copy(record))), cancel, poll_s=self._poll_s, registries=self.deck.config.registries)
         state = runner.run(plan, resume=not fresh, stop_leftovers=fresh)  # a fresh start was confirmed
         if not cancel.cancelled:
             self.post_message(self.Finished(state))
@@ -253,4 +253,4 @@ class DeployScreen(Screen[None]):
 
 def _copy(record: StepRecord) -> StepRecord:
     """The runner keeps mutating its record; the UI gets a snapshot."""
-    return StepRecord(record.status, record.detail, list(record.tail), dict(record.result), record.seconds, list(record.progress))
+    return StepRecord(record.status, record.detail, list(record.tail), record.result, record.seconds, list(record.progress))

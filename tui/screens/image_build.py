@@ -23,12 +23,12 @@ from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from services import locations
-from services.images.history import ImageHistory
 from services.images.protocol import BuildDone, BuildEvent, BuildFailed, BuildLog, BuildStep
 from services.logs.spool import LogSpool, LogViewModel
 from services.secrets import redact
 from services.streams import batched
 from services.text import visible
+from services.usecases.images import build_image
 from tui.render import build_failure, build_step_line
 from tui.workers import worker_token
 from widgets.inert import inert
@@ -136,16 +136,15 @@ class ImageBuildScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="image-build", exit_on_error=False)
     def _build(self, context: Path, tag: str, platform: str) -> None:
-        builder = self.deck.services.image_builder
-        assert builder is not None and self._spool is not None
+        assert self._spool is not None
         spool = self._spool
         cancel = worker_token()
-        for batch in batched(builder.build(context, tag, platform, self._dockerfile, cancel), FLUSH_S, cancel):
+        services = self.deck.services
+        events = build_image(services.images(), services.profile.name, context, tag, platform, self._dockerfile, cancel, self.deck.settings.now)
+        for batch in batched(events, FLUSH_S, cancel):
             steps = [event for event in batch if isinstance(event, BuildStep)]
             outcome = next((event for event in batch if isinstance(event, BuildDone | BuildFailed)), None)
             added = spool.append([line for event in batch if (line := event_line(event)) is not None])
-            if isinstance(outcome, BuildDone):
-                ImageHistory(self.deck.services.profile.name).record("build", tag, outcome.image_id, self.deck.settings.now())
             self.post_message(self.Progressed(added, steps[-1] if steps else None, outcome))
 
     @on(Progressed)

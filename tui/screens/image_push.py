@@ -19,13 +19,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
-from services.images.history import ImageHistory
 from services.images.protocol import LayerProgress, PushDone
 from services.images.push_tally import PushTally
 from services.secrets import redact
 from services.streams import batched
 from services.text import visible
 from services.units import human_size
+from services.usecases.images import push_image
 from tui.workers import worker_token
 from widgets.inert import inert
 from widgets.layer_bars import LayerBars, LayerRow
@@ -100,21 +100,17 @@ class ImagePushScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="image-push", exit_on_error=False)
     def _push(self, source: str, target: str) -> None:
-        builder = self.deck.services.image_builder
-        assert builder is not None
-        if source != target:
-            builder.tag(source, target)
+        deck = self.deck
         cancel = worker_token()
         tally = PushTally()
-        for batch in batched(builder.push(target, cancel), FLUSH_S, cancel):
+        events = push_image(deck.services.images(), deck.services.profile.name, deck.config.registries, target, cancel, source, deck.settings.now)
+        for batch in batched(events, FLUSH_S, cancel):
             done = None
             for event in batch:
                 if isinstance(event, LayerProgress):
                     tally.apply(event)
                 else:
                     done = event
-            if done is not None:
-                ImageHistory(self.deck.services.profile.name).record("push", done.reference, done.digest, self.deck.settings.now())
             self.post_message(self.Progressed(tally, done))
 
     @on(Progressed)

@@ -1,0 +1,209 @@
+"""`LocalAppPlatform`: AI Deploy apps on this machine, each run by its own supervisor process.
+
+Any process (the TUI, a CLI in another shell) sees the same apps: their records live on
+disk (see `local_store`). An app's URL is a loopback port chosen once and kept across
+stop and start. An app whose supervisor died while it was up shows as FAILED, never as
+RUNNING forever; its replicas died with it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from services.apps.local_store import Control, LocalEndpoint, LocalRecord, apps_root, read_control, read_record, write_control, write_record
+from services.apps.local_supervisor import server_words
+from services.apps.protocol import MAX_REPLICAS, App, AppSpec, AppState, AppStateChange, FixedScaling, Scaling
+from services.cancel import CancelToken
+from services.confine import bad_parts, mount_target
+from services.errors import UserError
+from services.jobs.environment import supervisor_environment
+from services.jobs.local import FOLLOW_POLL_S, alive, private_file, read_lines
+from services.jobs.local_store import now
+from services.jobs.protocol import LogItem
+from services.logs.tail import last_lines
+from services.ports import free_port
+
+STOP_WAIT_S = 60.0
+
+
+def check_scaling(scaling: Scaling) -> None:
+    """AI Deploy's bounds, refused in one line before anything is sent."""
+    if isinstance(scaling, FixedScaling):
+        if not 1 <= scaling.replicas <= MAX_REPLICAS:
+            raise UserError(f"--replicas {scaling.replicas}: an app runs 1 to {MAX_REPLICAS} replicas")
+        return
+    if not 0 <= scaling.replicas_min <= scaling.replicas_max <= MAX_REPLICAS or scaling.replicas_max < 1:
+        raise UserError(f"--auto-min-replicas {scaling.replicas_min} / --auto-max-replicas {scaling.replicas_max}: use 0 ≤ min ≤ max ≤ {MAX_REPLICAS}, max ≥ 1")
+    if scaling.custom_metric is None and not 1 <= (scaling.average_usage_target or 0) <= 100:
+        raise UserError(f"--auto-resource-usage-threshold {scaling.average_usage_target}: give a percentage, 1 to 100")
+    if scaling.custom_metric is None and (scaling.resource_type or "").upper() not in ("CPU", "RAM"):
+        raise UserError(f"--auto-resource-type {scaling.resource_type}: use CPU or RAM (or a custom metric)")
+    for window, flag in ((scaling.scale_up_window_s, "up"), (scaling.scale_down_window_s, "down")):
+        if not 0 <= window <= 3600:
+            raise UserError(f"--auto-scale-{flag}-stabilization-window-seconds {window}: use 0 to 3600")
+
+
+class LocalAppPlatform:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or apps_root()
+
+    def _dir(self, app_id: str) -> Path:
+        path = self.root / app_id
+        if not (path / "app.json").is_file():
+            raise UserError(f"app {app_id} not found: list apps with `triton-deck app list`")
+        return path
+
+    def _spawn(self, app_dir: Path) -> None:
+        here = str(Path(__file__).resolve().parents[2])
+        environment = {**supervisor_environment(os.environ), "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
+        supervisor = subprocess.Popen(
+            [sys.executable, "-m", "services.apps.local_supervisor", str(app_dir)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=private_file(app_dir / "supervisor.err"),
+            start_new_session=True, env=environment,
+        )  # fmt: skip
+        temp = app_dir / ".supervisor.pid"
+        with private_file(temp) as handle:
+            handle.write(str(supervisor.pid).encode())
+        temp.replace(app_dir / "supervisor.pid")
+
+    @staticmethod
+    def _supervisor_pid(app_dir: Path) -> int | None:
+        try:
+            return int((app_dir / "supervisor.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def run(self, spec: AppSpec) -> App:
+        check_scaling(spec.scaling)
+        app_id = str(uuid.uuid4())
+        app_dir = self.root / app_id
+        server_words(spec.command, app_dir / "workspace")  # refused here, in one line, rather than as a FAILED app
+        for volume in spec.volumes:
+            mount_target(app_dir / "workspace", volume.mount_path)
+            if volume.prefix and bad_parts(volume.prefix.rstrip("/")):
+                raise UserError(f"volume '{volume}': prefix '{volume.prefix}' leads outside the bucket: drop '..', '.' and empty parts")
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        app_dir.mkdir(mode=0o700)
+        created = now()
+        endpoint = LocalEndpoint(free_port(), free_port() if spec.grpc_port else None)
+        app = App(
+            id=app_id, spec=spec, state=AppState.QUEUED, created_at=created, history=(AppStateChange(AppState.QUEUED, created),),
+            url=f"http://127.0.0.1:{endpoint.http_port}", grpc_address=f"127.0.0.1:{endpoint.grpc_port}" if endpoint.grpc_port else None,
+            info_code="APP_QUEUED",
+        )  # fmt: skip
+        write_record(app_dir, LocalRecord(app, endpoint))
+        (app_dir / "log.txt").touch(mode=0o600)
+        self._spawn(app_dir)
+        return app
+
+    def get(self, app_id: str) -> App:
+        app_dir = self._dir(app_id)
+        record = read_record(app_dir)
+        pid = self._supervisor_pid(app_dir)
+        if not record.app.state.is_down and pid is not None and not alive(pid):
+            record = read_record(app_dir)  # it may have finished between the two reads
+            if not record.app.state.is_down:
+                app = record.app
+                lost = replace(
+                    app, state=AppState.FAILED, history=app.history + (AppStateChange(AppState.FAILED, now()),), available_replicas=0,
+                    replicas=(), signal=None, info_code="APP_FAILED", info_message="the app's supervisor process died: its replicas went with it",
+                )  # fmt: skip
+                write_record(app_dir, replace(record, app=lost))
+                return lost
+        return record.app
+
+    def list(self, states: tuple[AppState, ...] = (), label: str | None = None) -> builtins.list[App]:
+        if not self.root.is_dir():
+            return []
+        name, _, value = (label or "").partition("=")
+        apps = [self.get(path.name) for path in self.root.iterdir() if (path / "app.json").is_file()]
+        apps = [app for app in apps if (not states or app.state in states) and (not label or dict(app.spec.labels).get(name) == value)]
+        return sorted(apps, key=lambda app: (app.created_at, app.id), reverse=True)
+
+    def _ask(self, app_id: str, scaling: Scaling | None = None, image: str | None = None) -> None:
+        app_dir = self._dir(app_id)
+        current = read_control(app_dir)
+        write_control(app_dir, Control(current.generation + 1, scaling or current.scaling, image or current.image))
+        if self.get(app_id).state.is_down:  # no supervisor reads it: the record says it at once
+            record = read_record(app_dir)
+            spec = record.app.spec
+            spec = replace(spec, scaling=scaling or spec.scaling, image=image or spec.image)
+            write_record(app_dir, replace(record, app=replace(record.app, spec=spec), generation=current.generation + 1))
+
+    def scale(self, app_id: str, scaling: Scaling) -> None:
+        check_scaling(scaling)
+        self._ask(app_id, scaling=scaling)
+
+    def set_image(self, app_id: str, image: str) -> None:
+        if not image.strip():
+            raise UserError("no image given: `triton-deck app set-image ID IMAGE`")
+        self._ask(app_id, image=image)
+
+    def start(self, app_id: str) -> None:
+        app_dir = self._dir(app_id)
+        app = self.get(app_id)
+        if not app.state.is_down:
+            raise UserError(f"app {app.short_id} is {app.state}: only a stopped app starts")
+        record = read_record(app_dir)
+        queued = replace(app, state=AppState.QUEUED, history=app.history + (AppStateChange(AppState.QUEUED, now()),), info_code="APP_QUEUED", info_message=None)
+        write_record(app_dir, replace(record, app=queued, supervisor_pid=None))
+        self._spawn(app_dir)
+
+    def stop(self, app_id: str) -> None:
+        app = self.get(app_id)
+        if app.state.is_down or app.state is AppState.STOPPING:
+            raise UserError(f"app {app.short_id} is already {app.state}: nothing to stop")
+        pid = self._supervisor_pid(self._dir(app_id))
+        if pid and alive(pid):
+            os.kill(pid, signal.SIGTERM)
+
+    def delete(self, app_id: str, force: bool = False) -> None:
+        app = self.get(app_id)
+        if not app.state.is_down:
+            if not force:
+                raise UserError(f"app {app.short_id} is {app.state}: stop it first, or delete with --force")
+            if app.state is not AppState.STOPPING:
+                self.stop(app_id)
+            deadline = time.monotonic() + STOP_WAIT_S
+            while not self.get(app_id).state.is_down and time.monotonic() < deadline:
+                time.sleep(0.2)
+        shutil.rmtree(self._dir(app_id))
+
+    def logs(self, app_id: str, replica: str | None = None, tail: int | None = None) -> Iterator[str]:
+        path = self._dir(app_id) / "log.txt"
+        lines = iter(last_lines(path, tail)) if tail and replica is None else read_lines(path)
+        if replica is None:
+            return lines
+        tag = f" [{replica}] "
+        picked = (line for line in lines if tag in line)
+        return iter(list(picked)[-tail:]) if tail else picked
+
+    def follow_logs(self, app_id: str, cancel: CancelToken, replica: str | None = None) -> Iterator[LogItem]:
+        """Whole lines only, from the start: a line being written is held until its newline."""
+        path = self._dir(app_id) / "log.txt"
+        tag = f" [{replica}] " if replica else None
+        with path.open("r", encoding="utf-8", errors="replace", newline="\n") as handle:
+            pending = ""
+            while not cancel.cancelled:
+                chunk = handle.readline()
+                if chunk:
+                    pending += chunk
+                    if pending.endswith("\n"):
+                        line, pending = pending.rstrip("\n"), ""
+                        if tag is None or tag in line:
+                            yield line
+                    continue
+                if self.get(app_id).state.is_down:
+                    return
+                cancel.wait(FOLLOW_POLL_S)
+

@@ -1,0 +1,342 @@
+"""The supervisor of a local app: `python -m services.apps.local_supervisor APP_DIR`.
+
+It outlives the app or CLI that started it (its own session) and owns everything the app
+runs: N replicas of the bundled tritonserver, each on its own loopback ports, and the
+balancer in front of them on the app's ports. Every child dies with it (PDEATHSIG), so
+killing the supervisor leaves no server behind. Once a tick it:
+
+* reaps replicas that died (their reason from Triton's own lines) and replaces them,
+* probes each replica's readiness (`probe.path` on its port) and gives traffic only to
+  the ready ones,
+* measures the scaling signal (CPU or RAM per replica against its allocation, or the
+  custom metric read from each replica) and asks `Recommender` how many replicas to run,
+* applies what the platform asked in `control.json` (scaling, image),
+* writes the app's state: QUEUED → INITIALIZING → SCALING → RUNNING ⇄ SCALING, and on
+  SIGTERM STOPPING → STOPPED; FAILED with Triton's reason when no replica can start.
+
+A local replica is allocated `cpu` CPUs (1 by default) and RAM_PER_CPU per CPU: what the
+CPU and RAM percentages are measured against.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from services.apps.autoscale import Recommender, aggregate, metric_value
+from services.apps.balancer import NO_REPLICA, Balancer, BalancerThread
+from services.apps.local_store import LocalRecord, read_control, read_record, write_record
+from services.apps.protocol import (
+    TRITON_METRICS_PORT,
+    App,
+    AppState,
+    AppStateChange,
+    AutomaticScaling,
+    FixedScaling,
+    Replica,
+)
+from services.confine import WORKSPACE
+from services.errors import UserError
+from services.jobs.document import stamp
+from services.jobs.environment import container_environment
+from services.jobs.local_store import now
+from services.jobs.local_supervisor import sync_volumes_in
+from services.jobs.local_token import local_token, server_guard_args
+from services.triton.runtime import Ports, TritonServer, die_with_parent, prepare_runtime, terminate_group
+
+TICK_S = 0.5
+RAM_PER_CPU = 2 * 1024**3
+FAILURES_BEFORE_FAILED = 3  # replicas in a row that died before they were ever ready
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def server_words(command: tuple[str, ...], workspace: Path) -> list[str]:
+    """The tritonserver command of a spec (plain, or the tutorial's `bash -c "tritonserver …"`)."""
+    words = list(command) or ["tritonserver", f"--model-repository={WORKSPACE}/models"]
+    if len(words) == 3 and words[0] in ("bash", "sh") and words[1] == "-c":
+        words = shlex.split(words[2])
+    if not words or Path(words[0]).name != "tritonserver":
+        raise UserError(f"a local app runs the bundled tritonserver, not '{' '.join(words[:2])}': give `-- tritonserver --model-repository=/workspace/models`")
+    return [word.replace(WORKSPACE, str(workspace)) for word in words]
+
+
+def group_usage(pgid: int) -> tuple[float, int]:
+    """CPU seconds and resident bytes of a process group (a server and its python stubs)."""
+    seconds, resident = 0.0, 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state ppid pgrp ...
+            seconds += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            resident += int(fields[21]) * PAGE
+    return seconds, resident
+
+
+@dataclass
+class ReplicaProcess:
+    name: str
+    server: TritonServer
+    process: subprocess.Popen[bytes]
+    ready: bool = False
+    ever_ready: bool = False
+    cpu_percent: float | None = None
+    ram_percent: float | None = None
+    _last: tuple[float, float] | None = None  # (wall, cpu seconds)
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=200))
+
+    @property
+    def ports(self) -> Ports:
+        return self.server.ports
+
+    def measure(self, cpus: int) -> None:
+        seconds, resident = group_usage(self.process.pid)
+        wall = time.monotonic()
+        if self._last is not None and wall > self._last[0]:
+            self.cpu_percent = 100.0 * (seconds - self._last[1]) / (wall - self._last[0]) / cpus
+        self._last = (wall, seconds)
+        self.ram_percent = 100.0 * resident / (RAM_PER_CPU * cpus)
+
+    def as_replica(self) -> Replica:
+        state = "RUNNING" if self.ready else "STARTING"
+        return Replica(self.name, state, self.ready, "", self.cpu_percent, self.ram_percent)
+
+
+class AppSupervisor:
+    def __init__(self, app_dir: Path) -> None:
+        self.dir = app_dir
+        record = read_record(app_dir)
+        self.app: App = record.app
+        self.endpoint = record.endpoint
+        self.generation = record.generation
+        self.workspace = app_dir / "workspace"
+        self.stopping = threading.Event()
+        self.log_lock = threading.Lock()
+        self.replicas: list[ReplicaProcess] = []
+        self.failures = 0
+        self.last_reason = ""
+        self.serial = 0
+        self.recommender = Recommender()
+        self.token = None if self.app.spec.unsecure_http else local_token()
+        self.http = Balancer(self.endpoint.http_port, NO_REPLICA)
+        self.grpc = Balancer(self.endpoint.grpc_port) if self.endpoint.grpc_port else None
+        self.balancers = BalancerThread([b for b in (self.http, self.grpc) if b is not None])
+
+    # -- record and log ------------------------------------------------------------------------
+
+    def save(self) -> None:
+        write_record(self.dir, LocalRecord(self.app, self.endpoint, os.getpid(), self.generation))
+
+    def move(self, state: AppState, **changes: object) -> None:
+        history = self.app.history + (AppStateChange(state, now()),) if state is not self.app.state else self.app.history
+        self.app = replace(self.app, state=state, history=history, **changes)  # type: ignore[arg-type]
+        self.save()
+
+    def log(self, line: str, source: str) -> None:
+        with self.log_lock, (self.dir / "log.txt").open("a", encoding="utf-8") as handle:
+            handle.write(f"{stamp(now())} [{source}] {line.rstrip()}\n")
+
+    # -- replicas ------------------------------------------------------------------------------
+
+    @property
+    def cpus(self) -> int:
+        return self.app.spec.cpu or 1
+
+    def start_replica(self) -> None:
+        self.serial += 1
+        name = f"{self.app.short_id}-{self.serial}"
+        words = server_words(self.app.spec.command, self.workspace)
+        repository = next((w.split("=", 1)[1] for w in words if w.startswith("--model-repository=")), None)
+        if repository is None:
+            raise UserError("tritonserver needs --model-repository=/workspace/...")
+        guard = server_guard_args(self.token) if self.token else []
+        server = TritonServer(prepare_runtime(), Path(repository), self.dir / "replicas" / f"{name}.log", extra_args=guard)
+        server.log_path.parent.mkdir(mode=0o700, exist_ok=True)
+        process = subprocess.Popen(
+            server.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**server.runtime.environment(container_environment(os.environ)), "HOME": str(self.workspace)},
+            start_new_session=True, preexec_fn=die_with_parent,
+        )  # fmt: skip
+        replica = ReplicaProcess(name, server, process)
+        threading.Thread(target=self.pump, args=(replica,), daemon=True).start()
+        self.replicas.append(replica)
+        self.log(f"replica {name} starting (HTTP {server.ports.http}, gRPC {server.ports.grpc}, metrics {server.ports.metrics})", "app")
+
+    def pump(self, replica: ReplicaProcess) -> None:
+        assert replica.process.stdout is not None
+        with replica.server.log_path.open("ab") as raw:
+            for chunk in replica.process.stdout:
+                raw.write(chunk)
+                raw.flush()
+                line = chunk.decode("utf-8", errors="replace")
+                replica.tail.append(line)
+                self.log(line, replica.name)
+
+    def stop_replica(self, replica: ReplicaProcess) -> None:
+        self.replicas.remove(replica)
+        self.route()
+        terminate_group(replica.process, grace=10)
+        self.log(f"replica {replica.name} stopped", "app")
+
+    def reap(self) -> None:
+        """Replicas that died: logged with Triton's reason, counted when never ready."""
+        for replica in [r for r in self.replicas if r.process.poll() is not None]:
+            self.replicas.remove(replica)
+            time.sleep(0.1)  # the pump's last lines
+            reason = replica.server.log_tail()
+            self.last_reason = f"replica {replica.name} exited with status {replica.process.returncode}: {reason}"
+            self.log(self.last_reason, "app")
+            self.failures = 0 if replica.ever_ready else self.failures + 1
+
+    def probe(self, replica: ReplicaProcess) -> bool:
+        spec = self.app.spec
+        probe = spec.probe_or_default
+        ports = {spec.default_http_port: replica.ports.http, TRITON_METRICS_PORT: replica.ports.metrics}
+        port = ports.get(probe.port or spec.default_http_port, replica.ports.http)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{probe.path}")
+        if self.token is not None:
+            request.add_header("Authorization", f"Bearer {self.token.reveal()}")
+        try:
+            with urllib.request.urlopen(request, timeout=1) as answer:
+                return 200 <= answer.status < 300
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def route(self) -> None:
+        ready = [r for r in self.replicas if r.ready]
+        self.http.set_backends([("127.0.0.1", r.ports.http) for r in ready])
+        if self.grpc is not None:
+            self.grpc.set_backends([("127.0.0.1", r.ports.grpc) for r in ready])
+
+    # -- scaling -------------------------------------------------------------------------------
+
+    def custom_value(self, replica: ReplicaProcess, scaling: AutomaticScaling) -> float | None:
+        metric = scaling.custom_metric
+        assert metric is not None
+        ports = {self.app.spec.default_http_port: replica.ports.http, TRITON_METRICS_PORT: replica.ports.metrics}
+        if self.app.spec.grpc_port:
+            ports[self.app.spec.grpc_port] = replica.ports.grpc
+
+        def local(match: re.Match[str]) -> str:
+            port = int(match["port"]) if match["port"] else 80
+            return f"127.0.0.1:{ports.get(port, port)}"
+
+        url = re.sub(r"<SELF>(?::(?P<port>\d+))?", local, metric.api_url)
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                return metric_value(answer.read().decode("utf-8", errors="replace"), metric.format, metric.value_location)
+        except (urllib.error.URLError, OSError, UserError):
+            return None
+
+    def signal_now(self, scaling: AutomaticScaling) -> float | None:
+        ready = [r for r in self.replicas if r.ready]
+        if not ready:
+            return None
+        if scaling.custom_metric is not None:
+            values = [v for r in ready if (v := self.custom_value(r, scaling)) is not None]
+            return aggregate(values, scaling.custom_metric.aggregation) if values else None
+        readings = [r.ram_percent if (scaling.resource_type or "").upper() == "RAM" else r.cpu_percent for r in ready]
+        values = [v for v in readings if v is not None]
+        return sum(values) / len(values) if values else None
+
+    def desired(self) -> tuple[int, float | None]:
+        scaling = self.app.spec.scaling
+        if isinstance(scaling, FixedScaling):
+            return scaling.replicas, None
+        observed = self.signal_now(scaling)
+        current = self.app.desired_replicas or max(scaling.replicas_min, 1)
+        return self.recommender.desired(time.monotonic(), current, observed, scaling), observed
+
+    def apply_control(self) -> None:
+        control = read_control(self.dir)
+        if control.generation <= self.generation:
+            return
+        self.generation = control.generation
+        spec = self.app.spec
+        if control.scaling is not None and control.scaling != spec.scaling:
+            spec = replace(spec, scaling=control.scaling)
+            self.recommender = Recommender()
+            self.log(f"scaling set to {control.scaling}", "app")
+        if control.image and control.image != spec.image:
+            spec = replace(spec, image=control.image)
+            self.log(f"image set to {control.image} (local replicas run the bundled tritonserver)", "app")
+        self.app = replace(self.app, spec=spec, desired_replicas=None)
+        self.save()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        self.apply_control()
+        self.reap()
+        for replica in self.replicas:
+            replica.ready = self.probe(replica)
+            replica.ever_ready = replica.ever_ready or replica.ready
+            replica.measure(self.cpus)
+        self.route()
+        desired, observed = self.desired()
+        if self.failures >= FAILURES_BEFORE_FAILED and not any(r.ready for r in self.replicas):
+            raise UserError(self.last_reason)
+        while len(self.replicas) < desired:
+            self.start_replica()
+        while len(self.replicas) > desired:  # the newest (least warm) go first; ready or not
+            self.stop_replica(self.replicas[-1])
+        available = sum(r.ready for r in self.replicas)
+        state = AppState.RUNNING if available == desired and available > 0 else AppState.SCALING
+        info = self.last_reason if self.last_reason and available < desired else None
+        replicas = tuple(r.as_replica() for r in self.replicas)
+        changed = (state, available, desired, replicas, info) != (self.app.state, self.app.available_replicas, self.app.desired_replicas, self.app.replicas, self.app.info_message)
+        if changed or observed != self.app.signal:
+            code = f"APP_{state.value}"
+            self.move(state, available_replicas=available, desired_replicas=desired, replicas=replicas, signal=observed, info_code=code, info_message=info)
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        try:
+            self.move(AppState.INITIALIZING, info_code="APP_INITIALIZING", info_message=None)
+            self.workspace.mkdir(mode=0o700, exist_ok=True)
+            sync_volumes_in(self.workspace, self.app.spec.volumes, lambda line: self.log(line, "sync"))
+            try:
+                self.balancers.start()
+            except OSError as error:
+                raise UserError(f"the app's port {self.endpoint.http_port} is taken ({error.strerror}): delete the app and run it again") from None
+            self.move(AppState.SCALING, info_code="APP_SCALING")
+            while not self.stopping.is_set():
+                self.tick()
+                self.stopping.wait(TICK_S)
+            self.shutdown(AppState.STOPPED, "APP_STOPPED", None)
+        except Exception as error:  # the app fails, the supervisor reports it
+            message = error.message if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+            self.log(message, "app")
+            self.shutdown(AppState.FAILED, "APP_FAILED", message)
+        return 0
+
+    def shutdown(self, state: AppState, code: str, message: str | None) -> None:
+        self.move(AppState.STOPPING, info_code="APP_STOPPING", info_message=message)
+        for replica in list(self.replicas):
+            self.stop_replica(replica)
+        self.balancers.stop()
+        self.move(state, available_replicas=0, replicas=(), signal=None, info_code=code, info_message=message)
+
+
+def main() -> int:
+    return AppSupervisor(Path(sys.argv[1])).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

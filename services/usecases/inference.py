@@ -1,0 +1,41 @@
+"""Health and classification, one way for `health`/`classify`, the Inference panel and the pipeline.
+
+The rules decided here: what a server check reads (health, then the server's metadata and
+its model index, so "ready" comes with what is served), and what a classification takes
+(at least one image, a concurrency of 1 or more; the client checks top-k and batch size
+against the model), each refused in one line that front ends complete with their fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.errors import UserError
+from services.inference.protocol import ClassifyRequest, Health, InferenceClient, ModelIndexEntry, Scaling, ServerMetadata, image_files
+
+
+@dataclass(frozen=True)
+class ServerReport:
+    """What `health` prints and the Inference panel shows about a server."""
+
+    health: Health
+    server: ServerMetadata
+    models: tuple[ModelIndexEntry, ...]
+
+
+def check_server(client: InferenceClient) -> ServerReport:
+    return ServerReport(client.health(), client.server_metadata(), tuple(client.model_index()))
+
+
+def classify_request(
+    paths: Sequence[Path], model: str, fix: str, version: str = "", top_k: int = 3, scaling: Scaling = Scaling.NONE, batch_size: int = 1, concurrency: int = 1
+) -> ClassifyRequest:
+    """The request for the images under `paths`; `fix` ends the line when there are none."""
+    images = image_files(paths)
+    if not images:
+        raise UserError(f"no images in {', '.join(str(p) for p in paths)}: {fix}")
+    if concurrency < 1:
+        raise UserError(f"--concurrency {concurrency} is not valid: use 1 or more")
+    return ClassifyRequest(model, tuple(images), version, top_k, scaling, batch_size, concurrency)
