@@ -14,8 +14,12 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from services.cancel import CancelToken
 from services.config import Config, Profile, ProfileKind, local_profile
 from services.fake_set import FROZEN_NOW, fake_services
+from services.storage.local import LocalObjectStore
+from services.storage.planning import plan_upload
+from services.storage.protocol import BucketRef, UploadOptions
 from tui.app import TritonDeck, make_app
 from tui.settings import AppSettings
 
@@ -86,3 +90,17 @@ def plain_text(widget: Static) -> str:
 
 
 __all__ = ["SNAPSHOT_NOW", "deck_config", "fake_app", "gra_profile", "local_profile", "os", "plain_text", "settle"]
+
+
+@pytest.fixture
+def models_bucket(monkeypatch: pytest.MonkeyPatch) -> BucketRef:
+    """The demo's `simple` model in my-models@LOCAL: a fast start for a local server."""
+    from tests.test_local_jobs import DEMO_REPOSITORY
+
+    monkeypatch.chdir(DEMO_REPOSITORY.parent)
+    store = LocalObjectStore()
+    bucket = BucketRef("my-models", "LOCAL")
+    store.create_bucket(bucket)
+    items = [item for item in plan_upload(["model_repository/"], "model_repository/") if item.key.startswith("simple/")]
+    assert store.upload(bucket, items, UploadOptions(), lambda _p: None, CancelToken()).ok
+    return bucket

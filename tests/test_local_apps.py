@@ -17,27 +17,11 @@ import pytest
 
 from services.apps.local import LocalAppPlatform
 from services.apps.protocol import App, AppSpec, AppState, FixedScaling, Probe
-from services.cancel import CancelToken
 from services.errors import UserError
 from services.jobs.protocol import VolumeSpec
-from services.storage.local import LocalObjectStore
-from services.storage.planning import plan_upload
-from services.storage.protocol import BucketRef, UploadOptions
-from tests.test_local_jobs import DEMO_REPOSITORY
+from services.storage.protocol import BucketRef
 
 SERVER = ("tritonserver", "--model-repository=/workspace/models")
-
-
-@pytest.fixture
-def models_bucket(monkeypatch: pytest.MonkeyPatch) -> BucketRef:
-    """The demo's `simple` model in my-models@LOCAL: a fast start for each replica."""
-    monkeypatch.chdir(DEMO_REPOSITORY.parent)
-    store = LocalObjectStore()
-    bucket = BucketRef("my-models", "LOCAL")
-    store.create_bucket(bucket)
-    items = [item for item in plan_upload(["model_repository/"], "model_repository/") if item.key.startswith("simple/")]
-    assert store.upload(bucket, items, UploadOptions(), lambda _p: None, CancelToken()).ok
-    return bucket
 
 
 def triton_app(replicas: int = 2, **changes: object) -> AppSpec:

@@ -30,17 +30,6 @@ def wait_for(platform: LocalJobPlatform, job_id: str, states: set[JobState], tim
         time.sleep(0.2)
 
 
-@pytest.fixture
-def models_bucket(monkeypatch: pytest.MonkeyPatch) -> BucketRef:
-    monkeypatch.chdir(DEMO_REPOSITORY.parent)
-    store = LocalObjectStore()
-    bucket = BucketRef("my-models", "LOCAL")
-    store.create_bucket(bucket)
-    items = [item for item in plan_upload(["model_repository/"], "model_repository/") if item.key.startswith("simple/")]
-    assert store.upload(bucket, items, UploadOptions(), lambda _p: None, CancelToken()).ok
-    return bucket
-
-
 def upload_demo_repository(monkeypatch: pytest.MonkeyPatch) -> BucketRef:
     """The whole demo repository in my-models@LOCAL, as the tutorial's upload leaves it."""
     monkeypatch.chdir(DEMO_REPOSITORY.parent)
