@@ -20,6 +20,7 @@ from services.errors import UserError
 from services.secrets import MASK, Secret
 
 if TYPE_CHECKING:  # annotations only: startup does not pay for every service's types
+    from services.apps.protocol import AppPlatform
     from services.images.protocol import ImageBuilder
     from services.inference.protocol import Endpoint, InferenceClient
     from services.jobs.protocol import JobPlatform
@@ -30,6 +31,7 @@ class Capability(StrEnum):
     STORAGE = "storage"
     IMAGES = "images"
     JOBS = "jobs"
+    APPS = "apps"
     INFERENCE = "inference"
 
 
@@ -37,6 +39,7 @@ CAPABILITY_TITLES = {
     Capability.STORAGE: "Object storage",
     Capability.IMAGES: "Image builds",
     Capability.JOBS: "Jobs",
+    Capability.APPS: "Apps",
     Capability.INFERENCE: "Inference",
 }
 
@@ -50,6 +53,7 @@ class ServiceSet:
     object_store: ObjectStore | None = None
     image_builder: ImageBuilder | None = None
     job_platform: JobPlatform | None = None
+    app_platform: AppPlatform | None = None
     inference: InferenceFactory | None = None
     ai_token: Callable[[], Secret] | None = None  # sent to job URLs that are not --unsecure-http
     unavailable: dict[Capability, str] = field(default_factory=dict)
@@ -69,6 +73,9 @@ class ServiceSet:
 
     def jobs(self) -> JobPlatform:
         return self.require(self.job_platform, Capability.JOBS)
+
+    def apps(self) -> AppPlatform:
+        return self.require(self.app_platform, Capability.APPS)
 
     def images(self) -> ImageBuilder:
         return self.require(self.image_builder, Capability.IMAGES)
@@ -99,6 +106,12 @@ def _local_jobs(profile: Profile, env: Mapping[str, str]) -> JobPlatform:
     return LocalJobPlatform()
 
 
+def _local_apps(profile: Profile, env: Mapping[str, str]) -> AppPlatform:
+    from services.apps.local import LocalAppPlatform
+
+    return LocalAppPlatform()
+
+
 def _local_token(profile: Profile, env: Mapping[str, str]) -> Callable[[], Secret] | None:
     from services.jobs.local_token import local_token
 
@@ -106,7 +119,7 @@ def _local_token(profile: Profile, env: Mapping[str, str]) -> Callable[[], Secre
 
 
 def _local_rows(profile: Profile, env: Mapping[str, str]) -> list[tuple[str, str]]:
-    return [("storage", "local buckets (name@LOCAL)"), ("jobs", "local tritonserver")]
+    return [("storage", "local buckets (name@LOCAL)"), ("jobs", "local tritonserver"), ("apps", "local tritonserver replicas behind a loopback balancer")]
 
 
 def _local_classifier(server_url: str, arguments: Sequence[str]) -> tuple[str, ...]:
@@ -156,6 +169,16 @@ def _ovh_jobs(profile: Profile, env: Mapping[str, str]) -> JobPlatform:
     return AITrainingPlatform(_ovh_api_url(profile), token, source, region=profile.region, shared_registry=profile.registry)
 
 
+def _ovh_apps(profile: Profile, env: Mapping[str, str]) -> AppPlatform:
+    from services.apps.ai_deploy import AIDeployPlatform
+
+    token = _ovh_token(profile, env)
+    source = token_source(profile, env)
+    if token is None or source is None:
+        raise UserError(f"no AI Deploy token: set {TOKEN_ENV}, or token_command in profile '{profile.name}' (`triton-deck profile add`)")
+    return AIDeployPlatform(_ovh_api_url(profile), token, source)
+
+
 def _ovh_rows(profile: Profile, env: Mapping[str, str]) -> list[tuple[str, str]]:
     if env.get(TOKEN_ENV):
         token = f"{MASK} (env {TOKEN_ENV})"
@@ -203,6 +226,7 @@ class BackendKind:
     options: tuple[ProfileOption, ...]
     open_object_store: Callable[[Profile, Mapping[str, str]], ObjectStore]
     open_job_platform: Callable[[Profile, Mapping[str, str]], JobPlatform]
+    open_app_platform: Callable[[Profile, Mapping[str, str]], AppPlatform]
     open_token: Callable[[Profile, Mapping[str, str]], Callable[[], Secret] | None]  # what job URLs want
     describe: Callable[[Profile, Mapping[str, str]], list[tuple[str, str]]]  # `profile show` rows after kind and region
     api_url: Callable[[Profile], str | None]  # the AI API the header names, if any
@@ -220,6 +244,7 @@ KINDS: dict[ProfileKind, BackendKind] = {
         options=(),
         open_object_store=_local_store,
         open_job_platform=_local_jobs,
+        open_app_platform=_local_apps,
         open_token=_local_token,
         describe=_local_rows,
         api_url=lambda _profile: None,
@@ -242,6 +267,7 @@ KINDS: dict[ProfileKind, BackendKind] = {
         ),
         open_object_store=_ovh_store,
         open_job_platform=_ovh_jobs,
+        open_app_platform=_ovh_apps,
         open_token=_ovh_token,
         describe=_ovh_rows,
         api_url=_ovh_api_url,
@@ -269,6 +295,10 @@ def ai_token_reader(profile: Profile, env: Mapping[str, str]) -> Callable[[], Se
 
 def open_job_platform(profile: Profile, env: Mapping[str, str]) -> JobPlatform:
     return backend(profile).open_job_platform(profile, env)
+
+
+def open_app_platform(profile: Profile, env: Mapping[str, str]) -> AppPlatform:
+    return backend(profile).open_app_platform(profile, env)
 
 
 def describe_profile(profile: Profile, env: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -314,6 +344,11 @@ def open_services(profile: Profile, env: Mapping[str, str] | None = None) -> Ser
         del unavailable[Capability.JOBS]
     except UserError as error:
         unavailable[Capability.JOBS] = f"{CAPABILITY_TITLES[Capability.JOBS]}: {error.message}"
+    try:
+        services.app_platform = open_app_platform(profile, env)
+        del unavailable[Capability.APPS]
+    except UserError as error:
+        unavailable[Capability.APPS] = f"{CAPABILITY_TITLES[Capability.APPS]}: {error.message}"
     try:
         services.image_builder = open_image_builder(env)
         del unavailable[Capability.IMAGES]

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from services.apps.fake import FakeAppPlatform
+from services.apps.preset import triton_app
+from services.apps.protocol import AppState, AutomaticScaling, CustomMetric
 from services.backends import ServiceSet
 from services.config import Profile
 from services.images.fake import FakeImageBuilder
@@ -77,6 +80,18 @@ def seeded_platform(region: str) -> FakeJobPlatform:
     return platform
 
 
+def seeded_apps(region: str) -> FakeAppPlatform:
+    """A served model scaling on CPU, one scaling up on Triton's queue gauge, a stopped one."""
+    apps = FakeAppPlatform(FROZEN_NOW)
+    models = VolumeSpec("my-models", region, "/workspace/models", "RO")
+    apps.add(triton_app(SERVER_IMAGE, models, "triton-serving", AutomaticScaling(1, 3, "CPU", 75)), AppState.RUNNING, signal=42.0)
+    queue = CustomMetric("http://<SELF>:8002/metrics", 'nv_inference_pending_request_count{model="efficientnet_lite0"}', 4.0)
+    canary = apps.add(triton_app(SERVER_IMAGE, models, "triton-queue", AutomaticScaling(1, 4, None, None, queue)), AppState.RUNNING, signal=6.0)
+    apps.scale(canary.id, AutomaticScaling(2, 4, None, None, queue))
+    apps.add(triton_app(SERVER_IMAGE, models, "triton-old"), AppState.STOPPED)
+    return apps
+
+
 def fake_services(profile: Profile) -> ServiceSet:
     region = profile.region
     return ServiceSet(
@@ -84,5 +99,6 @@ def fake_services(profile: Profile) -> ServiceSet:
         object_store=seeded_store(region),
         image_builder=FakeImageBuilder(),
         job_platform=seeded_platform(region),
+        app_platform=seeded_apps(region),
         inference=lambda chosen: FakeInferenceClient(chosen, SAMPLE_ANSWERS, SAMPLE_MODELS),
     )

@@ -1,10 +1,13 @@
-"""A fake OVHcloud AI Training regional API: a real HTTP + WebSocket server on 127.0.0.1.
+"""A fake OVHcloud AI regional API (AI Training jobs, AI Deploy apps): a real HTTP + WebSocket
+server on 127.0.0.1.
 
 It follows `ovh-ai-training-api.md` (paths under /v1, JSON field names, job states and
 their order, 204 from kill and delete, `{"message": ...}` errors, plain-text logs, log
 frames over a WebSocket with "." keep-alives) and lets a test inject faults: any HTTP
 status on any route (with Retry-After), WebSocket connections cut after N frames, slow
-and silent streams. The WebSocket side is RFC 6455 written out by hand so a drop can be
+and silent streams. Apps follow `ovh-ai-deploy.md` (§1 paths and codes, §3 states): a create
+body must be one the SDK's `AppSpec` reads (a custom-metric strategy, which SDK 0.1a4 cannot
+parse, is checked field by field instead), and both a fixed and an automatic strategy is 400. The WebSocket side is RFC 6455 written out by hand so a drop can be
 a real TCP reset in the middle of a stream, which no polite server library would do.
 """
 
@@ -34,6 +37,8 @@ TENANT = "0123456789abcdef0123456789abcdef"
 START_PATH = ("QUEUED", "INITIALIZING", "PENDING", "RUNNING")
 STOP_PATH = ("INTERRUPTING", "FINALIZING", "INTERRUPTED")
 TERMINAL = {"DONE", "INTERRUPTED", "FAILED", "ERROR", "SYNC_FAILED"}
+APP_START_PATH = ("QUEUED", "INITIALIZING", "SCALING", "RUNNING")
+APP_DOWN = frozenset({"STOPPED", "FAILED", "ERROR", "DELETED"})
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _EPOCH = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
 
@@ -53,10 +58,15 @@ class Fault:
 class FakeJob:
     document: dict[str, Any]
     lines: list[str] = field(default_factory=list)
+    finished_states: frozenset[str] = frozenset(TERMINAL)  # an app's are APP_DOWN
 
     @property
     def state(self) -> str:
         return str(self.document["status"]["state"])
+
+    @property
+    def finished(self) -> bool:
+        return self.state in self.finished_states
 
 
 class FakeAITrainingAPI:
@@ -67,6 +77,8 @@ class FakeAITrainingAPI:
         self.jobs: dict[str, FakeJob] = {}
         self.requests: list[tuple[str, str]] = []
         self.bodies: list[dict[str, Any]] = []  # every POST /v1/job body, as sent
+        self.apps: dict[str, FakeJob] = {}
+        self.app_bodies: list[tuple[str, str, Any]] = []  # (method, path, body) of every app request with a body
         first = {"id": "reg-1", "url": "ghcr.io/acme", "username": "acme", "createdAt": stamp(_EPOCH), "updatedAt": stamp(_EPOCH), "user": "user-fake"}
         self.registries: dict[str, dict[str, Any]] = {"reg-1": first}  # attached to the project
         self.registry_passwords: dict[str, str] = {}
@@ -128,9 +140,9 @@ class FakeAITrainingAPI:
             self._changed.notify_all()
 
     def emit(self, job_id: str, texts: list[str], source: str = "job") -> None:
-        """Append log lines, stamped and tagged as `ovhai job logs` prints them."""
+        """Append log lines, stamped and tagged as `ovhai job logs` prints them (an app's `source` is a replica)."""
         with self._changed:
-            job = self.jobs[job_id]
+            job = self.jobs.get(job_id) or self.apps[job_id]
             job.lines.extend(f"{stamp(self._clock)} [{source}] {text}" for text in texts)
             self._changed.notify_all()
 
@@ -144,14 +156,14 @@ class FakeAITrainingAPI:
 
     # -- model -------------------------------------------------------------------------------
 
-    def _move(self, job: FakeJob, state: str) -> None:
+    def _move(self, job: FakeJob, state: str, kind: str = "JOB") -> None:
         self._clock += timedelta(seconds=5)
         status = job.document["status"]
         status["state"] = state
         status["history"].append({"state": state, "date": stamp(self._clock)})
         status["lastTransitionDate"] = stamp(self._clock)
         job.document["updatedAt"] = stamp(self._clock)
-        status["info"] = {"code": f"JOB_{state}", "message": f"Job is {state.lower()}", "arguments": {}}
+        status["info"] = {"code": f"{kind}_{state}", "message": f"{kind.title()} is {state.lower()}", "arguments": {}}
 
     def create(self, spec: dict[str, Any]) -> FakeJob:
         job_id = str(uuid.UUID(int=len(self.jobs) + 1))
@@ -184,6 +196,38 @@ class FakeAITrainingAPI:
         self.jobs[job_id] = job
         return job
 
+    def create_app(self, spec: dict[str, Any]) -> FakeJob:
+        app_id = str(uuid.UUID(int=0xA00 + len(self.apps) + 1))
+        self._clock += timedelta(seconds=1)
+        now = stamp(self._clock)
+        labels = {**(spec.get("labels") or {}), "ovh/id": app_id, "ovh/type": "app"}
+        resources = {"cpu": 7, "gpu": 1, "flavor": "ai1-1-gpu", "memory": 42_949_672_960, "ephemeralStorage": 687_194_767_360, **(spec.get("resources") or {})}
+        document = {
+            "id": app_id, "createdAt": now, "updatedAt": now, "user": "user-fake",
+            "spec": {**spec, "labels": labels, "name": spec.get("name") or f"app-{len(self.apps) + 1}", "resources": resources},
+            "status": {
+                "state": "QUEUED", "availableReplicas": 0, "history": [{"state": "QUEUED", "date": now}],
+                "info": {"code": "APP_QUEUED", "message": "App is queued", "arguments": {}},
+                "url": f"https://{app_id}.app.gra.ai.cloud.ovh.net", "grpcAddress": f"https://{app_id}.app-grpc.gra.ai.cloud.ovh.net",
+                "infoUrl": f"https://ui.gra.ai.cloud.ovh.net/app/{app_id}", "lastTransitionDate": now, "volumes": [], "dataSync": [],
+            },
+        }  # fmt: skip
+        app = FakeJob(document, finished_states=APP_DOWN)
+        self.apps[app_id] = app
+        return app
+
+    def advance_app(self, app_id: str, state: str | None = None) -> None:
+        """Move an app one step along QUEUED → INITIALIZING → SCALING → RUNNING (or to `state`)."""
+        with self._changed:
+            app = self.apps[app_id]
+            path = APP_START_PATH
+            target = state or (path[path.index(app.state) + 1] if app.state in path[:-1] else None)
+            if target is not None:
+                self._move(app, target, "APP")
+                replicas = _fixed_replicas(app.document["spec"])
+                app.document["status"]["availableReplicas"] = replicas if target == "RUNNING" else 0 if target in APP_DOWN else app.document["status"]["availableReplicas"]
+            self._changed.notify_all()
+
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self._changed:
             for fault in self._faults:
@@ -195,9 +239,9 @@ class FakeAITrainingAPI:
     def wait_for_lines(self, job: FakeJob, sent: int, timeout: float) -> tuple[list[str], bool]:
         """Lines past `sent` (blocking up to `timeout`), and whether the job is finished."""
         with self._changed:
-            if len(job.lines) <= sent and job.state not in TERMINAL:
+            if len(job.lines) <= sent and not job.finished:
                 self._changed.wait(timeout)
-            return job.lines[sent:], job.state in TERMINAL
+            return job.lines[sent:], job.finished
 
 
 def _next_state(state: str) -> str | None:
@@ -219,6 +263,47 @@ def _validate_spec(spec: Any) -> str | None:
     if int(resources.get("gpu") or 0) > 4:
         return "at most 4 GPUs per job"
     return None
+
+
+def _fixed_replicas(spec: dict[str, Any]) -> int:
+    strategy = spec.get("scalingStrategy") or {}
+    if "automatic" in strategy:
+        return int(strategy["automatic"].get("replicasMin") or 1)
+    return int((strategy.get("fixed") or {}).get("replicas") or 1)
+
+
+def _validate_scaling(strategy: Any) -> str | None:
+    """The public API's rules (`ovh-ai-deploy.md` §2, §5): one strategy, bounds 1–10."""
+    if strategy is None:
+        return None
+    if not isinstance(strategy, dict) or ("fixed" in strategy) == ("automatic" in strategy):
+        return "scalingStrategy takes exactly one of fixed and automatic"
+    if "fixed" in strategy:
+        replicas = (strategy["fixed"] or {}).get("replicas")
+        return None if isinstance(replicas, int) and 1 <= replicas <= 10 else "fixed.replicas must be 1 to 10"
+    automatic = strategy["automatic"] or {}
+    low, high = automatic.get("replicasMin"), automatic.get("replicasMax")
+    if not (isinstance(low, int) and isinstance(high, int) and 0 <= low <= high <= 10 and high >= 1):
+        return "automatic replicasMin/replicasMax must be 0 ≤ min ≤ max ≤ 10"
+    custom = automatic.get("customMetrics")
+    if custom is not None:
+        if automatic.get("resourceType") is not None or automatic.get("averageUsageTarget") is not None:
+            return "customMetrics replaces resourceType and averageUsageTarget"
+        if not (custom.get("apiUrl") and custom.get("valueLocation") and isinstance(custom.get("targetValue"), int | float)):
+            return "customMetrics needs apiUrl, valueLocation and targetValue"
+        if custom.get("format", "PROMETHEUS") not in ("JSON", "XML", "YAML", "PROMETHEUS") or custom.get("aggregationType", "AVERAGE") not in ("AVERAGE", "MIN", "MAX", "SUM"):
+            return "customMetrics format or aggregationType is not one the API knows"
+    return None
+
+
+def _sdk_view(spec: dict[str, Any]) -> dict[str, Any]:
+    """What to hand the SDK's `AppSpec`: a custom-metric strategy (which SDK 0.1a4 cannot read)
+    as a CPU one, checked by `_validate_scaling` instead."""
+    automatic = (spec.get("scalingStrategy") or {}).get("automatic")
+    if isinstance(automatic, dict) and "customMetrics" in automatic:
+        plain = {k: v for k, v in automatic.items() if k != "customMetrics"} | {"resourceType": "CPU", "averageUsageTarget": 75}
+        return {**spec, "scalingStrategy": {"automatic": plain}}
+    return spec
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -251,6 +336,8 @@ class _Handler(BaseHTTPRequestHandler):
         path, query = parts.path, parse_qs(parts.query)
         self.fake.requests.append((method, self.path))
         body = self._body() if method in ("POST", "PUT") else None
+        if path.startswith("/v1/app"):
+            self.fake.app_bodies.append((method, self.path, body))
         if self.headers.get("Authorization") != f"Bearer {self.fake.token}":
             return self._send(401, {"message": "Invalid or missing token"})
         if fault := self.fake.take_fault(method, path):
@@ -267,6 +354,15 @@ class _Handler(BaseHTTPRequestHandler):
             ("POST", r"/v1/registry", self._attach_registry),
             ("DELETE", r"/v1/registry/([^/]+)", self._detach_registry),
             ("GET", r"/v1/me", self._me),
+            ("POST", r"/v1/app", self._app_run),
+            ("GET", r"/v1/app", self._app_list),
+            ("GET", r"/v1/app/([^/]+)", self._app_get),
+            ("PUT", r"/v1/app/([^/]+)/scalingstrategy", self._app_scale),
+            ("PUT", r"/v1/app/([^/]+)/image", self._app_image),
+            ("PUT", r"/v1/app/([^/]+)/start", self._app_start),
+            ("PUT", r"/v1/app/([^/]+)/stop", self._app_stop),
+            ("DELETE", r"/v1/app/([^/]+)", self._app_delete),
+            ("GET", r"/v1/app/([^/]+)/log", self._app_log),
         ]
         for route_method, pattern, handler in routes:
             match = re.fullmatch(pattern, path)
@@ -363,6 +459,101 @@ class _Handler(BaseHTTPRequestHandler):
             return self._follow(job, tail)
         with self.fake._changed:
             lines = job.lines[-tail:] if tail else list(job.lines)
+        self._send(200, text="".join(f"{line}\n" for line in lines))
+
+    # -- apps ----------------------------------------------------------------------------------
+
+    def _app(self, app_id: str) -> FakeJob | None:
+        app = self.fake.apps.get(app_id)
+        if app is None:
+            self._send(404, {"message": f"App {app_id} not found"})
+        return app
+
+    def _app_run(self, *, query: Any, body: Any) -> None:
+        if problem := _validate_spec(body) or _validate_scaling((body or {}).get("scalingStrategy")):
+            return self._send(400, {"message": problem})
+        try:
+            as_the_sdk_reads_it("AppSpec", _sdk_view(body))
+        except (KeyError, ValueError, TypeError) as error:
+            return self._send(400, {"message": f"invalid app spec: {error!r}"})
+        with self.fake._changed:
+            app = self.fake.create_app(body)
+        self._send(200, app.document)
+
+    def _app_list(self, *, query: dict[str, list[str]], body: Any) -> None:
+        page, size = int(query.get("page", ["1"])[0]), int(query.get("size", ["10"])[0])
+        states = set(query.get("statusState", []))
+        name, _, value = query.get("labelSelector", ["="])[0].partition("=")
+        apps = [
+            app.document for app in self.fake.apps.values()
+            if (not states or app.state in states) and (not name or app.document["spec"]["labels"].get(name) == value)
+        ]  # fmt: skip
+        apps.sort(key=lambda document: (document.get("createdAt", ""), document["id"]), reverse=query.get("order", ["asc"])[0] == "desc")
+        page_count = max(1, -(-len(apps) // size))
+        items = apps[(page - 1) * size : page * size]
+        links = {"next": f"/v1/app?page={page + 1}&size={size}"} if page < page_count else {}
+        self._send(200, {"items": items, "metadata": {"currentPage": page, "pageCount": page_count, "total": len(apps), "links": links}})
+
+    def _app_get(self, app_id: str, *, query: Any, body: Any) -> None:
+        if app := self._app(app_id):
+            self._send(200, app.document)
+
+    def _app_scale(self, app_id: str, *, query: Any, body: Any) -> None:
+        if problem := _validate_scaling(body) or (None if body else "a scaling strategy is required"):
+            return self._send(400, {"message": problem})
+        if app := self._app(app_id):
+            with self.fake._changed:
+                app.document["spec"]["scalingStrategy"] = body
+                if app.state == "RUNNING":
+                    self.fake._move(app, "SCALING", "APP")
+            self._send(204)
+
+    def _app_image(self, app_id: str, *, query: Any, body: Any) -> None:
+        if not isinstance(body, dict) or not isinstance(body.get("url"), str) or not body["url"]:
+            return self._send(400, {"message": "url is required"})
+        if app := self._app(app_id):
+            app.document["spec"]["image"] = body["url"]
+            self._send(200, text=json.dumps(body["url"]))
+
+    def _app_start(self, app_id: str, *, query: Any, body: Any) -> None:
+        if app := self._app(app_id):
+            if app.state != "STOPPED":
+                return self._send(409, {"message": f"App is {app.state}: only a STOPPED app starts"})
+            with self.fake._changed:
+                self.fake._move(app, "QUEUED", "APP")
+            self._send(204)
+
+    def _app_stop(self, app_id: str, *, query: Any, body: Any) -> None:
+        if app := self._app(app_id):
+            if app.state in APP_DOWN or app.state == "STOPPING":
+                return self._send(409, {"message": f"App is already {app.state}"})
+            with self.fake._changed:
+                self.fake._move(app, "STOPPING", "APP")
+                self.fake._move(app, "STOPPED", "APP")
+                app.document["status"]["availableReplicas"] = 0
+                self.fake._changed.notify_all()
+            self._send(204)
+
+    def _app_delete(self, app_id: str, *, query: dict[str, list[str]], body: Any) -> None:
+        if app := self._app(app_id):
+            if app.state not in APP_DOWN and query.get("force", ["false"])[0] != "true":
+                return self._send(409, {"message": f"App is {app.state}: stop it first or use force"})
+            with self.fake._changed:
+                del self.fake.apps[app_id]
+                self.fake._changed.notify_all()
+            self._send(204)
+
+    def _app_log(self, app_id: str, *, query: dict[str, list[str]], body: Any) -> None:
+        app = self._app(app_id)
+        if app is None:
+            return
+        tail = int(query["tail"][0]) if "tail" in query else None
+        replica = query.get("replica", [None])[0]
+        source = app if replica is None else FakeJob(app.document, [line for line in app.lines if f" [{replica}] " in line], APP_DOWN)
+        if self.headers.get("Upgrade", "").lower() == "websocket" and query.get("follow", ["false"])[0] == "true":
+            return self._follow(source, tail)
+        with self.fake._changed:
+            lines = source.lines[-tail:] if tail else list(source.lines)
         self._send(200, text="".join(f"{line}\n" for line in lines))
 
     # -- WebSocket follow ----------------------------------------------------------------------

@@ -129,6 +129,25 @@ def scaling_summary(scaling: Scaling) -> str:
     return f"{bounds} {scaling.resource_type}≥{scaling.average_usage_target}%"
 
 
+def check_scaling(scaling: Scaling) -> None:
+    """AI Deploy's bounds (§5), refused in one line before anything is sent or started."""
+    from services.errors import UserError
+
+    if isinstance(scaling, FixedScaling):
+        if not 1 <= scaling.replicas <= MAX_REPLICAS:
+            raise UserError(f"--replicas {scaling.replicas}: an app runs 1 to {MAX_REPLICAS} replicas")
+        return
+    if not 0 <= scaling.replicas_min <= scaling.replicas_max <= MAX_REPLICAS or scaling.replicas_max < 1:
+        raise UserError(f"--auto-min-replicas {scaling.replicas_min} / --auto-max-replicas {scaling.replicas_max}: use 0 ≤ min ≤ max ≤ {MAX_REPLICAS}, max ≥ 1")
+    if scaling.custom_metric is None and not 1 <= (scaling.average_usage_target or 0) <= 100:
+        raise UserError(f"--auto-resource-usage-threshold {scaling.average_usage_target}: give a percentage, 1 to 100")
+    if scaling.custom_metric is None and (scaling.resource_type or "").upper() not in ("CPU", "RAM"):
+        raise UserError(f"--auto-resource-type {scaling.resource_type}: use CPU or RAM (or a custom metric)")
+    for window, flag in ((scaling.scale_up_window_s, "up"), (scaling.scale_down_window_s, "down")):
+        if not 0 <= window <= 3600:
+            raise UserError(f"--auto-scale-{flag}-stabilization-window-seconds {window}: use 0 to 3600")
+
+
 @dataclass(frozen=True)
 class AppSpec:
     """What `ovhai app run` sends."""

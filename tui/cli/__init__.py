@@ -27,6 +27,7 @@ from services.config import (
 )
 from services.errors import UserError
 from services.secrets import Secret, redact
+from tui.cli.apps import add_app_commands
 from tui.cli.context import Context, ServiceOpener
 from tui.cli.deploy import add_deploy_commands
 from tui.cli.images import add_image_commands, add_registry_commands
@@ -152,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         parents=[common],
-        description="Take a Triton model repository to a GPU job on OVHcloud AI Training and back. No command opens the TUI.",
+        description="Take a Triton model repository to a GPU job on OVHcloud AI Training, or a scalable app on AI Deploy, and back. No command opens the TUI.",
         epilog=f"config: {locations.config_file()}",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {version('triton-deck')}")
@@ -189,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bucket_commands(groups, common, _output_option)
     add_repo_commands(groups, common, _output_option)
     add_job_commands(groups, common, _output_option)
+    add_app_commands(groups, common, _output_option)
     add_registry_commands(groups, common, _output_option)
     add_image_commands(groups, common, _output_option)
     add_inference_commands(groups, common, _output_option)
@@ -200,18 +202,18 @@ def build_parser() -> argparse.ArgumentParser:
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """The parsed command; `--profile` and `--debug` count before or after the subcommand.
 
-    For `job run`, everything after the first `--` is the job's command, taken as typed;
+    For `job run` and `app run`, everything after the first `--` is the job's command, taken as typed;
     before it, options and IMAGE come in any order (argparse alone cannot mix the two)."""
     words = list(sys.argv[1:] if argv is None else argv)
     command: list[str] | None = None
     if "--" in words:
         cut = words.index("--")
-        if any(words[i : i + 2] == ["job", "run"] for i in range(cut)):
+        if any(words[i : i + 2] in (["job", "run"], ["app", "run"]) for i in range(cut)):
             words, command = words[:cut], words[cut + 1 :]
     parser = build_parser()
     args, extra = parser.parse_known_args(words)
     if extra:
-        hint = f"; a job's command goes after --: `triton-deck job run IMAGE -- {' '.join(extra)}`" if hasattr(args, "command") else ""
+        hint = f"; the command goes after --: `triton-deck {'app' if 'app' in words else 'job'} run IMAGE -- {' '.join(extra)}`" if hasattr(args, "command") else ""
         parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     if command is not None:
         args.command = command

@@ -1,0 +1,31 @@
+"""The Triton preset: what `app run IMAGE` with a bucket and no other flags fills in.
+
+Triton serves HTTP on 8000 (the app URL), gRPC on 8001 (the app's gRPC address), and is
+ready when `/v2/health/ready` answers, which with strict readiness means every model has
+loaded: the probe that keeps traffic off a replica still loading (`ovh-ai-deploy.md` §7).
+"""
+
+from __future__ import annotations
+
+from services.apps.protocol import (
+    MODELS_MOUNT,
+    TRITON_GRPC_PORT,
+    TRITON_HTTP_PORT,
+    TRITON_PROBE_PATH,
+    AppSpec,
+    FixedScaling,
+    Probe,
+    Scaling,
+)
+from services.jobs.protocol import VolumeSpec
+
+TRITON_COMMAND = ("tritonserver", f"--model-repository={MODELS_MOUNT}")
+
+
+def triton_app(image: str, models: VolumeSpec | None, name: str | None = None, scaling: Scaling | None = None, unsecure_http: bool = False) -> AppSpec:
+    """`models` is mounted read-only at /workspace/models whatever mount it named."""
+    volumes = (VolumeSpec(models.container, models.alias, MODELS_MOUNT, "RO", models.prefix, models.cache),) if models else ()
+    return AppSpec(
+        image=image, command=TRITON_COMMAND, name=name, default_http_port=TRITON_HTTP_PORT, grpc_port=TRITON_GRPC_PORT,
+        unsecure_http=unsecure_http, volumes=volumes, probe=Probe(TRITON_PROBE_PATH, TRITON_HTTP_PORT), scaling=scaling or FixedScaling(1),
+    )  # fmt: skip

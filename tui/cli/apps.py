@@ -1,0 +1,272 @@
+"""`triton-deck app ...`: AI Deploy apps with ovhai's grammar (`ovhai app run|list|get|logs|scale|
+set-image|start|stop|delete`), on OVHcloud and, for real, on the local profile.
+
+    triton-deck app run nvcr.io/nvidia/tritonserver:24.08-py3 --models my-models@GRA --replicas 2
+    triton-deck app scale 3f2a --auto-min-replicas 1 --auto-max-replicas 3 --auto-resource-type CPU
+    triton-deck app logs -f 3f2a --replica 3f2a1b2c-1
+
+`--models BUCKET@ALIAS[/prefix]` is the Triton preset: port 8000, gRPC 8001, probe
+`/v2/health/ready`, `tritonserver --model-repository=/workspace/models`, the bucket mounted
+read-only there. README "Triton on AI Deploy" says what works as is and what to watch.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from services.apps.document import app_document, run_command_line
+from services.apps.preset import triton_app
+from services.apps.protocol import AppPlatform, AppSpec, AppState, Probe, Scaling, scaling_summary
+from services.cancel import CancelToken
+from services.errors import UserError
+from services.jobs.protocol import is_marker, job_resources, parse_pairs, parse_volume, resources_note
+from services.storage.protocol import BucketRef
+from services.units import human_age
+from services.usecases.apps import resolve_app, run_app, scale_app, scaling_from_flags, stop_app
+from tui.cli.output import row_cell, warn
+
+if TYPE_CHECKING:
+    from tui.cli.context import Context
+
+README_SECTION = "README.md, section \"Triton on AI Deploy\""
+
+
+def _platform(ctx: Context) -> AppPlatform:
+    return ctx.services.apps()
+
+
+def _port(value: int | None, flag: str) -> int | None:
+    if value is not None and not 1 <= value <= 65535:
+        raise UserError(f"{flag} {value} is not a port: use 1-65535 (8000 for Triton HTTP, 8001 for gRPC)")
+    return value
+
+
+def _scaling(args: argparse.Namespace) -> Scaling:
+    return scaling_from_flags(
+        args.replicas, args.auto_min_replicas, args.auto_max_replicas, args.auto_resource_type, args.auto_resource_usage_threshold,
+        args.auto_custom_api_url, args.auto_custom_metric_format, args.auto_custom_value_location, args.auto_custom_target_value,
+        args.auto_custom_metric_aggregation_type, args.auto_scale_up_stabilization_window_seconds, args.auto_scale_down_stabilization_window_seconds,
+    )  # fmt: skip
+
+
+def _spec(args: argparse.Namespace) -> AppSpec:
+    command = list(args.command)
+    gpu, cpu = job_resources(args.gpu, args.cpu)
+    if note := resources_note(args.gpu, args.cpu):
+        warn(f"triton-deck: {note}")
+    scaling = _scaling(args)
+    volumes = tuple(parse_volume(volume) for volume in args.volume or [])
+    if args.models:
+        bucket = BucketRef.parse(args.models.split("/", 1)[0])
+        prefix = args.models.split("/", 1)[1] if "/" in args.models else ""
+        models = parse_volume(f"{bucket.name}@{bucket.region}{'/' + prefix if prefix else ''}:/workspace/models:RO")
+        preset = triton_app(args.image, models, args.name, scaling, args.unsecure_http)
+        spec = AppSpec(**{**preset.__dict__, "volumes": preset.volumes + volumes})
+    else:
+        spec = AppSpec(image=args.image, name=args.name, scaling=scaling, unsecure_http=args.unsecure_http, volumes=volumes)
+    probe = spec.probe
+    if args.probe_path or args.probe_port:
+        probe = Probe(args.probe_path or (probe.path if probe else "/"), _port(args.probe_port, "--probe-port") or (probe.port if probe else None))
+    return AppSpec(
+        **{
+            **spec.__dict__,
+            "command": tuple(command) or spec.command, "gpu": gpu, "cpu": cpu, "flavor": args.flavor, "probe": probe,
+            "default_http_port": _port(args.default_http_port, "--default-http-port") or spec.default_http_port,
+            "grpc_port": _port(args.grpc_port, "--grpc-port") or spec.grpc_port,
+            "env": parse_pairs(args.env or [], "--env"), "labels": parse_pairs(args.label or [], "--label"),
+        }
+    )  # fmt: skip
+
+
+def cmd_app_run(ctx: Context) -> int:
+    spec = _spec(ctx.args)
+    if spec.unsecure_http:
+        warn("triton-deck: warning: --unsecure-http makes the app's URL reachable without a token")
+    app = run_app(_platform(ctx), spec)
+    if ctx.args.output == "json":
+        ctx.print_json(app.raw or app_document(app))
+    else:
+        ctx.print(f"{app.id} {app.state.value} {app.url or ''}".rstrip())
+    return 0
+
+
+def cmd_app_list(ctx: Context) -> int:
+    typed = [state.upper() for state in ctx.args.state or ()]
+    unknown = [state for state in typed if state not in AppState.__members__]
+    if unknown:
+        raise UserError(f"--state {unknown[0]} is not an app state: use one of {', '.join(AppState.__members__)}")
+    apps = _platform(ctx).list(tuple(AppState(state) for state in typed), ctx.args.label)
+    if ctx.args.quiet:
+        for app in apps:
+            ctx.print(app.id)
+        return 0
+    if ctx.args.output == "json":
+        ctx.print_json([app.raw or app_document(app) for app in apps])
+        return 0
+    now = datetime.now(UTC)
+    ctx.print(f"{'ID':<36} {'NAME':<20} {'STATE':<12} {'REPLICAS':>8} {'AGE':>5} {'SCALING':<24} URL")
+    for app in apps:
+        replicas = f"{app.available_replicas}/{app.desired}"
+        ctx.print(f"{app.id:<36} {row_cell(app.name):<20} {app.state.value:<12} {replicas:>8} {human_age(app.created_at, now):>5} {row_cell(scaling_summary(app.spec.scaling)):<24} {app.url or ''}")
+    return 0
+
+
+def cmd_app_get(ctx: Context) -> int:
+    app = resolve_app(_platform(ctx), ctx.args.id)
+    if ctx.args.output == "json":
+        ctx.print_json(app.raw or app_document(app))
+        return 0
+    access = "public (--unsecure-http)" if app.spec.unsecure_http else "Authorization: Bearer <token> (`triton-deck profile token` prints it)"
+    rows = (
+        ("id", app.id), ("name", app.name), ("state", app.state.value), ("replicas", f"{app.available_replicas}/{app.desired}"),
+        ("scaling", scaling_summary(app.spec.scaling)), ("url", app.url or ""), ("grpc", app.grpc_address or ""),
+        ("info", app.info_message or ""), ("access", access), ("ovhai", run_command_line(app.spec)),
+    )  # fmt: skip
+    for label, value in rows:
+        ctx.print(f"{label:<8} {row_cell(value) if label != 'ovhai' else value}")
+    return 0
+
+
+def cmd_app_logs(ctx: Context) -> int:
+    platform = _platform(ctx)
+    app_id = resolve_app(platform, ctx.args.id).id
+    replica = ctx.args.replica
+    if ctx.args.follow:
+        cancel = CancelToken()
+        try:
+            for item in platform.follow_logs(app_id, cancel, replica):
+                if is_marker(item):
+                    warn(f"triton-deck: log stream {item.value}")
+                else:
+                    ctx.print(item)
+                    ctx.out.flush()
+        except KeyboardInterrupt:
+            cancel.cancel()
+        return 0
+    tail = ctx.args.tail
+    if tail is not None and tail < 0:
+        raise UserError(f"--tail {tail}: give a number of lines, 0 or more")
+    if tail == 0:
+        return 0
+    for line in platform.logs(app_id, replica, tail):
+        ctx.print(line)
+    return 0
+
+
+def cmd_app_scale(ctx: Context) -> int:
+    platform = _platform(ctx)
+    app = resolve_app(platform, ctx.args.id)
+    scaling = _scaling(ctx.args)
+    scale_app(platform, app, scaling)
+    ctx.print(f"app {app.id}: scaling set to {scaling_summary(scaling)}")
+    return 0
+
+
+def cmd_app_set_image(ctx: Context) -> int:
+    platform = _platform(ctx)
+    app = resolve_app(platform, ctx.args.id)
+    platform.set_image(app.id, ctx.args.image)
+    ctx.print(f"app {app.id}: image set to {ctx.args.image}")
+    return 0
+
+
+def cmd_app_start(ctx: Context) -> int:
+    platform = _platform(ctx)
+    app = resolve_app(platform, ctx.args.id)
+    platform.start(app.id)
+    ctx.print(f"start requested for {app.id}")
+    return 0
+
+
+def cmd_app_stop(ctx: Context) -> int:
+    platform = _platform(ctx)
+    app = resolve_app(platform, ctx.args.id)
+    stop_app(platform, app)
+    ctx.print(f"stop requested for {app.id}")
+    return 0
+
+
+def cmd_app_delete(ctx: Context) -> int:
+    platform = _platform(ctx)
+    app = resolve_app(platform, ctx.args.id)
+    platform.delete(app.id, force=ctx.args.force)
+    ctx.print(f"deleted {app.id}")
+    return 0
+
+
+def _scaling_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("scaling (fixed, or automatic on CPU/RAM or a custom metric)")
+    group.add_argument("--replicas", type=int, help="a fixed number of replicas, 1-10 (default 1)")
+    group.add_argument("--auto-min-replicas", "--min-replicas", type=int, help="automatic scaling: fewest replicas")
+    group.add_argument("--auto-max-replicas", "--max-replicas", type=int, help="automatic scaling: most replicas (1-10)")
+    group.add_argument("--auto-resource-type", "--resource-type", type=str.upper, choices=("CPU", "RAM"), help="the resource to scale on (default CPU)")
+    group.add_argument("--auto-resource-usage-threshold", "--resource-threshold", type=int, help="average use per replica to hold, %% (default 75)")
+    group.add_argument("--auto-scale-up-stabilization-window-seconds", type=int, help="lowest recommendation over this window wins a scale-up (default 0)")
+    group.add_argument("--auto-scale-down-stabilization-window-seconds", type=int, help="highest recommendation over this window wins a scale-down (default 300)")
+    group.add_argument("--auto-custom-api-url", help="custom metric URL; <SELF> is each replica, e.g. http://<SELF>:8002/metrics")
+    group.add_argument("--auto-custom-metric-format", type=str.upper, choices=("JSON", "XML", "YAML", "PROMETHEUS"), help="format of the answer (default PROMETHEUS)")
+    group.add_argument("--auto-custom-value-location", help='where the number is, e.g. nv_inference_pending_request_count{model="resnet50"}')
+    group.add_argument("--auto-custom-target-value", type=float, help="the value per replica to hold")
+    group.add_argument("--auto-custom-metric-aggregation-type", type=str.upper, choices=("AVERAGE", "MIN", "MAX", "SUM"), help="how replicas' values combine (default AVERAGE)")
+
+
+def add_app_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+    app = groups.add_parser("app", parents=[common], help="run, list, scale, follow, stop and delete AI Deploy apps")
+    actions = app.add_subparsers(title="app commands", metavar="ACTION", required=True)
+    run = actions.add_parser(
+        "run", parents=[common], help="run an app: IMAGE [OPTIONS] [-- COMMAND...]", usage="%(prog)s [OPTIONS] IMAGE [OPTIONS] [-- COMMAND...]",
+        description=f"Run a long-lived, scalable app. With --models it is a Triton server; what works as is on AI Deploy: {README_SECTION}.",
+    )  # fmt: skip
+    run.add_argument("image", metavar="IMAGE")
+    run.set_defaults(command=[])  # what follows `--` (split off by tui.cli.parse)
+    run.add_argument("--models", metavar="BUCKET@ALIAS[/prefix]", help="Triton preset: this bucket RO at /workspace/models, ports 8000/8001, probe /v2/health/ready")
+    run.add_argument("-n", "--name")
+    run.add_argument("-g", "--gpu", type=int, help="GPUs per replica, 1-4 (default 1; the local profile runs on CPU)")
+    run.add_argument("-c", "--cpu", type=int, help="CPUs per replica instead of GPUs")
+    run.add_argument("-f", "--flavor", help="a flavor, e.g. l4-1-gpu")
+    run.add_argument("-p", "--default-http-port", type=int, help="the port behind the app URL (default 8080; 8000 with --models)")
+    run.add_argument("--grpc-port", type=int, help="the port behind the app's gRPC address (8001 with --models)")
+    run.add_argument("--probe-path", help="readiness probe path (default /; /v2/health/ready with --models)")
+    run.add_argument("--probe-port", type=int, help="readiness probe port (default: the HTTP port)")
+    run.add_argument("--unsecure-http", action="store_true", help="no token needed for the app URL (it becomes public)")
+    run.add_argument("-v", "--volume", action="append", help="container@ALIAS[/prefix]:/mount/path[:RO|RW|RWD][:cache]")
+    run.add_argument("-e", "--env", action="append", help="NAME=VALUE")
+    run.add_argument("-l", "--label", action="append", help="NAME=VALUE")
+    _scaling_options(run)
+    output_option(run)
+    run.set_defaults(handler=cmd_app_run)
+    listing = actions.add_parser("list", aliases=["ls"], parents=[common], help="apps, newest first")
+    listing.add_argument("-q", "--quiet", action="store_true", help="only the ids, one a line")
+    listing.add_argument("--state", action="append", metavar="STATE", help="only apps in this state (repeatable)")
+    listing.add_argument("--label", metavar="NAME=VALUE", help="only apps with this label")
+    output_option(listing)
+    listing.set_defaults(handler=cmd_app_list)
+    get = actions.add_parser("get", parents=[common], help="one app (-o json for the whole record)")
+    get.add_argument("id")
+    output_option(get)
+    get.set_defaults(handler=cmd_app_get)
+    logs = actions.add_parser("logs", parents=[common], help="the app's log, every replica merged and tagged; -f follows it")
+    logs.add_argument("id")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("--tail", type=int, help="only the last N lines")
+    logs.add_argument("--replica", help="only this replica's lines")
+    logs.set_defaults(handler=cmd_app_logs)
+    scale = actions.add_parser("scale", parents=[common], help="change the scaling: --replicas N, or the --auto-* flags")
+    scale.add_argument("id")
+    _scaling_options(scale)
+    scale.set_defaults(handler=cmd_app_scale)
+    set_image = actions.add_parser("set-image", parents=[common], help="run another image")
+    set_image.add_argument("id")
+    set_image.add_argument("image")
+    set_image.set_defaults(handler=cmd_app_set_image)
+    for name, handler, text in (("start", cmd_app_start, "start a stopped app (same URL)"), ("stop", cmd_app_stop, "stop an app (it is kept)")):
+        action = actions.add_parser(name, parents=[common], help=text)
+        action.add_argument("id")
+        action.set_defaults(handler=handler)
+    delete = actions.add_parser("delete", parents=[common], help="delete a stopped app (--force stops it first)")
+    delete.add_argument("id")
+    delete.add_argument("--force", action="store_true")
+    delete.set_defaults(handler=cmd_app_delete)
