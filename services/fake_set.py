@@ -84,7 +84,10 @@ def seeded_apps(region: str) -> FakeAppPlatform:
     """A served model scaling on CPU, one scaling up on Triton's queue gauge, a stopped one."""
     apps = FakeAppPlatform(FROZEN_NOW)
     models = VolumeSpec("my-models", region, "/workspace/models", "RO")
-    apps.add(triton_app(SERVER_IMAGE, models, "triton-serving", AutomaticScaling(1, 3, "CPU", 75)), AppState.RUNNING, signal=42.0)
+    serving = apps.add(triton_app(SERVER_IMAGE, models, "triton-serving", AutomaticScaling(1, 3, "CPU", 75)), AppState.RUNNING, signal=42.0, replicas=2)
+    for replica in serving.replicas:
+        for line in triton_log_lines(FROZEN_NOW, replica.name):
+            apps.append_log(serving.id, line)
     queue = CustomMetric("http://<SELF>:8002/metrics", 'nv_inference_pending_request_count{model="efficientnet_lite0"}', 4.0)
     canary = apps.add(triton_app(SERVER_IMAGE, models, "triton-queue", AutomaticScaling(1, 4, None, None, queue)), AppState.RUNNING, signal=6.0)
     apps.scale(canary.id, AutomaticScaling(2, 4, None, None, queue))

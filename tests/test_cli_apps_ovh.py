@@ -114,7 +114,7 @@ def test_listing_reads_every_page_filters_and_keeps_what_it_does_not_know(api: F
     assert code == 0 and sorted(out.split()) == sorted(ids)
     assert [query for method, query in api.requests if query.startswith("/v1/app?")][-1].startswith("/v1/app?page=2&size=100")
     code, out = run(["app", "list"], env=ENV)
-    assert "HIBERNATING" in out and "auto 1-2 v≥1 AVERAGE" in out
+    assert "HIBERNATING" in out and "auto 1-2 v≥1" in out
     code, out = run(["app", "list", "-q", "--label", "n=1"], env=ENV)
     assert len(out.split()) == 52 and "labelSelector=n%3D1" in api.requests[-1][1]
     code, out = run(["app", "list", "-q", "--state", "queued"], env=ENV)

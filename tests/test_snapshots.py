@@ -54,6 +54,10 @@ def pressing(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
         pytest.param(("3", "j", "enter"), id="job-detail"),
         pytest.param(("3", "slash", "r", "u", "n"), id="jobs-filtered"),
         pytest.param(("3", "n"), id="job-run-form"),
+        pytest.param(("5",), id="apps"),
+        pytest.param(("5", "j", "j", "enter"), id="app-detail"),
+        pytest.param(("5", "j", "s"), id="app-scale"),
+        pytest.param(("5", "n"), id="app-run-form"),
     ],
 )
 def test_panel(snap_compare: SnapCompare, keys: tuple[str, ...], size: tuple[int, int]) -> None:
@@ -70,6 +74,46 @@ def test_job_logs(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
             if pane.received == 8:
                 break
             await pilot.pause(0.05)
+        await pilot.pause()
+
+    assert snap_compare(fake_app(), run_before=run_before, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_app_logs_one_replica(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """Both replicas' lines merged and tagged, then `s`: only the first replica's."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pressing("5", "j", "j")(pilot)
+        await pilot.press("l")
+        pane = pilot.app.screen.query_one(LogPane)
+        for _ in range(100):
+            if pane.received == 16:
+                break
+            await pilot.pause(0.05)
+        await pilot.press("s")
+        await pilot.pause()
+
+    assert snap_compare(fake_app(), run_before=run_before, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_app_detail_chart_over_time(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """The chart after a load wave: CPU above the target, a third replica, back down."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        from dataclasses import replace
+
+        from tui.screens.app_detail import AppDetailScreen
+
+        await pressing("5", "j", "j", "enter")(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, AppDetailScreen)
+        app = screen._app
+        wave = [40, 45, 60, 82, 95, 97, 90, 70, 55, 50, 48, 46, 30, 20, 15, 12, 10, 9, 8, 8]
+        for step, cpu in enumerate(wave):
+            replicas = 3 if 5 <= step < 15 else 2
+            screen._show(replace(app, signal=float(cpu), available_replicas=replicas - (step == 5), desired_replicas=replicas))
         await pilot.pause()
 
     assert snap_compare(fake_app(), run_before=run_before, terminal_size=size)

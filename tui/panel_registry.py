@@ -37,6 +37,7 @@ PANEL_ENTRIES = (
     PanelEntry("images", "Images", "tui.panels.images:ImagesPanel"),
     PanelEntry("jobs", "Jobs", "tui.panels.jobs:JobsPanel"),
     PanelEntry("inference", "Inference", "tui.panels.inference:InferencePanel"),
+    PanelEntry("apps", "Apps", "tui.panels.apps:AppsPanel"),
 )
 PANEL_IDS = tuple(entry.name for entry in PANEL_ENTRIES)
 
@@ -71,6 +72,10 @@ SCREEN_ENTRIES = (
     ScreenEntry("Run form", "tui.screens.job_run:JobRunScreen"),
     ScreenEntry("Job detail", "tui.screens.job_detail:JobDetailScreen"),
     ScreenEntry("Job logs", "tui.screens.job_logs:JobLogScreen", ("widgets.log_pane:LogPane",)),
+    ScreenEntry("App run form", "tui.screens.app_run:AppRunScreen"),
+    ScreenEntry("App detail", "tui.screens.app_detail:AppDetailScreen"),
+    ScreenEntry("App scale dialog", "tui.screens.app_scale:AppScaleScreen"),
+    ScreenEntry("App logs", "tui.screens.app_logs:AppLogScreen", ("widgets.log_pane:LogPane",)),
     ScreenEntry("Image picker", "tui.screens.pick_images:PickImagesScreen"),
     ScreenEntry("Profile picker", "tui.screens.profiles:ProfileScreen"),
     ScreenEntry("Prompt", "tui.screens.prompt:PromptScreen"),

@@ -42,8 +42,9 @@ class FakeAppPlatform:
     def _move(self, app: App, state: AppState, **changes: object) -> App:
         return replace(app, state=state, history=app.history + (AppStateChange(state, self._now),), **changes)  # type: ignore[arg-type]
 
-    def add(self, spec: AppSpec, state: AppState = AppState.RUNNING, signal: float | None = None, info: str | None = None) -> App:
-        """Put an app straight into `state` with its replicas as they would be (for snapshots)."""
+    def add(self, spec: AppSpec, state: AppState = AppState.RUNNING, signal: float | None = None, info: str | None = None, replicas: int | None = None) -> App:
+        """Put an app straight into `state` with its replicas as they would be (`replicas`, or
+        what its scaling asks first), for snapshots."""
         with self._lock:
             self._sequence += 1
             app_id = f"{self._sequence:08x}-a99d-4c2b-9d3f-{self._sequence:012x}"
@@ -52,7 +53,7 @@ class FakeAppPlatform:
                 url=f"https://{app_id}.app.gra.ai.cloud.ovh.net", grpc_address=f"https://{app_id}.app-grpc.gra.ai.cloud.ovh.net",
                 info_message=info, signal=signal,
             )  # fmt: skip
-            desired = app.desired
+            desired = app.desired if replicas is None else replicas
             up = desired if state.is_up else 0
             app = replace(app, available_replicas=up, desired_replicas=desired, replicas=_replicas(app, up, up))
             self._apps[app_id] = app

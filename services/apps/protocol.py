@@ -119,13 +119,16 @@ Scaling = FixedScaling | AutomaticScaling
 
 
 def scaling_summary(scaling: Scaling) -> str:
-    """One cell: `fixed 2`, `auto 1-3 CPU≥75%`, `auto 1-3 nv_inference_pending_request_count≥4 AVERAGE`."""
+    """One cell: `fixed 2`, `auto 1-3 CPU≥75%`, `auto 1-3 nv_inference_pending_request_count≥4` (the
+    metric's name without its labels; the aggregation when it is not AVERAGE)."""
     if isinstance(scaling, FixedScaling):
         return f"fixed {scaling.replicas}"
     bounds = f"auto {scaling.replicas_min}-{scaling.replicas_max}"
     if scaling.custom_metric is not None:
         metric = scaling.custom_metric
-        return f"{bounds} {metric.value_location}≥{metric.target_value:g} {metric.aggregation}"
+        name = metric.value_location.split("{", 1)[0] or metric.value_location
+        how = "" if metric.aggregation.upper() == "AVERAGE" else f" {metric.aggregation}"
+        return f"{bounds} {name}≥{metric.target_value:g}{how}"
     return f"{bounds} {scaling.resource_type}≥{scaling.average_usage_target}%"
 
 

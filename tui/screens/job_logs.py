@@ -1,4 +1,4 @@
-"""`l` on a job: its log, followed live from a thread worker into a spool file.
+"""`l` on a job (or an app): its log, followed live from a thread worker into a spool file.
 
 The worker belongs to this screen, so leaving the screen cancels the stream. It writes
 lines to the spool itself and posts only counts, in batches (every 50 ms at most, as
@@ -8,6 +8,7 @@ saving read the spool in workers too; the UI thread only ever reads the rows on 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -21,8 +22,9 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from services import locations
+from services.cancel import CancelToken
 from services.jobs.log_format import JOB_SOURCE
-from services.jobs.protocol import Job, is_marker
+from services.jobs.protocol import Job, LogItem, is_marker
 from services.logs.spool import LogSpool, LogViewModel
 from services.streams import batched
 from tui.screens.prompt import PromptScreen
@@ -35,7 +37,9 @@ if TYPE_CHECKING:
 FLUSH_S = 0.05
 
 
-class JobLogScreen(Screen[None]):
+class LogScreen(Screen[None]):
+    """A followed log; a subclass says whose (`title`, `stream`) and what `s` filters on."""
+
     BINDINGS = [
         Binding("escape,q", "back", "Back"),
         Binding("t", "toggle_time", "Times"),
@@ -56,9 +60,8 @@ class JobLogScreen(Screen[None]):
         query: str
         row: int | None
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._job = job
         cache = locations.cache_dir()
         cache.mkdir(parents=True, exist_ok=True)
         self._spool = LogSpool(cache)
@@ -73,7 +76,7 @@ class JobLogScreen(Screen[None]):
         return self.query_one(LogPane)
 
     def on_mount(self) -> None:
-        self.pane.title = f"{self._job.name} ({self._job.short_id})"
+        self.pane.title = self.title_text
         self.pane.set_rows(self._model)
         self.pane.view.focus()
         self._follow()
@@ -83,11 +86,9 @@ class JobLogScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="job-log", exit_on_error=False)
     def _follow(self) -> None:
-        platform = cast("TritonDeck", self.app).services.job_platform
-        assert platform is not None
         # Leaving the screen cancels this worker, and through the token the stream.
         cancel = worker_token()
-        for batch in batched(platform.follow_logs(self._job.id, cancel), FLUSH_S, cancel):
+        for batch in batched(self.stream(cancel), FLUSH_S, cancel):
             lines: list[str] = []
             added = 0
             reconnected = False
@@ -103,6 +104,22 @@ class JobLogScreen(Screen[None]):
         if not cancel.cancelled:
             self._spool.mark("stream ended")
             self.post_message(self.Ended())
+
+    # -- what a subclass says --------------------------------------------------------------------
+
+    @property
+    def title_text(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def save_stem(self) -> str:
+        raise NotImplementedError
+
+    def stream(self, cancel: CancelToken) -> Iterator[LogItem]:
+        raise NotImplementedError
+
+    def next_source(self, current: str | None) -> str | None:
+        raise NotImplementedError
 
     @on(Grew)
     def _grew(self, message: Grew) -> None:
@@ -129,8 +146,7 @@ class JobLogScreen(Screen[None]):
         self.pane.rows_reshaped()
 
     def action_toggle_source(self) -> None:
-        """All sources, or only the container's own lines (`--from job`)."""
-        self._model.set_source(None if self._model.source else JOB_SOURCE)
+        self._model.set_source(self.next_source(self._model.source))
         self.pane.details = f"from {self._model.source} only" if self._model.source else ""
         self.pane.rows_reshaped()
 
@@ -160,7 +176,7 @@ class JobLogScreen(Screen[None]):
 
     def action_save(self) -> None:
         # Home, not wherever the app was started (a read-only checkout, /): a place the user finds again.
-        default = str(Path.home() / f"{self._job.name}-{self._job.short_id}.log")
+        default = str(Path.home() / f"{self.save_stem}.log")
 
         def chosen(answer: str | None) -> None:
             if answer:
@@ -176,3 +192,25 @@ class JobLogScreen(Screen[None]):
             self.app.call_from_thread(self.notify, f"cannot save to {target}: {error.strerror}; pick another path", severity="error")
             return
         self.app.call_from_thread(self.notify, f"saved {count} lines to {target}")
+
+
+class JobLogScreen(LogScreen):
+    """A job's log; `s` shows only the container's own lines (`--from job`) or all."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__()
+        self._job = job
+
+    @property
+    def title_text(self) -> str:
+        return f"{self._job.name} ({self._job.short_id})"
+
+    @property
+    def save_stem(self) -> str:
+        return f"{self._job.name}-{self._job.short_id}"
+
+    def stream(self, cancel: CancelToken) -> Iterator[LogItem]:
+        return cast("TritonDeck", self.app).services.jobs().follow_logs(self._job.id, cancel)
+
+    def next_source(self, current: str | None) -> str | None:
+        return None if current else JOB_SOURCE
