@@ -16,12 +16,15 @@ from pathlib import Path
 import pytest
 
 from services.apps.local import LocalAppPlatform
-from services.apps.protocol import App, AppSpec, AppState, FixedScaling, Probe
+from services.apps.protocol import App, AppSpec, AppState, AutomaticScaling, CustomMetric, FixedScaling, Probe
+from services.cancel import CancelToken
 from services.errors import UserError
 from services.jobs.protocol import VolumeSpec
-from services.storage.protocol import BucketRef
+from services.storage.local import LocalObjectStore
+from services.storage.protocol import BucketRef, UploadItem, UploadOptions
 
 SERVER = ("tritonserver", "--model-repository=/workspace/models")
+DEMO_SAMPLES = Path(__file__).resolve().parent.parent / "demo" / "samples"
 
 
 def triton_app(replicas: int = 2, **changes: object) -> AppSpec:
@@ -185,3 +188,153 @@ def test_bad_scaling_and_commands_are_refused_in_one_line(models_bucket: BucketR
     with pytest.raises(UserError, match="runs the bundled tritonserver"):
         platform.run(triton_app(1, command=("python", "-m", "http.server")))
     assert platform.list() == []
+
+
+def upload_model_file(bucket: BucketRef, tmp_path: Path, text: str) -> None:
+    source = tmp_path / "model.py"
+    source.write_text(text)
+    item = UploadItem(source, "simple/1/model.py", source.stat().st_size)
+    assert LocalObjectStore().upload(bucket, [item], UploadOptions(), lambda _p: None, CancelToken()).ok
+
+
+def test_grpc_passes_through_the_app_endpoint(models_bucket: BucketRef) -> None:
+    import numpy as np
+    import tritonclient.grpc as grpcclient
+
+    platform = LocalAppPlatform()
+    app = platform.run(triton_app(2))
+    try:
+        app = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 2)
+        assert app.grpc_address
+        for _ in range(4):  # a fresh channel each time: each is one connection, balanced in turn
+            client = grpcclient.InferenceServerClient(app.grpc_address)
+            data = np.arange(16, dtype=np.int32).reshape(1, 16)
+            inputs = [grpcclient.InferInput(name, [1, 16], "INT32") for name in ("INPUT0", "INPUT1")]
+            for tensor in inputs:
+                tensor.set_data_from_numpy(data)
+            result = client.infer("simple", inputs)
+            assert (result.as_numpy("OUTPUT0") == data * 2).all()
+            client.close()
+        counts = [infer_count(port) for port in replica_ports(platform, app)]
+        assert sum(counts) == 4 and min(counts) >= 1, counts  # both replicas answered over gRPC
+    finally:
+        platform.delete(app.id, force=True)
+
+
+def test_a_model_that_fails_gets_no_traffic_and_the_app_says_why(models_bucket: BucketRef, tmp_path: Path) -> None:
+    upload_model_file(models_bucket, tmp_path, "raise RuntimeError('model refuses to load')\n")
+    platform = LocalAppPlatform()
+    app = platform.run(triton_app(1))
+    try:
+        seen_ready = False
+        deadline = time.monotonic() + 120
+        while (current := platform.get(app.id)).state is not AppState.FAILED:
+            seen_ready = seen_ready or current.available_replicas > 0
+            if current.url and current.state is AppState.SCALING:
+                assert infer(current.url) == 503  # the endpoint answers, no replica does
+            assert time.monotonic() < deadline, current
+            time.sleep(0.2)
+        assert not seen_ready
+        assert "model refuses to load" in (current.info_message or "") and "\n" not in (current.info_message or "")
+        assert no_server_left(platform.root / app.id)
+    finally:
+        platform.delete(app.id, force=True)
+
+
+def load(url: str, seconds: float, threads: int = 8) -> int:
+    """Requests from `threads` threads for `seconds`; the number that did not answer 200."""
+    stop = time.monotonic() + seconds
+    failed: list[int] = []
+
+    def worker() -> None:
+        while time.monotonic() < stop:
+            if infer(url) != 200:
+                failed.append(1)
+
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    return len(failed)
+
+
+def test_automatic_scaling_on_cpu_goes_up_under_load_and_down_after_the_window(models_bucket: BucketRef) -> None:
+    platform = LocalAppPlatform()
+    scaling = AutomaticScaling(1, 2, "CPU", 5, scale_up_window_s=0, scale_down_window_s=4)
+    app = platform.run(triton_app(1, scaling=scaling))
+    try:
+        app = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING)
+        assert app.url
+        worker = threading.Thread(target=load, args=(app.url, 15))
+        worker.start()
+        up = wait_until(platform, app.id, lambda a: a.available_replicas == 2, timeout=60)
+        assert up.signal is not None and up.signal > 5
+        worker.join()
+        down = wait_until(platform, app.id, lambda a: a.desired == 1 and len(a.replicas) == 1, timeout=60)
+        assert AppState.SCALING in [change.state for change in down.history]
+    finally:
+        platform.delete(app.id, force=True)
+
+
+SLOW_MODEL = '''"""`simple`, a tenth of a second per request: requests queue up under load."""
+import time
+
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            time.sleep(0.1)
+            first = pb_utils.get_input_tensor_by_name(request, "INPUT0").as_numpy()
+            second = pb_utils.get_input_tensor_by_name(request, "INPUT1").as_numpy()
+            outputs = [pb_utils.Tensor("OUTPUT0", first + second), pb_utils.Tensor("OUTPUT1", first - second)]
+            responses.append(pb_utils.InferenceResponse(output_tensors=outputs))
+        return responses
+'''
+
+
+def test_automatic_scaling_on_tritons_pending_request_gauge(models_bucket: BucketRef, tmp_path: Path) -> None:
+    upload_model_file(models_bucket, tmp_path, SLOW_MODEL)
+    queue = CustomMetric("http://<SELF>:8002/metrics", 'nv_inference_pending_request_count{model="simple"}', 2.0)
+    platform = LocalAppPlatform()
+    app = platform.run(triton_app(1, scaling=AutomaticScaling(1, 3, None, None, queue, scale_down_window_s=4)))
+    try:
+        app = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING)
+        assert app.url
+        worker = threading.Thread(target=load, args=(app.url, 12, 12))
+        worker.start()
+        up = wait_until(platform, app.id, lambda a: a.available_replicas >= 2, timeout=60)
+        assert up.signal is not None and up.signal >= 2
+        worker.join()
+        wait_until(platform, app.id, lambda a: a.desired == 1 and len(a.replicas) == 1, timeout=60)
+    finally:
+        platform.delete(app.id, force=True)
+
+
+def test_the_cli_runs_a_local_app_and_classify_goes_through_it(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_cli import run
+    from tests.test_local_jobs import upload_demo_repository
+
+    upload_demo_repository(monkeypatch)
+    code, out = run(["--profile", "local", "app", "run", "local/tritonserver", "--models", "my-models@LOCAL", "--replicas", "2", "-o", "json"])
+    assert code == 0, capsys.readouterr().err
+    app_id = json.loads(out)["id"]
+    platform = LocalAppPlatform()
+    try:
+        wait_until(platform, app_id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 2, timeout=180)
+        code, out = run(["--profile", "local", "classify", "--app", app_id[:8], "-m", "efficientnet_lite0", "-s", "INCEPTION", "-c", "1", str(DEMO_SAMPLES)])
+        assert code == 0, capsys.readouterr().err
+        assert "Egyptian Mau" in out and "espresso" in out
+        code, out = run(["--profile", "local", "health", "--app", app_id[:8]])
+        assert code == 0 and f"(app {app_id})" in out
+        code, out = run(["--profile", "local", "app", "list"])
+        assert "2/2" in out and "RUNNING" in out
+        assert run(["--profile", "local", "app", "scale", app_id[:8], "--replicas", "1"])[0] == 0
+        wait_until(platform, app_id, lambda a: len(a.replicas) == 1 and a.state is AppState.RUNNING)
+        code, out = run(["--profile", "local", "app", "logs", app_id[:8], "--tail", "5"])
+        assert code == 0 and len(out.splitlines()) == 5
+    finally:
+        assert run(["--profile", "local", "app", "delete", app_id[:8], "--force"])[0] == 0

@@ -19,6 +19,7 @@ from concurrent.futures import Future
 
 Address = tuple[str, int]
 CHUNK = 256 * 1024
+REFUSAL_READ_S = 1.0
 NO_REPLICA = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 26\r\nconnection: close\r\n\r\nno replica is ready (yet)\n"
 
 
@@ -67,12 +68,22 @@ class Balancer:
                 writer.close()
             return
         if self._refusal:
-            writer.write(self._refusal)
-            try:
-                await writer.drain()
-            except OSError:
-                pass
+            await _refuse(reader, writer, self._refusal)
         writer.close()
+
+
+async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answer: bytes) -> None:
+    """Answer without a replica; what the client sent is read first and after, so closing
+    does not reset the connection before the client has read the answer."""
+    try:
+        await asyncio.wait_for(reader.read(CHUNK), REFUSAL_READ_S)
+        writer.write(answer)
+        await writer.drain()
+        writer.write_eof()
+        while await asyncio.wait_for(reader.read(CHUNK), REFUSAL_READ_S):
+            pass
+    except (OSError, TimeoutError):
+        pass
 
 
 async def _copy(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:

@@ -1,4 +1,4 @@
-"""Where a Triton server answers, from what a user types or from a job.
+"""Where a Triton server answers, from what a user types, a job or an app.
 
 tritonclient wants `host:port[/base]` without a scheme and a separate TLS switch, and its
 HTTP client rejects `http://` outright. Users paste `https://<job>.job.gra.ai.cloud.ovh.net`
@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from services.apps.protocol import App
 from services.errors import UserError
 from services.inference.protocol import DEFAULT_PORTS, Endpoint, Transport
 from services.jobs.protocol import Job, JobState
@@ -97,4 +98,17 @@ def endpoint_for_job(job: Job, transport: Transport, token: Callable[[], Secret]
     if not url:
         raise UserError(f"job {job.short_id} has no {transport.value} address yet: check `triton-deck job get {job.short_id}`")
     bearer = token() if token and not job.spec.unsecure_http else None
+    return Endpoint(url, transport, bearer)
+
+
+def endpoint_for_app(app: App, transport: Transport, token: Callable[[], Secret] | None) -> Endpoint:
+    """HTTP at the app URL, gRPC at its gRPC address (TLS on 443 on AI Deploy); the token goes
+    along unless the app is `--unsecure-http`. An app with no replica up answers nothing."""
+    if not app.state.is_up or app.available_replicas < 1:
+        raise UserError(f"app {app.short_id} is {app.state.value} with {app.available_replicas} replica(s) up: wait for one (`triton-deck app get {app.short_id}`)")
+    url = app.grpc_address if transport is Transport.GRPC else app.url
+    if not url:
+        hint = "run it with --grpc-port 8001" if transport is Transport.GRPC else f"check `triton-deck app get {app.short_id}`"
+        raise UserError(f"app {app.short_id} has no {transport.value} address: {hint}")
+    bearer = token() if token and not app.spec.unsecure_http else None
     return Endpoint(url, transport, bearer)

@@ -39,12 +39,15 @@ def _transport(value: str) -> Transport:
 def _endpoint(ctx: Context, services: ServiceSet) -> tuple[Endpoint, str]:
     """The endpoint and how it was chosen (shown by `health`)."""
     args = ctx.args
-    if not args.url and services.job_platform is None:
+    if sum(bool(given) for given in (args.url, args.job, args.app)) > 1:
+        raise UserError("-u, --job and --app each name the server: keep one")
+    if not args.url and not args.app and services.job_platform is None:
         raise UserError(f"no server URL: pass -u host:port ({services.reason(Capability.JOBS)})")
-    server = find_server(services, args.protocol, url=args.url, job_id=args.job)
+    server = find_server(services, args.protocol, url=args.url, job_id=args.job, app_id=args.app)
     if server is None:
         raise UserError(f"no RUNNING server job on profile '{services.profile.name}': pass -u host:port or --job ID, or start one with `triton-deck job run`")
-    return server.endpoint, f"job {server.job.id}" if server.job else "-u"
+    origin = f"app {server.app.id}" if server.app else f"job {server.job.id}" if server.job else "-u"
+    return server.endpoint, origin
 
 
 def _client(ctx: Context) -> tuple[InferenceClient, str]:
@@ -123,6 +126,7 @@ def cmd_classify(ctx: Context) -> int:
 def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-u", "--url", help="server: host:port, http://host:port/base or https://<job URL> (default: the newest RUNNING server job)")
     parser.add_argument("--job", help="a job ID: its status.url (HTTP) or address (gRPC)")
+    parser.add_argument("--app", help="an app ID: its URL (HTTP) or gRPC address; replicas behind it share the load")
     parser.add_argument("-i", "--protocol", type=_transport, default=Transport.HTTP, help="http or grpc (default http)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each answer (default 30)")
 
