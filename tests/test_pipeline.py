@@ -56,6 +56,28 @@ def test_demo_runs_the_tutorial_end_to_end_and_cleans_up(capsys: pytest.CaptureF
     assert not PipelineStore("local").path.exists(), "a finished demo leaves no progress to resume"
 
 
+def test_demo_as_a_two_replica_app_answers_the_same_and_cleans_up(capsys: pytest.CaptureFixture[str]) -> None:
+    """`demo --app`: the tutorial's question answered on the local profile, replicas and all."""
+    from services.apps.local import LocalAppPlatform
+
+    code, out = cli("demo", "--app", "--keep")
+    err = capsys.readouterr().err
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[4].startswith("[ok] run server job") and "RUNNING 2/2 replicas at http://127.0.0.1:" in lines[4], lines[4]
+    coffee = lines.index(f"Image '{Path(__file__).resolve().parent.parent / 'demo' / 'samples' / 'coffee.png'}':")
+    assert lines[coffee + 1 : coffee + 4] == COFFEE_TOP3
+    (app,) = LocalAppPlatform().list()
+    assert app.available_replicas == 2 and app.spec.probe is not None and app.spec.probe.path == "/v2/health/ready"
+    assert LocalJobPlatform().list() == [], "no job: the app served"
+    code, out = cli("demo", "--app", "--fresh")  # starting over stops the app the last run left up, then cleans up
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"stopped app {app.id}" in err and "deleted app" in err
+    assert [(left.id, left.state.value) for left in LocalAppPlatform().list()] == [(app.id, "STOPPED")], "stopped, as a job is: kept, not running"
+    LocalAppPlatform().delete(app.id)
+
+
 @pytest.mark.parametrize("killed_at", sorted(RAN, key=list(Step).index))
 def test_a_run_killed_at_any_step_resumes_without_redoing_finished_ones(killed_at: Step) -> None:
     services = open_services(local_profile(), {})

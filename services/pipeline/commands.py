@@ -9,11 +9,12 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from services.apps.document import run_command_line as app_command_line
 from services.images.dockerfile import DEFAULT_PLATFORM
 from services.jobs.document import run_command_line
 from services.jobs.protocol import JobSpec, VolumeSpec
 from services.pipeline.plan import DeployPlan, Step
-from services.pipeline.runner import JOB_NAME, SERVER_COMMAND
+from services.pipeline.runner import JOB_NAME, SERVER_COMMAND, server_app_spec
 
 if TYPE_CHECKING:
     from services.backends import BackendKind
@@ -40,6 +41,8 @@ def equivalent_command(plan: DeployPlan, step: Step, kind: BackendKind) -> str:
         return f"docker build --platform {DEFAULT_PLATFORM} -t {plan.server_image} {shlex.quote(plan.build_context)}"
     if step is Step.PUSH:
         return f"docker push {plan.server_image}"
+    if step is Step.SERVE and plan.serve_as == "app":
+        return app_command_line(server_app_spec(plan))
     if step is Step.SERVE:
         spec = JobSpec(
             image=plan.server_image, command=SERVER_COMMAND, name=JOB_NAME, gpu=plan.gpu, default_http_port=plan.port,

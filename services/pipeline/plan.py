@@ -12,6 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from services.apps.protocol import MAX_REPLICAS
 from services.config import Profile
 from services.demo import CLASSIFIER, CLASSIFIER_SCALING, MODEL_REPOSITORY, SAMPLES_DIR
 from services.errors import UserError
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 LOCAL_SERVER_IMAGE = "local/tritonserver"
 LOCAL_CLIENT_IMAGE = "local/tritonserver-sdk"
+SERVE_AS = ("job", "app")
 
 
 class Step(StrEnum):
@@ -66,6 +68,8 @@ class DeployPlan:
     triton_version: str = DEFAULT_TRITON_VERSION
     base_image: str | None = None
     reuse_job: str | None = None  # a RUNNING server job to use instead of starting one
+    serve_as: str = "job"  # job (AI Training) or app (AI Deploy: replicas behind one URL)
+    replicas: int = 1  # the app's fixed replica count, with serve_as app
     client_job: bool = False
     client_image: str = LOCAL_CLIENT_IMAGE
 
@@ -98,6 +102,12 @@ class DeployPlan:
             raise UserError(f"plan: gpu {self.gpu}: {error.message}") from None
         if not self.model:
             raise UserError("plan: model is empty: name the model to classify with")
+        if self.serve_as not in SERVE_AS:
+            raise UserError(f"plan: serve_as '{self.serve_as}' is not job or app")
+        if not 1 <= self.replicas <= MAX_REPLICAS:
+            raise UserError(f"plan: replicas {self.replicas} is not 1-{MAX_REPLICAS}")
+        if self.serve_as == "app" and self.reuse_job:
+            raise UserError("plan: reuse_job names a job, but serve_as is app: clear one of them")
         return self
 
     def to_json(self) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from services.apps.preset import triton_app
+from services.apps.protocol import App, AppSpec, AppState, FixedScaling
 from services.backends import ServiceSet
 from services.cancel import CancelToken
 from services.config import RegistryEntry
@@ -21,7 +23,7 @@ from services.errors import UserError
 from services.images.dockerfile import DEFAULT_PLATFORM, DockerfileSpec, render_dockerfile
 from services.images.protocol import BuildDone, BuildFailed, BuildLog, BuildStep, ImageBuilder, LayerProgress
 from services.images.push_tally import PushTally
-from services.inference.endpoint import endpoint_for_job
+from services.inference.endpoint import endpoint_for_app, endpoint_for_job
 from services.inference.protocol import InferenceClient, Scaling, image_files
 from services.jobs.protocol import Job, JobPlatform, JobSpec, JobState, VolumeSpec
 from services.pipeline.plan import DeployPlan, Step, skipped_reason
@@ -30,6 +32,7 @@ from services.repository import validate_repository
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, ObjectStore, TransferProgress, UploadOptions
 from services.units import human_size
+from services.usecases.apps import run_app, stop_app
 from services.usecases.images import build_image, push_image
 from services.usecases.inference import classify_request
 from services.usecases.jobs import stop_job
@@ -37,6 +40,7 @@ from services.usecases.jobs import stop_job
 Listener = Callable[[Step, StepRecord], None]
 SERVER_COMMAND = ("bash", "-c", "tritonserver --model-repository=/workspace/models")
 JOB_NAME = "triton-deck-deploy"
+APP_NAME = "triton-deck-deploy"
 LOG_TAIL = 4
 
 
@@ -48,14 +52,26 @@ class ModelProblem(UserError):
 JOB_STEPS = (Step.SERVE, Step.CLIENT)
 
 
-def leftover_jobs(services: ServiceSet, store: PipelineStore) -> list[Job]:
-    """Unfinished jobs the saved progress tracks and the pipeline started (never a reused one).
+Leftover = Job | App
 
-    Starting over would forget them; on OVHcloud each is a billed GPU."""
+
+def leftover_jobs(services: ServiceSet, store: PipelineStore) -> list[Leftover]:
+    """Unfinished jobs (and a server app still up) the saved progress tracks and the pipeline
+    started (never a reused one). Starting over would forget them; on OVHcloud each is billed."""
     saved = store.load()
-    if saved is None or services.job_platform is None:
+    if saved is None:
         return []
-    found = []
+    found: list[Leftover] = []
+    app_id = saved.steps[Step.SERVE].result.app
+    if app_id and services.app_platform is not None:
+        try:
+            app = services.app_platform.get(app_id)
+            if not app.state.is_down:
+                found.append(app)
+        except UserError:
+            pass  # deleted meanwhile
+    if services.job_platform is None:
+        return found
     for step in JOB_STEPS:
         job_id = saved.steps[step].result.job
         if not job_id or (step is Step.SERVE and saved.plan.reuse_job):
@@ -67,6 +83,13 @@ def leftover_jobs(services: ServiceSet, store: PipelineStore) -> list[Job]:
         if not job.state.is_terminal:
             found.append(job)
     return found
+
+
+def server_app_spec(plan: DeployPlan) -> AppSpec:
+    """The Triton preset with the plan's bucket and replicas (serve_as app)."""
+    bucket = plan.bucket_ref
+    models = VolumeSpec(bucket.name, bucket.region, "/workspace/models", "RO")
+    return triton_app(plan.server_image, models, APP_NAME, FixedScaling(plan.replicas), unsecure_http=True)
 
 
 class StepInterrupted(Exception):
@@ -92,7 +115,7 @@ class PipelineRunner:
         self.poll_s = poll_s
         self.registries = registries or {}  # the push logs in to one added with credentials
         self.state: PipelineState | None = None
-        self.stopped: list[Job] = []
+        self.stopped: list[Leftover] = []
         self._previous = StepRecord()
 
     # -- the flow ------------------------------------------------------------------------------
@@ -117,9 +140,12 @@ class PipelineRunner:
             if leftovers and not stop_leftovers:
                 names = ", ".join(f"{job.short_id} ({job.state.value})" for job in leftovers)
                 raise UserError(f"the last run's job {names} is still going: stop it first, or start over stopping it (demo --fresh does)")
-            for job in leftovers:
-                stop_job(self._platform(), job)
-                self.stopped.append(job)
+            for leftover in leftovers:
+                if isinstance(leftover, App):
+                    stop_app(self.services.apps(), leftover)
+                else:
+                    stop_job(self._platform(), leftover)
+                self.stopped.append(leftover)
         self.state = state = self.start_state(plan, resume)
         rerun = False
         for step in state.steps:
@@ -169,6 +195,9 @@ class PipelineRunner:
     def _still_valid(self, step: Step, record: StepRecord) -> bool:
         if step is Step.SERVE:
             try:
+                if record.result.app is not None:
+                    app = self.services.apps().get(record.result.app)
+                    return app.state is AppState.RUNNING and app.available_replicas > 0
                 return record.result.job is not None and self._platform().get(record.result.job).state is JobState.RUNNING
             except UserError:
                 return False
@@ -191,8 +220,29 @@ class PipelineRunner:
         assert job_id is not None, "the serve step finished without a job"
         return self._platform().get(job_id)
 
+    def _server_app(self) -> App | None:
+        """The serving app with serve_as app, else None."""
+        assert self.state is not None
+        app_id = self.state.steps[Step.SERVE].result.app
+        return self.services.apps().get(app_id) if app_id else None
+
     def _inference(self) -> InferenceClient:
+        app = self._server_app()
+        if app is not None:
+            return self.services.inference_client(endpoint_for_app(app, self.plan.transport, self.services.ai_token))
         return self.services.inference_client(endpoint_for_job(self._server_job(), self.plan.transport, self.services.ai_token))
+
+    def _server_down(self) -> str | None:
+        """Why the server went away while the pipeline waits on it, or None while it serves."""
+        app = self._server_app()
+        if app is not None:
+            return None if app.state.is_up else f"server app {app.short_id} is {app.state.value}: {app.info_message or 'see its log'}"
+        job = self._server_job()
+        return None if job.state is JobState.RUNNING else f"server job {job.short_id} is {job.state.value}: {job.info_message or 'see its log'}"
+
+    def _server_url(self) -> str:
+        app = self._server_app()
+        return (app.url if app is not None else self._server_job().url) or ""
 
     @property
     def plan(self) -> DeployPlan:
@@ -306,6 +356,9 @@ class PipelineRunner:
                 raise StepInterrupted
 
     def _step_serve(self, record: StepRecord) -> None:
+        if self.plan.serve_as == "app":
+            self._serve_app(record)
+            return
         platform = self._platform()
         if self.plan.reuse_job:
             job = platform.get(self.plan.reuse_job)
@@ -316,6 +369,35 @@ class PipelineRunner:
             job = self._started_job(record, self._server_spec())
         job = self._wait_for_job(Step.SERVE, record, job.id, (JobState.RUNNING,))
         record.detail = f"job {job.short_id} RUNNING at {job.url or job.ip}" + (" (reused)" if self.plan.reuse_job else "")
+
+    def _serve_app(self, record: StepRecord) -> None:
+        """The app this step started before (if it still lives, started again if stopped),
+        else a new one; its id is saved at once. Done when a replica is up and the app RUNNING."""
+        platform = self.services.apps()
+        app = None
+        if self._previous.result.app:
+            try:
+                app = platform.get(self._previous.result.app)
+                if app.state.is_down:
+                    platform.start(app.id)
+            except UserError:
+                app = None
+        if app is None:
+            app = run_app(platform, server_app_spec(self.plan))
+        record.result = StepResult(app=app.id)
+        assert self.state is not None
+        self.store.save(self.state)
+        while True:
+            app = platform.get(app.id)
+            record.detail = f"app {app.short_id} {app.state.value} {app.available_replicas}/{app.desired} replicas"
+            if app.state is AppState.RUNNING and app.available_replicas > 0:
+                break
+            if app.state.is_failure:
+                raise UserError(f"app {app.short_id} is {app.state.value}: {app.info_message or 'see `triton-deck app logs ' + app.id + '`'}")
+            self._progress(Step.SERVE, record)
+            if self.cancel.wait(self.poll_s):
+                raise StepInterrupted
+        record.detail = f"app {app.short_id} RUNNING {app.available_replicas}/{app.desired} replicas at {app.url}"
 
     def _step_ready(self, record: StepRecord) -> None:
         client = self._inference()
@@ -340,11 +422,10 @@ class PipelineRunner:
                 raise
             except UserError as error:
                 record.detail = f"waiting: {error.message}"
-            job = self._server_job()
-            if job.state is not JobState.RUNNING:
-                raise UserError(f"server job {job.short_id} is {job.state.value}: {job.info_message or 'see its log'}")
+            if (down := self._server_down()) is not None:
+                raise UserError(down)
             if time.monotonic() > deadline:
-                raise UserError(f"not ready after {self.ready_timeout_s:g} s ({record.detail}): see `triton-deck job logs {job.id}`")
+                raise UserError(f"not ready after {self.ready_timeout_s:g} s ({record.detail}): see the server's log (`triton-deck {self.plan.serve_as} logs`)")
             self._progress(Step.READY, record)
             if self.cancel.wait(self.poll_s):
                 raise StepInterrupted
@@ -365,10 +446,9 @@ class PipelineRunner:
     def _step_client(self, record: StepRecord) -> None:
         bucket = BucketRef(f"{self.plan.bucket_ref.name}-images", self.plan.bucket_ref.region)
         self._upload(Step.CLIENT, record, Path(self.plan.images).expanduser(), bucket)
-        server = self._server_job()
         names = [path.name for path in image_files([Path(self.plan.images).expanduser()])]
         arguments = ["-m", self.plan.model, "-c", str(self.plan.top_k), "-s", self.plan.scaling, *[f"/workspace/images/{name}" for name in names]]
-        command = self.services.backend.classifier_command(server.url or "", arguments)
+        command = self.services.backend.classifier_command(self._server_url(), arguments)
         spec = JobSpec(
             image=self.plan.client_image, command=command, name=f"{JOB_NAME}-client", gpu=0, cpu=1,
             volumes=(VolumeSpec(bucket.name, bucket.region, "/workspace/images", "RO"),),

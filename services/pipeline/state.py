@@ -53,10 +53,11 @@ class StepResult:
     image_id: str | None = None  # build
     digest: str | None = None  # push
     job: str | None = None  # serve, client
+    app: str | None = None  # serve, with serve_as app
     answers: tuple[Answer, ...] = ()  # classify
 
     def to_json(self) -> dict[str, Any]:
-        document: dict[str, Any] = {key: value for key in ("image_id", "digest", "job") if (value := getattr(self, key)) is not None}
+        document: dict[str, Any] = {key: value for key in ("image_id", "digest", "job", "app") if (value := getattr(self, key)) is not None}
         if self.answers:
             document["answers"] = [{"image": a.image, "classes": [list(c) for c in a.classes], "error": a.error} for a in self.answers]
         return document
@@ -70,7 +71,7 @@ class StepResult:
             Answer(str(a["image"]), tuple((str(s), int(i), None if label is None else str(label)) for s, i, label in a.get("classes", [])), a.get("error"))
             for a in data.get("answers", [])
         )
-        return cls(text("image_id"), text("digest"), text("job"), answers)
+        return cls(text("image_id"), text("digest"), text("job"), text("app"), answers)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """`triton-deck demo` and `triton-deck deploy --plan FILE`: the pipeline, headless.
 
-    triton-deck demo [--keep] [--fresh]       the tutorial on the local profile, shipped repository and photos
+    triton-deck demo [--keep] [--fresh] [--app]   the tutorial on the local profile, shipped repository and photos
     triton-deck deploy --plan plan.json       the same flow for any profile, for scripts and CI
 
 One line per step with its time, then the top-k per photo in image_client's format.
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from services.apps.protocol import App
 from services.backends import backend
 from services.cancel import CancelToken
 from services.errors import UserError
@@ -64,8 +65,8 @@ def run_plan(ctx: Context, plan: DeployPlan, fresh: bool, keep: bool) -> int:
     except KeyboardInterrupt:
         cancel.cancel()
         raise
-    for job in runner.stopped:
-        warn(f"triton-deck: stopped job {job.id}, which the last run left {job.state.value}")
+    for leftover in runner.stopped:
+        warn(f"triton-deck: stopped {'app' if isinstance(leftover, App) else 'job'} {leftover.id}, which the last run left {leftover.state.value}")
     if ctx.args.output == "json":
         ctx.print_json(state.to_json())
     failed = state.failed_step
@@ -83,6 +84,10 @@ def run_plan(ctx: Context, plan: DeployPlan, fresh: bool, keep: bool) -> int:
                 continue
             services.job_platform.delete(str(job_id), force=True)
             warn(f"triton-deck: deleted job {job_id} (--keep keeps it)")
+        app_id = state.steps[Step.SERVE].result.app
+        if app_id and services.app_platform is not None:
+            services.app_platform.delete(app_id, force=True)
+            warn(f"triton-deck: deleted app {app_id} (--keep keeps it)")
         store.clear()
     return 0
 
@@ -91,6 +96,8 @@ def cmd_demo(ctx: Context) -> int:
     if not backend(ctx.profile).runs_demo:
         raise UserError(f"`demo` runs on the local profile (this is '{ctx.profile.name}'): add --profile local, or use `deploy --plan`")
     plan = demo_plan(ctx.profile).with_changes(client_job=ctx.args.client_job)
+    if ctx.args.app:  # the tutorial's question answered: the same server as a 2-replica app
+        plan = plan.with_changes(serve_as="app", replicas=2)
     return run_plan(ctx, plan, ctx.args.fresh, ctx.args.keep)
 
 
@@ -113,6 +120,7 @@ def add_deploy_commands(groups: argparse._SubParsersAction, common: argparse.Arg
     demo.add_argument("--keep", action="store_true", help="keep the server job (and its record) afterwards")
     demo.add_argument("--fresh", action="store_true", help="start over instead of resuming an unfinished run")
     demo.add_argument("--client-job", action="store_true", help="also run the classifier as a job, as the tutorial does")
+    demo.add_argument("--app", action="store_true", help="serve the model as a 2-replica app (AI Deploy) instead of a job")
     output_option(demo)
     demo.set_defaults(handler=cmd_demo)
     deploy = groups.add_parser("deploy", parents=[common], help="run a deploy plan (JSON) on the profile, headless")

@@ -29,7 +29,7 @@ from textual.worker import Worker, WorkerState
 from services.inference.protocol import Classification
 from services.pipeline.commands import equivalent_command, shown_path
 from services.pipeline.plan import STEP_TITLES, DeployPlan, Step, demo_plan
-from services.pipeline.runner import PipelineRunner, leftover_jobs
+from services.pipeline.runner import Leftover, PipelineRunner, leftover_jobs
 from services.pipeline.state import Answer, PipelineState, PipelineStore, StepRecord
 from services.secrets import redact
 from tui.panels.base import confirm_screen
@@ -40,7 +40,6 @@ from widgets.inert import inert
 from widgets.step_view import StepData, StepView
 
 if TYPE_CHECKING:
-    from services.jobs.protocol import Job
     from tui.app import TritonDeck
 
 STEP_PANELS = {
@@ -160,11 +159,11 @@ class DeployScreen(Screen[None]):
         leftovers = leftover_jobs(self.deck.services, self.store)
         self.app.call_from_thread(self._confirm_fresh, leftovers)
 
-    def _confirm_fresh(self, leftovers: list[Job]) -> None:
+    def _confirm_fresh(self, leftovers: list[Leftover]) -> None:
         if not leftovers:
             self._start(fresh=True)
             return
-        names = ", ".join(f"{job.name} ({job.short_id}, {job.state.value})" for job in leftovers)
+        names = ", ".join(f"{item.name} ({item.short_id}, {item.state.value})" for item in leftovers)
 
         def confirmed(yes: bool | None) -> None:
             if yes:

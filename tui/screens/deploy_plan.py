@@ -31,6 +31,8 @@ HINTS = {
     "base_image": "FROM for the build (empty: NGC)",
     "reuse_job": "a RUNNING job ID to use (empty: start one)",
     "client_job": "also run the classifier as a job",
+    "serve_as": "job or app (replicas behind one URL)",
+    "replicas": "the app's replicas, 1-10",
 }
 
 
