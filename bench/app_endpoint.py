@@ -1,0 +1,141 @@
+"""The local app endpoint against calling one replica directly, in the same run.
+
+A real local app (the bundled tritonserver serving the demo classifier) is started in a
+scratch data directory. Then, with interleaved rounds so drift hits both sides alike:
+
+1. Latency at concurrency 1 and 8: one classifier request (the photo already preprocessed,
+   so only the server and the path to it are timed) through the app URL against straight
+   to a replica's own port; target at most 1.10× at concurrency 1.
+2. Throughput with 2 replicas against 1, at concurrency 8, through the endpoint.
+
+It asserts nothing: timings are reported, not tested.
+
+    python3 -m uv run python bench/app_endpoint.py [--rounds 5] [--requests 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+TARGET_RATIO = 1.10
+
+
+def request_body() -> tuple[list[object], list[object]]:
+    import tritonclient.http as httpclient
+    from PIL import Image
+
+    from services.demo import SAMPLES_DIR
+
+    pixels = np.array(Image.open(SAMPLES_DIR / "coffee.png").convert("RGB").resize((224, 224), Image.BILINEAR)).astype(np.float32)
+    batch = np.transpose(pixels / 127.5 - 1, (2, 0, 1))[np.newaxis]
+    tensor = httpclient.InferInput("input", list(batch.shape), "FP32")
+    tensor.set_data_from_numpy(batch)
+    return [tensor], [httpclient.InferRequestedOutput("logits", class_count=3)]
+
+
+def timed_requests(address: str, requests: int, concurrency: int) -> tuple[float, float]:
+    """(median seconds per request, requests per second) with `concurrency` clients, each its own connection."""
+    import tritonclient.http as httpclient
+
+    from services.demo import CLASSIFIER
+
+    inputs, outputs = request_body()
+    clients = [httpclient.InferenceServerClient(address) for _ in range(concurrency)]
+    latencies: list[float] = []
+    lock = threading.Lock()
+    share = max(1, requests // concurrency)
+
+    def worker(client: httpclient.InferenceServerClient) -> None:
+        for _ in range(share):
+            start = time.perf_counter()
+            client.infer(CLASSIFIER, inputs, outputs=outputs)
+            with lock:
+                latencies.append(time.perf_counter() - start)
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    for client in clients:
+        client.close()
+    return statistics.median(latencies), len(latencies) / elapsed
+
+
+def replica_address(root: Path, app_id: str) -> str:
+    log = (root / app_id / "log.txt").read_text()
+    port = next(int(line.split("(HTTP ", 1)[1].split(",", 1)[0]) for line in log.splitlines() if " starting (HTTP " in line)
+    return f"127.0.0.1:{port}"
+
+
+def wait(test: Callable[[], bool], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not test():
+        if time.monotonic() > deadline:
+            raise SystemExit("the app did not come up in time")
+        time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=40)
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="triton-deck-bench-"))
+    for name in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
+        os.environ[name] = str(scratch / name.lower())
+
+    from services.apps.local import LocalAppPlatform
+    from services.apps.preset import triton_app
+    from services.apps.protocol import AppState, FixedScaling
+    from services.cancel import CancelToken
+    from services.demo import MODEL_REPOSITORY
+    from services.jobs.protocol import VolumeSpec
+    from services.storage.local import LocalObjectStore
+    from services.storage.planning import plan_upload
+    from services.storage.protocol import BucketRef, UploadOptions
+
+    store = LocalObjectStore()
+    bucket = BucketRef("bench-models", "LOCAL")
+    store.create_bucket(bucket)
+    items = plan_upload([str(MODEL_REPOSITORY)], str(MODEL_REPOSITORY).lstrip("/") + "/")
+    store.upload(bucket, items, UploadOptions(), lambda _p: None, CancelToken())
+    platform = LocalAppPlatform()
+    models = VolumeSpec(bucket.name, bucket.region, "/workspace/models", "RO")
+    app = platform.run(triton_app("local/tritonserver", models, "bench", FixedScaling(1), unsecure_http=True))
+    try:
+        wait(lambda: platform.get(app.id).state is AppState.RUNNING)
+        endpoint = (platform.get(app.id).url or "").removeprefix("http://")
+        direct = replica_address(platform.root, app.id)
+        timed_requests(endpoint, 8, 1)  # warm both paths
+        for concurrency in (1, 8):
+            ratios = []
+            for _ in range(args.rounds):
+                through, _rate = timed_requests(endpoint, args.requests, concurrency)
+                straight, _rate = timed_requests(direct, args.requests, concurrency)
+                ratios.append(through / straight)
+            ratio = statistics.median(ratios)
+            verdict = "ok" if concurrency > 1 or ratio <= TARGET_RATIO else f"over the {TARGET_RATIO:.2f}× target"
+            print(f"latency, concurrency {concurrency}: endpoint / one replica directly = {ratio:.3f}×  ({verdict})")
+        one = statistics.median(timed_requests(endpoint, args.requests * 2, 8)[1] for _ in range(args.rounds))
+        platform.scale(app.id, FixedScaling(2))
+        wait(lambda: (a := platform.get(app.id)).state is AppState.RUNNING and a.available_replicas == 2)
+        two = statistics.median(timed_requests(endpoint, args.requests * 2, 8)[1] for _ in range(args.rounds))
+        print(f"throughput, concurrency 8: 2 replicas / 1 replica = {two / one:.2f}×  ({one:.1f} → {two:.1f} requests/s, {os.cpu_count()} CPUs)")
+    finally:
+        platform.delete(app.id, force=True)
+
+
+if __name__ == "__main__":
+    main()
