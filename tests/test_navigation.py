@@ -14,6 +14,7 @@ from services.secrets import Secret
 from services.storage.protocol import BucketRef, iter_objects
 from tests.conftest import deck_config, fake_app
 from tui.app import TritonDeck, make_app
+from tui.panel_registry import PANEL_IDS
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.job_detail import JobDetailScreen
@@ -54,7 +55,7 @@ async def test_number_keys_and_brackets_switch_panels() -> None:
         await pilot.press("right_square_bracket")
         assert app.active_panel == "images"
         await pilot.press("left_square_bracket", "left_square_bracket")
-        assert app.active_panel == "inference"
+        assert app.active_panel == PANEL_IDS[-1], "[ from the first panel wraps to the last"
         await pilot.click("#tabs", offset=(13, 0))  # " 1 Buckets " then " 2 Images "
         await pilot.pause()
         assert app.active_panel == "images"

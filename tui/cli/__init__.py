@@ -213,7 +213,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = build_parser()
     args, extra = parser.parse_known_args(words)
     if extra:
-        hint = f"; the command goes after --: `triton-deck {'app' if 'app' in words else 'job'} run IMAGE -- {' '.join(extra)}`" if hasattr(args, "command") else ""
+        kind = ("an app's", "app") if "app" in words else ("a job's", "job")
+        hint = f"; {kind[0]} command goes after --: `triton-deck {kind[1]} run IMAGE -- {' '.join(extra)}`" if hasattr(args, "command") else ""
         parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     if command is not None:
         args.command = command
