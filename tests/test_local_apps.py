@@ -164,17 +164,19 @@ def test_a_killed_replica_under_load_is_replaced_while_the_app_serves(models_buc
         platform.delete(app.id, force=True)
 
 
-def test_scale_one_to_three_to_one(models_bucket: BucketRef) -> None:
+def test_scale_one_to_three_to_one_by_cli(models_bucket: BucketRef) -> None:
+    from tests.test_cli import run
+
     platform = LocalAppPlatform()
     app = platform.run(triton_app(1))
     try:
         wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING)
-        platform.scale(app.id, FixedScaling(3))
+        assert run(["--profile", "local", "app", "scale", app.id[:8], "--replicas", "3"])[0] == 0
         scaling = wait_until(platform, app.id, lambda a: a.state is AppState.SCALING or a.available_replicas == 3)
         assert scaling.desired == 3
         up = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 3)
         assert AppState.SCALING in [change.state for change in up.history[3:]]
-        platform.scale(app.id, FixedScaling(1))
+        assert run(["app", "scale", app.id[:6], "--replicas", "1", "--profile", "local"])[0] == 0
         down = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 1 and len(a.replicas) == 1)
         assert len(replica_ports(platform, down)) == 1
     finally:
