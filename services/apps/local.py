@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from services.apps.local_store import Control, LocalEndpoint, LocalRecord, apps_root, read_control, read_record, write_control, write_record
-from services.apps.local_supervisor import server_words
+from services.apps.preset import server_words
 from services.apps.protocol import App, AppSpec, AppState, AppStateChange, Scaling, check_scaling
 from services.cancel import CancelToken
 from services.confine import bad_parts, mount_target

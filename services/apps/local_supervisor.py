@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from pathlib import Path
 from services.apps.autoscale import Recommender, aggregate, metric_value
 from services.apps.balancer import NO_REPLICA, Balancer, BalancerThread
 from services.apps.local_store import LocalRecord, read_control, read_record, write_record
+from services.apps.preset import server_words
 from services.apps.protocol import (
     TRITON_METRICS_PORT,
     App,
@@ -46,7 +46,6 @@ from services.apps.protocol import (
     FixedScaling,
     Replica,
 )
-from services.confine import WORKSPACE
 from services.errors import UserError
 from services.jobs.document import stamp
 from services.jobs.environment import container_environment
@@ -60,16 +59,6 @@ RAM_PER_CPU = 2 * 1024**3
 FAILURES_BEFORE_FAILED = 3  # replicas in a row that died before they were ever ready
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def server_words(command: tuple[str, ...], workspace: Path) -> list[str]:
-    """The tritonserver command of a spec (plain, or the tutorial's `bash -c "tritonserver …"`)."""
-    words = list(command) or ["tritonserver", f"--model-repository={WORKSPACE}/models"]
-    if len(words) == 3 and words[0] in ("bash", "sh") and words[1] == "-c":
-        words = shlex.split(words[2])
-    if not words or Path(words[0]).name != "tritonserver":
-        raise UserError(f"a local app runs the bundled tritonserver, not '{' '.join(words[:2])}': give `-- tritonserver --model-repository=/workspace/models`")
-    return [word.replace(WORKSPACE, str(workspace)) for word in words]
 
 
 def group_usage(pgid: int) -> tuple[float, int]:

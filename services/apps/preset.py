@@ -7,6 +7,9 @@ loaded: the probe that keeps traffic off a replica still loading (`ovh-ai-deploy
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 from services.apps.protocol import (
     MODELS_MOUNT,
     TRITON_GRPC_PORT,
@@ -17,6 +20,8 @@ from services.apps.protocol import (
     Probe,
     Scaling,
 )
+from services.confine import WORKSPACE
+from services.errors import UserError
 from services.jobs.protocol import VolumeSpec
 
 TRITON_COMMAND = ("tritonserver", f"--model-repository={MODELS_MOUNT}")
@@ -29,3 +34,13 @@ def triton_app(image: str, models: VolumeSpec | None, name: str | None = None, s
         image=image, command=TRITON_COMMAND, name=name, default_http_port=TRITON_HTTP_PORT, grpc_port=TRITON_GRPC_PORT,
         unsecure_http=unsecure_http, volumes=volumes, probe=Probe(TRITON_PROBE_PATH, TRITON_HTTP_PORT), scaling=scaling or FixedScaling(1),
     )  # fmt: skip
+
+
+def server_words(command: tuple[str, ...], workspace: Path) -> list[str]:
+    """The tritonserver command of a spec (plain, or the tutorial's `bash -c "tritonserver …"`)."""
+    words = list(command) or ["tritonserver", f"--model-repository={WORKSPACE}/models"]
+    if len(words) == 3 and words[0] in ("bash", "sh") and words[1] == "-c":
+        words = shlex.split(words[2])
+    if not words or Path(words[0]).name != "tritonserver":
+        raise UserError(f"a local app runs the bundled tritonserver, not '{' '.join(words[:2])}': give `-- tritonserver --model-repository=/workspace/models`")
+    return [word.replace(WORKSPACE, str(workspace)) for word in words]
