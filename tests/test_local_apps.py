@@ -112,6 +112,11 @@ def test_two_replicas_both_serve_behind_one_url_that_survives_stop_and_start(mod
         platform.stop(app.id)
         stopped = wait_until(platform, app.id, lambda a: a.state is AppState.STOPPED, timeout=60)
         assert stopped.available_replicas == 0 and no_server_left(platform.root / app.id)
+        followed = list(platform.follow_logs(app.id, CancelToken()))  # a stopped app: the whole log, then the end
+        tags = {line.split("] ", 1)[0].split("[", 1)[1] for line in followed if isinstance(line, str)}
+        assert {f"{app.id[:8]}-1", f"{app.id[:8]}-2", "app", "sync"} <= tags
+        assert followed == list(platform.logs(app.id))
+        assert all(f" [{app.id[:8]}-1] " in line for line in platform.logs(app.id, replica=f"{app.id[:8]}-1"))
         platform.start(app.id)
         again = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING)
         assert again.url == url and infer(url) == 200
