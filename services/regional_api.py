@@ -25,7 +25,11 @@ if TYPE_CHECKING:  # imported on first request: opening a profile stays cheap
 
 PAGE_SIZE = 100
 RESUME_WINDOW = 1000  # delivered lines kept to line up a resumed stream
-RESUME_TAIL = 100  # lines asked back on reconnect; grows (and stays) when gaps are longer
+RESUME_TAIL = 100  # lines asked back to line up a resumed stream (the gap itself is read by `_fill`)
+SOCKET_ATTEMPTS = 3  # connections in a row with nothing new before the plain endpoint is polled
+POLL_S = 1.0  # between polls of the plain endpoint: the live view is at most about this far behind
+POLL_SPELL_S = 10.0  # how long to poll before the socket is tried again
+MAX_BACKOFF_S = 4.0
 _RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
 _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})
 _KEEPALIVE = "."
@@ -164,54 +168,86 @@ class RegionalAPI:
     def _follow(self, path: str, what: str, finished: Callable[[], bool], cancel: CancelToken, query: dict[str, str] | None = None) -> Iterator[LogItem]:
         """The whole log at `path`, then live lines, across drops, until `finished()`.
 
-        After a drop `finished` is asked: not yet means reconnect with `tail` and
-        line up the overlap (or, when that is ambiguous, replay from the start and skip
-        what was delivered); finished means one last plain read fills in the end.
+        Progress is monotonic: every line delivered on any connection counts. After a drop
+        the gap is read from the plain endpoint (the last lines, lined up with what was
+        delivered; see `_fill`), then the socket resumes with a short overlap. A connection
+        that brings nothing new backs off exponentially (to MAX_BACKOFF_S); after
+        SOCKET_ATTEMPTS such connections in a row the plain endpoint is polled instead for
+        POLL_SPELL_S, then the socket is tried again. Once `finished()`, one last read
+        fills in the end.
         """
+        query = query or {}
         delivered = Delivered(self._resume_window)
         resumed = False
-        tail = min(RESUME_TAIL, delivered.window)
-        by_count = False  # the overlap was ambiguous: replay from the start instead
-        failures = 0
+        by_count = False  # the socket's overlap was ambiguous: its next replay starts at line 0
+        idle = 0  # connections in a row that brought no new line
+        poll_until = 0.0
         while not cancel.cancelled:
-            asked = tail if resumed and not by_count else None
+            if time.monotonic() < poll_until:
+                fresh = self._fill(path, what, delivered, query)
+                yield from fresh
+                if not fresh and finished():
+                    yield from self._fill(path, what, delivered, query)
+                    return
+                cancel.wait(POLL_S)
+                continue
+            if resumed:  # the gap first, from the plain endpoint: one request, never cut mid-replay
+                yield from self._fill(path, what, delivered, query)
+            asked = RESUME_TAIL if resumed and not by_count else None
             aligner = SkipCount(delivered.count) if asked is None else MatchOverlap(delivered.recent)
+            brought = 0
             try:
-                for line in self._stream(path, what, asked, cancel, query or {}):
+                for line in self._stream(path, what, asked, cancel, query):
                     if line is _OPENED:
-                        failures = 0
                         if resumed:
                             yield LogMarker.RECONNECTED
                         continue
                     fresh = aligner.feed(line)
                     by_count = by_count and not fresh
+                    brought += len(fresh)
                     delivered.record(fresh)
                     yield from fresh
             except Undecidable as undecidable:
-                if undecidable.ambiguous or tail >= delivered.window:
-                    by_count = True
-                tail = min(tail * 2, delivered.window)
+                by_count = undecidable.ambiguous
             except _StreamDropped:
-                failures += 1
+                pass
             if cancel.cancelled:
                 return
             if finished():
-                yield from self._catch_up(path, what, delivered, query or {})
+                yield from self._fill(path, what, delivered, query)
                 return
             resumed = True
-            cancel.wait(min(5.0, self._backoff_s * 2 ** (failures - 1)) if failures > 1 else 0.01)
+            idle = 0 if brought else idle + 1
+            if idle >= SOCKET_ATTEMPTS:
+                poll_until, idle = time.monotonic() + POLL_SPELL_S, SOCKET_ATTEMPTS - 1  # one more failure polls again
+                continue
+            cancel.wait(min(MAX_BACKOFF_S, self._backoff_s * 2 ** (idle - 1)) if idle else 0.01)
 
-    def _catch_up(self, path: str, what: str, delivered: Delivered, query: dict[str, str]) -> Iterator[str]:
-        """The lines written after the stream went away, once the resource has finished."""
-        try:
+    def _fill(self, path: str, what: str, delivered: Delivered, query: dict[str, str]) -> list[str]:
+        """The lines past what was delivered, from the plain endpoint, recorded as delivered.
+
+        The last lines are asked for, lined up with the delivered ones, and four times as many
+        while the gap is longer than what came back; a log that repeats itself too much to
+        line up, or a gap longer than twice what was delivered (nothing yet, say), is read
+        from the start and skipped by count: then the whole log is the shorter read."""
+        tail = RESUME_TAIL
+        while 0 < delivered.count and tail <= 2 * delivered.count:  # beyond that, the whole log is the cheaper read
+            replay = self._plain_log(path, what, query, tail=tail)
             aligner = MatchOverlap(delivered.recent)
-            fresh = [line for replayed in self._plain_log(path, what, query, tail=delivered.window) for line in aligner.feed(replayed)]
-            fresh += aligner.finish()
-        except Undecidable:
-            counter = SkipCount(delivered.count)
-            fresh = [line for replayed in self._plain_log(path, what, query) for line in counter.feed(replayed)]
+            try:
+                fresh = [line for replayed in replay for line in aligner.feed(replayed)]
+                fresh += aligner.finish()
+            except Undecidable as undecidable:
+                if not undecidable.ambiguous and len(replay) >= tail:
+                    tail *= 4
+                    continue
+                break
+            delivered.record(fresh)
+            return fresh
+        counter = SkipCount(delivered.count)
+        fresh = [line for replayed in self._plain_log(path, what, query) for line in counter.feed(replayed)]
         delivered.record(fresh)
-        yield from fresh
+        return fresh
 
     def _stream(self, path: str, what: str, tail: int | None, cancel: CancelToken, query: dict[str, str]) -> Iterator[str]:
         """`_OPENED`, then the lines of one WebSocket connection; `_StreamDropped` when it breaks.

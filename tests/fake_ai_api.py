@@ -4,7 +4,8 @@ server on 127.0.0.1.
 It follows `ovh-ai-training-api.md` (paths under /v1, JSON field names, job states and
 their order, 204 from kill and delete, `{"message": ...}` errors, plain-text logs, log
 frames over a WebSocket with "." keep-alives) and lets a test inject faults: any HTTP
-status on any route (with Retry-After), WebSocket connections cut after N frames, slow
+status on any route (with Retry-After), WebSocket connections cut after N new lines, after every
+N frames (replayed ones included) or every N seconds, slow
 and silent streams. Apps follow `ovh-ai-deploy.md` (§1 paths and codes, §3 states): a create
 body must be one the SDK's `AppSpec` reads (a custom-metric strategy, which SDK 0.1a4 cannot
 parse, is checked field by field instead), and both a fixed and an automatic strategy is 400. The WebSocket side is RFC 6455 written out by hand so a drop can be
@@ -20,6 +21,7 @@ import re
 import socket
 import struct
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,6 +89,9 @@ class FakeAITrainingAPI:
         self.keepalive_s = 0.2
         self.frame_delay_s = 0.0
         self.drop_plan: list[int] = []  # new lines to send on each next connection before cutting it
+        self.cut_every_frames: int | None = None  # cut every connection after this many frames, replayed ones included
+        self.cut_every_s: float | None = None  # cut every connection after this long
+        self.plain_log_reads = 0
         self._faults: list[Fault] = []
         self._clock = _EPOCH
         self._changed = threading.Condition()
@@ -459,6 +464,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._follow(job, tail)
         with self.fake._changed:
             lines = job.lines[-tail:] if tail else list(job.lines)
+            self.fake.plain_log_reads += 1
         self._send(200, text="".join(f"{line}\n" for line in lines))
 
     # -- apps ----------------------------------------------------------------------------------
@@ -588,7 +594,12 @@ class _Handler(BaseHTTPRequestHandler):
             drop_after = fake.drop_plan.pop(0) if fake.drop_plan else None
             sent = max(0, len(job.lines) - tail) if tail else 0
         replay_end = len(job.lines)  # the drop counts frames past what was already written when it connected
+        frames, opened = 0, time.monotonic()
         while not closed.is_set():
+            if fake.cut_every_s is not None and time.monotonic() - opened >= fake.cut_every_s:
+                fake.drops += 1
+                _reset(connection)
+                return
             fresh, finished = fake.wait_for_lines(job, sent, fake.keepalive_s)
             if not fresh and finished:
                 ending.set()
@@ -601,12 +612,14 @@ class _Handler(BaseHTTPRequestHandler):
             for line in fresh:
                 if closed.is_set():
                     return
-                if drop_after is not None and sent - replay_end >= drop_after:
+                cut = fake.cut_every_frames is not None and frames >= fake.cut_every_frames
+                if cut or (drop_after is not None and sent - replay_end >= drop_after):
                     fake.drops += 1
                     _reset(connection)
                     return
                 _send_frame(connection, 0x2, (line + "\n").encode(), lock)
                 sent += 1
+                frames += 1
                 if fake.frame_delay_s:
                     closed.wait(fake.frame_delay_s)
 

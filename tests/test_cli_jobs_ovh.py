@@ -146,3 +146,18 @@ def test_registry_list_survives_a_failing_me(api: FakeAITrainingAPI, capsys: pyt
     assert code == 0 and ["reg-1", "PRIVATE", "ghcr.io/acme"] in [line.split() for line in out.splitlines()]
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("triton-deck: the shared registry is unknown:")
+
+
+def test_follow_with_a_tail_starts_at_the_tail_and_survives_a_drop(api: FakeAITrainingAPI) -> None:
+    job_id = json.loads(run(["job", "run", "-o", "json", *TUTORIAL_RUN[2:]], env=ENV)[1])["id"]
+    for _ in range(3):
+        api.advance(job_id)
+    api.emit(job_id, [f"old {n}" for n in range(50)])
+    api.emit(job_id, ["syncing"], source="sync")
+    api.drop_plan = [0, 2]  # the follow's first connections are cut: it resumes and still counts from the tail
+    threading.Timer(0.5, lambda: (api.emit(job_id, [f"new {n}" for n in range(6)]), api.finish(job_id))).start()
+    code, out = run(["job", "logs", job_id, "-f", "--tail", "3", "--from", "job"], env=ENV)
+    assert code == 0
+    assert [line.split("] ", 1)[1] for line in out.splitlines()] == ["old 47", "old 48", "old 49", *[f"new {n}" for n in range(6)]]
+    code, out = run(["job", "logs", job_id, "-f", "--tail", "0"], env=ENV)
+    assert code == 0 and out == "", "a finished job has nothing new: tail -n 0 -f prints nothing"

@@ -276,3 +276,21 @@ async def test_end_resumes_following_and_esc_clears_a_search_before_leaving() ->
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, JobLogScreen), "then leaves"
+
+
+async def test_a_burst_of_reconnects_is_one_row_and_a_count() -> None:
+    items: list[LogItem] = [stamped("before"), *[LogMarker.RECONNECTED] * 5, stamped("after")]
+    platform = ScriptedPlatform(items)
+    job = platform.add(SPEC, JobState.RUNNING)
+    app = app_with(platform)
+    async with app.run_test(size=(120, 24)) as pilot:
+        pane = await open_logs(app, pilot, job, 2)
+        for _ in range(50):
+            if pane.stream is StreamState.ENDED:
+                break
+            await pilot.pause(0.02)
+        rows = pane.view.rows
+        shown = [rows.line(row) for row in range(rows.count)]
+        assert shown.count(("reconnected", True)) == 1, shown
+        assert pane.note == "reconnected 5 times in 10 s"
+        assert "reconnected 5 times in 10 s" in str(pane.query_one("#log-indicator").render())

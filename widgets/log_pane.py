@@ -53,6 +53,7 @@ class LogPane(Vertical):
     stream: reactive[StreamState] = reactive(StreamState.WAITING)
     title: reactive[str] = reactive("")
     details: reactive[str] = reactive("")
+    note: reactive[str] = reactive("")  # the stream's condition, e.g. "reconnected 3 times in 10 s"
 
     @dataclass
     class SearchRequested(Message):
@@ -208,6 +209,8 @@ class LogPane(Vertical):
             parts += ["  ", ("wrap", "dim")]
         if self.details:
             parts += ["  ", (self.details, "dim")]
+        if self.note:
+            parts += ["  ", (self.note, "yellow")]
         self.query_one(_IndicatorLine).update(Text.assemble(*parts))
 
-    watch_title = watch_stream = watch_details = _refresh_indicator
+    watch_title = watch_stream = watch_details = watch_note = _refresh_indicator

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +30,7 @@ from services.jobs.protocol import (
 )
 from services.units import human_age, parse_duration
 from services.usecases.jobs import resolve_job, stop_job
+from services.usecases.logs import tail_then_follow
 from tui.cli.output import row_cell, warn
 
 if TYPE_CHECKING:
@@ -136,10 +137,16 @@ def cmd_job_logs(ctx: Context) -> int:
     platform = _platform(ctx)
     job_id = resolve_job(platform, ctx.args.id).id
     source = ctx.args.source
+    tail = ctx.args.tail
+    if tail is not None and tail < 0:
+        raise UserError(f"--tail {tail}: give a number of lines, 0 or more")
     if ctx.args.follow:
         cancel = CancelToken()
+        items: Iterator[LogItem] = platform.follow_logs(job_id, cancel)
+        if tail is not None:  # wanted lines only count toward the tail, as without -f
+            items = tail_then_follow(lambda: platform.logs(job_id), lambda: platform.follow_logs(job_id, cancel), tail, lambda line: _wanted(line, source))
         try:
-            for item in platform.follow_logs(job_id, cancel):
+            for item in items:
                 if is_marker(item):
                     warn(f"triton-deck: log stream {item.value}")
                 elif _wanted(item, source):
@@ -148,9 +155,6 @@ def cmd_job_logs(ctx: Context) -> int:
         except KeyboardInterrupt:
             cancel.cancel()
         return 0
-    tail = ctx.args.tail
-    if tail is not None and tail < 0:
-        raise UserError(f"--tail {tail}: give a number of lines, 0 or more")
     if tail == 0:  # as `tail -n 0`
         return 0
     if source is None:  # the platform reads only the tail (a local log from its end)

@@ -8,6 +8,8 @@ saving read the spool in workers too; the UI thread only ever reads the rows on 
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,31 @@ if TYPE_CHECKING:
     from tui.app import TritonDeck
 
 FLUSH_S = 0.05
+BURST_S = 10.0
+
+
+class ReconnectTally:
+    """Reconnects of the last BURST_S seconds: one row in the log per burst, a count in the
+    indicator for the rest (a flaky link fills the status line, not the screen)."""
+
+    def __init__(self) -> None:
+        self._times: deque[float] = deque()
+
+    def count(self, now: float) -> bool:
+        """Count a reconnect; True when it starts a burst (the log gets a row for it)."""
+        self._forget(now)
+        first = not self._times
+        self._times.append(now)
+        return first
+
+    def summary(self, now: float) -> str:
+        self._forget(now)
+        count = len(self._times)
+        return f"reconnected {count} times in {BURST_S:g} s" if count > 1 else ""
+
+    def _forget(self, now: float) -> None:
+        while self._times and self._times[0] < now - BURST_S:
+            self._times.popleft()
 
 
 class LogScreen(Screen[None]):
@@ -51,6 +78,7 @@ class LogScreen(Screen[None]):
     class Grew(Message):
         lines: int
         reconnected: bool
+        reconnects: str  # "reconnected 3 times in 10 s", or ""
 
     class Ended(Message):
         pass
@@ -88,6 +116,7 @@ class LogScreen(Screen[None]):
     def _follow(self) -> None:
         # Leaving the screen cancels this worker, and through the token the stream.
         cancel = worker_token()
+        reconnects = ReconnectTally()
         for batch in batched(self.stream(cancel), FLUSH_S, cancel):
             lines: list[str] = []
             added = 0
@@ -95,12 +124,13 @@ class LogScreen(Screen[None]):
             for item in batch:
                 if is_marker(item):
                     added += self._spool.append(lines)
-                    self._spool.mark(item.value)
+                    if reconnects.count(time.monotonic()):  # the first of a burst is a row; the rest, a count
+                        self._spool.mark(item.value)
                     reconnected, lines = True, []
                 else:
                     lines.append(item)
             added += self._spool.append(lines)
-            self.post_message(self.Grew(added, reconnected))
+            self.post_message(self.Grew(added, reconnected, reconnects.summary(time.monotonic())))
         if not cancel.cancelled:
             self._spool.mark("stream ended")
             self.post_message(self.Ended())
@@ -126,6 +156,7 @@ class LogScreen(Screen[None]):
         self._model.refresh()
         if message.reconnected:
             self.pane.stream = StreamState.LIVE
+        self.pane.note = message.reconnects
         self.pane.rows_grew(message.lines)
 
     @on(Ended)

@@ -1,0 +1,70 @@
+"""Following a long, busy job log through a connection that keeps breaking: the shapes of
+issue 15's measurement (3,000 lines already written, 50 new lines a second, a cut every 7
+frames counting the replayed ones, or every 500), checked for correctness and for the
+client's restraint: the timings themselves are `bench/log_follow.py`'s to report."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from services.cancel import CancelToken
+from services.jobs.ai_training import AITrainingPlatform
+from services.jobs.protocol import is_marker
+from services.secrets import Secret
+from tests.fake_ai_api import TOKEN, FakeAITrainingAPI
+from tests.test_ai_training import TUTORIAL_SPEC
+
+
+@pytest.fixture
+def api() -> Iterator[FakeAITrainingAPI]:
+    server = FakeAITrainingAPI().start()
+    yield server
+    server.stop()
+
+
+def busy_job(api: FakeAITrainingAPI, platform: AITrainingPlatform, seconds: float) -> tuple[str, threading.Thread]:
+    job = platform.run(TUTORIAL_SPEC)
+    for _ in range(3):
+        api.advance(job.id)
+    api.emit(job.id, [f"history {n:05d}" for n in range(3000)])
+
+    def write() -> None:
+        for tick in range(int(seconds * 10)):
+            api.emit(job.id, [f"live {tick:04d}.{n}" for n in range(5)])  # 50 lines a second
+            threading.Event().wait(0.1)
+        api.finish(job.id)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    return job.id, writer
+
+
+@pytest.mark.parametrize("cut", [7, 500])
+def test_a_cut_every_n_frames_loses_and_repeats_nothing_and_does_not_hammer_the_api(api: FakeAITrainingAPI, cut: int) -> None:
+    api.cut_every_frames = cut
+    platform = AITrainingPlatform(api.base_url, lambda: Secret(TOKEN), "env OVHAI_TOKEN", backoff_s=0.05)
+    job_id, writer = busy_job(api, platform, seconds=4)
+    received = list(platform.follow_logs(job_id, CancelToken()))
+    writer.join()
+    lines = [item for item in received if not is_marker(item)]
+    assert lines == api.jobs[job_id].lines and len(lines) == 3200, "0 lost, 0 repeated"
+    assert api.drops >= 1
+    # The old client reconnected every 10 ms and replayed from line 0 once far behind: hundreds
+    # of connections. Now a connection that brings nothing backs off, then the plain log is polled.
+    assert api.ws_connections <= 25, api.ws_connections
+    if cut == 7:
+        assert api.plain_log_reads >= 2, "the socket kept failing: the plain endpoint was polled"
+
+
+def test_timed_cuts_resume_with_only_the_gap(api: FakeAITrainingAPI) -> None:
+    api.cut_every_s = 0.5
+    platform = AITrainingPlatform(api.base_url, lambda: Secret(TOKEN), "env OVHAI_TOKEN", backoff_s=0.05)
+    job_id, writer = busy_job(api, platform, seconds=3)
+    lines = [item for item in platform.follow_logs(job_id, CancelToken()) if not is_marker(item)]
+    writer.join()
+    assert lines == api.jobs[job_id].lines
+    full_replays = [query for method, query in api.requests if method == "GET" and query.endswith("/log")]
+    assert len(full_replays) <= 2, "resumes ask for the gap's tail, not the whole log again"
