@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from services.errors import UserError
 from services.inference.protocol import (
@@ -16,6 +16,8 @@ from services.inference.protocol import (
     ServerMetadata,
     TensorSpec,
 )
+from services.perf.inputs import InputData
+from services.perf.stats import Counter, ModelStats
 
 EFFICIENTNET = ModelMetadata(
     name="efficientnet_lite0",
@@ -40,6 +42,7 @@ class FakeInferenceClient:
         self._models = models
         self._ready = ready
         self._failure = failure  # what an unreachable server's health check says
+        self._stats_reads = 0
 
     def health(self) -> Health:
         if self._failure:
@@ -71,3 +74,15 @@ class FakeInferenceClient:
                 continue
             classes = tuple(Classification.parse(text) for text in answer[: request.top_k])
             yield ClassifyResult(image=str(image), classes=classes, latency_ms=10.0, request=number)
+
+    def model_stats(self, model: str, version: str = "") -> ModelStats:
+        """Counters that grow by 40 successful requests per reading: queue 200 µs, compute 1-8-1 ms each."""
+        self.model_metadata(model, version)
+        self._stats_reads += 1
+        count = 40 * self._stats_reads
+        phases = {"success": 9_800_000, "queue": 200_000, "compute_input": 1_000_000, "compute_infer": 8_000_000, "compute_output": 600_000}
+        return ModelStats(count, count, tuple((name, Counter(count, ns * count // 1000)) for name, ns in phases.items()))
+
+    def sender(self, model: str, inputs: Sequence[InputData], version: str = "", outputs: Sequence[str] = ()) -> Callable[[], None]:
+        self.model_metadata(model, version)
+        return lambda: None

@@ -6,13 +6,17 @@ Results mirror Triton's v2 protocol and the classification extension, and
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from services.secrets import Secret
+
+if TYPE_CHECKING:
+    from services.perf.inputs import InputData
+    from services.perf.stats import ModelStats
 
 
 class Transport(StrEnum):
@@ -145,6 +149,15 @@ class InferenceClient(Protocol):
     def model_config(self, model: str, version: str = "") -> dict[str, object]: ...
 
     def classify(self, request: ClassifyRequest) -> Iterator[ClassifyResult]: ...
+
+    def model_stats(self, model: str, version: str = "") -> ModelStats:
+        """The model's cumulative counters now (`/v2/models/{m}/stats`)."""
+        ...
+
+    def sender(self, model: str, inputs: Sequence[InputData], version: str = "", outputs: Sequence[str] = ()) -> Callable[[], None]:
+        """One inference request with `inputs`, each call on the calling thread's own connection:
+        what a load sweep repeats (tensors are built once, here)."""
+        ...
 
 
 def image_files(paths: Sequence[Path]) -> list[Path]:

@@ -32,6 +32,8 @@ from services.inference.protocol import (
     TensorSpec,
     Transport,
 )
+from services.perf.inputs import InputData
+from services.perf.stats import ModelStats
 
 T = TypeVar("T")
 CONNECT_TIMEOUT_S = 5.0  # a job URL that does not connect in 5 s is not going to
@@ -185,6 +187,44 @@ class TritonInferenceClient:
 
     # -- classification ----------------------------------------------------------------------
 
+    def model_stats(self, model: str, version: str = "") -> ModelStats:
+        from services.perf.stats import parse_model_stats
+
+        return parse_model_stats(self._model_json("get_inference_statistics", model, version), model)
+
+    def sender(self, model: str, inputs: Sequence[InputData], version: str = "", outputs: Sequence[str] = ()) -> Callable[[], None]:
+        """Tensors built once per thread (tritonclient's inputs are not shared across clients), then
+        each call is one `infer` on that thread's client; a refused request raises its reason."""
+        module = self._module()
+        local = threading.local()
+
+        def tensors() -> tuple[list[Any], list[Any] | None]:
+            built = getattr(local, "tensors", None)
+            if built is None:
+                built = []
+                for data in inputs:
+                    tensor = module.InferInput(data.name, list(data.array.shape), data.datatype)
+                    tensor.set_data_from_numpy(data.array)
+                    built.append(tensor)
+                local.tensors = built
+                local.outputs = [module.InferRequestedOutput(name) for name in outputs] or None
+            return built, local.outputs
+
+        def send() -> None:
+            built, wanted = tensors()
+            self._call("infer", model, built, model_version=version, outputs=wanted)
+
+        return send
+
+    def _module(self) -> Any:
+        if self.endpoint.transport is Transport.GRPC:
+            import tritonclient.grpc as grpc_module
+
+            return grpc_module
+        import tritonclient.http as http_module
+
+        return http_module
+
     def image_model(self, model: str, version: str = "") -> ImageModel:
         """Read once per client: a run (or the pane's repeated runs) does not pay two lookups per call."""
         key = (model, version)
@@ -230,10 +270,7 @@ class TritonInferenceClient:
         return failed + answered
 
     def _infer(self, model: ImageModel, request: ClassifyRequest, number: int, tensors: list[Any]) -> list[list[str]]:
-        if self.endpoint.transport is Transport.GRPC:
-            import tritonclient.grpc as module
-        else:
-            import tritonclient.http as module
+        module = self._module()
         batch = batch_tensor(model, tensors)
         tensor = module.InferInput(model.input_name, list(batch.shape), model.datatype)
         tensor.set_data_from_numpy(batch)

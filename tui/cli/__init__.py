@@ -34,6 +34,7 @@ from tui.cli.images import add_image_commands, add_registry_commands
 from tui.cli.inference import add_inference_commands
 from tui.cli.jobs import add_job_commands
 from tui.cli.output import warn
+from tui.cli.perf import add_perf_commands
 from tui.cli.repo import add_repo_commands
 from tui.cli.storage import add_bucket_commands
 
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_registry_commands(groups, common, _output_option)
     add_image_commands(groups, common, _output_option)
     add_inference_commands(groups, common, _output_option)
+    add_perf_commands(groups, common, _output_option)
     add_deploy_commands(groups, common, _output_option)
 
     return parser

@@ -50,7 +50,7 @@ def _endpoint(ctx: Context, services: ServiceSet) -> tuple[Endpoint, str]:
     return server.endpoint, origin
 
 
-def _client(ctx: Context) -> tuple[InferenceClient, str]:
+def server_client(ctx: Context) -> tuple[InferenceClient, str]:
     services = ctx.services
     if ctx.args.timeout <= 0:
         raise UserError(f"--timeout {ctx.args.timeout:g} is not valid: give seconds, more than 0")
@@ -59,7 +59,7 @@ def _client(ctx: Context) -> tuple[InferenceClient, str]:
 
 
 def cmd_health(ctx: Context) -> int:
-    client, origin = _client(ctx)
+    client, origin = server_client(ctx)
     display = parse_address(client.endpoint.url, client.endpoint.transport).display
     report = check_server(client)
     health, server, models = report.health, report.server, report.models
@@ -110,7 +110,7 @@ def cmd_classify(ctx: Context) -> int:
         args.images, args.model_name, "pass image files or a directory holding some", version=args.model_version, top_k=args.classes,
         scaling=Scaling(args.scaling), batch_size=args.batch_size, concurrency=args.concurrency,
     )  # fmt: skip
-    client, _origin = _client(ctx)
+    client, _origin = server_client(ctx)
     results: list[ClassifyResult] = []
     last_request: int | None = None
     for result in client.classify(request):
@@ -123,7 +123,7 @@ def cmd_classify(ctx: Context) -> int:
     return 1 if any(result.error for result in results) else 0
 
 
-def _server_options(parser: argparse.ArgumentParser) -> None:
+def server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-u", "--url", help="server: host:port, http://host:port/base or https://<job URL> (default: the newest RUNNING server job)")
     parser.add_argument("--job", help="a job ID: its status.url (HTTP) or address (gRPC)")
     parser.add_argument("--app", help="an app ID: its URL (HTTP) or gRPC address; replicas behind it share the load")
@@ -133,7 +133,7 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
 
 def add_inference_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
     health = groups.add_parser("health", parents=[common], help="check a Triton server: live, ready, version, models")
-    _server_options(health)
+    server_options(health)
     output_option(health)
     health.set_defaults(handler=cmd_health)
 
@@ -145,6 +145,6 @@ def add_inference_commands(groups: argparse._SubParsersAction, common: argparse.
     classify.add_argument("-s", "--scaling", type=str.upper, choices=[s.value for s in Scaling], default="NONE", help="preprocessing (default NONE)")
     classify.add_argument("-b", "--batch-size", type=int, default=1, help="images per request (default 1)")
     classify.add_argument("--concurrency", type=int, default=1, help="requests in flight at once, for throughput (default 1)")
-    _server_options(classify)
+    server_options(classify)
     output_option(classify)
     classify.set_defaults(handler=cmd_classify)

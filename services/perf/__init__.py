@@ -1,0 +1,1 @@
+"""Measuring a served model, perf_analyzer's way: load sweeps and the server's own statistics."""

@@ -1,0 +1,270 @@
+"""A load sweep, perf_analyzer's method, as a stream of typed events.
+
+For each level (a concurrency, or a request rate): a warm-up, then measurement windows
+(`interval_ms` long, or until `request_count` requests completed) until the last three are
+stable (`stability`), or `max_trials` windows. The level's figures are those of its last
+three windows: throughput, average and p50/p90/p95/p99 client latency, failures, and the
+server's own breakdown from the model's statistics over the same span.
+
+Concurrency N means N requests always outstanding: N threads, each sending the next request
+as soon as its last one answered. A rate R means R requests started per second whatever the
+answers, from a pool of threads. Either way every thread is joined before a level ends: when
+`sweep` returns, or is cancelled, no request is left in flight.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from services.cancel import CancelToken
+from services.errors import UserError
+from services.perf.stability import Window, is_stable
+from services.perf.stats import ModelStats, ServerBreakdown, breakdown
+
+Send = Callable[[], None]  # one inference request, on the calling thread's own connection
+MAX_RATE_THREADS = 256
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    model: str
+    levels: tuple[float, ...]
+    mode: str = "concurrency"  # or "rate" (requests per second)
+    version: str = ""
+    batch_size: int = 1
+    interval_ms: int = 5000
+    request_count: int | None = None  # count windows instead of time windows
+    stability: float = 10.0
+    max_trials: int = 10
+    percentile: int | None = None  # the latency that decides stability; None: the average
+    warmup_ms: int = 1000
+
+
+@dataclass(frozen=True)
+class LevelResult:
+    level: float
+    mode: str
+    throughput: float  # inferences per second (requests × batch size)
+    avg_us: float
+    p50_us: float
+    p90_us: float
+    p95_us: float
+    p99_us: float
+    requests: int
+    failed: int
+    stable: bool
+    windows: int
+    server: ServerBreakdown | None = None
+
+
+@dataclass(frozen=True)
+class LevelStarted:
+    level: float
+
+
+@dataclass(frozen=True)
+class WindowMeasured:
+    level: float
+    trial: int
+    window: Window
+
+
+@dataclass(frozen=True)
+class LevelDone:
+    result: LevelResult
+
+
+@dataclass(frozen=True)
+class SweepEnded:
+    results: tuple[LevelResult, ...]
+    reason: str | None = None  # why it stopped early (cancelled, the server went away), else None
+
+
+PerfEvent = LevelStarted | WindowMeasured | LevelDone | SweepEnded
+
+
+def parse_range(text: str, flag: str, whole: bool = True) -> tuple[float, ...]:
+    """`START[:END[:STEP]]` as perf_analyzer's `--concurrency-range` / `--request-rate-range`."""
+    parts = text.split(":")
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        numbers = []
+    if not 1 <= len(numbers) <= 3 or any(n <= 0 for n in numbers) or (whole and any(n != int(n) for n in numbers)):
+        kind = "whole numbers" if whole else "numbers"
+        raise UserError(f"{flag} '{text}' must be START[:END[:STEP]] with {kind} above 0, e.g. 1:8:1")
+    start, end, step = (numbers + [numbers[0], 1.0])[:3] if len(numbers) == 1 else (numbers + [1.0])[:3]
+    if end < start:
+        raise UserError(f"{flag} '{text}': END {end:g} is below START {start:g}")
+    count = int(math.floor((end - start) / step + 1e-9)) + 1
+    if count > 1000:
+        raise UserError(f"{flag} '{text}' makes {count} levels: use a larger STEP")
+    return tuple(start + index * step for index in range(count))
+
+
+@dataclass
+class _Record:
+    """Completed requests of a level: (end time, latency s, ok) in completion order."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: list[tuple[float, float, bool]] = field(default_factory=list)
+    first_error: str | None = None
+
+    def add(self, end: float, latency: float, ok: bool, error: str | None = None) -> None:
+        with self.lock:
+            self.done.append((end, latency, ok))
+            if error and self.first_error is None:
+                self.first_error = error
+
+    def since(self, start: float, end: float) -> list[tuple[float, float, bool]]:
+        with self.lock:
+            return [row for row in self.done if start <= row[0] < end]
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.done)
+
+
+def _timed(send: Send, record: _Record) -> None:
+    started = time.perf_counter()
+    try:
+        send()
+    except Exception as error:  # one failed request is a count, not the end of the sweep
+        message = error.message if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+        record.add(time.perf_counter(), time.perf_counter() - started, False, message)
+        return
+    ended = time.perf_counter()
+    record.add(ended, ended - started, True)
+
+
+class _Load:
+    """The requests of one level, in threads of their own until `stop`."""
+
+    def __init__(self, config: SweepConfig, level: float, send: Send, record: _Record) -> None:
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._pool: ThreadPoolExecutor | None = None
+        if config.mode == "rate":
+            workers = min(MAX_RATE_THREADS, max(4, math.ceil(level)))
+            self._pool = ThreadPoolExecutor(workers, thread_name_prefix="perf-rate")
+            self._threads.append(threading.Thread(target=self._pace, args=(level, send, record), daemon=True))
+        else:
+            self._threads += [threading.Thread(target=self._loop, args=(send, record), daemon=True) for _ in range(int(level))]
+        for thread in self._threads:
+            thread.start()
+
+    def _loop(self, send: Send, record: _Record) -> None:
+        while not self._stop.is_set():
+            _timed(send, record)
+
+    def _pace(self, rate: float, send: Send, record: _Record) -> None:
+        assert self._pool is not None
+        period, due = 1.0 / rate, time.perf_counter()
+        while not self._stop.is_set():
+            self._pool.submit(_timed, send, record)
+            due += period
+            self._stop.wait(max(0.0, due - time.perf_counter()))
+
+    def stop(self) -> None:
+        """Stop sending and wait for every request in flight to answer."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+
+def _percentile(sorted_values: Sequence[float], percent: float) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, math.ceil(percent / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def _window(rows: list[tuple[float, float, bool]], seconds: float, config: SweepConfig) -> Window:
+    latencies = sorted(latency * 1e6 for _end, latency, ok in rows if ok)
+    ok = len(latencies)
+    decisive = _percentile(latencies, config.percentile) if config.percentile else (sum(latencies) / ok if ok else 0.0)
+    return Window(ok * config.batch_size / seconds if seconds > 0 else 0.0, decisive, ok, len(rows) - ok)
+
+
+def _result(config: SweepConfig, level: float, rows: list[tuple[float, float, bool]], seconds: float, stable: bool, windows: int, server: ServerBreakdown | None) -> LevelResult:
+    latencies = sorted(latency * 1e6 for _end, latency, ok in rows if ok)
+    ok = len(latencies)
+    return LevelResult(
+        level=level, mode=config.mode, throughput=ok * config.batch_size / seconds if seconds > 0 else 0.0,
+        avg_us=sum(latencies) / ok if ok else 0.0, p50_us=_percentile(latencies, 50), p90_us=_percentile(latencies, 90),
+        p95_us=_percentile(latencies, 95), p99_us=_percentile(latencies, 99), requests=ok, failed=len(rows) - ok,
+        stable=stable, windows=windows, server=server,
+    )  # fmt: skip
+
+
+def sweep(config: SweepConfig, send: Send, stats: Callable[[], ModelStats] | None, cancel: CancelToken) -> Iterator[PerfEvent]:
+    """Every level in turn; ends with `SweepEnded` (also when cancelled or the server is gone)."""
+    results: list[LevelResult] = []
+    for level in config.levels:
+        yield LevelStarted(level)
+        record = _Record()
+        load = _Load(config, level, send, record)
+        try:
+            reason, result = yield from _measure(config, level, record, stats, cancel)
+        finally:
+            load.stop()
+        if result is not None:
+            results.append(result)
+            yield LevelDone(result)
+        if reason is not None:
+            yield SweepEnded(tuple(results), reason)
+            return
+    yield SweepEnded(tuple(results))
+
+
+def _measure(
+    config: SweepConfig, level: float, record: _Record, stats: Callable[[], ModelStats] | None, cancel: CancelToken
+) -> Generator[WindowMeasured, None, tuple[str | None, LevelResult | None]]:
+    """Windows until stable; returns (why the sweep must stop or None, the level's result or None)."""
+    if cancel.wait(config.warmup_ms / 1000):
+        return "cancelled", None
+    boundaries = [time.perf_counter()]
+    readings: list[ModelStats | None] = [_read(stats)]
+    windows: list[Window] = []
+    for trial in range(1, config.max_trials + 1):
+        start = boundaries[-1]
+        if config.request_count:
+            target = record.count() + config.request_count
+            while record.count() < target and not cancel.wait(0.01):
+                pass
+        elif cancel.wait(config.interval_ms / 1000):
+            pass
+        if cancel.cancelled:
+            return "cancelled", None
+        end = time.perf_counter()
+        boundaries.append(end)
+        readings.append(_read(stats))
+        rows = record.since(start, end)
+        window = _window(rows, end - start, config)
+        windows.append(window)
+        yield WindowMeasured(level, trial, window)
+        if rows and window.requests == 0:  # every request failed: the server is gone or refuses
+            return f"every request failed at {level:g}: {record.first_error or 'no answer'}", None
+        if is_stable(windows, config.stability):
+            break
+    span = min(3, len(windows))
+    first, last = boundaries[-span - 1], boundaries[-1]
+    before, after = readings[-span - 1], readings[-1]
+    server = breakdown(before, after) if before is not None and after is not None else None
+    return None, _result(config, level, record.since(first, last), last - first, is_stable(windows, config.stability), len(windows), server)
+
+
+def _read(stats: Callable[[], ModelStats] | None) -> ModelStats | None:
+    if stats is None:
+        return None
+    try:
+        return stats()
+    except UserError:
+        return None  # the breakdown is left out; the client figures still stand

@@ -1,0 +1,43 @@
+"""`triton-deck perf` and the Perf screen: what to send, then the sweep, one way for both.
+
+The rules decided here: the model must answer its metadata (a missing or unloaded model is
+its one-line reason, before any load), inputs come from real photos when given (and are
+preprocessed as `classify` does), else from the model's metadata with `--shape` for
+variable dimensions; the server's breakdown comes from the model's own statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from services.cancel import CancelToken
+from services.inference.protocol import InferenceClient, ModelMetadata, Scaling, TensorSpec, image_files
+from services.perf.inputs import InputData, image_inputs, synthetic_inputs
+from services.perf.sweep import PerfEvent, SweepConfig, sweep
+
+
+def perf_inputs(
+    client: InferenceClient, model: str, version: str = "", batch_size: int = 1, shapes: Mapping[str, tuple[int, ...]] | None = None,
+    zero: bool = False, images: Sequence[Path] = (), scaling: Scaling = Scaling.NONE,
+) -> list[InputData]:  # fmt: skip
+    metadata = client.model_metadata(model, version)
+    config = client.model_config(model, version)
+    if images:
+        return image_inputs(_metadata_json(metadata), config, image_files(list(images)), scaling, batch_size)
+    max_batch = int(str(config.get("max_batch_size", 0) or 0))
+    return synthetic_inputs(metadata.inputs, max_batch, batch_size, shapes or {}, zero)
+
+
+def _metadata_json(metadata: ModelMetadata) -> dict[str, object]:
+    """The metadata as Triton writes it, for the image preprocessing that reads that form."""
+
+    def tensors(specs: Sequence[TensorSpec]) -> list[dict[str, object]]:
+        return [{"name": t.name, "datatype": t.datatype, "shape": list(t.shape)} for t in specs]
+
+    return {"name": metadata.name, "inputs": tensors(metadata.inputs), "outputs": tensors(metadata.outputs)}
+
+
+def run_sweep(client: InferenceClient, config: SweepConfig, inputs: Sequence[InputData], cancel: CancelToken) -> Iterator[PerfEvent]:
+    send = client.sender(config.model, inputs, config.version)
+    return sweep(config, send, lambda: client.model_stats(config.model, config.version), cancel)

@@ -1,0 +1,182 @@
+"""`triton-deck perf` against a real local tritonserver: levels, stability, the server's
+breakdown against its own statistics, CSV and JSON, BYTES and variable-shape models (python
+backend, written here), a server stopped mid-sweep and a cancelled sweep."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.cancel import CancelToken
+from services.errors import UserError
+from services.inference.protocol import Endpoint, Transport
+from services.inference.triton import TritonInferenceClient
+from services.perf.report import CSV_COLUMNS, csv_text
+from services.perf.stability import Window, is_stable
+from services.perf.stats import Counter, ModelStats, breakdown
+from services.perf.sweep import LevelDone, SweepConfig, SweepEnded, parse_range, sweep
+from services.triton.runtime import TritonServer, prepare_runtime
+from services.usecases.perf import perf_inputs, run_sweep
+from tui.cli import main
+
+DEMO = Path(__file__).resolve().parent.parent / "demo"
+ECHO_BYTES = '''
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        return [pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("OUT", pb_utils.get_input_tensor_by_name(r, "TEXT").as_numpy())]) for r in requests]
+'''
+SUM_ANY = '''
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        out = []
+        for r in requests:
+            values = pb_utils.get_input_tensor_by_name(r, "X").as_numpy()
+            out.append(pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("SUM", np.array([values.sum()], dtype=np.float32))]))
+        return out
+'''
+
+
+def write_model(repository: Path, name: str, config: str, code: str) -> None:
+    (repository / name / "1").mkdir(parents=True)
+    (repository / name / "config.pbtxt").write_text(config)
+    (repository / name / "1" / "model.py").write_text(code)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
+    scratch = tmp_path_factory.mktemp("perf")
+    repository = scratch / "models"
+    shutil.copytree(DEMO / "model_repository", repository, ignore=shutil.ignore_patterns("__pycache__"))
+    write_model(repository, "echo_bytes", 'name: "echo_bytes"\nbackend: "python"\nmax_batch_size: 4\n'
+                'input [{ name: "TEXT" data_type: TYPE_STRING dims: [ 2 ] }]\noutput [{ name: "OUT" data_type: TYPE_STRING dims: [ 2 ] }]\n', ECHO_BYTES)  # fmt: skip
+    write_model(repository, "sum_any", 'name: "sum_any"\nbackend: "python"\nmax_batch_size: 0\n'
+                'input [{ name: "X" data_type: TYPE_FP32 dims: [ -1, -1 ] }]\noutput [{ name: "SUM" data_type: TYPE_FP32 dims: [ 1 ] }]\n', SUM_ANY)  # fmt: skip
+    with TritonServer(prepare_runtime(scratch / "cache"), repository, scratch / "server.log").running() as triton:
+        yield triton
+
+
+def client(server: TritonServer, transport: Transport = Transport.HTTP) -> TritonInferenceClient:
+    port = server.ports.http if transport is Transport.HTTP else server.ports.grpc
+    return TritonInferenceClient(Endpoint(f"127.0.0.1:{port}", transport))
+
+
+def quick(model: str, levels: tuple[float, ...], **changes: object) -> SweepConfig:
+    return SweepConfig(model=model, levels=levels, interval_ms=300, warmup_ms=100, max_trials=5, stability=100.0, **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("transport", list(Transport))
+def test_a_concurrency_sweep_completes_every_level_with_the_servers_breakdown(server: TritonServer, transport: Transport) -> None:
+    triton = client(server, transport)
+    inputs = perf_inputs(triton, "simple", batch_size=2)
+    before = triton.model_stats("simple")
+    events = list(run_sweep(triton, quick("simple", (1, 2, 4), batch_size=2), inputs, CancelToken()))
+    after = triton.model_stats("simple")
+    results = [event.result for event in events if isinstance(event, LevelDone)]
+    assert [r.level for r in results] == [1, 2, 4] and isinstance(events[-1], SweepEnded) and events[-1].reason is None
+    for result in results:
+        assert result.requests > 0 and result.failed == 0 and result.throughput > 0
+        assert result.p50_us <= result.p90_us <= result.p95_us <= result.p99_us
+        assert result.server is not None and 0 < result.server.requests <= after.phase("success").count - before.phase("success").count
+        assert result.server.compute_infer_us > 0
+    assert after.phase("success").count - before.phase("success").count >= sum(r.requests for r in results), "the server saw every request counted"
+
+
+def test_bytes_and_variable_shapes(server: TritonServer) -> None:
+    triton = client(server)
+    text = perf_inputs(triton, "echo_bytes", batch_size=3)
+    assert text[0].array.shape == (3, 2) and text[0].datatype == "BYTES"
+    with pytest.raises(UserError, match="--shape X:D1,D2"):
+        perf_inputs(triton, "sum_any")
+    shaped = perf_inputs(triton, "sum_any", shapes={"X": (4, 5)})
+    for model, inputs in (("echo_bytes", text), ("sum_any", shaped)):
+        events = list(run_sweep(triton, quick(model, (2,), batch_size=3 if model == "echo_bytes" else 1), inputs, CancelToken()))
+        (done,) = [event for event in events if isinstance(event, LevelDone)]
+        assert done.result.requests > 0 and done.result.failed == 0
+
+
+def test_the_cli_writes_perf_analyzers_csv_and_json(server: TritonServer, tmp_path: Path) -> None:
+    target = tmp_path / "results.csv"
+    out = io.StringIO()
+    argv = ["perf", "-u", f"127.0.0.1:{server.ports.http}", "-m", "efficientnet_lite0", "--images", str(DEMO / "samples"), "-s", "INCEPTION",
+            "--concurrency-range", "1:2", "--measurement-interval", "300", "--warmup", "100", "--stability-percentage", "100", "-f", str(target)]  # fmt: skip
+    assert main(argv, env={}, out=out) == 0
+    rows = list(csv.reader(target.read_text().splitlines()))
+    assert tuple(rows[0]) == ("Concurrency", *CSV_COLUMNS) and [row[0] for row in rows[1:]] == ["1", "2"]
+    assert "Concurrency 1:" in out.getvalue() and "infer/sec" in out.getvalue()
+    out = io.StringIO()
+    assert main([*argv[:-2], "-o", "json", "--request-rate-range", "5", "--concurrency-range", "1"], env={}, out=out) == 1  # both ranges: one line
+    out = io.StringIO()
+    json_argv = [word for word in argv[:-2] if word not in ("--concurrency-range", "1:2")] + ["--request-rate-range", "20", "-o", "json"]
+    assert main(json_argv, env={}, out=out) == 0
+    document = json.loads(out.getvalue())
+    assert document["model"] == "efficientnet_lite0" and document["levels"][0]["mode"] == "rate" and document["levels"][0]["requests"] > 0
+
+
+def test_a_server_stopped_mid_sweep_ends_it_with_the_reason(server: TritonServer, tmp_path: Path) -> None:
+    second = TritonServer(server.runtime, DEMO / "model_repository", tmp_path / "second.log")
+    second.start()
+    second.wait_ready()
+    triton = TritonInferenceClient(Endpoint(f"127.0.0.1:{second.ports.http}", Transport.HTTP, timeout_s=2))
+    inputs = perf_inputs(triton, "simple")
+    threading.Timer(1.0, second.stop).start()
+    events = list(run_sweep(triton, quick("simple", (1, 2, 3, 4, 5, 6, 7, 8)), inputs, CancelToken()))
+    ended = events[-1]
+    assert isinstance(ended, SweepEnded) and ended.reason is not None and "every request failed" in ended.reason
+    assert len(ended.results) < 8
+
+
+def test_cancel_ends_the_sweep_with_nothing_in_flight(server: TritonServer) -> None:
+    triton = client(server)
+    inputs = perf_inputs(triton, "simple")
+    cancel = CancelToken()
+    threading.Timer(0.5, cancel.cancel).start()
+    before = threading.active_count()
+    events = list(run_sweep(triton, SweepConfig("simple", (4,), interval_ms=5000, warmup_ms=100), inputs, cancel))
+    assert isinstance(events[-1], SweepEnded) and events[-1].reason == "cancelled"
+    assert threading.active_count() <= before, "every load thread was joined"
+
+
+def test_stability_on_recorded_series() -> None:
+    steady = [Window(100, 1000, 50), Window(103, 990, 52), Window(98, 1010, 49)]
+    assert is_stable(steady, 10)
+    assert not is_stable(steady, 1)
+    assert not is_stable(steady[:2], 10), "three windows are needed"
+    assert not is_stable([*steady[:2], Window(150, 1000, 75)], 10)
+    # Real timings never agree to a millionth: the level runs its max trials and says it is unstable.
+    config = SweepConfig("m", (1,), interval_ms=20, warmup_ms=0, max_trials=4, stability=0.0001)
+    events = list(sweep(config, lambda: time.sleep(0.001), None, CancelToken()))
+    (done,) = [event.result for event in events if isinstance(event, LevelDone)]
+    assert done.windows == 4 and done.stable is False and done.requests > 0 and done.server is None
+
+
+def test_the_breakdown_is_the_stats_delta() -> None:
+    before = ModelStats(10, 10, (("success", Counter(10, 0)), ("queue", Counter(10, 1_000_000)), ("compute_infer", Counter(10, 5_000_000))))
+    after = ModelStats(30, 30, (("success", Counter(30, 0)), ("queue", Counter(30, 5_000_000)), ("compute_infer", Counter(30, 25_000_000))))
+    server = breakdown(before, after)
+    assert server.requests == 20 and server.queue_us == 200 and server.compute_infer_us == 1000 and server.compute_input_us == 0
+
+
+def test_ranges_as_perf_analyzer_takes_them() -> None:
+    assert parse_range("1:8:2", "--concurrency-range") == (1, 3, 5, 7)
+    assert parse_range("4", "--concurrency-range") == (4,)
+    assert parse_range("10:30:10", "--request-rate-range", whole=False) == (10, 20, 30)
+    for bad in ("0:4", "4:1", "1:x", "1.5:3"):
+        with pytest.raises(UserError):
+            parse_range(bad, "--concurrency-range")
+    assert csv_text([]).startswith("Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,Server Compute Input")

@@ -1,0 +1,130 @@
+"""`triton-deck perf`: perf_analyzer's load sweep against a served model.
+
+    triton-deck perf -m simple --shape INPUT0:16 --shape INPUT1:16 --concurrency-range 1:8:2 -f results.csv
+    triton-deck perf -m efficientnet_lite0 --images demo/samples -s INCEPTION --request-rate-range 10:40:10 --app ID
+
+Each level prints a line as it completes; then the summary table (client latency and the
+server's queue and compute per request). ctrl+c stops the sweep and prints what was
+measured so far; no request is left in flight either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from services.cancel import CancelToken
+from services.errors import UserError
+from services.inference.protocol import Scaling
+from services.perf.inputs import parse_shapes
+from services.perf.report import csv_text, json_document, level_header
+from services.perf.sweep import LevelDone, LevelResult, SweepConfig, SweepEnded, WindowMeasured, parse_range
+from services.usecases.perf import perf_inputs, run_sweep
+from tui.cli.inference import server_client, server_options
+from tui.cli.output import warn
+
+if TYPE_CHECKING:
+    from tui.cli.context import Context
+
+
+def sweep_config(args: argparse.Namespace) -> SweepConfig:
+    if (args.concurrency_range is None) == (args.request_rate_range is None):
+        raise UserError("give --concurrency-range START:END[:STEP] or --request-rate-range START:END[:STEP] (one of them)")
+    mode = "rate" if args.request_rate_range else "concurrency"
+    levels = parse_range(args.request_rate_range, "--request-rate-range", whole=False) if mode == "rate" else parse_range(args.concurrency_range, "--concurrency-range")
+    for value, flag, low in ((args.measurement_interval, "--measurement-interval", 50), (args.max_trials, "--max-trials", 3), (args.batch_size, "-b", 1)):
+        if value < low:
+            raise UserError(f"{flag} {value} is too small: use {low} or more")
+    if not 0 < args.stability_percentage <= 100:
+        raise UserError(f"--stability-percentage {args.stability_percentage:g}: give a percentage above 0, at most 100")
+    if args.percentile is not None and not 1 <= args.percentile <= 99:
+        raise UserError(f"--percentile {args.percentile}: give 1 to 99")
+    return SweepConfig(
+        model=args.model_name, levels=levels, mode=mode, version=args.model_version, batch_size=args.batch_size,
+        interval_ms=args.measurement_interval, request_count=args.measurement_request_count, stability=args.stability_percentage,
+        max_trials=args.max_trials, percentile=args.percentile, warmup_ms=args.warmup,
+    )  # fmt: skip
+
+
+def level_line(result: LevelResult) -> str:
+    stable = "" if result.stable else f"  (not stable after {result.windows} windows)"
+    failed = f", {result.failed} failed" if result.failed else ""
+    return (
+        f"{level_header(result.mode)} {result.level:g}: {result.throughput:.1f} infer/sec, latency avg {result.avg_us:.0f} usec, "
+        f"p99 {result.p99_us:.0f} usec{failed}{stable}"
+    )
+
+
+def summary_table(results: list[LevelResult]) -> list[str]:
+    head = f"{level_header(results[0].mode):>12} {'infer/sec':>10} {'avg us':>9} {'p50':>9} {'p90':>9} {'p95':>9} {'p99':>9} {'queue':>8} {'compute':>9} {'failed':>7}"
+    lines = [head]
+    for r in results:
+        queue = f"{r.server.queue_us:.0f}" if r.server else "-"
+        compute = f"{r.server.compute_input_us + r.server.compute_infer_us + r.server.compute_output_us:.0f}" if r.server else "-"
+        lines.append(f"{r.level:>12g} {r.throughput:>10.1f} {r.avg_us:>9.0f} {r.p50_us:>9.0f} {r.p90_us:>9.0f} {r.p95_us:>9.0f} {r.p99_us:>9.0f} {queue:>8} {compute:>9} {r.failed:>7}")
+    return lines
+
+
+def cmd_perf(ctx: Context) -> int:
+    args = ctx.args
+    config = sweep_config(args)
+    client, origin = server_client(ctx)
+    shapes = parse_shapes(args.shape or [])
+    inputs = perf_inputs(client, config.model, config.version, config.batch_size, shapes, args.input_data == "zero", args.images or (), Scaling(args.scaling))
+    warn(f"triton-deck: {config.mode} sweep of {config.model} at {', '.join(f'{level:g}' for level in config.levels)} ({origin})")
+    cancel = CancelToken()
+    results: list[LevelResult] = []
+    reason: str | None = None
+    try:
+        for event in run_sweep(client, config, inputs, cancel):
+            if isinstance(event, WindowMeasured) and args.verbose:
+                warn(f"  window {event.trial}: {event.window.throughput:.1f} infer/sec, {event.window.latency_us:.0f} usec")
+            elif isinstance(event, LevelDone):
+                results.append(event.result)
+                if args.output != "json":
+                    ctx.print(level_line(event.result))
+                    ctx.out.flush()
+            elif isinstance(event, SweepEnded):
+                reason = event.reason
+    except KeyboardInterrupt:
+        cancel.cancel()  # the sweep's threads are joined as its generator closes
+        reason = "interrupted"
+    if args.file:
+        args.file.write_text(csv_text(results), encoding="utf-8")
+    if args.output == "json":
+        ctx.print_json(json_document(config.model, results, reason))
+    elif results:
+        ctx.print()
+        for line in summary_table(results):
+            ctx.print(line)
+    if reason:
+        warn(f"triton-deck: the sweep stopped early: {reason}")
+        return 1
+    return 0
+
+
+def add_perf_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+    perf = groups.add_parser("perf", parents=[common], help="load sweeps against a served model, like Triton's perf_analyzer")
+    perf.add_argument("-m", "--model-name", required=True, help="name of the model")
+    perf.add_argument("-x", "--model-version", default="", help="model version (default: the latest)")
+    perf.add_argument("-b", "--batch-size", type=int, default=1, help="batch size of each request (default 1)")
+    perf.add_argument("--concurrency-range", metavar="START:END[:STEP]", help="requests kept outstanding, e.g. 1:8:2")
+    perf.add_argument("--request-rate-range", metavar="START:END[:STEP]", help="requests started per second, e.g. 10:50:10")
+    perf.add_argument("--measurement-interval", type=int, default=5000, metavar="MS", help="time window in ms (default 5000)")
+    perf.add_argument("--measurement-request-count", type=int, metavar="N", help="count windows of N requests instead of time windows")
+    perf.add_argument("--stability-percentage", type=float, default=10.0, help="three windows within this %% are stable (default 10)")
+    perf.add_argument("--max-trials", type=int, default=10, help="windows before a level is reported unstable (default 10)")
+    perf.add_argument("--percentile", type=int, help="decide stability on this latency percentile (default: the average)")
+    perf.add_argument("--warmup", type=int, default=1000, metavar="MS", help="load before each level's first window, in ms (default 1000)")
+    perf.add_argument("--input-data", choices=("random", "zero"), default="random", help="synthetic tensors (default random)")
+    perf.add_argument("--shape", action="append", metavar="NAME:D1,D2", help="a variable input's dimensions (the batch excepted)")
+    perf.add_argument("--images", type=Path, action="append", metavar="IMAGE_OR_DIR", help="send real photos, preprocessed as classify does")
+    perf.add_argument("-s", "--scaling", type=str.upper, choices=[s.value for s in Scaling], default="NONE", help="photo preprocessing (default NONE)")
+    perf.add_argument("-f", "--file", type=Path, help="write the results as perf_analyzer's CSV")
+    perf.add_argument("-v", "--verbose", action="store_true", help="print every measurement window")
+    server_options(perf)
+    output_option(perf)
+    perf.set_defaults(handler=cmd_perf)
+
