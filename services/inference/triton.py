@@ -210,9 +210,18 @@ class TritonInferenceClient:
                 local.outputs = [module.InferRequestedOutput(name) for name in outputs] or None
             return built, local.outputs
 
+        headers = self._headers
+        timeout = {"client_timeout": self.request_timeout_s} if self.endpoint.transport is Transport.GRPC else {}
+
         def send() -> None:
             built, wanted = tensors()
-            self._call("infer", model, built, model_version=version, outputs=wanted)
+            try:  # `_call` without its per-call lookups: this is the load generator's hot path
+                self._client().infer(model, built, model_version=version, outputs=wanted, headers=headers, **timeout)
+            except Exception as error:
+                explained = explain(error, self.address, self.request_timeout_s)
+                if explained is not None:
+                    raise explained from None
+                raise
 
         return send
 

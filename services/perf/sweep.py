@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from services.cancel import CancelToken
 from services.errors import UserError
@@ -107,27 +107,39 @@ def parse_range(text: str, flag: str, whole: bool = True) -> tuple[float, ...]:
     return tuple(start + index * step for index in range(count))
 
 
-@dataclass
 class _Record:
-    """Completed requests of a level: (end time, latency s, ok) in completion order."""
+    """Completed requests of a level: (end time, latency s, ok) per sending thread.
 
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    done: list[tuple[float, float, bool]] = field(default_factory=list)
-    first_error: str | None = None
+    Each thread appends to its own list (no lock on the hot path: a shared lock taken per
+    request costs the generator a quarter of its rate at concurrency 4); readers copy."""
+
+    def __init__(self) -> None:
+        self._lists: list[list[tuple[float, float, bool]]] = []
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.first_error: str | None = None
+
+    def _mine(self) -> list[tuple[float, float, bool]]:
+        mine: list[tuple[float, float, bool]] | None = getattr(self._local, "rows", None)
+        if mine is None:
+            mine = self._local.rows = []
+            with self._lock:
+                self._lists.append(mine)
+        return mine
 
     def add(self, end: float, latency: float, ok: bool, error: str | None = None) -> None:
-        with self.lock:
-            self.done.append((end, latency, ok))
-            if error and self.first_error is None:
-                self.first_error = error
+        self._mine().append((end, latency, ok))
+        if error and self.first_error is None:
+            self.first_error = error
 
     def since(self, start: float, end: float) -> list[tuple[float, float, bool]]:
-        with self.lock:
-            return [row for row in self.done if start <= row[0] < end]
+        with self._lock:
+            lists = list(self._lists)
+        return [row for rows in lists for row in rows[:] if start <= row[0] < end]
 
     def count(self) -> int:
-        with self.lock:
-            return len(self.done)
+        with self._lock:
+            return sum(len(rows) for rows in self._lists)
 
 
 def _timed(send: Send, record: _Record) -> None:
