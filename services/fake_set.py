@@ -14,7 +14,7 @@ from services.apps.protocol import AppState, AutomaticScaling, CustomMetric
 from services.backends import ServiceSet
 from services.config import Profile
 from services.images.fake import FakeImageBuilder
-from services.inference.fake import FakeInferenceClient
+from services.inference.fake import FakeInferenceClient, FakeStatsCounter
 from services.inference.protocol import ModelIndexEntry
 from services.jobs.fake import FakeJobPlatform, triton_log_lines
 from services.jobs.protocol import JobSpec, JobState, VolumeSpec
@@ -97,11 +97,12 @@ def seeded_apps(region: str) -> FakeAppPlatform:
 
 def fake_services(profile: Profile) -> ServiceSet:
     region = profile.region
+    stats = FakeStatsCounter()  # one server's counters, whichever client reads them
     return ServiceSet(
         profile=profile,
         object_store=seeded_store(region),
         image_builder=FakeImageBuilder(),
         job_platform=seeded_platform(region),
         app_platform=seeded_apps(region),
-        inference=lambda chosen: FakeInferenceClient(chosen, SAMPLE_ANSWERS, SAMPLE_MODELS),
+        inference=lambda chosen: FakeInferenceClient(chosen, SAMPLE_ANSWERS, SAMPLE_MODELS, stats=stats),
     )

@@ -119,6 +119,57 @@ def test_app_detail_chart_over_time(snap_compare: SnapCompare, size: tuple[int, 
     assert snap_compare(fake_app(), run_before=run_before, terminal_size=size)
 
 
+def recorded_level(step: int, level: int) -> object:
+    from services.perf.stats import ServerBreakdown
+    from services.perf.sweep import LevelResult
+
+    return LevelResult(
+        level, "concurrency", 100 * level / (1 + step * 0.3), 1000 * (1 + step), 900 * (1 + step), 1200 * (1 + step), 1300 * (1 + step),
+        1500 * (1 + step) ** 1.5, 300 * level, 0, step < 3, 3 if step < 3 else 10, ServerBreakdown(300, 0, 100 * step * step, 20, 700, 15),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("finished", [pytest.param(False, id="running"), pytest.param(True, id="finished")])
+def test_perf_screen(snap_compare: SnapCompare, size: tuple[int, int], finished: bool) -> None:
+    """A recorded sweep replayed through the screen: two levels in and measuring, or all four done."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        from services.perf.stability import Window
+        from services.perf.sweep import LevelDone, LevelStarted, SweepEnded, WindowMeasured
+
+        await pressing("4", "P")(pilot)
+        screen = pilot.app.screen
+        levels = (1, 2, 4, 8) if finished else (1, 2)
+        for step, level in enumerate(levels):
+            screen.show_event(LevelStarted(level))  # type: ignore[attr-defined]
+            screen.show_event(LevelDone(recorded_level(step, level)))  # type: ignore[attr-defined, arg-type]
+        if finished:
+            screen.show_event(SweepEnded(()))  # type: ignore[attr-defined]
+        else:
+            screen.show_event(WindowMeasured(4, 2, Window(251.0, 2950.0, 502)))  # type: ignore[attr-defined]
+        await pilot.pause()
+
+    assert snap_compare(fake_app(), run_before=run_before, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_inference_statistics(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """A minute of the model's counters, a reading a second (the fake's grow by 40 a reading)."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        from tui.panels.inference import InferencePanel
+
+        await pressing("4")(pilot)
+        panel = pilot.app.query_one(InferencePanel)
+        client = pilot.app.services.inference_client(panel._server.endpoint)  # type: ignore[attr-defined, union-attr]
+        for second in range(60):
+            panel.post_message(InferencePanel.StatsRead("efficientnet_lite0", client.model_stats("efficientnet_lite0"), float(second)))
+        await pilot.pause()
+
+    assert snap_compare(fake_app(), run_before=run_before, terminal_size=size)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_job_logs_searched_and_paused(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     async def run_before(pilot: Pilot[None]) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-BARS = " ▁▂▃▄▅▆▇█"
+from widgets.sparkline import cell, sparkline
 
 
 @dataclass(frozen=True)
@@ -23,27 +23,16 @@ class ScalingSample:
     signal: float | None
 
 
-def _cell(value: float, top: float) -> str:
-    if top <= 0:
-        return BARS[0]
-    return BARS[max(0, min(len(BARS) - 1, round(value / top * (len(BARS) - 1))))]
-
-
 def scaling_chart(samples: Sequence[ScalingSample], width: int, signal_name: str, target: float | None, max_replicas: int) -> RenderableType:
     """Two rows (replicas, signal) of at most `width` cells each, plus their legends."""
     shown = list(samples)[-max(1, width) :]
     replicas = Text()
     for sample in shown:
-        replicas.append(_cell(sample.available, max_replicas), style="green" if sample.available >= sample.desired else "yellow")
+        replicas.append(cell(sample.available, max_replicas), style="green" if sample.available >= sample.desired else "yellow")
     signals = [sample.signal for sample in shown]
     measured = [value for value in signals if value is not None]
     top = max([*measured, (target or 0) * 1.5, 1.0])
-    signal = Text()
-    for value in signals:
-        if value is None:
-            signal.append("·", style="dim")
-        else:
-            signal.append(_cell(value, top), style="red" if target is not None and value > target else "cyan")
+    signal = sparkline(signals, len(signals), top, lambda value: "red" if target is not None and value > target else "cyan")
     last = shown[-1] if shown else None
     replica_legend = f"replicas {last.available}/{last.desired} (max {max_replicas})" if last else "replicas —"
     now = next((value for value in reversed(signals) if value is not None), None)

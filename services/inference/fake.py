@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from services.errors import UserError
@@ -28,6 +30,28 @@ EFFICIENTNET = ModelMetadata(
 )
 
 
+class FakeStatsCounter:
+    """A served model's counters, shared by every client of one fake server (the panel opens a
+    client per reading), moving in a deterministic wave: 30-70 requests between two
+    readings, the queue growing with the load (0.2-1 ms a request), compute about 9 ms."""
+
+    WAVE = (0, 1, 2, 4, 3, 1)
+
+    def __init__(self) -> None:
+        self._reads = self._count = self._queue_ns = 0
+        self._lock = threading.Lock()
+
+    def read(self) -> ModelStats:
+        with self._lock:
+            step = self.WAVE[self._reads % len(self.WAVE)]
+            self._reads += 1
+            self._count += 30 + 10 * step
+            self._queue_ns += (30 + 10 * step) * (200_000 + 200_000 * step)
+            count, queue = self._count, self._queue_ns
+        phases = {"success": count * 9_800_000, "queue": queue, "compute_input": count * 400_000, "compute_infer": count * 8_500_000, "compute_output": count * 100_000}
+        return ModelStats(count, count, tuple((name, Counter(count, ns)) for name, ns in phases.items()))
+
+
 class FakeInferenceClient:
     def __init__(
         self,
@@ -36,13 +60,14 @@ class FakeInferenceClient:
         models: tuple[ModelIndexEntry, ...] = (ModelIndexEntry("efficientnet_lite0", "1", "READY"),),
         ready: bool = True,
         failure: str | None = None,
+        stats: FakeStatsCounter | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._answers = answers
         self._models = models
         self._ready = ready
         self._failure = failure  # what an unreachable server's health check says
-        self._stats_reads = 0
+        self._stats = stats or FakeStatsCounter()
 
     def health(self) -> Health:
         if self._failure:
@@ -76,13 +101,9 @@ class FakeInferenceClient:
             yield ClassifyResult(image=str(image), classes=classes, latency_ms=10.0, request=number)
 
     def model_stats(self, model: str, version: str = "") -> ModelStats:
-        """Counters that grow by 40 successful requests per reading: queue 200 µs, compute 1-8-1 ms each."""
         self.model_metadata(model, version)
-        self._stats_reads += 1
-        count = 40 * self._stats_reads
-        phases = {"success": 9_800_000, "queue": 200_000, "compute_input": 1_000_000, "compute_infer": 8_000_000, "compute_output": 600_000}
-        return ModelStats(count, count, tuple((name, Counter(count, ns * count // 1000)) for name, ns in phases.items()))
+        return self._stats.read()
 
     def sender(self, model: str, inputs: Sequence[InputData], version: str = "", outputs: Sequence[str] = ()) -> Callable[[], None]:
         self.model_metadata(model, version)
-        return lambda: None
+        return lambda: time.sleep(0.001)  # a millisecond a request: a sweep on the fake measures something, without spinning

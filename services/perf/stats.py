@@ -81,3 +81,20 @@ def breakdown(before: ModelStats, after: ModelStats) -> ServerBreakdown:
     requests = after.phase("success").count - before.phase("success").count
     failed = after.phase("fail").count - before.phase("fail").count
     return ServerBreakdown(requests, failed, per_request("queue"), per_request("compute_input"), per_request("compute_infer"), per_request("compute_output"))
+
+
+@dataclass(frozen=True)
+class StatsSample:
+    """A stretch of a model's life from two readings of its counters: what the pane charts."""
+
+    rate: float  # successful inference requests per second
+    failed: int  # failures in the stretch
+    queue_us: float | None  # per request; None when nothing ran
+    compute_us: float | None
+
+
+def stats_sample(before: ModelStats, after: ModelStats, seconds: float) -> StatsSample:
+    window = breakdown(before, after)
+    ran = window.requests > 0
+    compute = window.compute_input_us + window.compute_infer_us + window.compute_output_us
+    return StatsSample(window.requests / seconds if seconds > 0 else 0.0, window.failed, window.queue_us if ran else None, compute if ran else None)

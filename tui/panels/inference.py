@@ -9,6 +9,8 @@ request never holds up the rest.
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from services.inference.protocol import (
     Transport,
 )
 from services.inference.thumbnail import thumbnail_pixels
+from services.perf.stats import ModelStats, StatsSample, stats_sample
 from services.text import visible
 from services.usecases.inference import ServerReport, check_server, classify_request
 from services.usecases.server import Server, find_server
@@ -43,6 +46,7 @@ from tui.panels.base import Panel
 from widgets.classification_card import ClassificationCard, ClassRow
 from widgets.filter_bar import FilterBar
 from widgets.inert import inert
+from widgets.model_stats import stats_table
 from widgets.notice import NoticeKind
 from widgets.resource_table import ResourceTable, Row
 
@@ -50,6 +54,8 @@ MODEL_COLUMNS = ("MODEL", "VERSION", "STATE", "REASON")
 THUMBNAIL_COLUMNS, THUMBNAIL_ROWS = 20, 7
 SCALINGS = list(Scaling)
 MAX_TOP_K = 10
+STATS_POLL_S = 1.0
+STATS_SAMPLES = 180  # three minutes of seconds
 
 
 def model_state_text(state: str) -> Text:
@@ -85,6 +91,7 @@ class InferencePanel(Panel):
         Binding("plus", "top_k(1)", "Top-k +", show=False),
         Binding("minus", "top_k(-1)", "Top-k -", show=False),
         Binding("e", "edit_endpoint", "Endpoint"),
+        Binding("P", "perf", "Perf"),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("slash", "filter", "Filter"),
     ]
@@ -112,6 +119,12 @@ class InferencePanel(Panel):
     class RunEnded(Message):
         summary: str
 
+    @dataclass
+    class StatsRead(Message):
+        model: str
+        stats: ModelStats
+        at: float  # monotonic seconds: rates are per real second between readings
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._server: Server | None = None
@@ -119,18 +132,26 @@ class InferencePanel(Panel):
         self._typed_url: str | None = None
         self._settings = ClassifySettings()
         self._model_metadata: ModelMetadata | None = None
+        self._stats: deque[StatsSample] = deque(maxlen=STATS_SAMPLES)
+        self._last_stats: tuple[str, ModelStats, float] | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="server-box", classes="box")
         yield FilterBar(id="models-filter")
         yield ResourceTable(MODEL_COLUMNS, id="models-table")
         yield Static(id="classify-box", classes="box")
+        yield Static(id="stats-box", classes="box")
         yield Static(id="classify-status")
         yield VerticalScroll(id="results")
 
     def on_mount(self) -> None:
         self.query_one("#server-box").border_title = "Server"
         self.query_one("#classify-box").border_title = "Classify"
+        stats = self.query_one("#stats-box")
+        stats.border_title = "Statistics"
+        stats.display = False  # until two readings make a sample
+        if self.deck.settings.poll:
+            self.set_interval(STATS_POLL_S, self._poll_stats)
         self.query_one("#classify-status", Static).update(Text("c classifies the images with the model; each answer appears below", style="dim"))
         self._render_classify_box()
         super().on_mount()
@@ -239,6 +260,9 @@ class InferencePanel(Panel):
 
     def _choose_model(self, model: str) -> None:
         self._settings = replace(self._settings, model=model)
+        self._stats.clear()
+        self._last_stats = None
+        self.query_one("#stats-box").display = False
         self._model_metadata = None
         self._render_classify_box()
         if self._server is not None:
@@ -295,6 +319,46 @@ class InferencePanel(Panel):
             ),
         )  # fmt: skip
         self.query_one("#classify-box", Static).update(grid)
+
+    # -- live statistics ---------------------------------------------------------------------
+
+    def _poll_stats(self) -> None:
+        """Once a second, and only while this pane is what the user sees."""
+        model = self._settings.model
+        if self._server is None or model is None or self.deck.active_panel != "inference" or self.app.screen is not self.screen:
+            return
+        self._read_stats(self._server.endpoint, model)
+
+    @work(thread=True, exclusive=True, group="inference-stats", exit_on_error=False)
+    def _read_stats(self, endpoint: Endpoint, model: str) -> None:
+        factory = self.services.inference
+        assert factory is not None
+        try:
+            stats = factory(endpoint).model_stats(model)
+        except UserError:
+            return  # a server without the statistics extension: the box stays hidden
+        self.post_message(self.StatsRead(model, stats, time.monotonic()))
+
+    @on(StatsRead)
+    def _stats_read(self, message: StatsRead) -> None:
+        if message.model != self._settings.model:
+            return
+        previous, self._last_stats = self._last_stats, (message.model, message.stats, message.at)
+        if previous is None or previous[0] != message.model or message.at <= previous[2]:
+            return
+        self._stats.append(stats_sample(previous[1], message.stats, message.at - previous[2]))
+        box = self.query_one("#stats-box", Static)
+        box.display = True
+        success, fail = message.stats.phase("success").count, message.stats.phase("fail").count
+        box.update(stats_table(list(self._stats), max(10, self.size.width - 30), success, fail))
+
+    def action_perf(self) -> None:
+        from tui.screens.perf import PerfScreen
+
+        if self._server is None or self._settings.model is None:
+            self.deck.show_error(UserError("no server and model to measure yet: wait for the server, and press enter on a READY model"))
+            return
+        self.app.push_screen(PerfScreen(self._server.endpoint, self._settings.model))
 
     # -- classification ----------------------------------------------------------------------
 
