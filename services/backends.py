@@ -235,6 +235,7 @@ class BackendKind:
     runs_demo: bool  # `triton-deck demo` (the bundled model, photos and server) runs here
     classifier_command: Callable[[str, Sequence[str]], tuple[str, ...]]  # a client job's command, from the server URL
     inference_host: str  # what `image_client -u` names in the equivalent commands
+    pipeline_poll_s: float = 0.5  # how often the pipeline re-reads a job or app it waits on
 
 
 KINDS: dict[ProfileKind, BackendKind] = {
@@ -253,6 +254,7 @@ KINDS: dict[ProfileKind, BackendKind] = {
         runs_demo=True,
         classifier_command=_local_classifier,
         inference_host="localhost:8000",
+        pipeline_poll_s=0.05,  # a file read, not an API call: the first answer should not wait on it
     ),
     ProfileKind.OVHCLOUD: BackendKind(
         kind=ProfileKind.OVHCLOUD,

@@ -104,7 +104,7 @@ class PipelineRunner:
         listener: Listener,
         cancel: CancelToken,
         ready_timeout_s: float = 300.0,
-        poll_s: float = 0.5,
+        poll_s: float | None = None,
         registries: Mapping[str, RegistryEntry] | None = None,
     ) -> None:
         self.services = services
@@ -112,7 +112,7 @@ class PipelineRunner:
         self.listener = listener
         self.cancel = cancel
         self.ready_timeout_s = ready_timeout_s
-        self.poll_s = poll_s
+        self.poll_s = services.backend.pipeline_poll_s if poll_s is None else poll_s  # local: no API to spare
         self.registries = registries or {}  # the push logs in to one added with credentials
         self.state: PipelineState | None = None
         self.stopped: list[Leftover] = []

@@ -80,7 +80,7 @@ class DeployScreen(Screen[None]):
     class Finished(Message):
         state: PipelineState
 
-    def __init__(self, poll_s: float = 0.5) -> None:
+    def __init__(self, poll_s: float | None = None) -> None:
         super().__init__()
         self._poll_s = poll_s
         self._commands = False
