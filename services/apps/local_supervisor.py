@@ -202,7 +202,7 @@ class AppSupervisor:
             request.add_header("Authorization", f"Bearer {self.token.reveal()}")
         try:
             with urllib.request.urlopen(request, timeout=1) as answer:
-                return 200 <= answer.status < 300
+                return bool(200 <= answer.status < 300)
         except (urllib.error.URLError, OSError):
             return False
 

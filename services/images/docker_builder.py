@@ -154,9 +154,10 @@ class DockerImageBuilder:
         parser = BuildStreamParser()
 
         def start() -> Iterator[dict[str, Any]]:
-            return self._api().build(
+            stream: Iterator[dict[str, Any]] = self._api().build(
                 fileobj=archive, custom_context=True, dockerfile=GENERATED_DOCKERFILE, tag=tag, platform=platform, rm=True, decode=True
             )
+            return stream
 
         def kill_running_step() -> None:
             import docker
@@ -209,7 +210,8 @@ class DockerImageBuilder:
         parser = PullStreamParser(reference)
 
         def start() -> Iterator[dict[str, Any]]:
-            return self._api().pull(repository, tag=tag, stream=True, decode=True, platform=platform)
+            stream: Iterator[dict[str, Any]] = self._api().pull(repository, tag=tag, stream=True, decode=True, platform=platform)
+            return stream
 
         yield from (event for chunk in self._stream(start, cancel) for event in parser.feed(chunk))
         if not cancel.cancelled:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from services.errors import UserError
 from services.inference.image_budget import opened_image
@@ -73,7 +74,7 @@ def parse_image_model(metadata: Mapping[str, Any], config: Mapping[str, Any]) ->
     return ImageModel(name, max_batch_size, str(inputs[0]["name"]), str(output["name"]), channels, height, width, layout, str(inputs[0]["datatype"]))
 
 
-def preprocess(path: Path, model: ImageModel, scaling: Scaling) -> np.ndarray:
+def preprocess(path: Path, model: ImageModel, scaling: Scaling) -> npt.NDArray[Any]:
     """image_client's preprocess: convert, BILINEAR resize to (w, h), cast, scale, transpose to NCHW if asked."""
     from PIL import Image
     from tritonclient.utils import triton_to_np_dtype
@@ -107,12 +108,12 @@ def check_batch_size(model: ImageModel, batch_size: int) -> None:
         raise UserError(f"batch size {batch_size} is above model '{model.name}' max_batch_size {model.max_batch_size}: use -b {model.max_batch_size} or less")
 
 
-def batch_tensor(model: ImageModel, tensors: Sequence[np.ndarray]) -> np.ndarray:
+def batch_tensor(model: ImageModel, tensors: Sequence[npt.NDArray[Any]]) -> npt.NDArray[Any]:
     """Stacked with a batch dimension when the model batches; a single image array when it does not."""
     return np.stack(tensors, axis=0) if model.supports_batching else tensors[0]
 
 
-def parse_classes(output: np.ndarray, model: ImageModel, batch_size: int) -> list[list[str]]:
+def parse_classes(output: npt.NDArray[Any], model: ImageModel, batch_size: int) -> list[list[str]]:
     """The classification strings of each image of a response, as image_client's postprocess reads them."""
     rows = output if model.supports_batching else output[np.newaxis]
     if model.supports_batching and len(rows) != batch_size:

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from services.errors import UserError
 from services.inference.protocol import Scaling, TensorSpec
@@ -28,7 +30,7 @@ DTYPES = {
 class InputData:
     name: str
     datatype: str
-    array: np.ndarray
+    array: npt.NDArray[Any]
 
 
 def parse_shapes(words: Sequence[str]) -> dict[str, tuple[int, ...]]:
@@ -46,7 +48,7 @@ def parse_shapes(words: Sequence[str]) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _values(spec: TensorSpec, shape: tuple[int, ...], zero: bool, rng: np.random.Generator) -> np.ndarray:
+def _values(spec: TensorSpec, shape: tuple[int, ...], zero: bool, rng: np.random.Generator) -> npt.NDArray[Any]:
     kind = DTYPES.get(spec.datatype)
     if kind is None:
         raise UserError(f"input '{spec.name}' is {spec.datatype}, which numpy cannot hold: give real data another way, or pick another model")
