@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 
-from services.perf.stats import StatsSample
 from widgets.sparkline import sparkline
 
 
@@ -22,17 +21,15 @@ def _us(value: float | None) -> str:
     return f"{value / 1000:.1f} ms" if value >= 1000 else f"{value:.0f} µs"
 
 
-def stats_table(samples: Sequence[StatsSample], width: int, successes: int, failures: int) -> Table:
+def stats_table(rates: Sequence[float], queue: Sequence[float | None], compute: Sequence[float | None], width: int, successes: int, failures: int) -> Table:
+    """Per-second samples, oldest first: requests/s, and µs per request queued and computing."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(no_wrap=True)
     grid.add_column(no_wrap=True, justify="right")
-    last = samples[-1] if samples else None
-    grid.add_row("rate", sparkline([s.rate for s in samples], width), f"{last.rate:.1f}/s" if last else "—")
+    grid.add_row("rate", sparkline(rates, width), f"{rates[-1]:.1f}/s" if rates else "—")
     grid.add_row("requests", Text.assemble((f"{successes} ok", "green"), "  ", (f"{failures} failed", "red" if failures else "dim")), "")
-    compute = [s.compute_us for s in samples]
-    queue = [s.queue_us for s in samples]
     top = max([value for value in (*compute, *queue) if value is not None], default=0.0)
-    grid.add_row("queue", sparkline(queue, width, top, "yellow"), _us(last.queue_us) if last else "—")
-    grid.add_row("compute", sparkline(compute, width, top, "cyan"), _us(last.compute_us) if last else "—")
+    grid.add_row("queue", sparkline(queue, width, top, "yellow"), _us(queue[-1]) if queue else "—")
+    grid.add_row("compute", sparkline(compute, width, top, "cyan"), _us(compute[-1]) if compute else "—")
     return grid

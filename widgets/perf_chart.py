@@ -8,11 +8,23 @@ server's breakdown per level as one stacked bar: queue, compute input, infer, ou
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from services.perf.sweep import LevelResult
+
+@dataclass(frozen=True)
+class LevelBars:
+    """What the charts draw of one level: its load, throughput, p50/p99, and the server's
+    queue, compute input, infer and output per request in µs (None: no statistics)."""
+
+    level: float
+    throughput: float
+    p50_us: float
+    p99_us: float
+    server: tuple[float, float, float, float] | None = None
+
 
 PARTS = (("queue", "yellow", "▒"), ("input", "blue", "█"), ("infer", "cyan", "█"), ("output", "magenta", "█"))
 
@@ -26,12 +38,12 @@ def _ms(value_us: float) -> str:
     return f"{value_us / 1000:.1f} ms" if value_us >= 1000 else f"{value_us:.0f} µs"
 
 
-def latency_chart(results: Sequence[LevelResult], width: int) -> RenderableType:
+def latency_chart(results: Sequence[LevelBars], width: int, label: str) -> RenderableType:
+    """`label` names the load: conc (concurrency) or rate."""
     if not results:
         return Text("no level measured yet", style="dim")
     top = max(result.p99_us for result in results)
     bar_width = max(8, width - 42)
-    label = "rate" if results[0].mode == "rate" else "conc"
     rows: list[RenderableType] = [Text.assemble((f"{label:>5}  {'infer/s':>9}  ", "bold"), ("p50 ", "bold green"), ("p99", "bold red"))]
     for r in results:
         p50 = _bar(r.p50_us, top, bar_width, "green")
@@ -40,18 +52,17 @@ def latency_chart(results: Sequence[LevelResult], width: int) -> RenderableType:
     return Group(*rows)
 
 
-def breakdown_chart(results: Sequence[LevelResult], width: int) -> RenderableType:
+def breakdown_chart(results: Sequence[LevelBars], width: int) -> RenderableType:
     measured = [r for r in results if r.server is not None]
     if not measured:
         return Text("the server's statistics are not available", style="dim")
-    top = max(r.server.server_us for r in measured if r.server)
+    top = max(sum(r.server) for r in measured if r.server)
     bar_width = max(8, width - 24)
     legend = Text.assemble(("  server per request: ", "bold"), *[(f"{glyph} {name}  ", style) for name, style, glyph in PARTS])
     rows: list[RenderableType] = [legend]
     for r in measured:
-        server = r.server
-        assert server is not None
-        values = (server.queue_us, server.compute_input_us, server.compute_infer_us, server.compute_output_us)
+        values = r.server
+        assert values is not None
         bars = [_bar(value, top, bar_width, style, glyph) for value, (_name, style, glyph) in zip(values, PARTS, strict=True)]
-        rows.append(Text.assemble(f"{r.level:>5g}  ", *bars, f"  {_ms(server.server_us)}"))
+        rows.append(Text.assemble(f"{r.level:>5g}  ", *bars, f"  {_ms(sum(values))}"))
     return Group(*rows)

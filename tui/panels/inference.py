@@ -350,7 +350,9 @@ class InferencePanel(Panel):
         box = self.query_one("#stats-box", Static)
         box.display = True
         success, fail = message.stats.phase("success").count, message.stats.phase("fail").count
-        box.update(stats_table(list(self._stats), max(10, self.size.width - 30), success, fail))
+        samples = list(self._stats)
+        rates, queue, compute = [s.rate for s in samples], [s.queue_us for s in samples], [s.compute_us for s in samples]
+        box.update(stats_table(rates, queue, compute, max(10, self.size.width - 30), success, fail))
 
     def action_perf(self) -> None:
         from tui.screens.perf import PerfScreen

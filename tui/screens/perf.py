@@ -31,7 +31,7 @@ from services.usecases.perf import perf_inputs, run_sweep
 from tui.screens.prompt import PromptScreen
 from tui.workers import worker_token
 from widgets.inert import inert
-from widgets.perf_chart import breakdown_chart, latency_chart
+from widgets.perf_chart import LevelBars, breakdown_chart, latency_chart
 from widgets.resource_table import ResourceTable, Row
 
 if TYPE_CHECKING:
@@ -48,6 +48,12 @@ def result_row(result: LevelResult) -> Row:
         f"{result.level:g}", f"{result.throughput:.1f}", f"{result.avg_us:.0f}", f"{result.p50_us:.0f}", f"{result.p90_us:.0f}",
         f"{result.p99_us:.0f}", f"{server.queue_us:.0f}" if server else "-", compute, str(result.failed), "yes" if result.stable else "no",
     ))  # fmt: skip
+
+
+def level_bars(result: LevelResult) -> LevelBars:
+    server = result.server
+    parts = (server.queue_us, server.compute_input_us, server.compute_infer_us, server.compute_output_us) if server else None
+    return LevelBars(result.level, result.throughput, result.p50_us, result.p99_us, parts)
 
 
 class PerfScreen(Screen[None]):
@@ -151,8 +157,10 @@ class PerfScreen(Screen[None]):
 
     def _draw(self) -> None:
         width = self.size.width or 80
-        self.query_one("#perf-latency", Static).update(latency_chart(self._results, width))
-        self.query_one("#perf-breakdown", Static).update(breakdown_chart(self._results, width))
+        bars = [level_bars(result) for result in self._results]
+        label = "rate" if self._results and self._results[0].mode == "rate" else "conc"
+        self.query_one("#perf-latency", Static).update(latency_chart(bars, width, label))
+        self.query_one("#perf-breakdown", Static).update(breakdown_chart(bars, width))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
