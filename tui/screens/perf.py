@@ -1,6 +1,7 @@
 """`P` on the Inference pane (or the palette): a load sweep of the chosen model, live.
 
-The form takes the range (concurrency, or a request rate), the window and the protocol;
+The form takes the range (concurrency, or a request rate), the window, the batch and the
+inputs (random or zero tensors, or a path of photos, preprocessed INCEPTION-style), `i` the protocol;
 `ctrl+r` runs. The table fills level by level and the charts below it redraw: latency
 (p50, p99) against load, and the server's own breakdown per level. `esc` stops a running
 sweep (no request is left in flight), `ctrl+s` saves the CSV (perf_analyzer's columns) or
@@ -24,7 +25,7 @@ from textual.widgets import Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from services.errors import UserError
-from services.inference.protocol import Endpoint, Transport
+from services.inference.protocol import Endpoint, Scaling, Transport
 from services.perf.report import csv_text, json_document, perf_command_line
 from services.perf.sweep import LevelDone, LevelResult, LevelStarted, PerfEvent, SweepConfig, SweepEnded, WindowMeasured, parse_range
 from services.usecases.perf import perf_inputs, run_sweep
@@ -38,7 +39,8 @@ if TYPE_CHECKING:
     from tui.app import TritonDeck
 
 COLUMNS = ("LEVEL", "INFER/S", "AVG µs", "P50", "P90", "P99", "QUEUE", "COMPUTE", "FAILED", "STABLE")
-FIELDS = (("range", "range"), ("mode", "mode"), ("interval", "window ms"), ("batch", "batch"))
+FIELDS = (("range", "range"), ("mode", "mode"), ("interval", "window ms"), ("batch", "batch"), ("inputs", "inputs"))
+DEFAULTS = {"range": "1:4", "mode": "concurrency", "interval": "2000", "batch": "1", "inputs": "random"}
 
 
 def result_row(result: LevelResult) -> Row:
@@ -86,7 +88,7 @@ class PerfScreen(Screen[None]):
             with Horizontal(id="perf-form"):
                 for key, label in FIELDS:
                     yield Label(label, classes="perf-label")
-                    yield Input({"range": "1:4", "mode": "concurrency", "interval": "2000", "batch": "1"}[key], id=f"perf-{key}")
+                    yield Input(DEFAULTS[key], id=f"perf-{key}")
             yield Static(id="perf-status")
             yield ResourceTable(COLUMNS, id="perf-table")
             yield Static(id="perf-latency", classes="perf-chart")
@@ -127,12 +129,14 @@ class PerfScreen(Screen[None]):
         self._sweeping = True
         self._status(f"measuring {self._model} at {', '.join(f'{level:g}' for level in config.levels)}…", "bold")
         self.query_one(ResourceTable).focus()
-        self._sweep(config)
+        self._sweep(config, self.query_one("#perf-inputs", Input).value.strip())
 
     @work(thread=True, exclusive=True, group="perf-sweep", exit_on_error=False)
-    def _sweep(self, config: SweepConfig) -> None:
+    def _sweep(self, config: SweepConfig, source: str) -> None:
+        """`source`: random or zero tensors from the model's metadata, or a path of photos."""
         client = self.deck.services.inference_client(self._endpoint)
-        inputs = perf_inputs(client, config.model, config.version, config.batch_size)
+        photos = () if source.lower() in ("random", "zero", "") else (Path(source).expanduser(),)
+        inputs = perf_inputs(client, config.model, config.version, config.batch_size, zero=source.lower() == "zero", images=photos, scaling=Scaling.INCEPTION)
         for event in run_sweep(client, config, inputs, worker_token()):  # leaving cancels the token, the sweep joins its threads
             self.post_message(self.Progressed(event))
 
