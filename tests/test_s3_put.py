@@ -17,7 +17,7 @@ from services.secrets import Secret
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions, iter_objects
 from services.storage.s3 import S3ObjectStore
-from services.storage.s3_put import FastPut, signed_put_headers, tls_context
+from services.storage.s3_lean import LeanS3, signed_put_headers, tls_context
 from tests.auth_proxy import FilteringProxy
 
 CREDENTIALS = S3Credentials(Secret("AKIDEXAMPLE-fastput"), Secret("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"), "test")
@@ -79,9 +79,9 @@ def test_a_server_that_refuses_the_lean_put_gets_everything_from_boto3(moto_endp
 
 
 def test_not_used_behind_a_proxy_and_trusting_what_boto3_trusts(tmp_path: Path) -> None:
-    assert FastPut.usable("https://s3.gra.io.cloud.ovh.net", {})
-    assert not FastPut.usable("https://s3.gra.io.cloud.ovh.net", {"HTTPS_PROXY": "http://proxy:3128"})
-    assert not FastPut.usable("https://gateway.example/s3", {})
+    assert LeanS3.usable("https://s3.gra.io.cloud.ovh.net", {})
+    assert not LeanS3.usable("https://s3.gra.io.cloud.ovh.net", {"HTTPS_PROXY": "http://proxy:3128"})
+    assert not LeanS3.usable("https://gateway.example/s3", {})
     import certifi
 
     assert tls_context({}).cert_store_stats()["x509_ca"] > 0

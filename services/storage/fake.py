@@ -129,8 +129,8 @@ class InMemoryObjectStore:
             self._bucket(bucket)[item.key] = _StoredObject(data, self._now)
             self._sorted.pop(bucket, None)
 
-    def get_file(self, bucket: BucketRef, key: str, target: Path, on_bytes: BytesCallback, cancel: CancelToken) -> None:
-        stored = self._bucket(bucket).get(key)
+    def get_file(self, bucket: BucketRef, info: ObjectInfo, target: Path, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        stored = self._bucket(bucket).get(info.key)
         if stored is None:
             raise UserError("no such object")
         cancel.raise_if_cancelled()

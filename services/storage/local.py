@@ -302,7 +302,8 @@ class LocalObjectStore:
         stat = data.stat()
         self._write_meta(bucket, meta, f"{stat.st_size} {stat.st_mtime_ns}", digest.hexdigest())
 
-    def get_file(self, bucket: BucketRef, key: str, target: Path, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+    def get_file(self, bucket: BucketRef, info: ObjectInfo, target: Path, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        key = info.key
         data, _ = self._paths(bucket, key)
         if not data.is_file():
             raise UserError(f"no such object: {bucket}/{key}")

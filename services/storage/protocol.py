@@ -166,11 +166,17 @@ class ObjectStore(Protocol):
 
 
 def iter_objects(store: ObjectStore, bucket: BucketRef, prefix: str = "", page_size: int = 1000) -> Iterator[ObjectInfo]:
-    """Every object under `prefix`, page by page, never the whole bucket at once."""
-    token: str | None = None
-    while True:
-        page = store.list_page(bucket, prefix=prefix, delimiter=None, token=token, page_size=page_size)
-        yield from page.objects
-        if not page.next_token:
-            return
-        token = page.next_token
+    """Every object under `prefix`, page by page, never the whole bucket at once; the next
+    page is fetched while this one is consumed (one ahead: a listing is as fast as the server
+    answers, not as fast as it answers plus what the consumer does with each page)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="list-ahead") as ahead:
+        pending = ahead.submit(store.list_page, bucket, prefix, None, None, page_size)
+        while True:
+            page = pending.result()
+            if page.next_token:
+                pending = ahead.submit(store.list_page, bucket, prefix, None, page.next_token, page_size)
+            yield from page.objects
+            if not page.next_token:
+                return

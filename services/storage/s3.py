@@ -27,6 +27,7 @@ from services.cancel import CancelToken
 from services.config import S3Credentials
 from services.errors import UserError
 from services.secrets import redact
+from services.storage.download_journal import DownloadJournal
 from services.storage.protocol import (
     BucketInfo,
     BucketRef,
@@ -38,7 +39,7 @@ from services.storage.protocol import (
     UploadItem,
     UploadOptions,
 )
-from services.storage.s3_put import FastPut
+from services.storage.s3_lean import LeanS3
 from services.storage.transfer import BytesCallback, run_download, run_upload
 from services.storage.upload_journal import JournalEntry, UploadJournal
 
@@ -75,6 +76,27 @@ def multipart_etag(path: Path, part_size: int) -> str:
     return f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
 
 
+def etag_matches(path: Path, etag: str, part_size: int) -> bool:
+    """Whether `path` is what an object with `etag` holds: its MD5, or for a multipart ETag
+    (`<md5 of part md5s>-N`) that digest over parts of the size the uploader used, tried for
+    the part sizes that give N parts (ours, the common 8 and 16 MiB, the size split evenly into
+    MiB). With no candidate giving N parts, or no ETag, there is nothing to check against."""
+    etag = etag.strip('"')
+    if not etag:
+        return True
+    size = path.stat().st_size
+    if "-" not in etag:
+        digest = hashlib.md5(usedforsecurity=False)
+        with path.open("rb") as handle:
+            while chunk := handle.read(DOWNLOAD_CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest() == etag
+    parts = int(etag.rsplit("-", 1)[1]) if etag.rsplit("-", 1)[1].isdigit() else 0
+    even = -(-size // max(parts, 1) // MIB) * MIB if parts else 0
+    candidates = [c for c in dict.fromkeys((part_size, 8 * MIB, 16 * MIB, even)) if c and -(-size // c) == parts]
+    return not candidates or any(multipart_etag(path, candidate) == etag for candidate in candidates)
+
+
 def _content_md5(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
 
@@ -104,7 +126,7 @@ class S3ObjectStore:
         self._addressing_style = addressing_style
         self._hint = credential_hint
         self._clients: dict[str, BaseClient] = {}
-        self._fast_puts: dict[str, FastPut | None] = {}
+        self._leans: dict[str, LeanS3 | None] = {}
         self.fast_put_enabled = fast_put
         self._lock = threading.Lock()
         self.parts_sent = 0  # multipart parts sent, and found already stored by a resumed upload
@@ -143,21 +165,21 @@ class S3ObjectStore:
                 self._clients[endpoint] = client
             return client
 
-    def _fast_put(self, region: str) -> FastPut | None:
-        """The lean PUT for small objects on this region's endpoint (see `s3_put`), where usable."""
+    def _lean(self, region: str) -> LeanS3 | None:
+        """The lean requests on this region's endpoint (see `s3_lean`), where usable."""
         endpoint = self._endpoint_url or ovh_endpoint(region)
-        if endpoint not in self._fast_puts:
-            usable = self.fast_put_enabled and self._credentials is not None and FastPut.usable(endpoint)
+        if endpoint not in self._leans:
+            usable = self.fast_put_enabled and self._credentials is not None and LeanS3.usable(endpoint)
             with self._lock:
-                self._fast_puts.setdefault(
+                self._leans.setdefault(
                     endpoint,
-                    FastPut(endpoint, self._signing_region or region.lower(), self._credentials, self._addressing_style) if usable and self._credentials else None,
+                    LeanS3(endpoint, self._signing_region or region.lower(), self._credentials, self._addressing_style) if usable and self._credentials else None,
                 )
-        return self._fast_puts[endpoint]
+        return self._leans[endpoint]
 
     @property
     def fast_puts_sent(self) -> int:
-        return sum(fast.sent for fast in self._fast_puts.values() if fast is not None)
+        return sum(lean.sent for lean in self._leans.values() if lean is not None)
 
     def _user_error(self, error: Exception, what: str) -> UserError:
         """One line that names the thing and the fix, for any botocore exception."""
@@ -236,6 +258,10 @@ class S3ObjectStore:
         token: str | None = None,
         page_size: int = 1000,
     ) -> ListPage:
+        lean = self._lean(bucket.region)
+        page = lean.list_page(bucket.name, prefix, delimiter, token, page_size) if lean is not None else None
+        if page is not None:
+            return page
         arguments: dict[str, Any] = {"Bucket": bucket.name, "Prefix": prefix, "MaxKeys": page_size}
         if delimiter:
             arguments["Delimiter"] = delimiter
@@ -275,7 +301,7 @@ class S3ObjectStore:
         if item.size <= self.multipart_threshold:
             data = item.path.read_bytes()
             cancel.raise_if_cancelled()
-            fast = self._fast_put(bucket.region)
+            fast = self._lean(bucket.region)
             with slots:
                 if fast is None or not fast.put(bucket.name, item.key, data):
                     with self._errors(f"uploading {item.key}"):
@@ -392,17 +418,79 @@ class S3ObjectStore:
                     future.cancel()
                 raise
 
-    def get_file(self, bucket: BucketRef, key: str, target: Path, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+    def get_file(self, bucket: BucketRef, info: ObjectInfo, target: Path, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        """A small object in one GET (the lean one where it works); a big one in ranged parts."""
+        if info.size > self.multipart_threshold:
+            self._get_ranged(bucket, info, target, on_bytes, cancel)
+            return
+        lean = self._lean(bucket.region)
+        if lean is not None:
+            with target.open("wb") as sink:
+                if lean.get(bucket.name, info.key, sink):
+                    on_bytes(sink.tell())
+                    return
+        self._get_range(bucket, info.key, target, None, on_bytes, cancel)
+
+    def _get_range(self, bucket: BucketRef, key: str, target: Path, span: tuple[int, int] | None, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        """boto3's GET of the object (or bytes span[0]..span[1], written at span[0]) into `target`."""
+        arguments: dict[str, Any] = {"Bucket": bucket.name, "Key": key}
+        if span is not None:
+            arguments["Range"] = f"bytes={span[0]}-{span[1]}"
         with self._errors(f"downloading {bucket}/{key}"):
-            body = self._client(bucket.region).get_object(Bucket=bucket.name, Key=key)["Body"]
+            body = self._client(bucket.region).get_object(**arguments)["Body"]
             try:
-                with target.open("wb") as sink:
+                with target.open("r+b" if span is not None else "wb") as sink:
+                    sink.seek(span[0] if span is not None else 0)
                     for chunk in body.iter_chunks(DOWNLOAD_CHUNK):
                         cancel.raise_if_cancelled()
                         sink.write(chunk)
                         on_bytes(len(chunk))
             finally:
                 body.close()
+
+    def _get_ranged(self, bucket: BucketRef, info: ObjectInfo, target: Path, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        """Parts fetched concurrently straight into place in `target` (the engine's temporary
+        name); a journal beside it records finished parts, so a killed download resumes with
+        the parts already on disk. The whole file is checked against the object's ETag."""
+        journal = DownloadJournal(target, info, self.part_size)
+        try:
+            self._fetch_parts(bucket, info, target, journal, on_bytes, cancel)
+        except BaseException:
+            journal.discard()  # a failure or a cancel leaves nothing; only a kill leaves parts to resume
+            raise
+        journal.discard()
+
+    def _fetch_parts(self, bucket: BucketRef, info: ObjectInfo, target: Path, journal: DownloadJournal, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        done = journal.load()
+        if done:
+            on_bytes(sum(journal.part_length(n) for n in done))
+        todo = [number for number in range(journal.parts) if number not in done]
+        lean = self._lean(bucket.region)
+
+        def fetch(number: int) -> None:
+            cancel.raise_if_cancelled()
+            first, last = journal.span(number)
+            if lean is not None:
+                with target.open("r+b") as sink:
+                    sink.seek(first)
+                    if lean.get(bucket.name, info.key, sink, first, last):
+                        on_bytes(last - first + 1)
+                        journal.finished(number)
+                        return
+            self._get_range(bucket, info.key, target, (first, last), on_bytes, cancel)
+            journal.finished(number)
+
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo) or 1)), thread_name_prefix="s3-range") as pool:
+            futures = [pool.submit(fetch, number) for number in todo]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+        if not etag_matches(target, info.etag, self.part_size):
+            raise UserError(f"{bucket}/{info.key} came down different from what the server holds (ETag {info.etag}): download it again")
 
     def upload(
         self,
@@ -426,19 +514,29 @@ class S3ObjectStore:
         return run_download(self, bucket, objects, destination, remove_prefix, self.workers, progress, cancel)
 
     def delete(self, bucket: BucketRef, keys: Sequence[str], progress: ProgressCallback, cancel: CancelToken) -> TransferResult:
+        """`DeleteObjects` batches of 1,000 keys, several at once; a key the server refuses is
+        reported with its reason and the rest still go."""
         client = self._client(bucket.region)
         done: list[str] = []
         failed: list[tuple[str, str]] = []
-        for start in range(0, len(keys), DELETE_BATCH):
-            batch = list(keys[start : start + DELETE_BATCH])
+        lock = threading.Lock()
+        batches = [list(keys[start : start + DELETE_BATCH]) for start in range(0, len(keys), DELETE_BATCH)]
+
+        def remove(batch: list[str]) -> None:
             if cancel.cancelled:
-                failed.extend((key, "cancelled") for key in batch)
-                continue
+                with lock:
+                    failed.extend((key, "cancelled") for key in batch)
+                return
             with self._errors(f"deleting from {bucket}"):
-                answer = client.delete_objects(Bucket=bucket.name, Delete={"Objects": [{"Key": key} for key in batch]})
-            done.extend(entry["Key"] for entry in answer.get("Deleted", []))
-            failed.extend((entry["Key"], entry.get("Message") or entry.get("Code", "failed")) for entry in answer.get("Errors", []))
-            progress(TransferProgress(batch[-1], 0, 0, 0, 0, len(done) + len(failed), len(keys)))
+                answer = client.delete_objects(Bucket=bucket.name, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": False})
+            with lock:
+                done.extend(entry["Key"] for entry in answer.get("Deleted", []))
+                failed.extend((entry["Key"], entry.get("Message") or entry.get("Code", "failed")) for entry in answer.get("Errors", []))
+                progress(TransferProgress(batch[-1], 0, 0, 0, 0, len(done) + len(failed), len(keys)))
+
+        if batches:
+            with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(batches))), thread_name_prefix="s3-delete") as pool:
+                list(pool.map(remove, batches))
         return TransferResult(done=tuple(done), failed=tuple(failed))
 
 

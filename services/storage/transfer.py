@@ -47,8 +47,9 @@ class ObjectMover(Protocol):
         """Store one file; on any failure or cancellation, leave no object behind."""
         ...
 
-    def get_file(self, bucket: BucketRef, key: str, target: Path, on_bytes: BytesCallback, cancel: CancelToken) -> None:
-        """Write one object to `target` (a temporary path the engine renames)."""
+    def get_file(self, bucket: BucketRef, info: ObjectInfo, target: Path, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        """Write one object to `target` (a temporary path the engine renames); `info` as listed
+        (its size and ETag let a store fetch big objects in ranges and check what it got)."""
         ...
 
 
@@ -211,7 +212,7 @@ def run_download(
                 received += step
                 tally.advance(info.key, received, info.size, step)
 
-            mover.get_file(bucket, info.key, temp, on_bytes, cancel)
+            mover.get_file(bucket, info, temp, on_bytes, cancel)
             temp.replace(target)
             tally.finish(info.key, "done", unsent=info.size - received)
         except BaseException as error:
