@@ -3,9 +3,11 @@ all against the same local SeaweedFS server, in one run.
 
     python3 -m uv run --group bench python bench/storage.py [--small 2500] [--big-mb 200] [--list-keys 100000] [--workers 8]
 
-Upload: the same tree (many small files plus one big file) into a fresh prefix per tool.
-Listing: every key of a bucket. Prints seconds and ratios; targets: faster than awscli,
-within 20% of s5cmd, never slower than TransferManager; listing ≤1.2× the raw paginator.
+Upload: the same tree (many small files plus one big file) into a fresh prefix per tool;
+targets: faster than awscli, within 20% of s5cmd, never slower than TransferManager.
+Download: that set back into a fresh directory per tool; ≤1.2× s5cmd, never slower than boto3.
+Delete: one copy of it per tool; ≤1.5× s5cmd, never slower than boto3's DeleteObjects loop.
+Listing: every key of a 100,000-key bucket; ≤1.5× s5cmd ls, never slower than the paginator.
 """
 
 from __future__ import annotations
@@ -110,6 +112,77 @@ def upload_benchmark(endpoint: str, tree: Path, workers: int, total_bytes: int) 
     print(f"  small objects sent with the lean signed PUT: {store.fast_puts_sent} (the rest through boto3)")
 
 
+def download_benchmark(endpoint: str, scratch: Path, workers: int, total_bytes: int) -> None:
+    """The upload's set (under ours/) down into a fresh directory per tool."""
+    from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+    store = S3ObjectStore(S3Credentials(Secret(KEY), Secret(SECRET), "bench"), endpoint_url=endpoint, signing_region="us-east-1", workers=workers)
+    bucket = BucketRef("bench-upload", "GRA")
+    client = boto3_client(endpoint, workers)
+    objects = list(iter_objects(store, bucket, "ours/"))
+
+    def ours() -> None:
+        result = store.download(bucket, objects, scratch / "dl-ours", lambda _p: None, CancelToken(), remove_prefix="ours/")
+        assert result.ok, result.failed[:3]
+
+    def transfer_manager() -> None:  # the raw boto3 way: TransferManager downloads, as many as workers at once
+        config = TransferConfig(max_concurrency=workers, multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024)
+        with create_transfer_manager(client, config) as manager:
+            futures = []
+            for info in objects:
+                target = scratch / "dl-tm" / info.key.removeprefix("ours/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                futures.append(manager.download(bucket.name, info.key, str(target)))
+            for future in futures:
+                future.result()
+
+    def awscli() -> None:
+        env = {**TOOL_ENV, "AWS_CONFIG_FILE": str(scratch / "aws-config")}
+        subprocess.run([sys.executable, "-m", "awscli", "s3", "cp", "--recursive", "--quiet", "--endpoint-url", endpoint, f"s3://{bucket.name}/ours/", str(scratch / "dl-aws")], check=True, env=env)
+
+    def s5cmd() -> None:
+        binary = str(Path(sys.executable).with_name("s5cmd"))
+        subprocess.run([binary, "--endpoint-url", endpoint, "--numworkers", str(workers), "cp", f"s3://{bucket.name}/ours/*", f"{scratch / 'dl-s5'}/"], check=True, env=TOOL_ENV, stdout=subprocess.DEVNULL)
+
+    results = {name: timed(run) for name, run in (("triton-deck", ours), ("TransferManager", transfer_manager), ("awscli", awscli), ("s5cmd", s5cmd))}
+    mine = results["triton-deck"]
+    print(f"\ndownload: {len(objects)} files, {total_bytes / 2**20:.0f} MiB, {workers} workers")
+    for name, seconds in results.items():
+        print(f"  {name:<16} {seconds:7.2f} s   {total_bytes / 2**20 / seconds:7.1f} MiB/s   ours/this = {mine / seconds:.2f}")
+    print(f"  targets: ours/s5cmd ≤ 1.2 ({mine / results['s5cmd']:.2f}), ours/TransferManager ≤ 1 ({mine / results['TransferManager']:.2f})")
+
+
+def delete_benchmark(endpoint: str, workers: int) -> None:
+    """Each tool deletes one of the upload's four copies (ours/, tm/, aws/, s5/)."""
+    store = S3ObjectStore(S3Credentials(Secret(KEY), Secret(SECRET), "bench"), endpoint_url=endpoint, signing_region="us-east-1", workers=workers)
+    bucket = BucketRef("bench-upload", "GRA")
+    client = boto3_client(endpoint, workers)
+    counts = {prefix: sum(1 for _ in iter_objects(store, bucket, prefix)) for prefix in ("ours/", "tm/", "aws/", "s5/")}
+
+    def ours() -> None:
+        keys = [info.key for info in iter_objects(store, bucket, "ours/")]
+        assert store.delete(bucket, keys, lambda _p: None, CancelToken()).ok
+
+    def boto3_batches() -> None:  # the raw boto3 way: list, then DeleteObjects 1,000 at a time
+        keys = [entry["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket.name, Prefix="tm/") for entry in page.get("Contents", [])]
+        for start in range(0, len(keys), 1000):
+            client.delete_objects(Bucket=bucket.name, Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]]})
+
+    def awscli() -> None:
+        subprocess.run([sys.executable, "-m", "awscli", "s3", "rm", "--recursive", "--quiet", "--endpoint-url", endpoint, f"s3://{bucket.name}/aws/"], check=True, env=TOOL_ENV)
+
+    def s5cmd() -> None:
+        binary = str(Path(sys.executable).with_name("s5cmd"))
+        subprocess.run([binary, "--endpoint-url", endpoint, "--numworkers", str(workers), "rm", f"s3://{bucket.name}/s5/*"], check=True, env=TOOL_ENV, stdout=subprocess.DEVNULL)
+
+    results = {name: timed(run) for name, run in (("triton-deck", ours), ("boto3 batches", boto3_batches), ("awscli", awscli), ("s5cmd", s5cmd))}
+    mine = results["triton-deck"]
+    print(f"\ndelete: {counts['ours/']} objects each ({', '.join(f'{prefix} {count}' for prefix, count in counts.items())})")
+    for name, seconds in results.items():
+        print(f"  {name:<16} {seconds:7.2f} s   ours/this = {mine / seconds:.2f}")
+    print(f"  targets: ours/s5cmd ≤ 1.5 ({mine / results['s5cmd']:.2f}), ours/boto3 ≤ 1 ({mine / results['boto3 batches']:.2f})")
+
+
 def listing_benchmark(endpoint: str, keys: int, workers: int) -> None:
     client = boto3_client(endpoint, 32)
     bucket = BucketRef("bench-list", "GRA")
@@ -135,7 +208,7 @@ def listing_benchmark(endpoint: str, keys: int, workers: int) -> None:
     print(f"\nlisting: {keys} keys")
     for name, seconds in results.items():
         print(f"  {name:<16} {seconds:7.2f} s   ours/this = {mine / seconds:.2f}")
-    print(f"  target: ours/paginator ≤ 1.2 ({mine / results['boto3 paginator']:.2f})")
+    print(f"  targets: ours/s5cmd ≤ 1.5 ({mine / results['s5cmd ls']:.2f}), ours/paginator ≤ 1 ({mine / results['boto3 paginator']:.2f})")
 
 
 def main() -> None:
@@ -152,6 +225,8 @@ def main() -> None:
         with seaweed_s3(root / "weed", credentials=(KEY, SECRET)) as endpoint:  # signatures checked
             print(f"SeaweedFS at {endpoint}")
             upload_benchmark(endpoint, root / "tree", args.workers, total)
+            download_benchmark(endpoint, root, args.workers, total)
+            delete_benchmark(endpoint, args.workers)
             listing_benchmark(endpoint, args.list_keys, args.workers)
 
 

@@ -195,17 +195,37 @@ def run_download(
     """
     tally = _Tally(len(objects), sum(info.size for info in objects), progress)
     root = destination.resolve()
+    folders: dict[str, Path] = {}  # checked and made once each: many small files share a few folders
+    folders_lock = threading.Lock()
+
+    def folder(relative: str, key: str) -> Path:
+        """`destination`/`relative`, resolved (symlinks included), inside `destination`, made."""
+        with folders_lock:
+            known = folders.get(relative)
+        if known is not None:
+            return known
+        resolved = (destination / relative).resolve() if relative else root
+        if resolved != root and root not in resolved.parents:
+            raise UserError(f"key '{key}' would be written outside {destination}: refusing it")
+        resolved.mkdir(parents=True, exist_ok=True)
+        with folders_lock:
+            folders[relative] = resolved
+        return resolved
 
     def download_one(info: ObjectInfo) -> None:
         received = 0
-        name = info.key[len(remove_prefix) :] if info.key.startswith(remove_prefix) else info.key
-        target = (destination / name.lstrip("/")).resolve()
-        temp = target.with_name(f".{target.name}.part")
+        name = (info.key[len(remove_prefix) :] if info.key.startswith(remove_prefix) else info.key).lstrip("/")
+        relative, _, base = name.rpartition("/")
+        temp: Path | None = None
         try:
             cancel.raise_if_cancelled()
-            if root != target and root not in target.parents:
-                raise UserError(f"key '{info.key}' would be written outside {destination}: refusing it")
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if base in ("", ".", ".."):
+                raise UserError(f"key '{info.key}' names no file: refusing it")
+            parent = folder(relative, info.key)
+            target = parent / base  # a link already there is replaced by the rename, never followed
+            temp = parent / f".{base}.part"
+            if temp.is_symlink():  # written through, it would land wherever it points
+                temp.unlink()
 
             def on_bytes(step: int) -> None:
                 nonlocal received
@@ -216,7 +236,8 @@ def run_download(
             temp.replace(target)
             tally.finish(info.key, "done", unsent=info.size - received)
         except BaseException as error:
-            temp.unlink(missing_ok=True)
+            if temp is not None:
+                temp.unlink(missing_ok=True)
             tally.finish(info.key, "failed", failure_reason(error), unsent=info.size - received)
 
     _run_all(download_one, objects, workers)
