@@ -13,20 +13,19 @@ read-only there. README "Triton on AI Deploy" says what works as is and what to 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from services.apps.document import app_document, run_command_line
 from services.apps.preset import triton_app
 from services.apps.protocol import AppPlatform, AppSpec, AppState, Probe, Scaling, scaling_summary
-from services.cancel import CancelToken
 from services.errors import UserError
-from services.jobs.protocol import LogItem, is_marker, job_resources, parse_pairs, parse_volume, resources_note
+from services.jobs.protocol import job_resources, parse_pairs, parse_volume, resources_note
 from services.storage.protocol import BucketRef
 from services.units import human_age
 from services.usecases.apps import resolve_app, run_app, scale_app, scaling_from_flags, stop_app
-from services.usecases.logs import tail_then_follow
+from tui.cli.logs import print_log
 from tui.cli.output import row_cell, warn
 
 if TYPE_CHECKING:
@@ -132,32 +131,11 @@ def cmd_app_get(ctx: Context) -> int:
 
 
 def cmd_app_logs(ctx: Context) -> int:
+    """Every replica merged and tagged, or `--replica R`'s lines only (the platform filters)."""
     platform = _platform(ctx)
     app_id = resolve_app(platform, ctx.args.id).id
     replica = ctx.args.replica
-    tail = ctx.args.tail
-    if tail is not None and tail < 0:
-        raise UserError(f"--tail {tail}: give a number of lines, 0 or more")
-    if ctx.args.follow:
-        cancel = CancelToken()
-        items: Iterator[LogItem] = platform.follow_logs(app_id, cancel, replica)
-        if tail is not None:
-            items = tail_then_follow(lambda: platform.logs(app_id, replica), lambda: platform.follow_logs(app_id, cancel, replica), tail)
-        try:
-            for item in items:
-                if is_marker(item):
-                    warn(f"triton-deck: log stream {item.value}")
-                else:
-                    ctx.print(item)
-                    ctx.out.flush()
-        except KeyboardInterrupt:
-            cancel.cancel()
-        return 0
-    if tail == 0:
-        return 0
-    for line in platform.logs(app_id, replica, tail):
-        ctx.print(line)
-    return 0
+    return print_log(ctx, lambda tail: platform.logs(app_id, replica, tail), lambda cancel: platform.follow_logs(app_id, cancel, replica))
 
 
 def cmd_app_scale(ctx: Context) -> int:

@@ -7,13 +7,11 @@
 from __future__ import annotations
 
 import argparse
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.cancel import CancelToken
 from services.errors import UserError
 from services.jobs.document import job_document
 from services.jobs.log_format import source_of
@@ -30,7 +28,7 @@ from services.jobs.protocol import (
 )
 from services.units import human_age, parse_duration
 from services.usecases.jobs import resolve_job, stop_job
-from services.usecases.logs import tail_then_follow
+from tui.cli.logs import print_log
 from tui.cli.output import row_cell, warn
 
 if TYPE_CHECKING:
@@ -133,38 +131,12 @@ def _wanted(item: LogItem, source: str | None) -> bool:
 
 
 def cmd_job_logs(ctx: Context) -> int:
-    """`--from job` keeps the container's own lines; a resumed stream is noted on stderr only."""
+    """`--from job` keeps the container's own lines."""
     platform = _platform(ctx)
     job_id = resolve_job(platform, ctx.args.id).id
     source = ctx.args.source
-    tail = ctx.args.tail
-    if tail is not None and tail < 0:
-        raise UserError(f"--tail {tail}: give a number of lines, 0 or more")
-    if ctx.args.follow:
-        cancel = CancelToken()
-        items: Iterator[LogItem] = platform.follow_logs(job_id, cancel)
-        if tail is not None:  # wanted lines only count toward the tail, as without -f
-            items = tail_then_follow(lambda: platform.logs(job_id), lambda: platform.follow_logs(job_id, cancel), tail, lambda line: _wanted(line, source))
-        try:
-            for item in items:
-                if is_marker(item):
-                    warn(f"triton-deck: log stream {item.value}")
-                elif _wanted(item, source):
-                    ctx.print(item)
-                    ctx.out.flush()
-        except KeyboardInterrupt:
-            cancel.cancel()
-        return 0
-    if tail == 0:  # as `tail -n 0`
-        return 0
-    if source is None:  # the platform reads only the tail (a local log from its end)
-        lines: Iterable[str] = platform.logs(job_id, tail=tail)
-    else:  # filtered: the last `tail` wanted lines, never the whole log in memory
-        wanted = (line for line in platform.logs(job_id) if _wanted(line, source))
-        lines = deque(wanted, maxlen=tail) if tail else wanted
-    for line in lines:
-        ctx.print(line)
-    return 0
+    wanted = None if source is None else (lambda line: _wanted(line, source))
+    return print_log(ctx, lambda tail: platform.logs(job_id, tail=tail), lambda cancel: platform.follow_logs(job_id, cancel), wanted)
 
 
 def cmd_job_stop(ctx: Context) -> int:

@@ -1,42 +1,34 @@
 """Apps: the `ovhai app list` table (AI Deploy, or local replicas), polled adaptively, with
 describe, logs, scale, set image, start, stop and delete (behind confirmations).
 
-Polling is fast while any app is on its way (QUEUED, INITIALIZING, SCALING, STOPPING),
-slow once everything is RUNNING or down, as on the Jobs panel.
+Polled as the Jobs panel is (see `PolledPanel`): fast while any app is on its way
+(QUEUED, INITIALIZING, SCALING, STOPPING), slow once everything is RUNNING or down.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import datetime
 
-from textual import on, work
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
-from textual.widgets import DataTable
 
 from services.apps.protocol import App, AppPlatform, AppSpec, AppState, Scaling, scaling_summary
 from services.backends import Capability
 from services.units import human_age
 from services.usecases.apps import run_app, scale_app, stop_app
-from tui.panels.base import Panel, confirm_screen
+from tui.panels.base import confirm_screen
 from tui.panels.jobs import short_image
+from tui.panels.polled import PolledPanel
 from tui.screens.app_detail import AppDetailScreen, app_state_text
 from tui.screens.app_logs import AppLogScreen
 from tui.screens.app_run import AppRunScreen
 from tui.screens.app_scale import AppScaleScreen
 from tui.screens.prompt import PromptScreen
-from widgets.filter_bar import FilterBar
-from widgets.notice import NoticeKind
-from widgets.resource_table import ResourceTable, Row
+from widgets.resource_table import Row
 
 APP_COLUMNS = ("ID", "NAME", "STATE", "REPLICAS", "SCALING", "IMAGE", "AGE", "URL")
-POLL_TICK_S = 0.5
 
 
-class AppsPanel(Panel):
+class AppsPanel(PolledPanel):
     capability = Capability.APPS
     title = "Apps"
 
@@ -53,100 +45,36 @@ class AppsPanel(Panel):
         Binding("r", "refresh", "Refresh", show=False),
     ]
 
-    @dataclass
-    class Listed(Message):
-        apps: list[App]
-
-    @dataclass
-    class Changed(Message):
-        """An action went through; the text says which."""
-
-        text: str
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._apps: dict[str, App] = {}
-        self._last_poll = 0.0
-        self._listed_once = False
-
-    def compose_body(self) -> ComposeResult:
-        yield FilterBar(id="apps-filter")
-        yield ResourceTable(APP_COLUMNS, id="apps-table")
-
-    @property
-    def table(self) -> ResourceTable:
-        return self.query_one(ResourceTable)
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        if self.deck.settings.poll:
-            self.set_interval(POLL_TICK_S, self._poll_tick)
+    noun = "apps"
+    columns = APP_COLUMNS
+    empty = "no apps yet: n runs Triton as one"
 
     def is_available(self) -> bool:
         return self.services.app_platform is not None
 
-    def reload(self) -> None:
-        self._apps = {}
-        self._listed_once = False
-        super().reload()
+    def fetch(self) -> list[App]:
+        return self.services.apps().list()
 
-    def load(self) -> None:
-        if not self._listed_once:
-            self.show_notice(NoticeKind.LOADING, "listing apps…")
-        self._last_poll = time.monotonic()
-        self._list_apps()
+    def moving(self, item: App) -> bool:
+        return not item.state.is_down and item.state is not AppState.RUNNING
 
-    def _poll_tick(self) -> None:
-        settings = self.deck.settings
-        moving = any(not app.state.is_down and app.state is not AppState.RUNNING for app in self._apps.values())
-        interval = settings.poll_fast_s if moving else settings.poll_slow_s
-        if self.is_available() and time.monotonic() - self._last_poll >= interval:
-            self.load()
-
-    @work(thread=True, exclusive=True, group="apps-list", exit_on_error=False)
-    def _list_apps(self) -> None:
-        self.post_message(self.Listed(self.services.apps().list()))
-
-    @on(Listed)
-    def _show_apps(self, message: Listed) -> None:
-        self._listed_once = True
-        self._apps = {app.id: app for app in message.apps}
-        now = self.deck.settings.now()
-        rows = [
-            Row(app.id, (
-                app.short_id, app.name, app_state_text(app), f"{app.available_replicas}/{app.desired}", scaling_summary(app.spec.scaling),
-                short_image(app.spec.image), human_age(app.created_at, now), app.url or "",
-            ))  # fmt: skip
-            for app in message.apps
-        ]
-        self.table.set_rows(rows)
-        if rows:
-            self.notice.hide()
-        else:
-            self.show_notice(NoticeKind.EMPTY, "no apps yet: n runs Triton as one")
-
-    def _selected(self) -> App | None:
-        key = self.table.selected_key
-        return self._apps.get(key) if key else None
-
-    @on(DataTable.RowSelected)
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        self.action_describe()
+    def row(self, item: App, now: datetime) -> Row:
+        app = item
+        cells = (
+            app.short_id, app.name, app_state_text(app), f"{app.available_replicas}/{app.desired}", scaling_summary(app.spec.scaling),
+            short_image(app.spec.image), human_age(app.created_at, now), app.url or "",
+        )  # fmt: skip
+        return Row(app.id, cells)
 
     # -- actions ---------------------------------------------------------------------------------
 
     def action_describe(self) -> None:
-        if app := self._selected():
+        if app := self.selected():
             self.app.push_screen(AppDetailScreen(app))
 
     def action_logs(self) -> None:
-        if app := self._selected():
+        if app := self.selected():
             self.app.push_screen(AppLogScreen(app))
-
-    def action_refresh(self) -> None:
-        if self.is_available():
-            self.load()
 
     def action_new_app(self) -> None:
         profile = self.services.profile
@@ -155,12 +83,12 @@ class AppsPanel(Panel):
 
         def chosen(spec: AppSpec | None) -> None:
             if spec is not None:
-                self._change(lambda platform: f"started app {run_app(platform, spec).name}")
+                self.change(lambda: f"started app {run_app(self.services.apps(), spec).name}")
 
         self.app.push_screen(AppRunScreen(defaults), chosen)
 
     def action_scale(self) -> None:
-        app = self._selected()
+        app = self.selected()
         if app is None:
             return
 
@@ -172,12 +100,12 @@ class AppsPanel(Panel):
                 scale_app(platform, app, scaling)
                 return f"app {app.short_id}: scaling set to {scaling_summary(scaling)}"
 
-            self._change(scale)
+            self.change(lambda: scale(self.services.apps()))
 
         self.app.push_screen(AppScaleScreen(app.name, app.spec.scaling), chosen)
 
     def action_set_image(self) -> None:
-        app = self._selected()
+        app = self.selected()
         if app is None:
             return
 
@@ -189,12 +117,12 @@ class AppsPanel(Panel):
                 platform.set_image(app.id, image)
                 return f"app {app.short_id}: image set to {image}"
 
-            self._change(set_image)
+            self.change(lambda: set_image(self.services.apps()))
 
         self.app.push_screen(PromptScreen(f"Image for app {app.name}:", app.spec.image), chosen)
 
     def action_start(self) -> None:
-        app = self._selected()
+        app = self.selected()
         if app is None:
             return
         if not app.state.is_down:
@@ -205,10 +133,10 @@ class AppsPanel(Panel):
             platform.start(app.id)
             return f"start requested for app {app.short_id}"
 
-        self._change(start)
+        self.change(lambda: start(self.services.apps()))
 
     def action_stop(self) -> None:
-        app = self._selected()
+        app = self.selected()
         if app is None:
             return
 
@@ -218,13 +146,13 @@ class AppsPanel(Panel):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._change(stop)
+                self.change(lambda: stop(self.services.apps()))
 
         detail = "Its replicas are freed; the app, its URL and its settings are kept (t starts it again)."
         self.app.push_screen(confirm_screen(f"Stop app {app.name} ({app.short_id})?", detail), confirmed)
 
     def action_delete(self) -> None:
-        app = self._selected()
+        app = self.selected()
         if app is None:
             return
         detail = "It is still up: it will be stopped first." if not app.state.is_down else ""
@@ -235,16 +163,6 @@ class AppsPanel(Panel):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._change(delete)
+                self.change(lambda: delete(self.services.apps()))
 
         self.app.push_screen(confirm_screen(f"Delete app {app.name} ({app.short_id})?", detail), confirmed)
-
-    @work(thread=True, group="apps-change", exit_on_error=False)
-    def _change(self, act: Callable[[AppPlatform], str]) -> None:
-        """An action in a worker; the line `act` returns is the notification."""
-        self.post_message(self.Changed(act(self.services.apps())))
-
-    @on(Changed)
-    def _changed(self, message: Changed) -> None:
-        self.notify(message.text)
-        self.load()

@@ -1,36 +1,28 @@
 """Jobs: the `ovhai job list` table, polled adaptively, with logs, stop and delete.
 
-Polling is one list call per interval for all jobs: fast while any job is starting
-(so QUEUED → RUNNING shows within two seconds), slow once everything is settled.
+Polled as every such list is (see `PolledPanel`): fast while any job is starting or
+interrupting, slow once everything is settled.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import datetime
 
 from rich.text import Text
-from textual import on, work
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
-from textual.widgets import DataTable
 
 from services.backends import Capability
 from services.jobs.protocol import Job, JobPlatform, JobSpec, JobState
 from services.units import human_age
 from services.usecases.jobs import stop_job
-from tui.panels.base import Panel, confirm_screen
+from tui.panels.base import confirm_screen
+from tui.panels.polled import PolledPanel
 from tui.screens.job_detail import JobDetailScreen
 from tui.screens.job_logs import JobLogScreen
 from tui.screens.job_run import JobRunScreen, tutorial_defaults
-from widgets.filter_bar import FilterBar
-from widgets.notice import NoticeKind
-from widgets.resource_table import ResourceTable, Row
+from widgets.resource_table import Row
 
 JOB_COLUMNS = ("ID", "NAME", "IMAGE", "STATE", "GPUS", "AGE", "URL")
-POLL_TICK_S = 0.5
 
 
 def state_text(state: JobState) -> Text:
@@ -52,7 +44,7 @@ def short_image(image: str) -> str:
     return image.rsplit("/", 1)[-1]
 
 
-class JobsPanel(Panel):
+class JobsPanel(PolledPanel):
     capability = Capability.JOBS
     title = "Jobs"
 
@@ -66,105 +58,30 @@ class JobsPanel(Panel):
         Binding("r", "refresh", "Refresh", show=False),
     ]
 
-    @dataclass
-    class Listed(Message):
-        jobs: list[Job]
-
-    @dataclass
-    class Changed(Message):
-        """A stop or delete went through; the text says which."""
-
-        text: str
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._jobs: dict[str, Job] = {}
-        self._last_poll = 0.0
-        self._listed_once = False
-
-    def compose_body(self) -> ComposeResult:
-        yield FilterBar(id="jobs-filter")
-        yield ResourceTable(JOB_COLUMNS, id="jobs-table")
-
-    @property
-    def table(self) -> ResourceTable:
-        return self.query_one(ResourceTable)
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        if self.deck.settings.poll:
-            self.set_interval(POLL_TICK_S, self._poll_tick)
+    noun = "jobs"
+    columns = JOB_COLUMNS
+    empty = "no jobs yet"
 
     def is_available(self) -> bool:
         return self.services.job_platform is not None
 
-    def reload(self) -> None:
-        self._jobs = {}
-        self._listed_once = False
-        super().reload()
+    def fetch(self) -> list[Job]:
+        return self.services.jobs().list()
 
-    def load(self) -> None:
-        if not self._listed_once:
-            self.show_notice(NoticeKind.LOADING, "listing jobs…")
-        self._last_poll = time.monotonic()
-        self._list_jobs()
+    def moving(self, item: Job) -> bool:
+        return item.state.is_starting or item.state is JobState.INTERRUPTING
 
-    def _poll_interval(self) -> float:
-        settings = self.deck.settings
-        starting = any(job.state.is_starting or job.state is JobState.INTERRUPTING for job in self._jobs.values())
-        return settings.poll_fast_s if starting else settings.poll_slow_s
-
-    def _poll_tick(self) -> None:
-        if self.is_available() and time.monotonic() - self._last_poll >= self._poll_interval():
-            self.load()
-
-    @work(thread=True, exclusive=True, group="jobs-list", exit_on_error=False)
-    def _list_jobs(self) -> None:
-        platform = self.services.job_platform
-        assert platform is not None
-        self.post_message(self.Listed(platform.list()))
-
-    @on(Listed)
-    def _show_jobs(self, message: Listed) -> None:
-        self._listed_once = True
-        self._jobs = {job.id: job for job in message.jobs}
-        now = self.deck.settings.now()
-        rows = [
-            Row(
-                job.id,
-                (
-                    job.short_id,
-                    job.name,
-                    short_image(job.spec.image),
-                    state_text(job.state),
-                    str(job.spec.gpu),
-                    human_age(job.created_at, now),
-                    job.url or "",
-                ),
-            )
-            for job in message.jobs
-        ]
-        self.table.set_rows(rows)
-        if rows:
-            self.notice.hide()
-        else:
-            self.show_notice(NoticeKind.EMPTY, "no jobs yet")
-
-    def _selected(self) -> Job | None:
-        key = self.table.selected_key
-        return self._jobs.get(key) if key else None
-
-    @on(DataTable.RowSelected)
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        self.action_describe()
+    def row(self, item: Job, now: datetime) -> Row:
+        job = item
+        cells = (job.short_id, job.name, short_image(job.spec.image), state_text(job.state), str(job.spec.gpu), human_age(job.created_at, now), job.url or "")
+        return Row(job.id, cells)
 
     def action_describe(self) -> None:
-        if job := self._selected():
+        if job := self.selected():
             self.app.push_screen(JobDetailScreen(job, self.deck.settings.now()))
 
     def action_logs(self) -> None:
-        if job := self._selected():
+        if job := self.selected():
             self.app.push_screen(JobLogScreen(job))
 
     def action_new_job(self) -> None:
@@ -177,16 +94,12 @@ class JobsPanel(Panel):
 
         def chosen(spec: JobSpec | None) -> None:
             if spec is not None:
-                self._change(lambda platform: run(platform, spec))
+                self.change(lambda: run(self.services.jobs(), spec))
 
         self.app.push_screen(JobRunScreen(tutorial_defaults(profile.region, image)), chosen)
 
-    def action_refresh(self) -> None:
-        if self.is_available():
-            self.load()
-
     def action_stop(self) -> None:
-        job = self._selected()
+        job = self.selected()
         if job is None:
             return
         if job.state.is_terminal:
@@ -199,13 +112,13 @@ class JobsPanel(Panel):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._change(stop)
+                self.change(lambda: stop(self.services.jobs()))
 
         detail = "RW volumes are synced back while it finalizes."
         self.app.push_screen(confirm_screen(f"Stop job {job.name} ({job.short_id})?", detail), confirmed)
 
     def action_delete(self) -> None:
-        job = self._selected()
+        job = self.selected()
         if job is None:
             return
         detail = "It is still running: it will be stopped first." if not job.state.is_terminal else ""
@@ -216,18 +129,6 @@ class JobsPanel(Panel):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._change(delete)
+                self.change(lambda: delete(self.services.jobs()))
 
         self.app.push_screen(confirm_screen(f"Delete job {job.name} ({job.short_id})?", detail), confirmed)
-
-    @work(thread=True, group="jobs-change", exit_on_error=False)
-    def _change(self, act: Callable[[JobPlatform], str]) -> None:
-        """Run, stop or delete in a worker; the line `act` returns is the notification."""
-        platform = self.services.job_platform
-        assert platform is not None
-        self.post_message(self.Changed(act(platform)))
-
-    @on(Changed)
-    def _changed(self, message: Changed) -> None:
-        self.notify(message.text)
-        self.load()

@@ -1,0 +1,138 @@
+"""A panel that is a list the platform is asked for again and again (jobs, apps).
+
+One list call per interval for all rows: fast while anything is on its way (`moving`, so a
+QUEUED → RUNNING change shows within two seconds), slow once everything has settled. Rows
+are keyed by id; `enter` describes the selected one; an action runs in a worker and its
+one-line outcome is a notification followed by a fresh listing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.widgets import DataTable
+
+from tui.panels.base import Panel
+from widgets.filter_bar import FilterBar
+from widgets.notice import NoticeKind
+from widgets.resource_table import ResourceTable, Row
+
+POLL_TICK_S = 0.5
+
+
+class PolledPanel(Panel):
+    noun: ClassVar[str]  # "jobs": the ids of its filter and table, its notices
+    columns: ClassVar[tuple[str, ...]]
+    empty: ClassVar[str]  # what the notice says when the list is empty
+
+    @dataclass
+    class Listed(Message):
+        items: Sequence[Any]
+
+    @dataclass
+    class Changed(Message):
+        """An action went through; the text says which."""
+
+        text: str
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._items: dict[str, Any] = {}
+        self._last_poll = 0.0
+        self._listed_once = False
+
+    # -- what a panel says -----------------------------------------------------------------------
+
+    def fetch(self) -> Sequence[Any]:
+        """The rows' items, in a worker thread."""
+        raise NotImplementedError
+
+    def row(self, item: Any, now: datetime) -> Row:
+        raise NotImplementedError
+
+    def moving(self, item: Any) -> bool:
+        """On its way somewhere (polled fast while any item is)."""
+        raise NotImplementedError
+
+    def action_describe(self) -> None:
+        raise NotImplementedError
+
+    # -- the list ---------------------------------------------------------------------------
+
+    def compose_body(self) -> ComposeResult:
+        yield FilterBar(id=f"{self.noun}-filter")
+        yield ResourceTable(self.columns, id=f"{self.noun}-table")
+
+    @property
+    def table(self) -> ResourceTable:
+        return self.query_one(ResourceTable)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        if self.deck.settings.poll:
+            self.set_interval(POLL_TICK_S, self._poll_tick)
+
+    def reload(self) -> None:
+        self._items = {}
+        self._listed_once = False
+        super().reload()
+
+    def load(self) -> None:
+        if not self._listed_once:
+            self.show_notice(NoticeKind.LOADING, f"listing {self.noun}…")
+        self._last_poll = time.monotonic()
+        self._list()
+
+    def _poll_tick(self) -> None:
+        settings = self.deck.settings
+        interval = settings.poll_fast_s if any(self.moving(item) for item in self._items.values()) else settings.poll_slow_s
+        if self.is_available() and time.monotonic() - self._last_poll >= interval:
+            self.load()
+
+    @work(thread=True, exclusive=True, group="polled-list", exit_on_error=False)
+    def _list(self) -> None:
+        self.post_message(self.Listed(self.fetch()))
+
+    @on(Listed)
+    def _show(self, message: Listed) -> None:
+        self._listed_once = True
+        self._items = {item.id: item for item in message.items}
+        now = self.deck.settings.now()
+        rows = [self.row(item, now) for item in message.items]
+        self.table.set_rows(rows)
+        if rows:
+            self.notice.hide()
+        else:
+            self.show_notice(NoticeKind.EMPTY, self.empty)
+
+    def selected(self) -> Any:
+        key = self.table.selected_key
+        return self._items.get(key) if key else None
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_describe()
+
+    def action_refresh(self) -> None:
+        if self.is_available():
+            self.load()
+
+    # -- actions ----------------------------------------------------------------------------
+
+    @work(thread=True, group="polled-change", exit_on_error=False)
+    def change(self, act: Callable[[], str]) -> None:
+        """Run `act` in a worker; the line it returns is the notification."""
+        self.post_message(self.Changed(act()))
+
+    @on(Changed)
+    def _changed(self, message: Changed) -> None:
+        self.notify(message.text)
+        self.load()
