@@ -7,12 +7,8 @@ named in one line and its field marked, and the equivalent `ovhai app run ...` i
 
 from __future__ import annotations
 
-from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from services.apps.document import run_command_line
@@ -21,16 +17,10 @@ from services.apps.protocol import AppSpec
 from services.errors import UserError
 from services.jobs.protocol import parse_volume
 from services.usecases.apps import scaling_from_flags
-from widgets.inert import inert
+from tui.screens.run_form import FieldError, RunForm
 
 UNSECURE_WARNING = "⚠ --unsecure-http: anyone with the app URL can call it, no token needed."
 FIELDS = (("image", "image"), ("name", "name"), ("models", "models bucket"), ("replicas", "replicas"), ("auto", "or auto min-max"), ("target", "CPU target %"))
-
-
-class _FieldError(UserError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def _number(values: dict[str, str], field: str, what: str) -> int | None:
@@ -38,7 +28,7 @@ def _number(values: dict[str, str], field: str, what: str) -> int | None:
     if not text:
         return None
     if not text.isdigit():
-        raise _FieldError(field, f"{what} '{text}' must be a whole number")
+        raise FieldError(field, f"{what} '{text}' must be a whole number")
     return int(text)
 
 
@@ -46,31 +36,32 @@ def spec_from_fields(values: dict[str, str], unsecure_http: bool) -> AppSpec:
     """The form as an AppSpec, or a `UserError` naming the first bad field."""
     image = values["image"].strip()
     if not image or " " in image:
-        raise _FieldError("image", "image is required, with no spaces, e.g. nvcr.io/nvidia/tritonserver:24.08-py3")
+        raise FieldError("image", "image is required, with no spaces, e.g. nvcr.io/nvidia/tritonserver:24.08-py3")
     models = values["models"].strip()
     try:
         volume = parse_volume(f"{models}:/workspace/models:RO") if models else None
     except UserError as error:
-        raise _FieldError("models", error.message) from None
+        raise FieldError("models", error.message) from None
     replicas = _number(values, "replicas", "replicas")
     low = high = None
     if values["auto"].strip():
         low_text, dash, high_text = values["auto"].strip().partition("-")
         if not (dash and low_text.isdigit() and high_text.isdigit()):
-            raise _FieldError("auto", f"auto '{values['auto'].strip()}' must be MIN-MAX, e.g. 1-3")
+            raise FieldError("auto", f"auto '{values['auto'].strip()}' must be MIN-MAX, e.g. 1-3")
         low, high = int(low_text), int(high_text)
     target = _number(values, "target", "CPU target")
     try:
         scaling = scaling_from_flags(replicas, low, high, "CPU" if low is not None else None, target if low is not None else None)
     except UserError as error:
-        raise _FieldError("replicas", error.message) from None
+        raise FieldError("replicas", error.message) from None
     return triton_app(image, volume, values["name"].strip() or None, scaling, unsecure_http)
 
 
-class AppRunScreen(ModalScreen[AppSpec | None]):
+class AppRunScreen(RunForm[AppSpec]):
     """Dismisses with the AppSpec to run, or None."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "run", "Run")]
+    prefix = "app"
+    field_keys = tuple(key for key, _label in FIELDS)
 
     def __init__(self, defaults: dict[str, str]) -> None:
         super().__init__()
@@ -97,44 +88,8 @@ class AppRunScreen(ModalScreen[AppSpec | None]):
         self.query_one("#app-image", Input).focus()
         self._update()
 
-    def _values(self) -> dict[str, str]:
-        return {key: self.query_one(f"#app-{key}", Input).value for key, _label in FIELDS}
+    def build(self, values: dict[str, str], unsecure_http: bool) -> AppSpec:
+        return spec_from_fields(values, unsecure_http)
 
-    @property
-    def _unsecure(self) -> bool:
-        return self.query_one("#app-unsecure", Checkbox).value
-
-    @on(Input.Changed)
-    @on(Checkbox.Changed)
-    def _update(self) -> None:
-        self.query_one("#run-warning", Static).display = self._unsecure
-        preview = self.query_one("#run-preview", Static)
-        try:
-            preview.update(Text(run_command_line(spec_from_fields(self._values(), self._unsecure)), style="dim"))
-        except UserError:
-            preview.update(Text("(fix the fields to see the ovhai command)", style="dim"))
-
-    def action_run(self) -> None:
-        try:
-            spec = spec_from_fields(self._values(), self._unsecure)
-        except _FieldError as error:
-            message = self.query_one("#run-error", Static)
-            message.update(inert(error.message, style="bold red"))
-            for field in self.query(Input):
-                field.set_class(field.id == f"app-{error.field}", "-invalid")
-            field = self.query_one(f"#app-{error.field}", Input)
-            field.focus()
-            self.call_after_refresh(message.scroll_visible, animate=False)
-            return
-        self.dismiss(spec)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#run-start")
-    def _start(self) -> None:
-        self.action_run()
-
-    @on(Button.Pressed, "#run-cancel")
-    def _cancelled(self) -> None:
-        self.action_cancel()
+    def command(self, spec: AppSpec) -> str:
+        return run_command_line(spec)

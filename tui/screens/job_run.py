@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import shlex
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static, Switch
 
 from services.errors import UserError
 from services.jobs.document import run_command_line
 from services.jobs.protocol import MAX_GPUS, JobSpec, job_resources, parse_pairs, parse_volume
-from widgets.inert import inert
+from tui.screens.run_form import FieldError, RunForm
 
 HTTP_PORT, GRPC_PORT = 8000, 8001
 TRITON_COMMAND = "tritonserver --model-repository=/workspace/models"
@@ -40,34 +37,28 @@ def tutorial_defaults(region: str, image: str) -> dict[str, str]:
     }
 
 
-class _FieldError(UserError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 def spec_from_fields(values: dict[str, str], unsecure_http: bool) -> JobSpec:
     """The form's text fields as a JobSpec, or a `UserError` naming the first bad field."""
     image = values["image"].strip()
     if not image or " " in image:
-        raise _FieldError("image", "image is required, with no spaces, e.g. nvcr.io/nvidia/tritonserver:23.03-py3")
+        raise FieldError("image", "image is required, with no spaces, e.g. nvcr.io/nvidia/tritonserver:23.03-py3")
     command = tuple(_words(values, "command"))
     gpu_text = values["gpu"].strip()
     if not gpu_text.isdigit():
-        raise _FieldError("gpu", f"GPUs '{gpu_text}' must be a number from 0 (a 1-CPU job) to {MAX_GPUS}")
+        raise FieldError("gpu", f"GPUs '{gpu_text}' must be a number from 0 (a 1-CPU job) to {MAX_GPUS}")
     try:  # the form has no CPU field: 0 GPUs means a one-CPU job
         gpu, cpu = job_resources(int(gpu_text), 1 if gpu_text == "0" else None)
     except UserError as error:
-        raise _FieldError("gpu", error.message) from None
+        raise FieldError("gpu", error.message) from None
     port_text = values["port"].strip()
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise _FieldError("port", f"port '{port_text}' must be 1-65535 (8000 for Triton HTTP, 8001 for gRPC)")
+        raise FieldError("port", f"port '{port_text}' must be 1-65535 (8000 for Triton HTTP, 8001 for gRPC)")
     volumes = []
     for text in values["volume"].split():
         try:
             volumes.append(parse_volume(text))
         except UserError as error:
-            raise _FieldError("volume", error.message) from None
+            raise FieldError("volume", error.message) from None
     return JobSpec(
         image=image,
         command=command,
@@ -86,7 +77,7 @@ def _words(values: dict[str, str], field: str) -> list[str]:
     try:
         return shlex.split(values[field])
     except ValueError as error:
-        raise _FieldError(field, f"{field} cannot be split into words ({error}): check its quotes") from None
+        raise FieldError(field, f"{field} cannot be split into words ({error}): check its quotes") from None
 
 
 def _field_pairs(values: dict[str, str], field: str) -> tuple[tuple[str, str], ...]:
@@ -94,16 +85,13 @@ def _field_pairs(values: dict[str, str], field: str) -> tuple[tuple[str, str], .
     try:
         return parse_pairs(words, field, " (space-separated)")
     except UserError as error:
-        raise _FieldError(field, error.message) from None
+        raise FieldError(field, error.message) from None
 
 
-class JobRunScreen(ModalScreen[JobSpec | None]):
+class JobRunScreen(RunForm[JobSpec]):
     """Dismisses with the JobSpec to run, or None."""
 
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "run", "Run"),
-    ]
+    prefix = "run"
     FIELDS = (
         ("image", "image"),
         ("name", "name"),
@@ -114,6 +102,7 @@ class JobRunScreen(ModalScreen[JobSpec | None]):
         ("env", "env"),
         ("labels", "labels"),
     )
+    field_keys = tuple(key for key, _label in FIELDS)
 
     def __init__(self, defaults: dict[str, str]) -> None:
         super().__init__()
@@ -144,50 +133,12 @@ class JobRunScreen(ModalScreen[JobSpec | None]):
         self.query_one("#run-image", Input).focus()
         self._update()
 
-    def _values(self) -> dict[str, str]:
-        return {key: self.query_one(f"#run-{key}", Input).value for key, _label in self.FIELDS}
+    def build(self, values: dict[str, str], unsecure_http: bool) -> JobSpec:
+        return spec_from_fields(values, unsecure_http)
 
-    @property
-    def _unsecure(self) -> bool:
-        return self.query_one("#run-unsecure", Checkbox).value
-
-    @on(Input.Changed)
-    @on(Checkbox.Changed)
-    def _update(self) -> None:
-        self.query_one("#run-warning", Static).display = self._unsecure
-        preview = self.query_one("#run-preview", Static)
-        try:
-            preview.update(Text(run_command_line(spec_from_fields(self._values(), self._unsecure)), style="dim"))
-        except UserError:
-            preview.update(Text("(fix the fields to see the ovhai command)", style="dim"))
+    def command(self, spec: JobSpec) -> str:
+        return run_command_line(spec)
 
     @on(Switch.Changed, "#run-grpc")
     def _grpc(self, event: Switch.Changed) -> None:
         self.query_one("#run-port", Input).value = str(GRPC_PORT if event.value else HTTP_PORT)
-
-    def action_run(self) -> None:
-        try:
-            spec = spec_from_fields(self._values(), self._unsecure)
-        except _FieldError as error:
-            message = self.query_one("#run-error", Static)
-            message.update(inert(error.message, style="bold red"))
-            for field in self.query(Input):
-                field.set_class(field.id == f"run-{error.field}", "-invalid")
-            field = self.query_one(f"#run-{error.field}", Input)
-            field.focus()
-            # At 80x24 the message sits below the fold: bring it and the field into view.
-            self.call_after_refresh(message.scroll_visible, animate=False)
-            self.call_after_refresh(field.scroll_visible, animate=False)
-            return
-        self.dismiss(spec)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#run-start")
-    def _start(self) -> None:
-        self.action_run()
-
-    @on(Button.Pressed, "#run-cancel")
-    def _cancelled(self) -> None:
-        self.action_cancel()

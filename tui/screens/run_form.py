@@ -1,0 +1,87 @@
+"""What the job and app run forms share: fields checked before anything is sent, the first
+refused one marked and its error scrolled into view (at 80×24 it sits below the fold), the
+equivalent ovhai command previewed as you type, and the `--unsecure-http` warning.
+
+A form names its inputs `#<prefix>-<field>` and its checkbox `#<prefix>-unsecure`; it says
+how its values become a spec (`build`, raising `FieldError`) and what command that is.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Generic, TypeVar
+
+from rich.text import Text
+from textual import on
+from textual.binding import Binding
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Static
+
+from services.errors import UserError
+from widgets.inert import inert
+
+Spec = TypeVar("Spec")
+
+
+class FieldError(UserError):
+    """A refused value, naming the field it came from."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class RunForm(ModalScreen[Spec | None], Generic[Spec]):
+    """Dismisses with the spec to run, or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "run", "Run")]
+    prefix: ClassVar[str]
+    field_keys: ClassVar[tuple[str, ...]]
+
+    def build(self, values: dict[str, str], unsecure_http: bool) -> Spec:
+        raise NotImplementedError
+
+    def command(self, spec: Spec) -> str:
+        raise NotImplementedError
+
+    def _values(self) -> dict[str, str]:
+        return {key: self.query_one(f"#{self.prefix}-{key}", Input).value for key in self.field_keys}
+
+    @property
+    def _unsecure(self) -> bool:
+        return self.query_one(f"#{self.prefix}-unsecure", Checkbox).value
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    def _update(self) -> None:
+        self.query_one("#run-warning", Static).display = self._unsecure
+        preview = self.query_one("#run-preview", Static)
+        try:
+            preview.update(Text(self.command(self.build(self._values(), self._unsecure)), style="dim"))
+        except UserError:
+            preview.update(Text("(fix the fields to see the ovhai command)", style="dim"))
+
+    def action_run(self) -> None:
+        try:
+            spec = self.build(self._values(), self._unsecure)
+        except FieldError as error:
+            message = self.query_one("#run-error", Static)
+            message.update(inert(error.message, style="bold red"))
+            for field in self.query(Input):
+                field.set_class(field.id == f"{self.prefix}-{error.field}", "-invalid")
+            field = self.query_one(f"#{self.prefix}-{error.field}", Input)
+            field.focus()
+            self.call_after_refresh(message.scroll_visible, animate=False)
+            self.call_after_refresh(field.scroll_visible, animate=False)
+            return
+        self.dismiss(spec)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#run-start")
+    def _start(self) -> None:
+        self.action_run()
+
+    @on(Button.Pressed, "#run-cancel")
+    def _cancelled(self) -> None:
+        self.action_cancel()
