@@ -180,3 +180,24 @@ def test_ranges_as_perf_analyzer_takes_them() -> None:
         with pytest.raises(UserError):
             parse_range(bad, "--concurrency-range")
     assert csv_text([]).startswith("Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,Server Compute Input")
+
+
+def test_ctrl_c_prints_what_was_measured_and_exits(server: TritonServer) -> None:
+    """A real SIGINT to `triton-deck perf` in its own process, after its first level."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "tui.cli", "perf", "-u", f"127.0.0.1:{server.ports.http}", "-m", "simple",
+            "--concurrency-range", "1:50", "--measurement-interval", "200", "--warmup", "50", "--stability-percentage", "100"]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).resolve().parent.parent)
+    assert process.stdout is not None
+    first = process.stdout.readline()  # the first level's line: the sweep is under way
+    assert first.startswith("Concurrency 1:"), first
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "stopped early: interrupted" in err
+    assert "infer/sec" in out and out.strip().splitlines()[-1].split()[0].isdigit(), "the summary of the levels measured"
