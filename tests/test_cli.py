@@ -265,3 +265,10 @@ def test_unknown_states_and_missing_optional_fields_never_break_a_listing() -> N
     assert job.state is not JobState.RUNNING and job.history[0].state is JobState.QUEUED
     bare = job_from_document({"id": "j2"})
     assert bare.state.value == "UNKNOWN" and bare.created_at.year == 1970
+
+
+def test_a_triton_release_is_a_year_and_a_month(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["image", "dockerfile", "--version", "24.13"])[0] == 1
+    assert "invalid Triton version '24.13'" in capsys.readouterr().err
+    code, out = run(["image", "dockerfile", "--version", "24.12"])
+    assert code == 0 and out.startswith("FROM nvcr.io/nvidia/tritonserver:24.12-py3")

@@ -184,3 +184,12 @@ async def test_a_refused_field_is_marked_and_its_error_scrolled_into_view_at_80x
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert form.query_one("#run-port", Input).has_class("-invalid") and not gpu.has_class("-invalid"), "the mark moves with the error"
+
+
+async def test_a_stop_says_stopping_at_once() -> None:
+    app = fake_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.press("j", "s", "y")  # the RUNNING server job
+        assert any("stopping job" in str(note.message) for note in app._notifications), "before the platform answers"

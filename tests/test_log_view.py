@@ -294,3 +294,13 @@ async def test_a_burst_of_reconnects_is_one_row_and_a_count() -> None:
         assert shown.count(("reconnected", True)) == 1, shown
         assert pane.note == "reconnected 5 times in 10 s"
         assert "reconnected 5 times in 10 s" in str(pane.query_one("#log-indicator").render())
+
+
+async def test_one_line_is_one_line() -> None:
+    platform = FakeJobPlatform(SNAPSHOT_NOW)
+    job = platform.add(SPEC, JobState.DONE, log=[stamped("alone")])
+    app = app_with(platform)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_logs(app, pilot, job, 1)
+        await pilot.pause()
+        assert " 1 line " in str(pane.query_one("#log-indicator").render())

@@ -202,7 +202,7 @@ class LogPane(Vertical):
         if not self.is_mounted:
             return
         follow = Text(" FOLLOW ", style="reverse bold") if self.following else Text(" PAUSED ", style="reverse")
-        parts: list[Text | str | tuple[str, str]] = [follow, "  ", (visible(self.title), "bold"), f"  {self._received} lines  ", (self.stream.value, "dim")]
+        parts: list[Text | str | tuple[str, str]] = [follow, "  ", (visible(self.title), "bold"), f"  {self._received} line{'' if self._received == 1 else 's'}  ", (self.stream.value, "dim")]
         if self._new_lines:
             parts += ["  ", (f"{self._new_lines} new lines (G to follow)", "bold yellow")]
         if self.view.wrap:

@@ -15,7 +15,7 @@ from services.text import has_controls, visible
 DEFAULT_TRITON_VERSION = "23.03"
 AI_TRAINING_UID = 42420
 DEFAULT_PLATFORM = "linux/amd64"
-_VERSION = re.compile(r"^\d{2}\.\d{2}$")
+_VERSION = re.compile(r"^\d{2}\.(0[1-9]|1[0-2])$")  # NGC's YY.MM: a month, 01 to 12
 INSTRUCTIONS = {"ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"}
 
 
@@ -46,7 +46,7 @@ def render_dockerfile(spec: DockerfileSpec) -> str:
         if line.split(" ", 1)[0].upper() not in INSTRUCTIONS:
             raise UserError(f"extra line '{line}' is not a Dockerfile instruction: start it with RUN, ENV, COPY, LABEL…")
     if not spec.base and not _VERSION.match(spec.version):
-        raise UserError(f"invalid Triton version '{spec.version}': use the NGC release form YY.MM, e.g. 23.03")
+        raise UserError(f"invalid Triton version '{spec.version}': use the NGC release form YY.MM (a month 01-12), e.g. 23.03")
     lines = [
         f"FROM {spec.base_image}",
         "WORKDIR /workspace",

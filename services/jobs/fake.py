@@ -136,7 +136,7 @@ class FakeJobPlatform:
         with self._lock:
             job = self._existing(job_id)
             if not job.state.is_terminal and not force:
-                raise UserError(f"job {job.short_id} is {job.state}: stop it first, or delete with force")
+                raise UserError(f"job {job.short_id} is {job.state}: stop it first, or delete with --force")
             del self._jobs[job_id]
             del self._logs[job_id]
 

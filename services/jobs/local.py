@@ -143,7 +143,7 @@ class LocalJobPlatform:
         job = self.get(job_id)
         if not job.state.is_terminal:
             if not force:
-                raise UserError(f"job {job.short_id} is {job.state}: stop it first, or delete with force")
+                raise UserError(f"job {job.short_id} is {job.state}: stop it first, or delete with --force")
             self.stop(job_id)
             deadline = time.monotonic() + 30
             while not self.get(job_id).state.is_terminal and time.monotonic() < deadline:

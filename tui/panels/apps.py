@@ -146,6 +146,7 @@ class AppsPanel(PolledPanel):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
+                self.notify(f"stopping app {app.short_id}…")
                 self.change(lambda: stop(self.services.apps()))
 
         detail = "Its replicas are freed; the app, its URL and its settings are kept (t starts it again)."

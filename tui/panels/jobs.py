@@ -112,6 +112,7 @@ class JobsPanel(PolledPanel):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
+                self.notify(f"stopping job {job.short_id}…")  # at once: the platform may take seconds to answer
                 self.change(lambda: stop(self.services.jobs()))
 
         detail = "RW volumes are synced back while it finalizes."

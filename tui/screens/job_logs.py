@@ -222,7 +222,7 @@ class LogScreen(Screen[None]):
         except OSError as error:
             self.app.call_from_thread(self.notify, f"cannot save to {target}: {error.strerror}; pick another path", severity="error")
             return
-        self.app.call_from_thread(self.notify, f"saved {count} lines to {target}")
+        self.app.call_from_thread(self.notify, f"saved {count} line{'' if count == 1 else 's'} to {target}")
 
 
 class JobLogScreen(LogScreen):
