@@ -442,3 +442,17 @@ async def test_the_profile_picker_lists_profiles_added_in_another_shell() -> Non
         await pilot.pause()
         assert isinstance(app.screen, ProfileScreen)
         assert "added-later" in app.config.profiles and "gra" in app.config.profiles, "the session's profiles stay too"
+
+
+async def test_the_deploy_tab_opens_the_guided_flow() -> None:
+    from tui.screens.deploy import DeployScreen
+
+    app = fake_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        strip = app.query_one(TabStrip)
+        assert "0 Deploy" in str(strip.render())
+        start = str(strip.render()).index("0 Deploy") - 1
+        await pilot.click("#tabs", offset=(start + 2, 0))
+        await pilot.pause()
+        assert isinstance(app.screen, DeployScreen)

@@ -32,6 +32,8 @@ from tui.settings import AppSettings
 from widgets.context_bar import ContextBar
 from widgets.tab_strip import TabStrip
 
+DEPLOY_TAB = "deploy"
+
 if TYPE_CHECKING:
     from tui.panels.base import Panel
 
@@ -71,7 +73,8 @@ class TritonDeck(App[None]):
     def compose(self) -> ComposeResult:
         yield ContextBar(id="context")
         first = PANEL_ENTRIES[0]
-        yield TabStrip([(panel.name, f"{panel.key} {panel.title}") for panel in PANEL_ENTRIES], id="tabs")
+        # The guided flow is a tab too (last, so the panels keep their places): where a newcomer looks first.
+        yield TabStrip([*((panel.name, f"{panel.key} {panel.title}") for panel in PANEL_ENTRIES), (DEPLOY_TAB, "0 Deploy")], id="tabs")
         with ContentSwitcher(initial=f"{first.name}-pane", id="panels"):
             for panel in PANEL_ENTRIES:
                 with Container(id=f"{panel.name}-pane", classes="pane"):
@@ -146,7 +149,10 @@ class TritonDeck(App[None]):
         self.action_show_panel(PANEL_IDS[(index + step) % len(PANEL_IDS)])
 
     def on_tab_strip_chosen(self, message: TabStrip.Chosen) -> None:
-        self.action_show_panel(message.name)
+        if message.name == DEPLOY_TAB:
+            self.action_deploy()
+        else:
+            self.action_show_panel(message.name)
 
     def _focus_panel(self, name: str) -> None:
         panel = self.panel(name)
