@@ -10,10 +10,11 @@ implementation or, in `unavailable`, a one-line reason the UI shows in its place
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from services.config import TOKEN_ENV, Profile, ProfileKind, resolve_s3_credentials, resolve_token, token_source
 from services.errors import UserError
@@ -91,6 +92,29 @@ class ServiceSet:
 ServiceFactory = Callable[[Profile], ServiceSet]
 
 
+class Deferred:
+    """A capability built on first use: opening a profile, and so the app's first frame, does
+    not import what the first panel does not show. Whether it is available is decided before
+    (a missing token still makes it unavailable at once); only building it waits."""
+
+    __slots__ = ("_build", "_target", "_lock")
+
+    def __init__(self, build: Callable[[], object]) -> None:
+        self._build = build
+        self._target: object | None = None
+        self._lock = threading.Lock()
+
+    def _resolve(self) -> object:
+        if self._target is None:
+            with self._lock:
+                if self._target is None:
+                    self._target = self._build()
+        return self._target
+
+    def __getattr__(self, name: str) -> Any:  # only for what is not a slot: the capability's own
+        return getattr(self._resolve(), name)
+
+
 # -- the local kind: directory buckets, supervisor jobs, the bundled tritonserver ---------------
 
 
@@ -101,15 +125,21 @@ def _local_store(profile: Profile, env: Mapping[str, str]) -> ObjectStore:
 
 
 def _local_jobs(profile: Profile, env: Mapping[str, str]) -> JobPlatform:
-    from services.jobs.local import LocalJobPlatform
+    def build() -> JobPlatform:
+        from services.jobs.local import LocalJobPlatform
 
-    return LocalJobPlatform()
+        return LocalJobPlatform()
+
+    return cast("JobPlatform", Deferred(build))
 
 
 def _local_apps(profile: Profile, env: Mapping[str, str]) -> AppPlatform:
-    from services.apps.local import LocalAppPlatform
+    def build() -> AppPlatform:
+        from services.apps.local import LocalAppPlatform
 
-    return LocalAppPlatform()
+        return LocalAppPlatform()
+
+    return cast("AppPlatform", Deferred(build))
 
 
 def _local_token(profile: Profile, env: Mapping[str, str]) -> Callable[[], Secret] | None:
@@ -160,23 +190,33 @@ def _ovh_token(profile: Profile, env: Mapping[str, str]) -> Callable[[], Secret]
 
 
 def _ovh_jobs(profile: Profile, env: Mapping[str, str]) -> JobPlatform:
-    from services.jobs.ai_training import AITrainingPlatform
-
     token = _ovh_token(profile, env)
     source = token_source(profile, env)
     if token is None or source is None:
         raise UserError(f"no AI Training token: set {TOKEN_ENV}, or token_command in profile '{profile.name}' (`triton-deck profile add`)")
-    return AITrainingPlatform(_ovh_api_url(profile), token, source, region=profile.region, shared_registry=profile.registry)
+
+    def build() -> JobPlatform:
+        from services.jobs.ai_training import AITrainingPlatform
+
+        assert token is not None and source is not None
+        return AITrainingPlatform(_ovh_api_url(profile), token, source, region=profile.region, shared_registry=profile.registry)
+
+    return cast("JobPlatform", Deferred(build))
 
 
 def _ovh_apps(profile: Profile, env: Mapping[str, str]) -> AppPlatform:
-    from services.apps.ai_deploy import AIDeployPlatform
-
     token = _ovh_token(profile, env)
     source = token_source(profile, env)
     if token is None or source is None:
         raise UserError(f"no AI Deploy token: set {TOKEN_ENV}, or token_command in profile '{profile.name}' (`triton-deck profile add`)")
-    return AIDeployPlatform(_ovh_api_url(profile), token, source)
+
+    def build() -> AppPlatform:
+        from services.apps.ai_deploy import AIDeployPlatform
+
+        assert token is not None and source is not None
+        return AIDeployPlatform(_ovh_api_url(profile), token, source)
+
+    return cast("AppPlatform", Deferred(build))
 
 
 def _ovh_rows(profile: Profile, env: Mapping[str, str]) -> list[tuple[str, str]]:

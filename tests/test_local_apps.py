@@ -165,8 +165,19 @@ def test_a_killed_replica_under_load_is_replaced_while_the_app_serves(models_buc
         assert len(results) > 50 and failed <= 2, (len(results), failed)  # at most what was in flight on the victim
         assert victim not in replica_ports(platform, replaced)
         assert "exited with status" in (platform.root / app.id / "log.txt").read_text()
+        assert os.system(f"pgrep -f '{app.id}/workspace/model[s]/simple' > /dev/null") == 0, "the live replicas' stubs run"
     finally:
         platform.delete(app.id, force=True)
+    assert no_stub_left(platform.root / app.id), "the killed replica's python stub went with it"
+
+
+def no_stub_left(root: Path, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.system(f"pgrep -f '{root}/workspace/model[s]' > /dev/null") != 0:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def test_scale_one_to_three_to_one_by_cli(models_bucket: BucketRef) -> None:

@@ -52,7 +52,7 @@ from services.jobs.environment import container_environment
 from services.jobs.local_store import now
 from services.jobs.local_supervisor import sync_volumes_in
 from services.jobs.local_token import local_token, server_guard_args
-from services.triton.runtime import Ports, TritonServer, die_with_parent, prepare_runtime, terminate_group
+from services.triton.runtime import Ports, TritonServer, die_with_parent, prepare_runtime, signal_group, terminate_group
 
 TICK_S = 0.5
 RAM_PER_CPU = 2 * 1024**3
@@ -186,6 +186,7 @@ class AppSupervisor:
         """Replicas that died: logged with Triton's reason, counted when never ready."""
         for replica in [r for r in self.replicas if r.process.poll() is not None]:
             self.replicas.remove(replica)
+            signal_group(replica.process.pid, signal.SIGKILL)  # its python stubs, if the server died without them
             time.sleep(0.1)  # the pump's last lines
             reason = replica.server.log_tail()
             self.last_reason = f"replica {replica.name} exited with status {replica.process.returncode}: {reason}"
