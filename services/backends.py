@@ -351,10 +351,16 @@ def describe_profile(profile: Profile, env: Mapping[str, str]) -> list[tuple[str
 
 def open_image_builder(env: Mapping[str, str]) -> ImageBuilder:
     """The engine the docker CLI would use (DOCKER_HOST, context, default sockets), on every profile."""
-    from services.images.docker_builder import DockerImageBuilder
     from services.images.engine import discover_engine
 
-    return DockerImageBuilder(discover_engine(env), env)
+    engine = discover_engine(env)  # no engine: unavailable now, with where it looked
+
+    def build() -> ImageBuilder:
+        from services.images.docker_builder import DockerImageBuilder
+
+        return DockerImageBuilder(engine, env)
+
+    return cast("ImageBuilder", Deferred(build))
 
 
 def open_inference(endpoint: Endpoint) -> InferenceClient:
