@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from services.cancel import CancelToken
-from services.jobs.protocol import LogItem, VolumeSpec
+from services.jobs.protocol import LogItem, VolumeSpec, kept_as_given
 
 MAX_REPLICAS = 10
 TRITON_HTTP_PORT = 8000
@@ -41,12 +41,7 @@ class AppState(StrEnum):
     @classmethod
     def _missing_(cls, value: object) -> AppState | None:
         """A state added after this build: kept and shown as it is (see `JobState._missing_`)."""
-        if not isinstance(value, str) or not value:
-            return None
-        member = str.__new__(cls, value)
-        member._name_ = value
-        member._value_ = value
-        return member
+        return kept_as_given(cls, value)
 
     @property
     def is_up(self) -> bool:

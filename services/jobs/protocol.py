@@ -11,10 +11,22 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from services.cancel import CancelToken
 from services.secrets import Secret
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def kept_as_given(cls: type[E], value: object) -> E | None:
+    """An open enum's unknown value, as a member of its own (for `_missing_`); None for a non-string."""
+    if not isinstance(value, str) or not value:
+        return None
+    member = str.__new__(cls, value)
+    member._name_ = value
+    member._value_ = value
+    return member
 
 
 class JobState(StrEnum):
@@ -36,12 +48,7 @@ class JobState(StrEnum):
     def _missing_(cls, value: object) -> JobState | None:
         """A state the API added after this build (say `STOPPING`): kept as it is, shown as
         it is, and neither running nor finished, instead of breaking every listing."""
-        if not isinstance(value, str) or not value:
-            return None
-        member = str.__new__(cls, value)
-        member._name_ = value
-        member._value_ = value
-        return member
+        return kept_as_given(cls, value)
 
     @property
     def is_terminal(self) -> bool:

@@ -32,6 +32,7 @@ from services.inference.protocol import (
     ClassifyRequest,
     ClassifyResult,
     Endpoint,
+    InferenceClient,
     ModelMetadata,
     Scaling,
     TensorSpec,
@@ -134,6 +135,7 @@ class InferencePanel(Panel):
         self._model_metadata: ModelMetadata | None = None
         self._stats: deque[StatsSample] = deque(maxlen=STATS_SAMPLES)
         self._last_stats: tuple[str, ModelStats, float] | None = None
+        self._stats_client: InferenceClient | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="server-box", classes="box")
@@ -331,10 +333,10 @@ class InferencePanel(Panel):
 
     @work(thread=True, exclusive=True, group="inference-stats", exit_on_error=False)
     def _read_stats(self, endpoint: Endpoint, model: str) -> None:
-        factory = self.services.inference
-        assert factory is not None
+        if self._stats_client is None or self._stats_client.endpoint != endpoint:  # one connection, not one a second
+            self._stats_client = self.services.inference_client(endpoint)
         try:
-            stats = factory(endpoint).model_stats(model)
+            stats = self._stats_client.model_stats(model)
         except UserError:
             return  # a server without the statistics extension: the box stays hidden
         self.post_message(self.StatsRead(model, stats, time.monotonic()))
