@@ -46,6 +46,19 @@ def wait_until(platform: LocalAppPlatform, app_id: str, test: Callable[[App], bo
         time.sleep(0.2)
 
 
+def wait_recording_signals(platform: LocalAppPlatform, app_id: str, test: Callable[[App], bool]) -> list[float]:
+    """Every scaling signal seen until `test` holds: the one that moved the app, not only the one
+    after (a replica just added idles and pulls the average down)."""
+    signals: list[float] = []
+
+    def record(app: App) -> bool:
+        signals.append(app.signal or 0.0)
+        return test(app)
+
+    wait_until(platform, app_id, record, timeout=60)
+    return signals
+
+
 def get_json(url: str) -> dict[str, object]:
     with urllib.request.urlopen(url, timeout=10) as answer:
         document: dict[str, object] = json.loads(answer.read())
@@ -286,8 +299,8 @@ def test_automatic_scaling_on_cpu_goes_up_under_load_and_down_after_the_window(m
         assert app.url
         worker = threading.Thread(target=load, args=(app.url, 15))
         worker.start()
-        up = wait_until(platform, app.id, lambda a: a.available_replicas == 2, timeout=60)
-        assert up.signal is not None and up.signal > 5
+        signals = wait_recording_signals(platform, app.id, lambda a: a.available_replicas == 2)
+        assert max(signals) > 5
         worker.join()
         down = wait_until(platform, app.id, lambda a: a.desired == 1 and len(a.replicas) == 1, timeout=60)
         assert AppState.SCALING in [change.state for change in down.history]
@@ -324,8 +337,8 @@ def test_automatic_scaling_on_tritons_pending_request_gauge(models_bucket: Bucke
         assert app.url
         worker = threading.Thread(target=load, args=(app.url, 12, 12))
         worker.start()
-        up = wait_until(platform, app.id, lambda a: a.available_replicas >= 2, timeout=60)
-        assert up.signal is not None and up.signal >= 2
+        signals = wait_recording_signals(platform, app.id, lambda a: a.available_replicas >= 2)
+        assert max(signals) >= 2
         worker.join()
         wait_until(platform, app.id, lambda a: a.desired == 1 and len(a.replicas) == 1, timeout=60)
     finally:
