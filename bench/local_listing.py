@@ -22,8 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.seaweed import seaweed_s3  # noqa: E402
 from bench.storage import KEY, SECRET, boto3_client  # noqa: E402
+from services.storage.listing import iter_objects  # noqa: E402
 from services.storage.local import LocalObjectStore  # noqa: E402
-from services.storage.protocol import BucketRef, iter_objects  # noqa: E402
+from services.storage.protocol import BucketRef  # noqa: E402
 
 
 def fill_local(store: LocalObjectStore, bucket: BucketRef, names: list[str]) -> None:

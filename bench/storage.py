@@ -1,7 +1,7 @@
 """Object storage benchmark: our S3 store against awscli, s5cmd and boto3's TransferManager,
 all against the same local SeaweedFS server, in one run.
 
-    python3 -m uv run --group bench python bench/storage.py [--small 2500] [--big-mb 200] [--list-keys 100000] [--workers 8]
+    python3 -m uv run --group bench python bench/storage.py [--small 2500] [--big-mb 200] [--list-keys 100000] [--workers 8] [--rounds 3]
 
 Upload: the same tree (many small files plus one big file) into a fresh prefix per tool;
 targets: faster than awscli, within 20% of s5cmd, never slower than TransferManager.
@@ -13,8 +13,11 @@ Listing: every key of a 100,000-key bucket; ≤1.5× s5cmd ls, never slower than
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,8 +32,9 @@ from bench.seaweed import seaweed_s3  # noqa: E402
 from services.cancel import CancelToken  # noqa: E402
 from services.config import S3Credentials  # noqa: E402
 from services.secrets import Secret  # noqa: E402
+from services.storage.listing import iter_objects  # noqa: E402
 from services.storage.planning import plan_upload  # noqa: E402
-from services.storage.protocol import BucketRef, UploadOptions, iter_objects  # noqa: E402
+from services.storage.protocol import BucketRef, UploadOptions  # noqa: E402
 from services.storage.s3 import S3ObjectStore  # noqa: E402
 
 KEY, SECRET = "bench-access", "bench-secret"
@@ -38,9 +42,23 @@ TOOL_ENV = {**os.environ, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SEC
 
 
 def timed(run: Callable[[], object]) -> float:
+    os.sync()  # no contender pays for the previous one's writeback
     started = time.perf_counter()
     run()
     return time.perf_counter() - started
+
+
+def median_of_rounds(contenders: dict[str, Callable[[int], object]], rounds: int, after_round: Callable[[int], None] = lambda _r: None) -> dict[str, float]:
+    """Each contender `rounds` times (given the round's number), the order rotated every round so
+    none always meets a cold server or a disk still busy with another's files; the medians.
+    This VM's disk makes one run of 200 MiB vary by 2×: a single run compares noise."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    names = list(contenders)
+    for number in range(rounds):
+        for name in names[number % len(names) :] + names[: number % len(names)]:
+            times[name].append(timed(functools.partial(contenders[name], number)))
+        after_round(number)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def make_tree(root: Path, small: int, big_mb: int) -> int:
@@ -112,7 +130,7 @@ def upload_benchmark(endpoint: str, tree: Path, workers: int, total_bytes: int) 
     print(f"  small objects sent with the lean signed PUT: {store.fast_puts_sent} (the rest through boto3)")
 
 
-def download_benchmark(endpoint: str, scratch: Path, workers: int, total_bytes: int) -> None:
+def download_benchmark(endpoint: str, scratch: Path, workers: int, total_bytes: int, rounds: int) -> None:
     """The upload's set (under ours/) down into a fresh directory per tool."""
     from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
@@ -121,32 +139,36 @@ def download_benchmark(endpoint: str, scratch: Path, workers: int, total_bytes: 
     client = boto3_client(endpoint, workers)
     objects = list(iter_objects(store, bucket, "ours/"))
 
-    def ours() -> None:
-        result = store.download(bucket, objects, scratch / "dl-ours", lambda _p: None, CancelToken(), remove_prefix="ours/")
+    def into(tool: str, number: int) -> Path:
+        return scratch / f"dl-{number}" / tool
+
+    def ours(number: int) -> None:
+        result = store.download(bucket, objects, into("ours", number), lambda _p: None, CancelToken(), remove_prefix="ours/")
         assert result.ok, result.failed[:3]
 
-    def transfer_manager() -> None:  # the raw boto3 way: TransferManager downloads, as many as workers at once
+    def transfer_manager(number: int) -> None:  # the raw boto3 way: TransferManager downloads, as many as workers at once
         config = TransferConfig(max_concurrency=workers, multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024)
         with create_transfer_manager(client, config) as manager:
             futures = []
             for info in objects:
-                target = scratch / "dl-tm" / info.key.removeprefix("ours/")
+                target = into("tm", number) / info.key.removeprefix("ours/")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 futures.append(manager.download(bucket.name, info.key, str(target)))
             for future in futures:
                 future.result()
 
-    def awscli() -> None:
+    def awscli(number: int) -> None:
         env = {**TOOL_ENV, "AWS_CONFIG_FILE": str(scratch / "aws-config")}
-        subprocess.run([sys.executable, "-m", "awscli", "s3", "cp", "--recursive", "--quiet", "--endpoint-url", endpoint, f"s3://{bucket.name}/ours/", str(scratch / "dl-aws")], check=True, env=env)
+        subprocess.run([sys.executable, "-m", "awscli", "s3", "cp", "--recursive", "--quiet", "--endpoint-url", endpoint, f"s3://{bucket.name}/ours/", str(into("aws", number))], check=True, env=env)
 
-    def s5cmd() -> None:
+    def s5cmd(number: int) -> None:
         binary = str(Path(sys.executable).with_name("s5cmd"))
-        subprocess.run([binary, "--endpoint-url", endpoint, "--numworkers", str(workers), "cp", f"s3://{bucket.name}/ours/*", f"{scratch / 'dl-s5'}/"], check=True, env=TOOL_ENV, stdout=subprocess.DEVNULL)
+        subprocess.run([binary, "--endpoint-url", endpoint, "--numworkers", str(workers), "cp", f"s3://{bucket.name}/ours/*", f"{into('s5', number)}/"], check=True, env=TOOL_ENV, stdout=subprocess.DEVNULL)
 
-    results = {name: timed(run) for name, run in (("triton-deck", ours), ("TransferManager", transfer_manager), ("awscli", awscli), ("s5cmd", s5cmd))}
+    contenders = {"triton-deck": ours, "TransferManager": transfer_manager, "awscli": awscli, "s5cmd": s5cmd}
+    results = median_of_rounds(contenders, rounds, after_round=lambda number: shutil.rmtree(scratch / f"dl-{number}"))
     mine = results["triton-deck"]
-    print(f"\ndownload: {len(objects)} files, {total_bytes / 2**20:.0f} MiB, {workers} workers")
+    print(f"\ndownload: {len(objects)} files, {total_bytes / 2**20:.0f} MiB, {workers} workers, median of {rounds} rounds")
     for name, seconds in results.items():
         print(f"  {name:<16} {seconds:7.2f} s   {total_bytes / 2**20 / seconds:7.1f} MiB/s   ours/this = {mine / seconds:.2f}")
     print(f"  targets: ours/s5cmd ≤ 1.2 ({mine / results['s5cmd']:.2f}), ours/TransferManager ≤ 1 ({mine / results['TransferManager']:.2f})")
@@ -183,7 +205,7 @@ def delete_benchmark(endpoint: str, workers: int) -> None:
     print(f"  targets: ours/s5cmd ≤ 1.5 ({mine / results['s5cmd']:.2f}), ours/boto3 ≤ 1 ({mine / results['boto3 batches']:.2f})")
 
 
-def listing_benchmark(endpoint: str, keys: int, workers: int) -> None:
+def listing_benchmark(endpoint: str, keys: int, workers: int, rounds: int) -> None:
     client = boto3_client(endpoint, 32)
     bucket = BucketRef("bench-list", "GRA")
     client.create_bucket(Bucket=bucket.name)
@@ -192,20 +214,20 @@ def listing_benchmark(endpoint: str, keys: int, workers: int) -> None:
     store = S3ObjectStore(S3Credentials(Secret(KEY), Secret(SECRET), "bench"), endpoint_url=endpoint, signing_region="us-east-1", workers=workers)
     store.list_buckets()  # a ready client, as the paginator has
 
-    def ours() -> None:
+    def ours(_round: int) -> None:
         assert sum(1 for _ in iter_objects(store, bucket)) == keys
 
-    def paginator() -> None:
+    def paginator(_round: int) -> None:
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket.name, PaginationConfig={"PageSize": 1000})
         assert sum(len(page.get("Contents", [])) for page in pages) == keys
 
-    def s5cmd() -> None:
+    def s5cmd(_round: int) -> None:
         binary = str(Path(sys.executable).with_name("s5cmd"))
         subprocess.run([binary, "--endpoint-url", endpoint, "ls", f"s3://{bucket.name}/*"], check=True, env=TOOL_ENV, stdout=subprocess.DEVNULL)
 
-    results = {name: timed(run) for name, run in (("triton-deck", ours), ("boto3 paginator", paginator), ("s5cmd ls", s5cmd))}
+    results = median_of_rounds({"triton-deck": ours, "boto3 paginator": paginator, "s5cmd ls": s5cmd}, rounds)
     mine = results["triton-deck"]
-    print(f"\nlisting: {keys} keys")
+    print(f"\nlisting: {keys} keys, median of {rounds} rounds")
     for name, seconds in results.items():
         print(f"  {name:<16} {seconds:7.2f} s   ours/this = {mine / seconds:.2f}")
     print(f"  targets: ours/s5cmd ≤ 1.5 ({mine / results['s5cmd ls']:.2f}), ours/paginator ≤ 1 ({mine / results['boto3 paginator']:.2f})")
@@ -217,6 +239,7 @@ def main() -> None:
     parser.add_argument("--big-mb", type=int, default=200)
     parser.add_argument("--list-keys", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each download and listing contender (medians)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
@@ -225,9 +248,9 @@ def main() -> None:
         with seaweed_s3(root / "weed", credentials=(KEY, SECRET)) as endpoint:  # signatures checked
             print(f"SeaweedFS at {endpoint}")
             upload_benchmark(endpoint, root / "tree", args.workers, total)
-            download_benchmark(endpoint, root, args.workers, total)
+            download_benchmark(endpoint, root, args.workers, total, args.rounds)
             delete_benchmark(endpoint, args.workers)
-            listing_benchmark(endpoint, args.list_keys, args.workers)
+            listing_benchmark(endpoint, args.list_keys, args.workers, args.rounds)
 
 
 if __name__ == "__main__":

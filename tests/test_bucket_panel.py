@@ -12,8 +12,9 @@ from services.backends import ServiceSet
 from services.cancel import CancelToken
 from services.config import Config, Profile
 from services.fake_set import fake_services
+from services.storage.listing import iter_objects
 from services.storage.local import LocalObjectStore
-from services.storage.protocol import BucketRef, UploadItem, UploadOptions, iter_objects
+from services.storage.protocol import BucketRef, UploadItem, UploadOptions
 from tests.conftest import SNAPSHOT_NOW, settle
 from tests.test_repository import good_repository
 from tui.app import TritonDeck, make_app

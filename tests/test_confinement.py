@@ -17,8 +17,9 @@ from services.confine import mount_target
 from services.errors import UserError
 from services.jobs.local import LocalJobPlatform
 from services.jobs.protocol import JobSpec, JobState, VolumeSpec
+from services.storage.listing import iter_objects
 from services.storage.local import LocalObjectStore
-from services.storage.protocol import BucketRef, UploadItem, UploadOptions, iter_objects
+from services.storage.protocol import BucketRef, UploadItem, UploadOptions
 from tests.test_local_jobs import wait_for
 from tui.cli import main
 

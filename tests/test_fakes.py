@@ -35,6 +35,7 @@ from services.inference.protocol import (
     image_files,
 )
 from services.jobs.protocol import JobPlatform, JobState
+from services.storage.listing import iter_objects
 from services.storage.protocol import (
     BucketRef,
     ObjectInfo,
@@ -42,7 +43,6 @@ from services.storage.protocol import (
     TransferProgress,
     UploadItem,
     UploadOptions,
-    iter_objects,
 )
 from services.streams import batched
 

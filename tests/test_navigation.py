@@ -11,7 +11,8 @@ from services.errors import UserError
 from services.fake_set import fake_services
 from services.jobs.protocol import JobState
 from services.secrets import Secret
-from services.storage.protocol import BucketRef, iter_objects
+from services.storage.listing import iter_objects
+from services.storage.protocol import BucketRef
 from tests.conftest import deck_config, fake_app
 from tui.app import TritonDeck, make_app
 from tui.panel_registry import PANEL_IDS

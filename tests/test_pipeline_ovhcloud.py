@@ -17,7 +17,7 @@ from services.config import Profile, ProfileKind
 from services.pipeline.plan import DeployPlan, Step
 from services.pipeline.runner import PipelineRunner
 from services.pipeline.state import PipelineStore, StepStatus
-from services.storage.protocol import iter_objects
+from services.storage.listing import iter_objects
 from services.triton.runtime import TritonServer, prepare_runtime
 from tests.container_engine import Dockerd, Registry, import_base_image, start_dockerd, start_registry
 from tests.fake_ai_api import TOKEN, FakeAITrainingAPI

@@ -18,8 +18,9 @@ from bench.seaweed import seaweed_s3
 from services.backends import open_object_store
 from services.cancel import CancelToken
 from services.config import load_config
+from services.storage.etag import multipart_etag
 from services.storage.protocol import BucketRef, UploadItem, UploadOptions
-from services.storage.s3 import S3ObjectStore, multipart_etag
+from services.storage.s3 import S3ObjectStore
 from tui.cli import main
 
 MIB = 1024 * 1024

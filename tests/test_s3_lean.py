@@ -23,8 +23,10 @@ from services.cancel import CancelToken
 from services.config import S3Credentials
 from services.ports import free_port
 from services.secrets import Secret
-from services.storage.protocol import BucketRef, iter_objects
-from services.storage.s3 import MIB, S3ObjectStore, etag_matches, multipart_etag
+from services.storage.etag import MIB, PartDigests, Writable, etag_matches, multipart_etag
+from services.storage.listing import iter_objects
+from services.storage.protocol import BucketRef
+from services.storage.s3 import S3ObjectStore
 from services.storage.s3_lean import LeanS3, signed_headers
 from tests.auth_proxy import FilteringProxy
 
@@ -104,13 +106,56 @@ def test_a_20_mb_object_comes_down_in_ranged_parts_byte_for_byte(moto_endpoint: 
     assert not list((tmp_path / "out").glob(".*")), "no temporary file or journal left"
 
 
+def test_a_part_that_comes_down_wrong_fails_the_download_without_a_second_read(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parts are the uploader's, so each is hashed as it arrives: the ETag check needs no
+    re-read of the file, and still catches one flipped byte."""
+    store = store_on(moto_endpoint, multipart_threshold=5 * MIB, part_size=5 * MIB)
+    bucket = BucketRef("lean-flip", "US-EAST-1")
+    store.create_bucket(bucket)
+    big_object(store, bucket, tmp_path)
+    objects = list(iter_objects(store, bucket, "models/"))
+
+    def no_reread(*_args: object) -> bool:
+        raise AssertionError("the file was read again to check it")
+
+    monkeypatch.setattr("services.storage.s3.etag_matches", no_reread)
+    good = store.download(bucket, objects, tmp_path / "good", lambda _p: None, CancelToken(), remove_prefix="models/")
+    assert good.ok
+    original = LeanS3.get
+
+    def flipping(self: LeanS3, bucket_name: str, key: str, sink: Writable, first: int | None = None, last: int | None = None, on_bytes: object = None) -> bool:
+        class Flip:
+            def write(self, data: bytes) -> int:
+                return sink.write(bytes([data[0] ^ 1]) + data[1:] if first == 10 * MIB else data)
+
+        return original(self, bucket_name, key, Flip(), first, last)
+
+    monkeypatch.setattr(LeanS3, "get", flipping)
+    bad = store.download(bucket, objects, tmp_path / "bad", lambda _p: None, CancelToken(), remove_prefix="models/")
+    assert [reason for _key, reason in bad.failed] == ["lean-flip@US-EAST-1/models/big.onnx came down different from what the server holds (ETag " + objects[0].etag + "): download it again"]
+    assert not list((tmp_path / "bad").rglob("*.onnx*")), "neither the file nor its parts are left"
+
+
+def test_part_digests_stand_in_for_the_etag_only_when_the_parts_are_the_uploaders() -> None:
+    parts = [os.urandom(1000) for _ in range(3)]
+    etag = hashlib.md5(b"".join(hashlib.md5(part).digest() for part in parts)).hexdigest() + "-3"
+    digests = PartDigests(etag, 3)
+    assert digests.usable and not PartDigests(etag, 4).usable and not PartDigests("abc", 2).usable and PartDigests("abc", 1).usable
+    for number, part in reversed(list(enumerate(parts))):  # parts finish in any order
+        digests.record(number, hashlib.md5(part).digest())
+    assert digests.matches()
+    digests.record(1, hashlib.md5(b"x" + parts[1][1:]).digest())
+    assert not digests.matches()
+
+
 KILLED_DOWNLOAD = r"""
 import os, signal, sys
 from services.cancel import CancelToken
 from services.config import S3Credentials
 from services.secrets import Secret
 from services.storage.download_journal import DownloadJournal
-from services.storage.protocol import BucketRef, iter_objects
+from services.storage.protocol import BucketRef
+from services.storage.listing import iter_objects
 from services.storage.s3 import MIB, S3ObjectStore
 
 finished = DownloadJournal.finished

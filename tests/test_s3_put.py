@@ -14,8 +14,9 @@ import pytest
 from services.cancel import CancelToken
 from services.config import S3Credentials
 from services.secrets import Secret
+from services.storage.listing import iter_objects
 from services.storage.planning import plan_upload
-from services.storage.protocol import BucketRef, UploadOptions, iter_objects
+from services.storage.protocol import BucketRef, UploadOptions
 from services.storage.s3 import S3ObjectStore
 from services.storage.s3_lean import LeanS3, signed_put_headers, tls_context
 from tests.auth_proxy import FilteringProxy

@@ -8,6 +8,7 @@ import hashlib
 import os
 import random
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,9 @@ from services.config import S3Credentials
 from services.errors import UserError
 from services.fake_set import FROZEN_NOW
 from services.secrets import Secret
+from services.storage.etag import multipart_etag
 from services.storage.fake import InMemoryObjectStore
+from services.storage.listing import iter_objects
 from services.storage.local import LocalObjectStore
 from services.storage.planning import object_key, plan_upload
 from services.storage.protocol import (
@@ -26,9 +29,8 @@ from services.storage.protocol import (
     TransferProgress,
     UploadItem,
     UploadOptions,
-    iter_objects,
 )
-from services.storage.s3 import S3ObjectStore, multipart_etag
+from services.storage.s3 import S3ObjectStore
 
 MIB = 1024 * 1024
 
@@ -112,7 +114,7 @@ def test_upload_2500_keys_with_remove_prefix_then_list_in_small_pages(
     assert result.ok and len(result.done) == 2500
     assert seen[-1].files_done == 2500 and max(p.bytes_done for p in seen) == sum(map(len, written.values()))
     listed = {info.key: info for info in iter_objects(store, bucket, page_size=97)}
-    assert set(listed) == set(written)
+    assert list(listed) == sorted(written), "every key once, in key order"
     for key, content in written.items():
         assert listed[key].size == len(content)
         assert listed[key].etag == hashlib.md5(content).hexdigest()
@@ -192,6 +194,73 @@ def test_failures_name_the_files_that_did_not_make_it(store_and_bucket: tuple[Ob
     result = store.upload(bucket, [UploadItem(good, "good.txt", 2), missing], UploadOptions(), nothing, CancelToken())
     assert result.done == ("good.txt",)
     assert result.failed == (("vanished.txt", "No such file or directory"),)
+
+
+UNICODE_KEYS = [
+    "a top object.txt", "modèle é/1/poids.bin", "modèle é/config.pbtxt", "model a/1/model.onnx", "model a/config.pbtxt",
+    "model a.txt", "日本/1/model.plan", "日本/labels.txt", "z/deep/er/file", "zz top",
+]  # fmt: skip
+
+
+def test_a_listing_split_over_prefixes_comes_out_whole_and_in_key_order(store_and_bucket: tuple[ObjectStore, BucketRef], tmp_path: Path) -> None:
+    """Several prefixes are listed at once (one chain each), and what comes out is what one
+    chain gives: every key once, in key order, unicode and spaces included, pages of odd sizes."""
+    store, bucket = store_and_bucket
+    source = tmp_path / "f"
+    source.write_bytes(b"x")
+    keys = UNICODE_KEYS + [f"model a/1/part {n:03d}" for n in range(40)] + [f"日本/2/p{n}" for n in range(25)]
+    assert store.upload(bucket, [UploadItem(source, key, 1) for key in keys], UploadOptions(workers=8), nothing, CancelToken()).ok
+    threads: set[str] = set()
+    original = store.list_page
+
+    def recording(*args: object, **kwargs: object) -> object:
+        threads.add(threading.current_thread().name)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.list_page = recording  # type: ignore[method-assign]
+    for page_size in (7, 13, 1000):
+        assert [info.key for info in iter_objects(store, bucket, page_size=page_size)] == sorted(keys)
+        assert [info.key for info in iter_objects(store, bucket, page_size=page_size, chains=1)] == sorted(keys)
+    assert len([name for name in threads if name.startswith("list-chain")]) >= 2, "prefixes listed side by side"
+    under = [info.key for info in iter_objects(store, bucket, "model a/", page_size=5)]
+    assert under == sorted(key for key in keys if key.startswith("model a/"))
+
+
+def test_a_listing_left_early_leaves_no_worker_behind(store_and_bucket: tuple[ObjectStore, BucketRef], tmp_path: Path) -> None:
+    store, bucket = store_and_bucket
+    source = tmp_path / "f"
+    source.write_bytes(b"x")
+    keys = [f"p{n}/k{m:02d}" for n in range(6) for m in range(30)]
+    assert store.upload(bucket, [UploadItem(source, key, 1) for key in keys], UploadOptions(workers=8), nothing, CancelToken()).ok
+    listing = iter_objects(store, bucket, page_size=4)
+    assert [next(listing).key for _ in range(10)] == sorted(keys)[:10]
+    listing.close()
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith(("list-chain", "list-ahead"))]
+
+
+def test_a_prefix_delete_streams_from_its_listing(store_and_bucket: tuple[ObjectStore, BucketRef], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first batch is deleted before the listing has given its last key."""
+    store, bucket = store_and_bucket
+    monkeypatch.setattr("services.storage.s3.DELETE_BATCH", 10)
+    source = tmp_path / "f"
+    source.write_bytes(b"x")
+    keys = [f"gone/{n:03d}" for n in range(45)] + ["kept/a", "kept/b"]
+    assert store.upload(bucket, [UploadItem(source, key, 1) for key in keys], UploadOptions(workers=8), nothing, CancelToken()).ok
+    events: list[str] = []
+
+    def listed() -> Iterator[str]:
+        for info in iter_objects(store, bucket, "gone/", page_size=10):
+            events.append("listed")
+            yield info.key
+        events.append("listing done")
+
+    def progress(_update: TransferProgress) -> None:
+        events.append("deleted")
+
+    result = store.delete(bucket, listed(), progress, CancelToken())
+    assert sorted(result.done) == keys[:45] and not result.failed
+    assert events.index("deleted") < events.index("listing done")
+    assert [info.key for info in iter_objects(store, bucket)] == ["kept/a", "kept/b"]
 
 
 def test_download_prefix_and_delete_prefix(store_and_bucket: tuple[ObjectStore, BucketRef], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,9 +27,10 @@ from services.jobs.environment import container_environment
 from services.jobs.local_store import job_to_record, now, read_record, record_to_job, write_record
 from services.jobs.local_token import local_token, server_guard_args
 from services.jobs.protocol import JobState, StateChange, VolumeSpec
+from services.storage.listing import iter_objects
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
-from services.storage.protocol import BucketRef, UploadOptions, iter_objects
+from services.storage.protocol import BucketRef, UploadOptions
 from services.triton.runtime import Ports, TritonServer, die_with_parent, path_with_this_environment, prepare_runtime, terminate_group
 
 

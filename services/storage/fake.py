@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from services.storage.protocol import (
     TransferResult,
     UploadItem,
     UploadOptions,
+    delete_total,
 )
 from services.storage.transfer import BytesCallback, run_download, run_upload
 
@@ -161,18 +162,21 @@ class InMemoryObjectStore:
         return run_download(self, bucket, objects_wanted, destination, remove_prefix, 4, progress, cancel)
 
     def delete(
-        self, bucket: BucketRef, keys: Sequence[str], progress: ProgressCallback, cancel: CancelToken
+        self, bucket: BucketRef, keys: Iterable[str], progress: ProgressCallback, cancel: CancelToken
     ) -> TransferResult:
         objects = self._bucket(bucket)
         done: list[str] = []
         failed: list[tuple[str, str]] = []
+        total = delete_total(keys)
         for key in keys:
             if cancel.cancelled:
+                if total is None:
+                    break
                 failed.append((key, "cancelled"))
             elif objects.pop(key, None) is None:
                 failed.append((key, "no such object"))
             else:
                 self._sorted.pop(bucket, None)
                 done.append(key)
-                progress(TransferProgress(key, 0, 0, 0, 0, len(done), len(keys)))
+                progress(TransferProgress(key, 0, 0, 0, 0, len(done), total or 0))
         return TransferResult(done=tuple(done), failed=tuple(failed))

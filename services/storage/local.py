@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +42,7 @@ from services.storage.protocol import (
     TransferResult,
     UploadItem,
     UploadOptions,
+    delete_total,
 )
 
 if TYPE_CHECKING:
@@ -353,12 +354,15 @@ class LocalObjectStore:
         self._bucket_dir(bucket)
         return run_download(self, bucket, objects, destination, remove_prefix, self.workers, progress, cancel)
 
-    def delete(self, bucket: BucketRef, keys: Sequence[str], progress: ProgressCallback, cancel: CancelToken) -> TransferResult:
+    def delete(self, bucket: BucketRef, keys: Iterable[str], progress: ProgressCallback, cancel: CancelToken) -> TransferResult:
         base = self._bucket_dir(bucket)
         done: list[str] = []
         failed: list[tuple[str, str]] = []
+        total = delete_total(keys)
         for key in keys:
             if cancel.cancelled:
+                if total is None:
+                    break
                 failed.append((key, "cancelled"))
                 continue
             try:
@@ -376,5 +380,5 @@ class LocalObjectStore:
                     break
                 parent.rmdir()
             done.append(key)
-            progress(TransferProgress(key, 0, 0, 0, 0, len(done), len(keys)))
+            progress(TransferProgress(key, 0, 0, 0, 0, len(done), total or 0))
         return TransferResult(done=tuple(done), failed=tuple(failed))

@@ -8,7 +8,7 @@ All calls block; the TUI runs them in thread workers and passes a `CancelToken`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -161,22 +161,15 @@ class ObjectStore(Protocol):
         ...
 
     def delete(
-        self, bucket: BucketRef, keys: Sequence[str], progress: ProgressCallback, cancel: CancelToken
-    ) -> TransferResult: ...
+        self, bucket: BucketRef, keys: Iterable[str], progress: ProgressCallback, cancel: CancelToken
+    ) -> TransferResult:
+        """Delete `keys`, taken as they come (a prefix's listing streams in: the first batch
+        goes before the last page is listed); a key that fails is a line of the result.
+        Progress counts against len(keys) when it has one, else against 0 (unknown)."""
+        ...
 
 
-def iter_objects(store: ObjectStore, bucket: BucketRef, prefix: str = "", page_size: int = 1000) -> Iterator[ObjectInfo]:
-    """Every object under `prefix`, page by page, never the whole bucket at once; the next
-    page is fetched while this one is consumed (one ahead: a listing is as fast as the server
-    answers, not as fast as it answers plus what the consumer does with each page)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="list-ahead") as ahead:
-        pending = ahead.submit(store.list_page, bucket, prefix, None, None, page_size)
-        while True:
-            page = pending.result()
-            if page.next_token:
-                pending = ahead.submit(store.list_page, bucket, prefix, None, page.next_token, page_size)
-            yield from page.objects
-            if not page.next_token:
-                return
+def delete_total(keys: Iterable[str]) -> int | None:
+    """How many keys a delete takes: len(keys), or None when they stream in from a listing
+    (then a cancelled delete stops taking them instead of listing the rest to refuse them)."""
+    return len(keys) if isinstance(keys, Sized) else None

@@ -16,8 +16,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +29,7 @@ from services.config import S3Credentials
 from services.errors import UserError
 from services.secrets import redact
 from services.storage.download_journal import DownloadJournal
+from services.storage.etag import MIB, HashingWriter, PartDigests, Writable, candidate_part_sizes, etag_matches, multipart_etag
 from services.storage.protocol import (
     BucketInfo,
     BucketRef,
@@ -38,6 +40,7 @@ from services.storage.protocol import (
     TransferResult,
     UploadItem,
     UploadOptions,
+    delete_total,
 )
 from services.storage.s3_lean import LeanS3
 from services.storage.transfer import BytesCallback, run_download, run_upload
@@ -46,11 +49,11 @@ from services.storage.upload_journal import JournalEntry, UploadJournal
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
-MIB = 1024 * 1024
 DEFAULT_MULTIPART_THRESHOLD = 16 * MIB
 DEFAULT_PART_SIZE = 8 * MIB
 DELETE_BATCH = 1000
 DOWNLOAD_CHUNK = MIB
+LARGEST_DOWNLOAD_PART = 64 * MIB  # an uploader's bigger parts would leave workers idle
 
 
 # OVHcloud Object Storage regions with an S3 endpoint (docs: "S3 endpoints per region").
@@ -65,36 +68,6 @@ def ovh_endpoint(region: str) -> str:
         known = ", ".join(name.upper() for name in OVH_S3_REGIONS)
         raise UserError(f"unknown Object Storage region '{region}': use one of {known}, or set s3_endpoint in the profile")
     return f"https://s3.{region.lower()}.io.cloud.ovh.net"
-
-
-def multipart_etag(path: Path, part_size: int) -> str:
-    """The ETag S3 gives a multipart upload: MD5 of the parts' MD5s, then `-<parts>`."""
-    digests = []
-    with path.open("rb") as handle:
-        while part := handle.read(part_size):
-            digests.append(hashlib.md5(part, usedforsecurity=False).digest())
-    return f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
-
-
-def etag_matches(path: Path, etag: str, part_size: int) -> bool:
-    """Whether `path` is what an object with `etag` holds: its MD5, or for a multipart ETag
-    (`<md5 of part md5s>-N`) that digest over parts of the size the uploader used, tried for
-    the part sizes that give N parts (ours, the common 8 and 16 MiB, the size split evenly into
-    MiB). With no candidate giving N parts, or no ETag, there is nothing to check against."""
-    etag = etag.strip('"')
-    if not etag:
-        return True
-    size = path.stat().st_size
-    if "-" not in etag:
-        digest = hashlib.md5(usedforsecurity=False)
-        with path.open("rb") as handle:
-            while chunk := handle.read(DOWNLOAD_CHUNK):
-                digest.update(chunk)
-        return digest.hexdigest() == etag
-    parts = int(etag.rsplit("-", 1)[1]) if etag.rsplit("-", 1)[1].isdigit() else 0
-    even = -(-size // max(parts, 1) // MIB) * MIB if parts else 0
-    candidates = [c for c in dict.fromkeys((part_size, 8 * MIB, 16 * MIB, even)) if c and -(-size // c) == parts]
-    return not candidates or any(multipart_etag(path, candidate) == etag for candidate in candidates)
 
 
 def _content_md5(data: bytes) -> str:
@@ -423,36 +396,41 @@ class S3ObjectStore:
         if info.size > self.multipart_threshold:
             self._get_ranged(bucket, info, target, on_bytes, cancel)
             return
-        lean = self._lean(bucket.region)
-        if lean is not None:
-            with target.open("wb") as sink:
-                if lean.get(bucket.name, info.key, sink):
-                    on_bytes(sink.tell())
-                    return
-        self._get_range(bucket, info.key, target, None, on_bytes, cancel)
+        with target.open("wb") as sink:
+            lean = self._lean(bucket.region)
+            if lean is not None and lean.get(bucket.name, info.key, sink):
+                on_bytes(sink.tell())
+                return
+            sink.seek(0)
+            sink.truncate()
+            self._get_into(bucket, info.key, sink, None, on_bytes, cancel)
 
-    def _get_range(self, bucket: BucketRef, key: str, target: Path, span: tuple[int, int] | None, on_bytes: BytesCallback, cancel: CancelToken) -> None:
-        """boto3's GET of the object (or bytes span[0]..span[1], written at span[0]) into `target`."""
+    def _get_into(self, bucket: BucketRef, key: str, sink: Writable, span: tuple[int, int] | None, on_bytes: BytesCallback, cancel: CancelToken) -> None:
+        """boto3's GET of the object (or of bytes span[0]..span[1]) written to `sink`."""
         arguments: dict[str, Any] = {"Bucket": bucket.name, "Key": key}
         if span is not None:
             arguments["Range"] = f"bytes={span[0]}-{span[1]}"
         with self._errors(f"downloading {bucket}/{key}"):
             body = self._client(bucket.region).get_object(**arguments)["Body"]
             try:
-                with target.open("r+b" if span is not None else "wb") as sink:
-                    sink.seek(span[0] if span is not None else 0)
-                    for chunk in body.iter_chunks(DOWNLOAD_CHUNK):
-                        cancel.raise_if_cancelled()
-                        sink.write(chunk)
-                        on_bytes(len(chunk))
+                for chunk in body.iter_chunks(DOWNLOAD_CHUNK):
+                    cancel.raise_if_cancelled()
+                    sink.write(chunk)
+                    on_bytes(len(chunk))
             finally:
                 body.close()
+
+    def download_part_size(self, info: ObjectInfo) -> int:
+        """The uploader's part size where the ETag tells it (each part can then be checked as
+        it arrives), else ours."""
+        sizes = [size for size in candidate_part_sizes(info.size, info.etag, self.part_size) if size <= LARGEST_DOWNLOAD_PART]
+        return sizes[0] if sizes else self.part_size
 
     def _get_ranged(self, bucket: BucketRef, info: ObjectInfo, target: Path, on_bytes: BytesCallback, cancel: CancelToken) -> None:
         """Parts fetched concurrently straight into place in `target` (the engine's temporary
         name); a journal beside it records finished parts, so a killed download resumes with
         the parts already on disk. The whole file is checked against the object's ETag."""
-        journal = DownloadJournal(target, info, self.part_size)
+        journal = DownloadJournal(target, info, self.download_part_size(info))
         try:
             self._fetch_parts(bucket, info, target, journal, on_bytes, cancel)
         except BaseException:
@@ -462,22 +440,28 @@ class S3ObjectStore:
 
     def _fetch_parts(self, bucket: BucketRef, info: ObjectInfo, target: Path, journal: DownloadJournal, on_bytes: BytesCallback, cancel: CancelToken) -> None:
         done = journal.load()
+        digests = PartDigests(info.etag, journal.parts)
         if done:
             on_bytes(sum(journal.part_length(n) for n in done))
+            if digests.usable:
+                for number in done:
+                    digests.record_from_disk(target, number, journal.span(number)[0], journal.part_length(number))
         todo = [number for number in range(journal.parts) if number not in done]
         lean = self._lean(bucket.region)
 
         def fetch(number: int) -> None:
             cancel.raise_if_cancelled()
             first, last = journal.span(number)
-            if lean is not None:
-                with target.open("r+b") as sink:
-                    sink.seek(first)
-                    if lean.get(bucket.name, info.key, sink, first, last):
-                        on_bytes(last - first + 1)
-                        journal.finished(number)
-                        return
-            self._get_range(bucket, info.key, target, (first, last), on_bytes, cancel)
+            with target.open("r+b") as handle:
+                handle.seek(first)
+                sink = HashingWriter(handle)
+                if lean is not None and lean.get(bucket.name, info.key, sink, first, last):
+                    on_bytes(last - first + 1)
+                else:  # from the start of the part again, with boto3
+                    handle.seek(first)
+                    sink = HashingWriter(handle)
+                    self._get_into(bucket, info.key, sink, (first, last), on_bytes, cancel)
+            digests.record(number, sink.digest.digest())
             journal.finished(number)
 
         with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(todo) or 1)), thread_name_prefix="s3-range") as pool:
@@ -489,7 +473,8 @@ class S3ObjectStore:
                 for future in futures:
                     future.cancel()
                 raise
-        if not etag_matches(target, info.etag, self.part_size):
+        whole = digests.matches() if digests.usable else etag_matches(target, info.etag, journal.part_size)
+        if not whole:
             raise UserError(f"{bucket}/{info.key} came down different from what the server holds (ETag {info.etag}): download it again")
 
     def upload(
@@ -513,14 +498,15 @@ class S3ObjectStore:
     ) -> TransferResult:
         return run_download(self, bucket, objects, destination, remove_prefix, self.workers, progress, cancel)
 
-    def delete(self, bucket: BucketRef, keys: Sequence[str], progress: ProgressCallback, cancel: CancelToken) -> TransferResult:
-        """`DeleteObjects` batches of 1,000 keys, several at once; a key the server refuses is
-        reported with its reason and the rest still go."""
+    def delete(self, bucket: BucketRef, keys: Iterable[str], progress: ProgressCallback, cancel: CancelToken) -> TransferResult:
+        """`DeleteObjects` batches of 1,000 keys, several at once, each sent as soon as it is
+        full (a prefix's listing streams in); a key the server refuses is reported with its
+        reason and the rest still go."""
         client = self._client(bucket.region)
+        total = delete_total(keys)
         done: list[str] = []
         failed: list[tuple[str, str]] = []
         lock = threading.Lock()
-        batches = [list(keys[start : start + DELETE_BATCH]) for start in range(0, len(keys), DELETE_BATCH)]
 
         def remove(batch: list[str]) -> None:
             if cancel.cancelled:
@@ -532,12 +518,35 @@ class S3ObjectStore:
             with lock:
                 done.extend(entry["Key"] for entry in answer.get("Deleted", []))
                 failed.extend((entry["Key"], entry.get("Message") or entry.get("Code", "failed")) for entry in answer.get("Errors", []))
-                progress(TransferProgress(batch[-1], 0, 0, 0, 0, len(done) + len(failed), len(keys)))
+                progress(TransferProgress(batch[-1], 0, 0, 0, 0, len(done) + len(failed), total or 0))
 
-        if batches:
-            with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(batches))), thread_name_prefix="s3-delete") as pool:
-                list(pool.map(remove, batches))
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="s3-delete") as pool:
+            sent: deque[Future[None]] = deque()
+            try:
+                for batch in _batches(keys, DELETE_BATCH):
+                    if cancel.cancelled and total is None:
+                        break
+                    sent.append(pool.submit(remove, batch))
+                    while len(sent) > 2 * self.workers:  # the listing waits for the deletes, not the reverse
+                        sent.popleft().result()
+                for future in sent:
+                    future.result()
+            except BaseException:
+                for future in sent:
+                    future.cancel()
+                raise
         return TransferResult(done=tuple(done), failed=tuple(failed))
+
+
+def _batches(keys: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for key in keys:
+        batch.append(key)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 class _Bounded:

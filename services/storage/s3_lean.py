@@ -24,11 +24,11 @@ import ssl
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import BinaryIO
 from urllib.parse import quote, unquote_plus, urlencode, urlsplit
 from xml.etree import ElementTree
 
 from services.config import S3Credentials
+from services.storage.etag import Writable
 from services.storage.protocol import ListPage, ObjectInfo
 
 UNSIGNED = "UNSIGNED-PAYLOAD"
@@ -183,7 +183,7 @@ class LeanS3:
         except (ElementTree.ParseError, ValueError, KeyError, OSError, http.client.HTTPException):
             return None
 
-    def get(self, bucket: str, key: str, sink: BinaryIO, first: int | None = None, last: int | None = None, on_bytes: Callable[[int], None] | None = None) -> bool:
+    def get(self, bucket: str, key: str, sink: Writable, first: int | None = None, last: int | None = None, on_bytes: Callable[[int], None] | None = None) -> bool:
         """The object (or bytes `first`..`last`) written to `sink`; False: "get it with boto3"
         (then `sink` may hold a partial write the caller discards or overwrites)."""
         if not self.active:

@@ -2,16 +2,19 @@
 
 Named keys must all exist (a missing one is named, nothing is done); a prefix takes every
 object under it, "" the whole bucket. The transfer itself is the store's, with its typed
-progress and result.
+progress and result. A confirmed prefix delete streams: its keys go to the store as the
+listing yields them, so deleting a million objects neither waits for nor holds the whole
+listing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from services.errors import UserError
-from services.storage.protocol import BucketRef, ObjectInfo, ObjectStore, iter_objects
+from services.storage.listing import iter_objects
+from services.storage.protocol import BucketRef, ObjectInfo, ObjectStore
 
 
 @dataclass(frozen=True)
@@ -38,3 +41,9 @@ def select_objects(store: ObjectStore, bucket: BucketRef, selection: Selection) 
         raise UserError(f"no such object in {bucket}: {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     return [info for info in found.values() if info is not None]
 
+
+def selected_keys(store: ObjectStore, bucket: BucketRef, selection: Selection) -> Iterator[str]:
+    """The keys a delete takes, named ones checked first, a prefix's streamed from its listing."""
+    if selection.keys:
+        return iter([info.key for info in select_objects(store, bucket, selection)])
+    return (info.key for info in iter_objects(store, bucket, selection.prefix))

@@ -12,12 +12,13 @@ import argparse
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from services.cancel import CancelToken
 from services.errors import UserError
+from services.storage.listing import iter_objects
 from services.storage.planning import plan_upload
 from services.storage.protocol import (
     BucketRef,
@@ -26,10 +27,9 @@ from services.storage.protocol import (
     TransferProgress,
     TransferResult,
     UploadOptions,
-    iter_objects,
 )
 from services.units import human_size
-from services.usecases.storage import Selection, select_objects
+from services.usecases.storage import Selection, select_objects, selected_keys
 from tui.cli.output import row_cell, shown, warn
 from tui.cli.repo import check_before_upload
 
@@ -195,21 +195,27 @@ def cmd_object_download(ctx: Context) -> int:
 
 
 def cmd_object_delete(ctx: Context) -> int:
+    """With -y a prefix's keys go as they are listed; otherwise they are counted for the question first."""
     args = ctx.args
     bucket = BucketRef.parse(args.bucket)
     store = _store(ctx)
-    objects = select_objects(store, bucket, Selection.typed(args.objects, args.prefix, args.all))
-    if not objects:
-        ctx.print(f"nothing to delete in {bucket}")
-        return EXIT_OK
+    selection = Selection.typed(args.objects, args.prefix, args.all)
+    keys: Iterable[str] = selected_keys(store, bucket, selection)
     if not args.yes:
+        keys = list(keys)
+        if not keys:
+            ctx.print(f"nothing to delete in {bucket}")
+            return EXIT_OK
         if not sys.stdin.isatty():
-            raise UserError(f"deleting {len(objects)} object(s) from {bucket} needs confirmation: add -y")
-        answer = input(f"delete {len(objects)} object(s) from {bucket}? [y/N] ")
+            raise UserError(f"deleting {len(keys)} object(s) from {bucket} needs confirmation: add -y")
+        answer = input(f"delete {len(keys)} object(s) from {bucket}? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             ctx.print("nothing deleted")
             return EXIT_FAILURE
-    result = store.delete(bucket, [info.key for info in objects], lambda _update: None, CancelToken())
+    result = store.delete(bucket, keys, lambda _update: None, CancelToken())
+    if not result.done and not result.failed:
+        ctx.print(f"nothing to delete in {bucket}")
+        return EXIT_OK
     return _report(ctx, "deleted", result, 0.0, 0)
 
 

@@ -32,7 +32,7 @@ from services.storage.protocol import (
 )
 from services.text import visible
 from services.units import human_size
-from services.usecases.storage import Selection, select_objects
+from services.usecases.storage import Selection, select_objects, selected_keys
 from tui.panels.base import Panel, confirm_screen
 from tui.workers import worker_token
 from widgets.filter_bar import FilterBar
@@ -459,8 +459,8 @@ class BucketsPanel(Panel):
     def _delete(self, location: Location, target: str, is_prefix: bool) -> None:
         store = self.services.object_store
         assert store is not None and location.bucket is not None
-        objects = select_objects(store, location.bucket, Selection(prefix=target) if is_prefix else Selection((target,)))
-        result = store.delete(location.bucket, [info.key for info in objects], lambda _progress: None, worker_token())
+        keys = selected_keys(store, location.bucket, Selection(prefix=target) if is_prefix else Selection((target,)))
+        result = store.delete(location.bucket, keys, lambda _progress: None, worker_token())
         self.post_message(self.Deleted(location, len(result.done), len(result.failed)))
 
     @on(Transferred)
