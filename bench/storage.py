@@ -3,7 +3,7 @@ all against the same local SeaweedFS server, in one run.
 
     python3 -m uv run --group bench python bench/storage.py [--small 2500] [--big-mb 200] [--list-keys 100000] [--workers 8] [--rounds 3]
 
-Upload: the same tree (many small files plus one big file) into a fresh prefix per tool;
+Upload: the same tree (many small files plus one big file) into a fresh prefix per tool and round;
 targets: faster than awscli, within 20% of s5cmd, never slower than TransferManager.
 Download: that set back into a fresh directory per tool; ≤1.2× s5cmd, never slower than boto3.
 Delete: one copy of it per tool; ≤1.5× s5cmd, never slower than boto3's DeleteObjects loop.
@@ -36,6 +36,7 @@ from services.storage.listing import iter_objects  # noqa: E402
 from services.storage.planning import plan_upload  # noqa: E402
 from services.storage.protocol import BucketRef, UploadOptions  # noqa: E402
 from services.storage.s3 import S3ObjectStore  # noqa: E402
+from services.usecases.storage import Selection, selected_keys  # noqa: E402
 
 KEY, SECRET = "bench-access", "bench-secret"
 TOOL_ENV = {**os.environ, "AWS_ACCESS_KEY_ID": KEY, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1"}
@@ -89,7 +90,7 @@ def boto3_client(endpoint: str, workers: int):  # type: ignore[no-untyped-def]
     )  # fmt: skip
 
 
-def upload_benchmark(endpoint: str, tree: Path, workers: int, total_bytes: int) -> None:
+def upload_benchmark(endpoint: str, tree: Path, workers: int, total_bytes: int, rounds: int) -> None:
     from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
     store = S3ObjectStore(S3Credentials(Secret(KEY), Secret(SECRET), "bench"), endpoint_url=endpoint, signing_region="us-east-1", workers=workers)
@@ -100,30 +101,30 @@ def upload_benchmark(endpoint: str, tree: Path, workers: int, total_bytes: int) 
     os.chdir(tree.parent)
     store.list_buckets()  # every contender starts with a ready client
 
-    def ours() -> None:
-        items = plan_upload([tree.name], remove_prefix=f"{tree.name}/", add_prefix="ours/")
+    def ours(number: int) -> None:
+        items = plan_upload([tree.name], remove_prefix=f"{tree.name}/", add_prefix=f"ours-{number}/")
         result = store.upload(bucket, items, UploadOptions(workers=workers, skip_unchanged=False), lambda _p: None, CancelToken())
         assert result.ok, result.failed[:3]
 
-    def transfer_manager() -> None:
+    def transfer_manager(number: int) -> None:
         config = TransferConfig(max_concurrency=workers, multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024)
         with create_transfer_manager(client, config) as manager:
-            futures = [manager.upload(str(p), bucket.name, f"tm/{p.relative_to(tree)}") for p in files]
+            futures = [manager.upload(str(p), bucket.name, f"tm-{number}/{p.relative_to(tree)}") for p in files]
             for future in futures:
                 future.result()
 
-    def awscli() -> None:
+    def awscli(number: int) -> None:
         env = {**TOOL_ENV, "AWS_CONFIG_FILE": str(tree.parent / "aws-config")}
         (tree.parent / "aws-config").write_text(f"[default]\ns3 =\n  max_concurrent_requests = {workers}\n")
-        subprocess.run([sys.executable, "-m", "awscli", "s3", "cp", "--recursive", "--quiet", "--endpoint-url", endpoint, str(tree), f"s3://{bucket.name}/aws/"], check=True, env=env)
+        subprocess.run([sys.executable, "-m", "awscli", "s3", "cp", "--recursive", "--quiet", "--endpoint-url", endpoint, str(tree), f"s3://{bucket.name}/aws-{number}/"], check=True, env=env)
 
-    def s5cmd() -> None:
+    def s5cmd(number: int) -> None:
         binary = str(Path(sys.executable).with_name("s5cmd"))
-        subprocess.run([binary, "--endpoint-url", endpoint, "--numworkers", str(workers), "cp", f"{tree}/*", f"s3://{bucket.name}/s5/"], check=True, env=TOOL_ENV, stdout=subprocess.DEVNULL)
+        subprocess.run([binary, "--endpoint-url", endpoint, "--numworkers", str(workers), "cp", f"{tree}/*", f"s3://{bucket.name}/s5-{number}/"], check=True, env=TOOL_ENV, stdout=subprocess.DEVNULL)
 
-    results = {name: timed(run) for name, run in (("triton-deck", ours), ("TransferManager", transfer_manager), ("awscli", awscli), ("s5cmd", s5cmd))}
+    results = median_of_rounds({"triton-deck": ours, "TransferManager": transfer_manager, "awscli": awscli, "s5cmd": s5cmd}, rounds)
     mine = results["triton-deck"]
-    print(f"\nupload: {len(files)} files, {total_bytes / 2**20:.0f} MiB, {workers} workers")
+    print(f"\nupload: {len(files)} files, {total_bytes / 2**20:.0f} MiB, {workers} workers, median of {rounds} rounds")
     for name, seconds in results.items():
         print(f"  {name:<16} {seconds:7.2f} s   {total_bytes / 2**20 / seconds:7.1f} MiB/s   ours/this = {mine / seconds:.2f}")
     print(f"  targets: ours/awscli < 1 ({mine / results['awscli']:.2f}), ours/s5cmd ≤ 1.2 ({mine / results['s5cmd']:.2f}), ours/TransferManager ≤ 1 ({mine / results['TransferManager']:.2f})")
@@ -131,19 +132,19 @@ def upload_benchmark(endpoint: str, tree: Path, workers: int, total_bytes: int) 
 
 
 def download_benchmark(endpoint: str, scratch: Path, workers: int, total_bytes: int, rounds: int) -> None:
-    """The upload's set (under ours/) down into a fresh directory per tool."""
+    """Our first-round upload (under ours-0/) down into a fresh directory per tool and round."""
     from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
     store = S3ObjectStore(S3Credentials(Secret(KEY), Secret(SECRET), "bench"), endpoint_url=endpoint, signing_region="us-east-1", workers=workers)
     bucket = BucketRef("bench-upload", "GRA")
     client = boto3_client(endpoint, workers)
-    objects = list(iter_objects(store, bucket, "ours/"))
+    objects = list(iter_objects(store, bucket, "ours-0/"))
 
     def into(tool: str, number: int) -> Path:
         return scratch / f"dl-{number}" / tool
 
     def ours(number: int) -> None:
-        result = store.download(bucket, objects, into("ours", number), lambda _p: None, CancelToken(), remove_prefix="ours/")
+        result = store.download(bucket, objects, into("ours", number), lambda _p: None, CancelToken(), remove_prefix="ours-0/")
         assert result.ok, result.failed[:3]
 
     def transfer_manager(number: int) -> None:  # the raw boto3 way: TransferManager downloads, as many as workers at once
@@ -151,7 +152,7 @@ def download_benchmark(endpoint: str, scratch: Path, workers: int, total_bytes: 
         with create_transfer_manager(client, config) as manager:
             futures = []
             for info in objects:
-                target = into("tm", number) / info.key.removeprefix("ours/")
+                target = into("tm", number) / info.key.removeprefix("ours-0/")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 futures.append(manager.download(bucket.name, info.key, str(target)))
             for future in futures:
@@ -159,11 +160,11 @@ def download_benchmark(endpoint: str, scratch: Path, workers: int, total_bytes: 
 
     def awscli(number: int) -> None:
         env = {**TOOL_ENV, "AWS_CONFIG_FILE": str(scratch / "aws-config")}
-        subprocess.run([sys.executable, "-m", "awscli", "s3", "cp", "--recursive", "--quiet", "--endpoint-url", endpoint, f"s3://{bucket.name}/ours/", str(into("aws", number))], check=True, env=env)
+        subprocess.run([sys.executable, "-m", "awscli", "s3", "cp", "--recursive", "--quiet", "--endpoint-url", endpoint, f"s3://{bucket.name}/ours-0/", str(into("aws", number))], check=True, env=env)
 
     def s5cmd(number: int) -> None:
         binary = str(Path(sys.executable).with_name("s5cmd"))
-        subprocess.run([binary, "--endpoint-url", endpoint, "--numworkers", str(workers), "cp", f"s3://{bucket.name}/ours/*", f"{into('s5', number)}/"], check=True, env=TOOL_ENV, stdout=subprocess.DEVNULL)
+        subprocess.run([binary, "--endpoint-url", endpoint, "--numworkers", str(workers), "cp", f"s3://{bucket.name}/ours-0/*", f"{into('s5', number)}/"], check=True, env=TOOL_ENV, stdout=subprocess.DEVNULL)
 
     contenders = {"triton-deck": ours, "TransferManager": transfer_manager, "awscli": awscli, "s5cmd": s5cmd}
     results = median_of_rounds(contenders, rounds, after_round=lambda number: shutil.rmtree(scratch / f"dl-{number}"))
@@ -175,31 +176,30 @@ def download_benchmark(endpoint: str, scratch: Path, workers: int, total_bytes: 
 
 
 def delete_benchmark(endpoint: str, workers: int) -> None:
-    """Each tool deletes one of the upload's four copies (ours/, tm/, aws/, s5/)."""
+    """Each tool deletes its own first-round copy of the upload (ours-0/, tm-0/, aws-0/, s5-0/)."""
     store = S3ObjectStore(S3Credentials(Secret(KEY), Secret(SECRET), "bench"), endpoint_url=endpoint, signing_region="us-east-1", workers=workers)
     bucket = BucketRef("bench-upload", "GRA")
     client = boto3_client(endpoint, workers)
-    counts = {prefix: sum(1 for _ in iter_objects(store, bucket, prefix)) for prefix in ("ours/", "tm/", "aws/", "s5/")}
+    counts = {prefix: sum(1 for _ in iter_objects(store, bucket, prefix)) for prefix in ("ours-0/", "tm-0/", "aws-0/", "s5-0/")}
 
-    def ours() -> None:
-        keys = [info.key for info in iter_objects(store, bucket, "ours/")]
-        assert store.delete(bucket, keys, lambda _p: None, CancelToken()).ok
+    def ours() -> None:  # as `bucket object delete --prefix ours-0/ -y`: the keys stream from the listing
+        assert store.delete(bucket, selected_keys(store, bucket, Selection(prefix="ours-0/")), lambda _p: None, CancelToken()).ok
 
     def boto3_batches() -> None:  # the raw boto3 way: list, then DeleteObjects 1,000 at a time
-        keys = [entry["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket.name, Prefix="tm/") for entry in page.get("Contents", [])]
+        keys = [entry["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket.name, Prefix="tm-0/") for entry in page.get("Contents", [])]
         for start in range(0, len(keys), 1000):
             client.delete_objects(Bucket=bucket.name, Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]]})
 
     def awscli() -> None:
-        subprocess.run([sys.executable, "-m", "awscli", "s3", "rm", "--recursive", "--quiet", "--endpoint-url", endpoint, f"s3://{bucket.name}/aws/"], check=True, env=TOOL_ENV)
+        subprocess.run([sys.executable, "-m", "awscli", "s3", "rm", "--recursive", "--quiet", "--endpoint-url", endpoint, f"s3://{bucket.name}/aws-0/"], check=True, env=TOOL_ENV)
 
     def s5cmd() -> None:
         binary = str(Path(sys.executable).with_name("s5cmd"))
-        subprocess.run([binary, "--endpoint-url", endpoint, "--numworkers", str(workers), "rm", f"s3://{bucket.name}/s5/*"], check=True, env=TOOL_ENV, stdout=subprocess.DEVNULL)
+        subprocess.run([binary, "--endpoint-url", endpoint, "--numworkers", str(workers), "rm", f"s3://{bucket.name}/s5-0/*"], check=True, env=TOOL_ENV, stdout=subprocess.DEVNULL)
 
     results = {name: timed(run) for name, run in (("triton-deck", ours), ("boto3 batches", boto3_batches), ("awscli", awscli), ("s5cmd", s5cmd))}
     mine = results["triton-deck"]
-    print(f"\ndelete: {counts['ours/']} objects each ({', '.join(f'{prefix} {count}' for prefix, count in counts.items())})")
+    print(f"\ndelete: {counts['ours-0/']} objects each ({', '.join(f'{prefix} {count}' for prefix, count in counts.items())})")
     for name, seconds in results.items():
         print(f"  {name:<16} {seconds:7.2f} s   ours/this = {mine / seconds:.2f}")
     print(f"  targets: ours/s5cmd ≤ 1.5 ({mine / results['s5cmd']:.2f}), ours/boto3 ≤ 1 ({mine / results['boto3 batches']:.2f})")
@@ -239,7 +239,7 @@ def main() -> None:
     parser.add_argument("--big-mb", type=int, default=200)
     parser.add_argument("--list-keys", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3, help="runs of each download and listing contender (medians)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each upload, download and listing contender (medians)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
@@ -247,7 +247,7 @@ def main() -> None:
         total = make_tree(root / "tree", args.small, args.big_mb)
         with seaweed_s3(root / "weed", credentials=(KEY, SECRET)) as endpoint:  # signatures checked
             print(f"SeaweedFS at {endpoint}")
-            upload_benchmark(endpoint, root / "tree", args.workers, total)
+            upload_benchmark(endpoint, root / "tree", args.workers, total, args.rounds)
             download_benchmark(endpoint, root, args.workers, total, args.rounds)
             delete_benchmark(endpoint, args.workers)
             listing_benchmark(endpoint, args.list_keys, args.workers, args.rounds)

@@ -19,9 +19,13 @@ from services.apps.local import LocalAppPlatform
 from services.apps.protocol import App, AppSpec, AppState, AutomaticScaling, CustomMetric, FixedScaling, Probe
 from services.cancel import CancelToken
 from services.errors import UserError
+from services.inference.protocol import Endpoint
+from services.inference.triton import TritonInferenceClient
 from services.jobs.protocol import VolumeSpec
 from services.storage.local import LocalObjectStore
 from services.storage.protocol import BucketRef, UploadItem, UploadOptions
+from services.usecases.server import Server
+from services.usecases.stats import StatsReader
 
 SERVER = ("tritonserver", "--model-repository=/workspace/models")
 DEMO_SAMPLES = Path(__file__).resolve().parent.parent / "demo" / "samples"
@@ -121,6 +125,10 @@ def test_two_replicas_both_serve_behind_one_url_that_survives_stop_and_start(mod
             assert infer(app.url) == 200
         counts = [infer_count(port) for port in ports]
         assert sum(counts) == 20 and min(counts) >= 5, counts  # least-connections spreads fresh connections
+        reading = StatsReader(Server(Endpoint(app.url), app=app), TritonInferenceClient, platform.get).read("simple")
+        per_replica = {name: stats.phase("success").count for name, stats in reading.replicas}
+        assert sorted(per_replica) == sorted(replica.name for replica in app.replicas), "each replica read at its own address"
+        assert sorted(per_replica.values()) == sorted(counts)
         url = app.url
         platform.stop(app.id)
         stopped = wait_until(platform, app.id, lambda a: a.state is AppState.STOPPED, timeout=60)

@@ -19,6 +19,7 @@ from services.cancel import CancelToken
 from services.errors import UserError
 from services.inference.protocol import Endpoint, Transport
 from services.inference.triton import TritonInferenceClient
+from services.perf.history import SERVER, StatsHistory
 from services.perf.report import CSV_COLUMNS, csv_text
 from services.perf.stability import Window, is_stable
 from services.perf.stats import Counter, ModelStats, breakdown
@@ -201,3 +202,22 @@ def test_ctrl_c_prints_what_was_measured_and_exits(server: TritonServer) -> None
     assert process.returncode == 1
     assert "stopped early: interrupted" in err
     assert "infer/sec" in out and out.strip().splitlines()[-1].split()[0].isdigit(), "the summary of the levels measured"
+
+
+def _stats(successes: int, queue_ns: int) -> ModelStats:
+    return ModelStats(successes, successes, (("success", Counter(successes, successes * 1000)), ("queue", Counter(successes, queue_ns))))
+
+
+def test_statistics_history_per_source_restarts_and_forgets_gone_replicas() -> None:
+    history = StatsHistory(size=3)
+    for second, count in enumerate((0, 10, 30, 60, 100)):
+        history.add(SERVER, _stats(count, count * 2000), float(second))
+        history.add("r-0", _stats(count // 2, 0), float(second))
+    assert [sample.rate for sample in history.samples()] == [20.0, 30.0, 40.0], "bounded: the last three seconds"
+    assert history.samples()[-1].queue_us == 2.0 and history.replicas == ["r-0"]
+    history.add("r-0", _stats(3, 0), 5.0)  # the replica restarted: its counters went back to zero
+    assert history.samples("r-0") == [] and history.replicas == []
+    history.add("r-0", _stats(13, 0), 6.0)
+    assert [sample.rate for sample in history.samples("r-0")] == [10.0]
+    history.keep_only(set())
+    assert history.samples("r-0") == [] and history.last("r-0") is None and history.samples() != []

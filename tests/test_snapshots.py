@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 
 from services.backends import open_services
 from services.config import Config
+from services.usecases.stats import StatsReading
 from tests.conftest import fake_app, settle
 from tests.test_bucket_panel import local_store_app
 from tests.test_repository import good_repository
@@ -164,7 +165,28 @@ def test_inference_statistics(snap_compare: SnapCompare, size: tuple[int, int]) 
         panel = pilot.app.query_one(InferencePanel)
         client = pilot.app.services.inference_client(panel._server.endpoint)  # type: ignore[attr-defined, union-attr]
         for second in range(60):
-            panel.post_message(InferencePanel.StatsRead("efficientnet_lite0", client.model_stats("efficientnet_lite0"), float(second)))
+            panel.post_message(InferencePanel.StatsRead(StatsReading("efficientnet_lite0", float(second), client.model_stats("efficientnet_lite0"))))
+        await pilot.pause()
+
+    assert snap_compare(fake_app(), run_before=run_before, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_inference_statistics_per_app_replica(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """An app of two replicas that answer by themselves: each one's rate under the model's."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        from services.inference.fake import FakeStatsCounter
+        from tui.panels.inference import InferencePanel
+
+        await pressing("4")(pilot)
+        panel = pilot.app.query_one(InferencePanel)
+        client = pilot.app.services.inference_client(panel._server.endpoint)  # type: ignore[attr-defined, union-attr]
+        first, second_replica = FakeStatsCounter(), FakeStatsCounter()
+        for second in range(60):
+            first.read()  # read twice a second: this replica takes twice the other's traffic
+            replicas = (("a1b2c3d4-0", first.read()), ("a1b2c3d4-1", second_replica.read()))
+            panel.post_message(InferencePanel.StatsRead(StatsReading("efficientnet_lite0", float(second), client.model_stats("efficientnet_lite0"), replicas)))
         await pilot.pause()
 
     assert snap_compare(fake_app(), run_before=run_before, terminal_size=size)

@@ -103,7 +103,7 @@ class ReplicaProcess:
 
     def as_replica(self) -> Replica:
         state = "RUNNING" if self.ready else "STARTING"
-        return Replica(self.name, state, self.ready, "", self.cpu_percent, self.ram_percent)
+        return Replica(self.name, state, self.ready, "", self.cpu_percent, self.ram_percent, f"http://127.0.0.1:{self.ports.http}")
 
 
 class AppSupervisor:

@@ -179,7 +179,9 @@ class AppStateChange:
 
 @dataclass(frozen=True)
 class Replica:
-    """One replica as the platform reports it; `ready` is its readiness probe now."""
+    """One replica as the platform reports it; `ready` is its readiness probe now. `url` is
+    where it answers by itself (local replicas, behind the app's own token); None where only
+    the app's URL reaches the replicas, through the platform's balancer (AI Deploy)."""
 
     name: str
     state: str
@@ -187,6 +189,7 @@ class Replica:
     reason: str = ""
     cpu_percent: float | None = None
     ram_percent: float | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True)

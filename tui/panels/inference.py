@@ -9,8 +9,7 @@ request never holds up the rest.
 
 from __future__ import annotations
 
-import time
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
+from services.apps.protocol import App
 from services.backends import Capability
 from services.demo import CLASSIFIER, CLASSIFIER_SCALING, SAMPLES_DIR
 from services.errors import UserError
@@ -32,17 +32,17 @@ from services.inference.protocol import (
     ClassifyRequest,
     ClassifyResult,
     Endpoint,
-    InferenceClient,
     ModelMetadata,
     Scaling,
     TensorSpec,
     Transport,
 )
 from services.inference.thumbnail import thumbnail_pixels
-from services.perf.stats import ModelStats, StatsSample, stats_sample
+from services.perf.history import SERVER, StatsHistory
 from services.text import visible
 from services.usecases.inference import ServerReport, check_server, classify_request
 from services.usecases.server import Server, find_server
+from services.usecases.stats import StatsReader, StatsReading
 from tui.panels.base import Panel
 from widgets.classification_card import ClassificationCard, ClassRow
 from widgets.filter_bar import FilterBar
@@ -57,6 +57,7 @@ SCALINGS = list(Scaling)
 MAX_TOP_K = 10
 STATS_POLL_S = 1.0
 STATS_SAMPLES = 180  # three minutes of seconds
+COMPACT_BELOW_ROWS = 30  # a shorter terminal gets the replicas' rates on one line
 
 
 def model_state_text(state: str) -> Text:
@@ -122,9 +123,7 @@ class InferencePanel(Panel):
 
     @dataclass
     class StatsRead(Message):
-        model: str
-        stats: ModelStats
-        at: float  # monotonic seconds: rates are per real second between readings
+        reading: StatsReading
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -133,9 +132,8 @@ class InferencePanel(Panel):
         self._typed_url: str | None = None
         self._settings = ClassifySettings()
         self._model_metadata: ModelMetadata | None = None
-        self._stats: deque[StatsSample] = deque(maxlen=STATS_SAMPLES)
-        self._last_stats: tuple[str, ModelStats, float] | None = None
-        self._stats_client: InferenceClient | None = None
+        self._stats = StatsHistory(STATS_SAMPLES)
+        self._stats_reader: StatsReader | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="server-box", classes="box")
@@ -262,8 +260,7 @@ class InferencePanel(Panel):
 
     def _choose_model(self, model: str) -> None:
         self._settings = replace(self._settings, model=model)
-        self._stats.clear()
-        self._last_stats = None
+        self._stats = StatsHistory(STATS_SAMPLES)
         self.query_one("#stats-box").display = False
         self._model_metadata = None
         self._render_classify_box()
@@ -329,32 +326,45 @@ class InferencePanel(Panel):
         model = self._settings.model
         if self._server is None or model is None or self.deck.active_panel != "inference" or self.app.screen is not self.screen:
             return
-        self._read_stats(self._server.endpoint, model)
+        if self._stats_reader is None or self._stats_reader.server != self._server:  # one client per address, not one a second
+            self._stats_reader = StatsReader(self._server, self.services.inference_client, self._app_now())
+        self._read_stats(self._stats_reader, model)
+
+    def _app_now(self) -> Callable[[str], App] | None:
+        """How the reader re-reads the app behind the server (in its worker: building the
+        platform waits for first use)."""
+        platform = self.services.app_platform
+        if platform is None or self._server is None or self._server.app is None:
+            return None
+        return lambda app_id: platform.get(app_id)
 
     @work(thread=True, exclusive=True, group="inference-stats", exit_on_error=False)
-    def _read_stats(self, endpoint: Endpoint, model: str) -> None:
-        if self._stats_client is None or self._stats_client.endpoint != endpoint:  # one connection, not one a second
-            self._stats_client = self.services.inference_client(endpoint)
+    def _read_stats(self, reader: StatsReader, model: str) -> None:
         try:
-            stats = self._stats_client.model_stats(model)
+            reading = reader.read(model)
         except UserError:
             return  # a server without the statistics extension: the box stays hidden
-        self.post_message(self.StatsRead(model, stats, time.monotonic()))
+        self.post_message(self.StatsRead(reading))
 
     @on(StatsRead)
     def _stats_read(self, message: StatsRead) -> None:
-        if message.model != self._settings.model:
+        reading = message.reading
+        if reading.model != self._settings.model:
             return
-        previous, self._last_stats = self._last_stats, (message.model, message.stats, message.at)
-        if previous is None or previous[0] != message.model or message.at <= previous[2]:
+        self._stats.add(SERVER, reading.stats, reading.at)
+        for name, stats in reading.replicas:
+            self._stats.add(name, stats, reading.at)
+        self._stats.keep_only({name for name, _stats in reading.replicas})
+        samples = self._stats.samples()
+        if not samples:
             return
-        self._stats.append(stats_sample(previous[1], message.stats, message.at - previous[2]))
         box = self.query_one("#stats-box", Static)
         box.display = True
-        success, fail = message.stats.phase("success").count, message.stats.phase("fail").count
-        samples = list(self._stats)
+        success, fail = reading.stats.phase("success").count, reading.stats.phase("fail").count
         rates, queue, compute = [s.rate for s in samples], [s.queue_us for s in samples], [s.compute_us for s in samples]
-        box.update(stats_table(rates, queue, compute, max(10, self.size.width - 30), success, fail))
+        replicas = [(name, [s.rate for s in self._stats.samples(name)]) for name in self._stats.replicas]
+        compact = self.app.size.height < COMPACT_BELOW_ROWS
+        box.update(stats_table(rates, queue, compute, max(10, self.size.width - 30), success, fail, replicas, compact))
 
     def action_perf(self) -> None:
         from tui.screens.perf import PerfScreen
