@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.command import CommandPalette
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from services.backends import ServiceSet, open_services
 from services.config import Config, Profile
@@ -13,7 +13,7 @@ from services.jobs.protocol import JobState
 from services.secrets import Secret
 from services.storage.listing import iter_objects
 from services.storage.protocol import BucketRef
-from tests.conftest import deck_config, fake_app
+from tests.conftest import deck_config, fake_app, plain_text
 from tui.app import TritonDeck, make_app
 from tui.panel_registry import PANEL_IDS
 from tui.screens.confirm import ConfirmScreen
@@ -179,11 +179,15 @@ async def test_ctrl_d_deletes_an_object_only_after_yes() -> None:
         await pilot.press("enter")
         await settle(app, pilot)
         await pilot.press("j", "ctrl+d")  # simple/
+        await settle(app, pilot)
         assert isinstance(app.screen, ConfirmScreen)
+        assert plain_text(app.screen.query_one("#confirm-question", Static)).strip() == "Delete the 2 objects under my-models@LOCAL/simple/?", "counted first"
         await pilot.press("n")
         await settle(app, pilot)
         assert len(list(iter_objects(store, bucket))) == 6
-        await pilot.press("ctrl+d", "y")
+        await pilot.press("ctrl+d")
+        await settle(app, pilot)
+        await pilot.press("y")
         await settle(app, pilot)
         assert [o.key for o in iter_objects(store, bucket)] == [
             "efficientnet_lite0/1/model.onnx",
@@ -192,6 +196,24 @@ async def test_ctrl_d_deletes_an_object_only_after_yes() -> None:
             "efficientnet_lite0/labels.txt",
         ]
         assert cells(app, "buckets", 2) == ["efficientnet_lite0/"]
+
+
+async def test_after_a_delete_the_cursor_stays_in_place_on_the_next_row() -> None:
+    """So a second ctrl+d takes the next object, not the first row (a whole prefix)."""
+    app = fake_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("enter")  # into efficientnet_lite0/
+        await settle(app, pilot)
+        assert cells(app, "buckets", 2) == ["1/", "config.pbtxt", "labels.txt"]
+        await pilot.press("j", "ctrl+d")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert cells(app, "buckets", 2) == ["1/", "labels.txt"]
+        assert table(app, "buckets").selected_key == "object:efficientnet_lite0/labels.txt"
 
 
 async def test_stop_and_delete_jobs_behind_confirmation() -> None:

@@ -76,10 +76,15 @@ class ResourceTable(DataTable[Cell]):
         return row_key.value
 
     def _render_rows(self) -> None:
-        keep = self.selected_key
+        """The cursor stays on its key; when that row is gone (deleted, stopped and dropped) it
+        stays at its place, on the row that followed, so a second action never lands on the
+        first row by surprise."""
+        keep, place = self.selected_key, self.cursor_row
         self.clear()
         for row in self._rows:
             if row.matches(self._filter):
                 self.add_row(*map(inert, row.cells), key=row.key)
         if keep is not None and keep in self.rows:
             self.move_cursor(row=self.get_row_index(keep), animate=False)
+        elif keep is not None and self.row_count:
+            self.move_cursor(row=min(place, self.row_count - 1), animate=False)

@@ -116,6 +116,12 @@ class BucketsPanel(Panel):
         failed: int
 
     @dataclass
+    class Counted(Message):
+        location: Location
+        target: str
+        count: int
+
+    @dataclass
     class PrefixesListed(Message):
         bucket: BucketRef
         node: TreeNode[str]
@@ -445,15 +451,36 @@ class BucketsPanel(Panel):
         bucket = self.location.bucket
         if key is None or bucket is None:
             return
-        is_prefix = key.startswith(PREFIX_ROW)
         target = key.removeprefix(PREFIX_ROW).removeprefix(OBJECT_ROW)
-        what = f"every object under {bucket}/{target}" if is_prefix else f"{bucket}/{target}"
+        if key.startswith(PREFIX_ROW):
+            self.notify(f"counting the objects under {visible(f'{bucket}/{target}')}…")
+            self._count_prefix(self.location, target)
+        else:
+            self._confirm_delete(self.location, target, f"{bucket}/{target}", is_prefix=False)
 
+    def _confirm_delete(self, location: Location, target: str, what: str, is_prefix: bool) -> None:
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._delete(self.location, target, is_prefix)
+                self._delete(location, target, is_prefix)
 
-        self.app.push_screen(confirm_screen(f"Delete {what}?", "This cannot be undone."), confirmed)
+        self.app.push_screen(confirm_screen(f"Delete {visible(what)}?", "This cannot be undone."), confirmed)
+
+    @work(thread=True, group="buckets-delete", exit_on_error=False)
+    def _count_prefix(self, location: Location, target: str) -> None:
+        """A prefix delete says how many objects it removes before it is confirmed."""
+        store = self.services.object_store
+        assert store is not None and location.bucket is not None
+        count = sum(1 for _ in selected_keys(store, location.bucket, Selection(prefix=target)))
+        self.post_message(self.Counted(location, target, count))
+
+    @on(Counted)
+    def _counted(self, message: Counted) -> None:
+        where = f"{message.location.bucket}/{message.target}"
+        if message.count == 0:
+            self.notify(f"nothing to delete under {visible(where)}")
+            return
+        noun = "object" if message.count == 1 else "objects"
+        self._confirm_delete(message.location, message.target, f"the {message.count} {noun} under {where}", is_prefix=True)
 
     @work(thread=True, group="buckets-delete", exit_on_error=False)
     def _delete(self, location: Location, target: str, is_prefix: bool) -> None:
