@@ -153,3 +153,39 @@ async def test_prefix_tree_loads_levels_lazily_and_navigates(tmp_path: Path, mon
         table = app.query_one("#buckets-table", ResourceTable)
         assert [str(table.get_row_at(i)[2]) for i in range(table.row_count)] == ["1/", "config.pbtxt", "densenet_labels.txt"]
         assert str(app.query_one("#buckets-path").render()) == "my-models@LOCAL/densenet_onnx/"
+
+
+async def test_n_creates_a_bucket_and_ctrl_d_deletes_it_once_empty(tmp_path: Path) -> None:
+    from tui.screens.confirm import ConfirmScreen
+
+    app, store = local_store_app(tmp_path / "buckets")
+    store.upload(BUCKET, [UploadItem(Path(__file__), "a.py", Path(__file__).stat().st_size)], UploadOptions(), lambda _p: None, CancelToken())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen)
+        app.screen.query_one(Input).value = "scratch"  # the profile's region is added
+        await pilot.press("enter")
+        await settle(pilot)
+        table = app.query_one("#buckets-table", ResourceTable)
+        assert store.bucket_exists(BucketRef("scratch", "LOCAL")) and table.row_count == 2
+        assert any("created scratch@LOCAL" in n.message for n in app._notifications)
+        table.move_cursor(row=table.get_row_index("scratch@LOCAL"))
+        await pilot.press("u")  # on the bucket list: into the highlighted bucket
+        await pilot.pause()
+        assert isinstance(app.screen, UploadScreen) and app.screen._bucket == BucketRef("scratch", "LOCAL")
+        await pilot.press("escape")
+        await settle(pilot)
+        table.move_cursor(row=table.get_row_index("my-models@LOCAL"))
+        await pilot.press("ctrl+d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        assert store.bucket_exists(BUCKET), "it holds an object: refused"
+        assert any("still holds objects" in n.message for n in app._notifications)
+        table.move_cursor(row=table.get_row_index("scratch@LOCAL"))
+        await pilot.press("ctrl+d", "y")
+        await settle(pilot)
+        assert not store.bucket_exists(BucketRef("scratch", "LOCAL")) and table.row_count == 1

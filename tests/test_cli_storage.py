@@ -34,7 +34,7 @@ def test_tutorial_upload_then_list_on_the_local_profile(tmp_path: Path, monkeypa
     assert code == 0
     assert out.splitlines()[0] == "created my-models@LOCAL"
     assert out.splitlines()[1].startswith("uploaded 3, unchanged or kept 0, failed 0")
-    assert "uploading 3/3" in capsys.readouterr().err, "plain progress lines when not on a terminal"
+    assert "uploaded 3/3" in capsys.readouterr().err, "plain progress lines when not on a terminal"
     code, out = run(["bucket", "object", "list", "my-models@LOCAL"])
     lines = out.splitlines()
     assert lines[0] == "DATE                     BYTES NAME ETAG"
@@ -50,6 +50,8 @@ def test_tutorial_upload_then_list_on_the_local_profile(tmp_path: Path, monkeypa
     ]
     code, out = run(["bucket", "object", "upload", "my-models@LOCAL", "model_repository/", "-r", "model_repository/"])
     assert out.startswith("uploaded 0, unchanged or kept 3")
+    piped = capsys.readouterr().err.splitlines()
+    assert len(piped) == 3 and all(line.startswith("kept ") for line in piped), "a file kept unchanged is not said to upload"
 
 
 def test_download_and_delete_with_confirmation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,9 +64,14 @@ def test_download_and_delete_with_confirmation(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     assert run(["bucket", "object", "delete", "my-models@LOCAL", "--all"])[0] == 1
     assert "needs confirmation: add -y" in capsys.readouterr().err
+    assert run(["bucket", "delete", "my-models@LOCAL", "-y"])[0] == 1
+    assert "triton-deck: bucket my-models@LOCAL still holds objects: delete them first" in capsys.readouterr().err
     code, out = run(["bucket", "object", "delete", "my-models@LOCAL", "--all", "-y"])
     assert code == 0 and out.startswith("deleted 3")
     assert run(["bucket", "object", "list", "my-models@LOCAL", "-o", "json"])[1].strip() == "[]"
+    assert run(["bucket", "delete", "my-models@LOCAL"])[0] == 1, "asks first"
+    assert run(["bucket", "delete", "my-models@LOCAL", "-y"]) == (0, "deleted my-models@LOCAL\n")
+    assert "my-models" not in run(["bucket", "list"])[1]
 
 
 def test_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,7 +115,7 @@ def _kill_midway(argv: list[str], env: dict[str, str]) -> None:
     process = subprocess.Popen([sys.executable, "-m", "tui", *argv], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env={**os.environ, **env})
     assert process.stderr is not None
     for line in process.stderr:
-        if line.startswith("uploading 5/"):
+        if line.startswith("uploaded 5/"):
             os.kill(process.pid, signal.SIGKILL)
             break
     process.wait(timeout=60)

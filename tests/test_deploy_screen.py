@@ -50,11 +50,13 @@ class FullBucketStore:
 
     def __init__(self, base: object) -> None:
         self._base = base
+        self.uploads = 0
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._base, name)
 
     def upload(self, bucket, items, options, progress, cancel):  # type: ignore[no-untyped-def]
+        self.uploads += 1
         return TransferResult(failed=tuple((item.key, "QuotaExceeded: the container is full") for item in items))
 
 
@@ -215,3 +217,26 @@ async def test_on_an_ovhcloud_profile_a_failed_build_stops_before_the_push() -> 
         assert "step 1 failed: pull access denied for nvcr.io/nvidia/tritonserver: unauthorized" in step_text(pilot, Step.BUILD)
         assert step_text(pilot, Step.PUSH).startswith("○") and step_text(pilot, Step.UPLOAD).startswith("✓")
         assert status_text(pilot).startswith("failed at build image: ")
+
+
+async def test_start_over_asks_before_it_throws_away_the_steps_already_run() -> None:
+    from tui.screens.confirm import ConfirmScreen
+
+    app = deploy_app(full_bucket=True)  # validate done, upload failed: no job to stop, still work to lose
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_and_run(pilot)
+        assert status_text(pilot).startswith("failed at upload")
+        await pilot.press("f")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert plain_text(app.screen.query_one("#confirm-question", Static)).strip() == "Start over? The 2 steps already run will run again."
+        await pilot.press("n")
+        await settle(pilot)
+        store = app.services.object_store
+        assert isinstance(store, FullBucketStore) and store.uploads == 1
+        assert isinstance(app.screen, DeployScreen) and step_text(pilot, Step.VALIDATE).startswith("✓"), "kept, nothing ran"
+        await pilot.press("f")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert store.uploads == 2 and status_text(pilot).startswith("failed at upload"), "ran again from the start"

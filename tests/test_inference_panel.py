@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -31,7 +33,7 @@ class RecordingClient(FakeInferenceClient):
         return super().classify(request)
 
 
-def recording_app(failure_for: str | None = None) -> TritonDeck:
+def recording_app(failure_for: str | None = None, failure_text: str = "nothing listens on 10.0.0.9:8000") -> TritonDeck:
     RecordingClient.endpoints, RecordingClient.requests = [], []
 
     def services(profile: Profile) -> ServiceSet:
@@ -39,7 +41,7 @@ def recording_app(failure_for: str | None = None) -> TritonDeck:
 
         def open_client(endpoint: Endpoint) -> FakeInferenceClient:
             RecordingClient.endpoints.append(endpoint)
-            failure = "nothing listens on 10.0.0.9:8000" if failure_for and failure_for in endpoint.url else None
+            failure = failure_text if failure_for and failure_for in endpoint.url else None
             return RecordingClient(endpoint, SAMPLE_ANSWERS, SAMPLE_MODELS, failure=failure)
 
         base.inference = open_client
@@ -123,6 +125,42 @@ async def test_a_typed_url_is_checked_and_a_failure_names_the_layer() -> None:
         assert app.query_one("#models-table").row_count == 0  # type: ignore[attr-defined]
 
 
+async def test_a_long_diagnosis_wraps_whole_at_80_columns() -> None:
+    reason = "10.0.0.9:8000 answered HTTP 502 Bad Gateway: a proxy is in the way; check the URL, or ask for the job's own URL with `triton-deck job get ID`"
+    app = recording_app(failure_for="10.0.0.9", failure_text=reason)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "10.0.0.9:8000"
+        await pilot.press("enter")
+        await settle(pilot)
+        box = app.query_one("#server-box", Static)
+        console = Console(width=box.content_region.width, record=True, file=io.StringIO())
+        console.print(box.content)
+        lines = [line for line in console.export_text().splitlines() if line.strip()]
+        assert len(lines) >= 3 and lines[-1].strip() == "job get ID`", "wrapped: the end of the reason is on screen"
+        assert lines[1].startswith("problem   10.0.0.9:8000 answered HTTP 502 Bad Gateway")
+
+
+async def test_a_typed_url_stays_as_typed_when_grpc_is_on() -> None:
+    app = recording_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("i", "e")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "http://127.0.0.1:9"
+        await pilot.press("enter")
+        await settle(pilot)
+        server = text_of(pilot, "#server-box")
+        assert "http://127.0.0.1:9  typed URL · gRPC to 127.0.0.1:9" in server and "grpc://" not in server
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.screen.query_one(Input).value == "http://127.0.0.1:9", "offered again as typed"
+
+
 async def test_the_image_picker_takes_a_typed_path_or_the_samples(tmp_path: Path) -> None:
     photo = tmp_path / "coffee.png"
     photo.write_bytes((SAMPLES_DIR / "coffee.png").read_bytes())
@@ -153,3 +191,25 @@ async def test_the_image_picker_takes_a_typed_path_or_the_samples(tmp_path: Path
         await pilot.pause()
         assert "shipped samples" in text_of(pilot, "#classify-box")
         assert isinstance(app.query_one(InferencePanel), InferencePanel)
+
+
+async def test_results_scroll_with_j_and_k_and_the_summary_goes_when_the_model_changes() -> None:
+    app = recording_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert text_of(pilot, "#classify-status").startswith("2 answered, 1 failed")
+        results = app.query_one("#results")
+        results.focus()
+        await pilot.press("j", "j", "j")
+        await pilot.pause()
+        assert results.scroll_y > 0
+        await pilot.press("k", "k", "k")
+        await pilot.pause()
+        assert results.scroll_y == 0
+        app.query_one("#models-table").focus()
+        await pilot.press("down", "down", "enter")  # simple
+        await settle(pilot)
+        assert text_of(pilot, "#classify-status").startswith("c classifies the images"), "no summary of another model's run"

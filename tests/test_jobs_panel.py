@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Switch
+from textual.widgets import Input
 
 from services.config import Config, Profile, ProfileKind
 from services.fake_set import fake_services
@@ -21,6 +21,7 @@ from tui.screens.job_detail import JobDetailScreen
 from tui.screens.job_logs import JobLogScreen
 from tui.screens.job_run import JobRunScreen
 from tui.settings import AppSettings
+from widgets.check_box import CheckBox
 from widgets.log_pane import LogPane
 from widgets.resource_table import ResourceTable
 
@@ -59,7 +60,7 @@ async def test_run_form_prefills_the_tutorial_and_checks_every_field() -> None:
         await pilot.pause()
         assert "must be container@ALIAS" in str(form.query_one("#run-error").render())
         form.query_one("#run-volume", Input).value = "my-models@LOCAL:/workspace/models:RO"
-        form.query_one("#run-grpc", Switch).value = True
+        form.query_one("#run-grpc", CheckBox).value = True
         await pilot.pause()
         assert form.query_one("#run-port", Input).value == "8001"
         await pilot.press("ctrl+s")
@@ -193,3 +194,18 @@ async def test_a_stop_says_stopping_at_once() -> None:
         await pilot.app.workers.wait_for_complete()
         await pilot.press("j", "s", "y")  # the RUNNING server job
         assert any("stopping job" in str(note.message) for note in app._notifications), "before the platform answers"
+
+
+async def test_a_checkbox_says_its_state_in_its_glyph_not_only_its_colour() -> None:
+    from textual.app import App, ComposeResult
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield CheckBox("--unsecure-http", False)
+
+    app = One()
+    async with app.run_test() as pilot:
+        box = app.query_one(CheckBox)
+        assert "▐ ▌" in str(box.render()) and box.BUTTON_INNER == " "
+        await pilot.click(CheckBox)
+        assert box.value and "▐X▌" in str(box.render())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from rich.segment import Segment
+from rich.style import Style as RichStyle
+from textual.color import Color as TextualColor
 from textual.command import CommandPalette
 from textual.widgets import Input, Static
 
@@ -319,6 +322,16 @@ async def test_no_color_and_terminal_native_theme(monkeypatch) -> None:  # type:
     monkeypatch.setenv("NO_COLOR", "1")
     plain = fake_app()
     assert plain.no_color
+    async with plain.run_test(size=(80, 24)) as pilot:
+        await settle(plain, pilot)
+        grey = [Segment("x", RichStyle(color="grey50", bgcolor="color(236)", bold=True))]
+        for line_filter in plain._filters:
+            grey = line_filter.apply(grey, TextualColor(0, 0, 0))
+        style = grey[0].style
+        assert style is not None and style.bold and style.color is not None and style.color.is_default, "no colour codes, greys included"
+        assert style.bgcolor is not None and style.bgcolor.is_default
+        cursor = table(plain, "buckets").get_component_rich_style("datatable--cursor")
+        assert cursor.reverse, "the cursor row is marked without colour"
     monkeypatch.delenv("NO_COLOR", raising=False)
     app = fake_app(config=deck_config().with_theme("ansi-dark"))
     async with app.run_test() as pilot:
@@ -479,3 +492,34 @@ async def test_the_deploy_tab_opens_the_guided_flow() -> None:
         await pilot.click("#tabs", offset=(start + 2, 0))
         await pilot.pause()
         assert isinstance(app.screen, DeployScreen)
+
+
+async def test_the_selected_jobs_url_is_shown_whole_at_80_columns() -> None:
+    app = fake_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        await pilot.press("j")  # the running server
+        await pilot.pause()
+        line = app.query_one("#jobs-address", Static)
+        assert plain_text(line).strip() == "URL https://00000003-7a1e-4c2b-9d3f-000000000003.job.gra.ai.cloud.ovh.net"
+        assert line.region.width <= 80 and line.display
+
+
+async def test_the_footer_keeps_help_and_quit_and_the_first_keys_at_60_columns() -> None:
+    from widgets.priority_footer import PriorityFooter
+
+    app = fake_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        footer = app.screen.query_one(PriorityFooter)
+        actions = [binding.action for binding, _enabled, _tooltip in footer.chosen(60)]
+        assert actions[-2:] == ["help", "quit"] and actions[0] == "new_job", actions
+        assert len(actions) < len([b for _n, b, _e, _t in app.screen.active_bindings.values() if b.show])
+    wide_app = fake_app()
+    async with wide_app.run_test(size=(160, 20)) as pilot:
+        await settle(wide_app, pilot)
+        footer = wide_app.screen.query_one(PriorityFooter)
+        wide = [binding.action for binding, _enabled, _tooltip in footer.chosen(160)]
+        assert "command_palette" in wide and wide[-2:] == ["help", "quit"]

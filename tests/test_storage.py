@@ -263,6 +263,19 @@ def test_a_prefix_delete_streams_from_its_listing(store_and_bucket: tuple[Object
     assert [info.key for info in iter_objects(store, bucket)] == ["kept/a", "kept/b"]
 
 
+def test_a_bucket_is_deleted_only_once_empty(store_and_bucket: tuple[ObjectStore, BucketRef], tmp_path: Path) -> None:
+    store, bucket = store_and_bucket
+    source = tmp_path / "f"
+    source.write_bytes(b"x")
+    assert store.upload(bucket, [UploadItem(source, "a/b/c", 1)], UploadOptions(), nothing, CancelToken()).ok
+    with pytest.raises(UserError, match=f"bucket {bucket} still holds objects: delete them first"):
+        store.delete_bucket(bucket)
+    assert store.bucket_exists(bucket)
+    assert store.delete(bucket, ["a/b/c"], nothing, CancelToken()).ok
+    store.delete_bucket(bucket)
+    assert not store.bucket_exists(bucket) and bucket not in [info.ref for info in store.list_buckets()]
+
+
 def test_download_prefix_and_delete_prefix(store_and_bucket: tuple[ObjectStore, BucketRef], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store, bucket = store_and_bucket
     monkeypatch.chdir(tmp_path)

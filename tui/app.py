@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
+from textual.filter import Monochrome, NoColor
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
-from textual.widgets import ContentSwitcher, Footer, Input
+from textual.widgets import ContentSwitcher, Input
 
 from services.backends import ServiceFactory, ServiceSet, open_services
 from services.config import Config, Profile, load_config, select_profile_name
@@ -30,6 +31,7 @@ from tui.keys import key_display
 from tui.panel_registry import PANEL_ENTRIES, PANEL_IDS, entry
 from tui.settings import AppSettings
 from widgets.context_bar import ContextBar
+from widgets.priority_footer import PriorityFooter
 from widgets.tab_strip import TabStrip
 
 DEPLOY_TAB = "deploy"
@@ -64,6 +66,8 @@ class TritonDeck(App[None]):
     ) -> None:
         terminal_guard.install()
         super().__init__()
+        if self.no_color:  # no-color.org: no colour codes at all, not Textual's 256-colour greys
+            self._filters = [NoColor() if isinstance(line_filter, Monochrome) else line_filter for line_filter in self._filters]
         self.config = config
         self.settings = settings or AppSettings()
         self._service_factory = service_factory
@@ -80,7 +84,7 @@ class TritonDeck(App[None]):
                 with Container(id=f"{panel.name}-pane", classes="pane"):
                     if panel is first:
                         yield first.load()(id=f"{first.name}-panel")
-        yield Footer(show_command_palette=False)
+        yield PriorityFooter()
 
     def on_mount(self) -> None:
         if self.config.theme in self.available_themes:

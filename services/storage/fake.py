@@ -27,6 +27,7 @@ from services.storage.protocol import (
     TransferResult,
     UploadItem,
     UploadOptions,
+    bucket_not_empty,
     delete_total,
 )
 from services.storage.transfer import BytesCallback, run_download, run_upload
@@ -59,6 +60,12 @@ class InMemoryObjectStore:
 
     def bucket_exists(self, bucket: BucketRef) -> bool:
         return bucket in self._buckets
+
+    def delete_bucket(self, bucket: BucketRef) -> None:
+        if self._bucket(bucket):
+            raise bucket_not_empty(bucket)
+        del self._buckets[bucket]
+        self._sorted.pop(bucket, None)
 
     def put(self, bucket: BucketRef, key: str, data: bytes, modified: datetime | None = None) -> None:
         self._bucket(bucket)[key] = _StoredObject(data, modified or self._now)

@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -42,6 +43,7 @@ from services.storage.protocol import (
     TransferResult,
     UploadItem,
     UploadOptions,
+    bucket_not_empty,
     delete_total,
 )
 
@@ -108,6 +110,12 @@ class LocalObjectStore:
 
     def bucket_exists(self, bucket: BucketRef) -> bool:
         return (self._bucket_dir(bucket, must_exist=False) / "data").is_dir()
+
+    def delete_bucket(self, bucket: BucketRef) -> None:
+        path = self._bucket_dir(bucket)
+        if any(entry.is_file() or entry.is_symlink() for entry in (path / "data").rglob("*")):
+            raise bucket_not_empty(bucket)
+        shutil.rmtree(path)  # what is left is folders and bookkeeping (meta, tmp), inside the bucket
 
     def list_buckets(self) -> list[BucketInfo]:
         if not self.root.is_dir():

@@ -89,6 +89,7 @@ class TransferProgress:
     bytes_total: int
     files_done: int
     files_total: int
+    outcome: str = ""  # when a file has just finished: "done", "skipped" or "failed"
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,10 @@ class ObjectStore(Protocol):
     def bucket_exists(self, bucket: BucketRef) -> bool: ...
 
     def create_bucket(self, bucket: BucketRef) -> None: ...
+
+    def delete_bucket(self, bucket: BucketRef) -> None:
+        """Remove an empty bucket; one that holds objects is refused (`bucket_not_empty`)."""
+        ...
 
     def head(self, bucket: BucketRef, key: str) -> ObjectInfo | None:
         """One object's listing row, or None when there is no such object."""
@@ -173,3 +178,8 @@ def delete_total(keys: Iterable[str]) -> int | None:
     """How many keys a delete takes: len(keys), or None when they stream in from a listing
     (then a cancelled delete stops taking them instead of listing the rest to refuse them)."""
     return len(keys) if isinstance(keys, Sized) else None
+
+
+def bucket_not_empty(bucket: BucketRef) -> UserError:
+    """The one refusal every store gives for deleting a bucket that still holds objects."""
+    return UserError(f"bucket {bucket} still holds objects: delete them first (`triton-deck bucket object delete {bucket} --all -y`)")

@@ -40,6 +40,7 @@ from services.storage.protocol import (
     TransferResult,
     UploadItem,
     UploadOptions,
+    bucket_not_empty,
     delete_total,
 )
 from services.storage.s3_lean import LeanS3
@@ -198,6 +199,12 @@ class S3ObjectStore:
             arguments["CreateBucketConfiguration"] = {"LocationConstraint": region}
         with self._errors(f"creating {bucket}"):
             self._client(bucket.region).create_bucket(**arguments)
+
+    def delete_bucket(self, bucket: BucketRef) -> None:
+        if self.list_page(bucket, delimiter=None, page_size=1).objects:
+            raise bucket_not_empty(bucket)
+        with self._errors(f"deleting {bucket}"):
+            self._client(bucket.region).delete_bucket(Bucket=bucket.name)
 
     def bucket_exists(self, bucket: BucketRef) -> bool:
         from botocore.exceptions import ClientError

@@ -102,7 +102,7 @@ class _Tally:
                 self.skipped.append(key)
             else:
                 self.failed.append((key, reason))
-            update = TransferProgress(key, 0, 0, self.bytes_done, self.bytes_total, self.files_done, self.files_total)
+            update = TransferProgress(key, 0, 0, self.bytes_done, self.bytes_total, self.files_done, self.files_total, outcome)
         self._progress(update)
 
     def result(self) -> TransferResult:

@@ -46,10 +46,12 @@ def _store(ctx: Context) -> ObjectStore:
 
 
 class ProgressReporter:
-    """Totals as a live bar on a terminal, or a line per finished file when piped."""
+    """Totals as a live bar on a terminal, or a line per finished file when piped, saying
+    what became of it (`uploading 3/6 k` for a file then kept unchanged would be a lie)."""
 
-    def __init__(self, verb: str, stream: TextIO, files_total: int, bytes_total: int) -> None:
+    def __init__(self, verb: str, stream: TextIO, files_total: int, bytes_total: int, done_word: str = "") -> None:
         self._verb = verb
+        self._done_word = done_word or verb
         self._stream = stream
         self._lock = threading.Lock()
         self._started = time.monotonic()
@@ -84,7 +86,8 @@ class ProgressReporter:
                 self._bar.update(self._task, completed=update.bytes_done, files=f"{update.files_done}/{update.files_total}")
             elif update.files_done > self._last_files:
                 self._last_files = update.files_done
-                print(shown(f"{self._verb} {update.files_done}/{update.files_total} {update.key}", self._stream), file=self._stream)
+                word = {"done": self._done_word, "skipped": "kept", "failed": "failed"}.get(update.outcome, self._verb)
+                print(shown(f"{word} {update.files_done}/{update.files_total} {update.key}", self._stream), file=self._stream)
 
     def close(self) -> float:
         if self._bar is not None:
@@ -102,7 +105,7 @@ def _report(ctx: Context, verb: str, result: TransferResult, seconds: float, tot
 
 def _run_transfer(label: str, files: int, size: int, work: Callable[[ProgressReporter, CancelToken], TransferResult]) -> tuple[TransferResult, float]:
     """Run a transfer; ctrl+c cancels it cleanly (no partial objects or files) instead of killing it."""
-    reporter = ProgressReporter(label, sys.stderr, files, size)
+    reporter = ProgressReporter(label, sys.stderr, files, size, done_word=label.removesuffix("ing") + "ed")
     cancel = CancelToken()
     try:
         result = work(reporter, cancel)
@@ -132,6 +135,22 @@ def cmd_bucket_create(ctx: Context) -> int:
         raise UserError(f"bucket {bucket} already exists")
     store.create_bucket(bucket)
     ctx.print(f"created {bucket}")
+    return EXIT_OK
+
+
+def cmd_bucket_delete(ctx: Context) -> int:
+    bucket = BucketRef.parse(ctx.args.bucket)
+    store = _store(ctx)
+    if not store.bucket_exists(bucket):
+        raise UserError(f"no bucket {bucket}: `triton-deck bucket list` shows the profile's buckets")
+    if not ctx.args.yes:
+        if not sys.stdin.isatty():
+            raise UserError(f"deleting bucket {bucket} needs confirmation: add -y")
+        if input(f"delete bucket {bucket}? [y/N] ").strip().lower() not in ("y", "yes"):
+            ctx.print("nothing deleted")
+            return EXIT_FAILURE
+    store.delete_bucket(bucket)
+    ctx.print(f"deleted {bucket}")
     return EXIT_OK
 
 
@@ -228,7 +247,7 @@ def _selection_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_bucket_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
-    bucket = groups.add_parser("bucket", parents=[common], help="list, create and browse buckets; upload, download, delete objects")
+    bucket = groups.add_parser("bucket", parents=[common], help="list, create, delete and browse buckets; upload, download, delete objects")
     bucket_commands = bucket.add_subparsers(title="bucket commands", metavar="ACTION", required=True)
     listing = bucket_commands.add_parser("list", parents=[common], help="list the profile's buckets")
     output_option(listing)
@@ -236,6 +255,10 @@ def add_bucket_commands(groups: argparse._SubParsersAction, common: argparse.Arg
     create = bucket_commands.add_parser("create", parents=[common], help="create a bucket")
     create.add_argument("bucket", metavar="NAME@REGION")
     create.set_defaults(handler=cmd_bucket_create)
+    delete = bucket_commands.add_parser("delete", parents=[common], help="delete an empty bucket")
+    delete.add_argument("bucket", metavar="NAME@REGION")
+    delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    delete.set_defaults(handler=cmd_bucket_delete)
 
     objects = bucket_commands.add_parser("object", parents=[common], help="objects of a bucket")
     object_commands = objects.add_subparsers(title="object commands", metavar="ACTION", required=True)

@@ -68,6 +68,9 @@ class AppsPanel(PolledPanel):
 
     # -- actions ---------------------------------------------------------------------------------
 
+    def address(self, item: App) -> str | None:
+        return item.url
+
     def action_describe(self) -> None:
         if app := self.selected():
             self.app.push_screen(AppDetailScreen(app))

@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from services.backends import Capability
+from services.errors import UserError
 from services.storage.protocol import (
     BucketInfo,
     BucketRef,
@@ -76,14 +77,16 @@ class BucketsPanel(Panel):
     title = "Buckets"
 
     BINDINGS = [
+        # In the order a narrow footer keeps them (see PriorityFooter).
         Binding("enter", "open", "Open", show=False),
+        Binding("n", "create_bucket", "New bucket"),
+        Binding("u", "upload", "Upload"),
+        Binding("d", "download", "Download"),
+        Binding("ctrl+d", "delete", "Delete"),
         Binding("escape,backspace", "back", "Back"),
         Binding("slash", "filter", "Filter"),
         Binding("r", "refresh", "Refresh", show=False),
         Binding("t", "focus_tree", "Prefix tree", show=False),
-        Binding("u", "upload", "Upload"),
-        Binding("d", "download", "Download"),
-        Binding("ctrl+d", "delete", "Delete"),
     ]
 
     @dataclass
@@ -114,6 +117,10 @@ class BucketsPanel(Panel):
         location: Location
         count: int
         failed: int
+
+    @dataclass
+    class BucketChanged(Message):
+        text: str
 
     @dataclass
     class Counted(Message):
@@ -160,7 +167,20 @@ class BucketsPanel(Panel):
         self.location = Location()
         super().reload()
 
+    IN_A_BUCKET = frozenset({"back", "download", "focus_tree"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer shows what works here: creating a bucket on the bucket list, downloading
+        inside one (an 80-column footer has no room for every key)."""
+        inside = self.location.bucket is not None
+        if action in self.IN_A_BUCKET:
+            return inside
+        if action == "create_bucket":
+            return not inside
+        return True
+
     def load(self) -> None:
+        self.refresh_bindings()
         self._filter = ""
         self.query_one("#buckets-path", Static).update(inert(str(self.location), style="bold"))
         self.show_notice(NoticeKind.LOADING, f"listing {self.location}…")
@@ -289,8 +309,7 @@ class BucketsPanel(Panel):
             Row(str(info.ref), (info.ref.name, info.ref.region, info.created.strftime(DATE_FORMAT) if info.created else ""))
             for info in message.buckets
         ]
-        hint = "upload a directory with `triton-deck bucket object upload NAME@REGION DIR` to create one"
-        self._set_rows(rows, f"no buckets yet: {hint}")
+        self._set_rows(rows, "no buckets yet: press 0 to run the whole tutorial (upload, serve, classify), or n to create one")
 
     def _page_rows(self, page: ListPage, prefix: str) -> list[Row]:
         rows = [Row(PREFIX_ROW + name, ("", "DIR", name[len(prefix) :], "")) for name in page.prefixes]
@@ -412,9 +431,12 @@ class BucketsPanel(Panel):
         from tui.screens.upload import UploadScreen
 
         bucket = self.location.bucket
-        if bucket is None:
-            self.notify("open a bucket first (enter), then press u to upload into it", severity="warning")
-            return
+        if bucket is None:  # on the bucket list: into the highlighted bucket
+            key = self.table.selected_key
+            if key is None:
+                self.notify("no bucket to upload into: n creates one (or 0 runs the whole tutorial)", severity="warning")
+                return
+            bucket = BucketRef.parse(key)
         source = "model_repository/" if Path("model_repository").is_dir() else ""
 
         def closed(uploaded: bool | None) -> None:
@@ -446,9 +468,52 @@ class BucketsPanel(Panel):
         result = store.download(location.bucket, objects, destination, lambda _p: None, worker_token(), remove_prefix=location.prefix)
         self.post_message(self.Transferred(f"downloaded {len(result.done)} object(s) to {destination}", len(result.failed)))
 
+    def action_create_bucket(self) -> None:
+        from tui.screens.prompt import PromptScreen
+
+        region = self.deck.profile.region
+
+        def answered(text: str | None) -> None:
+            if text:
+                self._create_bucket(text if "@" in text else f"{text}@{region}")
+
+        self.app.push_screen(PromptScreen(f"New bucket (name, or name@REGION; the region is {region} otherwise):", ""), answered)
+
+    @work(thread=True, group="buckets-create", exit_on_error=False)
+    def _create_bucket(self, text: str) -> None:
+        store = self.services.object_store
+        assert store is not None
+        bucket = BucketRef.parse(text)
+        if store.bucket_exists(bucket):
+            raise UserError(f"bucket {bucket} already exists")
+        store.create_bucket(bucket)
+        self.post_message(self.BucketChanged(f"created {bucket}"))
+
+    @work(thread=True, group="buckets-delete", exit_on_error=False)
+    def _delete_bucket(self, bucket: BucketRef) -> None:
+        store = self.services.object_store
+        assert store is not None
+        store.delete_bucket(bucket)
+        self.post_message(self.BucketChanged(f"deleted {bucket}"))
+
+    @on(BucketChanged)
+    def _bucket_changed(self, message: BucketChanged) -> None:
+        self.notify(message.text)
+        if self.location.bucket is None:
+            self.load()
+
     def action_delete(self) -> None:
         key = self.table.selected_key
         bucket = self.location.bucket
+        if key is not None and bucket is None:  # on the bucket list: the bucket itself, once empty
+            chosen = BucketRef.parse(key)
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self._delete_bucket(chosen)
+
+            self.app.push_screen(confirm_screen(f"Delete bucket {visible(str(chosen))}?", "Only an empty bucket can go."), confirmed)
+            return
         if key is None or bucket is None:
             return
         target = key.removeprefix(PREFIX_ROW).removeprefix(OBJECT_ROW)

@@ -18,7 +18,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
@@ -47,6 +46,7 @@ from tui.panels.base import Panel
 from widgets.classification_card import ClassificationCard, ClassRow
 from widgets.filter_bar import FilterBar
 from widgets.inert import inert
+from widgets.key_scroll import KeyScroll
 from widgets.model_stats import stats_table
 from widgets.notice import NoticeKind
 from widgets.resource_table import ResourceTable, Row
@@ -142,7 +142,7 @@ class InferencePanel(Panel):
         yield Static(id="classify-box", classes="box")
         yield Static(id="stats-box", classes="box")
         yield Static(id="classify-status")
-        yield VerticalScroll(id="results")
+        yield KeyScroll(id="results")
 
     def on_mount(self) -> None:
         self.query_one("#server-box").border_title = "Server"
@@ -152,7 +152,7 @@ class InferencePanel(Panel):
         stats.display = False  # until two readings make a sample
         if self.deck.settings.poll:
             self.set_interval(STATS_POLL_S, self._poll_stats)
-        self.query_one("#classify-status", Static).update(Text("c classifies the images with the model; each answer appears below", style="dim"))
+        self._hint_classify()
         self._render_classify_box()
         super().on_mount()
 
@@ -191,10 +191,13 @@ class InferencePanel(Panel):
     def _server_grid(self, server: Server | None) -> Table:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True, min_width=8)
-        grid.add_column(no_wrap=True, overflow="ellipsis")
+        grid.add_column(overflow="fold")  # a long diagnosis or URL wraps whole instead of being cut at 80 columns
         if server is not None:
             address = parse_address(server.endpoint.url, server.endpoint.transport)
-            grid.add_row("endpoint", Text.assemble(visible(address.display), (f"  {server.origin}", "dim")))
+            typed = server.job is None and server.app is None and "://" in server.endpoint.url
+            shown = server.endpoint.url.strip() if typed else address.display  # what was typed stays as typed
+            via = f" · gRPC to {address.target}" if typed and address.transport is Transport.GRPC else ""
+            grid.add_row("endpoint", Text.assemble(visible(shown), (f"  {server.origin}{via}", "dim")))
         return grid
 
     @on(Checked)
@@ -258,7 +261,12 @@ class InferencePanel(Panel):
         key = event.row_key.value or ""
         self._choose_model(key.rsplit("/", 1)[0])
 
+    def _hint_classify(self) -> None:
+        self.query_one("#classify-status", Static).update(Text("c classifies the images with the model; each answer appears below", style="dim"))
+
     def _choose_model(self, model: str) -> None:
+        if model != self._settings.model:  # the last run's summary was about another model
+            self._hint_classify()
         self._settings = replace(self._settings, model=model)
         self._stats = StatsHistory(STATS_SAMPLES)
         self.query_one("#stats-box").display = False
@@ -389,7 +397,7 @@ class InferencePanel(Panel):
         except UserError as error:
             self.deck.show_error(error)
             return
-        self.query_one("#results", VerticalScroll).remove_children()
+        self.query_one("#results", KeyScroll).remove_children()
         self.query_one("#classify-status", Static).update(inert(f"classifying {len(request.images)} image(s) with {settings.model}…", style="dim"))
         self._classify(self._server.endpoint, request)
 
@@ -416,7 +424,7 @@ class InferencePanel(Panel):
         result = message.result
         rows = [ClassRow(c.value, c.score, c.index, c.label) for c in result.classes]
         card = ClassificationCard(Path(result.image).name, rows, message.pixels, result.latency_ms, result.error)
-        self.query_one("#results", VerticalScroll).mount(card)
+        self.query_one("#results", KeyScroll).mount(card)
 
     @on(RunEnded)
     def _run_ended(self, message: RunEnded) -> None:

@@ -76,6 +76,9 @@ class JobsPanel(PolledPanel):
         cells = (job.short_id, job.name, short_image(job.spec.image), state_text(job.state), str(job.spec.gpu), human_age(job.created_at, now), job.url or "")
         return Row(job.id, cells)
 
+    def address(self, item: Job) -> str | None:
+        return item.url or item.ip
+
     def action_describe(self) -> None:
         if job := self.selected():
             self.app.push_screen(JobDetailScreen(job, self.deck.settings.now()))

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
+from services.text import visible
 from tui.panels.base import Panel
 from widgets.filter_bar import FilterBar
 from widgets.notice import NoticeKind
@@ -64,11 +66,17 @@ class PolledPanel(Panel):
     def action_describe(self) -> None:
         raise NotImplementedError
 
+    def address(self, item: Any) -> str | None:
+        """Where the item answers, shown whole under the table for the selected row (a URL is
+        too long for its column at 80 columns; cut, it could not be copied or read)."""
+        return None
+
     # -- the list ---------------------------------------------------------------------------
 
     def compose_body(self) -> ComposeResult:
         yield FilterBar(id=f"{self.noun}-filter")
         yield ResourceTable(self.columns, id=f"{self.noun}-table")
+        yield Static(id=f"{self.noun}-address", classes="selected-address")
 
     @property
     def table(self) -> ResourceTable:
@@ -107,10 +115,20 @@ class PolledPanel(Panel):
         now = self.deck.settings.now()
         rows = [self.row(item, now) for item in message.items]
         self.table.set_rows(rows)
+        self._show_address()
         if rows:
             self.notice.hide()
         else:
             self.show_notice(NoticeKind.EMPTY, self.empty)
+
+    @on(DataTable.RowHighlighted)
+    def _show_address(self) -> None:
+        item = self.selected()
+        where = self.address(item) if item is not None else None
+        line = self.query_one(f"#{self.noun}-address", Static)
+        line.display = bool(where)
+        if where:
+            line.update(Text.assemble(("URL ", "bold"), visible(where)))
 
     def selected(self) -> Any:
         key = self.table.selected_key

@@ -21,12 +21,13 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from services.apps.document import run_command_line
 from services.apps.protocol import MAX_REPLICAS, App, AppState, AutomaticScaling, scaling_summary
 from services.units import human_age
 from widgets.inert import inert
+from widgets.priority_footer import PriorityFooter
 from widgets.scaling_chart import ScalingSample, scaling_chart
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ class AppDetailScreen(Screen[None]):
             yield Static(id="app-detail", classes="app-section")
             yield Static(id="app-replicas", classes="app-section")
             yield Static(id="app-timeline", classes="app-section")
-        yield Footer(show_command_palette=False)
+        yield PriorityFooter()
 
     def on_mount(self) -> None:
         self._show(self._app)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from services.apps.document import run_command_line
 from services.apps.preset import triton_app
@@ -18,6 +18,7 @@ from services.errors import UserError
 from services.jobs.protocol import parse_volume
 from services.usecases.apps import scaling_from_flags
 from tui.screens.run_form import FieldError, RunForm
+from widgets.check_box import CheckBox
 
 UNSECURE_WARNING = "⚠ --unsecure-http: anyone with the app URL can call it, no token needed."
 FIELDS = (("image", "image"), ("name", "name"), ("models", "models bucket"), ("replicas", "replicas"), ("auto", "or auto min-max"), ("target", "CPU target %"))
@@ -76,7 +77,7 @@ class AppRunScreen(RunForm[AppSpec]):
                     yield Input(self._defaults.get(key, ""), id=f"app-{key}")
             with Horizontal(classes="field switches"):
                 yield Label("security", classes="field-label")
-                yield Checkbox("--unsecure-http", False, id="app-unsecure")
+                yield CheckBox("--unsecure-http", False, id="app-unsecure")
             yield Static(UNSECURE_WARNING, id="run-warning")
             yield Static(id="run-preview")
             yield Static(id="run-error")

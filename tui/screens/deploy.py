@@ -23,20 +23,21 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from services.inference.protocol import Classification
 from services.pipeline.commands import equivalent_command, shown_path
 from services.pipeline.plan import STEP_TITLES, DeployPlan, Step, demo_plan
 from services.pipeline.runner import Leftover, PipelineRunner, leftover_jobs
-from services.pipeline.state import Answer, PipelineState, PipelineStore, StepRecord
+from services.pipeline.state import Answer, PipelineState, PipelineStore, StepRecord, StepStatus
 from services.secrets import redact
 from tui.panels.base import confirm_screen
 from tui.render import progress_line
 from tui.workers import worker_token
 from widgets.classification_card import ClassRow, classes_table
 from widgets.inert import inert
+from widgets.priority_footer import PriorityFooter
 from widgets.step_view import StepData, StepView
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ class DeployScreen(Screen[None]):
             for step in Step:
                 yield StepView(id=f"step-{step.value}", classes="step")
         yield Static(id="deploy-status")
-        yield Footer(show_command_palette=False)
+        yield PriorityFooter()
 
     def on_mount(self) -> None:
         saved = self.store.load()
@@ -161,7 +162,17 @@ class DeployScreen(Screen[None]):
 
     def _confirm_fresh(self, leftovers: list[Leftover]) -> None:
         if not leftovers:
-            self._start(fresh=True)
+            finished = [step for step, record in self._records.items() if record.status in (StepStatus.DONE, StepStatus.FAILED)]
+            if not finished:
+                self._start(fresh=True)
+                return
+
+            def fresh_confirmed(yes: bool | None) -> None:
+                if yes:
+                    self._start(fresh=True)
+
+            steps = "1 step" if len(finished) == 1 else f"{len(finished)} steps"
+            self.app.push_screen(confirm_screen(f"Start over? The {steps} already run will run again.", "r resumes from where the last run stopped instead."), fresh_confirmed)
             return
         names = ", ".join(f"{item.name} ({item.short_id}, {item.state.value})" for item in leftovers)
 

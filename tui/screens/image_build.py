@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from services import locations
@@ -33,6 +33,7 @@ from tui.render import build_failure, build_step_line
 from tui.workers import worker_token
 from widgets.inert import inert
 from widgets.log_pane import LogPane
+from widgets.priority_footer import PriorityFooter
 
 if TYPE_CHECKING:
     from tui.app import TritonDeck
@@ -88,7 +89,7 @@ class ImageBuildScreen(Screen[None]):
             yield Input(platform, id="build-platform")
         yield Static(id="build-status")
         yield LogPane(id="build-log")
-        yield Footer(show_command_palette=False)
+        yield PriorityFooter()
 
     @property
     def pane(self) -> LogPane:

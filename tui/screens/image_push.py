@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from services.images.protocol import LayerProgress, PushDone
@@ -29,6 +29,7 @@ from services.usecases.images import push_image
 from tui.workers import worker_token
 from widgets.inert import inert
 from widgets.layer_bars import LayerBars, LayerRow
+from widgets.priority_footer import PriorityFooter
 
 if TYPE_CHECKING:
     from tui.app import TritonDeck
@@ -77,7 +78,7 @@ class ImagePushScreen(Screen[None]):
             yield Input(default_target(self._source, self._registry), id="push-target")
         yield Static(Text("enter tags the image as the target and pushes it", style="dim"), id="push-status")
         yield LayerBars(id="push-layers")
-        yield Footer(show_command_palette=False)
+        yield PriorityFooter()
 
     def on_mount(self) -> None:
         self.query_one("#push-target", Input).focus()

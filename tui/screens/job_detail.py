@@ -10,12 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from services.jobs.document import run_command_line
 from services.jobs.protocol import Job
 from services.units import human_age
 from widgets.inert import inert
+from widgets.priority_footer import PriorityFooter
 
 
 def job_table(job: Job, now: datetime) -> Table:
@@ -75,4 +76,4 @@ class JobDetailScreen(Screen[None]):
         yield Static(inert(f"job {self._job.name}", style="bold"), classes="screen-title")
         with VerticalScroll():
             yield Static(job_table(self._job, self._now), id="job-detail")
-        yield Footer(show_command_palette=False)
+        yield PriorityFooter()

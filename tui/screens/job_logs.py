@@ -20,7 +20,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from services import locations
@@ -32,6 +31,7 @@ from services.streams import batched
 from tui.screens.prompt import PromptScreen
 from tui.workers import worker_token
 from widgets.log_pane import LogPane, StreamState
+from widgets.priority_footer import PriorityFooter
 
 if TYPE_CHECKING:
     from tui.app import TritonDeck
@@ -97,7 +97,7 @@ class LogScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield LogPane(id="job-log")
-        yield Footer(show_command_palette=False)
+        yield PriorityFooter()
 
     @property
     def pane(self) -> LogPane:

@@ -12,12 +12,13 @@ import shlex
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Checkbox, Input, Label, Static, Switch
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from services.errors import UserError
 from services.jobs.document import run_command_line
 from services.jobs.protocol import MAX_GPUS, JobSpec, job_resources, parse_pairs, parse_volume
 from tui.screens.run_form import FieldError, RunForm
+from widgets.check_box import CheckBox
 
 HTTP_PORT, GRPC_PORT = 8000, 8001
 TRITON_COMMAND = "tritonserver --model-repository=/workspace/models"
@@ -117,11 +118,10 @@ class JobRunScreen(RunForm[JobSpec]):
                     yield Input(self._defaults.get(key, ""), id=f"run-{key}")
             with Horizontal(classes="field switches"):
                 yield Label("gRPC", classes="field-label")
-                yield Switch(False, id="run-grpc")
-                yield Label("expose 8001 for gRPC instead of 8000", classes="switch-label")
+                yield CheckBox("expose 8001 for gRPC instead of 8000", False, id="run-grpc")
             with Horizontal(classes="field switches"):
                 yield Label("security", classes="field-label")
-                yield Checkbox("--unsecure-http", True, id="run-unsecure")
+                yield CheckBox("--unsecure-http", True, id="run-unsecure")
             yield Static(UNSECURE_WARNING, id="run-warning")
             yield Static(id="run-preview")
             yield Static(id="run-error")
@@ -139,6 +139,6 @@ class JobRunScreen(RunForm[JobSpec]):
     def command(self, spec: JobSpec) -> str:
         return run_command_line(spec)
 
-    @on(Switch.Changed, "#run-grpc")
-    def _grpc(self, event: Switch.Changed) -> None:
+    @on(Checkbox.Changed, "#run-grpc")
+    def _grpc(self, event: Checkbox.Changed) -> None:
         self.query_one("#run-port", Input).value = str(GRPC_PORT if event.value else HTTP_PORT)

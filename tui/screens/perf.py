@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from services.errors import UserError
@@ -33,6 +33,7 @@ from tui.screens.prompt import PromptScreen
 from tui.workers import worker_token
 from widgets.inert import inert
 from widgets.perf_chart import LevelBars, breakdown_chart, latency_chart
+from widgets.priority_footer import PriorityFooter
 from widgets.resource_table import ResourceTable, Row
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class PerfScreen(Screen[None]):
             yield ResourceTable(COLUMNS, id="perf-table")
             yield Static(id="perf-latency", classes="perf-chart")
             yield Static(id="perf-breakdown", classes="perf-chart")
-        yield Footer(show_command_palette=False)
+        yield PriorityFooter()
 
     def on_mount(self) -> None:
         self._status(f"{self._endpoint.transport.value}  ctrl+r runs the sweep; c shows the command")
