@@ -75,11 +75,11 @@ async def test_statistics_are_polled_only_while_the_pane_is_on_screen() -> None:
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         assert app.query_one("#stats-box").display, "two readings on screen: a sample"
-        reads = len(panel._stats)
+        reads = len(panel._stats.samples())
         await pilot.press("1")
         panel._poll_stats()
         await pilot.press("4", "P")
         panel._poll_stats()  # behind the Perf screen: not polled either
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        assert len(panel._stats) == reads
+        assert len(panel._stats.samples()) == reads
