@@ -92,6 +92,8 @@ class Config:
     active_profile: str = LOCAL_PROFILE
     theme: str = DEFAULT_THEME
     registries: Mapping[str, RegistryEntry] = field(default_factory=dict)
+    log_times: bool = True  # the log view's `t` and `w`, as the user last left them
+    log_wrap: bool = False
 
     def with_registry(self, entry: RegistryEntry) -> Config:
         return replace(self, registries={**self.registries, entry.address: entry})
@@ -120,6 +122,9 @@ class Config:
 
     def with_theme(self, theme: str) -> Config:
         return replace(self, theme=theme)
+
+    def with_log_view(self, times: bool, wrap: bool) -> Config:
+        return replace(self, log_times=times, log_wrap=wrap)
 
 
 def select_profile_name(config: Config, flag: str | None, env: Mapping[str, str]) -> str:
@@ -205,7 +210,11 @@ def parse_config(text: str, where: Path) -> Config:
     theme = data.get("theme", DEFAULT_THEME)
     if not isinstance(active, str) or not isinstance(theme, str):
         raise UserError(f"{where}: active_profile and theme must be strings")
-    return Config(profiles=profiles, active_profile=active, theme=theme, registries=_registries_from(data.get("registries", {}), where))
+    times, wrap = data.get("log_times", True), data.get("log_wrap", False)
+    if not isinstance(times, bool) or not isinstance(wrap, bool):
+        raise UserError(f"{where}: log_times and log_wrap must be true or false")
+    registries = _registries_from(data.get("registries", {}), where)
+    return Config(profiles=profiles, active_profile=active, theme=theme, registries=registries, log_times=times, log_wrap=wrap)
 
 
 def _registries_from(tables: object, where: Path) -> dict[str, RegistryEntry]:
@@ -246,6 +255,8 @@ def render_config(config: Config) -> str:
         "# triton-deck configuration; written by triton-deck (mode 0600).",
         f"active_profile = {_toml_string(config.active_profile)}",
         f"theme = {_toml_string(config.theme)}",
+        f"log_times = {'true' if config.log_times else 'false'}",
+        f"log_wrap = {'true' if config.log_wrap else 'false'}",
     ]
     for name in sorted(config.profiles):
         profile = config.profiles[name]

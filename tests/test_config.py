@@ -41,7 +41,7 @@ def test_missing_file_means_local_profile_only() -> None:
 
 
 def test_saved_file_is_0600_in_a_0700_directory_and_round_trips() -> None:
-    config = Config().with_profile(ovh_profile(token=Secret(TOKEN), aws_profile="ovh")).with_active("gra")
+    config = Config().with_profile(ovh_profile(token=Secret(TOKEN), aws_profile="ovh")).with_active("gra").with_log_view(times=False, wrap=True)
     path = save_config(config)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
@@ -50,6 +50,7 @@ def test_saved_file_is_0600_in_a_0700_directory_and_round_trips() -> None:
     assert loaded.active_profile == "gra"
     assert loaded.profile("gra").token == Secret(TOKEN)
     assert loaded.profile("gra").aws_profile == "ovh"
+    assert (loaded.log_times, loaded.log_wrap) == (False, True)
 
 
 def test_overwrite_keeps_0600_even_if_the_old_file_was_loose() -> None:
@@ -158,6 +159,7 @@ def test_describe_profile_masks_and_names_sources() -> None:
         ('[profiles.gra]\nregion = "XYZ"\n', "unknown AI Training region 'XYZ'"),
         ('[profiles.gra]\ntokn = "x"\n', "unknown key 'tokn'"),
         ('[profiles."bad name"]\n', "invalid profile name"),
+        ('log_wrap = "yes"\n', "log_times and log_wrap must be true or false"),
     ],
 )
 def test_bad_config_is_one_clear_line(text: str, fragment: str) -> None:

@@ -54,6 +54,7 @@ class LogPane(Vertical):
     title: reactive[str] = reactive("")
     details: reactive[str] = reactive("")
     note: reactive[str] = reactive("")  # the stream's condition, e.g. "reconnected 3 times in 10 s"
+    match: reactive[str] = reactive("")  # where the shown match is among all: "3/17"
 
     @dataclass
     class SearchRequested(Message):
@@ -168,21 +169,24 @@ class LogPane(Vertical):
     def clear_search(self) -> None:
         self.view.query = ""
         self.view.current_match = None
+        self.match = ""
         bar = self.query_one(FilterBar)
         bar.value = ""
         bar.display = False
         self.view.focus()
 
-    def show_match(self, row: int) -> None:
+    def show_match(self, row: int, position: int = 0, total: int = 0) -> None:
         self.following = False
         self.view.current_match = row
         self.view.show_row(row)
+        self.match = f"{position}/{total}" if total else ""
 
     @on(FilterBar.Updated)
     def _query_typed(self, event: FilterBar.Updated) -> None:
         event.stop()
         self.view.query = event.text
         self.view.current_match = None
+        self.match = ""
 
     @on(FilterBar.Closed)
     def _query_done(self, event: FilterBar.Closed) -> None:
@@ -209,8 +213,10 @@ class LogPane(Vertical):
             parts += ["  ", ("wrap", "dim")]
         if self.details:
             parts += ["  ", (self.details, "dim")]
+        if self.match:
+            parts += ["  ", (f"match {self.match}", "bold")]
         if self.note:
             parts += ["  ", (self.note, "yellow")]
         self.query_one(_IndicatorLine).update(Text.assemble(*parts))
 
-    watch_title = watch_stream = watch_details = watch_note = _refresh_indicator
+    watch_title = watch_stream = watch_details = watch_note = watch_match = _refresh_indicator

@@ -148,12 +148,14 @@ class LogSpool:
 
 
 class LogViewModel:
-    """The rows a log view shows: every spooled line, or only one source's, with or without times."""
+    """The rows a log view shows: every spooled line, or only one source's, or only those
+    containing a text (`grep`, as less's `&`), with or without times; stream markers always."""
 
     def __init__(self, spool: LogSpool) -> None:
         self.spool = spool
         self.show_time = True
         self._source: str | None = None
+        self._grep = ""
         self._rows: array[int] | None = None  # spool indexes when filtered
         self._scanned = 0
 
@@ -161,19 +163,39 @@ class LogViewModel:
     def source(self) -> str | None:
         return self._source
 
+    @property
+    def grep(self) -> str:
+        return self._grep
+
     def set_source(self, source: str | None) -> None:
         """Show only `source` lines (and stream markers); `None` shows everything."""
         self._source = source
-        self._rows = None if source is None else array("I")
+        self._reindex()
+
+    def set_grep(self, text: str) -> None:
+        """Show only lines containing `text`, any case (and stream markers); "" shows them all."""
+        self._grep = text.casefold()
+        self._reindex()
+
+    def _reindex(self) -> None:
+        self._rows = None if self._source is None and not self._grep else array("I")
         self._scanned = 0
         self.refresh()
+
+    def _kept(self, line: str) -> bool:
+        if is_marker(line):
+            return True
+        text = log_text(line)
+        if self._source is not None and source_of(text) != self._source:
+            return False
+        return not self._grep or self._grep in visible(text if self.show_time else without_time(text)).casefold()
 
     def refresh(self) -> None:
         """Take in lines spooled since the last call (for the filtered index)."""
         if self._rows is None:
             return
         for index, line in self.spool.iter_from(self._scanned):
-            if is_marker(line) or source_of(log_text(line)) == self._source:
+            if self._kept(line):
                 self._rows.append(index)
         self._scanned = self.spool.count
 
@@ -195,6 +217,17 @@ class LogViewModel:
             return stored[1:], True
         raw = log_text(stored)
         return visible(raw if self.show_time else without_time(raw)), False
+
+    def match_position(self, query: str, row: int) -> tuple[int, int]:
+        """Which match `row` is (from 1) and how many rows contain `query`: the `3/17` counter."""
+        needle = query.casefold()
+        position = total = 0
+        for index in range(self.count):
+            if needle in self.line(index)[0].casefold():
+                total += 1
+                if index <= row:
+                    position = total
+        return position, total
 
     def find(self, query: str, start_row: int, backwards: bool = False) -> int | None:
         """The next row (after `start_row`, wrapping around) whose text contains `query`, any case."""

@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from services import locations
 from services.cancel import CancelToken
+from services.config import update_config
 from services.jobs.log_format import JOB_SOURCE
 from services.jobs.protocol import Job, LogItem, is_marker
 from services.logs.spool import LogSpool, LogViewModel
@@ -71,6 +72,7 @@ class LogScreen(Screen[None]):
         Binding("escape,q", "back", "Back"),
         Binding("t", "toggle_time", "Times"),
         Binding("s", "toggle_source", "Source"),
+        Binding("ampersand", "toggle_grep", "Only matches"),
         Binding("ctrl+s", "save", "Save"),
     ]
 
@@ -87,6 +89,7 @@ class LogScreen(Screen[None]):
     class Found(Message):
         query: str
         row: int | None
+        position: tuple[int, int] = (0, 0)  # which match, of how many
 
     def __init__(self) -> None:
         super().__init__()
@@ -105,6 +108,10 @@ class LogScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.pane.title = self.title_text
+        config = cast("TritonDeck", self.app).config
+        self._model.show_time = config.log_times  # `t` and `w` as the user last left them
+        self.pane.view.wrap = config.log_wrap
+        self.watch(self.pane.view, "wrap", self._remember_view, init=False)
         self.pane.set_rows(self._model)
         self.pane.view.focus()
         self._follow()
@@ -174,12 +181,43 @@ class LogScreen(Screen[None]):
 
     def action_toggle_time(self) -> None:
         self._model.show_time = not self._model.show_time
+        if self._model.grep:  # a text in the times matched with them, or not without
+            self._model.set_grep(self._model.grep)
         self.pane.rows_reshaped()
+        self._remember_view()
+
+    def _remember_view(self, *_changed: object) -> None:
+        deck = cast("TritonDeck", self.app)
+        deck.config = deck.config.with_log_view(self._model.show_time, self.pane.view.wrap)
+        self._save_view(self._model.show_time, self.pane.view.wrap)
+
+    @work(thread=True, exclusive=True, group="log-view-choices", exit_on_error=False)
+    def _save_view(self, times: bool, wrap: bool) -> None:
+        update_config(lambda config: config.with_log_view(times, wrap))
 
     def action_toggle_source(self) -> None:
         self._model.set_source(self.next_source(self._model.source))
-        self.pane.details = f"from {self._model.source} only" if self._model.source else ""
+        self._show_filters()
         self.pane.rows_reshaped()
+
+    def action_toggle_grep(self) -> None:
+        """Only the lines that hold the searched text (less's `&`); again shows them all."""
+        if self._model.grep:
+            self._model.set_grep("")
+        elif self.pane.view.query:
+            self._model.set_grep(self.pane.view.query)
+            self.pane.view.current_match = None
+            self.pane.match = ""
+        else:
+            self.notify("search first (/), then & shows only the lines that match", severity="warning")
+            return
+        self._show_filters()
+        self.pane.rows_reshaped()
+
+    def _show_filters(self) -> None:
+        shown = [f"from {self._model.source} only"] if self._model.source else []
+        shown += [f"only lines with '{self.pane.view.query}'"] if self._model.grep else []
+        self.pane.details = ", ".join(shown)
 
     # -- search and save ---------------------------------------------------------------------
 
@@ -189,19 +227,24 @@ class LogScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="job-log-search", exit_on_error=False)
     def _find(self, query: str, after_row: int, backwards: bool) -> None:
-        self.post_message(self.Found(query, self._model.find(query, after_row, backwards)))
+        row = self._model.find(query, after_row, backwards)
+        self.post_message(self.Found(query, row, self._model.match_position(query, row) if row is not None else (0, 0)))
 
     @on(Found)
     def _found(self, message: Found) -> None:
         if message.row is None:
             self.notify(f"no line contains '{message.query}'", severity="warning")
         else:
-            self.pane.show_match(message.row)
+            self.pane.show_match(message.row, *message.position)
 
     def action_back(self) -> None:
         """esc clears a search (highlights and the match) before it leaves the log, as the prompt says."""
         if self.pane.view.query:
+            if self._model.grep:
+                self._model.set_grep("")
+                self.pane.rows_reshaped()
             self.pane.clear_search()
+            self._show_filters()
             return
         self.app.pop_screen()
 
