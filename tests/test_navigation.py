@@ -523,3 +523,24 @@ async def test_the_footer_keeps_help_and_quit_and_the_first_keys_at_60_columns()
         footer = wide_app.screen.query_one(PriorityFooter)
         wide = [binding.action for binding, _enabled, _tooltip in footer.chosen(160)]
         assert "command_palette" in wide and wide[-2:] == ["help", "quit"]
+
+
+async def test_the_palette_lists_the_shown_panels_actions_first_and_a_chosen_theme_is_kept() -> None:
+    from services.config import load_config
+
+    app = fake_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        commands = list(app.get_system_commands(app.screen))
+        jobs = [command for command in commands if command.title.startswith("Jobs: ")]
+        assert commands[: len(jobs)] == jobs, "the Jobs panel's own actions come first"
+        stop = next(command for command in jobs if command.title == "Jobs: Stop")
+        assert stop.help == "Stop the selected job (key 3, then s)"
+        assert not any(command.title.startswith("Go to Jobs") for command in commands), "not where the user already is"
+        app.theme = "ansi-light"
+        for _ in range(100):
+            if load_config().theme == "ansi-light":
+                break
+            await pilot.pause(0.05)
+        assert load_config().theme == "ansi-light" and app.config.theme == "ansi-light"

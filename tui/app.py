@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
@@ -22,13 +23,13 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Input
 
 from services.backends import ServiceFactory, ServiceSet, open_services
-from services.config import Config, Profile, load_config, select_profile_name
+from services.config import Config, Profile, load_config, select_profile_name, update_config
 from services.errors import UserError
 from services.secrets import redact
 from services.text import visible
 from tui import terminal_guard
 from tui.keys import key_display
-from tui.panel_registry import PANEL_ENTRIES, PANEL_IDS, entry
+from tui.panel_registry import PANEL_ENTRIES, PANEL_IDS, PanelEntry, entry
 from tui.settings import AppSettings
 from widgets.context_bar import ContextBar
 from widgets.priority_footer import PriorityFooter
@@ -221,22 +222,45 @@ class TritonDeck(App[None]):
         self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """The palette, most useful first: the shown panel's actions, then going elsewhere, then
+        the other panels' actions, profiles, and Textual's own commands last. Each says what it
+        does and its key."""
+        current = self.active_panel if len(self.screen_stack) == 1 else None
+        ordered = sorted(PANEL_ENTRIES, key=lambda panel: panel.name != current)
+        for panel in ordered[:1] if current else []:
+            yield from self._panel_commands(panel)
         for panel in PANEL_ENTRIES:
-            yield SystemCommand(f"Go to {panel.title}", f"Show the {panel.title} panel (key {panel.key})", partial(self.action_show_panel, panel.name))
-            for binding in panel.load().BINDINGS:
-                if isinstance(binding, Binding) and binding.description:
-                    yield SystemCommand(
-                        f"{panel.title}: {binding.description}",
-                        f"Run '{binding.description}' in the {panel.title} panel (key {panel.key}, then {key_display(binding.key)})",
-                        partial(self.run_panel_action, panel.name, binding.action),
-                    )
+            if panel.name != current:
+                yield SystemCommand(f"Go to {panel.title}", f"Show the {panel.title} panel (key {panel.key})", partial(self.action_show_panel, panel.name))
+        yield SystemCommand("Deploy", "The whole tutorial as one resumable flow: upload, build, serve, classify (key 0)", self.action_deploy)
+        for panel in ordered[1:] if current else ordered:
+            yield from self._panel_commands(panel)
         for name in sorted(self.config.profiles):
             if name != self.profile.name:
                 profile = self.config.profiles[name]
-                yield SystemCommand(f"Profile: {name}", f"Switch to profile {name} ({profile.kind.value} {profile.region})", partial(self.switch_profile, name))
-        yield SystemCommand("Deploy", "The whole tutorial as one resumable flow (key 0)", self.action_deploy)
-        yield SystemCommand("Help: keys", "Show every key binding (key ?)", self.action_help)
+                yield SystemCommand(f"Profile: {name}", f"Switch to profile {name} ({profile.kind.value} {profile.region}) (key p)", partial(self.switch_profile, name))
+        yield SystemCommand("Help: keys", "Every key of this screen first, then the others (key ?)", self.action_help)
+        yield from super().get_system_commands(screen)
+
+    def _panel_commands(self, panel: PanelEntry) -> Iterable[SystemCommand]:
+        for binding in panel.load().BINDINGS:
+            if isinstance(binding, Binding) and binding.description:
+                what = binding.tooltip or binding.description.lower()
+                yield SystemCommand(
+                    f"{panel.title}: {binding.description}",
+                    f"{what[:1].upper()}{what[1:]} (key {panel.key}, then {key_display(binding.key)})",
+                    partial(self.run_panel_action, panel.name, binding.action),
+                )
+
+    def watch_theme(self, theme: str) -> None:
+        """A theme chosen in the palette is the next session's too."""
+        if self.is_running and theme != self.config.theme:
+            self.config = self.config.with_theme(theme)
+            self._save_theme(theme)
+
+    @work(thread=True, exclusive=True, group="save-theme", exit_on_error=False)
+    def _save_theme(self, theme: str) -> None:
+        update_config(lambda config: config.with_theme(theme))
 
     def notify(
         self, message: str, *, title: str = "", severity: SeverityLevel = "information", timeout: float | None = None, markup: bool = True

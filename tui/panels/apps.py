@@ -33,16 +33,16 @@ class AppsPanel(PolledPanel):
     title = "Apps"
 
     BINDINGS = [
-        Binding("enter", "describe", "Describe", show=False),
-        Binding("n", "new_app", "Run app"),
-        Binding("l", "logs", "Logs"),
-        Binding("s", "scale", "Scale"),
-        Binding("i", "set_image", "Image"),
-        Binding("t", "start", "Start"),
-        Binding("x", "stop", "Stop"),
-        Binding("ctrl+d", "delete", "Delete"),
-        Binding("slash", "filter", "Filter"),
-        Binding("r", "refresh", "Refresh", show=False),
+        Binding("enter", "describe", "Describe", show=False, tooltip="the selected app's spec, state history, replicas and URL"),
+        Binding("n", "new_app", "Run app", tooltip="run Triton as an AI Deploy app: image, models bucket, replicas or autoscaling"),
+        Binding("l", "logs", "Logs", tooltip="follow the selected app's log, every replica or one"),
+        Binding("s", "scale", "Scale", tooltip="change the selected app's replicas or its autoscaling"),
+        Binding("i", "set_image", "Image", tooltip="roll the selected app onto another image"),
+        Binding("t", "start", "Start", tooltip="start the selected stopped app again"),
+        Binding("x", "stop", "Stop", tooltip="stop the selected app (it keeps its URL)"),
+        Binding("ctrl+d", "delete", "Delete", tooltip="delete the selected app"),
+        Binding("slash", "filter", "Filter", tooltip="show only the apps whose row contains a text"),
+        Binding("r", "refresh", "Refresh", show=False, tooltip="list the apps again now"),
     ]
 
     noun = "apps"

@@ -78,15 +78,15 @@ class BucketsPanel(Panel):
 
     BINDINGS = [
         # In the order a narrow footer keeps them (see PriorityFooter).
-        Binding("enter", "open", "Open", show=False),
-        Binding("n", "create_bucket", "New bucket"),
-        Binding("u", "upload", "Upload"),
-        Binding("d", "download", "Download"),
-        Binding("ctrl+d", "delete", "Delete"),
-        Binding("escape,backspace", "back", "Back"),
-        Binding("slash", "filter", "Filter"),
-        Binding("r", "refresh", "Refresh", show=False),
-        Binding("t", "focus_tree", "Prefix tree", show=False),
+        Binding("enter", "open", "Open", show=False, tooltip="open the highlighted bucket or prefix"),
+        Binding("n", "create_bucket", "New bucket", tooltip="create a bucket (name@REGION)"),
+        Binding("u", "upload", "Upload", tooltip="upload a model repository, ovhai's prefix rule"),
+        Binding("d", "download", "Download", tooltip="download the highlighted object or prefix into a directory"),
+        Binding("ctrl+d", "delete", "Delete", tooltip="delete the highlighted object, prefix (counted first) or empty bucket"),
+        Binding("escape,backspace", "back", "Back", tooltip="up one prefix, then back to the bucket list"),
+        Binding("slash", "filter", "Filter", tooltip="show only the keys that contain a text"),
+        Binding("r", "refresh", "Refresh", show=False, tooltip="list again now"),
+        Binding("t", "focus_tree", "Prefix tree", show=False, tooltip="move to the prefix tree beside the listing"),
     ]
 
     @dataclass

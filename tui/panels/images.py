@@ -58,13 +58,13 @@ class ImagesPanel(Panel):
     title = "Images"
 
     BINDINGS = [
-        Binding("b", "build", "Build"),
-        Binding("P", "push", "Push"),
-        Binding("e", "edit", "Edit"),
-        Binding("c", "toggle_client", "Server/client"),
-        Binding("v", "version", "Version", show=False),
-        Binding("f", "base", "FROM", show=False),
-        Binding("r", "refresh", "Refresh", show=False),
+        Binding("b", "build", "Build", tooltip="build the AI Training image (user 42420, linux/amd64)"),
+        Binding("P", "push", "Push", tooltip="push the built image, layer by layer"),
+        Binding("e", "edit", "Edit", tooltip="edit the Dockerfile"),
+        Binding("c", "toggle_client", "Server/client", tooltip="switch between the server and the client image"),
+        Binding("v", "version", "Version", show=False, tooltip="set the Triton release (YY.MM)"),
+        Binding("f", "base", "FROM", show=False, tooltip="set the base image"),
+        Binding("r", "refresh", "Refresh", show=False, tooltip="look at the local images again"),
     ]
 
     @dataclass

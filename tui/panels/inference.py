@@ -86,16 +86,16 @@ class InferencePanel(Panel):
     title = "Inference"
 
     BINDINGS = [
-        Binding("c", "classify", "Classify"),
-        Binding("o", "pick_images", "Images"),
-        Binding("s", "cycle_scaling", "Scaling"),
-        Binding("i", "toggle_protocol", "HTTP/gRPC"),
+        Binding("c", "classify", "Classify", tooltip="classify the chosen images with the chosen model, top-k as image_client"),
+        Binding("o", "pick_images", "Images", tooltip="choose the images (a file or a directory)"),
+        Binding("s", "cycle_scaling", "Scaling", tooltip="INCEPTION, VGG or no preprocessing"),
+        Binding("i", "toggle_protocol", "HTTP/gRPC", tooltip="talk to the server over HTTP or gRPC"),
         Binding("plus", "top_k(1)", "Top-k +", show=False),
         Binding("minus", "top_k(-1)", "Top-k -", show=False),
-        Binding("e", "edit_endpoint", "Endpoint"),
-        Binding("P", "perf", "Perf"),
-        Binding("r", "refresh", "Refresh", show=False),
-        Binding("slash", "filter", "Filter"),
+        Binding("e", "edit_endpoint", "Endpoint", tooltip="type the server's URL (empty: the newest server job)"),
+        Binding("P", "perf", "Perf", tooltip="measure the model: a load sweep like perf_analyzer"),
+        Binding("r", "refresh", "Refresh", show=False, tooltip="check the server again now"),
+        Binding("slash", "filter", "Filter", tooltip="show only the models whose row contains a text"),
     ]
 
     @dataclass

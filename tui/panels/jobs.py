@@ -49,13 +49,13 @@ class JobsPanel(PolledPanel):
     title = "Jobs"
 
     BINDINGS = [
-        Binding("enter", "describe", "Describe", show=False),
-        Binding("n", "new_job", "Run job"),
-        Binding("l", "logs", "Logs"),
-        Binding("s", "stop", "Stop"),
-        Binding("ctrl+d", "delete", "Delete"),
-        Binding("slash", "filter", "Filter"),
-        Binding("r", "refresh", "Refresh", show=False),
+        Binding("enter", "describe", "Describe", show=False, tooltip="the selected job's spec, state history and URL"),
+        Binding("n", "new_job", "Run job", tooltip="run a GPU job: image, command, volumes, GPUs"),
+        Binding("l", "logs", "Logs", tooltip="follow the selected job's log"),
+        Binding("s", "stop", "Stop", tooltip="stop the selected job"),
+        Binding("ctrl+d", "delete", "Delete", tooltip="delete the selected job"),
+        Binding("slash", "filter", "Filter", tooltip="show only the jobs whose row contains a text"),
+        Binding("r", "refresh", "Refresh", show=False, tooltip="list the jobs again now"),
     ]
 
     noun = "jobs"
