@@ -37,6 +37,28 @@ async def open_run_form(pilot: Pilot[None]) -> JobRunScreen:
     return form
 
 
+async def test_the_job_detail_keeps_the_panels_keys_for_its_job() -> None:
+    from tui.screens.confirm import ConfirmScreen
+
+    app = fake_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await app.workers.wait_for_complete()
+        await pilot.press("j", "enter")  # the running server's detail
+        await pilot.pause()
+        assert isinstance(app.screen, JobDetailScreen)
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and "00000003" in str(app.screen.query_one("#confirm-question").render())
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press("enter", "l")
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, JobLogScreen) and app.screen._job.id.startswith("00000003")
+
+
 async def test_run_form_prefills_the_tutorial_and_checks_every_field() -> None:
     app = fake_app()
     platform = app.services.job_platform
@@ -66,7 +88,11 @@ async def test_run_form_prefills_the_tutorial_and_checks_every_field() -> None:
         await pilot.press("ctrl+s")
         await app.workers.wait_for_complete()
         await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         assert not isinstance(app.screen, JobRunScreen)
+        selected = app.query_one("#jobs-table", ResourceTable).selected_key
+        assert selected is not None and platform.get(selected).spec.default_http_port == 8001, "the cursor follows the job just started"
     jobs = platform.list()
     assert len(jobs) == before + 1
     new = next(job for job in jobs if job.spec.name == "triton-server" and job.spec.default_http_port == 8001)

@@ -28,6 +28,7 @@ from services.errors import UserError
 from services.secrets import redact
 from services.text import visible
 from tui import terminal_guard
+from tui.clipboard import inside_tmux_without_clipboard, to_tmux_buffer
 from tui.keys import key_display
 from tui.panel_registry import PANEL_ENTRIES, PANEL_IDS, PanelEntry, entry
 from tui.settings import AppSettings
@@ -268,6 +269,20 @@ class TritonDeck(App[None]):
         """Every toast (the app's and each widget's) shows its text inert: messages quote keys,
         names and server replies, so markup is never parsed and control characters are shown."""
         super().notify(visible(message), title=visible(title), severity=severity, timeout=timeout, markup=False)
+
+    def copy_text(self, text: str, what: str) -> None:
+        """Copy `text` (`what` names it in the toast) where the user can paste it, and say where."""
+        self._copy_text(text, what)
+
+    @work(thread=True, group="copy", exit_on_error=False)
+    def _copy_text(self, text: str, what: str) -> None:
+        if not inside_tmux_without_clipboard():
+            self.call_from_thread(self.copy_to_clipboard, text)
+            self.call_from_thread(self.notify, f"copied {what} to the clipboard")
+        elif to_tmux_buffer(text):
+            self.call_from_thread(self.notify, f"copied {what} into tmux's paste buffer (prefix ] pastes it); `tmux set -g set-clipboard on` reaches the system clipboard too")
+        else:
+            self.call_from_thread(self.notify, f"could not copy {what}: tmux refused it and drops the terminal's clipboard request", severity="warning")
 
     def show_error(self, error: BaseException) -> None:
         """One redacted line in a notification; never a traceback on screen."""

@@ -84,9 +84,12 @@ class AppsPanel(PolledPanel):
         image = f"{profile.registry}/tritonserver:23.03-py3" if profile.registry else "nvcr.io/nvidia/tritonserver:23.03-py3"
         defaults = {"image": image, "name": "triton-app", "models": f"my-models@{profile.region}", "replicas": "1"}
 
+        def started(app: App) -> tuple[str, str]:
+            return f"started app {app.name}", app.id  # the cursor goes to it
+
         def chosen(spec: AppSpec | None) -> None:
             if spec is not None:
-                self.change(lambda: f"started app {run_app(self.services.apps(), spec).name}")
+                self.change(lambda: started(run_app(self.services.apps(), spec)))
 
         self.app.push_screen(AppRunScreen(defaults), chosen)
 

@@ -91,9 +91,9 @@ class JobsPanel(PolledPanel):
         profile = self.services.profile
         image = f"{profile.registry}/tritonserver:23.03-py3" if profile.registry else "nvcr.io/nvidia/tritonserver:23.03-py3"
 
-        def run(platform: JobPlatform, spec: JobSpec) -> str:
+        def run(platform: JobPlatform, spec: JobSpec) -> tuple[str, str]:
             job = platform.run(spec)
-            return f"started job {job.name} ({job.short_id}): {job.state}"
+            return f"started job {job.name} ({job.short_id}): {job.state}", job.id
 
         def chosen(spec: JobSpec | None) -> None:
             if spec is not None:

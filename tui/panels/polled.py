@@ -40,15 +40,18 @@ class PolledPanel(Panel):
 
     @dataclass
     class Changed(Message):
-        """An action went through; the text says which."""
+        """An action went through; the text says which, `select` the row to put the cursor on
+        (a job just started: `l` then opens its log, not an old one's)."""
 
         text: str
+        select: str | None = None
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._items: dict[str, Any] = {}
         self._last_poll = 0.0
         self._listed_once = False
+        self._select: str | None = None
 
     # -- what a panel says -----------------------------------------------------------------------
 
@@ -115,6 +118,9 @@ class PolledPanel(Panel):
         now = self.deck.settings.now()
         rows = [self.row(item, now) for item in message.items]
         self.table.set_rows(rows)
+        if self._select is not None and self._select in self._items:
+            self.table.move_cursor(row=self.table.get_row_index(self._select), animate=False)
+            self._select = None
         self._show_address()
         if rows:
             self.notice.hide()
@@ -146,11 +152,15 @@ class PolledPanel(Panel):
     # -- actions ----------------------------------------------------------------------------
 
     @work(thread=True, group="polled-change", exit_on_error=False)
-    def change(self, act: Callable[[], str]) -> None:
-        """Run `act` in a worker; the line it returns is the notification."""
-        self.post_message(self.Changed(act()))
+    def change(self, act: Callable[[], str | tuple[str, str]]) -> None:
+        """Run `act` in a worker; the line it returns is the notification (with the id of the
+        row to select, when it made one)."""
+        outcome = act()
+        text, select = outcome if isinstance(outcome, tuple) else (outcome, None)
+        self.post_message(self.Changed(text, select))
 
     @on(Changed)
     def _changed(self, message: Changed) -> None:
         self.notify(message.text)
+        self._select = message.select
         self.load()

@@ -95,6 +95,10 @@ class AppDetailScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("l", "panel('logs')", "Logs"),
+        Binding("s", "panel('scale')", "Scale"),
+        Binding("x", "panel('stop')", "Stop"),
+        Binding("ctrl+d", "panel('delete')", "Delete"),
         Binding("c", "copy('url')", "Copy URL"),
         Binding("g", "copy('grpc')", "Copy gRPC"),
         Binding("o", "copy('ovhai')", "Copy ovhai"),
@@ -153,11 +157,14 @@ class AppDetailScreen(Screen[None]):
         self.query_one("#app-replicas", Static).update(Group(Text("replicas", style="bold"), replicas_table(app)))
         self.query_one("#app-timeline", Static).update(Group(Text("timeline", style="bold"), timeline(app)))
 
+    def action_panel(self, action: str) -> None:
+        """The Apps panel's action on its selected row: this app (the list is keyed by id)."""
+        self.deck.run_panel_action("apps", action)
+
     def action_copy(self, what: str) -> None:
         values = {"url": self._app.url, "grpc": self._app.grpc_address, "ovhai": run_command_line(self._app.spec)}
         value = values.get(what)
         if not value:
             self.notify(f"app {self._app.short_id} has no {what} yet", severity="warning")
             return
-        self.app.copy_to_clipboard(value)
-        self.notify(f"copied the app's {what} to the clipboard")
+        self.deck.copy_text(value, f"the app's {what}")

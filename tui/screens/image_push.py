@@ -130,8 +130,7 @@ class ImagePushScreen(Screen[None]):
         if self._result is None:
             self.notify("nothing pushed yet", severity="warning")
             return
-        self.app.copy_to_clipboard(self._result)
-        self.notify(f"copied {self._result}")
+        self.deck.copy_text(self._result, self._result)
 
     def action_leave(self) -> None:
         self.workers.cancel_group(self, "image-push")

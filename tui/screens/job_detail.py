@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, cast
 
 from rich.table import Table
 from rich.text import Text
@@ -17,6 +18,9 @@ from services.jobs.protocol import Job
 from services.units import human_age
 from widgets.inert import inert
 from widgets.priority_footer import PriorityFooter
+
+if TYPE_CHECKING:
+    from tui.app import TritonDeck
 
 
 def job_table(job: Job, now: datetime) -> Table:
@@ -49,10 +53,14 @@ def job_table(job: Job, now: datetime) -> Table:
 
 
 class JobDetailScreen(Screen[None]):
-    """`c`/`i` copy the URL/IP through the terminal (OSC 52), which also works over SSH."""
+    """`c`/`i` copy the URL/IP through the terminal (OSC 52), which also works over SSH;
+    `l`, `s` and `ctrl+d` do what they do on the Jobs panel, to this job."""
 
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("l", "panel('logs')", "Logs"),
+        Binding("s", "panel('stop')", "Stop"),
+        Binding("ctrl+d", "panel('delete')", "Delete"),
         Binding("c", "copy('url')", "Copy URL"),
         Binding("i", "copy('ip')", "Copy IP"),
         Binding("o", "copy('ovhai')", "Copy ovhai"),
@@ -63,14 +71,17 @@ class JobDetailScreen(Screen[None]):
         self._job = job
         self._now = now
 
+    def action_panel(self, action: str) -> None:
+        """The Jobs panel's action on its selected row: this job (the list is keyed by id)."""
+        cast("TritonDeck", self.app).run_panel_action("jobs", action)
+
     def action_copy(self, what: str) -> None:
         values = {"url": self._job.url, "ip": self._job.ip, "ovhai": run_command_line(self._job.spec)}
         value = values.get(what)
         if not value:
             self.notify(f"job {self._job.short_id} has no {what} yet", severity="warning")
             return
-        self.app.copy_to_clipboard(value)
-        self.notify(f"copied the job's {what} to the clipboard")
+        cast("TritonDeck", self.app).copy_text(value, f"the job's {what}")
 
     def compose(self) -> ComposeResult:
         yield Static(inert(f"job {self._job.name}", style="bold"), classes="screen-title")

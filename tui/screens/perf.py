@@ -182,8 +182,8 @@ class PerfScreen(Screen[None]):
     def action_command(self) -> None:
         values = {key: self.query_one(f"#perf-{key}", Input).value.strip() for key, _label in FIELDS}
         line = perf_command_line(self._model, values["range"], values["mode"], self._endpoint.transport.value, f"-u {self._endpoint.url}")
-        self.app.copy_to_clipboard(line)
-        self._status(f"{line}   (copied)")
+        self._status(line)
+        self.deck.copy_text(line, "the command")
 
     def action_save(self) -> None:
         if not self._results:
