@@ -264,7 +264,7 @@ def saved_deploy(failed: bool, interrupted: bool = False) -> None:
         state.steps[step] = StepRecord(StepStatus.DONE, detail, seconds=0.5 + index)
     for step in (Step.BUILD, Step.PUSH):
         state.steps[step] = StepRecord(StepStatus.SKIPPED, "the local profile runs the bundled tritonserver: no image to build")
-    state.steps[Step.CLIENT] = StepRecord(StepStatus.SKIPPED, "not asked for (client_job)")
+    state.steps[Step.CLIENT] = StepRecord(StepStatus.SKIPPED, "not asked for: turn on client job in the plan (e)")
     answers = tuple(
         Answer(f"demo/samples/{name}", tuple((score, int(index), label) for score, index, label in (t.split(":", 2) for t in texts)))
         for name, texts in sorted(SAMPLE_ANSWERS.items())

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Static
@@ -45,9 +46,12 @@ class StepView(Static, can_focus=True):
 
     def show(self, data: StepData, commands: bool) -> None:
         mark, style = MARKS.get(data.status, ("?", ""))
-        head = Text.assemble((f"{mark} ", style), (f"{data.title:<22}", "bold" if data.status == "running" else ""))
-        head.append(f"{data.seconds:6.1f}s  " if data.seconds is not None else " " * 9, style="dim")
-        head.append(visible(data.detail), style={"failed": "red", "skipped": "dim"}.get(data.status, ""))
+        left = Text.assemble((f"{mark} ", style), (f"{data.title:<22}", "bold" if data.status == "running" else ""))
+        left.append(f"{data.seconds:6.1f}s  " if data.seconds is not None else " " * 9, style="dim")
+        head = Table.grid()  # a long detail wraps under itself, not back at the first column
+        head.add_column(no_wrap=True, width=left.cell_len)
+        head.add_column(overflow="fold")
+        head.add_row(left, Text(visible(data.detail), style={"failed": "red", "skipped": "dim"}.get(data.status, "")))
         parts: list[RenderableType] = [head]
         parts += [Text("    " + visible(line), style="dim", no_wrap=True, overflow="ellipsis") for line in data.lines]
         if data.extra is not None:

@@ -95,19 +95,19 @@ class DeployPlan:
         if self.protocol not in {t.value for t in Transport}:
             raise UserError(f"plan: protocol '{self.protocol}' is not http or grpc")
         if not 1 <= self.top_k <= 1000:
-            raise UserError(f"plan: top_k {self.top_k} is not 1-1000")
+            raise UserError(f"plan: top-k {self.top_k} is not 1-1000")
         try:  # 0 GPUs: the server runs on one CPU
             job_resources(self.gpu, 1 if self.gpu == 0 else None)
         except UserError as error:
-            raise UserError(f"plan: gpu {self.gpu}: {error.message}") from None
+            raise UserError(f"plan: GPUs {self.gpu}: {error.message}") from None
         if not self.model:
             raise UserError("plan: model is empty: name the model to classify with")
         if self.serve_as not in SERVE_AS:
-            raise UserError(f"plan: serve_as '{self.serve_as}' is not job or app")
+            raise UserError(f"plan: serve as '{self.serve_as}' is not job or app")
         if not 1 <= self.replicas <= MAX_REPLICAS:
             raise UserError(f"plan: replicas {self.replicas} is not 1-{MAX_REPLICAS}")
         if self.serve_as == "app" and self.reuse_job:
-            raise UserError("plan: reuse_job names a job, but serve_as is app: clear one of them")
+            raise UserError("plan: reuse job names a job, but serve as is app: clear one of them")
         return self
 
     def to_json(self) -> dict[str, Any]:
@@ -144,6 +144,14 @@ class DeployPlan:
         return replace(self, **changes)
 
 
+FIELD_LABELS = {"top_k": "top-k", "gpu": "GPUs"}  # the rest: the field's name in words
+
+
+def field_label(name: str) -> str:
+    """How a plan field is called on screen and in messages (its JSON key stays the file's)."""
+    return FIELD_LABELS.get(name, name.replace("_", " "))
+
+
 def demo_plan(profile: Profile) -> DeployPlan:
     """The tutorial on this profile with the shipped repository and photos."""
     return DeployPlan(repository=str(MODEL_REPOSITORY), bucket=f"my-models@{profile.region}", gpu=1)
@@ -159,5 +167,5 @@ def skipped_reason(plan: DeployPlan, step: Step, kind: BackendKind) -> str | Non
     if step is Step.SERVE and plan.reuse_job:
         return None
     if step is Step.CLIENT and not plan.client_job:
-        return "not asked for (client_job)"
+        return "not asked for: turn on client job in the plan (e)"
     return None

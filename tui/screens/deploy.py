@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, cast
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -118,12 +119,16 @@ class DeployScreen(Screen[None]):
     def _render_plan(self) -> None:
         plan = self._plan
         assert plan is not None
-        text = Text.assemble(
-            ("Deploy ", "bold"), (f"profile {self.deck.services.profile.name}", "dim"), "  ",
+        label = Text.assemble(("Deploy ", "bold"), (f"profile {self.deck.services.profile.name}", "dim"), "  ")
+        chain = Text.assemble(
             shown_path(plan.repository), " → ", plan.bucket, " → ", plan.server_image, f" ({plan.gpu} GPU, port {plan.port})",
             " → ", plan.model, f" top-{plan.top_k} {plan.scaling} on {shown_path(plan.images)}",
         )  # fmt: skip
-        self.query_one("#deploy-plan", Static).update(text)
+        grid = Table.grid()  # the chain wraps under itself, not back under "Deploy"
+        grid.add_column(no_wrap=True, width=label.cell_len)
+        grid.add_column()
+        grid.add_row(label, chain)
+        self.query_one("#deploy-plan", Static).update(grid)
 
     def _render_step(self, step: Step) -> None:
         assert self._plan is not None

@@ -14,11 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static, Switch
+from textual.widgets import Input, Label, Static
 
 from services.errors import UserError
 from services.pipeline.commands import shown_path
-from services.pipeline.plan import DeployPlan
+from services.pipeline.plan import DeployPlan, field_label
+from widgets.check_box import CheckBox
 
 PATH_FIELDS = ("repository", "images", "build_context")  # shown relative to here, kept absolute
 HINTS = {
@@ -27,7 +28,7 @@ HINTS = {
     "scaling": "NONE, INCEPTION or VGG",
     "protocol": "http (port 8000) or grpc (8001)",
     "server_image": "the job's image",
-    "build_image": "build and push server_image first",
+    "build_image": "build and push the server image first",
     "base_image": "FROM for the build (empty: NGC)",
     "reuse_job": "a RUNNING job ID to use (empty: start one)",
     "client_job": "also run the classifier as a job",
@@ -49,9 +50,9 @@ class DeployPlanScreen(ModalScreen[DeployPlan | None]):
             for field in fields(DeployPlan):
                 value = getattr(self._plan, field.name)
                 with Horizontal(classes="plan-row"):
-                    yield Label(field.name, classes="plan-label")
+                    yield Label(field_label(field.name), classes="plan-label")
                     if isinstance(value, bool):
-                        yield Switch(value, id=f"plan-{field.name}")
+                        yield CheckBox(HINTS.get(field.name, ""), value, id=f"plan-{field.name}")
                     else:
                         shown = shown_path(value) if field.name in PATH_FIELDS else value
                         yield Input("" if shown is None else str(shown), id=f"plan-{field.name}", placeholder=HINTS.get(field.name, ""))
@@ -60,7 +61,7 @@ class DeployPlanScreen(ModalScreen[DeployPlan | None]):
         values: dict[str, Any] = {}
         for field in fields(DeployPlan):
             widget = self.query_one(f"#plan-{field.name}")
-            if isinstance(widget, Switch):
+            if isinstance(widget, CheckBox):
                 values[field.name] = widget.value
                 continue
             text = widget.value.strip() if isinstance(widget, Input) else ""
@@ -70,7 +71,7 @@ class DeployPlanScreen(ModalScreen[DeployPlan | None]):
                     values[field.name] = int(text)
                 except ValueError:
                     widget.focus()
-                    raise UserError(f"{field.name} must be a whole number, not '{text}'") from None
+                    raise UserError(f"{field_label(field.name)} must be a whole number, not '{text}'") from None
             elif field.name in PATH_FIELDS:
                 values[field.name] = str(Path(text).expanduser().resolve()) if text else text
             else:
