@@ -100,6 +100,7 @@ def test_the_same_commands_against_an_s3_server(moto_endpoint: str, tmp_path: Pa
     listed = json.loads(out)
     assert [entry["key"] for entry in listed] == ["densenet_onnx/1/model.onnx", "densenet_onnx/config.pbtxt", "densenet_onnx/densenet_labels.txt"]
     assert listed[0]["size"] == 32_715_571 and listed[0]["etag"].endswith("-4"), "multipart above the threshold, 8 MiB parts"
+    assert set(listed[0]) == {"key", "size", "lastModified", "etag", "storageClass"}, "the API's camelCase, as every -o json"
     code, out = run(["bucket", "list", "-o", "json"], env)
     buckets = {entry["name"]: entry for entry in json.loads(out)}  # the server is shared: other tests' buckets are there too
     assert buckets["cli-models"]["region"] == "GRA" and buckets["cli-models"]["created"]

@@ -175,7 +175,7 @@ def test_failures_name_the_step(tmp_path: Path, capsys: pytest.CaptureFixture[st
         ("{", "is not valid JSON"),
         ('{"repository": "x"}', "field 'bucket' is required"),
         ('{"repository": "x", "bucket": "b@LOCAL", "gpus": 1}', "unknown field 'gpus'"),
-        ('{"repository": "x", "bucket": "b@LOCAL", "top_k": "3"}', "field 'top_k' must be int, not str"),
+        ('{"repository": "x", "bucket": "b@LOCAL", "top_k": "3"}', "field 'topK' must be int, not str"),
         ('{"repository": "x", "bucket": "b"}', "bucket 'b' needs a region"),
         ('{"repository": "/nonexistent", "bucket": "b@LOCAL"}', "repository /nonexistent is not a directory"),
     ],

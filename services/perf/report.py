@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from services.json_keys import camel_keys
 from services.perf.sweep import LevelResult
 
 CSV_COLUMNS = (
@@ -43,7 +44,7 @@ def csv_text(results: Sequence[LevelResult]) -> str:
 
 
 def json_document(model: str, results: Sequence[LevelResult], reason: str | None) -> dict[str, Any]:
-    return {"model": model, "stoppedEarly": reason, "levels": [asdict(result) for result in results]}
+    return {"model": model, "stoppedEarly": reason, "levels": [camel_keys(asdict(result)) for result in results]}
 
 
 def perf_command_line(model: str, levels: str, mode: str = "concurrency", protocol: str = "http", target: str = "") -> str:

@@ -19,6 +19,7 @@ from services.errors import UserError
 from services.images.dockerfile import DEFAULT_TRITON_VERSION
 from services.inference.protocol import Scaling, Transport
 from services.jobs.protocol import job_resources
+from services.json_keys import camel, snake
 from services.storage.protocol import BucketRef
 
 if TYPE_CHECKING:
@@ -111,24 +112,26 @@ class DeployPlan:
         return self
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {camel(name): value for name, value in asdict(self).items()}
 
     @classmethod
     def from_json(cls, data: object, where: str = "plan") -> DeployPlan:
+        """A plan document, its fields in camelCase (as written) or snake_case (older files)."""
         if not isinstance(data, dict):
             raise UserError(f"{where}: a plan is a JSON object of fields")
         known = {field.name: field for field in fields(cls)}
-        unknown = sorted(set(data) - set(known))
+        unknown = sorted(key for key in data if snake(key) not in known)
         if unknown:
-            raise UserError(f"{where}: unknown field '{unknown[0]}' (fields: {', '.join(known)})")
-        for name, value in data.items():
+            raise UserError(f"{where}: unknown field '{unknown[0]}' (fields: {', '.join(map(camel, known))})")
+        values = {snake(key): value for key, value in data.items()}
+        for name, value in values.items():
             expected = {"int": int, "bool": bool, "str": str}.get(str(known[name].type).split(" ")[0], str)
             if value is not None and not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-                raise UserError(f"{where}: field '{name}' must be {known[name].type}, not {type(value).__name__}")
-        missing = [name for name in ("repository", "bucket") if name not in data]
+                raise UserError(f"{where}: field '{camel(name)}' must be {known[name].type}, not {type(value).__name__}")
+        missing = [name for name in ("repository", "bucket") if name not in values]
         if missing:
             raise UserError(f"{where}: field '{missing[0]}' is required")
-        return cls(**data)
+        return cls(**values)
 
     @classmethod
     def read(cls, path: Path) -> DeployPlan:

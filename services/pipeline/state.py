@@ -14,6 +14,7 @@ from typing import Any
 
 from services import locations
 from services.errors import UserError
+from services.json_keys import camel
 from services.pipeline.plan import DeployPlan, Step
 from services.shared_file import locked, write_atomic
 
@@ -57,7 +58,7 @@ class StepResult:
     answers: tuple[Answer, ...] = ()  # classify
 
     def to_json(self) -> dict[str, Any]:
-        document: dict[str, Any] = {key: value for key in ("image_id", "digest", "job", "app") if (value := getattr(self, key)) is not None}
+        document: dict[str, Any] = {camel(key): value for key in ("image_id", "digest", "job", "app") if (value := getattr(self, key)) is not None}
         if self.answers:
             document["answers"] = [{"image": a.image, "classes": [list(c) for c in a.classes], "error": a.error} for a in self.answers]
         return document
@@ -71,7 +72,7 @@ class StepResult:
             Answer(str(a["image"]), tuple((str(s), int(i), None if label is None else str(label)) for s, i, label in a.get("classes", [])), a.get("error"))
             for a in data.get("answers", [])
         )
-        return cls(text("image_id"), text("digest"), text("job"), text("app"), answers)
+        return cls(text("imageId") or text("image_id"), text("digest"), text("job"), text("app"), answers)  # image_id: older saved runs
 
 
 @dataclass

@@ -26,6 +26,7 @@ from services.config import (
     validate_region,
 )
 from services.errors import UserError
+from services.json_keys import camel
 from services.secrets import Secret, redact
 from tui.cli.apps import add_app_commands
 from tui.cli.context import Context, ServiceOpener
@@ -68,7 +69,7 @@ def cmd_profile_show(ctx: Context) -> int:
     profile = ctx.config.profile(ctx.args.name) if ctx.args.name else ctx.profile
     rows = describe_profile(profile, ctx.env)
     if ctx.args.output == "json":
-        ctx.print_json(dict(rows))
+        ctx.print_json({camel(label): value for label, value in rows})
         return EXIT_OK
     width = max(len(label) for label, _ in rows)
     for label, value in rows:

@@ -164,7 +164,7 @@ def cmd_object_list(ctx: Context) -> int:
     if ctx.args.output == "json":
         ctx.print_json(
             [
-                {"key": o.key, "size": o.size, "last_modified": o.last_modified.isoformat(), "etag": o.etag, "storage_class": o.storage_class}
+                {"key": o.key, "size": o.size, "lastModified": o.last_modified.isoformat(), "etag": o.etag, "storageClass": o.storage_class}
                 for o in objects
             ]
         )
