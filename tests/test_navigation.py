@@ -544,3 +544,36 @@ async def test_the_palette_lists_the_shown_panels_actions_first_and_a_chosen_the
                 break
             await pilot.pause(0.05)
         assert load_config().theme == "ansi-light" and app.config.theme == "ansi-light"
+
+
+async def test_a_panel_shown_again_lists_again_and_says_how_old_its_rows_are() -> None:
+    """A job started elsewhere (another shell, the Deploy screen) is there when Jobs is shown again."""
+    from datetime import timedelta
+
+    from services.fake_set import FROZEN_NOW
+    from services.jobs.protocol import JobSpec
+    from tui.app import make_app
+    from tui.settings import AppSettings
+    from widgets.context_bar import ContextBar
+
+    clock = [FROZEN_NOW + timedelta(minutes=10)]
+    app = make_app("local", deck_config(), fake_services, AppSettings(now=lambda: clock[0], poll=False), env={})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        assert table(app, "jobs").row_count == 4
+        assert app.query_one(ContextBar).age == "refreshed 0s ago"
+        await pilot.press("1")
+        await settle(app, pilot)
+        platform = app.services.job_platform
+        assert platform is not None
+        platform.run(JobSpec(image="ubuntu", name="elsewhere"))
+        clock[0] += timedelta(seconds=30)
+        await pilot.press("3")
+        await settle(app, pilot)
+        assert table(app, "jobs").row_count == 5 and "elsewhere" in cells(app, "jobs", 1)
+        assert app.query_one(ContextBar).age == "refreshed 0s ago"
+        clock[0] += timedelta(seconds=1)
+        await pilot.press("3")  # within the staleness window: no listing, the age moves on
+        await settle(app, pilot)
+        assert app.query_one(ContextBar).age == "refreshed 1s ago"

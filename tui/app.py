@@ -27,6 +27,7 @@ from services.config import Config, Profile, load_config, select_profile_name, u
 from services.errors import UserError
 from services.secrets import redact
 from services.text import visible
+from services.units import human_age
 from tui import terminal_guard
 from tui.clipboard import inside_tmux_without_clipboard, to_tmux_buffer
 from tui.keys import key_display
@@ -95,6 +96,8 @@ class TritonDeck(App[None]):
             self.notify(f"unknown theme '{self.config.theme}' in the config: using the default", severity="warning")
         self._update_context()
         self._focus_panel("buckets")
+        if self.settings.poll:
+            self.set_interval(1.0, self._update_age)
 
     def _update_context(self) -> None:
         bar = self.query_one(ContextBar)
@@ -102,6 +105,19 @@ class TritonDeck(App[None]):
         bar.region_code = self.profile.region
         bar.endpoint = self.services.backend.api_url(self.profile) or ""
         bar.panel = entry(self.active_panel).title
+        self._update_age()
+
+    def panel_refreshed(self, panel: Panel) -> None:
+        if panel.id == f"{self.active_panel}-panel":
+            self._update_age()
+
+    def _update_age(self) -> None:
+        """"refreshed 4s ago" for the shown panel: how old its rows are (ticks once a second)."""
+        from tui.panels.base import Panel
+
+        mounted = self.query(f"#{self.active_panel}-panel")
+        at = mounted.first(Panel).refreshed_at if mounted else None
+        self.query_one(ContextBar).age = "" if at is None else f"refreshed {human_age(at, self.settings.now())} ago"
 
     # -- panels --------------------------------------------------------------------------------
 
@@ -144,7 +160,7 @@ class TritonDeck(App[None]):
 
     def action_show_panel(self, name: str) -> None:
         self._to_panels()
-        self.panel(name)
+        self.panel(name).refresh_if_stale()
         self.query_one(ContentSwitcher).current = f"{name}-pane"
         self.query_one(TabStrip).active = name
         self._update_context()

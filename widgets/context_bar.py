@@ -14,6 +14,7 @@ class ContextBar(Static):
     region_code: reactive[str] = reactive("LOCAL")
     endpoint: reactive[str] = reactive("")
     panel: reactive[str] = reactive("")
+    age: reactive[str] = reactive("")  # how old the panel's rows are: "refreshed 4s ago"
 
     def render(self) -> Text:
         text = Text.assemble(
@@ -29,4 +30,6 @@ class ContextBar(Static):
         if self.panel:
             text.append("  │ ")
             text.append(self.panel, style="bold")
+        if self.age:
+            text.append(f"  {self.age}", style="dim")
         return text

@@ -7,6 +7,7 @@ profile, the notice says why instead of the panel pretending.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on
@@ -33,9 +34,13 @@ def confirm_screen(question: str, detail: str = "") -> ConfirmScreen:
     return ConfirmScreen(question, detail)
 
 
+STALE_AFTER_S = 2.0  # shown again later than this, a panel lists again: it never shows what was
+
+
 class Panel(Vertical):
     capability: ClassVar[Capability]
     title: ClassVar[str]
+    refreshed_at: datetime | None = None  # when its listing last came back
 
     @property
     def deck(self) -> TritonDeck:
@@ -58,6 +63,17 @@ class Panel(Vertical):
 
     def on_mount(self) -> None:
         self.reload()
+
+    def refreshed(self) -> None:
+        """A listing came back: the context line says how old what is shown is."""
+        self.refreshed_at = self.deck.settings.now()
+        self.deck.panel_refreshed(self)
+
+    def refresh_if_stale(self) -> None:
+        """On being shown: anything done elsewhere meanwhile (a deploy, another shell) shows."""
+        at = self.refreshed_at
+        if at is not None and self.is_available() and (self.deck.settings.now() - at).total_seconds() > STALE_AFTER_S:
+            self.load()
 
     def is_available(self) -> bool:
         raise NotImplementedError

@@ -305,6 +305,7 @@ class BucketsPanel(Panel):
 
     @on(BucketsListed)
     def _show_buckets(self, message: BucketsListed) -> None:
+        self.refreshed()
         rows = [
             Row(str(info.ref), (info.ref.name, info.ref.region, info.created.strftime(DATE_FORMAT) if info.created else ""))
             for info in message.buckets
@@ -322,6 +323,7 @@ class BucketsPanel(Panel):
         rows = self._page_rows(message.page, message.location.prefix)
         self._paging = False
         if message.first:
+            self.refreshed()
             self._window, self._dropped = [(None, rows)], []
             self._next_token = message.page.next_token
             self._set_rows(rows, f"{self.location} is empty: press u to upload")

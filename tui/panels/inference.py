@@ -202,6 +202,7 @@ class InferencePanel(Panel):
 
     @on(Checked)
     def _checked(self, message: Checked) -> None:
+        self.refreshed()
         self.notice.hide()
         self._server = message.server
         grid = self._server_grid(message.server)
@@ -220,6 +221,7 @@ class InferencePanel(Panel):
     @on(CheckFailed)
     def _check_failed(self, message: CheckFailed) -> None:
         """No server at all is the notice (as "no jobs yet" is); a server that fails shows the layer."""
+        self.refreshed()
         self._server = message.server
         grid = self._server_grid(message.server)
         if message.server is None:

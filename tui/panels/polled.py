@@ -114,6 +114,7 @@ class PolledPanel(Panel):
     @on(Listed)
     def _show(self, message: Listed) -> None:
         self._listed_once = True
+        self.refreshed()
         self._items = {item.id: item for item in message.items}
         now = self.deck.settings.now()
         rows = [self.row(item, now) for item in message.items]
