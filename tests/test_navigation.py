@@ -577,3 +577,23 @@ async def test_a_panel_shown_again_lists_again_and_says_how_old_its_rows_are() -
         await pilot.press("3")  # within the staleness window: no listing, the age moves on
         await settle(app, pilot)
         assert app.query_one(ContextBar).age == "refreshed 1s ago"
+
+
+async def test_help_shows_the_keys_of_what_is_on_screen_first() -> None:
+    from tui.screens.help import HelpScreen
+
+    app = fake_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        first = app.screen.query(".help-group").first(Static)
+        assert plain_text(first).startswith("Jobs (3)")
+        await pilot.press("escape", "j", "l")
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert plain_text(app.screen.query(".help-group").first(Static)).startswith("Job logs")

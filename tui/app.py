@@ -234,9 +234,10 @@ class TritonDeck(App[None]):
         self.push_screen(DeployScreen())
 
     def action_help(self) -> None:
+        from tui.keys import current_group_title
         from tui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(current_group_title(self.screen, self.active_panel)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette, most useful first: the shown panel's actions, then going elsewhere, then

@@ -7,8 +7,12 @@ screen and KEYS.md (the lazydocker cheatsheet idea: generated, never hand-edited
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding, BindingType
+
+if TYPE_CHECKING:
+    from tui.panel_registry import PanelEntry, ScreenEntry
 
 KEY_NAMES = {
     "escape": "esc",
@@ -18,6 +22,7 @@ KEY_NAMES = {
     "left_square_bracket": "[",
     "right_square_bracket": "]",
     "backspace": "backspace",
+    "ampersand": "&",
 }
 
 
@@ -55,11 +60,30 @@ def key_groups() -> list[KeyGroup]:
     from widgets.resource_table import ResourceTable
 
     groups = [KeyGroup("Everywhere", _rows(TritonDeck.BINDINGS)), KeyGroup("Lists", _rows([*ResourceTable.BINDINGS, *FilterBar.BINDINGS]))]
-    groups += [KeyGroup(f"{panel.title} ({panel.key})", _rows(panel.load().BINDINGS)) for panel in PANEL_ENTRIES]
+    groups += [KeyGroup(panel_group_title(panel), _rows(panel.load().BINDINGS)) for panel in PANEL_ENTRIES]
     for screen in SCREEN_ENTRIES:
         bindings = [binding for source in screen.binding_sources() for binding in source.BINDINGS]
-        groups.append(KeyGroup(f"{screen.title} ({screen.key})" if screen.key else screen.title, _rows(bindings)))
+        groups.append(KeyGroup(screen_group_title(screen), _rows(bindings)))
     return groups
+
+
+def panel_group_title(panel: PanelEntry) -> str:
+    return f"{panel.title} ({panel.key})"
+
+
+def screen_group_title(screen: ScreenEntry) -> str:
+    return f"{screen.title} ({screen.key})" if screen.key else screen.title
+
+
+def current_group_title(screen: object, panel: str) -> str | None:
+    """The help group of what the user is looking at: `screen` (if the registry lists its
+    class), else the shown panel `panel`."""
+    from tui.panel_registry import PANEL_ENTRIES, SCREEN_ENTRIES
+
+    for entry in SCREEN_ENTRIES:
+        if type(screen) is entry.binding_sources()[0]:
+            return screen_group_title(entry)
+    return next((panel_group_title(entry) for entry in PANEL_ENTRIES if entry.name == panel), None)
 
 
 def render_markdown() -> str:

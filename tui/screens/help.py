@@ -1,4 +1,5 @@
-"""`?`: every binding of the app, from the same table as KEYS.md."""
+"""`?`: every binding of the app, from the same table as KEYS.md, the keys of what the user
+is looking at (the panel, the log view, the run form…) first."""
 
 from __future__ import annotations
 
@@ -24,10 +25,15 @@ def group_table(group: KeyGroup) -> Table:
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
+    def __init__(self, first: str | None = None) -> None:
+        super().__init__()
+        self._first = first  # the title of the group to show first
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box", classes="dialog"):
             yield Static("Keys  (esc closes; ctrl+p or : opens the command palette)", id="help-title")
-            for group in key_groups():
+            groups = key_groups()
+            for group in sorted(groups, key=lambda group: group.title != self._first):  # stable: the rest keep their order
                 yield Static(group_table(group), classes="help-group")
 
     def action_dismiss(self) -> None:
