@@ -597,3 +597,33 @@ async def test_help_shows_the_keys_of_what_is_on_screen_first() -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         assert plain_text(app.screen.query(".help-group").first(Static)).startswith("Job logs")
+
+
+async def test_space_marks_jobs_for_one_bulk_stop_and_s_sorts_by_a_column() -> None:
+    from tui.screens.confirm import ConfirmScreen
+
+    app = fake_app()
+    platform = app.services.job_platform
+    assert platform is not None
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        jobs = table(app, "jobs")
+        await pilot.press("space", "space")  # the QUEUED client and the RUNNING server, the cursor moving down
+        await pilot.pause()
+        assert jobs.marks == {"00000004-7a1e-4c2b-9d3f-000000000004", "00000003-7a1e-4c2b-9d3f-000000000003"}
+        assert cells(app, "jobs", 0)[:2] == ["● 00000004", "● 00000003"], "a mark is a glyph, seen without colour"
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert plain_text(app.screen.query_one("#confirm-question", Static)).strip() == "Stop 2 jobs (00000004, 00000003)?"
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert {platform.get(job_id).state for job_id in ("00000004-7a1e-4c2b-9d3f-000000000004", "00000003-7a1e-4c2b-9d3f-000000000003")} == {JobState.INTERRUPTING}
+        assert not jobs.marks and any("stop requested for 2 of 2" in n.message for n in app._notifications)
+        await pilot.press("S", "S")  # by NAME
+        await pilot.pause()
+        assert cells(app, "jobs", 1) == sorted(cells(app, "jobs", 1)) and str(jobs.columns[list(jobs.columns)[1]].label) == "NAME ▲"
+        await pilot.press("S", "S", "S", "S", "S", "S")  # past the last column: as the platform lists them
+        await pilot.pause()
+        assert cells(app, "jobs", 0) == ["00000004", "00000003", "00000002", "00000001"]

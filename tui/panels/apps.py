@@ -142,34 +142,38 @@ class AppsPanel(PolledPanel):
         self.change(lambda: start(self.services.apps()))
 
     def action_stop(self) -> None:
-        app = self.selected()
-        if app is None:
+        apps = self.targets()
+        if not apps:
             return
 
-        def stop(platform: AppPlatform) -> str:
-            stop_app(platform, app)
+        def stop(app: App) -> str:
+            stop_app(self.services.apps(), app)
             return f"stop requested for app {app.short_id}"
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.notify(f"stopping app {app.short_id}…")
-                self.change(lambda: stop(self.services.apps()))
+                self.notify(f"stopping {names}…")
+                self.act_on_all(apps, stop, "stop requested for")
 
-        detail = "Its replicas are freed; the app, its URL and its settings are kept (t starts it again)."
-        self.app.push_screen(confirm_screen(f"Stop app {app.name} ({app.short_id})?", detail), confirmed)
+        names = f"app {apps[0].short_id}" if len(apps) == 1 else f"{len(apps)} apps"
+        question = f"Stop app {apps[0].name} ({apps[0].short_id})?" if len(apps) == 1 else f"Stop {len(apps)} apps ({', '.join(app.short_id for app in apps)})?"
+        detail = "Replicas are freed; each app, its URL and its settings are kept (t starts it again)."
+        self.app.push_screen(confirm_screen(question, detail), confirmed)
 
     def action_delete(self) -> None:
-        app = self.selected()
-        if app is None:
+        apps = self.targets()
+        if not apps:
             return
-        detail = "It is still up: it will be stopped first." if not app.state.is_down else ""
+        up = [app for app in apps if not app.state.is_down]
+        detail = f"{'It is' if len(apps) == 1 else f'{len(up)} of them are'} still up: stopped first." if up else ""
 
-        def delete(platform: AppPlatform) -> str:
-            platform.delete(app.id, force=not app.state.is_down)
+        def delete(app: App) -> str:
+            self.services.apps().delete(app.id, force=not app.state.is_down)
             return f"deleted app {app.short_id}"
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.change(lambda: delete(self.services.apps()))
+                self.act_on_all(apps, delete, "deleted")
 
-        self.app.push_screen(confirm_screen(f"Delete app {app.name} ({app.short_id})?", detail), confirmed)
+        question = f"Delete app {apps[0].name} ({apps[0].short_id})?" if len(apps) == 1 else f"Delete {len(apps)} apps ({', '.join(app.short_id for app in apps)})?"
+        self.app.push_screen(confirm_screen(question, detail), confirmed)

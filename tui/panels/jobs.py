@@ -102,37 +102,39 @@ class JobsPanel(PolledPanel):
         self.app.push_screen(JobRunScreen(tutorial_defaults(profile.region, image)), chosen)
 
     def action_stop(self) -> None:
-        job = self.selected()
-        if job is None:
-            return
-        if job.state.is_terminal:
-            self.notify(f"job {job.short_id} is already {job.state}", severity="warning")
+        jobs = [job for job in self.targets() if not job.state.is_terminal]
+        if not jobs:
+            if job := self.selected():
+                self.notify(f"job {job.short_id} is already {job.state}", severity="warning")
             return
 
-        def stop(platform: JobPlatform) -> str:
-            stop_job(platform, job)
+        def stop(job: Job) -> str:
+            stop_job(self.services.jobs(), job)
             return f"stop requested for job {job.short_id}"
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.notify(f"stopping job {job.short_id}…")  # at once: the platform may take seconds to answer
-                self.change(lambda: stop(self.services.jobs()))
+                self.notify(f"stopping {names}…")  # at once: the platform may take seconds to answer
+                self.act_on_all(jobs, stop, "stop requested for")
 
-        detail = "RW volumes are synced back while it finalizes."
-        self.app.push_screen(confirm_screen(f"Stop job {job.name} ({job.short_id})?", detail), confirmed)
+        names = f"job {jobs[0].short_id}" if len(jobs) == 1 else f"{len(jobs)} jobs"
+        question = f"Stop job {jobs[0].name} ({jobs[0].short_id})?" if len(jobs) == 1 else f"Stop {len(jobs)} jobs ({', '.join(job.short_id for job in jobs)})?"
+        self.app.push_screen(confirm_screen(question, "RW volumes are synced back while it finalizes."), confirmed)
 
     def action_delete(self) -> None:
-        job = self.selected()
-        if job is None:
+        jobs = self.targets()
+        if not jobs:
             return
-        detail = "It is still running: it will be stopped first." if not job.state.is_terminal else ""
+        running = [job for job in jobs if not job.state.is_terminal]
+        detail = f"{'It is' if len(jobs) == 1 else f'{len(running)} of them are'} still running: stopped first." if running else ""
 
-        def delete(platform: JobPlatform) -> str:
-            platform.delete(job.id, force=not job.state.is_terminal)
+        def delete(job: Job) -> str:
+            self.services.jobs().delete(job.id, force=not job.state.is_terminal)
             return f"deleted job {job.short_id}"
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.change(lambda: delete(self.services.jobs()))
+                self.act_on_all(jobs, delete, "deleted")
 
-        self.app.push_screen(confirm_screen(f"Delete job {job.name} ({job.short_id})?", detail), confirmed)
+        question = f"Delete job {jobs[0].name} ({jobs[0].short_id})?" if len(jobs) == 1 else f"Delete {len(jobs)} jobs ({', '.join(job.short_id for job in jobs)})?"
+        self.app.push_screen(confirm_screen(question, detail), confirmed)

@@ -20,6 +20,7 @@ from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from services.errors import UserError
 from services.text import visible
 from tui.panels.base import Panel
 from widgets.filter_bar import FilterBar
@@ -140,6 +141,32 @@ class PolledPanel(Panel):
     def selected(self) -> Any:
         key = self.table.selected_key
         return self._items.get(key) if key else None
+
+    def targets(self) -> list[Any]:
+        """What an action takes: the marked rows (`space`), else the one under the cursor."""
+        marked = [item for key, item in self._items.items() if key in self.table.marks]  # in the list's order
+        if marked:
+            return marked
+        item = self.selected()
+        return [item] if item is not None else []
+
+    def act_on_all(self, items: Sequence[Any], act: Callable[[Any], str], noun: str) -> None:
+        """`act` on each of `items` in one worker: one line for one, a count (and what failed) for many."""
+        self.table.marks.clear()
+
+        def run() -> str:
+            done, failed = [], []
+            for item in items:
+                try:
+                    done.append(act(item))
+                except UserError as error:
+                    failed.append(f"{item.short_id}: {error.message}")
+            if len(items) == 1 and done:
+                return done[0]
+            text = f"{noun} {len(done)} of {len(items)}"
+            return text + (f"; failed {'; '.join(failed)}" if failed else "")
+
+        self.change(run)
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
