@@ -627,3 +627,34 @@ async def test_space_marks_jobs_for_one_bulk_stop_and_s_sorts_by_a_column() -> N
         await pilot.press("S", "S", "S", "S", "S", "S")  # past the last column: as the platform lists them
         await pilot.pause()
         assert cells(app, "jobs", 0) == ["00000004", "00000003", "00000002", "00000001"]
+
+
+async def test_colon_aliases_go_to_a_panel_as_in_k9s() -> None:
+    app = fake_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        for alias, panel in (("j", "jobs"), ("apps", "apps"), ("bucket", "buckets"), ("inf", "inference")):
+            await pilot.press("colon", *alias)
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await pilot.pause()
+            await settle(app, pilot)
+            assert app.active_panel == panel, alias
+
+
+async def test_the_empty_palette_lists_the_shown_panels_actions_first() -> None:
+    from textual.command import CommandPalette
+
+    app = fake_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await settle(app, pilot)
+        await pilot.press("colon")
+        await pilot.pause(0.3)
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        from textual.widgets import OptionList
+
+        options = palette.query_one(OptionList)
+        first = str(options.get_option_at_index(0).prompt)
+        assert first.startswith("Jobs: "), first

@@ -30,6 +30,7 @@ from services.text import visible
 from services.units import human_age
 from tui import terminal_guard
 from tui.clipboard import inside_tmux_without_clipboard, to_tmux_buffer
+from tui.commands import DeckCommands
 from tui.keys import key_display
 from tui.panel_registry import PANEL_ENTRIES, PANEL_IDS, PanelEntry, entry
 from tui.settings import AppSettings
@@ -47,6 +48,7 @@ class TritonDeck(App[None]):
     # Absolute, so subclasses in other directories (the startup probe) find it too.
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "triton-deck"
+    COMMANDS = {DeckCommands}  # the app's order and k9s aliases, instead of Textual's name-sorted list
 
     # Number keys come from the view registry: a new panel gets the next one.
     BINDINGS = [
@@ -243,7 +245,7 @@ class TritonDeck(App[None]):
         """The palette, most useful first: the shown panel's actions, then going elsewhere, then
         the other panels' actions, profiles, and Textual's own commands last. Each says what it
         does and its key."""
-        current = self.active_panel if len(self.screen_stack) == 1 else None
+        current = self.active_panel if screen is self.screen_stack[0] else None  # the palette is on top of `screen`
         ordered = sorted(PANEL_ENTRIES, key=lambda panel: panel.name != current)
         for panel in ordered[:1] if current else []:
             yield from self._panel_commands(panel)
