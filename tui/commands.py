@@ -5,6 +5,7 @@ panel's "Back" on top), and k9s-style aliases: `:jobs`, `:job` or `:j` goes to J
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
@@ -39,13 +40,14 @@ class DeckCommands(Provider):
 
     async def search(self, query: str) -> Hits:
         word = query.strip().lstrip(":").strip().lower()
+        top = math.inf  # above any fuzzy score (Textual's are not capped at 1): an exact alias comes first
         target = aliases().get(word)
         if target == "deploy":
-            yield Hit(1.0, f":{word}  Deploy", self.deck.action_deploy, help="The whole tutorial as one flow (key 0)")
+            yield Hit(top, f":{word}  Deploy", self.deck.action_deploy, help="The whole tutorial as one flow (key 0)")
         elif target is not None:
             title = next(panel.title for panel in PANEL_ENTRIES if panel.name == target)
-            yield Hit(1.0, f":{word}  {title}", partial(self.deck.action_show_panel, target), help=f"Go to {title}")
+            yield Hit(top, f":{word}  {title}", partial(self.deck.action_show_panel, target), help=f"Go to {title}")
         matcher = self.matcher(query)
         for command in self.deck.get_system_commands(self.screen):
             if (match := matcher.match(command.title)) > 0:
-                yield Hit(match * 0.99, matcher.highlight(command.title), command.callback, help=command.help)
+                yield Hit(match, matcher.highlight(command.title), command.callback, help=command.help)
