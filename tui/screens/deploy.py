@@ -10,6 +10,7 @@ cancels it and the step it was in resumes next time.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -27,6 +28,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
+from services.errors import UserError
 from services.inference.protocol import Classification
 from services.pipeline.commands import equivalent_command, shown_path
 from services.pipeline.plan import STEP_TITLES, DeployPlan, Step, demo_plan
@@ -69,6 +71,7 @@ class DeployScreen(Screen[None]):
         Binding("r", "run", "Run/resume"),
         Binding("f", "fresh", "Start over"),
         Binding("e", "edit", "Edit plan"),
+        Binding("E", "edit_external", "Plan in $EDITOR"),
         Binding("c", "toggle_commands", "Commands"),
         Binding("enter", "open_panel", "Open panel"),
     ]
@@ -241,18 +244,34 @@ class DeployScreen(Screen[None]):
         from tui.screens.deploy_plan import DeployPlanScreen
 
         assert self._plan is not None
+        self.app.push_screen(DeployPlanScreen(self._plan), self._plan_edited)
 
-        def edited(plan: DeployPlan | None) -> None:
-            if plan is None or plan == self._plan:
-                return
-            self.workers.cancel_group(self, "deploy")
-            self._plan = plan
-            self._records = {step: StepRecord() for step in Step}
-            self.store.save(PipelineState(plan))
-            self._render_all()
-            self._status("plan changed: r runs it from the start")
+    def action_edit_external(self) -> None:
+        """The plan as JSON in the user's $EDITOR; a plan that does not check is refused whole."""
+        from tui.handoff import hand_over, scratch_file
 
-        self.app.push_screen(DeployPlanScreen(self._plan), edited)
+        assert self._plan is not None
+        if self._busy():
+            return
+        with scratch_file("plan.json", json.dumps(self._plan.to_json(), indent=2) + "\n") as path:
+            problem = hand_over(self.app, "EDITOR", path)
+            try:
+                plan = None if problem else DeployPlan.read(path).check()
+            except UserError as error:
+                problem, plan = f"{error.message}: the plan is unchanged", None
+        if problem:
+            self.notify(problem, severity="warning")
+        self._plan_edited(plan)
+
+    def _plan_edited(self, plan: DeployPlan | None) -> None:
+        if plan is None or plan == self._plan:
+            return
+        self.workers.cancel_group(self, "deploy")
+        self._plan = plan
+        self._records = {step: StepRecord() for step in Step}
+        self.store.save(PipelineState(plan))
+        self._render_all()
+        self._status("plan changed: r runs it from the start")
 
     def action_open_panel(self) -> None:
         focused = self.focused

@@ -1,4 +1,5 @@
-"""`e` on the Images panel: edit the Dockerfile before building it (ctrl+s keeps, esc drops).
+"""`e` on the Images panel: edit the Dockerfile before building it (ctrl+s keeps, esc drops,
+ctrl+o opens it in $EDITOR).
 
 The text lives only in the session until a build uses it; writing it to disk is the
 CLI's `image dockerfile -o`, so nothing lands where the user did not say.
@@ -16,6 +17,7 @@ from textual.widgets import Static, TextArea
 class DockerfileEditScreen(ModalScreen[str | None]):
     BINDINGS = [
         Binding("ctrl+s", "keep", "Keep"),
+        Binding("ctrl+o", "external", "In $EDITOR"),  # ctrl+e is the text area's end of line
         Binding("escape", "drop", "Cancel"),
     ]
 
@@ -37,6 +39,19 @@ class DockerfileEditScreen(ModalScreen[str | None]):
             self.notify("a Dockerfile needs a FROM line: add one, or esc to drop the changes", severity="error")
             return
         self.dismiss(text if text.endswith("\n") else text + "\n")
+
+    def action_external(self) -> None:
+        """The text in the user's $EDITOR; what it saves comes back here, still to keep or drop."""
+        from tui.handoff import hand_over, scratch_file
+
+        area = self.query_one(TextArea)
+        with scratch_file("Dockerfile", area.text) as path:
+            problem = hand_over(self.app, "EDITOR", path)
+            edited = path.read_text(encoding="utf-8") if problem is None else None
+        if problem:
+            self.notify(problem, severity="warning")
+        elif edited is not None:
+            area.load_text(edited)
 
     def action_drop(self) -> None:
         self.dismiss(None)

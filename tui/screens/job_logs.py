@@ -73,6 +73,7 @@ class LogScreen(Screen[None]):
         Binding("t", "toggle_time", "Times"),
         Binding("s", "toggle_source", "Source"),
         Binding("ampersand", "toggle_grep", "Only matches"),
+        Binding("v", "pager", "In $PAGER"),
         Binding("ctrl+s", "save", "Save"),
     ]
 
@@ -247,6 +248,16 @@ class LogScreen(Screen[None]):
             self._show_filters()
             return
         self.app.pop_screen()
+
+    def action_pager(self) -> None:
+        """The rows as shown (times, source and filter included) in the user's pager."""
+        from tui.handoff import hand_over, scratch_file
+
+        text = "".join(self._model.line(row)[0] + "\n" for row in range(self._model.count))
+        with scratch_file(f"{self.save_stem}.log", text) as path:
+            problem = hand_over(self.app, "PAGER", path)
+        if problem:
+            self.notify(problem, severity="warning")
 
     def action_save(self) -> None:
         # Home, not wherever the app was started (a read-only checkout, /): a place the user finds again.
