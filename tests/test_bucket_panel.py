@@ -189,3 +189,13 @@ async def test_n_creates_a_bucket_and_ctrl_d_deletes_it_once_empty(tmp_path: Pat
         await pilot.press("ctrl+d", "y")
         await settle(pilot)
         assert not store.bucket_exists(BucketRef("scratch", "LOCAL")) and table.row_count == 1
+
+
+async def test_an_empty_source_reads_as_empty_not_as_a_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no model_repository/ here: nothing to offer
+    app, _store = local_store_app(tmp_path / "buckets")
+    async with app.run_test(size=(100, 34)) as pilot:
+        screen = await open_upload(pilot)
+        source = screen.query_one("#upload-source", Input)
+        assert source.value == "" and source.placeholder.startswith("(empty)") and "e.g." in source.placeholder
+        assert source.get_component_rich_style("input--placeholder").italic

@@ -90,7 +90,7 @@ class UploadScreen(ModalScreen[bool]):
             yield Static(f"Upload to {self._bucket}/{self._prefix}", id="upload-title")
             with Horizontal(classes="field"):
                 yield Label("source", classes="field-label")
-                yield Input(self._source, placeholder="model_repository/", id="upload-source")
+                yield Input(self._source, placeholder="(empty) a directory or files to upload, e.g. model_repository/", id="upload-source")
             with Horizontal(classes="field"):
                 yield Label("remove prefix", classes="field-label")
                 yield Input(self._default_remove(self._source), id="upload-remove")
