@@ -29,7 +29,7 @@ CLIENT_IMAGE = "registry.gra.ai.cloud.ovh.net/0123456789abcdef/tritonclient:23.0
 # the fake shows an image it cannot answer, as a failed card).
 SAMPLE_ANSWERS = {
     "coffee.png": ("10.768552:967:espresso", "7.385727:968:tea cup", "6.528270:504:coffee mug"),
-    "chelsea.png": ("10.530498:285:Egyptian Mau", "8.326909:282:a cat having a striped coat", "8.103220:281:tabby cat"),
+    "chelsea.png": ("10.530498:285:Egyptian Mau", "8.326909:282:tiger cat", "8.103220:281:tabby cat"),
 }
 
 SAMPLE_MODELS = (

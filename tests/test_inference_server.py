@@ -30,9 +30,9 @@ SAMPLES = DEMO / "samples"
 MODEL = "efficientnet_lite0"
 # `classify -s INCEPTION` on the shipped photos, recorded from the demo server (Triton 2.51, onnxruntime CPU).
 RECORDED_INCEPTION_TOP3 = {
-    "chelsea.png": ["10.530498:285:Egyptian Mau", "8.326909:282:a cat having a striped coat", "8.103220:281:tabby cat"],
+    "chelsea.png": ["10.530498:285:Egyptian Mau", "8.326909:282:tiger cat", "8.103220:281:tabby cat"],
     "coffee.png": ["10.768552:967:espresso", "7.385727:968:tea cup", "6.528270:504:coffee mug"],
-    "rocket.png": ["7.801931:540:drilling rig", "6.553446:657:missile", "5.995908:744:missile"],
+    "rocket.png": ["7.801931:540:drilling rig", "6.553446:657:missile", "5.995908:744:projectile"],
 }
 
 
