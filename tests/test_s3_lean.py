@@ -282,3 +282,30 @@ def test_deletes_go_in_concurrent_batches_and_a_refused_key_is_named(moto_endpoi
         assert len(result.done) == 2499 and sorted(seen)[-1] == 2500 and len(seen) == 3, "three batches of at most 1,000"
     finally:
         proxy.close()
+
+
+LIST_PAGE = (
+    b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+    b"<Name>b</Name><Prefix></Prefix><KeyCount>3</KeyCount><MaxKeys>3</MaxKeys><IsTruncated>true</IsTruncated>"
+    b"<Contents><Key>mod%C3%A8le+a/1/model.onnx</Key><LastModified>2026-11-25T14:00:00.000Z</LastModified>"
+    b"<ETag>&quot;abc-2&quot;</ETag><Size>123</Size><StorageClass>STANDARD</StorageClass></Contents>"
+    b"<Contents><Key>z</Key><LastModified>2026-11-26T09:30:00.000Z</LastModified><ETag>&quot;def&quot;</ETag><Size>0</Size></Contents>"
+    b"<CommonPrefixes><Prefix>p%2F/</Prefix></CommonPrefixes>"
+    b"<NextContinuationToken>tok+en==</NextContinuationToken></ListBucketResult>"
+)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64 * 1024])
+def test_a_listing_page_is_parsed_as_it_arrives_and_dates_wait_until_asked(chunk: int) -> None:
+    from datetime import UTC, datetime
+
+    from services.storage.s3_lean import parse_list_page
+
+    page = parse_list_page(LIST_PAGE[start : start + chunk] for start in range(0, len(LIST_PAGE), chunk))
+    assert [(info.key, info.size, info.etag, info.storage_class) for info in page.objects] == [("modèle a/1/model.onnx", 123, "abc-2", "STANDARD"), ("z", 0, "def", "STANDARD")]
+    assert page.prefixes == ("p//",) and page.next_token == "tok+en=="
+    first = page.objects[0]
+    assert first.modified == "2026-11-25T14:00:00.000Z", "no datetime work while listing"
+    assert first.last_modified == datetime(2026, 11, 25, 14, 0, tzinfo=UTC) and first.modified == first.last_modified, "parsed once, when asked"
+    with pytest.raises(ValueError):
+        parse_list_page([LIST_PAGE.replace(b"<LastModified>2026-11-26T09:30:00.000Z</LastModified>", b"")])

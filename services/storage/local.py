@@ -149,7 +149,7 @@ class LocalObjectStore:
             etag = file_md5(data)  # written by hand, or a crash between data and meta: recompute
             self._write_meta(bucket, meta, stamp, etag)
         modified = datetime.fromtimestamp(stat.st_mtime, UTC).replace(microsecond=0)
-        return ObjectInfo(key=key, size=stat.st_size, last_modified=modified, etag=etag)
+        return ObjectInfo(key=key, size=stat.st_size, modified=modified, etag=etag)
 
     def _write_meta(self, bucket: BucketRef, meta: Path, stamp: str, etag: str) -> None:
         """Replace the sidecar atomically; never through a link that leads out of meta/."""

@@ -51,13 +51,24 @@ class BucketInfo:
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """One object, with the columns of `ovhai bucket object list`."""
+    """One object, with the columns of `ovhai bucket object list`.
+
+    `modified` may be a listing's ISO text: a 100,000-key listing then does no datetime work
+    for keys whose date nobody looks at; `last_modified` parses it on first use."""
 
     key: str
     size: int
-    last_modified: datetime
+    modified: datetime | str
     etag: str
     storage_class: str = "STANDARD"
+
+    @property
+    def last_modified(self) -> datetime:
+        value = self.modified
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+            object.__setattr__(self, "modified", value)  # parsed once; frozen for everything else
+        return value
 
 
 @dataclass(frozen=True)

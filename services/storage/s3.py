@@ -253,7 +253,7 @@ class S3ObjectStore:
             ObjectInfo(
                 key=entry["Key"],
                 size=entry["Size"],
-                last_modified=entry["LastModified"],
+                modified=entry["LastModified"],
                 etag=entry.get("ETag", "").strip('"'),
                 storage_class=entry.get("StorageClass", "STANDARD"),
             )

@@ -22,8 +22,9 @@ import http.client
 import os
 import ssl
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote, unquote_plus, urlencode, urlsplit
 from xml.etree import ElementTree
 
@@ -35,6 +36,7 @@ UNSIGNED = "UNSIGNED-PAYLOAD"
 ALGORITHM = "AWS4-HMAC-SHA256"
 GIVE_UP_AFTER = 3
 READ_CHUNK = 1024 * 1024
+LIST_CHUNK = 64 * 1024  # a listing page is parsed as it arrives, this much at a time
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 
 
@@ -179,8 +181,10 @@ class LeanS3:
             self._refused(answer)
             return None
         try:
-            return parse_list_page(answer.read())
+            return parse_list_page(iter(lambda: answer.read(LIST_CHUNK), b""))
         except (ElementTree.ParseError, ValueError, KeyError, OSError, http.client.HTTPException):
+            answer.close()
+            self._local.__dict__.get("connections", {}).pop(host, None)  # read part-way: not reusable
             return None
 
     def get(self, bucket: str, key: str, sink: Writable, first: int | None = None, last: int | None = None, on_bytes: Callable[[int], None] | None = None) -> bool:
@@ -211,20 +215,42 @@ class LeanS3:
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
-def parse_list_page(body: bytes) -> ListPage:
-    """A ListObjectsV2 answer (keys URL-encoded, as asked): objects, prefixes, the next token."""
-    root = ElementTree.fromstring(body)
-    ns = S3_NS if root.tag.startswith(S3_NS) else ""
-    objects = []
-    for entry in root.iterfind(f"{ns}Contents"):
-        objects.append(ObjectInfo(
-            key=unquote_plus(entry.findtext(f"{ns}Key", "")),
-            size=int(entry.findtext(f"{ns}Size", "0")),
-            last_modified=datetime.fromisoformat(entry.findtext(f"{ns}LastModified", "")),
-            etag=entry.findtext(f"{ns}ETag", "").strip('"'),
-            storage_class=entry.findtext(f"{ns}StorageClass", "STANDARD") or "STANDARD",
-        ))  # fmt: skip
-    prefixes = tuple(unquote_plus(entry.findtext(f"{ns}Prefix", "")) for entry in root.iterfind(f"{ns}CommonPrefixes"))
-    truncated = root.findtext(f"{ns}IsTruncated", "false").lower() == "true"
-    token = root.findtext(f"{ns}NextContinuationToken") if truncated else None
-    return ListPage(tuple(objects), prefixes, token)
+def parse_list_page(chunks: Iterable[bytes]) -> ListPage:
+    """A ListObjectsV2 answer (keys URL-encoded, as asked) parsed as its bytes arrive: each
+    `Contents` entry becomes an object as soon as it is complete and is then dropped from the
+    tree; dates stay text until asked for (see `ObjectInfo`)."""
+    parser: Any = ElementTree.XMLPullParser(events=("start", "end"))  # typeshed's event types do not fit start/end pairs
+    ns = ""
+    objects: list[ObjectInfo] = []
+    prefixes: list[str] = []
+    fields: dict[str, str] = {}
+    truncated, token = False, None
+    for chunk in chunks:
+        parser.feed(chunk)
+        for event, element in parser.read_events():
+            tag = element.tag
+            if event == "start":
+                if not ns and tag.startswith(S3_NS):
+                    ns = S3_NS
+                continue
+            name = tag[len(ns) :]
+            if name == "Contents":
+                if "LastModified" not in fields or "Key" not in fields:
+                    raise ValueError("a listing entry without Key or LastModified")  # boto3 will say what is wrong
+                objects.append(ObjectInfo(
+                    key=unquote_plus(fields.get("Key", "")), size=int(fields.get("Size", "0")), modified=fields.get("LastModified", ""),
+                    etag=fields.get("ETag", "").strip('"'), storage_class=fields.get("StorageClass") or "STANDARD",
+                ))  # fmt: skip
+                fields = {}
+                element.clear()
+            elif name == "CommonPrefixes":
+                prefixes.append(unquote_plus(fields.pop("Prefix", "")))
+                element.clear()
+            elif name == "IsTruncated":
+                truncated = (element.text or "").strip().lower() == "true"
+            elif name == "NextContinuationToken":
+                token = element.text
+            else:
+                fields[name] = element.text or ""
+    parser.close()
+    return ListPage(tuple(objects), tuple(prefixes), token if truncated else None)
