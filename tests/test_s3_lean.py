@@ -84,11 +84,8 @@ def big_object(store: S3ObjectStore, bucket: BucketRef, tmp_path: Path, megabyte
     return source
 
 
-def test_a_20_mb_object_comes_down_in_ranged_parts_byte_for_byte(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = store_on(moto_endpoint, multipart_threshold=5 * MIB, part_size=5 * MIB)
-    bucket = BucketRef("lean-big", "US-EAST-1")
-    store.create_bucket(bucket)
-    source = big_object(store, bucket, tmp_path)
+def ranges_fetched(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The first byte of every ranged lean GET from now on, as they are sent."""
     ranges: list[int] = []
     original = LeanS3.get
 
@@ -98,6 +95,15 @@ def test_a_20_mb_object_comes_down_in_ranged_parts_byte_for_byte(moto_endpoint: 
         return original(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(LeanS3, "get", counting)
+    return ranges
+
+
+def test_a_20_mb_object_comes_down_in_ranged_parts_byte_for_byte(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = store_on(moto_endpoint, multipart_threshold=5 * MIB, part_size=5 * MIB)
+    bucket = BucketRef("lean-big", "US-EAST-1")
+    store.create_bucket(bucket)
+    source = big_object(store, bucket, tmp_path)
+    ranges = ranges_fetched(monkeypatch)
     objects = list(iter_objects(store, bucket, "models/"))
     assert "-" in objects[0].etag, "a multipart object"
     result = store.download(bucket, objects, tmp_path / "out", lambda _p: None, CancelToken(), remove_prefix="models/")
@@ -182,15 +188,7 @@ def test_a_killed_download_resumes_with_the_parts_on_disk(moto_endpoint: str, tm
     killed = subprocess.run([sys.executable, "-c", KILLED_DOWNLOAD, moto_endpoint, str(out)], env=env, timeout=120)
     assert killed.returncode == -9
     assert not (out / "big.onnx").exists() and (out / ".big.onnx.part").exists(), "nothing under the real name, the parts kept"
-    ranges: list[int] = []
-    original = LeanS3.get
-
-    def counting(self: LeanS3, *args: object, **kwargs: object) -> bool:
-        if len(args) > 3 and args[3] is not None:
-            ranges.append(int(args[3]))  # type: ignore[call-overload]
-        return original(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(LeanS3, "get", counting)
+    ranges = ranges_fetched(monkeypatch)
     result = store.download(bucket, list(iter_objects(store, bucket, "models/")), out, lambda _p: None, CancelToken(), remove_prefix="models/")
     assert result.ok and (out / "big.onnx").read_bytes() == source.read_bytes()
     assert sorted(ranges) == [10 * MIB, 15 * MIB], "only the parts the killed run had not finished"

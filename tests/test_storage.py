@@ -340,6 +340,18 @@ def test_local_keys_cannot_escape_the_bucket(tmp_path: Path) -> None:
         store.list_page(BucketRef("models", "GRA"))
 
 
+def test_deleting_a_local_bucket_that_links_elsewhere_leaves_the_target_alone(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "data").mkdir(parents=True)
+    (elsewhere / "keep.txt").write_text("mine")
+    store = LocalObjectStore(tmp_path / "buckets")
+    store.create_bucket(BucketRef("models", "LOCAL"))
+    (tmp_path / "buckets" / "linked").symlink_to(elsewhere)
+    with pytest.raises(UserError, match="is a link out of"):
+        store.delete_bucket(BucketRef("linked", "LOCAL"))
+    assert (elsewhere / "keep.txt").read_text() == "mine" and (tmp_path / "buckets" / "linked").is_symlink()
+
+
 def test_unknown_ovh_region_is_named_with_the_known_ones() -> None:
     credentials = S3Credentials(Secret("k"), Secret("s3-secret"), "test")
     store = S3ObjectStore(credentials)

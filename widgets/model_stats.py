@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 
+from services.text import visible
 from widgets.sparkline import sparkline
 
 
@@ -39,10 +40,10 @@ def stats_table(
     grid.add_row("queue", sparkline(queue, width, top, "yellow"), _us(queue[-1]) if queue else "—")
     grid.add_row("compute", sparkline(compute, width, top, "cyan"), _us(compute[-1]) if compute else "—")
     if compact and replicas:
-        now = Text("  ").join(Text.assemble((name, "dim"), f" {samples[-1]:.1f}/s" if samples else " —") for name, samples in replicas)
+        now = Text("  ").join(Text.assemble((visible(name), "dim"), f" {samples[-1]:.1f}/s" if samples else " —") for name, samples in replicas)
         grid.add_row("replicas", now, "")
         return grid
     busiest = max([value for _name, samples in replicas for value in samples], default=0.0)
     for name, samples in replicas:
-        grid.add_row(Text(name, style="dim"), sparkline(samples, width, busiest or None, "green"), f"{samples[-1]:.1f}/s" if samples else "—")
+        grid.add_row(Text(visible(name), style="dim"), sparkline(samples, width, busiest or None, "green"), f"{samples[-1]:.1f}/s" if samples else "—")
     return grid

@@ -19,7 +19,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from services.storage.protocol import BucketRef, ObjectInfo, ObjectStore
@@ -91,7 +91,6 @@ class _Prefix:
     def __init__(self, store: ObjectStore, bucket: BucketRef, prefix: str, page_size: int, stop: threading.Event) -> None:
         self._store, self._bucket, self._prefix, self._page_size, self._stop = store, bucket, prefix, page_size, stop
         self._pages: queue.Queue[object] = queue.Queue(maxsize=PAGES_AHEAD)
-        self.future: Future[None] | None = None
 
     def produce(self) -> None:
         token: str | None = None
@@ -136,7 +135,7 @@ def _merged(store: ObjectStore, bucket: BucketRef, level: _Level, after: str, pa
         def open_more() -> None:
             while waiting and len(open_prefixes) < window:
                 chain = _Prefix(store, bucket, waiting.popleft(), page_size, stop)
-                chain.future = pool.submit(chain.produce)
+                pool.submit(chain.produce)  # its outcome, error included, comes through its queue
                 open_prefixes.append(chain)
 
         try:

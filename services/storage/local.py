@@ -113,6 +113,8 @@ class LocalObjectStore:
 
     def delete_bucket(self, bucket: BucketRef) -> None:
         path = self._bucket_dir(bucket)
+        if path.is_symlink() or not is_inside(self.root, path):  # rmtree must not follow it elsewhere
+            raise UserError(f"bucket {bucket} is a link out of {self.root}: remove the link itself")
         if any(entry.is_file() or entry.is_symlink() for entry in (path / "data").rglob("*")):
             raise bucket_not_empty(bucket)
         shutil.rmtree(path)  # what is left is folders and bookkeeping (meta, tmp), inside the bucket

@@ -15,7 +15,6 @@ from services.apps.protocol import App, AppPlatform, AppSpec, AppState, Scaling,
 from services.backends import Capability
 from services.units import human_age
 from services.usecases.apps import run_app, scale_app, stop_app
-from tui.panels.base import confirm_screen
 from tui.panels.jobs import short_image
 from tui.panels.polled import PolledPanel
 from tui.screens.app_detail import AppDetailScreen, app_state_text
@@ -150,30 +149,17 @@ class AppsPanel(PolledPanel):
             stop_app(self.services.apps(), app)
             return f"stop requested for app {app.short_id}"
 
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.notify(f"stopping {names}…")
-                self.act_on_all(apps, stop, "stop requested for")
-
-        names = f"app {apps[0].short_id}" if len(apps) == 1 else f"{len(apps)} apps"
-        question = f"Stop app {apps[0].name} ({apps[0].short_id})?" if len(apps) == 1 else f"Stop {len(apps)} apps ({', '.join(app.short_id for app in apps)})?"
         detail = "Replicas are freed; each app, its URL and its settings are kept (t starts it again)."
-        self.app.push_screen(confirm_screen(question, detail), confirmed)
+        self.confirm_then_act("Stop", apps, detail, stop, "stop requested for", at_once="stopping")
 
     def action_delete(self) -> None:
         apps = self.targets()
         if not apps:
             return
-        up = [app for app in apps if not app.state.is_down]
-        detail = f"{'It is' if len(apps) == 1 else f'{len(up)} of them are'} still up: stopped first." if up else ""
 
         def delete(app: App) -> str:
             self.services.apps().delete(app.id, force=not app.state.is_down)
             return f"deleted app {app.short_id}"
 
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.act_on_all(apps, delete, "deleted")
-
-        question = f"Delete app {apps[0].name} ({apps[0].short_id})?" if len(apps) == 1 else f"Delete {len(apps)} apps ({', '.join(app.short_id for app in apps)})?"
-        self.app.push_screen(confirm_screen(question, detail), confirmed)
+        detail = self.still(apps, [app for app in apps if not app.state.is_down], "still up")
+        self.confirm_then_act("Delete", apps, detail, delete, "deleted")

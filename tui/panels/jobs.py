@@ -15,7 +15,6 @@ from services.backends import Capability
 from services.jobs.protocol import Job, JobPlatform, JobSpec, JobState
 from services.units import human_age
 from services.usecases.jobs import stop_job
-from tui.panels.base import confirm_screen
 from tui.panels.polled import PolledPanel
 from tui.screens.job_detail import JobDetailScreen
 from tui.screens.job_logs import JobLogScreen
@@ -112,29 +111,16 @@ class JobsPanel(PolledPanel):
             stop_job(self.services.jobs(), job)
             return f"stop requested for job {job.short_id}"
 
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.notify(f"stopping {names}…")  # at once: the platform may take seconds to answer
-                self.act_on_all(jobs, stop, "stop requested for")
-
-        names = f"job {jobs[0].short_id}" if len(jobs) == 1 else f"{len(jobs)} jobs"
-        question = f"Stop job {jobs[0].name} ({jobs[0].short_id})?" if len(jobs) == 1 else f"Stop {len(jobs)} jobs ({', '.join(job.short_id for job in jobs)})?"
-        self.app.push_screen(confirm_screen(question, "RW volumes are synced back while it finalizes."), confirmed)
+        self.confirm_then_act("Stop", jobs, "RW volumes are synced back while it finalizes.", stop, "stop requested for", at_once="stopping")
 
     def action_delete(self) -> None:
         jobs = self.targets()
         if not jobs:
             return
-        running = [job for job in jobs if not job.state.is_terminal]
-        detail = f"{'It is' if len(jobs) == 1 else f'{len(running)} of them are'} still running: stopped first." if running else ""
 
         def delete(job: Job) -> str:
             self.services.jobs().delete(job.id, force=not job.state.is_terminal)
             return f"deleted job {job.short_id}"
 
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.act_on_all(jobs, delete, "deleted")
-
-        question = f"Delete job {jobs[0].name} ({jobs[0].short_id})?" if len(jobs) == 1 else f"Delete {len(jobs)} jobs ({', '.join(job.short_id for job in jobs)})?"
-        self.app.push_screen(confirm_screen(question, detail), confirmed)
+        detail = self.still(jobs, [job for job in jobs if not job.state.is_terminal], "still running")
+        self.confirm_then_act("Delete", jobs, detail, delete, "deleted")

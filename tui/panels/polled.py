@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Static
 
 from services.errors import UserError
 from services.text import visible
-from tui.panels.base import Panel
+from tui.panels.base import Panel, confirm_screen
 from widgets.filter_bar import FilterBar
 from widgets.notice import NoticeKind
 from widgets.resource_table import ResourceTable, Row
@@ -150,8 +150,34 @@ class PolledPanel(Panel):
         item = self.selected()
         return [item] if item is not None else []
 
-    def act_on_all(self, items: Sequence[Any], act: Callable[[Any], str], noun: str) -> None:
-        """`act` on each of `items` in one worker: one line for one, a count (and what failed) for many."""
+    def confirm_then_act(
+        self, verb: str, items: Sequence[Any], detail: str, act: Callable[[Any], str], summary: str, at_once: str = ""
+    ) -> None:
+        """Ask once ("Stop job x (id)?", "Stop 2 jobs (a, b)?"), then `act` on each item in one
+        worker: one line for one, a count and what failed for many. `at_once` ("stopping") is
+        said the moment the answer is yes, since the platform may take seconds to reply."""
+        one = self.noun.rstrip("s")
+        if len(items) == 1:
+            question, names = f"{verb} {one} {items[0].name} ({items[0].short_id})?", f"{one} {items[0].short_id}"
+        else:
+            question, names = f"{verb} {len(items)} {self.noun} ({', '.join(item.short_id for item in items)})?", f"{len(items)} {self.noun}"
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                if at_once:
+                    self.notify(f"{at_once} {names}…")
+                self._act_on_all(items, act, summary)
+
+        self.app.push_screen(confirm_screen(question, detail), confirmed)
+
+    @staticmethod
+    def still(items: Sequence[Any], busy: Sequence[Any], condition: str) -> str:
+        """The confirmation's note when some of `items` are `busy` ("still running")."""
+        if not busy:
+            return ""
+        return f"{'It is' if len(items) == 1 else f'{len(busy)} of them are'} {condition}: stopped first."
+
+    def _act_on_all(self, items: Sequence[Any], act: Callable[[Any], str], summary: str) -> None:
         self.table.marks.clear()
 
         def run() -> str:
@@ -163,7 +189,7 @@ class PolledPanel(Panel):
                     failed.append(f"{item.short_id}: {error.message}")
             if len(items) == 1 and done:
                 return done[0]
-            text = f"{noun} {len(done)} of {len(items)}"
+            text = f"{summary} {len(done)} of {len(items)}"
             return text + (f"; failed {'; '.join(failed)}" if failed else "")
 
         self.change(run)
