@@ -21,3 +21,11 @@ class UserError(Exception):
 
 class NotAvailableError(UserError):
     """A capability that this profile does not offer (yet)."""
+
+
+class FieldError(UserError):
+    """A refused value, naming the field it came from: a form marks that field, the CLI prints the line."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

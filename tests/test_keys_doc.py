@@ -15,6 +15,6 @@ def test_every_group_has_keys_and_the_conventions_are_there() -> None:
     groups = {group.title: {row.keys: row.description for row in group.rows} for group in key_groups()}
     assert all(groups.values())
     everywhere = groups["Everywhere"]
-    assert {"1", "2", "3", "4", "?", "q", ": ctrl+p"} <= set(everywhere)
+    assert {"1", "2", "3", "4", "? f1", "q", ": ctrl+p"} <= set(everywhere)
     assert groups["Jobs (3)"]["ctrl+d"] == "Delete" and groups["Jobs (3)"]["l"] == "Logs"
     assert groups["Buckets (1)"]["/"] == "Filter" and groups["Buckets (1)"]["esc backspace"] == "Back"

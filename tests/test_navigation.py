@@ -375,6 +375,13 @@ async def test_keys_never_act_on_a_hidden_screen() -> None:
         await pilot.press("1", "0", "right_square_bracket", "p")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen) and len(app.screen_stack) == 2 and app.active_panel == "jobs", "the dialog has the keys"
+        said = [notification.message for notification in app._notifications]
+        assert said[-4:] == [
+            "1 goes to Buckets once this dialog is closed: esc closes it",
+            "0 opens Deploy once this dialog is closed: esc closes it",
+            "] goes to the next panel once this dialog is closed: esc closes it",
+            "p picks a profile once this dialog is closed: esc closes it",
+        ], "and says why"
         await pilot.press("n")
 
 
@@ -597,6 +604,18 @@ async def test_help_shows_the_keys_of_what_is_on_screen_first() -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         assert plain_text(app.screen.query(".help-group").first(Static)).startswith("Job logs")
+        await pilot.press("escape", "escape", "n")  # the run form: its fields take `?`, f1 still helps
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and plain_text(app.screen.query(".help-group").first(Static)).startswith("Run form")
+        await pilot.press("escape", "escape", "p")
+        await pilot.pause()
+        await pilot.press("question_mark")  # a picker: nothing in it takes `?`
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and plain_text(app.screen.query(".help-group").first(Static)).startswith("Profile picker")
+        await pilot.press("escape")
+        assert type(app.screen).__name__ == "ProfileScreen", "closing the help goes back to the dialog"
 
 
 async def test_space_marks_jobs_for_one_bulk_stop_and_s_sorts_by_a_column() -> None:

@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
@@ -58,7 +58,7 @@ class TritonDeck(App[None]):
         Binding("left_square_bracket", "cycle_panel(-1)", "Previous panel", show=False),
         Binding("colon,ctrl+p", "command_palette", "Palette"),
         Binding("p", "pick_profile", "Profile", show=False),
-        Binding("question_mark", "help", "Help"),
+        Binding("question_mark,f1", "help", "Help"),  # f1 where a field takes the `?`
         Binding("q", "quit", "Quit"),
     ]
 
@@ -155,6 +155,33 @@ class TritonDeck(App[None]):
             return False
         return True
 
+    # What each navigation key would do: said when a dialog keeps it from doing it.
+    NAVIGATION_KEYS = {
+        "0": "opens Deploy",
+        "p": "picks a profile",
+        "left_square_bracket": "goes to the previous panel",
+        "right_square_bracket": "goes to the next panel",
+        **{panel.key: f"goes to {panel.title}" for panel in PANEL_ENTRIES},
+    }
+
+    def on_key(self, event: events.Key) -> None:
+        """In a dialog (where the app's own bindings are cut off) `?`/f1 still shows the keys,
+        the dialog's first, and a panel key nothing in the dialog took says why it did
+        nothing. (Typed into a field, the key is the field's and never reaches here.)"""
+        if not isinstance(self.screen, ModalScreen):
+            return
+        from tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        if event.key in ("question_mark", "f1"):
+            event.stop()
+            self.call_after_refresh(self.action_help)  # after this key is done: the help's own `?` closes it
+        elif event.key in self.NAVIGATION_KEYS:
+            event.stop()
+            what = self.NAVIGATION_KEYS[event.key]
+            self.notify(f"{key_display(event.key)} {what} once this dialog is closed: esc closes it", severity="warning", timeout=3)
+
     def _to_panels(self) -> None:
         """Leave every full screen (log view, deploy, build…) so the panels are what shows."""
         while len(self.screen_stack) > 1:
@@ -210,6 +237,14 @@ class TritonDeck(App[None]):
         """This session's config plus what the file holds now (profiles and registries added since)."""
         saved = load_config()
         return replace(self.config, profiles={**self.config.profiles, **saved.profiles}, registries={**self.config.registries, **saved.registries})
+
+    def services_for(self, profile: Profile) -> ServiceSet:
+        """`profile`'s services (a profile being checked need not be the active one)."""
+        return self.services if profile == self.profile else self._service_factory(profile)
+
+    def profile_added(self, profile: Profile) -> None:
+        """A profile saved from the profile screen: the palette and the picker offer it now."""
+        self.config = self.config.with_profile(profile)
 
     def switch_profile(self, name: str) -> None:
         """Use `name` for this session (the saved default changes only with `profile use`)."""

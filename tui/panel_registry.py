@@ -79,6 +79,8 @@ SCREEN_ENTRIES = (
     ScreenEntry("App logs", "tui.screens.app_logs:AppLogScreen", ("widgets.log_pane:LogPane",)),
     ScreenEntry("Image picker", "tui.screens.pick_images:PickImagesScreen"),
     ScreenEntry("Profile picker", "tui.screens.profiles:ProfileScreen"),
+    ScreenEntry("Profile form", "tui.screens.profile_add:ProfileAddScreen"),
+    ScreenEntry("Registry form", "tui.screens.registry_add:RegistryAddScreen"),
     ScreenEntry("Prompt", "tui.screens.prompt:PromptScreen"),
     ScreenEntry("Confirmation", "tui.screens.confirm:ConfirmScreen"),
     ScreenEntry("Help", "tui.screens.help:HelpScreen"),

@@ -11,23 +11,17 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from importlib.metadata import version
 from typing import TextIO
 
 from services import locations
 from services.backends import KINDS, ai_token_reader, describe_profile, open_services
-from services.config import (
-    Config,
-    Profile,
-    ProfileKind,
-    select_profile_name,
-    update_config,
-    validate_profile_name,
-    validate_region,
-)
+from services.config import Profile, ProfileKind, select_profile_name, update_config
 from services.errors import UserError
 from services.json_keys import camel
 from services.secrets import Secret, redact
+from services.usecases.profiles import ProfileDraft, check_profile, exists_error, new_profile, save_profile
 from tui.cli.apps import add_app_commands
 from tui.cli.context import Context, ServiceOpener
 from tui.cli.deploy import add_deploy_commands
@@ -86,32 +80,39 @@ def _read_secret_line(stream: TextIO, what: str) -> Secret:
 
 def cmd_profile_add(ctx: Context) -> int:
     args = ctx.args
-    name = validate_profile_name(args.name)
-    if name == "local":
-        raise UserError("the local profile is built in and needs no settings: pick another name")
-    if name in ctx.config.profiles and not args.replace:
-        raise UserError(f"profile '{name}' already exists: add --replace to overwrite it")
     if args.token_stdin and args.s3_secret_stdin:
         raise UserError("--token-stdin and --s3-secret-stdin both read standard input: add one, then the other")
     if bool(args.s3_access_key) != bool(args.s3_secret_stdin):
         raise UserError("S3 keys come in pairs: give --s3-access-key together with --s3-secret-stdin")
-    profile = Profile(
-        name=name,
-        kind=ProfileKind.OVHCLOUD,
-        region=validate_region(args.region, api_url=args.api_url),
-        token=_read_secret_line(sys.stdin, "token") if args.token_stdin else None,
+    draft = ProfileDraft(
+        name=args.name,
+        region=args.region,
+        options={option.key: getattr(args, option.key) for option in KINDS[ProfileKind.OVHCLOUD].options},
         s3_access_key=Secret(args.s3_access_key) if args.s3_access_key else None,
-        s3_secret_key=_read_secret_line(sys.stdin, "S3 secret key") if args.s3_secret_stdin else None,
-        **{option.key: getattr(args, option.key) for option in KINDS[ProfileKind.OVHCLOUD].options},
     )
-    def add(config: Config) -> Config:
-        if name in config.profiles and not args.replace:  # checked again under the lock: it may be new
-            raise UserError(f"profile '{name}' already exists: add --replace to overwrite it")
-        return config.with_profile(profile)
-
-    _, path = update_config(add)
-    ctx.print(f"profile {name} saved to {path}")
+    profile = new_profile(draft)  # the name and region are checked before anything is read from stdin
+    if profile.name in ctx.config.profiles and not args.replace:
+        raise exists_error(profile.name)
+    if args.token_stdin:
+        profile = replace(profile, token=_read_secret_line(sys.stdin, "token"))
+    if args.s3_secret_stdin:
+        profile = replace(profile, s3_secret_key=_read_secret_line(sys.stdin, "S3 secret key"))
+    path = save_profile(profile, args.replace)
+    ctx.print(f"profile {profile.name} saved to {path}")
     return EXIT_OK
+
+
+def cmd_profile_check(ctx: Context) -> int:
+    """Each credential of the profile tried for real; exit 1 when one fails."""
+    profile = ctx.config.profile(ctx.args.name) if ctx.args.name else ctx.profile
+    results = []
+    for result in check_profile(ctx.services_for(profile), ctx.env):
+        results.append(result)
+        if ctx.args.output == "table":
+            ctx.print(f"{'ok' if result.ok else 'FAILED':<7} {result.what:<15} {result.detail}")
+    if ctx.args.output == "json":
+        ctx.print_json([{"check": result.what, "ok": result.ok, "detail": result.detail} for result in results])
+    return EXIT_OK if all(result.ok for result in results) else EXIT_FAILURE
 
 
 def cmd_profile_token(ctx: Context) -> int:
@@ -185,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(handler=cmd_profile_add)
     token = profile_commands.add_parser("token", parents=[common], help="print the token job URLs want (for curl -H 'Authorization: Bearer ...')")
     token.set_defaults(handler=cmd_profile_token)
+    check = profile_commands.add_parser("check", parents=[common], help="try the profile's token, API and S3 keys for real")
+    check.add_argument("name", nargs="?", help="profile (default: the active one)")
+    _output_option(check)
+    check.set_defaults(handler=cmd_profile_check)
     use = profile_commands.add_parser("use", parents=[common], help="make a profile the saved default")
     use.add_argument("name")
     use.set_defaults(handler=cmd_profile_use)

@@ -46,6 +46,10 @@ class Context:
             self._services = self._open_services(self.profile, self.env)
         return self._services
 
+    def services_for(self, profile: Profile) -> ServiceSet:
+        """`profile`'s services: the active set when it is the active profile."""
+        return self.services if profile == self.profile else self._open_services(profile, self.env)
+
     def print(self, text: str = "") -> None:
         print(shown(text, self.out), file=self.out)
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TextIO, TypeVar
 from rich.markup import escape
 
 from services.cancel import CancelToken
-from services.config import REGISTRY_ADDRESS, RegistryEntry, run_secret_command, update_config
+from services.config import RegistryEntry
 from services.errors import UserError
 from services.images.docker_builder import registry_of, save_login
 from services.images.dockerfile import DEFAULT_PLATFORM, DEFAULT_TRITON_VERSION, DockerfileSpec, render_dockerfile
@@ -33,6 +33,7 @@ from services.images.push_tally import PushTally
 from services.secrets import Secret
 from services.text import visible
 from services.usecases.images import build_image, pull_image, push_image
+from services.usecases.registries import add_registry, registry_entry, remove_registry
 from tui.cli.output import shown, warn
 from tui.render import build_failure, build_step_line
 
@@ -242,36 +243,19 @@ def cmd_registry_list(ctx: Context) -> int:
 
 def cmd_registry_add(ctx: Context) -> int:
     args = ctx.args
-    if not REGISTRY_ADDRESS.match(args.address):
-        raise UserError(f"'{args.address}' is not a registry address: give host[:port], e.g. 127.0.0.1:5000 or registry.gra.ai.cloud.ovh.net")
-    if bool(args.username) != bool(args.password_command):
-        raise UserError("credentials come in pairs: give -u USER with --password-command CMD, or neither")
-    platform = ctx.services.job_platform
-    if platform is not None and platform.capabilities.registries:  # as `ovhai registry add`: jobs can pull from it
-        if not args.username:
-            raise UserError(f"jobs pull from {args.address} with credentials: give -u USER and --password-command CMD")
-        password = run_secret_command(args.password_command, f"the password of {args.address}", "fix --password-command")
-        attached = platform.attach_registry(args.address, args.username, password)
-        ctx.print(f"registry {args.address} attached to the project ({attached.id})")
-    _, path = update_config(lambda config: config.with_registry(RegistryEntry(args.address, args.username, args.password_command)))
-    ctx.print(f"registry {args.address} added to {path}")
+    added = add_registry(ctx.services, registry_entry(args.address, args.username, args.password_command))
+    if added.attached_id is not None:
+        ctx.print(f"registry {added.address} attached to the project ({added.attached_id})")
+    ctx.print(f"registry {added.address} added to {added.path}")
     return 0
 
 
 def cmd_registry_remove(ctx: Context) -> int:
-    address = ctx.args.address
-    platform = ctx.services.job_platform
-    attached = []
-    if platform is not None and platform.capabilities.registries:
-        attached = [row for row in platform.registries().rows if row.url == address and row.id]
-        for row in attached:
-            assert row.id is not None
-            platform.detach_registry(row.id)
-            ctx.print(f"registry {address} detached from the project ({row.id})")
-    if attached and address not in ctx.config.registries:
-        return 0
-    _, path = update_config(lambda config: config.without_registry(address))
-    ctx.print(f"registry {address} removed from {path}")
+    removed = remove_registry(ctx.services, ctx.config, ctx.args.address)
+    for detached in removed.detached_ids:
+        ctx.print(f"registry {removed.address} detached from the project ({detached})")
+    if removed.path is not None:
+        ctx.print(f"registry {removed.address} removed from {removed.path}")
     return 0
 
 

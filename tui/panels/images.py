@@ -23,13 +23,15 @@ from textual.message import Message
 from textual.widgets import Static
 
 from services.backends import Capability
+from services.config import RegistryEntry
 from services.errors import UserError
 from services.images.dockerfile import DEFAULT_PLATFORM, DockerfileSpec, render_dockerfile
 from services.images.history import HistoryEntry, ImageHistory
 from services.images.protocol import EngineInfo
 from services.jobs.protocol import RegistryInfo
 from services.units import human_age
-from tui.panels.base import Panel
+from services.usecases.registries import add_registry, remove_registry
+from tui.panels.base import Panel, confirm_screen
 from widgets.inert import inert
 from widgets.notice import NoticeKind
 from widgets.resource_table import ResourceTable, Row
@@ -53,6 +55,11 @@ def image_name(spec: DockerfileSpec) -> str:
     return f"local/tritonserver:{spec.version}{'-py3-sdk' if spec.client else '-py3'}"
 
 
+def registry_key(info: RegistryInfo) -> str:
+    """A row's key: one address can be listed twice (attached to the project, and added here)."""
+    return f"{info.kind} {info.id or ''} {info.url}"
+
+
 class ImagesPanel(Panel):
     capability = Capability.IMAGES
     title = "Images"
@@ -64,6 +71,8 @@ class ImagesPanel(Panel):
         Binding("c", "toggle_client", "Server/client", tooltip="switch between the server and the client image"),
         Binding("v", "version", "Version", show=False, tooltip="set the Triton release (YY.MM)"),
         Binding("f", "base", "FROM", show=False, tooltip="set the base image"),
+        Binding("a", "add_registry", "Add registry", tooltip="add a registry (attached to the project on AI Training)"),
+        Binding("ctrl+d", "remove_registry", "Remove registry", show=False, tooltip="remove the highlighted registry"),
         Binding("r", "refresh", "Refresh", show=False, tooltip="look at the local images again"),
     ]
 
@@ -147,18 +156,74 @@ class ImagesPanel(Panel):
     def _registries_listed(self, message: RegistriesListed) -> None:
         self._registries = message.registries
         table = self.query_one("#registries-table", ResourceTable)
-        rows = [Row(info.url, (info.id or "", info.kind, info.url)) for info in message.registries]
+        rows = [Row(registry_key(info), (info.id or "", info.kind, info.url)) for info in message.registries]
         table.set_rows(rows)
         table.display = bool(rows)
         note = self.query_one("#registries-note", Static)
         note.display = not rows
-        note.update("no registries: `triton-deck registry add HOST[:PORT]`, or the shared registry of an AI Training profile")
+        note.update("no registries: press a to add one (HOST[:PORT]), or use an AI Training profile's shared registry")
         now = self.deck.settings.now()
         history = [
             Row(f"{entry.kind}{index}", (entry.kind, entry.reference, entry.result[:19], human_age(datetime.fromisoformat(entry.at.replace("Z", "+00:00")), now)))
             for index, entry in enumerate(message.history)
         ]
         self.query_one("#history-table", ResourceTable).set_rows(history)
+
+    # -- registries --------------------------------------------------------------------------
+
+    def action_add_registry(self) -> None:
+        from tui.screens.registry_add import RegistryAddScreen
+
+        def chosen(entry: RegistryEntry | None) -> None:
+            if entry is not None:
+                self._add_registry(entry)
+
+        self.app.push_screen(RegistryAddScreen(), chosen)
+
+    @work(thread=True, exclusive=True, group="images-registry-change", exit_on_error=False)
+    def _add_registry(self, entry: RegistryEntry) -> None:
+        try:
+            added = add_registry(self.services, entry)
+        except UserError as error:
+            self.app.call_from_thread(self.deck.show_error, error)
+            return
+        attached = f", attached to the project ({added.attached_id})" if added.attached_id else ""
+        self.app.call_from_thread(self._registries_changed, f"registry {added.address} added{attached}", entry, None)
+
+    def action_remove_registry(self) -> None:
+        key = self.query_one("#registries-table", ResourceTable).selected_key
+        info = next((info for info in self._registries if registry_key(info) == key), None)
+        if info is None:
+            self.notify("no registry to remove: the list is empty", severity="warning")
+            return
+        if info.kind != "added" and not info.id:
+            self.notify(f"{info.url} is the project's {info.kind.lower()} registry: it comes with the project and stays", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._remove_registry(info.url)
+
+        detail = "Jobs can no longer pull from it; images already pushed stay in the registry."
+        self.app.push_screen(confirm_screen(f"Remove registry {info.url}?", detail), answered)
+
+    @work(thread=True, exclusive=True, group="images-registry-change", exit_on_error=False)
+    def _remove_registry(self, address: str) -> None:
+        try:
+            remove_registry(self.services, self.deck.config, address)
+        except UserError as error:
+            self.app.call_from_thread(self.deck.show_error, error)
+            return
+        self.app.call_from_thread(self._registries_changed, f"registry {address} removed", None, address)
+
+    def _registries_changed(self, message: str, added: RegistryEntry | None, removed: str | None) -> None:
+        config = self.deck.config
+        if added is not None:
+            self.deck.config = config.with_registry(added)
+        elif removed in config.registries:
+            self.deck.config = config.without_registry(removed)
+        self.notify(message)
+        self._list_registries()
 
     # -- the Dockerfile ----------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
-"""What the job and app run forms share: fields checked before anything is sent, the first
-refused one marked and its error scrolled into view (at 80×24 it sits below the fold), the
-equivalent ovhai command previewed as you type, and the `--unsecure-http` warning.
+"""What the forms share (run a job or an app, add a profile or a registry): fields checked
+before anything is sent, the first refused one marked and its error scrolled into view (at
+80×24 it sits below the fold), the equivalent command previewed as you type, and on the run
+forms the `--unsecure-http` warning.
 
 A form names its inputs `#<prefix>-<field>` and its checkbox `#<prefix>-unsecure`; it says
 how its values become a spec (`build`, raising `FieldError`) and what command that is.
@@ -16,18 +17,10 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
-from services.errors import UserError
+from services.errors import FieldError, UserError
 from widgets.inert import inert
 
 Spec = TypeVar("Spec")
-
-
-class FieldError(UserError):
-    """A refused value, naming the field it came from."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class RunForm(ModalScreen[Spec | None], Generic[Spec]):
@@ -35,6 +28,7 @@ class RunForm(ModalScreen[Spec | None], Generic[Spec]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "run", "Run")]
     prefix: ClassVar[str]
+    preview_hint: ClassVar[str] = "(fix the fields to see the ovhai command)"
     field_keys: ClassVar[tuple[str, ...]]
 
     def build(self, values: dict[str, str], unsecure_http: bool) -> Spec:
@@ -48,17 +42,20 @@ class RunForm(ModalScreen[Spec | None], Generic[Spec]):
 
     @property
     def _unsecure(self) -> bool:
-        return self.query_one(f"#{self.prefix}-unsecure", Checkbox).value
+        """The `--unsecure-http` box, for forms that have one (a settings form has not)."""
+        boxes = self.query(f"#{self.prefix}-unsecure")
+        return bool(boxes) and boxes.first(Checkbox).value
 
     @on(Input.Changed)
     @on(Checkbox.Changed)
     def _update(self) -> None:
-        self.query_one("#run-warning", Static).display = self._unsecure
+        for warning in self.query("#run-warning"):
+            warning.display = self._unsecure
         preview = self.query_one("#run-preview", Static)
         try:
             preview.update(Text(self.command(self.build(self._values(), self._unsecure)), style="dim"))
         except UserError:
-            preview.update(Text("(fix the fields to see the ovhai command)", style="dim"))
+            preview.update(Text(self.preview_hint, style="dim"))
 
     def action_run(self) -> None:
         try:

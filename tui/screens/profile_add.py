@@ -1,0 +1,84 @@
+"""`a` on the profile screen: an OVHcloud profile from a form, as `triton-deck profile add` saves it.
+
+The fields come from the backend registry (the kind's options), then the secrets, typed
+hidden: a token or S3 secret never shows on screen, in the preview of the equivalent
+command or in a snapshot. The first refused field is marked, as on the run forms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Label, Static
+
+from services.backends import KINDS
+from services.config import Profile, ProfileKind
+from services.errors import FieldError
+from services.secrets import Secret
+from services.usecases.profiles import ProfileDraft, new_profile, profile_add_command
+from tui.screens.run_form import RunForm
+
+OPTION_LABELS = {"api_url": "API URL", "token_command": "token command", "s3_endpoint": "S3 endpoint", "s3_region": "S3 region", "aws_profile": "AWS profile", "registry": "registry"}
+HINTS = {
+    "name": "(empty) e.g. gra",
+    "api_url": "(empty) default: https://<region>.ai.cloud.ovh.net/v1",
+    "token_command": "(empty) e.g. pass show ovh/ai-token",
+    "s3_endpoint": "(empty) default: https://s3.<region>.io.cloud.ovh.net",
+    "s3_region": "(empty) default: the region, lowercase",
+    "aws_profile": "(empty) e.g. ovh, a profile of ~/.aws/credentials",
+    "registry": "(empty) default: the shared registry from the API",
+    "token": "(empty) or a token command above, or $OVHAI_TOKEN",
+    "s3_access_key": "(empty) or an AWS profile above",
+    "s3_secret_key": "(empty) with the access key",
+}
+SECRETS = (("token", "AI token"), ("s3_access_key", "S3 access key"), ("s3_secret_key", "S3 secret key"))
+FIELDS = (("name", "name"), ("region", "region"), *((option.key, OPTION_LABELS.get(option.key, option.key)) for option in KINDS[ProfileKind.OVHCLOUD].options), *SECRETS)
+
+
+def profile_from_fields(values: Mapping[str, str], taken: frozenset[str]) -> Profile:
+    """The form as a Profile, or a `FieldError` naming the first bad field."""
+    if values["name"].strip() in taken:
+        raise FieldError("name", f"profile '{values['name'].strip()}' already exists: pick another name")
+    secret = {key: Secret(values[key].strip()) if values[key].strip() else None for key, _label in SECRETS}
+    options = {option.key: values[option.key] for option in KINDS[ProfileKind.OVHCLOUD].options}
+    return new_profile(ProfileDraft(values["name"], values["region"], options, secret["token"], secret["s3_access_key"], secret["s3_secret_key"]))
+
+
+class ProfileAddScreen(RunForm[Profile]):
+    """Dismisses with the Profile to save, or None."""
+
+    BINDINGS = [Binding("ctrl+s", "run", "Save")]
+    prefix = "profile"
+    preview_hint = "(fix the fields to see the triton-deck command)"
+    field_keys = tuple(key for key, _label in FIELDS)
+
+    def __init__(self, taken: frozenset[str]) -> None:
+        super().__init__()
+        self._taken = taken
+
+    def compose(self) -> ComposeResult:
+        hidden = {key for key, _label in SECRETS}
+        with VerticalScroll(id="run-box", classes="dialog"):
+            yield Static("Add an OVHcloud profile", id="run-title")
+            for key, label in FIELDS:
+                with Horizontal(classes="field"):
+                    yield Label(label, classes="field-label")
+                    yield Input("GRA" if key == "region" else "", id=f"profile-{key}", placeholder=HINTS.get(key, ""), password=key in hidden)
+            yield Static(id="run-preview")
+            yield Static(id="run-error")
+            with Horizontal(id="run-buttons"):
+                yield Button("Cancel [esc]", id="run-cancel")
+                yield Button("Save [ctrl+s]", id="run-start", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#profile-name", Input).focus()
+        self._update()
+
+    def build(self, values: dict[str, str], unsecure_http: bool) -> Profile:
+        return profile_from_fields(values, self._taken)
+
+    def command(self, spec: Profile) -> str:
+        return profile_add_command(spec)

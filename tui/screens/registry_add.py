@@ -1,0 +1,65 @@
+"""`a` on the Images panel: add a registry, as `triton-deck registry add` does.
+
+Credentials are a username and a command that prints the password (`pass show …`): the
+password itself is never typed here, so it never sits in the config file or on screen.
+On an AI Training profile the registry is attached to the project too, so jobs can pull.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Label, Static
+
+from services.config import RegistryEntry
+from services.usecases.registries import registry_entry
+from tui.screens.run_form import RunForm
+
+FIELDS = (("address", "address"), ("username", "username"), ("password_command", "password cmd"))
+HINTS = {
+    "address": "(empty) host[:port], e.g. 127.0.0.1:5000",
+    "username": "(empty) with a password command, or neither",
+    "password_command": "(empty) e.g. pass show registry/ovh",
+}
+
+
+def registry_add_command(entry: RegistryEntry) -> str:
+    words = ["triton-deck", "registry", "add", entry.address]
+    if entry.username and entry.password_command:
+        words += ["-u", entry.username, "--password-command", entry.password_command]
+    return shlex.join(words)
+
+
+class RegistryAddScreen(RunForm[RegistryEntry]):
+    """Dismisses with the RegistryEntry to add, or None."""
+
+    BINDINGS = [Binding("ctrl+s", "run", "Add")]
+    prefix = "registry"
+    preview_hint = "(fix the fields to see the triton-deck command)"
+    field_keys = tuple(key for key, _label in FIELDS)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="run-box", classes="dialog"):
+            yield Static("Add a registry", id="run-title")
+            for key, label in FIELDS:
+                with Horizontal(classes="field"):
+                    yield Label(label, classes="field-label")
+                    yield Input("", id=f"registry-{key}", placeholder=HINTS[key])
+            yield Static(id="run-preview")
+            yield Static(id="run-error")
+            with Horizontal(id="run-buttons"):
+                yield Button("Cancel [esc]", id="run-cancel")
+                yield Button("Add [ctrl+s]", id="run-start", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#registry-address", Input).focus()
+        self._update()
+
+    def build(self, values: dict[str, str], unsecure_http: bool) -> RegistryEntry:
+        return registry_entry(values["address"], values["username"], values["password_command"])
+
+    def command(self, spec: RegistryEntry) -> str:
+        return registry_add_command(spec)
