@@ -48,6 +48,7 @@ def pressing(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
         pytest.param(("3",), id="jobs"),
         pytest.param(("4",), id="inference"),
         pytest.param(("4", "c"), id="inference-classified"),
+        pytest.param(("4", "c", "tab"), id="inference-answers-focused"),
         pytest.param(("4", "s", "i", "minus"), id="inference-settings"),
         pytest.param(("question_mark",), id="help"),
         pytest.param(("p",), id="profiles"),
