@@ -5,7 +5,8 @@ A model repository is mostly small files, and botocore spends ~1.5 ms of CPU per
 (under the GIL) building, signing and parsing, ~170 ms per 1,000-key listing page (XML and
 datetime parsing); on a 2-core jump host that, not the network, bounds a transfer. These
 send the same requests with a SigV4 signature computed here over one keep-alive connection
-per thread, and parse a listing with the C XML parser and `datetime.fromisoformat`.
+per thread (`http_lean`: one send per request, the answer's head parsed by hand), and parse
+a listing with the C XML parser and `datetime.fromisoformat`.
 Each only ever answers "done" or "not this way": anything other than the expected status
 (or any exception) returns None/False and the caller does it with boto3, which owns
 retries and error messages. After a few refusals the store stops trying. Not used when a
@@ -18,7 +19,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import http.client
 import os
 import ssl
 import threading
@@ -30,6 +30,7 @@ from xml.etree import ElementTree
 
 from services.config import S3Credentials
 from services.storage.etag import Writable
+from services.storage.http_lean import Connection, Response, Unsupported
 from services.storage.protocol import ListPage, ObjectInfo
 
 UNSIGNED = "UNSIGNED-PAYLOAD"
@@ -109,16 +110,19 @@ class LeanS3:
     def active(self) -> bool:
         return self._refusals < GIVE_UP_AFTER
 
-    def _connection(self, host: str) -> http.client.HTTPConnection:
-        connections: dict[str, http.client.HTTPConnection] = self._local.__dict__.setdefault("connections", {})
+    def _connection(self, host: str) -> Connection:
+        connections: dict[str, Connection] = self._local.__dict__.setdefault("connections", {})
         connection = connections.get(host)
         if connection is None:
-            if self._tls:
-                connection = http.client.HTTPSConnection(host, self._port, timeout=60, context=tls_context(os.environ))
-            else:
-                connection = http.client.HTTPConnection(host, self._port, timeout=60)
-            connections[host] = connection
+            port = self._port or (443 if self._tls else 80)
+            connection = connections[host] = Connection(host, port, tls_context(os.environ) if self._tls else None, timeout=60)
         return connection
+
+    def _forget(self, host: str) -> None:
+        """A connection read part-way (or refused by our client): closed, the next opens anew."""
+        connection = self._local.__dict__.get("connections", {}).pop(host, None)
+        if connection is not None:
+            connection.close()
 
     def _where(self, bucket: str, key: str = "") -> tuple[str, str, str]:
         """(connection host, URI-encoded path, Host header) for `key` in `bucket` ("" for the bucket)."""
@@ -129,8 +133,8 @@ class LeanS3:
             path = f"/{quote(bucket, safe='')}" + (f"/{quote(key, safe='/~')}" if key else "")
         return host, path, host if self._port is None else f"{host}:{self._port}"
 
-    def _send(self, method: str, host: str, path: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes | None = None) -> http.client.HTTPResponse | None:
-        """The response (the caller reads it), or None when the connection cannot be made or breaks."""
+    def _send(self, method: str, host: str, path: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes = b"") -> Response | None:
+        """The answer (the caller reads its body), or None when the connection cannot be made or breaks."""
         try:
             connection = self._connection(host)
         except (OSError, ssl.SSLError):  # e.g. an unreadable CA bundle: boto3 will say what is wrong
@@ -138,14 +142,16 @@ class LeanS3:
             return None
         target = path + ("?" + urlencode(sorted(query.items()), quote_via=quote, safe="-_.~") if query else "")
         try:
-            connection.request(method, target, body=body, headers=dict(headers))
-            return connection.getresponse()
-        except (OSError, http.client.HTTPException):
-            connection.close()
+            return connection.request(method, target, headers, body)
+        except (OSError, Unsupported):
+            self._forget(host)
             return None
 
-    def _refused(self, answer: http.client.HTTPResponse) -> None:
-        answer.read()
+    def _refused(self, host: str, answer: Response) -> None:
+        try:
+            answer.read()
+        except (OSError, Unsupported):
+            self._forget(host)
         if answer.status in (400, 401, 403):  # this server does not take our signing: stop trying soon
             self._refusals += 1
 
@@ -158,10 +164,13 @@ class LeanS3:
         if answer is None:
             return False
         if answer.status == 200:
-            answer.read()
+            try:
+                answer.read()
+            except OSError:
+                self._forget(host)  # stored all the same: the server answered 200
             self.sent += 1
             return True
-        self._refused(answer)
+        self._refused(host, answer)
         return False
 
     def list_page(self, bucket: str, prefix: str, delimiter: str | None, token: str | None, page_size: int) -> ListPage | None:
@@ -178,13 +187,12 @@ class LeanS3:
         if answer is None:
             return None
         if answer.status != 200:
-            self._refused(answer)
+            self._refused(host, answer)
             return None
         try:
-            return parse_list_page(iter(lambda: answer.read(LIST_CHUNK), b""))
-        except (ElementTree.ParseError, ValueError, KeyError, OSError, http.client.HTTPException):
-            answer.close()
-            self._local.__dict__.get("connections", {}).pop(host, None)  # read part-way: not reusable
+            return parse_list_page(answer.chunks(LIST_CHUNK))
+        except (ElementTree.ParseError, ValueError, KeyError, OSError, Unsupported):
+            self._forget(host)
             return None
 
     def get(self, bucket: str, key: str, sink: Writable, first: int | None = None, last: int | None = None, on_bytes: Callable[[int], None] | None = None) -> bool:
@@ -199,15 +207,15 @@ class LeanS3:
         if answer is None:
             return False
         if answer.status != (206 if first is not None else 200):
-            self._refused(answer)
+            self._refused(host, answer)
             return False
         try:
-            while chunk := answer.read(READ_CHUNK):
+            for chunk in answer.chunks(READ_CHUNK):
                 sink.write(chunk)
                 if on_bytes is not None:
                     on_bytes(len(chunk))
-        except (OSError, http.client.HTTPException):
-            self._local.__dict__.get("connections", {}).pop(host, None)
+        except (OSError, Unsupported):
+            self._forget(host)
             return False
         return True
 
