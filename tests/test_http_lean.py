@@ -4,13 +4,16 @@ close, keep-alive connections dropped while idle, chunked bodies, heads split ov
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from services.storage.http_lean import Connection, Unsupported
+from services.storage.s3_lean import tls_context
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -117,3 +120,47 @@ def test_what_it_does_not_read_is_refused_so_the_caller_falls_back(server: Threa
     with pytest.raises(Unsupported):
         Connection("127.0.0.1", port, None, timeout=5).request("GET", "/", {"host": "x"})
     listener.close()
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and its key (moto's own dependency, cryptography, makes it)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_over_tls_it_trusts_the_bundle_boto3_would_and_nothing_else(tmp_path: Path) -> None:
+    cert_file, key_file = self_signed(tmp_path)
+    httpd = QuietServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        port = int(httpd.server_address[1])
+        trusted = Connection("localhost", port, tls_context({"AWS_CA_BUNDLE": str(cert_file)}), timeout=5)
+        assert trusted.request("GET", "/tls", {"host": "localhost"}).read() == b"/tls" * 5000
+        assert trusted.request("GET", "/again", {"host": "localhost"}).read() == b"/again" * 5000
+        with pytest.raises(ssl.SSLCertVerificationError):
+            Connection("localhost", port, tls_context({}), timeout=5).request("GET", "/", {"host": "localhost"})
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
