@@ -27,8 +27,10 @@ def locked(path: Path) -> Iterator[None]:
         os.close(descriptor)  # closing releases the lock
 
 
-def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
-    """Replace `path` with `text`: a temporary file beside it, synced, then renamed over it."""
+def write_atomic(path: Path, text: str, mode: int = 0o600, durable: bool = True) -> None:
+    """Replace `path` with `text`: a temporary file beside it, synced (unless not `durable`:
+    then a kill still finds the old or the new text, a power loss may find neither), then
+    renamed over it."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".part", dir=path.parent)
     try:
@@ -36,7 +38,8 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

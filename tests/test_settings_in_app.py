@@ -12,7 +12,6 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Static
@@ -103,7 +102,25 @@ async def test_c_checks_the_highlighted_profile_and_names_the_missing_token_with
         assert app.profile.name == "local", "checking does not switch"
 
 
-async def test_a_registry_is_added_attached_and_removed_from_the_images_panel(tmp_path: Path) -> None:
+async def test_a_name_taken_meanwhile_by_another_shell_keeps_the_form_and_what_was_typed() -> None:
+    from services.config import Profile, ProfileKind, update_config
+
+    app = fake_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("p", "a")
+        await pilot.press(*"race")
+        app.screen.query_one("#profile-token_command", Input).value = "pass show mine"
+        update_config(lambda config: config.with_profile(Profile(name="race", kind=ProfileKind.OVHCLOUD, region="BHS")))
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ProfileAddScreen), "not closed on a refused save"
+        assert "profile 'race' was just added elsewhere (another shell?)" in plain_text(app.screen.query_one("#run-error", Static))
+        assert app.screen.query_one("#profile-token_command", Input).value == "pass show mine"
+        assert load_config().profiles["race"].region == "BHS", "the other shell's profile is kept"
+
+
+async def test_a_registry_is_added_attached_and_removed_from_the_images_panel() -> None:
     app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)

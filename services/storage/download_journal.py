@@ -59,7 +59,10 @@ class DownloadJournal:
 
     def _save(self) -> None:
         document = {"size": self.info.size, "etag": self.info.etag, "part": self.part_size, "done": sorted(self._done)}
-        write_atomic(self.path, json.dumps(document))
+        # Not synced: an fsync here makes ext4 write back the whole part file's dirty pages,
+        # after every part. A kill keeps both files' written pages (they are the kernel's);
+        # after a power loss a part the journal claims but the disk lost fails the ETag check.
+        write_atomic(self.path, json.dumps(document), durable=False)
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import socket
 import ssl
+import struct
 from collections.abc import Iterator, Mapping
 
-RECEIVE = 64 * 1024
+RECEIVE = 64 * 1024  # what a head read asks for
+BODY_READ = 1024 * 1024  # the most one body read waits for
 MAX_HEAD = 64 * 1024
 
 
@@ -62,8 +64,7 @@ class Connection:
         self._tls = tls
         self._timeout = timeout
         self._socket: socket.socket | None = None
-        self._buffer = bytearray(RECEIVE)
-        self._view = memoryview(self._buffer)
+        self._view = memoryview(bytearray(BODY_READ))
         self._reused = False
         self._answer: Response | None = None  # the last answer, which must be read before the next request
 
@@ -71,7 +72,15 @@ class Connection:
         sock = socket.create_connection(self._address, timeout=self._timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._tls is not None:
-            sock = self._tls.wrap_socket(sock, server_hostname=self._address[0])
+            return self._tls.wrap_socket(sock, server_hostname=self._address[0])
+        # Plain TCP: a blocking socket with the kernel's own timeouts, so one MSG_WAITALL read
+        # takes a whole MiB of body in one system call (a Python timeout makes the socket
+        # non-blocking, and every 64 KiB read would then be a GIL round trip of its own).
+        seconds = int(self._timeout)
+        interval = struct.pack("ll", seconds, int((self._timeout - seconds) * 1e6))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, interval)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, interval)
+        sock.settimeout(None)
         return sock
 
     def close(self) -> None:
@@ -80,8 +89,12 @@ class Connection:
             self._socket = None
 
     def receive(self, size: int) -> bytes:
+        """Up to `size` bytes of body (at most a MiB): all of them on plain TCP unless the
+        connection ends or times out, what has arrived over TLS."""
         assert self._socket is not None
-        count = self._socket.recv_into(self._view, min(size, RECEIVE))
+        wanted = min(size, BODY_READ)
+        flags = 0 if self._tls is not None else socket.MSG_WAITALL
+        count = self._socket.recv_into(self._view, wanted, flags)
         if count == 0:
             self.close()
             raise ConnectionError("the server closed the connection mid-answer")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -16,9 +17,9 @@ from textual.widgets import Button, Input, Label, Static
 
 from services.backends import KINDS
 from services.config import Profile, ProfileKind
-from services.errors import FieldError
+from services.errors import FieldError, UserError
 from services.secrets import Secret
-from services.usecases.profiles import ProfileDraft, new_profile, profile_add_command
+from services.usecases.profiles import ProfileDraft, new_profile, profile_add_command, save_profile
 from tui.screens.run_form import RunForm
 
 OPTION_LABELS = {"api_url": "API URL", "token_command": "token command", "s3_endpoint": "S3 endpoint", "s3_region": "S3 region", "aws_profile": "AWS profile", "registry": "registry"}
@@ -48,7 +49,7 @@ def profile_from_fields(values: Mapping[str, str], taken: frozenset[str]) -> Pro
 
 
 class ProfileAddScreen(RunForm[Profile]):
-    """Dismisses with the Profile to save, or None."""
+    """Saves the profile, then dismisses with it; or dismisses with None."""
 
     BINDINGS = [Binding("ctrl+s", "run", "Save")]
     prefix = "profile"
@@ -82,3 +83,21 @@ class ProfileAddScreen(RunForm[Profile]):
 
     def command(self, spec: Profile) -> str:
         return profile_add_command(spec)
+
+    def action_run(self) -> None:
+        """Saved before the form closes: if the write is refused (another shell just took the
+        name, a read-only config), what was typed is still here."""
+        profile = self.checked()
+        if profile is not None:
+            self._save(profile)
+
+    @work(thread=True, exclusive=True, group="profile-save", exit_on_error=False)
+    def _save(self, profile: Profile) -> None:
+        try:
+            save_profile(profile)
+        except FieldError:  # the name was free when checked: another shell took it since
+            self.app.call_from_thread(self.refuse, FieldError("name", f"profile '{profile.name}' was just added elsewhere (another shell?): pick another name"))
+        except UserError as error:
+            self.app.call_from_thread(self.refuse, FieldError("name", error.message))
+        else:
+            self.app.call_from_thread(self.dismiss, profile)

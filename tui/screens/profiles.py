@@ -1,7 +1,7 @@
 """`p`: pick the profile every panel works on (k9s's `:ctx`), add one, check one.
 
-`a` opens the add form and saves what it gives (under the config's lock, 0600), then checks
-it at once; `c` checks the highlighted profile: its token, object storage, AI Training and
+`a` opens the add form (which saves under the config's lock, 0600), then checks the new
+profile at once; `c` checks the highlighted profile: its token, object storage, AI Training and
 AI Deploy tried for real, each line as it answers, so a wrong key is found here and not
 halfway through a deploy.
 """
@@ -25,9 +25,10 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from services import locations
 from services.config import Profile
 from services.errors import UserError
-from services.usecases.profiles import CheckResult, check_profile, save_profile
+from services.usecases.profiles import CheckResult, check_profile
 from widgets.inert import inert
 
 if TYPE_CHECKING:
@@ -113,27 +114,18 @@ class ProfileScreen(ModalScreen[str | None]):
 
         def added(profile: Profile | None) -> None:
             if profile is not None:
-                self._save(profile)
+                self._added(profile)
 
         self.app.push_screen(ProfileAddScreen(frozenset(self._profiles)), added)
 
-    @work(thread=True, exclusive=True, group="profile-save", exit_on_error=False)
-    def _save(self, profile: Profile) -> None:
-        try:
-            path = save_profile(profile)
-        except UserError as error:
-            self.app.call_from_thread(self.deck.show_error, error)
-            return
-        self.app.call_from_thread(self._saved, profile, str(path))
-
-    def _saved(self, profile: Profile, path: str) -> None:
+    def _added(self, profile: Profile) -> None:
         self._profiles[profile.name] = profile
         self.deck.profile_added(profile)
         option_list = self.query_one(OptionList)
         option_list.clear_options()
         option_list.add_options(self._options())
         self._highlight(profile.name)
-        self.notify(f"profile {profile.name} saved to {path}")
+        self.notify(f"profile {profile.name} saved to {locations.config_file()}")
         self.action_check()
 
     def action_check(self) -> None:

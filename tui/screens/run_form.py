@@ -57,20 +57,29 @@ class RunForm(ModalScreen[Spec | None], Generic[Spec]):
         except UserError:
             preview.update(Text(self.preview_hint, style="dim"))
 
-    def action_run(self) -> None:
+    def checked(self) -> Spec | None:
+        """The spec the fields make, or None with the refused field marked."""
         try:
-            spec = self.build(self._values(), self._unsecure)
+            return self.build(self._values(), self._unsecure)
         except FieldError as error:
-            message = self.query_one("#run-error", Static)
-            message.update(inert(error.message, style="bold red"))
-            for field in self.query(Input):
-                field.set_class(field.id == f"{self.prefix}-{error.field}", "-invalid")
-            field = self.query_one(f"#{self.prefix}-{error.field}", Input)
-            field.focus()
-            self.call_after_refresh(message.scroll_visible, animate=False)
-            self.call_after_refresh(field.scroll_visible, animate=False)
-            return
-        self.dismiss(spec)
+            self.refuse(error)
+            return None
+
+    def refuse(self, error: FieldError) -> None:
+        """Say why in one line, mark the field, and bring both into view."""
+        message = self.query_one("#run-error", Static)
+        message.update(inert(error.message, style="bold red"))
+        for field in self.query(Input):
+            field.set_class(field.id == f"{self.prefix}-{error.field}", "-invalid")
+        field = self.query_one(f"#{self.prefix}-{error.field}", Input)
+        field.focus()
+        self.call_after_refresh(message.scroll_visible, animate=False)
+        self.call_after_refresh(field.scroll_visible, animate=False)
+
+    def action_run(self) -> None:
+        spec = self.checked()
+        if spec is not None:
+            self.dismiss(spec)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
