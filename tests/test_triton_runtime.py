@@ -158,3 +158,34 @@ def test_the_server_dies_with_the_process_that_started_it(runtime: Runtime, mode
     if group_alive(pid):
         os.killpg(pid, signal.SIGKILL)
         raise AssertionError("tritonserver outlived the process that started it")
+
+
+def test_a_killed_server_leaves_no_shared_memory_behind(runtime: Runtime, models: Path, tmp_path: Path) -> None:
+    """A SIGKILLed tritonserver never removes its python-backend regions from /dev/shm (RAM)."""
+    from services.triton.runtime import SHARED_MEMORY, SHM_PREFIX
+
+    server = TritonServer(runtime, models, tmp_path / "server.log")
+    server.start()
+    server.wait_ready()
+    regions = list(SHARED_MEMORY.glob(f"{server.shm_prefix}*"))
+    assert regions, "the python backend's regions carry this server's prefix"
+    assert server.pid is not None
+    os.killpg(server.pid, signal.SIGKILL)  # a crash, an OOM kill: nothing of its own clean-up runs
+    time.sleep(0.5)
+    assert all(region.exists() for region in regions), "left behind by the killed server"
+    server.stop()
+    assert not list(SHARED_MEMORY.glob(f"{server.shm_prefix}*"))
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a starter that is gone: its servers are too (they die with it)
+    orphan = SHARED_MEMORY / f"{SHM_PREFIX}{gone.pid}_0_left-behind"
+    mine = SHARED_MEMORY / f"{SHM_PREFIX}{os.getpid()}_999_still-in-use"
+    for region in (orphan, mine):
+        region.write_bytes(b"\0" * 16)
+    try:
+        with TritonServer(runtime, models, tmp_path / "again.log").running():
+            assert not orphan.exists(), "swept at the next start"
+            assert mine.exists(), "a live starter's regions are its own business"
+    finally:
+        orphan.unlink(missing_ok=True)
+        mine.unlink(missing_ok=True)

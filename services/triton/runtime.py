@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import itertools
 import json
 import os
 import re
@@ -43,6 +44,12 @@ JOB_LOG_PREFIX = re.compile(r"^\S+Z \[job\] ")  # a local job's log wraps the se
 # Lines a CPU-only server always prints; never the reason it failed.
 CPU_ONLY_NOISE = ("CudaDriverHelper", "NVML", "pinned", "DCGM", "Unable to allocate")
 _PR_SET_PDEATHSIG = 1
+SHARED_MEMORY = Path("/dev/shm")
+# The python backend names its shared-memory regions after this prefix: ours carry the pid of
+# the process that started the server, so regions a killed server left behind can be found
+# (a SIGKILLed tritonserver never removes them, and /dev/shm is RAM).
+SHM_PREFIX = "triton_deck_"
+_servers_started = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,7 @@ class TritonServer:
         self.ports = ports or Ports.pick()
         self._extra_args = tuple(extra_args)
         self._process: subprocess.Popen[bytes] | None = None
+        self.shm_prefix = f"{SHM_PREFIX}{os.getpid()}_{next(_servers_started)}_"
 
     @property
     def url(self) -> str:
@@ -158,6 +166,7 @@ class TritonServer:
             "--metrics-address=127.0.0.1", f"--metrics-port={self.ports.metrics}",
             # Do not wait the default 30 s for idle client connections on SIGTERM.
             f"--exit-timeout-secs={EXIT_TIMEOUT_S}",
+            f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
             *self._extra_args,
         ]  # fmt: skip
 
@@ -165,6 +174,7 @@ class TritonServer:
         if not self.repository.is_dir():
             raise UserError(f"model repository {self.repository} does not exist: upload or point to one")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        remove_orphaned_regions()
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 self.command(),
@@ -227,8 +237,37 @@ class TritonServer:
         return " | ".join(useful[-3:]) or " | ".join(text.strip().splitlines()[-lines:][-2:])
 
     def stop(self, grace: float = STOP_GRACE_S) -> int | None:
-        """SIGTERM the process group, SIGKILL it after `grace`; returns the exit status."""
-        return terminate_group(self._process, grace) if self._process else None
+        """SIGTERM the process group, SIGKILL it after `grace`, remove the shared memory it
+        leaves when killed; returns the exit status."""
+        if self._process is None:
+            return None
+        code = terminate_group(self._process, grace)
+        remove_regions(self.shm_prefix)
+        return code
+
+
+def remove_regions(prefix: str) -> None:
+    for region in SHARED_MEMORY.glob(f"{prefix}*") if SHARED_MEMORY.is_dir() else ():
+        region.unlink(missing_ok=True)
+
+
+def remove_orphaned_regions() -> None:
+    """Shared memory of servers whose starter is gone (a supervisor killed with its server):
+    nobody else will ever remove it."""
+    for region in SHARED_MEMORY.glob(f"{SHM_PREFIX}*") if SHARED_MEMORY.is_dir() else ():
+        starter = region.name[len(SHM_PREFIX) :].split("_", 1)[0]
+        if starter.isdigit() and not _alive(int(starter)):
+            region.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
 
 
 def terminate_group(process: subprocess.Popen[Any], grace: float = STOP_GRACE_S) -> int:
