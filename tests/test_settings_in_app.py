@@ -137,6 +137,12 @@ async def test_a_registry_is_added_attached_and_removed_from_the_images_panel() 
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert form.query_one("#registry-password_command", Input).has_class("-invalid"), "credentials come in pairs"
+        form.query_one("#registry-password_command", Input).value = "false"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form and form.query_one("#registry-password_command", Input).has_class("-invalid")
+        assert "the password of 127.0.0.1:5000 exited with status 1" in plain_text(form.query_one("#run-error", Static))
+        assert form.query_one("#registry-username", Input).value == "deck", "what was typed stays"
         form.query_one("#registry-password_command", Input).value = f"{sys.executable} -c \"print('hunter2')\""
         await pilot.pause()
         assert "triton-deck registry add 127.0.0.1:5000 -u deck --password-command" in plain_text(form.query_one("#run-preview", Static))

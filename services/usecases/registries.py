@@ -13,14 +13,18 @@ from pathlib import Path
 
 from services.backends import ServiceSet
 from services.config import REGISTRY_ADDRESS, Config, RegistryEntry, run_secret_command, update_config
-from services.errors import FieldError
+from services.errors import FieldError, UserError
 
 
 @dataclass(frozen=True)
 class RegistryAdded:
-    address: str
+    entry: RegistryEntry
     attached_id: str | None  # the platform's id when it was attached to the project
     path: Path
+
+    @property
+    def address(self) -> str:
+        return self.entry.address
 
 
 @dataclass(frozen=True)
@@ -46,10 +50,16 @@ def add_registry(services: ServiceSet, entry: RegistryEntry, path: Path | None =
     if platform is not None and platform.capabilities.registries:  # jobs pull from it with these credentials
         if not (entry.username and entry.password_command):
             raise FieldError("username", f"jobs pull from {entry.address} with credentials: give -u USER and --password-command CMD")
-        password = run_secret_command(entry.password_command, f"the password of {entry.address}", "fix --password-command")
-        attached_id = platform.attach_registry(entry.address, entry.username, password).id
+        try:
+            password = run_secret_command(entry.password_command, f"the password of {entry.address}", "fix --password-command")
+        except UserError as error:
+            raise FieldError("password_command", error.message) from None
+        try:
+            attached_id = platform.attach_registry(entry.address, entry.username, password).id
+        except UserError as error:
+            raise FieldError("address", error.message) from None
     _, written = update_config(lambda config: config.with_registry(entry), path)
-    return RegistryAdded(entry.address, attached_id, written)
+    return RegistryAdded(entry, attached_id, written)
 
 
 def remove_registry(services: ServiceSet, config: Config, address: str, path: Path | None = None) -> RegistryRemoved:

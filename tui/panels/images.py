@@ -30,7 +30,7 @@ from services.images.history import HistoryEntry, ImageHistory
 from services.images.protocol import EngineInfo
 from services.jobs.protocol import RegistryInfo
 from services.units import human_age
-from services.usecases.registries import add_registry, remove_registry
+from services.usecases.registries import RegistryAdded, remove_registry
 from tui.panels.base import Panel, confirm_screen
 from widgets.inert import inert
 from widgets.notice import NoticeKind
@@ -174,21 +174,12 @@ class ImagesPanel(Panel):
     def action_add_registry(self) -> None:
         from tui.screens.registry_add import RegistryAddScreen
 
-        def chosen(entry: RegistryEntry | None) -> None:
-            if entry is not None:
-                self._add_registry(entry)
+        def added(done: RegistryAdded | None) -> None:
+            if done is not None:
+                attached = f", attached to the project ({done.attached_id})" if done.attached_id else ""
+                self._registries_changed(f"registry {done.address} added{attached}", done.entry, None)
 
-        self.app.push_screen(RegistryAddScreen(), chosen)
-
-    @work(thread=True, exclusive=True, group="images-registry-change", exit_on_error=False)
-    def _add_registry(self, entry: RegistryEntry) -> None:
-        try:
-            added = add_registry(self.services, entry)
-        except UserError as error:
-            self.app.call_from_thread(self.deck.show_error, error)
-            return
-        attached = f", attached to the project ({added.attached_id})" if added.attached_id else ""
-        self.app.call_from_thread(self._registries_changed, f"registry {added.address} added{attached}", entry, None)
+        self.app.push_screen(RegistryAddScreen(), added)
 
     def action_remove_registry(self) -> None:
         key = self.query_one("#registries-table", ResourceTable).selected_key

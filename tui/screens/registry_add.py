@@ -8,15 +8,21 @@ On an AI Training profile the registry is attached to the project too, so jobs c
 from __future__ import annotations
 
 import shlex
+from typing import TYPE_CHECKING, cast
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Static
 
 from services.config import RegistryEntry
-from services.usecases.registries import registry_entry
+from services.errors import FieldError, UserError
+from services.usecases.registries import add_registry, registry_entry
 from tui.screens.run_form import RunForm
+
+if TYPE_CHECKING:
+    from tui.app import TritonDeck
 
 FIELDS = (("address", "address"), ("username", "username"), ("password_command", "password cmd"))
 HINTS = {
@@ -34,7 +40,7 @@ def registry_add_command(entry: RegistryEntry) -> str:
 
 
 class RegistryAddScreen(RunForm[RegistryEntry]):
-    """Dismisses with the RegistryEntry to add, or None."""
+    """Adds the registry, then dismisses with what was done (`RegistryAdded`); or with None."""
 
     BINDINGS = [Binding("ctrl+s", "run", "Add")]
     prefix = "registry"
@@ -63,3 +69,21 @@ class RegistryAddScreen(RunForm[RegistryEntry]):
 
     def command(self, spec: RegistryEntry) -> str:
         return registry_add_command(spec)
+
+    def action_run(self) -> None:
+        """Added (and attached) before the form closes: a password command that fails, or an
+        API that refuses, is said here with what was typed still in place."""
+        entry = self.checked()
+        if entry is not None:
+            self._add(entry)
+
+    @work(thread=True, exclusive=True, group="registry-add", exit_on_error=False)
+    def _add(self, entry: RegistryEntry) -> None:
+        try:
+            added = add_registry(cast("TritonDeck", self.app).services, entry)
+        except FieldError as error:
+            self.app.call_from_thread(self.refuse, error)
+        except UserError as error:
+            self.app.call_from_thread(self.refuse, FieldError("address", error.message))
+        else:
+            self.app.call_from_thread(self.dismiss, added)
