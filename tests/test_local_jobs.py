@@ -85,14 +85,14 @@ def test_a_failing_command_is_failed_with_its_reason(models_bucket: BucketRef) -
 
 def test_a_killed_supervisor_shows_as_failed(models_bucket: BucketRef) -> None:
     platform = LocalJobPlatform()
-    job = platform.run(JobSpec(image="local/tools", command=("sleep", "300"), gpu=0))
+    job = platform.run(JobSpec(image="local/tools", command=("sleep", "300.0417"), gpu=0))  # a duration no other process has
     assert wait_for(platform, job.id, {JobState.RUNNING}) is JobState.RUNNING
     pid = int((platform.root / job.id / "supervisor.pid").read_text())
     os.kill(pid, signal.SIGKILL)
     assert wait_for(platform, job.id, {JobState.FAILED}, timeout=10) is JobState.FAILED
     assert "supervisor process died" in (platform.get(job.id).info_message or "")
     deadline = time.monotonic() + 5
-    while os.system("pgrep -f 'sleep [3]00' > /dev/null") == 0:
+    while os.system("pgrep -f 'sleep [3]00.0417' > /dev/null") == 0:
         assert time.monotonic() < deadline, "the job's process died with its supervisor"
         time.sleep(0.1)
 
