@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from services.apps.document import run_command_line
 from services.apps.preset import triton_app
@@ -72,18 +72,12 @@ class AppRunScreen(RunForm[AppSpec]):
         with VerticalScroll(id="run-box", classes="dialog"):
             yield Static("Run Triton as an app", id="run-title")
             for key, label in FIELDS:
-                with Horizontal(classes="field"):
-                    yield Label(label, classes="field-label")
-                    yield Input(self._defaults.get(key, ""), id=f"app-{key}")
+                yield from self.compose_field(label, Input(self._defaults.get(key, ""), id=f"app-{key}"))
             with Horizontal(classes="field switches"):
                 yield Label("security", classes="field-label")
                 yield CheckBox("--unsecure-http", False, id="app-unsecure")
             yield Static(UNSECURE_WARNING, id="run-warning")
-            yield Static(id="run-preview")
-            yield Static(id="run-error")
-            with Horizontal(id="run-buttons"):
-                yield Button("Cancel [esc]", id="run-cancel")
-                yield Button("Run [ctrl+s]", id="run-start", variant="primary")
+            yield from self.compose_end("Run")
 
     def on_mount(self) -> None:
         self.query_one("#app-image", Input).focus()

@@ -12,7 +12,7 @@ import shlex
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Checkbox, Input, Label, Static
 
 from services.errors import UserError
 from services.jobs.document import run_command_line
@@ -113,9 +113,7 @@ class JobRunScreen(RunForm[JobSpec]):
         with VerticalScroll(id="run-box", classes="dialog"):
             yield Static("Run a job", id="run-title")
             for key, label in self.FIELDS:
-                with Horizontal(classes="field"):
-                    yield Label(label, classes="field-label")
-                    yield Input(self._defaults.get(key, ""), id=f"run-{key}")
+                yield from self.compose_field(label, Input(self._defaults.get(key, ""), id=f"run-{key}"))
             with Horizontal(classes="field switches"):
                 yield Label("gRPC", classes="field-label")
                 yield CheckBox("expose 8001 for gRPC instead of 8000", False, id="run-grpc")
@@ -123,11 +121,7 @@ class JobRunScreen(RunForm[JobSpec]):
                 yield Label("security", classes="field-label")
                 yield CheckBox("--unsecure-http", True, id="run-unsecure")
             yield Static(UNSECURE_WARNING, id="run-warning")
-            yield Static(id="run-preview")
-            yield Static(id="run-error")
-            with Horizontal(id="run-buttons"):
-                yield Button("Cancel [esc]", id="run-cancel")
-                yield Button("Run [ctrl+s]", id="run-start", variant="primary")
+            yield from self.compose_end("Run")
 
     def on_mount(self) -> None:
         self.query_one("#run-image", Input).focus()

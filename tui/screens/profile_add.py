@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Input, Label, Static
+from textual.containers import VerticalScroll
+from textual.widgets import Input, Static
 
 from services.backends import KINDS
 from services.config import Profile, ProfileKind
@@ -65,14 +65,9 @@ class ProfileAddScreen(RunForm[Profile]):
         with VerticalScroll(id="run-box", classes="dialog"):
             yield Static("Add an OVHcloud profile", id="run-title")
             for key, label in FIELDS:
-                with Horizontal(classes="field"):
-                    yield Label(label, classes="field-label")
-                    yield Input("GRA" if key == "region" else "", id=f"profile-{key}", placeholder=HINTS.get(key, ""), password=key in hidden)
-            yield Static(id="run-preview")
-            yield Static(id="run-error")
-            with Horizontal(id="run-buttons"):
-                yield Button("Cancel [esc]", id="run-cancel")
-                yield Button("Save [ctrl+s]", id="run-start", variant="primary")
+                field = Input("GRA" if key == "region" else "", id=f"profile-{key}", placeholder=HINTS.get(key, ""), password=key in hidden)
+                yield from self.compose_field(label, field)
+            yield from self.compose_end("Save")
 
     def on_mount(self) -> None:
         self.query_one("#profile-name", Input).focus()

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, cast
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Input, Label, Static
+from textual.containers import VerticalScroll
+from textual.widgets import Input, Static
 
 from services.config import RegistryEntry
 from services.errors import FieldError, UserError
@@ -51,14 +51,8 @@ class RegistryAddScreen(RunForm[RegistryEntry]):
         with VerticalScroll(id="run-box", classes="dialog"):
             yield Static("Add a registry", id="run-title")
             for key, label in FIELDS:
-                with Horizontal(classes="field"):
-                    yield Label(label, classes="field-label")
-                    yield Input("", id=f"registry-{key}", placeholder=HINTS[key])
-            yield Static(id="run-preview")
-            yield Static(id="run-error")
-            with Horizontal(id="run-buttons"):
-                yield Button("Cancel [esc]", id="run-cancel")
-                yield Button("Add [ctrl+s]", id="run-start", variant="primary")
+                yield from self.compose_field(label, Input("", id=f"registry-{key}", placeholder=HINTS[key]))
+            yield from self.compose_end("Add")
 
     def on_mount(self) -> None:
         self.query_one("#registry-address", Input).focus()

@@ -13,9 +13,11 @@ from typing import ClassVar, Generic, TypeVar
 
 from rich.text import Text
 from textual import on
+from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Static
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from services.errors import FieldError, UserError
 from widgets.inert import inert
@@ -30,6 +32,20 @@ class RunForm(ModalScreen[Spec | None], Generic[Spec]):
     prefix: ClassVar[str]
     preview_hint: ClassVar[str] = "(fix the fields to see the ovhai command)"
     field_keys: ClassVar[tuple[str, ...]]
+
+    def compose_field(self, label: str, field: Input) -> ComposeResult:
+        """One labelled field, as every form lays them out."""
+        with Horizontal(classes="field"):
+            yield Label(label, classes="field-label")
+            yield field
+
+    def compose_end(self, verb: str) -> ComposeResult:
+        """What every form ends with: the command preview, the error line, the two buttons."""
+        yield Static(id="run-preview")
+        yield Static(id="run-error")
+        with Horizontal(id="run-buttons"):
+            yield Button("Cancel [esc]", id="run-cancel")
+            yield Button(f"{verb} [ctrl+s]", id="run-start", variant="primary")
 
     def build(self, values: dict[str, str], unsecure_http: bool) -> Spec:
         raise NotImplementedError
