@@ -194,6 +194,10 @@ def test_profile_check_tries_each_credential_for_real(api: FakeAITrainingAPI, mo
     code, out = run(["profile", "check", "gra"], env={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
     assert code == 1 and out.splitlines()[0].startswith("FAILED  AI token        not set: export OVHAI_TOKEN")
 
+    assert run(["profile", "add", "gra", "--replace", "--api-url", api.base_url, "--s3-endpoint", moto_endpoint, "--token-command", "false"])[0] == 0
+    code, out = run(["profile", "check", "gra"], env={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    assert code == 1 and "FAILED  AI token        token_command of profile 'gra' exited with status 1" in out
+
 
 def test_profile_check_of_the_local_profile_in_a_real_process() -> None:
     result = subprocess.run([sys.executable, "-m", "tui", "profile", "check"], capture_output=True, text=True, timeout=120, check=False)

@@ -110,7 +110,11 @@ def check_profile(services: ServiceSet, env: Mapping[str, str]) -> Iterator[Chec
             fix = f"`triton-deck profile add {profile.name} --replace --token-command CMD`"
             yield CheckResult("AI token", False, f"not set: export {TOKEN_ENV}, or give the profile a token command ({fix})")
         else:
-            yield _attempt("AI token", lambda: f"read from {source}" if reader() else "empty")
+            def read() -> str:
+                reader()  # runs the token command when that is the source: its failure is the answer
+                return f"read from {source}"
+
+            yield _attempt("AI token", read)
     stores = (
         ("Object storage", services.object_store, Capability.STORAGE, lambda: _count("bucket", len(services.storage().list_buckets()))),
         ("AI Training", services.job_platform, Capability.JOBS, lambda: _count("job", len(services.jobs().list()))),
@@ -123,7 +127,7 @@ def check_profile(services: ServiceSet, env: Mapping[str, str]) -> Iterator[Chec
             yield _attempt(what, call)
 
 
-def profile_add_command(profile: Profile, replace: bool = False) -> str:
+def profile_add_command(profile: Profile) -> str:
     """The `triton-deck profile add …` line that saves `profile`: secrets as the stdin flags
     that read them, never their values."""
     import shlex
@@ -136,6 +140,4 @@ def profile_add_command(profile: Profile, replace: bool = False) -> str:
         words.append("--token-stdin")
     if profile.s3_access_key:
         words += ["--s3-access-key", "****", "--s3-secret-stdin"]
-    if replace:
-        words.append("--replace")
     return shlex.join(words).replace("'****'", "****")
