@@ -113,19 +113,24 @@ class Connection:
         message = head.encode("latin-1") + body
         if self._answer is not None and not self._answer.finished:
             self.close()  # its body was left unread: the stream is out of step
-        for attempt in (1, 2):
-            if self._socket is None:
-                self._socket, self._reused = self._open(), False
-            reused = self._reused
-            try:
-                self._socket.sendall(message)
-                self._answer = self._read_head()
-                return self._answer
-            except (TimeoutError, ConnectionError, ssl.SSLError, OSError) as error:
-                self.close()
-                if not reused or attempt == 2 or isinstance(error, socket.timeout):
-                    raise
-        raise AssertionError("unreachable")
+        reused = self._socket is not None and self._reused
+        try:
+            return self._exchange(message)
+        except OSError as error:
+            if not reused or isinstance(error, (TimeoutError, BlockingIOError)):  # a timeout is not a dropped idle connection
+                raise
+        return self._exchange(message)  # once more, on a fresh connection
+
+    def _exchange(self, message: bytes) -> Response:
+        if self._socket is None:
+            self._socket, self._reused = self._open(), False
+        try:
+            self._socket.sendall(message)
+            self._answer = self._read_head()
+        except OSError:
+            self.close()
+            raise
+        return self._answer
 
     def _read_head(self) -> Response:
         assert self._socket is not None

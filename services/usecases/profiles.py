@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.backends import Capability, ServiceSet
+from services.backends import Capability, ServiceSet, backend
 from services.config import TOKEN_ENV, Config, Profile, ProfileKind, token_source, update_config, validate_profile_name, validate_region
 from services.errors import FieldError, UserError
-from services.secrets import Secret, redact
+from services.secrets import MASK, Secret, redact
 
 
 @dataclass(frozen=True)
@@ -133,11 +133,10 @@ def profile_add_command(profile: Profile) -> str:
     import shlex
 
     words = ["triton-deck", "profile", "add", profile.name, "--region", profile.region]
-    for key in ("api_url", "token_command", "s3_endpoint", "s3_region", "aws_profile", "registry"):
-        if value := getattr(profile, key):
-            words += [f"--{key.replace('_', '-')}", value]
+    for option in backend(profile).options:  # the flags `profile add` has: the kind's options
+        if value := getattr(profile, option.key):
+            words += [f"--{option.key.replace('_', '-')}", value]
     if profile.token:
         words.append("--token-stdin")
-    if profile.s3_access_key:
-        words += ["--s3-access-key", "****", "--s3-secret-stdin"]
-    return shlex.join(words).replace("'****'", "****")
+    line = shlex.join(words)
+    return f"{line} --s3-access-key {MASK} --s3-secret-stdin" if profile.s3_access_key else line
