@@ -304,7 +304,7 @@ def test_automatic_scaling_on_cpu_goes_up_under_load_and_down_after_the_window(m
     app = platform.run(triton_app(1, scaling=scaling))
     try:
         app = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING)
-        assert app.url
+        assert app.url and app.available_replicas == 1  # the models' loading was not taken for load
         worker = threading.Thread(target=load, args=(app.url, 15))
         worker.start()
         signals = wait_recording_signals(platform, app.id, lambda a: a.available_replicas == 2)

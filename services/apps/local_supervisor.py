@@ -93,9 +93,14 @@ class ReplicaProcess:
     def ports(self) -> Ports:
         return self.server.ports
 
-    def measure(self, cpus: int) -> None:
+    def measure(self, cpus: int, restart: bool = False) -> None:
+        """CPU over the last tick, RAM now. `restart` sets aside a CPU reading that would span the
+        replica's loading (as Kubernetes' autoscaler does for a pod just ready): the models' load
+        is not traffic, and counting it scaled an idle app up the moment it started."""
         seconds, resident = group_usage(self.process.pid)
         wall = time.monotonic()
+        if restart:
+            self._last, self.cpu_percent = None, None
         if self._last is not None and wall > self._last[0]:
             self.cpu_percent = 100.0 * (seconds - self._last[1]) / (wall - self._last[0]) / cpus
         self._last = (wall, seconds)
@@ -274,9 +279,10 @@ class AppSupervisor:
         self.apply_control()
         self.reap()
         for replica in self.replicas:
-            replica.ready = self.probe(replica)
-            replica.ever_ready = replica.ever_ready or replica.ready
-            replica.measure(self.cpus)
+            ready = self.probe(replica)
+            became_ready, replica.ready = ready and not replica.ready, ready
+            replica.ever_ready = replica.ever_ready or ready
+            replica.measure(self.cpus, restart=became_ready)
         self.route()
         desired, observed = self.desired()
         if self.failures >= FAILURES_BEFORE_FAILED and not any(r.ready for r in self.replicas):
