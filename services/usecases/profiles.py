@@ -10,6 +10,7 @@ or the one-line reason it did not; it never shows a secret, only where it came f
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,8 +131,6 @@ def check_profile(services: ServiceSet, env: Mapping[str, str]) -> Iterator[Chec
 def profile_add_command(profile: Profile) -> str:
     """The `triton-deck profile add …` line that saves `profile`: secrets as the stdin flags
     that read them, never their values."""
-    import shlex
-
     words = ["triton-deck", "profile", "add", profile.name, "--region", profile.region]
     for option in backend(profile).options:  # the flags `profile add` has: the kind's options
         if value := getattr(profile, option.key):
