@@ -56,6 +56,17 @@ async def test_ctrl_o_edits_the_dockerfile_in_the_users_editor(tmp_path: Path, m
         await pilot.press("ctrl+o")
         await pilot.pause()
         assert app.screen.query_one(TextArea).text.rstrip().endswith("RUN echo edited"), "back in the dialog, still to keep or drop"
+        monkeypatch.setenv("EDITOR", program(tmp_path, "latin1", "printf 'RUN echo caf\\351\\n' > \"$1\""))
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert app.screen.query_one(TextArea).text.rstrip().endswith("RUN echo edited"), "a file that is not UTF-8 changes nothing"
+        monkeypatch.setenv("EDITOR", 'code "--wait')
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert isinstance(app.screen, DockerfileEditScreen)
+    messages = [n.message for n in app._notifications]
+    assert any("the edited Dockerfile is not UTF-8 text" in m for m in messages), messages
+    assert any("$EDITOR (code \"--wait) cannot be read as a command" in m and "fix its quoting" in m for m in messages), messages
 
 
 async def open_deploy(pilot: Pilot[None]) -> None:

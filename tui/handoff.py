@@ -34,11 +34,22 @@ def scratch_file(name: str, text: str) -> Iterator[Path]:
         yield path
 
 
+def read_back(path: Path, what: str) -> tuple[str | None, str | None]:
+    """What the editor saved, or None and one line when it is not UTF-8 text (the original stays)."""
+    try:
+        return path.read_text(encoding="utf-8"), None
+    except UnicodeDecodeError:
+        return None, f"the edited {what} is not UTF-8 text: it was not taken (save it as UTF-8)"
+
+
 def hand_over(app: App[object], variable: str, path: Path) -> str | None:
     """Run $`variable` (PAGER or EDITOR) on `path` with the terminal; None when it ran and
     exited 0, else one line saying what went wrong and the fix."""
     command = os.environ.get(variable) or DEFAULTS[variable]
-    words = shlex.split(command)
+    try:
+        words = shlex.split(command)
+    except ValueError as error:  # an unclosed quote: the shell would refuse it too
+        return f"${variable} ({command}) cannot be read as a command ({error}): fix its quoting"
     if not words or shutil.which(words[0]) is None:
         return f"${variable} ({command}) is not installed: set {variable} to a program you have"
     try:

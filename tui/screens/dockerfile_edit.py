@@ -42,12 +42,14 @@ class DockerfileEditScreen(ModalScreen[str | None]):
 
     def action_external(self) -> None:
         """The text in the user's $EDITOR; what it saves comes back here, still to keep or drop."""
-        from tui.handoff import hand_over, scratch_file
+        from tui.handoff import hand_over, read_back, scratch_file
 
         area = self.query_one(TextArea)
+        edited = None
         with scratch_file("Dockerfile", area.text) as path:
             problem = hand_over(self.app, "EDITOR", path)
-            edited = path.read_text(encoding="utf-8") if problem is None else None
+            if problem is None:
+                edited, problem = read_back(path, "Dockerfile")
         if problem:
             self.notify(problem, severity="warning")
         elif edited is not None:
