@@ -180,12 +180,16 @@ def test_a_killed_server_leaves_no_shared_memory_behind(runtime: Runtime, models
     gone.wait()  # a starter that is gone: its servers are too (they die with it)
     orphan = SHARED_MEMORY / f"{SHM_PREFIX}{gone.pid}_0_left-behind"
     mine = SHARED_MEMORY / f"{SHM_PREFIX}{os.getpid()}_999_still-in-use"
-    for region in (orphan, mine):
+    theirs = SHARED_MEMORY / f"{SHM_PREFIX}{gone.pid}_1_another-users"
+    for region in (orphan, mine, theirs):
         region.write_bytes(b"\0" * 16)
+    if os.getuid() == 0:  # root can give a region away: another user's, on a shared host
+        os.chown(theirs, 65534, 65534)
     try:
         with TritonServer(runtime, models, tmp_path / "again.log").running():
             assert not orphan.exists(), "swept at the next start"
             assert mine.exists(), "a live starter's regions are its own business"
+            assert theirs.exists() == (os.getuid() == 0), "another user's are theirs, even orphaned"
     finally:
-        orphan.unlink(missing_ok=True)
-        mine.unlink(missing_ok=True)
+        for region in (orphan, mine, theirs):
+            region.unlink(missing_ok=True)

@@ -252,12 +252,16 @@ def remove_regions(prefix: str) -> None:
 
 
 def remove_orphaned_regions() -> None:
-    """Shared memory of servers whose starter is gone (a supervisor killed with its server):
-    nobody else will ever remove it."""
+    """Our own shared memory of servers whose starter is gone (a supervisor killed with its
+    server): nobody else will ever remove it. Another user's is theirs (on a shared jump host
+    /dev/shm is sticky: unlinking it would fail, and starting a server with it)."""
     for region in SHARED_MEMORY.glob(f"{SHM_PREFIX}*") if SHARED_MEMORY.is_dir() else ():
         starter = region.name[len(SHM_PREFIX) :].split("_", 1)[0]
-        if starter.isdigit() and not _alive(int(starter)):
-            region.unlink(missing_ok=True)
+        try:
+            if starter.isdigit() and region.lstat().st_uid == os.getuid() and not _alive(int(starter)):
+                region.unlink()
+        except OSError:  # gone meanwhile (another start swept it): nothing left to do
+            continue
 
 
 def _alive(pid: int) -> bool:
