@@ -27,9 +27,19 @@ from services.cancel import CancelToken
 from services.confine import bad_parts, mount_target
 from services.errors import UserError
 from services.jobs.environment import supervisor_environment
-from services.jobs.local import FOLLOW_POLL_S, alive, private_file, read_lines
+from services.jobs.local import FOLLOW_POLL_S, private_file, read_lines
 from services.jobs.local_store import now
 from services.jobs.protocol import LogItem
+from services.local_supervision import (
+    PID_FILE,
+    Supervision,
+    is_abandoned,
+    lost_reason,
+    record_pid,
+    running_supervisor,
+    settled_supervision,
+    supervision,
+)
 from services.logs.tail import last_lines
 from services.ports import free_port
 
@@ -48,23 +58,25 @@ class LocalAppPlatform:
 
     def _spawn(self, app_dir: Path) -> None:
         here = str(Path(__file__).resolve().parents[2])
-        environment = {**supervisor_environment(os.environ), "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
+        environment = {
+            **supervisor_environment(os.environ),
+            "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])),
+        }
         supervisor = subprocess.Popen(
             [sys.executable, "-m", "services.apps.local_supervisor", str(app_dir)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=private_file(app_dir / "supervisor.err"),
             start_new_session=True, env=environment,
         )  # fmt: skip
-        temp = app_dir / ".supervisor.pid"
-        with private_file(temp) as handle:
-            handle.write(str(supervisor.pid).encode())
-        temp.replace(app_dir / "supervisor.pid")
+        record_pid(app_dir, supervisor.pid)
 
     @staticmethod
-    def _supervisor_pid(app_dir: Path) -> int | None:
-        try:
-            return int((app_dir / "supervisor.pid").read_text())
-        except (OSError, ValueError):
-            return None
+    def _supervision(app_dir: Path, settle: bool = False) -> Supervision:
+        def pid_in_record() -> int | None:
+            return read_record(app_dir).supervisor_pid
+
+        if settle:
+            return settled_supervision(app_dir, app_dir / "app.json", pid_in_record)
+        return supervision(app_dir, app_dir / "app.json", pid_in_record())
 
     def run(self, spec: AppSpec) -> App:
         check_scaling(spec.scaling)
@@ -92,22 +104,31 @@ class LocalAppPlatform:
     def get(self, app_id: str) -> App:
         app_dir = self._dir(app_id)
         record = read_record(app_dir)
-        pid = self._supervisor_pid(app_dir)
-        if not record.app.state.is_down and pid is not None and not alive(pid):
-            record = read_record(app_dir)  # it may have finished between the two reads
-            if not record.app.state.is_down:
-                app = record.app
-                lost = replace(
-                    app, state=AppState.FAILED, history=app.history + (AppStateChange(AppState.FAILED, now()),), available_replicas=0,
-                    replicas=(), signal=None, info_code="APP_FAILED", info_message="the app's supervisor process died: its replicas went with it",
-                )  # fmt: skip
-                write_record(app_dir, replace(record, app=lost))
-                return lost
+        if not record.app.state.is_down and (state := self._supervision(app_dir)).lost:
+            return self._end_without_supervisor(
+                app_dir, AppState.FAILED, "APP_FAILED", f"{lost_reason(state, 'app')}: its replicas went with it"
+            )
         return record.app
+
+    @staticmethod
+    def _end_without_supervisor(app_dir: Path, state: AppState, code: str, message: str) -> App:
+        record = read_record(app_dir)  # re-read: the supervisor may have finished between two reads
+        if record.app.state.is_down:
+            return record.app
+        app = record.app
+        ended = replace(
+            app, state=state, history=app.history + (AppStateChange(state, now()),), available_replicas=0,
+            replicas=(), signal=None, info_code=code, info_message=message,
+        )  # fmt: skip
+        write_record(app_dir, replace(record, app=ended))
+        return ended
 
     def list(self, states: tuple[AppState, ...] = (), label: str | None = None) -> builtins.list[App]:
         if not self.root.is_dir():
             return []
+        for path in self.root.iterdir():
+            if is_abandoned(path, "app.json"):
+                shutil.rmtree(path, ignore_errors=True)
         name, _, value = (label or "").partition("=")
         apps = [self.get(path.name) for path in self.root.iterdir() if (path / "app.json").is_file()]
         apps = [app for app in apps if (not states or app.state in states) and (not label or dict(app.spec.labels).get(name) == value)]
@@ -138,7 +159,14 @@ class LocalAppPlatform:
         if not app.state.is_down:
             raise UserError(f"app {app.short_id} is {app.state}: only a stopped app starts")
         record = read_record(app_dir)
-        queued = replace(app, state=AppState.QUEUED, history=app.history + (AppStateChange(AppState.QUEUED, now()),), info_code="APP_QUEUED", info_message=None)
+        queued = replace(
+            app,
+            state=AppState.QUEUED,
+            history=app.history + (AppStateChange(AppState.QUEUED, now()),),
+            info_code="APP_QUEUED",
+            info_message=None,
+        )
+        (app_dir / PID_FILE).unlink(missing_ok=True)  # the last run's supervisor is no answer for this one
         write_record(app_dir, replace(record, app=queued, supervisor_pid=None))
         self._spawn(app_dir)
 
@@ -146,11 +174,16 @@ class LocalAppPlatform:
         app = self.get(app_id)
         if app.state.is_down or app.state is AppState.STOPPING:
             raise UserError(f"app {app.short_id} is already {app.state}: nothing to stop")
-        pid = self._supervisor_pid(self._dir(app_id))
-        if pid and alive(pid):
-            os.kill(pid, signal.SIGTERM)
+        app_dir = self._dir(app_id)
+        if self._supervision(app_dir, settle=True) is Supervision.RUNNING:
+            os.kill(running_supervisor(app_dir, read_record(app_dir).supervisor_pid), signal.SIGTERM)
+        else:  # nothing runs it: stopped at once
+            self._end_without_supervisor(app_dir, AppState.STOPPED, "APP_STOPPED", "stopped: the app's supervisor was not running")
 
     def delete(self, app_id: str, force: bool = False) -> None:
+        if is_abandoned(self.root / app_id, "app.json"):
+            shutil.rmtree(self.root / app_id)
+            return
         app = self.get(app_id)
         if not app.state.is_down:
             if not force:
@@ -189,4 +222,3 @@ class LocalAppPlatform:
                 if self.get(app_id).state.is_down:
                     return
                 cancel.wait(FOLLOW_POLL_S)
-

@@ -29,8 +29,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from services.apps.autoscale import Recommender, aggregate, metric_value
@@ -47,11 +46,11 @@ from services.apps.protocol import (
     Replica,
 )
 from services.errors import UserError
-from services.jobs.document import stamp
 from services.jobs.environment import container_environment
 from services.jobs.local_store import now
 from services.jobs.local_supervisor import sync_volumes_in
 from services.jobs.local_token import local_token, server_guard_args
+from services.logs.capture import LogFile, Pump
 from services.triton.runtime import Ports, TritonServer, die_with_parent, prepare_runtime, signal_group, terminate_group
 
 TICK_S = 0.5
@@ -87,7 +86,7 @@ class ReplicaProcess:
     cpu_percent: float | None = None
     ram_percent: float | None = None
     _last: tuple[float, float] | None = None  # (wall, cpu seconds)
-    tail: deque[str] = field(default_factory=lambda: deque(maxlen=200))
+    pump: Pump | None = None
 
     @property
     def ports(self) -> Ports:
@@ -120,7 +119,7 @@ class AppSupervisor:
         self.generation = record.generation
         self.workspace = app_dir / "workspace"
         self.stopping = threading.Event()
-        self.log_lock = threading.Lock()
+        self.log_file = LogFile(app_dir / "log.txt")
         self.replicas: list[ReplicaProcess] = []
         self.failures = 0
         self.last_reason = ""
@@ -142,8 +141,7 @@ class AppSupervisor:
         self.save()
 
     def log(self, line: str, source: str) -> None:
-        with self.log_lock, (self.dir / "log.txt").open("a", encoding="utf-8") as handle:
-            handle.write(f"{stamp(now())} [{source}] {line.rstrip()}\n")
+        self.log_file.note(line, source)
 
     # -- replicas ------------------------------------------------------------------------------
 
@@ -161,25 +159,28 @@ class AppSupervisor:
         guard = server_guard_args(self.token) if self.token else []
         server = TritonServer(prepare_runtime(), Path(repository), self.dir / "replicas" / f"{name}.log", extra_args=guard)
         server.log_path.parent.mkdir(mode=0o700, exist_ok=True)
-        process = subprocess.Popen(
-            server.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**server.runtime.environment(container_environment(os.environ)), "HOME": str(self.workspace)},
-            start_new_session=True, preexec_fn=die_with_parent,
-        )  # fmt: skip
+        reading, writing = os.pipe()
+        try:
+            process = subprocess.Popen(
+                server.command(), stdout=writing, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**server.runtime.environment(container_environment(os.environ)), "HOME": str(self.workspace)},
+                start_new_session=True, preexec_fn=die_with_parent,
+            )  # fmt: skip
+        except BaseException:
+            os.close(reading)
+            raise
+        finally:
+            os.close(writing)
         replica = ReplicaProcess(name, server, process)
-        threading.Thread(target=self.pump, args=(replica,), daemon=True).start()
+        replica.pump = Pump(reading, lambda lines: self.deliver(replica, lines), name=f"pump-{name}")
         self.replicas.append(replica)
         self.log(f"replica {name} starting (HTTP {server.ports.http}, gRPC {server.ports.grpc}, metrics {server.ports.metrics})", "app")
 
-    def pump(self, replica: ReplicaProcess) -> None:
-        assert replica.process.stdout is not None
+    def deliver(self, replica: ReplicaProcess, lines: list[bytes]) -> None:
+        """A replica's lines: into its own log (its reason when it dies) and the app's merged one."""
         with replica.server.log_path.open("ab") as raw:
-            for chunk in replica.process.stdout:
-                raw.write(chunk)
-                raw.flush()
-                line = chunk.decode("utf-8", errors="replace")
-                replica.tail.append(line)
-                self.log(line, replica.name)
+            raw.write(b"".join(line + b"\n" for line in lines))
+        self.log_file.write(lines, replica.name)
 
     def stop_replica(self, replica: ReplicaProcess) -> None:
         self.replicas.remove(replica)
@@ -192,7 +193,10 @@ class AppSupervisor:
         for replica in [r for r in self.replicas if r.process.poll() is not None]:
             self.replicas.remove(replica)
             signal_group(replica.process.pid, signal.SIGKILL)  # its python stubs, if the server died without them
-            time.sleep(0.1)  # the pump's last lines
+            if replica.pump is not None:
+                replica.pump.join(timeout=1)  # its last lines
+            if replica.pump is not None and replica.pump.error:
+                self.log(f"replica {replica.name}: {replica.pump.error}", "app")
             reason = replica.server.log_tail()
             self.last_reason = f"replica {replica.name} exited with status {replica.process.returncode}: {reason}"
             self.log(self.last_reason, "app")
@@ -302,6 +306,8 @@ class AppSupervisor:
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        if self.app.state.is_down:  # stopped before this process got to run it
+            return 0
         try:
             self.move(AppState.INITIALIZING, info_code="APP_INITIALIZING", info_message=None)
             self.workspace.mkdir(mode=0o700, exist_ok=True)

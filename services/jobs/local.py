@@ -26,6 +26,15 @@ from services.errors import UserError
 from services.jobs.environment import supervisor_environment
 from services.jobs.local_store import job_to_record, jobs_root, now, read_record, record_to_job, write_record
 from services.jobs.protocol import Job, JobSpec, JobState, PlatformCapabilities, RegistryInfo, RegistryListing, StateChange
+from services.local_supervision import (
+    Supervision,
+    is_abandoned,
+    lost_reason,
+    record_pid,
+    running_supervisor,
+    settled_supervision,
+    supervision,
+)
 from services.logs.tail import last_lines
 from services.secrets import Secret
 
@@ -41,21 +50,6 @@ def read_lines(path: Path) -> Iterator[str]:
     with path.open("r", encoding="utf-8", errors="replace", newline="\n") as handle:
         for line in handle:
             yield line.rstrip("\n")
-
-
-def alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is dead for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return True
 
 
 class LocalJobPlatform:
@@ -84,49 +78,55 @@ class LocalJobPlatform:
         write_record(job_dir, job_to_record(job, None))
         (job_dir / "log.txt").touch(mode=0o600)
         here = str(Path(__file__).resolve().parents[2])
-        environment = {**supervisor_environment(os.environ), "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
+        environment = {
+            **supervisor_environment(os.environ),
+            "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])),
+        }
         supervisor = subprocess.Popen(
             [sys.executable, "-m", "services.jobs.local_supervisor", str(job_dir)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=private_file(job_dir / "supervisor.err"),
             start_new_session=True, env=environment,
         )  # fmt: skip
-        # The platform alone writes this file (the supervisor alone writes job.json): no lost updates.
-        temp = job_dir / ".supervisor.pid"
-        with private_file(temp) as handle:
-            handle.write(str(supervisor.pid).encode())
-        temp.replace(job_dir / "supervisor.pid")
+        # The platform alone writes this file (the supervisor alone writes job.json while it lives): no lost updates.
+        record_pid(job_dir, supervisor.pid)
         return job
 
-    @staticmethod
-    def _supervisor_pid(job_dir: Path) -> int | None:
-        try:
-            return int((job_dir / "supervisor.pid").read_text())
-        except (OSError, ValueError):
-            return None
+    def _supervision(self, job_dir: Path, settle: bool = False) -> Supervision:
+        def pid_in_record() -> int | None:
+            return read_record(job_dir).get("supervisorPid")
+
+        if settle:
+            return settled_supervision(job_dir, job_dir / "job.json", pid_in_record)
+        return supervision(job_dir, job_dir / "job.json", pid_in_record())
+
+    def _end_without_supervisor(self, job_dir: Path, state: JobState, message: str) -> Job:
+        """The record says what became of a job nobody supervises (re-read first: the supervisor
+        may have finished between two reads)."""
+        job = record_to_job(read_record(job_dir))
+        if not job.state.is_terminal:
+            job = replace(
+                job,
+                state=state,
+                history=job.history + (StateChange(state, now()),),
+                info_code="JOB_FAILED_WITH_MESSAGE",
+                info_message=message,
+            )
+            write_record(job_dir, job_to_record(job, None))
+        return job
 
     def get(self, job_id: str) -> Job:
         job_dir = self._dir(job_id)
-        record = read_record(job_dir)
-        job = record_to_job(record)
-        pid = self._supervisor_pid(job_dir)
-        if not job.state.is_terminal and pid is not None and not alive(pid):
-            # Re-read once: the supervisor may have finished between the two reads.
-            record = read_record(job_dir)
-            job = record_to_job(record)
-            if not job.state.is_terminal:
-                job = replace(
-                    job,
-                    state=JobState.FAILED,
-                    history=job.history + (StateChange(JobState.FAILED, now()),),
-                    info_code="JOB_FAILED_WITH_MESSAGE",
-                    info_message="the job's supervisor process died: the job was lost",
-                )
-                write_record(job_dir, job_to_record(job, None))
+        job = record_to_job(read_record(job_dir))
+        if not job.state.is_terminal and (state := self._supervision(job_dir)).lost:
+            return self._end_without_supervisor(job_dir, JobState.FAILED, f"{lost_reason(state, 'job')}: the job was lost")
         return job
 
     def list(self, states: tuple[JobState, ...] = ()) -> builtins.list[Job]:
         if not self.root.is_dir():
             return []
+        for path in self.root.iterdir():
+            if is_abandoned(path, "job.json"):
+                shutil.rmtree(path, ignore_errors=True)
         jobs = [self.get(path.name) for path in self.root.iterdir() if (path / "job.json").is_file()]
         jobs = [job for job in jobs if not states or job.state in states]
         return sorted(jobs, key=lambda job: (job.created_at, job.id), reverse=True)
@@ -135,11 +135,16 @@ class LocalJobPlatform:
         job = self.get(job_id)
         if job.state.is_terminal:
             raise UserError(f"job {job.short_id} is already {job.state}: nothing to stop")
-        pid = self._supervisor_pid(self._dir(job_id))
-        if pid and alive(pid):
-            os.kill(pid, signal.SIGTERM)
+        job_dir = self._dir(job_id)
+        if self._supervision(job_dir, settle=True) is Supervision.RUNNING:
+            os.kill(running_supervisor(job_dir, read_record(job_dir)["supervisorPid"]), signal.SIGTERM)
+        else:  # nothing runs it: stopped at once
+            self._end_without_supervisor(job_dir, JobState.INTERRUPTED, "stopped: the job's supervisor was not running")
 
     def delete(self, job_id: str, force: bool = False) -> None:
+        if is_abandoned(self.root / job_id, "job.json"):
+            shutil.rmtree(self.root / job_id)
+            return
         job = self.get(job_id)
         if not job.state.is_terminal:
             if not force:

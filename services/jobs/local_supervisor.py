@@ -22,16 +22,19 @@ from pathlib import Path
 from services.cancel import CancelToken
 from services.confine import WORKSPACE, mount_target
 from services.errors import UserError
-from services.jobs.document import stamp
 from services.jobs.environment import container_environment
 from services.jobs.local_store import job_to_record, now, read_record, record_to_job, write_record
 from services.jobs.local_token import local_token, server_guard_args
+from services.jobs.log_format import JOB_SOURCE
 from services.jobs.protocol import JobState, StateChange, VolumeSpec
+from services.logs.capture import LogFile, Pump
 from services.storage.listing import iter_objects
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions
 from services.triton.runtime import Ports, TritonServer, die_with_parent, path_with_this_environment, prepare_runtime, terminate_group
+
+PUMP_GRACE_S = 5  # after the process exits, for the last lines in its pipe
 
 
 def sync_volumes_in(workspace: Path, volumes: Iterable[VolumeSpec], log: Callable[[str], None]) -> None:
@@ -59,7 +62,7 @@ class Supervisor:
         self.job = record_to_job(read_record(job_dir))
         self.workspace = job_dir / "workspace"
         self.stopping = threading.Event()
-        self.log_lock = threading.Lock()
+        self.log_file = LogFile(job_dir / "log.txt")
 
     # -- state and log -------------------------------------------------------------------------
 
@@ -69,8 +72,7 @@ class Supervisor:
 
     def log(self, line: str, source: str = "job") -> None:
         """`job` for the process's own output (what `--from job` keeps), `sync` for data sync."""
-        with self.log_lock, (self.dir / "log.txt").open("a", encoding="utf-8") as handle:
-            handle.write(f"{stamp(now())} [{source}] {line.rstrip()}\n")
+        self.log_file.note(line, source)
 
     # -- volumes -------------------------------------------------------------------------------
 
@@ -109,7 +111,19 @@ class Supervisor:
         path = path_with_this_environment(base.get("PATH", ""))
         return {**base, "PATH": path, "HOME": str(self.workspace), **dict(self.job.spec.env)}
 
-    def start(self, words: list[str]) -> tuple[subprocess.Popen[str], TritonServer | None]:
+    def start(self, words: list[str]) -> tuple[subprocess.Popen[bytes], Pump, TritonServer | None]:
+        """The job's process, its output on a pipe the returned pump drains into the log."""
+        reading, writing = os.pipe()
+        try:
+            process, server = self.spawn(words, writing)
+        except BaseException:
+            os.close(reading)
+            raise
+        finally:
+            os.close(writing)
+        return process, Pump(reading, lambda lines: self.log_file.write(lines, JOB_SOURCE)), server
+
+    def spawn(self, words: list[str], output: int) -> tuple[subprocess.Popen[bytes], TritonServer | None]:
         if words[0] == "tritonserver":
             repository = next((w.split("=", 1)[1] for w in words if w.startswith("--model-repository=")), None)
             if repository is None:
@@ -118,41 +132,40 @@ class Supervisor:
             guard = [] if self.job.spec.unsecure_http else server_guard_args(local_token())
             server = TritonServer(prepare_runtime(), Path(repository), self.dir / "log.txt", ports=ports, extra_args=guard)
             process = subprocess.Popen(
-                server.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                server.command(), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
                 env=self.environment(server.runtime.environment(container_environment(os.environ))), start_new_session=True, preexec_fn=die_with_parent,
             )  # fmt: skip
             self.job = replace(self.job, url=f"http://127.0.0.1:{ports.http}", ip="127.0.0.1", grpc_address=f"127.0.0.1:{ports.grpc}")
             return process, server
         process = subprocess.Popen(
-            words, cwd=self.workspace, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            words, cwd=self.workspace, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
             env=self.environment(container_environment(os.environ)), start_new_session=True, preexec_fn=die_with_parent,
         )  # fmt: skip
         return process, None
 
-    def pump(self, process: subprocess.Popen[str]) -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            self.log(line)
-
     def run(self) -> int:
         signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        if self.job.state.is_terminal:  # stopped before this process got to run it
+            return 0
         try:
             self.move(JobState.INITIALIZING)
             self.workspace.mkdir(mode=0o700, exist_ok=True)
             self.sync_in()
             self.move(JobState.PENDING)
             words = self.command()
-            process, server = self.start(words)
-            reader = threading.Thread(target=self.pump, args=(process,), daemon=True)
-            reader.start()
+            process, pump, server = self.start(words)
             self.move(JobState.RUNNING)
             while process.poll() is None and not self.stopping.is_set():
                 time.sleep(0.2)
             if self.stopping.is_set():
                 return self.interrupt(process)
-            reader.join(timeout=5)
-            code = process.returncode
-            if code == 0:
+            code = terminate_group(process)  # what it left running ends with it, as in a container
+            if not pump.join(timeout=PUMP_GRACE_S):  # a process that left its group still holds the pipe
+                pump.error = pump.error or f"the job exited with status {code} but a process it started still holds its output"
+            if pump.error is not None:
+                self.log(pump.error, "supervisor")
+                self.finish(JobState.FAILED, code, "JOB_FAILED_WITH_MESSAGE", pump.error)
+            elif code == 0:
                 self.finish(JobState.DONE, code)
             else:
                 reason = server.log_tail() if server else f"exited with status {code}"
@@ -164,7 +177,7 @@ class Supervisor:
             self.finish(JobState.FAILED, None, "JOB_FAILED_WITH_MESSAGE", message)
             return 0
 
-    def interrupt(self, process: subprocess.Popen[str]) -> int:
+    def interrupt(self, process: subprocess.Popen[bytes]) -> int:
         self.move(JobState.INTERRUPTING)
         code = terminate_group(process)
         self.move(JobState.FINALIZING)

@@ -33,6 +33,7 @@ from typing import Any
 
 from services import locations
 from services.errors import UserError
+from services.logs.tail import last_lines
 from services.ports import free_port
 
 WHEEL = "nvidia-pytriton"
@@ -40,6 +41,7 @@ READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 15.0
 EXIT_TIMEOUT_S = 5
 LOG_TAIL_LINES = 12
+REASON_SCAN_LINES = 400  # the end of a server's log, where the reason it stopped is
 JOB_LOG_PREFIX = re.compile(r"^\S+Z \[job\] ")  # a local job's log wraps the server's lines
 # Lines a CPU-only server always prints; never the reason it failed.
 CPU_ONLY_NOISE = ("CudaDriverHelper", "NVML", "pinned", "DCGM", "Unable to allocate")
@@ -222,11 +224,11 @@ class TritonServer:
         """Why the server failed, in its own words, on one line: its errors and failed models,
         without the warnings every CPU-only start prints."""
         try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+            recent = last_lines(self.log_path, REASON_SCAN_LINES)  # a job's log can be gigabytes
         except OSError:
             return "(no log)"
         useful: list[str] = []
-        for raw in text.splitlines():
+        for raw in recent:
             line = JOB_LOG_PREFIX.sub("", raw.strip()).strip("|").strip()
             is_error = bool(re.match(r"^E\d{4} ", line)) or "UNAVAILABLE" in line or line.lower().startswith("error:")
             if not is_error or any(noise in line for noise in CPU_ONLY_NOISE):
@@ -234,7 +236,7 @@ class TritonServer:
             line = re.sub(r"^[EWI]\d{4} [\d:.]+ +\d+ \S+\] ", "", line).split("\\n")[0].strip('" ')
             if line and line not in useful:
                 useful.append(line)
-        return " | ".join(useful[-3:]) or " | ".join(text.strip().splitlines()[-lines:][-2:])
+        return " | ".join(useful[-3:]) or " | ".join([line for line in recent if line.strip()][-lines:][-2:])
 
     def stop(self, grace: float = STOP_GRACE_S) -> int | None:
         """SIGTERM the process group, SIGKILL it after `grace`, remove the shared memory it
