@@ -3,7 +3,7 @@
 A local job or app is a directory: its record (written first), then a supervisor process
 spawned in its own session, whose pid the platform writes to `supervisor.pid` (and the
 supervisor into the record). A kill -9 can land between any two of those steps, so the
-platform reading a record asks `supervision`:
+platform reading a record asks `Supervised.state`:
 
 * RUNNING: the pid is alive *and* is that directory's supervisor (a reused pid is not);
 * STARTING: no pid yet, and the record is younger than `SPAWN_GRACE_S`;
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,7 +48,7 @@ def alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     try:  # a zombie is dead for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"  # after "(comm)"
     except OSError:
         return True
 
@@ -60,6 +61,8 @@ def supervises(pid: int, directory: Path) -> bool:
         arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return True  # no /proc to ask: alive is the best answer
+    if arguments == [b""]:  # exiting (its memory is gone, it is not a zombie yet): not lost, ending
+        return True
     return os.fsencode(str(directory)) in arguments
 
 
@@ -68,14 +71,6 @@ def supervisor_pid(directory: Path) -> int | None:
         return int((directory / PID_FILE).read_text())
     except (OSError, ValueError):
         return None
-
-
-def running_supervisor(directory: Path, pid_in_record: int | None) -> int:
-    """The pid to signal once `supervision` said RUNNING."""
-    pid = supervisor_pid(directory) or pid_in_record
-    if not pid:
-        raise ValueError(f"no supervisor pid for {directory}")
-    return pid
 
 
 def record_pid(directory: Path, pid: int) -> None:
@@ -87,25 +82,56 @@ def record_pid(directory: Path, pid: int) -> None:
     temp.replace(directory / PID_FILE)
 
 
-def supervision(directory: Path, record: Path, pid_in_record: int | None) -> Supervision:
-    """`record` is the job's or app's record file; `pid_in_record` the pid its supervisor wrote."""
-    pid = supervisor_pid(directory) or pid_in_record
-    if pid:
-        return Supervision.RUNNING if supervises(pid, directory) else Supervision.GONE
-    return Supervision.STARTING if _age(record) < SPAWN_GRACE_S else Supervision.NEVER_STARTED
+class Supervised:
+    """A job's or app's directory, asked about its supervisor. `record_name` is its record
+    file; `pid_in_record` reads the pid the supervisor wrote there."""
+
+    def __init__(self, directory: Path, record_name: str, pid_in_record: Callable[[], int | None]) -> None:
+        self.directory = directory
+        self._record = directory / record_name
+        self._pid_in_record = pid_in_record
+
+    def pid(self) -> int | None:
+        return supervisor_pid(self.directory) or self._pid_in_record()
+
+    def state(self, settle: bool = False) -> Supervision:
+        """With `settle`, a STARTING supervisor is waited for until it appears or runs out of grace."""
+        while True:
+            pid = self.pid()
+            if pid:
+                return Supervision.RUNNING if supervises(pid, self.directory) else Supervision.GONE
+            if _age(self._record) >= SPAWN_GRACE_S:
+                return Supervision.NEVER_STARTED
+            if not settle:
+                return Supervision.STARTING
+            time.sleep(0.1)
+
+    def terminate(self) -> bool:
+        """SIGTERM the supervisor (it stops what it runs) once it is known; False when none runs."""
+        if self.state(settle=True) is not Supervision.RUNNING:
+            return False
+        pid = self.pid()
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+        return bool(pid)
 
 
-def lost_reason(state: Supervision, what: str) -> str:
+def lost_reason(state: Supervision, what: str, directory: Path) -> str:
     if state is Supervision.NEVER_STARTED:
         return f"the {what}'s supervisor process never started (killed while it was being created)"
-    return f"the {what}'s supervisor process died"
+    said = last_words(directory)
+    return f"the {what}'s supervisor process died" + (f" ({said})" if said else "")
 
 
-def settled_supervision(directory: Path, record: Path, pid_in_record: Callable[[], int | None]) -> Supervision:
-    """The answer once a STARTING supervisor has either appeared or run out of grace."""
-    while (state := supervision(directory, record, pid_in_record())) is Supervision.STARTING:
-        time.sleep(0.1)
-    return state
+def last_words(directory: Path) -> str:
+    """The last line the supervisor wrote to its stderr (a traceback's exception), if any."""
+    try:
+        with (directory / "supervisor.err").open("rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - 4096))
+            lines = handle.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
 
 
 def is_abandoned(directory: Path, record_name: str) -> bool:

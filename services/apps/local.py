@@ -11,7 +11,6 @@ from __future__ import annotations
 import builtins
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -30,16 +29,7 @@ from services.jobs.environment import supervisor_environment
 from services.jobs.local import FOLLOW_POLL_S, private_file, read_lines
 from services.jobs.local_store import now
 from services.jobs.protocol import LogItem
-from services.local_supervision import (
-    PID_FILE,
-    Supervision,
-    is_abandoned,
-    lost_reason,
-    record_pid,
-    running_supervisor,
-    settled_supervision,
-    supervision,
-)
+from services.local_supervision import PID_FILE, Supervised, is_abandoned, lost_reason, record_pid
 from services.logs.tail import last_lines
 from services.ports import free_port
 
@@ -70,13 +60,8 @@ class LocalAppPlatform:
         record_pid(app_dir, supervisor.pid)
 
     @staticmethod
-    def _supervision(app_dir: Path, settle: bool = False) -> Supervision:
-        def pid_in_record() -> int | None:
-            return read_record(app_dir).supervisor_pid
-
-        if settle:
-            return settled_supervision(app_dir, app_dir / "app.json", pid_in_record)
-        return supervision(app_dir, app_dir / "app.json", pid_in_record())
+    def _supervised(app_dir: Path) -> Supervised:
+        return Supervised(app_dir, "app.json", lambda: read_record(app_dir).supervisor_pid)
 
     def run(self, spec: AppSpec) -> App:
         check_scaling(spec.scaling)
@@ -104,9 +89,9 @@ class LocalAppPlatform:
     def get(self, app_id: str) -> App:
         app_dir = self._dir(app_id)
         record = read_record(app_dir)
-        if not record.app.state.is_down and (state := self._supervision(app_dir)).lost:
+        if not record.app.state.is_down and (state := self._supervised(app_dir).state()).lost:
             return self._end_without_supervisor(
-                app_dir, AppState.FAILED, "APP_FAILED", f"{lost_reason(state, 'app')}: its replicas went with it"
+                app_dir, AppState.FAILED, "APP_FAILED", f"{lost_reason(state, 'app', app_dir)}: its replicas went with it"
             )
         return record.app
 
@@ -175,9 +160,7 @@ class LocalAppPlatform:
         if app.state.is_down or app.state is AppState.STOPPING:
             raise UserError(f"app {app.short_id} is already {app.state}: nothing to stop")
         app_dir = self._dir(app_id)
-        if self._supervision(app_dir, settle=True) is Supervision.RUNNING:
-            os.kill(running_supervisor(app_dir, read_record(app_dir).supervisor_pid), signal.SIGTERM)
-        else:  # nothing runs it: stopped at once
+        if not self._supervised(app_dir).terminate():  # nothing runs it: stopped at once
             self._end_without_supervisor(app_dir, AppState.STOPPED, "APP_STOPPED", "stopped: the app's supervisor was not running")
 
     def delete(self, app_id: str, force: bool = False) -> None:

@@ -195,8 +195,8 @@ class AppSupervisor:
             signal_group(replica.process.pid, signal.SIGKILL)  # its python stubs, if the server died without them
             if replica.pump is not None:
                 replica.pump.join(timeout=1)  # its last lines
-            if replica.pump is not None and replica.pump.error:
-                self.log(f"replica {replica.name}: {replica.pump.error}", "app")
+                if replica.pump.error:
+                    self.log(f"replica {replica.name}: {replica.pump.error}", "app")
             reason = replica.server.log_tail()
             self.last_reason = f"replica {replica.name} exited with status {replica.process.returncode}: {reason}"
             self.log(self.last_reason, "app")

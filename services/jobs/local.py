@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -26,15 +25,7 @@ from services.errors import UserError
 from services.jobs.environment import supervisor_environment
 from services.jobs.local_store import job_to_record, jobs_root, now, read_record, record_to_job, write_record
 from services.jobs.protocol import Job, JobSpec, JobState, PlatformCapabilities, RegistryInfo, RegistryListing, StateChange
-from services.local_supervision import (
-    Supervision,
-    is_abandoned,
-    lost_reason,
-    record_pid,
-    running_supervisor,
-    settled_supervision,
-    supervision,
-)
+from services.local_supervision import Supervised, is_abandoned, lost_reason, record_pid
 from services.logs.tail import last_lines
 from services.secrets import Secret
 
@@ -91,13 +82,9 @@ class LocalJobPlatform:
         record_pid(job_dir, supervisor.pid)
         return job
 
-    def _supervision(self, job_dir: Path, settle: bool = False) -> Supervision:
-        def pid_in_record() -> int | None:
-            return read_record(job_dir).get("supervisorPid")
-
-        if settle:
-            return settled_supervision(job_dir, job_dir / "job.json", pid_in_record)
-        return supervision(job_dir, job_dir / "job.json", pid_in_record())
+    @staticmethod
+    def _supervised(job_dir: Path) -> Supervised:
+        return Supervised(job_dir, "job.json", lambda: read_record(job_dir).get("supervisorPid"))
 
     def _end_without_supervisor(self, job_dir: Path, state: JobState, message: str) -> Job:
         """The record says what became of a job nobody supervises (re-read first: the supervisor
@@ -117,8 +104,8 @@ class LocalJobPlatform:
     def get(self, job_id: str) -> Job:
         job_dir = self._dir(job_id)
         job = record_to_job(read_record(job_dir))
-        if not job.state.is_terminal and (state := self._supervision(job_dir)).lost:
-            return self._end_without_supervisor(job_dir, JobState.FAILED, f"{lost_reason(state, 'job')}: the job was lost")
+        if not job.state.is_terminal and (state := self._supervised(job_dir).state()).lost:
+            return self._end_without_supervisor(job_dir, JobState.FAILED, f"{lost_reason(state, 'job', job_dir)}: the job was lost")
         return job
 
     def list(self, states: tuple[JobState, ...] = ()) -> builtins.list[Job]:
@@ -136,9 +123,7 @@ class LocalJobPlatform:
         if job.state.is_terminal:
             raise UserError(f"job {job.short_id} is already {job.state}: nothing to stop")
         job_dir = self._dir(job_id)
-        if self._supervision(job_dir, settle=True) is Supervision.RUNNING:
-            os.kill(running_supervisor(job_dir, read_record(job_dir)["supervisorPid"]), signal.SIGTERM)
-        else:  # nothing runs it: stopped at once
+        if not self._supervised(job_dir).terminate():  # nothing runs it: stopped at once
             self._end_without_supervisor(job_dir, JobState.INTERRUPTED, "stopped: the job's supervisor was not running")
 
     def delete(self, job_id: str, force: bool = False) -> None:

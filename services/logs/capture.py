@@ -14,14 +14,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from services.jobs.document import stamp
 from services.logs.lines import LineSplitter
 
 READ_SIZE = 64 * 1024
-
-
-def stamp_now() -> str:
-    """`<UTC time>Z`, as `ovhai job logs` prints it."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class LogFile:
@@ -33,7 +29,7 @@ class LogFile:
         self._lock = threading.Lock()
 
     def write(self, lines: Iterable[bytes], source: str) -> None:
-        prefix = f"{stamp_now()} [{source}] ".encode()
+        prefix = f"{stamp(datetime.now(UTC))} [{source}] ".encode()
         blob = b"".join(prefix + line + b"\n" for line in lines)
         if not blob:
             return

@@ -1,5 +1,5 @@
-"""How a byte stream becomes log lines: one rule for local jobs, local app replicas and the
-AI Training / AI Deploy log stream.
+"""How a byte stream becomes log lines: one rule for local jobs and local app
+replicas (the AI Training / AI Deploy stream is still to move onto it).
 
 Programs print what they like: Latin-1 file names, binary progress bars, NUL bytes, a
 multibyte character cut across two writes, a megabyte without a newline. The rule:
@@ -72,10 +72,3 @@ class LineSplitter:
             line = line[cut:]
         pieces.append(line)
         return pieces
-
-
-def split_text(text: str) -> list[str]:
-    """The same rule for text that arrives already decoded (a WebSocket text frame)."""
-    splitter = LineSplitter()
-    raw = text.encode("utf-8", errors="surrogateescape")
-    return [decoded(line) for line in splitter.feed(raw) + splitter.flush()]

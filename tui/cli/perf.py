@@ -23,6 +23,7 @@ from services.perf.report import csv_text, json_document, level_header
 from services.perf.sweep import LevelDone, LevelResult, SweepConfig, SweepEnded, WindowMeasured, parse_range
 from services.usecases.perf import perf_inputs, run_sweep
 from tui.cli.inference import server_client, server_options
+from tui.cli.interrupt import interrupt_cancels
 from tui.cli.output import warn
 
 if TYPE_CHECKING:
@@ -77,19 +78,22 @@ def cmd_perf(ctx: Context) -> int:
     cancel = CancelToken()
     results: list[LevelResult] = []
     reason: str | None = None
-    try:
-        for event in run_sweep(client, config, inputs, cancel):
-            if isinstance(event, WindowMeasured) and args.verbose:
-                warn(f"  window {event.trial}: {event.window.throughput:.1f} infer/sec, {event.window.latency_us:.0f} usec")
-            elif isinstance(event, LevelDone):
-                results.append(event.result)
-                if args.output != "json":
-                    ctx.print(level_line(event.result))
-                    ctx.out.flush()
-            elif isinstance(event, SweepEnded):
-                reason = event.reason
-    except KeyboardInterrupt:
-        cancel.cancel()  # the sweep's threads are joined as its generator closes
+    with interrupt_cancels(cancel):
+        try:
+            for event in run_sweep(client, config, inputs, cancel):
+                if isinstance(event, WindowMeasured) and args.verbose:
+                    warn(f"  window {event.trial}: {event.window.throughput:.1f} infer/sec, {event.window.latency_us:.0f} usec")
+                elif isinstance(event, LevelDone):
+                    results.append(event.result)
+                    if args.output != "json":
+                        ctx.print(level_line(event.result))
+                        ctx.out.flush()
+                elif isinstance(event, SweepEnded):
+                    reason = event.reason
+        except KeyboardInterrupt:  # a second Ctrl-C: the sweep's threads are joined as its generator closes
+            cancel.cancel()
+            reason = "interrupted"
+    if reason == "cancelled":
         reason = "interrupted"
     if args.file:
         args.file.write_text(csv_text(results), encoding="utf-8")
