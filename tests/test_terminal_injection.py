@@ -54,6 +54,17 @@ def test_visible_shows_controls_in_caret_notation() -> None:
     assert visible("plain ünïcode ✓") == "plain ünïcode ✓"
 
 
+def test_bidi_and_zero_width_characters_are_shown_as_escapes() -> None:
+    """One table for the TUI and the CLI: a name cannot reverse itself or hide a character."""
+    assert visible("a\u202etxt.exe") == "a\\u202etxt.exe"
+    invisible = "\u061c\u200b\u200c\u200d\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
+    assert visible(invisible) == "".join(f"\\u{ord(char):04x}" for char in invisible)
+    assert visible("שלום ✓ 日本") == "שלום ✓ 日本", "right-to-left text itself is not a format character"
+    terminal_guard.install()
+    rendered = Strip([Segment("x\u202ey\u2066z")]).render(Console(color_system="truecolor", force_terminal=True))
+    assert "\u202e" not in rendered and "\u2066" not in rendered and "xyz" in rendered, "the guard drops what slipped past"
+
+
 def test_the_guard_drops_controls_left_in_any_strip() -> None:
     terminal_guard.install()
     strip = Strip([Segment("ok " + CLIPBOARD + " end")])
@@ -117,7 +128,7 @@ def cli_job_with_hostile_output(tmp_path: Path) -> tuple[dict[str, str], str]:
     """A finished local job (a real process) whose log holds the hostile line; its id."""
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home")}
     env |= {name: str(tmp_path / name.lower()) for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
-    printf = "printf 'boot \\033]52;c;cm0gLXJmIH4=\\007\\033]0;pwned\\007\\033[2J\\033[Hdone\\n'"
+    printf = "printf 'boot \\033]52;c;cm0gLXJmIH4=\\007\\033]0;pwned\\007\\033[2J\\033[Hdone\\342\\200\\256txt\\n'"
     job_id = cli(["job", "run", "--cpu", "1", "local/tools", "--", "bash", "-c", printf], env).split()[0]
     deadline = time.monotonic() + 60
     while json.loads(cli(["job", "get", job_id, "-o", "json"], env))["status"]["state"] not in ("DONE", "FAILED"):
@@ -152,10 +163,10 @@ def test_cli_shows_job_output_inert_on_a_terminal_and_byte_for_byte_in_a_pipe(tm
     env, job_id = cli_job_with_hostile_output(tmp_path)
     command = [sys.executable, "-m", "tui", "job", "logs", job_id, "--from", "job"]
     piped = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, check=True).stdout
-    assert piped.endswith(b"[job] boot \x1b]52;c;cm0gLXJmIH4=\x07\x1b]0;pwned\x07\x1b[2J\x1b[Hdone\n"), piped
+    assert piped.endswith(b"[job] boot \x1b]52;c;cm0gLXJmIH4=\x07\x1b]0;pwned\x07\x1b[2J\x1b[Hdone\xe2\x80\xaetxt\n"), piped
     shown = on_a_terminal(command, env)
-    assert b"\x1b" not in shown and b"\x07" not in shown, shown
-    assert b"boot ^[]52;c;cm0gLXJmIH4=^G^[]0;pwned^G^[[2J^[[Hdone" in shown
+    assert b"\x1b" not in shown and b"\x07" not in shown and b"\xe2\x80\xae" not in shown, shown
+    assert b"boot ^[]52;c;cm0gLXJmIH4=^G^[]0;pwned^G^[[2J^[[Hdone\\u202etxt" in shown
 
 
 def test_a_newline_in_a_key_never_forges_a_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -196,3 +207,27 @@ async def test_the_job_detail_shows_api_values_inert() -> None:
         plain = re.sub(r"\x1b\[[0-9;]*[mHK]", "", output)
         assert "evil]0;pwnedx" not in plain, "no markup parsed, no control character silently dropped"
         assert plain.count("evil^[]0;pwned^G[b]x[/b]") == 3 and plain.count("img^[[2J^[[H") == 2, "title, name row and ovhai line; image row and ovhai line"
+
+
+def test_cli_shows_keys_and_model_names_inert_on_a_terminal_and_byte_for_byte_in_a_pipe(tmp_path: Path) -> None:
+    """A key and a model directory with OSC 52, CSI 2J, a C1 CSI and U+202E: escapes on a pty, the same bytes in a pipe."""
+    hostile = "a\u202etxt.exe\x1b]52;c;eA==\x07\x1b[2J\x9b1m"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home")}
+    env |= {name: str(tmp_path / name.lower()) for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    (upload / hostile).write_bytes(b"x")
+    cli(["bucket", "create", "evil@LOCAL"], env)
+    cli(["bucket", "object", "upload", "evil@LOCAL", str(upload / hostile), "-r", f"{upload}/"], env)
+    model = tmp_path / "repo" / hostile
+    (model / "1").mkdir(parents=True)
+    (model / "config.pbtxt").write_text('backend: "python"\n')
+    raw = hostile.encode()
+    for argv in (["bucket", "object", "list", "evil@LOCAL"], ["repo", "validate", str(tmp_path / "repo")]):
+        command = [sys.executable, "-m", "tui", *argv]
+        piped = subprocess.run(command, env=env, cwd=ROOT, capture_output=True)
+        assert raw in piped.stdout + piped.stderr, (argv, piped)
+        shown = on_a_terminal(command, env)
+        for sequence in (b"\x1b]", b"\x1b[2J", b"\x07", "\u202e".encode(), "\x9b".encode()):
+            assert sequence not in shown, (argv, sequence, shown)
+        assert b"a\\u202etxt.exe^[]52;c;eA==^G^[[2J\\x9b1m" in shown, (argv, shown)
