@@ -18,6 +18,7 @@ from services.cancel import CancelToken
 from services.errors import UserError
 from services.jobs.log_resume import Delivered, MatchOverlap, SkipCount, Undecidable
 from services.jobs.protocol import LogItem, LogMarker
+from services.logs.lines import lines_of
 from services.secrets import Secret, redact
 
 if TYPE_CHECKING:  # imported on first request: opening a profile stays cheap
@@ -163,7 +164,7 @@ class RegionalAPI:
 
     def _plain_log(self, path: str, what: str, query: dict[str, str], tail: int | None = None) -> builtins.list[str]:
         params = {**query, **({"tail": str(tail)} if tail else {})}
-        return self._request("GET", path, what=what, params=params or None).text.splitlines()
+        return lines_of(self._request("GET", path, what=what, params=params or None).content)
 
     def _follow(self, path: str, what: str, finished: Callable[[], bool], cancel: CancelToken, query: dict[str, str] | None = None) -> Iterator[LogItem]:
         """The whole log at `path`, then live lines, across drops, until `finished()`.
@@ -252,7 +253,8 @@ class RegionalAPI:
     def _stream(self, path: str, what: str, tail: int | None, cancel: CancelToken, query: dict[str, str]) -> Iterator[str]:
         """`_OPENED`, then the lines of one WebSocket connection; `_StreamDropped` when it breaks.
 
-        Frames are line-aligned: a frame holds one or more lines, its last newline optional.
+        Frames are line-aligned: a frame holds one or more lines, its last newline optional;
+        they are split by the same rule as local logs (`services.logs.lines`).
         """
         from websockets.exceptions import ConnectionClosedOK, InvalidStatus, WebSocketException
         from websockets.sync.client import connect
@@ -267,13 +269,9 @@ class RegionalAPI:
                         frame = socket.recv(timeout=0.25)
                     except TimeoutError:
                         continue
-                    text = frame.decode("utf-8", errors="replace") if isinstance(frame, bytes) else frame
-                    if text == _KEEPALIVE:
+                    if frame == _KEEPALIVE or frame == _KEEPALIVE.encode():
                         continue
-                    lines = text.split("\n")
-                    if lines[-1] == "":
-                        lines.pop()
-                    yield from lines
+                    yield from lines_of(frame)
         except ConnectionClosedOK:
             return
         except InvalidStatus as error:

@@ -322,7 +322,8 @@ class _Handler(BaseHTTPRequestHandler):
     # -- plumbing ----------------------------------------------------------------------------
 
     def _send(self, status: int, body: Any = None, *, text: str | None = None, headers: dict[str, str] | None = None) -> None:
-        payload = b"" if body is None and text is None else (text.encode() if text is not None else json.dumps(body).encode())
+        # A log line may carry bytes that are not UTF-8: they are held as surrogate escapes.
+        payload = b"" if body is None and text is None else (text.encode("utf-8", "surrogateescape") if text is not None else json.dumps(body).encode())
         self.send_response(status)
         self.send_header("Content-Type", "text/plain; charset=utf-8" if text is not None else "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -617,7 +618,7 @@ class _Handler(BaseHTTPRequestHandler):
                     fake.drops += 1
                     _reset(connection)
                     return
-                _send_frame(connection, 0x2, (line + "\n").encode(), lock)
+                _send_frame(connection, 0x2, (line + "\n").encode("utf-8", "surrogateescape"), lock)
                 sent += 1
                 frames += 1
                 if fake.frame_delay_s:

@@ -68,3 +68,24 @@ def test_timed_cuts_resume_with_only_the_gap(api: FakeAITrainingAPI) -> None:
     assert lines == api.jobs[job_id].lines
     full_replays = [query for method, query in api.requests if method == "GET" and query.endswith("/log")]
     assert len(full_replays) <= 2, "resumes ask for the gap's tail, not the whole log again"
+
+
+def test_the_stream_and_the_plain_log_split_any_bytes_by_the_local_rule(api: FakeAITrainingAPI) -> None:
+    """Latin-1, separators that `str.splitlines` would split on, CRLF and a 70 kB line, through
+    cuts every 3 frames: the socket and the plain endpoint cut lines alike, so the fill-ins line up."""
+    api.cut_every_frames = 3
+    platform = AITrainingPlatform(api.base_url, lambda: Secret(TOKEN), "env OVHAI_TOKEN", backoff_s=0.05)
+    job = platform.run(TUTORIAL_SPEC)
+    for _ in range(3):
+        api.advance(job.id)
+    texts = ["caf\udce9 in Latin-1", "a\x1cb\u2028c\x85d\x0be", "windows\r", "x" * 70_000] + [f"after {n}" for n in range(8)]
+    api.emit(job.id, texts)
+    api.finish(job.id)
+    lines = [item for item in platform.follow_logs(job.id, CancelToken()) if not is_marker(item)]
+    stamped = api.jobs[job.id].lines
+    long_line = stamped[3].encode()
+    assert lines == [
+        stamped[0].replace("\udce9", "\ufffd"), stamped[1], stamped[2].removesuffix("\r"),
+        long_line[:65536].decode(), long_line[65536:].decode(), *stamped[4:],
+    ], "every line once, in order, the 70 kB one cut at 64 KiB as local logs are"
+    assert api.drops >= 1

@@ -1,5 +1,6 @@
-"""How a byte stream becomes log lines: one rule for local jobs and local app
-replicas (the AI Training / AI Deploy stream is still to move onto it).
+"""How a byte stream becomes log lines: one rule for local jobs, local app replicas and
+the AI Training / AI Deploy logs (their WebSocket frames and their plain endpoint alike, so
+that the two line up when a dropped stream is filled in).
 
 Programs print what they like: Latin-1 file names, binary progress bars, NUL bytes, a
 multibyte character cut across two writes, a megabyte without a newline. The rule:
@@ -32,6 +33,13 @@ def _boundary(data: bytes, limit: int) -> int:
         if not 0x80 <= data[cut] < 0xC0:
             return cut
     return limit
+
+
+def lines_of(data: bytes | str) -> list[str]:
+    """The lines of a complete piece of log (a WebSocket frame, a plain log read), shown."""
+    splitter = LineSplitter()
+    raw = data.encode("utf-8", errors="surrogateescape") if isinstance(data, str) else data
+    return [decoded(line) for line in splitter.feed(raw) + splitter.flush()]
 
 
 class LineSplitter:
