@@ -353,6 +353,70 @@ def test_automatic_scaling_on_tritons_pending_request_gauge(models_bucket: Bucke
         platform.delete(app.id, force=True)
 
 
+class DrippingMetricServer:
+    """Answers 200 with a promised 100 kB body, then sends one byte every half second: a
+    metric endpoint that never finishes an answer."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.closing = threading.Event()
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closing.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._drip, args=(connection,), daemon=True).start()
+
+    def _drip(self, connection: object) -> None:
+        import socket
+
+        assert isinstance(connection, socket.socket)
+        with connection:
+            try:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n")
+                while not self.closing.wait(0.5):
+                    connection.sendall(b"#")
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self.closing.set()
+        self.listener.close()
+
+
+def test_a_dripping_metric_server_never_holds_scale_or_stop(models_bucket: BucketRef) -> None:
+    """The read is abandoned at its deadline and said in the app's log; a file:// metric is refused."""
+    platform = LocalAppPlatform()
+    with pytest.raises(UserError, match="only http:// and https:// URLs are read"):
+        platform.run(triton_app(1, scaling=AutomaticScaling(1, 2, None, None, CustomMetric("file:///dev/zero", "x", 1.0))))
+    dripping = DrippingMetricServer()
+    metric = CustomMetric(f"http://127.0.0.1:{dripping.port}/metrics", "x", 1.0)
+    app = platform.run(triton_app(1, scaling=AutomaticScaling(1, 3, None, None, metric)))
+    try:
+        wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 1)
+        wait_until(platform, app.id, lambda a: dripping.connections >= 3, timeout=20)  # read after read, each abandoned
+        assert "the reading is abandoned" in (platform.root / app.id / "log.txt").read_text()
+        platform.scale(app.id, FixedScaling(2))
+        # A control loop stuck in a read would wait on the drip (100,000 half seconds): it applies at once instead.
+        assert wait_until(platform, app.id, lambda a: a.desired == 2, timeout=20).desired == 2
+        platform.scale(app.id, AutomaticScaling(1, 3, None, None, metric))
+        wait_until(platform, app.id, lambda a: dripping.connections >= 5, timeout=20)
+        platform.stop(app.id)
+        wait_until(platform, app.id, lambda a: a.state is AppState.STOPPED, timeout=20)
+    finally:
+        dripping.stop()
+        platform.delete(app.id, force=True)
+
+
 def test_the_cli_runs_a_local_app_and_classify_goes_through_it(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from tests.test_cli import run
     from tests.test_local_jobs import upload_demo_repository

@@ -29,14 +29,17 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from services import bounded_get
 from services.apps.autoscale import Recommender, aggregate, metric_value
 from services.apps.balancer import NO_REPLICA, Balancer, BalancerThread
 from services.apps.local_store import LocalRecord, read_control, read_record, write_record
 from services.apps.preset import server_words
 from services.apps.protocol import (
+    MAX_REPLICAS,
     TRITON_METRICS_PORT,
     App,
     AppState,
@@ -54,6 +57,10 @@ from services.logs.capture import LogFile, Pump
 from services.triton.runtime import Ports, TritonServer, die_with_parent, prepare_runtime, signal_group, terminate_group
 
 TICK_S = 0.5
+# A custom metric read, from connect to the last byte, and its size: a tick (and with it the
+# scale and stop requests it applies) never waits longer than that for a metric server.
+METRIC_DEADLINE_S = 1.0
+METRIC_MAX_BYTES = 1024 * 1024
 RAM_PER_CPU = 2 * 1024**3
 FAILURES_BEFORE_FAILED = 3  # replicas in a row that died before they were ever ready
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -125,6 +132,9 @@ class AppSupervisor:
         self.last_reason = ""
         self.serial = 0
         self.recommender = Recommender()
+        self.metric_readers = ThreadPoolExecutor(MAX_REPLICAS, thread_name_prefix="metric")
+        self.metric_lock = threading.Lock()
+        self.last_metric_problem: str | None = None
         self.token = None if self.app.spec.unsecure_http else local_token()
         self.http = Balancer(self.endpoint.http_port, NO_REPLICA)
         self.grpc = Balancer(self.endpoint.grpc_port) if self.endpoint.grpc_port else None
@@ -237,17 +247,31 @@ class AppSupervisor:
 
         url = re.sub(r"<SELF>(?::(?P<port>\d+))?", local, metric.api_url)
         try:
-            with urllib.request.urlopen(url, timeout=1) as answer:
-                return metric_value(answer.read().decode("utf-8", errors="replace"), metric.format, metric.value_location)
-        except (urllib.error.URLError, OSError, UserError):
+            body = bounded_get.get(url, METRIC_DEADLINE_S, METRIC_MAX_BYTES)
+            value = metric_value(body.decode("utf-8", errors="replace"), metric.format, metric.value_location)
+        except bounded_get.BoundedRead as abandoned:
+            self.metric_problem(f"custom metric {url}: {abandoned}: the reading is abandoned")
             return None
+        except UserError as error:
+            self.metric_problem(f"custom metric {url}: {error.message}")
+            return None
+        self.metric_problem(None)
+        return value
+
+    def metric_problem(self, problem: str | None) -> None:
+        """Said in the app's log when it starts or changes, not on every tick."""
+        with self.metric_lock:
+            if problem is not None and problem != self.last_metric_problem:
+                self.log(problem, "app")
+            self.last_metric_problem = problem
 
     def signal_now(self, scaling: AutomaticScaling) -> float | None:
         ready = [r for r in self.replicas if r.ready]
         if not ready:
             return None
-        if scaling.custom_metric is not None:
-            values = [v for r in ready if (v := self.custom_value(r, scaling)) is not None]
+        if scaling.custom_metric is not None:  # read side by side: one slow replica costs one deadline, not one each
+            readings = list(self.metric_readers.map(lambda replica: self.custom_value(replica, scaling), ready))
+            values = [v for v in readings if v is not None]
             return aggregate(values, scaling.custom_metric.aggregation) if values else None
         readings = [r.ram_percent if (scaling.resource_type or "").upper() == "RAM" else r.cpu_percent for r in ready]
         values = [v for v in readings if v is not None]

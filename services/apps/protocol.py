@@ -137,6 +137,10 @@ def check_scaling(scaling: Scaling) -> None:
         return
     if not 0 <= scaling.replicas_min <= scaling.replicas_max <= MAX_REPLICAS or scaling.replicas_max < 1:
         raise UserError(f"--auto-min-replicas {scaling.replicas_min} / --auto-max-replicas {scaling.replicas_max}: use 0 ≤ min ≤ max ≤ {MAX_REPLICAS}, max ≥ 1")
+    if scaling.custom_metric is not None:
+        from services.bounded_get import check_url
+
+        check_url(scaling.custom_metric.api_url, "--auto-custom-api-url")
     if scaling.custom_metric is None and not 1 <= (scaling.average_usage_target or 0) <= 100:
         raise UserError(f"--auto-resource-usage-threshold {scaling.average_usage_target}: give a percentage, 1 to 100")
     if scaling.custom_metric is None and (scaling.resource_type or "").upper() not in ("CPU", "RAM"):
