@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import threading
 from collections.abc import Iterator
 
@@ -78,7 +80,9 @@ def test_registry_list(api: FakeAITrainingAPI) -> None:
 
 def test_run_flags_reach_the_api(api: FakeAITrainingAPI, tmp_path) -> None:  # type: ignore[no-untyped-def]
     keys = tmp_path / "keys.pub"
-    keys.write_text("ssh-ed25519 AAAAC3Nza test@host\n")
+    blob = struct.pack(">I", 11) + b"ssh-ed25519" + struct.pack(">I", 32) + bytes(32)
+    key = f"ssh-ed25519 {base64.b64encode(blob).decode()} test@host"
+    keys.write_text(key + "\n")
     code, out = run(
         ["job", "run", "--cpu", "4", "--flavor", "ai1-1-cpu", "--timeout", "1h", "-s", str(keys), "-e", "A=1", "-l", "team=ml", "-n", "client", "-o", "json", "img"],
         env=ENV,
@@ -86,7 +90,7 @@ def test_run_flags_reach_the_api(api: FakeAITrainingAPI, tmp_path) -> None:  # t
     assert code == 0
     spec = api.jobs[json.loads(out)["id"]].document["spec"]
     assert spec["resources"] == {"cpu": 4, "gpu": 0, "flavor": "ai1-1-cpu"}
-    assert spec["timeout"] == 3600 and spec["sshPublicKeys"] == ["ssh-ed25519 AAAAC3Nza test@host"]
+    assert spec["timeout"] == 3600 and spec["sshPublicKeys"] == [key]
     assert spec["envVars"] == [{"name": "A", "value": "1"}] and spec["labels"]["team"] == "ml" and spec["name"] == "client"
 
 

@@ -162,3 +162,30 @@ def test_an_upload_killed_midway_leaves_no_partial_object_and_a_rerun_completes(
     assert code == 0
     assert out.startswith(f"uploaded {len(contents) - len(present)}, unchanged or kept {len(present)}, failed 0")
     assert sorted(info.key for info in iter_objects(store, ref)) == sorted(contents)
+
+
+def test_s3_keys_from_stdin_are_stored_masked_and_used(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--s3-access-key K --s3-secret-stdin`: once refused because the pair was checked before stdin was read."""
+    import stat
+
+    from services import locations
+    from services.config import load_config, resolve_s3_credentials
+
+    secret = "s3-secret-from-a-pipe-0417"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(secret + "\n"))
+    argv = ["profile", "add", "keys", "--region", "GRA", "--s3-endpoint", moto_endpoint, "--s3-region", "us-east-1", "--s3-access-key", "AKIA0417", "--s3-secret-stdin"]
+    assert run(argv)[0] == 0
+    path = locations.config_file()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and secret in path.read_text()
+    code, out = run(["profile", "show", "keys", "-o", "json"])
+    assert code == 0 and secret not in out and "AKIA0417" not in out
+    credentials = resolve_s3_credentials(load_config().profile("keys"), {})
+    assert credentials is not None and credentials.source == "config file"
+    assert (credentials.access_key.reveal(), credentials.secret_key.reveal()) == ("AKIA0417", secret)
+    assert run(["bucket", "create", "stdin-keys@GRA", "--profile", "keys"])[0] == 0
+    code, out = run(["bucket", "list", "--profile", "keys", "-o", "json"])
+    assert code == 0 and "stdin-keys" in out
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    code, _ = run(["profile", "add", "half", "--s3-access-key", "AKIA0417"])
+    assert code == 1 and "S3 keys come in pairs" in capsys.readouterr().err
+    assert secret not in capsys.readouterr().err

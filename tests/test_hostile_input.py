@@ -79,8 +79,8 @@ def test_dockerfile_lines_cannot_smuggle_instructions(spec: DockerfileSpec, mess
         (0, None, "--gpu 0 leaves the job without GPUs or CPUs: give --cpu N"),
         (5, None, "--gpu 5: a job takes 1 to 4 GPUs"),
         (-1, None, "--gpu -1: a job takes 1 to 4 GPUs"),
-        (None, 0, "--cpu 0: a CPU job takes 1 CPU or more"),
-        (None, -3, "--cpu -3: a CPU job takes 1 CPU or more"),
+        (None, 0, "--cpu 0: a CPU job takes 1 to 12 CPUs"),
+        (None, -3, "--cpu -3: a CPU job takes 1 to 12 CPUs"),
     ],
 )
 def test_one_rule_for_job_resources(gpu: int | None, cpu: int | None, message: str) -> None:
@@ -100,10 +100,14 @@ def test_job_resources_that_make_sense() -> None:
     ("argv", "message"),
     [
         (["job", "run", "--gpu", "0", "img"], "--gpu 0 leaves the job without GPUs"),
-        (["job", "run", "--cpu", "0", "img"], "--cpu 0: a CPU job takes 1 CPU or more"),
-        (["job", "run", "--cpu", "-3", "img"], "--cpu -3: a CPU job takes 1 CPU or more"),
+        (["job", "run", "--cpu", "0", "img"], "--cpu 0: a CPU job takes 1 to 12 CPUs"),
+        (["job", "run", "--cpu", "-3", "img"], "--cpu -3: a CPU job takes 1 to 12 CPUs"),
         (["job", "run", "--grpc-port", "0", "img"], "--grpc-port 0 is not a port"),
         (["bucket", "object", "upload", "-w", "0", "b@LOCAL", "."], "--workers 0: give 1 to 64 parallel transfers"),
+        (["job", "run", "--cpu", "99999999999999999999", "img"], "a CPU job takes 1 to 12 CPUs"),
+        (["job", "run", ""], "IMAGE is empty: give an image"),
+        (["job", "run", "img x"], "is not an image reference: no spaces"),
+        (["health", "-u", "http://[::1"], "write an IPv6 address as [::1]:8000"),
     ],
 )
 def test_cli_refuses_nonsense_numbers_in_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -118,3 +122,42 @@ def test_the_run_form_applies_the_same_rule() -> None:
         spec_from_fields(fields, unsecure_http=False)
     spec = spec_from_fields({**fields, "gpu": "0"}, unsecure_http=False)
     assert (spec.gpu, spec.cpu) == (0, 1)
+
+
+def _public_key(kind: str = "ssh-ed25519") -> str:
+    """A key line in the real format: base64 of (length, type name, length, 32 key bytes)."""
+    import base64
+    import struct
+
+    blob = struct.pack(">I", len(kind)) + kind.encode() + struct.pack(">I", 32) + bytes(range(32))
+    return f"{kind} {base64.b64encode(blob).decode()} me@host"
+
+
+def test_ssh_key_files_must_hold_public_keys_only(tmp_path: Path) -> None:
+    from services.jobs.ssh_keys import ssh_public_keys
+
+    key = _public_key()
+    good = tmp_path / "keys.pub"
+    good.write_text(f"# mine\n\n{key}\n")
+    assert ssh_public_keys([str(good), _public_key("ssh-rsa")]) == (key, _public_key("ssh-rsa"))
+    private = tmp_path / "id_ed25519"
+    private.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n")
+    shadow = tmp_path / "shadow"
+    shadow.write_text(f"{key}\nroot:$6$saltsalt$hash-of-a-password:19000::::::\n")
+    for path, line in ((private, 1), (shadow, 2)):
+        with pytest.raises(UserError) as caught:
+            ssh_public_keys([str(path)])
+        message = caught.value.message
+        assert f"line {line} is not a public key" in message and "BEGIN" not in message and "$6$" not in message
+    with pytest.raises(UserError, match="not a whole public key"):
+        ssh_public_keys(["ssh-ed25519 AAAAC3Nza"])
+    with pytest.raises(UserError, match="neither a public key nor a readable file"):
+        ssh_public_keys([str(tmp_path / "missing.pub")])
+
+
+def test_the_cli_refuses_a_private_key_file_without_showing_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    private = tmp_path / "id_ed25519"
+    private.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-material-0417\n")
+    assert main(["job", "run", "-s", str(private), "img"], env={}, out=io.StringIO()) == 1
+    err = capsys.readouterr().err
+    assert "line 1 is not a public key" in err and "secret-material" not in err and err.count("\n") == 1, err

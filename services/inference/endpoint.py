@@ -54,7 +54,10 @@ def parse_address(url: str, transport: Transport) -> Address:
     if not text:
         raise UserError("no server URL: give one like localhost:8000 or https://<job-id>.job.gra.ai.cloud.ovh.net")
     has_scheme = "://" in text
-    parts = urlsplit(text if has_scheme else f"//{text}")
+    try:
+        parts = urlsplit(text if has_scheme else f"//{text}")
+    except ValueError as error:  # an unclosed [ of an IPv6 address
+        raise UserError(f"server URL '{url}': {error}: write an IPv6 address as [::1]:8000") from None
     scheme = parts.scheme.lower()
     if has_scheme and scheme not in SCHEME_PORTS:
         raise UserError(f"server URL '{url}' has scheme '{parts.scheme}': use http://, https:// or host:port")

@@ -121,6 +121,7 @@ def parse_pairs(words: Iterable[str], label: str, hint: str = "") -> tuple[tuple
 
 
 MAX_GPUS = 4
+MAX_CPUS = 12  # AI Training's limits per job: 12 CPUs, 4 GPUs
 
 
 def job_resources(gpu: int | None, cpu: int | None) -> tuple[int, int | None]:
@@ -130,8 +131,8 @@ def job_resources(gpu: int | None, cpu: int | None) -> tuple[int, int | None]:
     neither, which AI Training cannot schedule."""
     from services.errors import UserError
 
-    if cpu is not None and cpu < 1:
-        raise UserError(f"--cpu {cpu}: a CPU job takes 1 CPU or more")
+    if cpu is not None and not 1 <= cpu <= MAX_CPUS:
+        raise UserError(f"--cpu {cpu}: a CPU job takes 1 to {MAX_CPUS} CPUs")
     if gpu is not None and not 0 <= gpu <= MAX_GPUS:
         raise UserError(f"--gpu {gpu}: a job takes 1 to {MAX_GPUS} GPUs (or --cpu N for a CPU job)")
     if gpu == 0 and cpu is None:
@@ -141,6 +142,19 @@ def job_resources(gpu: int | None, cpu: int | None) -> tuple[int, int | None]:
     if cpu is not None:
         return 0, cpu
     return (1 if gpu is None else gpu), None
+
+
+def check_image(image: str, flag: str = "IMAGE") -> str:
+    """The one rule for an image reference a user types (jobs, apps, the run forms): not
+    empty, no whitespace or control character, not an option in disguise."""
+    from services.errors import UserError
+    from services.text import visible
+
+    if not image.strip():
+        raise UserError(f"{flag} is empty: give an image, e.g. nvcr.io/nvidia/tritonserver:23.03-py3")
+    if image.startswith("-") or any(char.isspace() or not char.isprintable() for char in image) or len(image) > 512:
+        raise UserError(f"{flag} '{visible(image[:80])}' is not an image reference: no spaces, e.g. nvcr.io/nvidia/tritonserver:23.03-py3")
+    return image
 
 
 def resources_note(gpu: int | None, cpu: int | None) -> str | None:

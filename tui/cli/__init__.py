@@ -90,13 +90,12 @@ def cmd_profile_add(ctx: Context) -> int:
         options={option.key: getattr(args, option.key) for option in KINDS[ProfileKind.OVHCLOUD].options},
         s3_access_key=Secret(args.s3_access_key) if args.s3_access_key else None,
     )
-    profile = new_profile(draft)  # the name and region are checked before anything is read from stdin
-    if profile.name in ctx.config.profiles and not args.replace:
-        raise exists_error(profile.name)
-    if args.token_stdin:
-        profile = replace(profile, token=_read_secret_line(sys.stdin, "token"))
-    if args.s3_secret_stdin:
-        profile = replace(profile, s3_secret_key=_read_secret_line(sys.stdin, "S3 secret key"))
+    named = new_profile(replace(draft, s3_access_key=None))  # the name and region are checked before anything is read from stdin
+    if named.name in ctx.config.profiles and not args.replace:
+        raise exists_error(named.name)
+    token = _read_secret_line(sys.stdin, "token") if args.token_stdin else None
+    secret = _read_secret_line(sys.stdin, "S3 secret key") if args.s3_secret_stdin else None
+    profile = new_profile(replace(draft, token=token, s3_secret_key=secret))
     path = save_profile(profile, args.replace)
     ctx.print(f"profile {profile.name} saved to {path}")
     return EXIT_OK

@@ -21,7 +21,7 @@ from services.apps.document import app_document, run_command_line
 from services.apps.preset import triton_app
 from services.apps.protocol import AppPlatform, AppSpec, AppState, Probe, Scaling, scaling_summary
 from services.errors import UserError
-from services.jobs.protocol import job_resources, parse_pairs, parse_volume, resources_note
+from services.jobs.protocol import check_image, job_resources, parse_pairs, parse_volume, resources_note
 from services.storage.protocol import BucketRef
 from services.units import human_age
 from services.usecases.apps import resolve_app, run_app, scale_app, scaling_from_flags, stop_app
@@ -63,10 +63,10 @@ def _spec(args: argparse.Namespace) -> AppSpec:
         bucket = BucketRef.parse(args.models.split("/", 1)[0])
         prefix = args.models.split("/", 1)[1] if "/" in args.models else ""
         models = parse_volume(f"{bucket.name}@{bucket.region}{'/' + prefix if prefix else ''}:/workspace/models:RO")
-        preset = triton_app(args.image, models, args.name, scaling, args.unsecure_http)
+        preset = triton_app(check_image(args.image), models, args.name, scaling, args.unsecure_http)
         spec = AppSpec(**{**preset.__dict__, "volumes": preset.volumes + volumes})
     else:
-        spec = AppSpec(image=args.image, name=args.name, scaling=scaling, unsecure_http=args.unsecure_http, volumes=volumes)
+        spec = AppSpec(image=check_image(args.image), name=args.name, scaling=scaling, unsecure_http=args.unsecure_http, volumes=volumes)
     probe = spec.probe
     if args.probe_path or args.probe_port:
         probe = Probe(args.probe_path or (probe.path if probe else "/"), _port(args.probe_port, "--probe-port") or (probe.port if probe else None))
@@ -150,7 +150,7 @@ def cmd_app_scale(ctx: Context) -> int:
 def cmd_app_set_image(ctx: Context) -> int:
     platform = _platform(ctx)
     app = resolve_app(platform, ctx.args.id)
-    platform.set_image(app.id, ctx.args.image)
+    platform.set_image(app.id, check_image(ctx.args.image))
     ctx.print(f"app {app.id}: image set to {ctx.args.image}")
     return 0
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from services.errors import UserError
@@ -20,12 +19,14 @@ from services.jobs.protocol import (
     JobSpec,
     JobState,
     LogItem,
+    check_image,
     is_marker,
     job_resources,
     parse_pairs,
     parse_volume,
     resources_note,
 )
+from services.jobs.ssh_keys import ssh_public_keys
 from services.units import human_age, parse_duration
 from services.usecases.jobs import resolve_job, stop_job
 from tui.cli.logs import print_log
@@ -37,20 +38,6 @@ if TYPE_CHECKING:
 
 def _platform(ctx: Context) -> JobPlatform:
     return ctx.services.jobs()
-
-
-def _ssh_keys(values: list[str] | None) -> tuple[str, ...]:
-    """`--ssh-public-keys` takes a key or a file of keys, as ovhai does."""
-    keys: list[str] = []
-    for value in values or []:
-        path = Path(value).expanduser()
-        if value.startswith(("ssh-", "ecdsa-")):
-            keys.append(value.strip())
-        elif path.is_file():
-            keys += [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        else:
-            raise UserError(f"--ssh-public-keys '{value}' is neither a public key nor a readable file")
-    return tuple(keys)
 
 
 def _port(value: int, flag: str) -> int:
@@ -68,7 +55,7 @@ def cmd_job_run(ctx: Context) -> int:
     if note := resources_note(args.gpu, args.cpu):
         warn(f"triton-deck: {note}")
     spec = JobSpec(
-        image=args.image,
+        image=check_image(args.image),
         command=tuple(command),
         name=args.name,
         gpu=gpu,
@@ -81,7 +68,7 @@ def cmd_job_run(ctx: Context) -> int:
         env=parse_pairs(args.env or [], "--env"),
         labels=parse_pairs(args.label or [], "--label"),
         timeout_s=parse_duration(args.timeout) if args.timeout else None,
-        ssh_public_keys=_ssh_keys(args.ssh_public_keys),
+        ssh_public_keys=ssh_public_keys(args.ssh_public_keys or []),
     )
     if spec.unsecure_http:
         warn("triton-deck: warning: --unsecure-http makes the job's URL reachable without a token")

@@ -16,7 +16,7 @@ from textual.widgets import Checkbox, Input, Label, Static
 
 from services.errors import UserError
 from services.jobs.document import run_command_line
-from services.jobs.protocol import MAX_GPUS, JobSpec, job_resources, parse_pairs, parse_volume
+from services.jobs.protocol import MAX_GPUS, JobSpec, check_image, job_resources, parse_pairs, parse_volume
 from tui.screens.run_form import FieldError, RunForm
 from widgets.check_box import CheckBox
 
@@ -41,8 +41,10 @@ def tutorial_defaults(region: str, image: str) -> dict[str, str]:
 def spec_from_fields(values: dict[str, str], unsecure_http: bool) -> JobSpec:
     """The form's text fields as a JobSpec, or a `UserError` naming the first bad field."""
     image = values["image"].strip()
-    if not image or " " in image:
-        raise FieldError("image", "image is required, with no spaces, e.g. nvcr.io/nvidia/tritonserver:23.03-py3")
+    try:
+        check_image(image, "image")
+    except UserError as error:
+        raise FieldError("image", error.message) from None
     command = tuple(_words(values, "command"))
     gpu_text = values["gpu"].strip()
     if not gpu_text.isdigit():
