@@ -30,7 +30,7 @@ def tutorial_repository(root: Path) -> None:
 def test_tutorial_upload_then_list_on_the_local_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     tutorial_repository(tmp_path)
-    code, out = run(["bucket", "object", "upload", "my-models@LOCAL", "model_repository/", "--remove-prefix", "model_repository/"])
+    code, out = run(["bucket", "object", "upload", "--create", "my-models@LOCAL", "model_repository/", "--remove-prefix", "model_repository/"])
     assert code == 0
     assert out.splitlines()[0] == "created my-models@LOCAL"
     assert out.splitlines()[1].startswith("uploaded 3, unchanged or kept 0, failed 0")
@@ -48,7 +48,7 @@ def test_tutorial_upload_then_list_on_the_local_profile(tmp_path: Path, monkeypa
         "densenet_onnx/config.pbtxt",
         "densenet_onnx/densenet_labels.txt",
     ]
-    code, out = run(["bucket", "object", "upload", "my-models@LOCAL", "model_repository/", "-r", "model_repository/"])
+    code, out = run(["bucket", "object", "upload", "--create", "my-models@LOCAL", "model_repository/", "-r", "model_repository/"])
     assert out.startswith("uploaded 0, unchanged or kept 3")
     piped = capsys.readouterr().err.splitlines()
     assert len(piped) == 3 and all(line.startswith("kept ") for line in piped), "a file kept unchanged is not said to upload"
@@ -57,7 +57,7 @@ def test_tutorial_upload_then_list_on_the_local_profile(tmp_path: Path, monkeypa
 def test_download_and_delete_with_confirmation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     tutorial_repository(tmp_path)
-    run(["bucket", "object", "upload", "my-models@LOCAL", "model_repository/", "-r", "model_repository/"])
+    run(["bucket", "object", "upload", "--create", "my-models@LOCAL", "model_repository/", "-r", "model_repository/"])
     code, out = run(["bucket", "object", "download", "my-models@LOCAL", "-p", "densenet_onnx/", "-o", "back", "-r", "densenet_onnx/"])
     assert code == 0 and out.startswith("downloaded 3")
     assert (tmp_path / "back" / "config.pbtxt").read_text() == DENSENET_CONFIG
@@ -94,7 +94,7 @@ def test_the_same_commands_against_an_s3_server(moto_endpoint: str, tmp_path: Pa
     tutorial_repository(tmp_path)
     assert run(["profile", "add", "s3test", "--region", "GRA", "--s3-endpoint", moto_endpoint, "--s3-region", "us-east-1"])[0] == 0
     env = {"AWS_ACCESS_KEY_ID": "test-key", "AWS_SECRET_ACCESS_KEY": "test-secret-value", "TRITON_DECK_PROFILE": "s3test"}
-    code, out = run(["bucket", "object", "upload", "cli-models@GRA", "model_repository/", "-r", "model_repository/", "-w", "4"], env)
+    code, out = run(["bucket", "object", "upload", "--create", "cli-models@GRA", "model_repository/", "-r", "model_repository/", "-w", "4"], env)
     assert code == 0 and "uploaded 3" in out
     code, out = run(["bucket", "object", "list", "cli-models@GRA", "-o", "json"], env)
     listed = json.loads(out)
@@ -147,7 +147,7 @@ def test_an_upload_killed_midway_leaves_no_partial_object_and_a_rerun_completes(
         run(["profile", "add", "killtest", "--region", "GRA", "--s3-endpoint", endpoint, "--s3-region", "us-east-1"])
         env = {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "kill-test-secret", "TRITON_DECK_PROFILE": "killtest"}
         bucket = "killed@GRA"
-    argv = ["bucket", "object", "upload", bucket, "payload/", "-r", "payload/", "-w", "2"]
+    argv = ["bucket", "object", "upload", "--create", bucket, "payload/", "-r", "payload/", "-w", "2"]
     _kill_midway(argv, env)
 
     profile = load_config().profile(env.get("TRITON_DECK_PROFILE", "local"))

@@ -54,7 +54,7 @@ def test_the_cli_names_a_non_utf8_file_without_crashing(tmp_path: Path, monkeypa
     with open(os.path.join(os.fsencode(tmp_path / "repo"), b"\xff.bin"), "wb") as handle:
         handle.write(b"x")
     monkeypatch.chdir(tmp_path)
-    code = main(["bucket", "object", "upload", "odd@LOCAL", "repo", "--skip-validation"], env={}, out=io.StringIO())
+    code = main(["bucket", "object", "upload", "--create", "odd@LOCAL", "repo", "--skip-validation"], env={}, out=io.StringIO())
     err = capsys.readouterr().err
     assert code == 1 and "not valid UTF-8" in err and "unexpected error" not in err
 

@@ -146,7 +146,7 @@ def test_cli_validate_and_upload_blocked_by_errors(tmp_path: Path, monkeypatch: 
     assert json.loads(out.getvalue())["ok"] is True
     (repo / "densenet_onnx" / "densenet_labels.txt").unlink()
     assert main(["repo", "validate", "model_repository"], env={}, out=io.StringIO()) == 1
-    upload = ["bucket", "object", "upload", "my-models@LOCAL", "model_repository/", "-r", "model_repository/"]
+    upload = ["bucket", "object", "upload", "--create", "my-models@LOCAL", "model_repository/", "-r", "model_repository/"]
     assert main(upload, env={}, out=io.StringIO()) == 1
     err = capsys.readouterr().err
     assert "model_repository: 2 model(s), 1 error(s), 0 warning(s): fix them, or upload anyway with --skip-validation" in err

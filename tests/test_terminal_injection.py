@@ -218,7 +218,7 @@ def test_cli_shows_keys_and_model_names_inert_on_a_terminal_and_byte_for_byte_in
     upload.mkdir()
     (upload / hostile).write_bytes(b"x")
     cli(["bucket", "create", "evil@LOCAL"], env)
-    cli(["bucket", "object", "upload", "evil@LOCAL", str(upload / hostile), "-r", f"{upload}/"], env)
+    cli(["bucket", "object", "upload", "--create", "evil@LOCAL", str(upload / hostile), "-r", f"{upload}/"], env)
     model = tmp_path / "repo" / hostile
     (model / "1").mkdir(parents=True)
     (model / "config.pbtxt").write_text('backend: "python"\n')

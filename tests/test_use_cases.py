@@ -29,7 +29,7 @@ def test_bytecode_caches_are_left_out_of_every_upload(tmp_path: Path, monkeypatc
     repository_with_caches(tmp_path)
     assert [item.key for item in plan_upload(["model_repository/"], "model_repository/")] == ["classifier/1/model.py", "classifier/config.pbtxt"]
     out = io.StringIO()
-    assert main(["bucket", "object", "upload", "cache@LOCAL", "model_repository/", "-r", "model_repository/"], env={}, out=out) == 0
+    assert main(["bucket", "object", "upload", "--create", "cache@LOCAL", "model_repository/", "-r", "model_repository/"], env={}, out=out) == 0
     out = io.StringIO()
     assert main(["bucket", "object", "list", "cache@LOCAL", "-o", "json"], env={}, out=out) == 0
     assert "__pycache__" not in out.getvalue()

@@ -29,13 +29,13 @@ from services.jobs.protocol import Job, JobPlatform, JobSpec, JobState, VolumeSp
 from services.pipeline.plan import DeployPlan, Step, skipped_reason
 from services.pipeline.state import Answer, PipelineState, PipelineStore, Progress, StepRecord, StepResult, StepStatus
 from services.repository import validate_repository
-from services.storage.planning import plan_upload
-from services.storage.protocol import BucketRef, ObjectStore, TransferProgress, UploadOptions
+from services.storage.protocol import BucketRef, ObjectStore, TransferProgress
 from services.units import human_size
 from services.usecases.apps import run_app, stop_app
 from services.usecases.images import build_image, push_image
 from services.usecases.inference import classify_request
 from services.usecases.jobs import stop_job
+from services.usecases.uploads import UploadRequest, plan_bucket_upload, run_bucket_upload
 
 Listener = Callable[[Step, StepRecord], None]
 SERVER_COMMAND = ("bash", "-c", "tritonserver --model-repository=/workspace/models")
@@ -259,17 +259,16 @@ class PipelineRunner:
 
     def _upload(self, step: Step, record: StepRecord, source: Path, bucket: BucketRef) -> tuple[int, int]:
         store = self._store()
-        if not store.bucket_exists(bucket):
-            store.create_bucket(bucket)
-        root = str(source.resolve())
-        items = plan_upload([root + "/"], remove_prefix=root.lstrip("/") + "/")  # caches left out, as everywhere
+        root = str(source.resolve()) + "/"
+        # The plan names its bucket, so Deploy creates it on purpose; validation ran as its own step.
+        planned = plan_bucket_upload(store, UploadRequest(bucket, (root,), remove_prefix=root, create_bucket=True, skip_validation=True))
 
         def progress(update: TransferProgress) -> None:
             record.detail = f"{update.files_done}/{update.files_total} files, {human_size(update.bytes_done)} of {human_size(update.bytes_total)}"
             record.progress = [Progress(update.bytes_done / update.bytes_total if update.bytes_total else 1.0)]
             self._progress(step, record)
 
-        result = store.upload(bucket, items, UploadOptions(), progress, self.cancel)
+        result = run_bucket_upload(store, planned, progress, self.cancel).result
         if self.cancel.cancelled:
             raise StepInterrupted
         if not result.ok:

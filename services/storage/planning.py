@@ -21,14 +21,29 @@ from services.storage.protocol import UploadItem
 SKIPPED_DIRECTORIES = frozenset({"__pycache__"})
 
 
-def object_key(typed_path: str, remove_prefix: str, add_prefix: str) -> str:
-    relative = typed_path.replace(os.sep, "/")
+def typed_form(path: str) -> str:
+    """A path as the rule compares it: `~` expanded, `./` and the leading `/` dropped.
+
+    A remove-prefix goes through the same form as the paths, so `/home/me/repo/` removes
+    itself from `/home/me/repo/m/config.pbtxt` (the key is `m/config.pbtxt`, not
+    `home/me/repo/m/…`), and `~/repo`, `./repo` and `repo` all agree.
+    """
+    relative = os.path.expanduser(path).replace(os.sep, "/")
     while relative.startswith("./"):
         relative = relative[2:]
-    relative = relative.lstrip("/")
-    if remove_prefix and relative.startswith(remove_prefix):
-        relative = relative[len(remove_prefix) :]
+    return relative.lstrip("/")
+
+
+def object_key(typed_path: str, remove_prefix: str, add_prefix: str) -> str:
+    relative = typed_form(typed_path)
+    remove = typed_form(remove_prefix) if remove_prefix else ""
+    if remove and relative.startswith(remove):
+        relative = relative[len(remove) :].lstrip("/")
     return add_prefix + relative
+
+
+def _removes(typed_path: str, remove_prefix: str) -> bool:
+    return typed_form(typed_path).startswith(typed_form(remove_prefix))
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -41,7 +56,7 @@ def _inside(path: Path, root: Path) -> bool:
 
 def _walk(typed: str) -> list[tuple[str, Path]]:
     """(typed relative name, real path) of every regular file under `typed`, sorted."""
-    top = Path(typed)
+    top = Path(typed).expanduser()
     if top.is_symlink() and top.is_file():
         return [(typed, top)]
     if top.is_file():
@@ -68,10 +83,20 @@ def _walk(typed: str) -> list[tuple[str, Path]]:
 
 
 def plan_upload(paths: Sequence[str], remove_prefix: str = "", add_prefix: str = "") -> list[UploadItem]:
-    """Every file to upload with its key and size, in key order; duplicate keys are an error."""
+    """Every file to upload with its key and size, in key order; duplicate keys are an error.
+
+    A remove-prefix that matches none of the files is refused before anything is sent:
+    it is a typo, and uploading anyway stores the whole path in every key.
+    """
     items: dict[str, UploadItem] = {}
     for typed in paths:
-        for name, path in _walk(typed):
+        walked = _walk(typed)
+        if remove_prefix and walked and not any(_removes(name, remove_prefix) for name, _path in walked):
+            raise UserError(
+                f"--remove-prefix {remove_prefix} matches none of the files under {typed}: "
+                f"give the start of their path, e.g. --remove-prefix {typed.rstrip('/')}/"
+            )
+        for name, path in walked:
             key = object_key(name, remove_prefix, add_prefix)
             if not key or key.endswith("/"):
                 raise UserError(f"{name} would get the empty object key '{key}': shorten --remove-prefix")

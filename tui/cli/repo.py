@@ -1,16 +1,14 @@
-"""`triton-deck repo validate DIR`, and the check the upload command runs first."""
+"""`triton-deck repo validate DIR`, and the findings printer the upload command shares."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.errors import UserError
 from services.repository import (
     ValidationReport,
-    looks_like_repository,
     validate_repository,
 )
 from tui.cli.output import warn
@@ -32,18 +30,6 @@ def cmd_repo_validate(ctx: Context) -> int:
         print_report(report)
         ctx.print(report.summary())
     return 0 if report.ok else 1
-
-
-def check_before_upload(paths: Sequence[str], skip: bool) -> None:
-    """Validate every path that is a model repository; errors stop the upload unless skipped."""
-    for typed in paths:
-        path = Path(typed)
-        if not looks_like_repository(path):
-            continue
-        report = validate_repository(path)
-        print_report(report)
-        if not report.ok and not skip:
-            raise UserError(f"{report.summary()}: fix them, or upload anyway with --skip-validation")
 
 
 def add_repo_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]

@@ -1,6 +1,6 @@
 """`triton-deck bucket ...`: the ovhai bucket commands, on any profile's object store.
 
-    triton-deck bucket object upload my-models@LOCAL model_repository/ --remove-prefix model_repository/
+    triton-deck bucket object upload --create my-models@LOCAL model_repository/ --remove-prefix model_repository/
     triton-deck bucket object list my-models@LOCAL
 
 A progress bar when stderr is a terminal, one plain line per file when it is not (logs, CI).
@@ -14,12 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.storage.listing import iter_objects
-from services.storage.planning import plan_upload
 from services.storage.protocol import (
     BucketRef,
     ObjectInfo,
@@ -30,8 +29,9 @@ from services.storage.protocol import (
 )
 from services.units import human_size
 from services.usecases.storage import Selection, select_objects, selected_keys
+from services.usecases.uploads import UploadRequest, plan_bucket_upload, run_bucket_upload
 from tui.cli.output import row_cell, shown, warn
-from tui.cli.repo import check_before_upload
+from tui.cli.repo import print_report
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 EXIT_OK, EXIT_FAILURE = 0, 1
 MAX_WORKERS = 64
+R = TypeVar("R")
 
 
 def _store(ctx: Context) -> ObjectStore:
@@ -103,7 +104,7 @@ def _report(ctx: Context, verb: str, result: TransferResult, seconds: float, tot
     return EXIT_OK if result.ok else EXIT_FAILURE
 
 
-def _run_transfer(label: str, files: int, size: int, work: Callable[[ProgressReporter, CancelToken], TransferResult]) -> tuple[TransferResult, float]:
+def _run_transfer(label: str, files: int, size: int, work: Callable[[ProgressReporter, CancelToken], R]) -> tuple[R, float]:
     """Run a transfer; ctrl+c cancels it cleanly (no partial objects or files) instead of killing it."""
     reporter = ProgressReporter(label, sys.stderr, files, size, done_word=label.removesuffix("ing") + "ed")
     cancel = CancelToken()
@@ -179,22 +180,23 @@ def cmd_object_upload(ctx: Context) -> int:
     args = ctx.args
     if not 1 <= args.workers <= MAX_WORKERS:
         raise UserError(f"--workers {args.workers}: give 1 to {MAX_WORKERS} parallel transfers")
-    bucket = BucketRef.parse(args.bucket)
     store = _store(ctx)
-    exists = store.bucket_exists(bucket)
-    check_before_upload(args.paths, skip=args.skip_validation)
-    items = plan_upload(args.paths, remove_prefix=args.remove_prefix or "", add_prefix=args.add_prefix or "")
-    if not items:
-        raise UserError(f"nothing to upload in {' '.join(args.paths)}: the paths hold no files")
-    if not exists:
-        store.create_bucket(bucket)
-        ctx.print(f"created {bucket}")
-    options = UploadOptions(workers=args.workers, overwrite=not args.no_overwrite)
-    size = sum(item.size for item in items)
-    result, seconds = _run_transfer(
-        "uploading", len(items), size, lambda reporter, cancel: store.upload(bucket, items, options, reporter, cancel)
+    request = UploadRequest(
+        bucket=BucketRef.parse(args.bucket),
+        paths=tuple(args.paths),
+        remove_prefix=args.remove_prefix or "",
+        add_prefix=args.add_prefix or "",
+        create_bucket=args.create,
+        skip_validation=args.skip_validation,
+        options=UploadOptions(workers=args.workers, overwrite=not args.no_overwrite),
     )
-    return _report(ctx, "uploaded", result, seconds, size)
+    planned = plan_bucket_upload(store, request, on_report=print_report)
+    done, seconds = _run_transfer(
+        "uploading", len(planned.items), planned.size, lambda reporter, cancel: run_bucket_upload(store, planned, reporter, cancel)
+    )
+    if done.created_bucket:
+        ctx.print(f"created {request.bucket}")
+    return _report(ctx, "uploaded", done.result, seconds, planned.size)
 
 
 def cmd_object_download(ctx: Context) -> int:
@@ -276,6 +278,7 @@ def add_bucket_commands(groups: argparse._SubParsersAction, common: argparse.Arg
     upload.add_argument("--no-overwrite", action="store_true", help="keep objects that already exist")
     upload.add_argument("-w", "--workers", type=int, default=8, help="parallel transfers (default 8)")
     upload.add_argument("--skip-validation", action="store_true", help="upload a model repository even if it has errors")
+    upload.add_argument("--create", action="store_true", help="create the bucket if it does not exist (a missing one is refused)")
     upload.set_defaults(handler=cmd_object_upload)
 
     download = object_commands.add_parser("download", parents=[common], help="download objects, a prefix, or everything")

@@ -26,14 +26,13 @@ from services.repository import (
     looks_like_repository,
     validate_repository,
 )
-from services.storage.planning import plan_upload
 from services.storage.protocol import (
     BucketRef,
     TransferProgress,
     TransferResult,
-    UploadOptions,
 )
 from services.units import human_size
+from services.usecases.uploads import MissingBucket, UploadRequest, plan_bucket_upload, run_bucket_upload
 from widgets.inert import inert
 
 if TYPE_CHECKING:
@@ -71,6 +70,9 @@ class UploadScreen(ModalScreen[bool]):
         update: TransferProgress
         started: float
 
+    class BucketMissing(Message):
+        pass
+
     @dataclass
     class Finished(Message):
         result: TransferResult
@@ -84,6 +86,7 @@ class UploadScreen(ModalScreen[bool]):
         self._checked_source: str | None = None
         self._cancel: CancelToken | None = None
         self._uploaded = False
+        self._create_confirmed = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="upload-box", classes="dialog"):
@@ -129,7 +132,7 @@ class UploadScreen(ModalScreen[bool]):
 
     @work(thread=True, exclusive=True, group="upload-check", exit_on_error=False)
     def _check(self, source: str) -> None:
-        path = Path(source)
+        path = Path(source).expanduser()
         if not path.exists():
             raise UserError(f"{source}: no such file or directory")
         self.post_message(self.Checked(source, validate_repository(path) if looks_like_repository(path) else None))
@@ -158,16 +161,14 @@ class UploadScreen(ModalScreen[bool]):
 
     @work(thread=True, exclusive=True, group="upload-run", exit_on_error=False)
     def _upload(self, source: str, remove: str, add: str, cancel: CancelToken) -> None:
-        store = cast("TritonDeck", self.app).services.object_store
-        assert store is not None
+        store = cast("TritonDeck", self.app).services.storage()
         worker = get_current_worker()
-        if looks_like_repository(Path(source)) and not validate_repository(Path(source)).ok:
-            raise UserError(f"{source} has repository errors: fix them first")
-        items = plan_upload([source], remove_prefix=remove, add_prefix=add)
-        if not items:
-            raise UserError(f"nothing to upload in {source}")
-        if not store.bucket_exists(self._bucket):
-            store.create_bucket(self._bucket)
+        request = UploadRequest(self._bucket, (source,), remove, add, create_bucket=self._create_confirmed)
+        try:
+            planned = plan_bucket_upload(store, request)
+        except MissingBucket:
+            self.post_message(self.BucketMissing())
+            return
         started = time.monotonic()
         last = 0.0
 
@@ -180,8 +181,18 @@ class UploadScreen(ModalScreen[bool]):
                 last = now
                 self.post_message(self.Progressed(update, started))
 
-        result = store.upload(self._bucket, items, UploadOptions(), progress, cancel)
-        self.post_message(self.Finished(result))
+        self.post_message(self.Finished(run_bucket_upload(store, planned, progress, cancel).result))
+
+    @on(BucketMissing)
+    def _bucket_missing(self) -> None:
+        """Offer to create it: a second ctrl+s confirms, as the message says."""
+        self._cancel = None
+        self._create_confirmed = True
+        self.query_one("#upload-start", Button).disabled = False
+        self.query_one("#upload-progress", ProgressBar).display = False
+        self.query_one("#upload-status", Static).update(
+            inert(f"bucket {self._bucket} does not exist: ctrl+s again creates it and uploads, esc leaves it", style="yellow")
+        )
 
     @on(Progressed)
     def _progressed(self, message: Progressed) -> None:
