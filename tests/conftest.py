@@ -14,6 +14,7 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from services import secrets
 from services.cancel import CancelToken
 from services.config import Config, Profile, ProfileKind, local_profile
 from services.fake_set import FROZEN_NOW, fake_services
@@ -40,6 +41,17 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     yield home
+
+
+@pytest.fixture(autouse=True)
+def secrets_of_this_test_only() -> Iterator[None]:
+    """`redact` masks every value ever wrapped in a Secret, process-wide: a test that wraps
+    moto's access key "test" would otherwise mask "test" in the next test's paths."""
+    with secrets._known_lock:
+        before = set(secrets._known_values)
+    yield
+    with secrets._known_lock:
+        secrets._known_values.intersection_update(before)
 
 
 @pytest.fixture(autouse=True)
