@@ -272,3 +272,56 @@ def test_a_triton_release_is_a_year_and_a_month(capsys: pytest.CaptureFixture[st
     assert "invalid Triton version '24.13'" in capsys.readouterr().err
     code, out = run(["image", "dockerfile", "--version", "24.12"])
     assert code == 0 and out.startswith("FROM nvcr.io/nvidia/tritonserver:24.12-py3")
+
+
+def test_a_mistyped_command_or_choice_names_the_closest_one(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, close in ((["jbo", "list"], "job"), (["job", "lsit"], "list"), (["bucket", "object", "uplaod"], "upload")):
+        with pytest.raises(SystemExit) as exited:
+            main(argv, env={}, out=io.StringIO())
+        assert exited.value.code == 2
+        assert capsys.readouterr().err.strip().endswith(f"did you mean '{close}'?"), argv
+    with pytest.raises(SystemExit):
+        main(["zzzzzz"], env={}, out=io.StringIO())
+    assert "did you mean" not in capsys.readouterr().err
+
+
+def test_a_command_whose_own_flags_collide_with_run_options_says_where_it_goes(capsys: pytest.CaptureFixture[str]) -> None:
+    """`bash -c '...'` without `--` reads `-c` as --cpu: the error says the command goes after --."""
+    for kind in ("job", "app"):
+        with pytest.raises(SystemExit) as exited:
+            main([kind, "run", "img", "bash", "-c", "echo hi"], env={}, out=io.StringIO())
+        assert exited.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "invalid int value: 'echo hi'" in err and f"{kind}'s command goes after --" in err
+    with pytest.raises(SystemExit):
+        main(["job", "run", "--cpu", "x", "img", "--", "bash", "-c", "echo hi"], env={}, out=io.StringIO())
+    assert "goes after --" not in capsys.readouterr().err
+
+
+def test_a_job_or_app_is_found_by_its_name_and_a_shared_name_asks_for_the_id(capsys: pytest.CaptureFixture[str]) -> None:
+    opener, made = fake_opener()
+    out = io.StringIO()
+    assert main(["job", "get", "triton-server"], env={}, out=out, open_services=opener) == 0
+    assert out.getvalue().startswith("id     00000003-7a1e-4c2b-9d3f-000000000003")
+    out = io.StringIO()
+    assert main(["app", "get", "triton-queue", "-o", "json"], env={}, out=out, open_services=opener) == 0
+    assert json.loads(out.getvalue())["id"] == "00000002-a99d-4c2b-9d3f-000000000002"
+    assert main(["job", "run", "--name", "triton-server", "img"], env={}, out=io.StringIO(), open_services=opener) == 0
+    assert main(["job", "get", "triton-server"], env={}, out=io.StringIO(), open_services=opener) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "2 jobs are named 'triton-server' (" in err and "00000003" in err and err.endswith("give the id")
+    assert main(["job", "get", "nosuch"], env={}, out=io.StringIO(), open_services=opener) == 1
+    assert "none is named so" in capsys.readouterr().err
+
+
+def test_job_list_columns_stay_aligned_with_a_long_image_name() -> None:
+    opener, made = fake_opener()
+    long_image = "registry.example.com/" + "team/" * 12 + "server:1"
+    assert main(["job", "run", "--name", "x", long_image], env={}, out=io.StringIO(), open_services=opener) == 0
+    out = io.StringIO()
+    assert main(["job", "list"], env={}, out=out, open_services=opener) == 0
+    header, *rows = out.getvalue().splitlines()
+    assert len(rows) == 5
+    assert any(long_image in row for row in rows)
+    assert {row[header.index("JOB_URL") :][:8] for row in rows} == {"https://"}
+    assert {row[header.index("STATE") :].split()[0] for row in rows} <= {"QUEUED", "RUNNING", "FAILED", "DONE"}

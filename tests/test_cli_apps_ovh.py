@@ -144,14 +144,23 @@ def test_follow_logs_across_drops_loses_and_repeats_nothing(api: FakeAITrainingA
     expected = [f"line {n}" for n in range(300)]
     api.drop_plan = [7, 40, 3, 60]
 
+    got: list[object] = []
+    caught_up = threading.Condition()
+
     def write() -> None:
+        """In step with the reader: a drop counts lines written after the reconnection, so a writer
+        racing ahead (a loaded machine) would leave nothing new to cut and the plan unspent."""
         for n in range(0, 300, 10):
             api.emit(app_id, expected[n : n + 10], source=f"{app_id[:8]}-{n // 10 % 2}")
-            threading.Event().wait(0.005)
+            with caught_up:
+                caught_up.wait_for(lambda want=n + 10: sum(item is not LogMarker.RECONNECTED for item in got) >= want, timeout=10)
         api.advance_app(app_id, "STOPPED")
 
     threading.Thread(target=write).start()
-    got = [item for item in platform.follow_logs(app_id, CancelToken())]
+    for item in platform.follow_logs(app_id, CancelToken()):
+        with caught_up:
+            got.append(item)
+            caught_up.notify_all()
     lines = [item.split("] ", 1)[1] for item in got if item is not LogMarker.RECONNECTED]
     assert lines == expected and api.drops == 4 and got.count(LogMarker.RECONNECTED) == 4
     assert platform.get(app_id).state is AppState.STOPPED

@@ -156,3 +156,23 @@ def test_deploy_stores_the_same_keys_from_every_form_of_path(home_repository: Pa
 
     PipelineRunner(services, PipelineStore("local"), progress, cancel, poll_s=0).run(plan)
     assert keys(store) == KEYS
+
+
+def test_a_job_or_app_on_a_missing_ro_bucket_is_refused_at_submit(home_repository: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`nosuch@LOCAL` used to be QUEUED and fail later; a RW bucket may be missing (created at sync)."""
+    from services.backends import open_job_platform
+
+    volume = ["--volume", "nosuch@LOCAL:/workspace/models:RO"]
+    assert main(["job", "run", *volume, "local/tritonserver", "--", "true"], env={}, out=io.StringIO()) == 1
+    assert main(["app", "run", *volume, "local/tritonserver", "--", "true"], env={}, out=io.StringIO()) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-2:] == [
+        "triton-deck: --volume nosuch@LOCAL:/workspace/models:RO: no bucket nosuch@LOCAL; create it with "
+        "`triton-deck bucket create nosuch@LOCAL` or upload into it with `bucket object upload --create nosuch@LOCAL …`"
+    ] * 2
+    platform = open_job_platform(local_profile(), {})
+    assert platform.list(()) == [], "nothing submitted"
+    out = io.StringIO()
+    assert main(["job", "run", "--volume", "outputs@LOCAL:/workspace/out:RW", "--cpu", "1", "local/tritonserver", "--", "true"], env={}, out=out) == 0
+    job_id = out.getvalue().split()[0]
+    assert main(["job", "delete", "--force", job_id], env={}, out=io.StringIO()) == 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from services.apps.protocol import App, AppPlatform, AppSpec, AutomaticScaling, CustomMetric, FixedScaling, Scaling, check_scaling
 from services.errors import UserError
+from services.storage.protocol import ObjectStore
 from services.usecases.ids import by_prefix
+from services.usecases.volumes import check_volume_buckets
 
 
 def resolve_app(platform: AppPlatform, typed: str) -> App:
@@ -58,8 +60,10 @@ def scaling_from_flags(
     )  # fmt: skip
 
 
-def run_app(platform: AppPlatform, spec: AppSpec) -> App:
+def run_app(platform: AppPlatform, spec: AppSpec, store: ObjectStore | None = None) -> App:
+    """Submit `spec` once its scaling is sound and its RO volumes' buckets exist."""
     check_scaling(spec.scaling)
+    check_volume_buckets(store, spec.volumes)
     return platform.run(spec)
 
 

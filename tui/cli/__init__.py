@@ -29,6 +29,7 @@ from tui.cli.images import add_image_commands, add_registry_commands
 from tui.cli.inference import add_inference_commands
 from tui.cli.jobs import add_job_commands
 from tui.cli.output import warn
+from tui.cli.parser import DeckParser, parser_class
 from tui.cli.perf import add_perf_commands
 from tui.cli.repo import add_repo_commands
 from tui.cli.storage import add_bucket_commands
@@ -147,12 +148,12 @@ def _output_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", choices=("table", "json"), default="table", help="output format")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def build_parser(parser_type: type[DeckParser] = DeckParser) -> argparse.ArgumentParser:
+    common = parser_type(add_help=False)
     common.add_argument("--profile", default=argparse.SUPPRESS, help="profile to use (default: $TRITON_DECK_PROFILE, then the saved default)")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
 
-    parser = argparse.ArgumentParser(
+    parser = parser_type(
         prog=PROG,
         parents=[common],
         description="Take a Triton model repository to a GPU job on OVHcloud AI Training, or a scalable app on AI Deploy, and back. No command opens the TUI.",
@@ -217,7 +218,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         cut = words.index("--")
         if any(words[i : i + 2] in (["job", "run"], ["app", "run"]) for i in range(cut)):
             words, command = words[:cut], words[cut + 1 :]
-    parser = build_parser()
+    parser = build_parser(parser_class(separated=command is not None))
     args, extra = parser.parse_known_args(words)
     if extra:
         kind = ("an app's", "app") if "app" in words else ("a job's", "job")

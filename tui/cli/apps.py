@@ -26,7 +26,7 @@ from services.storage.protocol import BucketRef
 from services.units import human_age
 from services.usecases.apps import resolve_app, run_app, scale_app, scaling_from_flags, stop_app
 from tui.cli.logs import print_log
-from tui.cli.output import row_cell, warn
+from tui.cli.output import aligned, row_cell, warn
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
@@ -85,7 +85,7 @@ def cmd_app_run(ctx: Context) -> int:
     spec = _spec(ctx.args)
     if spec.unsecure_http:
         warn("triton-deck: warning: --unsecure-http makes the app's URL reachable without a token")
-    app = run_app(_platform(ctx), spec)
+    app = run_app(_platform(ctx), spec, ctx.services.object_store)
     if ctx.args.output == "json":
         ctx.print_json(app.raw or app_document(app))
     else:
@@ -107,10 +107,12 @@ def cmd_app_list(ctx: Context) -> int:
         ctx.print_json([app.raw or app_document(app) for app in apps])
         return 0
     now = datetime.now(UTC)
-    ctx.print(f"{'ID':<36} {'NAME':<20} {'STATE':<12} {'REPLICAS':>8} {'AGE':>5} {'SCALING':<24} URL")
-    for app in apps:
-        replicas = f"{app.available_replicas}/{app.desired}"
-        ctx.print(f"{app.id:<36} {row_cell(app.name):<20} {app.state.value:<12} {replicas:>8} {human_age(app.created_at, now):>5} {row_cell(scaling_summary(app.spec.scaling)):<24} {app.url or ''}")
+    rows = [
+        (app.id, app.name, app.state.value, f"{app.available_replicas}/{app.desired}", human_age(app.created_at, now), scaling_summary(app.spec.scaling), app.url or "")
+        for app in apps
+    ]
+    for line in aligned(("ID", "NAME", "STATE", "REPLICAS", "AGE", "SCALING", "URL"), rows, right=frozenset({3, 4})):
+        ctx.print(line)
     return 0
 
 

@@ -28,9 +28,9 @@ from services.jobs.protocol import (
 )
 from services.jobs.ssh_keys import ssh_public_keys
 from services.units import human_age, parse_duration
-from services.usecases.jobs import resolve_job, stop_job
+from services.usecases.jobs import resolve_job, run_job, stop_job
 from tui.cli.logs import print_log
-from tui.cli.output import row_cell, warn
+from tui.cli.output import aligned, warn
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
@@ -72,7 +72,7 @@ def cmd_job_run(ctx: Context) -> int:
     )
     if spec.unsecure_http:
         warn("triton-deck: warning: --unsecure-http makes the job's URL reachable without a token")
-    job = _platform(ctx).run(spec)
+    job = run_job(_platform(ctx), spec, ctx.services.object_store)
     if args.output == "json":
         ctx.print_json(job.raw or job_document(job))
     else:
@@ -96,9 +96,9 @@ def cmd_job_list(ctx: Context) -> int:
         ctx.print_json([job.raw or job_document(job) for job in jobs])
         return 0
     now = datetime.now(UTC)
-    ctx.print(f"{'ID':<36} {'NAME':<20} {'STATE':<12} {'AGE':>5} {'IMAGE':<28} JOB_URL")
-    for job in jobs:
-        ctx.print(f"{job.id:<36} {row_cell(job.name):<20} {job.state.value:<12} {human_age(job.created_at, now):>5} {row_cell(job.spec.image):<28} {job.url or ''}")
+    rows = [(job.id, job.name, job.state.value, human_age(job.created_at, now), job.spec.image, job.url or "") for job in jobs]
+    for line in aligned(("ID", "NAME", "STATE", "AGE", "IMAGE", "JOB_URL"), rows, right=frozenset({3})):
+        ctx.print(line)
     return 0
 
 

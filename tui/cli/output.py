@@ -10,6 +10,7 @@ keys exact).
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import TextIO
 
 from services.text import encodable, visible
@@ -33,3 +34,16 @@ def row_cell(text: str) -> str:
 def warn(text: str) -> None:
     """A line for the user on stderr (errors, per-file failures, notes)."""
     print(shown(text, sys.stderr), file=sys.stderr)
+
+
+def aligned(header: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()) -> list[str]:
+    """A table whose columns are as wide as their widest cell, as kubectl prints one: a long
+    image name or job name widens its column instead of pushing the rest out of line.
+    `right` holds the indexes of numeric columns; the last column is never padded."""
+    cells = [list(header), *[[row_cell(cell) for cell in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    last = len(header) - 1
+    return [
+        " ".join(cell if i == last else cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+        for row in cells
+    ]

@@ -88,7 +88,7 @@ class AppsPanel(PolledPanel):
 
         def chosen(spec: AppSpec | None) -> None:
             if spec is not None:
-                self.change(lambda: started(run_app(self.services.apps(), spec)))
+                self.change(lambda: started(run_app(self.services.apps(), spec, self.services.object_store)))
 
         self.app.push_screen(AppRunScreen(defaults), chosen)
 

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from services.backends import Capability
 from services.jobs.protocol import Job, JobPlatform, JobSpec, JobState
 from services.units import human_age
-from services.usecases.jobs import stop_job
+from services.usecases.jobs import run_job, stop_job
 from tui.panels.polled import PolledPanel
 from tui.screens.job_detail import JobDetailScreen
 from tui.screens.job_logs import JobLogScreen
@@ -91,7 +91,7 @@ class JobsPanel(PolledPanel):
         image = f"{profile.registry}/tritonserver:23.03-py3" if profile.registry else "nvcr.io/nvidia/tritonserver:23.03-py3"
 
         def run(platform: JobPlatform, spec: JobSpec) -> tuple[str, str]:
-            job = platform.run(spec)
+            job = run_job(platform, spec, self.services.object_store)
             return f"started job {job.name} ({job.short_id}): {job.state}", job.id
 
         def chosen(spec: JobSpec | None) -> None:
