@@ -35,6 +35,9 @@ MODEL_FILE_BY_BACKEND = {
     "openvino": "model.xml",
     "dali": "model.dali",
 }
+# A config.pbtxt is a few KB, an ensemble's a few dozen; text protobuf parsing costs about
+# 7 bytes of memory per byte read, so a file over this is refused unread, by its size.
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
 # Models Triton can run without a config.pbtxt (it auto-completes one from the model file).
 AUTO_COMPLETE_FILES = ("model.onnx", "model.plan", "model.xml")
 
@@ -148,6 +151,10 @@ class _ModelCheck:
         )
         from tritonclient.grpc import model_config_pb2
 
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            self.add(Severity.ERROR, path, f"{size:,} bytes: a config.pbtxt over {MAX_CONFIG_BYTES // 1024 // 1024} MiB is not read; is this really a model config?")
+            return None
         try:
             return text_format.Parse(path.read_text(encoding="utf-8"), model_config_pb2.ModelConfig())
         except text_format.ParseError as error:
@@ -180,7 +187,7 @@ class _ModelCheck:
         dims = list(tensor.dims)
         if dims and all(dim > 0 for dim in dims):
             classes = math.prod(dims)
-            lines = len(path.read_text(encoding="utf-8", errors="replace").splitlines())
+            lines = _count_lines(path, classes)
             if lines < classes:
                 self.add(Severity.ERROR, path, f"{lines} label(s) for the {classes} classes of {label}: add the missing lines")
 
@@ -195,6 +202,16 @@ class _ModelCheck:
         for version in versions:
             if not (version / expected).exists():
                 self.add(Severity.ERROR, version / expected, f"missing: the {config.platform or config.backend} model file Triton loads from {version.name}/")
+
+
+def _count_lines(path: Path, enough: int) -> int:
+    """The label file's line count, read in blocks and only as far as `enough` lines."""
+    count, last = 0, b"\n"
+    with path.open("rb") as file:
+        while count < enough and (block := file.read(1 << 16)):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
 
 
 def validate_repository(root: Path) -> ValidationReport:

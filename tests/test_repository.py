@@ -155,3 +155,25 @@ def test_cli_validate_and_upload_blocked_by_errors(tmp_path: Path, monkeypatch: 
     listing = io.StringIO()
     main(["bucket", "object", "list", "my-models@LOCAL"], env={}, out=listing)
     assert listing.getvalue().count("\n") == 5, "header and four objects"
+
+
+def test_a_huge_config_is_refused_by_its_size_unread(tmp_path: Path) -> None:
+    """A 200 MB config.pbtxt took 1.4 GB to parse; it is refused by its size (a sparse file: nothing is read)."""
+    import resource
+
+    repo = good_repository(tmp_path)
+    with (repo / "simple" / "config.pbtxt").open("r+b") as config:
+        config.truncate(200 * 1024 * 1024)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    findings = messages(repo)
+    assert findings == [("error", "model_repository/simple/config.pbtxt", f"{200 * 1024 * 1024:,} bytes: a config.pbtxt over 4 MiB is not read; is this really a model config?")]
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 64 * 1024  # KiB: no 200 MB read
+
+
+def test_a_label_file_is_counted_without_being_read_whole(tmp_path: Path) -> None:
+    repo = good_repository(tmp_path)
+    labels = repo / "densenet_onnx" / "densenet_labels.txt"
+    labels.write_text("".join(f"CLASS {n}\n" for n in range(999)) + "last, no newline")
+    assert messages(repo) == []
+    labels.write_text("".join(f"CLASS {n}\n" for n in range(998)))
+    assert messages(repo) == [("error", "model_repository/densenet_onnx/densenet_labels.txt", "998 label(s) for the 1000 classes of output 'fc6_1': add the missing lines")]
