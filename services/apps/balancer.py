@@ -5,6 +5,9 @@ accepted connection goes to the ready replica with the fewest open connections, 
 are copied both ways untouched, so HTTP/1.1 and gRPC's HTTP/2 pass alike and responses are
 never changed. A replica that refuses the connection (it died since the last probe) is
 skipped for the next one; with none ready, the HTTP port answers 503 and closes.
+A connection that moves no byte either way for `IDLE_S` is closed (after one to two
+windows), as an ingress closes idle keep-alive connections: a client that sends half a
+request and stalls no longer holds two descriptors forever.
 
 Written on asyncio rather than taking a proxy (HAProxy, Envoy) as a dependency: those are
 not installable from the package index, and what is needed here is a hundred lines. The
@@ -23,14 +26,17 @@ from typing import cast
 
 Address = tuple[str, int]
 REFUSAL_READ_S = 1.0
+IDLE_S = 120.0  # nginx closes an idle keep-alive client after 75 s, a stalled request after 60 s
+BACKLOG = 1024  # a burst of clients (perf at high concurrency) is queued, not left to SYN retries
 NO_REPLICA = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 26\r\nconnection: close\r\n\r\nno replica is ready (yet)\n"
 
 
 class Balancer:
     """One listening port and the replicas' matching ports behind it."""
 
-    def __init__(self, port: int, refusal: bytes = b"") -> None:
+    def __init__(self, port: int, refusal: bytes = b"", idle_s: float = IDLE_S) -> None:
         self.port = port
+        self.idle_s = idle_s
         self._refusal = refusal
         self._backends: tuple[Address, ...] = ()
         self._open: dict[Address, int] = {}
@@ -80,12 +86,14 @@ class Side(asyncio.Protocol):
         self.peer: Side | None = None
         self.pending: list[bytes] = []  # what came before the peer was linked (a gRPC server speaks first)
         self.eof = False
+        self.active = False  # a byte came in since the idle check last looked
         self.on_close: Callable[[], None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        self.active = True
         if self.peer is None or self.peer.transport is None:
             self.pending.append(data)
         else:
@@ -131,7 +139,23 @@ class Downstream(Side):
         super().connection_made(transport)
         assert self.transport is not None
         self.transport.pause_reading()
-        asyncio.get_running_loop().create_task(self._balancer.connect(self))
+        loop = asyncio.get_running_loop()
+        loop.create_task(self._balancer.connect(self))
+        loop.call_later(self._balancer.idle_s, self._close_if_idle)
+
+    def _close_if_idle(self) -> None:
+        """Close both ends when neither received a byte since the last look; else look again later."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        peer = self.peer
+        connecting = peer is None and not self._refusal  # reading is paused until a replica is linked
+        if not connecting and not self.active and (peer is None or not peer.active):
+            self.transport.close()  # the upstream end follows (connection_lost)
+            return
+        self.active = False
+        if peer is not None:
+            peer.active = False
+        asyncio.get_running_loop().call_later(self._balancer.idle_s, self._close_if_idle)
 
     def link(self, upstream: Side, on_close: Callable[[], None]) -> None:
         assert self.transport is not None and upstream.transport is not None
@@ -197,7 +221,7 @@ class BalancerThread:
     async def _listen(self) -> None:
         for balancer in self.balancers:
             loop = asyncio.get_running_loop()
-            self._servers.append(await loop.create_server(functools.partial(Downstream, balancer), "127.0.0.1", balancer.port, reuse_address=True))
+            self._servers.append(await loop.create_server(functools.partial(Downstream, balancer), "127.0.0.1", balancer.port, reuse_address=True, backlog=BACKLOG))
 
     def stop(self) -> None:
         async def close() -> None:
