@@ -12,7 +12,7 @@ from services.demo import CLASSIFIER, MODEL_REPOSITORY, SAMPLES_DIR
 from services.errors import UserError
 from services.fake_set import SAMPLE_ANSWERS, SAMPLE_MODELS
 from services.inference.fake import FakeInferenceClient
-from services.inference.protocol import ClassifyRequest, Endpoint, InferenceClient, Scaling, Transport
+from services.inference.protocol import ClassifyRequest, Endpoint, InferenceClient, OutputRequest, Scaling, Transport
 from services.inference.triton import TritonInferenceClient
 from services.triton.runtime import TritonServer, prepare_runtime
 
@@ -59,3 +59,20 @@ def test_classify_answers_each_image_in_order_with_the_top_k(client: InferenceCl
 def test_an_unknown_model_is_one_clear_error(client: InferenceClient) -> None:
     with pytest.raises(UserError, match="nope"):
         list(client.classify(ClassifyRequest("nope", (SAMPLES_DIR / "coffee.png",))))
+
+
+def test_generic_inference_answers_simple_and_names_a_refusal(client: InferenceClient) -> None:
+    import numpy as np
+
+    from services.perf.inputs import InputData
+    from services.usecases.infer import infer
+
+    first = np.arange(32, dtype=np.int32).reshape(2, 16)
+    second = np.ones((2, 16), np.int32)
+    result = client.infer("simple", [InputData("INPUT0", "INT32", first), InputData("INPUT1", "INT32", second)])
+    outputs = {output.name: output for output in result.outputs}
+    assert (outputs["OUTPUT0"].datatype, outputs["OUTPUT0"].shape) == ("INT32", (2, 16))
+    assert (outputs["OUTPUT0"].array == first + 1).all() and (outputs["OUTPUT1"].array == first - 1).all()
+    assert [output.name for output in infer(client, "simple", fill="zero", outputs=[OutputRequest("OUTPUT1")]).outputs] == ["OUTPUT1"]
+    with pytest.raises(UserError, match="model 'simple' has no output 'OUTPUT9'"):
+        infer(client, "simple", fill="zero", outputs=[OutputRequest("OUTPUT9")])

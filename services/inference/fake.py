@@ -13,8 +13,11 @@ from services.inference.protocol import (
     ClassifyResult,
     Endpoint,
     Health,
+    InferResult,
     ModelIndexEntry,
     ModelMetadata,
+    OutputRequest,
+    OutputTensor,
     ServerMetadata,
     TensorSpec,
 )
@@ -28,6 +31,16 @@ EFFICIENTNET = ModelMetadata(
     inputs=(TensorSpec("input", "FP32", (-1, 3, 224, 224)),),
     outputs=(TensorSpec("logits", "FP32", (-1, 1000)),),
 )
+
+# The tutorial's `simple`: OUTPUT0 = INPUT0 + INPUT1, OUTPUT1 = INPUT0 - INPUT1.
+SIMPLE = ModelMetadata(
+    name="simple",
+    versions=("1",),
+    platform="python",
+    inputs=(TensorSpec("INPUT0", "INT32", (-1, 16)), TensorSpec("INPUT1", "INT32", (-1, 16))),
+    outputs=(TensorSpec("OUTPUT0", "INT32", (-1, 16)), TensorSpec("OUTPUT1", "INT32", (-1, 16))),
+)
+MODELS = {model.name: model for model in (EFFICIENTNET, SIMPLE)}
 
 
 class FakeStatsCounter:
@@ -81,9 +94,9 @@ class FakeInferenceClient:
         return list(self._models)
 
     def model_metadata(self, model: str, version: str = "") -> ModelMetadata:
-        if model != EFFICIENTNET.name:
+        if model not in MODELS:
             raise UserError(f"model '{model}' is not in the repository: pick one from the models table")
-        return EFFICIENTNET
+        return MODELS[model]
 
     def model_config(self, model: str, version: str = "") -> dict[str, object]:
         self.model_metadata(model, version)
@@ -99,6 +112,22 @@ class FakeInferenceClient:
                 continue
             classes = tuple(Classification.parse(text) for text in answer[: request.top_k])
             yield ClassifyResult(image=str(image), classes=classes, latency_ms=10.0, request=number)
+
+    def infer(self, model: str, inputs: Sequence[InputData], version: str = "", outputs: Sequence[OutputRequest] = ()) -> InferResult:
+        """`simple` adds and subtracts as the real one does; any other model answers zeros of its output shapes."""
+        import numpy as np
+
+        metadata = self.model_metadata(model, version)
+        given = {data.name: data.array for data in inputs}
+        batch = next(iter(given.values())).shape[0] if given else 1
+        if model == SIMPLE.name:
+            arrays = {"OUTPUT0": given["INPUT0"] + given["INPUT1"], "OUTPUT1": given["INPUT0"] - given["INPUT1"]}
+        else:
+            arrays = {spec.name: np.zeros((batch, *spec.shape[1:]), np.float32) for spec in metadata.outputs}
+        names = [output.name for output in outputs] or [spec.name for spec in metadata.outputs]
+        types = {spec.name: spec.datatype for spec in metadata.outputs}
+        answered = tuple(OutputTensor(name, types[name], tuple(arrays[name].shape), arrays[name]) for name in names)
+        return InferResult(model, version or metadata.versions[-1], answered, 1.0)
 
     def model_stats(self, model: str, version: str = "") -> ModelStats:
         self.model_metadata(model, version)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from services.secrets import Secret
 
@@ -134,6 +134,32 @@ class ClassifyRequest:
     concurrency: int = 1  # requests in flight at once, each thread with its own client
 
 
+@dataclass(frozen=True)
+class OutputRequest:
+    """An output to return; `class_count` > 0 asks for the classification extension's top-k strings."""
+
+    name: str
+    class_count: int = 0
+
+
+@dataclass(frozen=True)
+class OutputTensor:
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+    array: Any  # numpy.ndarray: numpy stays out of the protocol's import cost
+
+
+@dataclass(frozen=True)
+class InferResult:
+    """One request's outputs, in the order the server answered them, and its round-trip time."""
+
+    model: str
+    version: str
+    outputs: tuple[OutputTensor, ...]
+    latency_ms: float
+
+
 @runtime_checkable
 class InferenceClient(Protocol):
     endpoint: Endpoint
@@ -149,6 +175,11 @@ class InferenceClient(Protocol):
     def model_config(self, model: str, version: str = "") -> dict[str, object]: ...
 
     def classify(self, request: ClassifyRequest) -> Iterator[ClassifyResult]: ...
+
+    def infer(self, model: str, inputs: Sequence[InputData], version: str = "", outputs: Sequence[OutputRequest] = ()) -> InferResult:
+        """One inference request with `inputs` as given (shapes and dtypes already checked);
+        every output when `outputs` is empty. The server's refusal is a UserError."""
+        ...
 
     def model_stats(self, model: str, version: str = "") -> ModelStats:
         """The model's cumulative counters now (`/v2/models/{m}/stats`)."""

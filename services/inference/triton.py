@@ -26,8 +26,11 @@ from services.inference.protocol import (
     ClassifyResult,
     Endpoint,
     Health,
+    InferResult,
     ModelIndexEntry,
     ModelMetadata,
+    OutputRequest,
+    OutputTensor,
     ServerMetadata,
     TensorSpec,
     Transport,
@@ -224,6 +227,29 @@ class TritonInferenceClient:
                 raise
 
         return send
+
+    def infer(self, model: str, inputs: Sequence[InputData], version: str = "", outputs: Sequence[OutputRequest] = ()) -> InferResult:
+        from tritonclient.utils import InferenceServerException
+
+        module = self._module()
+        tensors = []
+        for data in inputs:
+            tensor = module.InferInput(data.name, list(data.array.shape), data.datatype)
+            tensor.set_data_from_numpy(data.array)
+            tensors.append(tensor)
+        wanted = [module.InferRequestedOutput(output.name, class_count=output.class_count) for output in outputs] or None
+        started = time.perf_counter()
+        try:
+            result = self._call("infer", model, tensors, model_version=version, outputs=wanted)
+        except InferenceServerException as error:
+            raise UserError(f"model '{model}' refused the request: {error.message()}") from None
+        latency_ms = (time.perf_counter() - started) * 1000
+        response = result.get_response(as_json=True) if self.endpoint.transport is Transport.GRPC else result.get_response()
+        answered = tuple(
+            OutputTensor(str(item["name"]), str(item["datatype"]), tuple(int(dim) for dim in item.get("shape", ())), result.as_numpy(item["name"]))
+            for item in response.get("outputs", ())
+        )  # fmt: skip
+        return InferResult(str(response.get("model_name", model)), str(response.get("model_version", version)), answered, latency_ms)
 
     def _module(self) -> Any:
         if self.endpoint.transport is Transport.GRPC:

@@ -11,6 +11,8 @@ Without `-u` or `--job`, both talk to the newest RUNNING server job of the profi
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -20,9 +22,10 @@ from services.backends import Capability, ServiceSet
 from services.errors import UserError
 from services.inference.endpoint import parse_address
 from services.inference.protocol import ClassifyResult, Endpoint, InferenceClient, Scaling, Transport
+from services.usecases.infer import FILLS, infer, parse_input_flags, parse_output_flags, result_document
 from services.usecases.inference import check_server, classify_request
 from services.usecases.server import find_server
-from tui.cli.output import warn
+from tui.cli.output import aligned, warn
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
@@ -123,6 +126,54 @@ def cmd_classify(ctx: Context) -> int:
     return 1 if any(result.error for result in results) else 0
 
 
+PREVIEW_VALUES = 8
+
+
+def preview(array: object) -> str:
+    """The first values of an output (strings quoted), and how many there are when not all show."""
+    import numpy as np
+
+    flat = np.asarray(array).reshape(-1)
+    shown = [f'"{item.decode("utf-8", errors="replace")}"' if isinstance(item, bytes) else f"{item:.6g}" if isinstance(item, np.floating) else str(item) for item in flat[:PREVIEW_VALUES]]
+    return " ".join(shown) + (f" … ({flat.size} values)" if flat.size > PREVIEW_VALUES else "")
+
+
+def cmd_infer(ctx: Context) -> int:
+    args = ctx.args
+    if (args.output == "npz") != (args.npz_file is not None):
+        raise UserError("-o npz FILE saves the outputs to FILE: give both, or neither" if args.output == "npz" else f"{args.npz_file}: a file is only taken with -o npz")
+    given = parse_input_flags(args.input)
+    outputs = parse_output_flags(args.outputs)
+    client, _origin = server_client(ctx)
+    result = infer(client, args.model_name, args.model_version, given, args.input_data, args.fill, args.batch_size, outputs)
+    if args.output == "json":
+        ctx.print_json(result_document(result))
+    elif args.output == "npz":
+        _save_npz(args.npz_file, {output.name: output.array for output in result.outputs})
+        ctx.print(f"saved {len(result.outputs)} output(s) of {result.model} to {args.npz_file}")
+    else:
+        ctx.print(f"model {result.model} version {result.version or '-'}: {len(result.outputs)} output(s) in {result.latency_ms:.1f} ms")
+        rows = [(output.name, output.datatype, str(list(output.shape)), preview(output.array)) for output in result.outputs]
+        for line in aligned(("OUTPUT", "DATATYPE", "SHAPE", "VALUES"), rows):
+            ctx.print(line)
+    return 0
+
+
+def _save_npz(path: Path, arrays: dict[str, object]) -> None:
+    """Written beside `path` and renamed into place: an interrupted save leaves no half file."""
+    import numpy as np
+
+    target = path.expanduser()
+    fd, temp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
+        os.replace(temp, target)
+    except BaseException:
+        os.unlink(temp)
+        raise
+
+
 def server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-u", "--url", help="server: host:port, http://host:port/base or https://<job URL> (default: the newest RUNNING server job)")
     parser.add_argument("--job", help="a job ID: its status.url (HTTP) or address (gRPC)")
@@ -148,3 +199,21 @@ def add_inference_commands(groups: argparse._SubParsersAction, common: argparse.
     server_options(classify)
     output_option(classify)
     classify.set_defaults(handler=cmd_classify)
+
+    run = groups.add_parser(
+        "infer", parents=[common], help="one inference request to any model: inputs from JSON, .npy or random data, outputs as a table or JSON",
+        epilog="e.g. triton-deck infer -m simple --input INPUT0=@a.npy --input INPUT1=[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]",
+    )  # fmt: skip
+    run.add_argument("-m", "--model-name", required=True, help="name of the model")
+    run.add_argument("-x", "--model-version", default="", help="model version (default: the latest)")
+    run.add_argument("--input", action="append", default=[], metavar="NAME=VALUE", help="an input's value: a JSON array, @file.npy, @file.json, or a string for BYTES")
+    run.add_argument("--input-data", type=Path, metavar="FILE", help="perf_analyzer's real-data JSON ({\"data\": [{NAME: [...]}]}): its first step")
+    fill = run.add_mutually_exclusive_group()
+    fill.add_argument("--random", dest="fill", action="store_const", const=FILLS[0], help="inputs not given get random data")
+    fill.add_argument("--zero", dest="fill", action="store_const", const=FILLS[1], help="inputs not given get zeros")
+    run.add_argument("-b", "--batch-size", type=int, help="requests in the batch (default 1, or the batch an input holds)")
+    run.add_argument("--output", dest="outputs", action="append", default=[], metavar="NAME[:CLASS_COUNT]", help="outputs to return (default all); :K asks for the top K classes")
+    run.add_argument("-o", "--output-format", dest="output", choices=("table", "json", "npz"), default="table", help="table, json (KServe v2) or npz FILE")
+    run.add_argument("npz_file", nargs="?", type=Path, metavar="FILE", help="with -o npz: where the outputs are saved")
+    server_options(run)
+    run.set_defaults(handler=cmd_infer)
