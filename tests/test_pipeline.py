@@ -191,3 +191,23 @@ def test_a_bad_plan_is_one_line_naming_the_field(tmp_path: Path, capsys: pytest.
 def test_deploy_example_prints_a_plan_that_reads_back() -> None:
     code, out = cli("deploy", "--example")
     assert code == 0 and DeployPlan.from_json(json.loads(out)) == demo_plan(local_profile())
+
+
+def test_a_repository_without_an_image_classifier_ends_green_with_one_inference(tmp_path: Path) -> None:
+    """A user's own repository: its last step is one inference with the model's own shapes."""
+    import shutil
+
+    repository = tmp_path / "mine"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "demo" / "model_repository" / "simple", repository / "simple", ignore=shutil.ignore_patterns("__pycache__"))
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"repository": str(repository), "bucket": "mine@LOCAL", "model": "simple", "gpu": 0}))
+    try:
+        code, out = cli("deploy", "--plan", str(plan))
+        assert code == 0, out
+        lines = out.splitlines()
+        assert [line[:4] for line in lines[:7]] == ["[ok]", "[ok]", "[--]", "[--]", "[ok]", "[ok]", "[ok]"], out
+        assert lines[6].startswith("[ok] one inference with the model's own shapes")
+        assert lines[6].endswith("simple answered in " + lines[6].split("answered in ")[1].split(" ms")[0] + " ms: OUTPUT0 INT32 [1, 16], OUTPUT1 INT32 [1, 16]")
+    finally:
+        for job in LocalJobPlatform().list():
+            LocalJobPlatform().delete(job.id, force=True)

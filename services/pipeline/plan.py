@@ -51,6 +51,12 @@ STEP_TITLES = {
     Step.CLASSIFY: "classify the images",
     Step.CLIENT: "client job",
 }
+INFER_TITLE = "one inference with the model's own shapes"
+
+
+def step_title(step: Step, answered_outputs: bool = False) -> str:
+    """The step's title; the last step of a model that is not an image classifier is one inference."""
+    return INFER_TITLE if step is Step.CLASSIFY and answered_outputs else STEP_TITLES[step]
 
 
 @dataclass(frozen=True)

@@ -56,11 +56,14 @@ class StepResult:
     job: str | None = None  # serve, client
     app: str | None = None  # serve, with serve_as app
     answers: tuple[Answer, ...] = ()  # classify
+    outputs: tuple[str, ...] = ()  # classify, for a model that is not an image classifier: "NAME DATATYPE [shape]"
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {camel(key): value for key in ("image_id", "digest", "job", "app") if (value := getattr(self, key)) is not None}
         if self.answers:
             document["answers"] = [{"image": a.image, "classes": [list(c) for c in a.classes], "error": a.error} for a in self.answers]
+        if self.outputs:
+            document["outputs"] = list(self.outputs)
         return document
 
     @classmethod
@@ -72,7 +75,8 @@ class StepResult:
             Answer(str(a["image"]), tuple((str(s), int(i), None if label is None else str(label)) for s, i, label in a.get("classes", [])), a.get("error"))
             for a in data.get("answers", [])
         )
-        return cls(text("imageId") or text("image_id"), text("digest"), text("job"), text("app"), answers)  # image_id: older saved runs
+        outputs = tuple(str(line) for line in data.get("outputs", []))
+        return cls(text("imageId") or text("image_id"), text("digest"), text("job"), text("app"), answers, outputs)  # image_id: older saved runs
 
 
 @dataclass

@@ -39,3 +39,14 @@ def classify_request(
     if concurrency < 1:
         raise UserError(f"--concurrency {concurrency} is not valid: use 1 or more")
     return ClassifyRequest(model, tuple(images), version, top_k, scaling, batch_size, concurrency)
+
+
+def is_image_classifier(client: InferenceClient, model: str, version: str = "") -> bool:
+    """What image_client would take: one input of three dimensions past the batch, one FP32
+    output. Front ends offer classification only then, and one generic inference otherwise."""
+    metadata = client.model_metadata(model, version)
+    if len(metadata.inputs) != 1 or len(metadata.outputs) != 1 or metadata.outputs[0].datatype != "FP32":
+        return False
+    batching = int(str(client.model_config(model, version).get("max_batch_size", 0) or 0)) > 0
+    return len(metadata.inputs[0].shape) - batching == 3
+

@@ -20,7 +20,7 @@ from services.backends import backend
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.inference.protocol import Classification
-from services.pipeline.plan import STEP_TITLES, DeployPlan, Step, demo_plan
+from services.pipeline.plan import STEP_TITLES, DeployPlan, Step, demo_plan, step_title
 from services.pipeline.runner import PipelineRunner
 from services.pipeline.state import PipelineState, PipelineStore, StepRecord, StepStatus
 from tui.cli.output import warn
@@ -33,7 +33,7 @@ MARKS = {StepStatus.DONE: "ok", StepStatus.SKIPPED: "--", StepStatus.FAILED: "!!
 
 def step_line(step: Step, record: StepRecord) -> str:
     seconds = f"{record.seconds:6.1f}s" if record.seconds is not None else " " * 7
-    return f"[{MARKS.get(record.status, '..')}] {STEP_TITLES[step]:<20} {seconds}  {record.detail}"
+    return f"[{MARKS.get(record.status, '..')}] {step_title(step, bool(record.result.outputs)):<20} {seconds}  {record.detail}"
 
 
 def print_answers(ctx: Context, state: PipelineState) -> None:

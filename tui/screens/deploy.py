@@ -31,7 +31,7 @@ from textual.worker import Worker, WorkerState
 from services.errors import UserError
 from services.inference.protocol import Classification
 from services.pipeline.commands import equivalent_command, shown_path
-from services.pipeline.plan import STEP_TITLES, DeployPlan, Step, demo_plan
+from services.pipeline.plan import STEP_TITLES, DeployPlan, Step, demo_plan, step_title
 from services.pipeline.runner import Leftover, PipelineRunner, leftover_jobs
 from services.pipeline.state import Answer, PipelineState, PipelineStore, StepRecord, StepStatus
 from services.secrets import redact
@@ -138,7 +138,7 @@ class DeployScreen(Screen[None]):
         record = self._records.get(step, StepRecord())
         answers = record.result.answers if step is Step.CLASSIFY else ()
         data = StepData(
-            title=STEP_TITLES[step], status=record.status.value, detail=redact(record.detail), seconds=record.seconds,
+            title=step_title(step, bool(record.result.outputs)), status=record.status.value, detail=redact(record.detail), seconds=record.seconds,
             lines=[*map(progress_line, record.progress), *(redact(line) for line in record.tail)],
             command=equivalent_command(self._plan, step, self.deck.services.backend),
             extra=answers_table(answers) if answers else None,
