@@ -195,7 +195,7 @@ async def test_the_image_picker_takes_a_typed_path_or_the_samples(tmp_path: Path
 
 async def test_results_scroll_with_j_and_k_and_the_summary_goes_when_the_model_changes() -> None:
     app = recording_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(60, 20)) as pilot:  # at 80x24 every answer fits now
         await pilot.press("4")
         await settle(pilot)
         await pilot.press("c")
@@ -213,3 +213,23 @@ async def test_results_scroll_with_j_and_k_and_the_summary_goes_when_the_model_c
         await pilot.press("down", "down", "enter")  # simple
         await settle(pilot)
         assert text_of(pilot, "#classify-status").startswith("c classifies the images"), "no summary of another model's run"
+
+
+async def test_the_top3_of_an_image_reads_at_60x20_80x24_and_120x40() -> None:
+    """The pane the product exists to show: after `c` the first image's three labels, scores and
+    bars are on screen with the server line, without scrolling (compact below 30 rows)."""
+    import re
+
+    for size in ((60, 20), (80, 24), (120, 40)):
+        app = recording_app()
+        async with app.run_test(size=size) as pilot:
+            await pilot.press("4")
+            await settle(pilot)
+            await pilot.press("c")
+            await settle(pilot)
+            screen = re.sub(r"<[^>]+>", "", app.export_screenshot()).replace("&#160;", " ")
+            for shown in ("Egyptian Mau", "tiger cat", "tabby cat", "10.530498", "8.103220", "████████████", "live", "ready"):
+                assert shown in screen, (size, shown)
+            compact = size[1] < 30
+            assert app.query_one("#server-box").has_class("-line") is compact
+            assert all(not card.query_one(".thumbnail").display for card in app.query(ClassificationCard) if card.query(".thumbnail")) is compact

@@ -69,7 +69,13 @@ def test_panel(snap_compare: SnapCompare, keys: tuple[str, ...], size: tuple[int
     assert snap_compare(fake_app(), run_before=pressing(*keys), terminal_size=size)
 
 
-@pytest.mark.parametrize("keys", [pytest.param((), id="buckets"), pytest.param(("3",), id="jobs"), pytest.param(("5",), id="apps"), pytest.param(("question_mark",), id="help")])
+@pytest.mark.parametrize(
+    "keys",
+    [
+        pytest.param((), id="buckets"), pytest.param(("3",), id="jobs"), pytest.param(("5",), id="apps"), pytest.param(("question_mark",), id="help"),
+        pytest.param(("4", "c"), id="inference-classified"),
+    ],
+)  # fmt: skip
 def test_narrow_60x20(snap_compare: SnapCompare, keys: tuple[str, ...]) -> None:
     """At 60 columns the footer keeps `? Help` and `q Quit` and drops the least important keys."""
     assert snap_compare(fake_app(), run_before=pressing(*keys), terminal_size=(60, 20))

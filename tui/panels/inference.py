@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -57,7 +57,7 @@ SCALINGS = list(Scaling)
 MAX_TOP_K = 10
 STATS_POLL_S = 1.0
 STATS_SAMPLES = 180  # three minutes of seconds
-COMPACT_BELOW_ROWS = 30  # a shorter terminal gets the replicas' rates on one line
+COMPACT_BELOW_ROWS = 30  # a shorter terminal gets one-line server and classify boxes, cards without thumbnails
 
 
 def model_state_text(state: str) -> Text:
@@ -134,6 +134,7 @@ class InferencePanel(Panel):
         self._model_metadata: ModelMetadata | None = None
         self._stats = StatsHistory(STATS_SAMPLES)
         self._stats_reader: StatsReader | None = None
+        self._report: ServerReport | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="server-box", classes="box")
@@ -153,8 +154,18 @@ class InferencePanel(Panel):
         if self.deck.settings.poll:
             self.set_interval(STATS_POLL_S, self._poll_stats)
         self._hint_classify()
+        self.set_class(self.app.size.height < COMPACT_BELOW_ROWS, "-compact")
         self._render_classify_box()
         super().on_mount()
+
+    def on_resize(self, _event: events.Resize) -> None:
+        """Below 30 rows the answers come first: the server and classify boxes shrink to a line
+        each and the cards drop their thumbnails, so the top-k of each image stays readable."""
+        compact = self.app.size.height < COMPACT_BELOW_ROWS
+        if compact != self.has_class("-compact"):
+            self.set_class(compact, "-compact")
+            self._render_server_box()
+            self._render_classify_box()
 
     def is_available(self) -> bool:
         return self.services.inference is not None
@@ -200,18 +211,39 @@ class InferencePanel(Panel):
             grid.add_row("endpoint", Text.assemble(visible(shown), (f"  {server.origin}{via}", "dim")))
         return grid
 
+    def _render_server_box(self) -> None:
+        """The server's endpoint, health and version: a grid, or one line in a short terminal."""
+        if self._report is None:
+            return
+        health, metadata = self._report.health, self._report.server
+        ready = Text("ready", style="bold green") if health.ready else Text("not ready", style="bold red")
+        live = Text("live", style="green") if health.live else Text("not live", style="red")
+        if self.has_class("-compact") and self._server is not None:
+            address = parse_address(self._server.endpoint.url, self._server.endpoint.transport)
+            line = Text.assemble(("server ", "bold"), live, " ", ready, (f" {health.latency_ms:.0f} ms", "dim"), f" · {self._server.origin} · ")
+            line.append_text(inert(f"{metadata.name} {metadata.version}"))
+            line.append_text(Text.assemble(" · ", visible(address.display)))
+            self._show_box("#server-box", line, one_line=True)
+            return
+        grid = self._server_grid(self._server)
+        grid.add_row("health", Text.assemble(live, " ", ready, (f"  {health.latency_ms:.0f} ms", "dim")))
+        grid.add_row("server", inert(f"{metadata.name} {metadata.version}"))
+        self._show_box("#server-box", grid)
+
+    def _show_box(self, selector: str, content: Table | Text, one_line: bool = False) -> None:
+        """A box's content; `one_line` drops its border (the compact layout), a problem never is."""
+        box = self.query_one(selector, Static)
+        box.set_class(one_line, "-line")
+        box.update(content)
+
     @on(Checked)
     def _checked(self, message: Checked) -> None:
         self.refreshed()
         self.notice.hide()
         self._server = message.server
-        grid = self._server_grid(message.server)
-        health, metadata, models = message.report.health, message.report.server, message.report.models
-        ready = Text("ready", style="bold green") if health.ready else Text("not ready", style="bold red")
-        live = Text("live", style="green") if health.live else Text("not live", style="red")
-        grid.add_row("health", Text.assemble(live, " ", ready, (f"  {health.latency_ms:.0f} ms", "dim")))
-        grid.add_row("server", inert(f"{metadata.name} {metadata.version}"))
-        self.query_one("#server-box", Static).update(grid)
+        self._report = message.report
+        models = message.report.models
+        self._render_server_box()
         rows = [Row(f"{entry.name}/{entry.version}", (entry.name, entry.version, model_state_text(entry.state), entry.reason)) for entry in models]
         self.query_one(ResourceTable).set_rows(rows)
         ready_models = [entry.name for entry in models if entry.state == "READY"]
@@ -223,13 +255,14 @@ class InferencePanel(Panel):
         """No server at all is the notice (as "no jobs yet" is); a server that fails shows the layer."""
         self.refreshed()
         self._server = message.server
+        self._report = None
         grid = self._server_grid(message.server)
         if message.server is None:
             self.show_notice(NoticeKind.EMPTY, message.reason)
         else:
             self.notice.hide()
             grid.add_row("problem", inert(message.reason, style="bold red"))
-        self.query_one("#server-box", Static).update(grid)
+        self._show_box("#server-box", grid)
         self.query_one(ResourceTable).set_rows([])
 
     def action_refresh(self) -> None:
@@ -310,6 +343,11 @@ class InferencePanel(Panel):
 
     def _render_classify_box(self) -> None:
         settings = self._settings
+        if self.has_class("-compact"):
+            line = Text.assemble(("classify ", "bold"), inert(settings.model or "no model yet: enter on a READY model", style="" if settings.model else "dim"))
+            line.append(f" · {settings.images_text} · {settings.scaling.value} · {self._transport.value} · top-{settings.top_k}", style="dim")
+            self._show_box("#classify-box", line, one_line=True)
+            return
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True, min_width=8)
         grid.add_column(no_wrap=True, overflow="ellipsis")
@@ -327,7 +365,7 @@ class InferencePanel(Panel):
                 "  top-k ", (str(settings.top_k), "bold"), (" (+/-)", "dim"),
             ),
         )  # fmt: skip
-        self.query_one("#classify-box", Static).update(grid)
+        self._show_box("#classify-box", grid)
 
     # -- live statistics ---------------------------------------------------------------------
 
