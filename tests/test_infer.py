@@ -152,3 +152,51 @@ def test_infer_in_a_real_process_prints_to_a_pipe(server: TritonServer) -> None:
     )  # fmt: skip
     assert answer.returncode == 0, answer.stderr
     assert json.loads(answer.stdout)["outputs"][0]["data"] == ["\x1b[2JX"], "bytes pass unchanged into a pipe"
+
+
+async def test_the_panes_infer_mode_against_a_real_server(server: TritonServer) -> None:
+    """`I` on `simple` (not an image classifier: no `c`), a JSON field and a zero field, the answer as a card."""
+    from textual.widgets import Input
+
+    from services.backends import ServiceSet
+    from services.config import Config, Profile
+    from services.fake_set import fake_services
+    from services.inference.triton import TritonInferenceClient
+    from tests.conftest import SNAPSHOT_NOW, plain_text, settle
+    from tui.app import make_app
+    from tui.panels.inference import InferencePanel
+    from tui.settings import AppSettings
+    from widgets.infer_card import InferCard
+
+    def real_inference(profile: Profile) -> ServiceSet:
+        services = fake_services(profile)
+        services.inference = TritonInferenceClient
+        return services
+
+    app = make_app("local", Config(), real_inference, AppSettings(now=lambda: SNAPSHOT_NOW, poll=False), env={})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        app.screen.query_one(Input).value = f"127.0.0.1:{server.ports.http}"
+        await pilot.press("enter")
+        await settle(pilot)
+        panel = app.query_one(InferencePanel)
+        table = panel.query_one("#models-table")
+        table.focus()
+        await pilot.press("home", "down", "enter")  # the index is sorted: half, simple, upper
+        await settle(pilot)
+        assert panel.check_action("classify", ()) is False, "c is not offered for a model image_client would refuse"
+        await pilot.press("I")
+        await pilot.pause()
+        fields = list(app.screen.query(Input))
+        assert app.focused is fields[0], "the first field has the focus"
+        fields[0].value = ONE_TO_16
+        fields[1].value = "zero"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        (card,) = panel.query(InferCard)
+        shown = plain_text(card)
+        assert "#1 simple" in shown and "INPUT1=zero" in shown, shown
+        assert "OUTPUT0  INT32     [1, 16]  1 2 3 4 5 6 7 8 … (16 values)" in shown, shown

@@ -50,6 +50,8 @@ def pressing(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
         pytest.param(("4", "c"), id="inference-classified"),
         pytest.param(("4", "c", "tab"), id="inference-answers-focused"),
         pytest.param(("4", "s", "i", "minus"), id="inference-settings"),
+        pytest.param(("4", "down", "down", "enter", "I"), id="infer-form"),
+        pytest.param(("4", "down", "down", "enter", "I", "ctrl+s", "I", "ctrl+s"), id="infer-history"),
         pytest.param(("question_mark",), id="help"),
         pytest.param(("p",), id="profiles"),
         pytest.param(("p", "up", "c"), id="profiles-checked"),

@@ -75,6 +75,7 @@ SCREEN_ENTRIES = (
     ScreenEntry("App run form", "tui.screens.app_run:AppRunScreen"),
     ScreenEntry("App detail", "tui.screens.app_detail:AppDetailScreen"),
     ScreenEntry("App scale dialog", "tui.screens.app_scale:AppScaleScreen"),
+    ScreenEntry("Infer form", "tui.screens.infer_form:InferScreen"),
     ScreenEntry("Perf", "tui.screens.perf:PerfScreen"),
     ScreenEntry("App logs", "tui.screens.app_logs:AppLogScreen", ("widgets.log_pane:LogPane",)),
     ScreenEntry("Image picker", "tui.screens.pick_images:PickImagesScreen"),

@@ -4,9 +4,12 @@ services emit typed events, and this is where they become the lines a person rea
 from __future__ import annotations
 
 from services.images.protocol import BuildFailed, BuildStep
+from services.inference.protocol import InferResult
 from services.pipeline.state import Progress
 
 BAR_CELLS = 30
+PREVIEW_VALUES = 8
+OUTPUT_COLUMNS = ("OUTPUT", "DATATYPE", "SHAPE", "VALUES")
 
 
 def build_step_line(step: BuildStep) -> str:
@@ -25,3 +28,21 @@ def progress_line(progress: Progress) -> str:
     filled = round(fraction * BAR_CELLS)
     bar = f"{'━' * filled}{'╌' * (BAR_CELLS - filled)} {fraction:4.0%}"
     return f"{progress.label:<14} {bar} {progress.status}" if progress.label else bar
+
+
+def values_preview(array: object, count: int = PREVIEW_VALUES) -> str:
+    """An output's first values (strings quoted), and how many there are when not all show."""
+    import numpy as np  # only the inference views pay for it
+
+    flat = np.asarray(array).reshape(-1)
+    shown = [
+        f'"{item.decode("utf-8", errors="replace")}"' if isinstance(item, bytes) else f"{item:.6g}" if isinstance(item, np.floating) else str(item)
+        for item in flat[:count]
+    ]  # fmt: skip
+    return " ".join(shown) + (f" … ({flat.size} values)" if flat.size > count else "")
+
+
+def output_rows(result: InferResult) -> list[tuple[str, str, str, str]]:
+    """One row per output, in OUTPUT_COLUMNS' order: what `infer` prints and the pane's cards show."""
+    return [(output.name, output.datatype, str(list(output.shape)), values_preview(output.array)) for output in result.outputs]
+

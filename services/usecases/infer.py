@@ -74,46 +74,64 @@ def first_step(path: Path) -> dict[str, Any]:
 
 
 def model_inputs(
-    client: InferenceClient, model: str, version: str, given: Mapping[str, str], data: Mapping[str, Any], fill: str | None, batch_size: int | None
-) -> list[InputData]:
+    client: InferenceClient, model: str, version: str, given: Mapping[str, str], data: Mapping[str, Any], fill: str | None, batch_size: int | None,
+    fills: Mapping[str, str] | None = None,
+) -> list[InputData]:  # fmt: skip
     """Every input of `model`, from `given` (the --input flags), then `data` (a real-data step),
-    then `fill`; shapes and dtypes checked against the model's metadata and config."""
+    then its own fill in `fills` (the pane's per-input choice), then `fill`; shapes and dtypes
+    checked against the model's metadata and config."""
     metadata = client.model_metadata(model, version)
     max_batch = int(str(client.model_config(model, version).get("max_batch_size", 0) or 0))
     names = [spec.name for spec in metadata.inputs]
-    for name in [*given, *data]:
+    fills = fills or {}
+    for name in [*given, *data, *fills]:
         if name not in names:
             raise UserError(f"model '{model}' has no input '{name}' (its inputs: {', '.join(names) or 'none'})")
     if batch_size is not None and (batch_size < 1 or (max_batch == 0 and batch_size != 1) or batch_size > max(max_batch, 1)):
         limit = "it does not batch (max_batch_size 0): drop -b" if max_batch == 0 else f"its max_batch_size is {max_batch}"
         raise UserError(f"batch size {batch_size} does not fit model '{model}': {limit}")
-    inputs = []
+    made: dict[str, InputData] = {}
+    to_fill: dict[str, list[TensorSpec]] = {}
     for spec in metadata.inputs:
         if spec.name in given:
             array = _from_text(given[spec.name], spec)
         elif spec.name in data:
             array = _from_json(data[spec.name], spec, "--input-data")
-        elif fill is not None:
-            inputs.append(synthetic_inputs([spec], max_batch, batch_size or 1, {}, zero=fill == "zero")[0])
+        elif (chosen := fills.get(spec.name, fill)) is not None:
+            to_fill.setdefault(chosen, []).append(spec)
             continue
         else:
             raise UserError(f"input '{spec.name}' ({_wanted(spec, max_batch)}) has no value: give --input {spec.name}=[...], --input-data FILE, or --random")
-        inputs.append(InputData(spec.name, spec.datatype, _fit(array, spec, max_batch, batch_size)))
-    return inputs
+        made[spec.name] = InputData(spec.name, spec.datatype, _fit(array, spec, max_batch, batch_size))
+    for chosen, specs in to_fill.items():  # one generator per kind of fill: two random inputs differ
+        made.update((data.name, data) for data in synthetic_inputs(specs, max_batch, batch_size or 1, {}, zero=chosen == "zero"))
+    return [made[spec.name] for spec in metadata.inputs]
 
 
 def infer(
     client: InferenceClient, model: str, version: str = "", given: Mapping[str, str] | None = None, data_file: Path | None = None,
-    fill: str | None = None, batch_size: int | None = None, outputs: Sequence[OutputRequest] = (),
+    fill: str | None = None, batch_size: int | None = None, outputs: Sequence[OutputRequest] = (), fills: Mapping[str, str] | None = None,
 ) -> InferResult:  # fmt: skip
     """What `triton-deck infer` and the Inference pane's Infer mode run."""
     data = first_step(data_file) if data_file is not None else {}
-    inputs = model_inputs(client, model, version, given or {}, data, fill, batch_size)
+    inputs = model_inputs(client, model, version, given or {}, data, fill, batch_size, fills)
     known = {spec.name for spec in client.model_metadata(model, version).outputs}
     unknown = [output.name for output in outputs if output.name not in known]
     if unknown:
         raise UserError(f"model '{model}' has no output '{unknown[0]}' (its outputs: {', '.join(sorted(known)) or 'none'})")
     return client.infer(model, inputs, version, outputs)
+
+
+def split_fields(fields: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """A form's fields (one per input: `random`, `zero`, a JSON literal, @file or a string) as
+    the values given and the inputs to fill; an empty field is random."""
+    given, fills = {}, {}
+    for name, text in fields.items():
+        if text.strip().lower() in ("", *FILLS):
+            fills[name] = text.strip().lower() or FILLS[0]
+        else:
+            given[name] = text
+    return given, fills
 
 
 # -- one input's values ------------------------------------------------------------------------

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.errors import UserError
-from services.inference.protocol import ClassifyRequest, Health, InferenceClient, ModelIndexEntry, Scaling, ServerMetadata, image_files
+from services.inference.protocol import (
+    ClassifyRequest,
+    Health,
+    InferenceClient,
+    ModelIndexEntry,
+    ModelMetadata,
+    Scaling,
+    ServerMetadata,
+    image_files,
+)
 
 
 @dataclass(frozen=True)
@@ -41,12 +50,18 @@ def classify_request(
     return ClassifyRequest(model, tuple(images), version, top_k, scaling, batch_size, concurrency)
 
 
-def is_image_classifier(client: InferenceClient, model: str, version: str = "") -> bool:
+def max_batch_size(client: InferenceClient, model: str, version: str = "") -> int:
+    return int(str(client.model_config(model, version).get("max_batch_size", 0) or 0))
+
+
+def looks_like_image_classifier(metadata: ModelMetadata, max_batch: int) -> bool:
     """What image_client would take: one input of three dimensions past the batch, one FP32
     output. Front ends offer classification only then, and one generic inference otherwise."""
-    metadata = client.model_metadata(model, version)
     if len(metadata.inputs) != 1 or len(metadata.outputs) != 1 or metadata.outputs[0].datatype != "FP32":
         return False
-    batching = int(str(client.model_config(model, version).get("max_batch_size", 0) or 0)) > 0
-    return len(metadata.inputs[0].shape) - batching == 3
+    return len(metadata.inputs[0].shape) - (max_batch > 0) == 3
+
+
+def is_image_classifier(client: InferenceClient, model: str, version: str = "") -> bool:
+    return looks_like_image_classifier(client.model_metadata(model, version), max_batch_size(client, model, version))
 

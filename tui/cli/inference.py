@@ -26,6 +26,7 @@ from services.usecases.infer import FILLS, infer, parse_input_flags, parse_outpu
 from services.usecases.inference import check_server, classify_request
 from services.usecases.server import find_server
 from tui.cli.output import aligned, warn
+from tui.render import OUTPUT_COLUMNS, output_rows
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
@@ -126,18 +127,6 @@ def cmd_classify(ctx: Context) -> int:
     return 1 if any(result.error for result in results) else 0
 
 
-PREVIEW_VALUES = 8
-
-
-def preview(array: object) -> str:
-    """The first values of an output (strings quoted), and how many there are when not all show."""
-    import numpy as np
-
-    flat = np.asarray(array).reshape(-1)
-    shown = [f'"{item.decode("utf-8", errors="replace")}"' if isinstance(item, bytes) else f"{item:.6g}" if isinstance(item, np.floating) else str(item) for item in flat[:PREVIEW_VALUES]]
-    return " ".join(shown) + (f" … ({flat.size} values)" if flat.size > PREVIEW_VALUES else "")
-
-
 def cmd_infer(ctx: Context) -> int:
     args = ctx.args
     if (args.output == "npz") != (args.npz_file is not None):
@@ -153,8 +142,7 @@ def cmd_infer(ctx: Context) -> int:
         ctx.print(f"saved {len(result.outputs)} output(s) of {result.model} to {args.npz_file}")
     else:
         ctx.print(f"model {result.model} version {result.version or '-'}: {len(result.outputs)} output(s) in {result.latency_ms:.1f} ms")
-        rows = [(output.name, output.datatype, str(list(output.shape)), preview(output.array)) for output in result.outputs]
-        for line in aligned(("OUTPUT", "DATATYPE", "SHAPE", "VALUES"), rows):
+        for line in aligned(OUTPUT_COLUMNS, output_rows(result)):
             ctx.print(line)
     return 0
 

@@ -31,6 +31,7 @@ from services.inference.protocol import (
     ClassifyRequest,
     ClassifyResult,
     Endpoint,
+    InferResult,
     ModelMetadata,
     Scaling,
     TensorSpec,
@@ -39,13 +40,17 @@ from services.inference.protocol import (
 from services.inference.thumbnail import thumbnail_pixels
 from services.perf.history import SERVER, StatsHistory
 from services.text import visible
-from services.usecases.inference import ServerReport, check_server, classify_request
+from services.usecases.infer import infer, split_fields
+from services.usecases.inference import ServerReport, check_server, classify_request, looks_like_image_classifier, max_batch_size
 from services.usecases.server import Server, find_server
 from services.usecases.stats import StatsReader, StatsReading
 from tui.panels.base import Panel
+from tui.render import OUTPUT_COLUMNS, output_rows
+from tui.screens.infer_form import InferForm
 from widgets.classification_card import ClassificationCard, ClassRow
 from widgets.filter_bar import FilterBar
 from widgets.inert import inert
+from widgets.infer_card import InferCard
 from widgets.key_scroll import KeyScroll
 from widgets.model_stats import stats_table
 from widgets.notice import NoticeKind
@@ -57,6 +62,7 @@ SCALINGS = list(Scaling)
 MAX_TOP_K = 10
 STATS_POLL_S = 1.0
 STATS_SAMPLES = 180  # three minutes of seconds
+HISTORY = 5  # generic inference cards kept, newest first
 COMPACT_BELOW_ROWS = 30  # a shorter terminal gets one-line server and classify boxes, cards without thumbnails
 
 
@@ -87,6 +93,7 @@ class InferencePanel(Panel):
 
     BINDINGS = [
         Binding("c", "classify", "Classify", tooltip="classify the chosen images with the chosen model, top-k as image_client"),
+        Binding("I", "infer", "Infer", tooltip="one request to the chosen model: its inputs in a form made from its metadata"),
         Binding("o", "pick_images", "Images", tooltip="choose the images (a file or a directory)"),
         Binding("s", "cycle_scaling", "Scaling", tooltip="INCEPTION, VGG or no preprocessing"),
         Binding("i", "toggle_protocol", "HTTP/gRPC", tooltip="talk to the server over HTTP or gRPC"),
@@ -111,6 +118,12 @@ class InferencePanel(Panel):
     @dataclass
     class ModelRead(Message):
         metadata: ModelMetadata
+        max_batch_size: int
+
+    @dataclass
+    class Inferred(Message):
+        result: InferResult
+        sent: str
 
     @dataclass
     class Answered(Message):
@@ -135,6 +148,9 @@ class InferencePanel(Panel):
         self._stats = StatsHistory(STATS_SAMPLES)
         self._stats_reader: StatsReader | None = None
         self._report: ServerReport | None = None
+        self._max_batch = 0
+        self._last_form: InferForm | None = None
+        self._requests = 0  # numbers the history's cards
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="server-box", classes="box")
@@ -247,6 +263,11 @@ class InferencePanel(Panel):
         rows = [Row(f"{entry.name}/{entry.version}", (entry.name, entry.version, model_state_text(entry.state), entry.reason)) for entry in models]
         self.query_one(ResourceTable).set_rows(rows)
         ready_models = [entry.name for entry in models if entry.state == "READY"]
+        if self._settings.model is not None and self._settings.model not in ready_models:  # another server, another repository
+            self._settings = replace(self._settings, model=None)
+            self._model_metadata = None
+            self._render_classify_box()
+            self.refresh_bindings()
         if self._settings.model is None and ready_models:
             self._choose_model(CLASSIFIER if CLASSIFIER in ready_models else ready_models[0])
 
@@ -312,15 +333,22 @@ class InferencePanel(Panel):
 
     @work(thread=True, exclusive=True, group="inference-model", exit_on_error=False)
     def _read_model(self, endpoint: Endpoint, model: str) -> None:
-        factory = self.services.inference
-        assert factory is not None
-        self.post_message(self.ModelRead(factory(endpoint).model_metadata(model)))
+        client = self.services.inference_client(endpoint)
+        self.post_message(self.ModelRead(client.model_metadata(model), max_batch_size(client, model)))
 
     @on(ModelRead)
     def _model_read(self, message: ModelRead) -> None:
         if message.metadata.name == self._settings.model:
             self._model_metadata = message.metadata
+            self._max_batch = message.max_batch_size
             self._render_classify_box()
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`c` is offered only for a model image_client would take; any model takes `I`."""
+        if action == "classify" and self._model_metadata is not None:
+            return looks_like_image_classifier(self._model_metadata, self._max_batch)
+        return super().check_action(action, parameters)
 
     def action_pick_images(self) -> None:
         from tui.screens.pick_images import PickImagesScreen
@@ -344,7 +372,7 @@ class InferencePanel(Panel):
     def _render_classify_box(self) -> None:
         settings = self._settings
         if self.has_class("-compact"):
-            line = Text.assemble(("classify ", "bold"), inert(settings.model or "no model yet: enter on a READY model", style="" if settings.model else "dim"))
+            line = Text.assemble(("model ", "bold"), inert(settings.model or "no model yet: enter on a READY model", style="" if settings.model else "dim"))
             line.append(f" · {settings.images_text} · {settings.scaling.value} · {self._transport.value} · top-{settings.top_k}", style="dim")
             self._show_box("#classify-box", line, one_line=True)
             return
@@ -421,6 +449,49 @@ class InferencePanel(Panel):
             self.deck.show_error(UserError("no server and model to measure yet: wait for the server, and press enter on a READY model"))
             return
         self.app.push_screen(PerfScreen(self._server.endpoint, self._settings.model))
+
+    # -- one generic inference ---------------------------------------------------------------
+
+    def action_infer(self) -> None:
+        from tui.screens.infer_form import InferScreen
+
+        if self._server is None or self._model_metadata is None:
+            self.deck.show_error(UserError("no model to send to yet: wait for the server, and press enter on a READY model"))
+            return
+        server, metadata = self._server, self._model_metadata
+
+        def chosen(form: InferForm | None) -> None:
+            if form is not None:
+                self._last_form = form
+                self.query_one("#classify-status", Static).update(inert(f"sending one request to {metadata.name}…", style="dim"))
+                self._infer(server.endpoint, metadata.name, form)
+
+        self.app.push_screen(InferScreen(metadata, self._max_batch, self._last_form), chosen)
+
+    @work(thread=True, exclusive=True, group="inference-classify", exit_on_error=False)
+    def _infer(self, endpoint: Endpoint, model: str, form: InferForm) -> None:
+        given, fills = split_fields(form.fields)
+        sent = ", ".join(f"{name}={fills.get(name) or given[name]}" for name in form.fields) + (f" · batch {form.batch_size}" if form.batch_size else "")
+        try:
+            result = infer(self.services.inference_client(endpoint), model, given=given, fills=fills, batch_size=form.batch_size)
+        except UserError as error:
+            self.post_message(self.RunEnded(f"stopped: {error.message}"))
+            return
+        self.post_message(self.Inferred(result, sent))
+
+    @on(Inferred)
+    def _inferred(self, message: Inferred) -> None:
+        """Newest first; the last few requests stay as the history, a classification's cards go."""
+        result = message.result
+        self._requests += 1
+        results = self.query_one("#results", KeyScroll)
+        for card in results.query(ClassificationCard):
+            card.remove()
+        for card in list(results.query(InferCard))[HISTORY - 1 :]:
+            card.remove()
+        heading = f"#{self._requests} {result.model} v{result.version or '-'} · {result.latency_ms:.1f} ms"
+        results.mount(InferCard(heading, message.sent, OUTPUT_COLUMNS, output_rows(result)), before=0 if results.children else None)
+        self.query_one("#classify-status", Static).update(inert(f"{result.model} answered {len(result.outputs)} output(s) · I sends another", style="dim"))
 
     # -- classification ----------------------------------------------------------------------
 
