@@ -10,17 +10,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.text import Text
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
-KEY_NAMES = {"escape": "esc", "enter": "enter", "ctrl+s": "ctrl+s"}
+KEY_NAMES = {"escape": "esc", "question_mark": "?"}
 
 
-def hint_text(bindings: Iterable[Binding], extra: Iterable[tuple[str, str]] = ()) -> Text:
-    """`ctrl+s Apply · esc Cancel`: each shown binding's first key and description, then `extra`."""
-    pairs = [(KEY_NAMES.get(binding.key.split(",")[0], binding.key.split(",")[0]), binding.description) for binding in bindings if binding.show]
+def hint_text(bindings: Iterable[BindingType], extra: Iterable[tuple[str, str]] = ()) -> Text:
+    """`ctrl+s Apply · esc Cancel`: `extra` (what enter does) first, then each shown binding's keys
+    and description, submitting keys before the rest as the dialog lists them."""
+    pairs = [
+        ("/".join(KEY_NAMES.get(key, key) for key in binding.key.split(",")), binding.description)
+        for binding in bindings
+        if isinstance(binding, Binding) and binding.show and binding.description
+    ]
+    merged: dict[str, str] = {}  # description → keys: `enter/ctrl+s Send`, not the action twice
+    for key, description in [*extra, *pairs]:
+        merged[description] = f"{merged[description]}/{key}" if description in merged else key
     text = Text()
-    for index, (key, description) in enumerate([*pairs, *extra]):
+    for index, (description, key) in enumerate(merged.items()):
         if index:
             text.append(" · ", style="dim")
         text.append(key, style="bold")
@@ -28,14 +36,18 @@ def hint_text(bindings: Iterable[Binding], extra: Iterable[tuple[str, str]] = ()
     return text
 
 
-class KeyHint(Static):
+class DialogFooter(Static):
+    """The dialog's keys on the screen's bottom line, where the app's footer would be."""
+
     DEFAULT_CSS = """
-    KeyHint {
+    DialogFooter {
+        dock: bottom;
+        width: 100%;
         height: 1;
-        margin-top: 1;
-        color: $text-muted;
+        padding: 0 1;
+        background: $panel;
     }
     """
 
-    def __init__(self, bindings: Iterable[Binding], extra: Iterable[tuple[str, str]] = ()) -> None:
-        super().__init__(hint_text(bindings, extra), classes="key-hint")
+    def __init__(self, bindings: Iterable[BindingType], extra: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__(hint_text(bindings, extra))

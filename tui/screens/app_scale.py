@@ -17,6 +17,7 @@ from textual.widgets import Input, Label, Static
 from services.apps.protocol import AutomaticScaling, FixedScaling, Scaling, scaling_summary
 from services.errors import UserError
 from services.usecases.apps import scaling_from_flags
+from tui.screens.dialog import DialogKeys
 from widgets.inert import inert
 
 METRICS_URL = "http://<SELF>:8002/metrics"
@@ -57,7 +58,8 @@ def scaling_from_fields(values: dict[str, str], keep: Scaling | None = None) -> 
     )  # fmt: skip
 
 
-class AppScaleScreen(ModalScreen[Scaling | None]):
+class AppScaleScreen(DialogKeys, ModalScreen[Scaling | None]):
+    ENTER = "Apply"
     """Dismisses with the new strategy, or None; `enter` in any field applies."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "apply", "Apply")]

@@ -8,10 +8,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui.screens.dialog import DialogKeys
 from widgets.inert import inert
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(DialogKeys, ModalScreen[bool]):
     """Answers True only on an explicit yes; `esc`, `n` and "Cancel" all answer False."""
 
     BINDINGS = [

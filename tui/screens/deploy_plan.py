@@ -19,6 +19,7 @@ from textual.widgets import Input, Label, Static
 from services.errors import UserError
 from services.pipeline.commands import shown_path
 from services.pipeline.plan import DeployPlan, field_label
+from tui.screens.dialog import DialogKeys
 from widgets.check_box import CheckBox
 
 PATH_FIELDS = ("repository", "images", "build_context")  # shown relative to here, kept absolute
@@ -37,7 +38,7 @@ HINTS = {
 }
 
 
-class DeployPlanScreen(ModalScreen[DeployPlan | None]):
+class DeployPlanScreen(DialogKeys, ModalScreen[DeployPlan | None]):
     BINDINGS = [Binding("ctrl+s", "keep", "Keep"), Binding("escape", "drop", "Cancel")]
 
     def __init__(self, plan: DeployPlan) -> None:

@@ -13,8 +13,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
+from tui.screens.dialog import DialogKeys
 
-class DockerfileEditScreen(ModalScreen[str | None]):
+
+class DockerfileEditScreen(DialogKeys, ModalScreen[str | None]):
     BINDINGS = [
         Binding("ctrl+s", "keep", "Keep"),
         Binding("ctrl+o", "external", "In $EDITOR"),  # ctrl+e is the text area's end of line

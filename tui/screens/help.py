@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.keys import KeyGroup, key_groups
+from tui.screens.dialog import DialogKeys
 
 
 def group_table(group: KeyGroup) -> Table:
@@ -22,7 +23,7 @@ def group_table(group: KeyGroup) -> Table:
     return table
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(DialogKeys, ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def __init__(self, first: str | None = None) -> None:

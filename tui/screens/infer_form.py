@@ -17,8 +17,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from services.inference.protocol import ModelMetadata
+from tui.screens.dialog import DialogKeys
 from widgets.inert import inert
-from widgets.key_hint import KeyHint
 
 VALUE_HINT = "random · zero · [JSON] · @file.npy · text for BYTES"
 
@@ -31,7 +31,8 @@ class InferForm:
     batch_size: int | None = None
 
 
-class InferScreen(ModalScreen[InferForm | None]):
+class InferScreen(DialogKeys, ModalScreen[InferForm | None]):
+    ENTER = "Send"
     BINDINGS = [Binding("ctrl+s", "send", "Send"), Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, metadata: ModelMetadata, max_batch_size: int, last: InferForm | None = None) -> None:
@@ -57,7 +58,6 @@ class InferScreen(ModalScreen[InferForm | None]):
                     yield Input(str(batch), id="infer-batch")
                 yield Static(f"1 to {self._max_batch} (max_batch_size)", classes="hint")
             yield Static(id="infer-error")
-            yield KeyHint(self.BINDINGS)
 
     def on_mount(self) -> None:
         self.query(Input).first().focus()

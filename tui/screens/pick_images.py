@@ -12,9 +12,10 @@ from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Static
 
 from services.demo import SAMPLES_DIR
+from tui.screens.dialog import DialogKeys
 
 
-class PickImagesScreen(ModalScreen[Path | None]):
+class PickImagesScreen(DialogKeys, ModalScreen[Path | None]):
     """`enter` on a file takes it, `u` takes the highlighted directory, `s` the samples;
     a path typed in the box and submitted wins over the tree."""
 

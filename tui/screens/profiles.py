@@ -29,6 +29,7 @@ from services import locations
 from services.config import Profile
 from services.errors import UserError
 from services.usecases.profiles import CheckResult, check_profile
+from tui.screens.dialog import DialogKeys
 from widgets.inert import inert
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def check_text(name: str, results: list[CheckResult], done: bool) -> Group:
     return Group(Text.assemble((f"check of {name}", "bold"), "" if done else "  (checking…)"), grid)
 
 
-class ProfileScreen(ModalScreen[str | None]):
+class ProfileScreen(DialogKeys, ModalScreen[str | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("a", "add", "Add", tooltip="add an OVHcloud profile (saved 0600), then check it"),

@@ -8,10 +8,12 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from tui.screens.dialog import DialogKeys
 from widgets.inert import inert
 
 
-class PromptScreen(ModalScreen[str | None]):
+class PromptScreen(DialogKeys, ModalScreen[str | None]):
+    ENTER = "OK"
     """`enter` answers with the text, `esc` answers None."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]

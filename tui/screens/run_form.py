@@ -20,12 +20,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from services.errors import FieldError, UserError
+from tui.screens.dialog import DialogKeys
 from widgets.inert import inert
 
 Spec = TypeVar("Spec")
 
 
-class RunForm(ModalScreen[Spec | None], Generic[Spec]):
+class RunForm(DialogKeys, ModalScreen[Spec | None], Generic[Spec]):
     """Dismisses with the spec to run, or None."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "run", "Run")]

@@ -33,6 +33,7 @@ from services.storage.protocol import (
 )
 from services.units import human_size
 from services.usecases.uploads import MissingBucket, UploadRequest, plan_bucket_upload, run_bucket_upload
+from tui.screens.dialog import DialogKeys
 from widgets.inert import inert
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def report_text(report: ValidationReport | None) -> Text:
     return text
 
 
-class UploadScreen(ModalScreen[bool]):
+class UploadScreen(DialogKeys, ModalScreen[bool]):
     """Dismisses True when something was uploaded, so the browser refreshes."""
 
     BINDINGS = [
