@@ -171,8 +171,8 @@ async def test_n_creates_a_bucket_and_ctrl_d_deletes_it_once_empty(tmp_path: Pat
         table = app.query_one("#buckets-table", ResourceTable)
         assert store.bucket_exists(BucketRef("scratch", "LOCAL")) and table.row_count == 2
         assert any("created scratch@LOCAL" in n.message for n in app._notifications)
-        table.move_cursor(row=table.get_row_index("scratch@LOCAL"))
-        await pilot.press("u")  # on the bucket list: into the highlighted bucket
+        assert table.selected_key == "scratch@LOCAL", "the new bucket has the cursor"
+        await pilot.press("u")  # on the bucket list: into the highlighted bucket, the new one
         await pilot.pause()
         assert isinstance(app.screen, UploadScreen) and app.screen._bucket == BucketRef("scratch", "LOCAL")
         await pilot.press("escape")

@@ -240,3 +240,31 @@ async def test_start_over_asks_before_it_throws_away_the_steps_already_run() -> 
         await pilot.press("y")
         await settle(pilot)
         assert store.uploads == 2 and status_text(pilot).startswith("failed at upload"), "ran again from the start"
+
+
+async def test_commands_show_whole_and_y_copies_the_highlighted_one() -> None:
+    """At 80 columns the `ovhai job run` line wraps under itself instead of ending in `…`."""
+    from services.pipeline.commands import equivalent_command
+    from tests.conftest import fake_app
+    from widgets.step_view import StepView
+
+    app = fake_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("0")
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        import io
+
+        from rich.console import Console
+
+        serve = app.screen.query_one("#step-serve", StepView)
+        console = Console(width=serve.content_region.width, record=True, file=io.StringIO())  # as wide as on screen
+        console.print(serve.content)
+        rendered = console.export_text()
+        command = equivalent_command(demo_plan(app.services.profile), Step.SERVE, app.services.backend)
+        assert command in " ".join(rendered.replace("$ ", "").split()) and "…" not in rendered
+        serve.focus()
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.clipboard == command

@@ -118,6 +118,11 @@ class ResourceTable(DataTable[Cell]):
         row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
         return row_key.value
 
+    def select_key(self, key: str) -> None:
+        """The cursor on the row `key`, when it is shown."""
+        if key in self.rows:
+            self.move_cursor(row=self.get_row_index(key), animate=False)
+
     def _render_rows(self) -> None:
         """The cursor stays on its key; when that row is gone (deleted, stopped and dropped) it
         stays at its place, on the row that followed, so a second action never lands on the

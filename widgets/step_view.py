@@ -56,7 +56,11 @@ class StepView(Static, can_focus=True):
         parts += [Text("    " + visible(line), style="dim", no_wrap=True, overflow="ellipsis") for line in data.lines]
         if data.extra is not None:
             parts.append(data.extra)
-        if commands and data.command:
-            parts.append(Text(f"    $ {data.command}", style="italic cyan", no_wrap=True, overflow="ellipsis"))
+        if commands and data.command:  # whole, wrapped under itself: a command is there to be copied
+            command = Table.grid()
+            command.add_column(no_wrap=True, width=6)
+            command.add_column(overflow="fold")
+            command.add_row(Text("    $ ", style="italic cyan"), Text(data.command, style="italic cyan"))
+            parts.append(command)
         self.set_class(data.status == "failed", "-failed")
         self.update(Group(*parts))

@@ -121,6 +121,7 @@ class BucketsPanel(Panel):
     @dataclass
     class BucketChanged(Message):
         text: str
+        select: str | None = None  # the row to put the cursor on once the list is read again
 
     @dataclass
     class Counted(Message):
@@ -148,6 +149,7 @@ class BucketsPanel(Panel):
         self._dropped: list[str | None] = []  # start tokens of the pages dropped above the window
         self._filter = ""
         self._tree_bucket: BucketRef | None = None
+        self._select: str | None = None  # a bucket to put the cursor on once listed (see _bucket_changed)
         self._loaded_prefixes: set[str] = set()
 
     def compose_body(self) -> ComposeResult:
@@ -311,6 +313,9 @@ class BucketsPanel(Panel):
             for info in message.buckets
         ]
         self._set_rows(rows, "no buckets yet: press 0 to run the whole tutorial (upload, serve, classify), or n to create one")
+        if self._select is not None:
+            self.table.select_key(self._select)
+            self._select = None
 
     def _page_rows(self, page: ListPage, prefix: str) -> list[Row]:
         rows = [Row(PREFIX_ROW + name, ("", "DIR", name[len(prefix) :], "")) for name in page.prefixes]
@@ -489,7 +494,7 @@ class BucketsPanel(Panel):
         if store.bucket_exists(bucket):
             raise UserError(f"bucket {bucket} already exists")
         store.create_bucket(bucket)
-        self.post_message(self.BucketChanged(f"created {bucket}"))
+        self.post_message(self.BucketChanged(f"created {bucket}", select=str(bucket)))
 
     @work(thread=True, group="buckets-delete", exit_on_error=False)
     def _delete_bucket(self, bucket: BucketRef) -> None:
@@ -500,7 +505,9 @@ class BucketsPanel(Panel):
 
     @on(BucketChanged)
     def _bucket_changed(self, message: BucketChanged) -> None:
+        """A new bucket gets the cursor, so the next `u` uploads into it, not into the first row."""
         self.notify(message.text)
+        self._select = message.select
         if self.location.bucket is None:
             self.load()
 

@@ -73,6 +73,7 @@ class DeployScreen(Screen[None]):
         Binding("e", "edit", "Edit plan"),
         Binding("E", "edit_external", "Plan in $EDITOR"),
         Binding("c", "toggle_commands", "Commands"),
+        Binding("y", "copy_command", "Copy command", tooltip="copy the highlighted step's command through the terminal (OSC 52)"),
         Binding("enter", "open_panel", "Open panel"),
     ]
 
@@ -235,6 +236,14 @@ class DeployScreen(Screen[None]):
             self._status(redact(str(event.worker.error)), "bold red")
 
     # -- the rest ------------------------------------------------------------------------------
+
+    def action_copy_command(self) -> None:
+        focused = self.focused
+        if self._plan is None or not isinstance(focused, StepView) or not (focused.id or "").startswith("step-"):
+            self.notify("move to a step first (j/k)", severity="warning")
+            return
+        step = Step((focused.id or "").removeprefix("step-"))
+        self.deck.copy_text(equivalent_command(self._plan, step, self.deck.services.backend), f"the command of '{step_title(step)}'")
 
     def action_toggle_commands(self) -> None:
         self._commands = not self._commands
