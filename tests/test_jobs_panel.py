@@ -235,3 +235,28 @@ async def test_a_checkbox_says_its_state_in_its_glyph_not_only_its_colour() -> N
         assert "▐ ▌" in str(box.render()) and box.BUTTON_INNER == " "
         await pilot.click(CheckBox)
         assert box.value and "▐X▌" in str(box.render())
+
+
+async def test_a_job_asked_to_stop_says_stopping_until_its_state_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AI Training may list a stopped job as RUNNING for seconds: the row says `stopping…` meanwhile."""
+    from services.jobs.fake import FakeJobPlatform
+    from tests.conftest import settle
+    from widgets.resource_table import ResourceTable
+
+    real_stop = FakeJobPlatform.stop
+    monkeypatch.setattr(FakeJobPlatform, "stop", lambda self, job_id: None)  # the platform has not moved yet
+    app = fake_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("j", "s", "y")
+        await settle(pilot)
+        table = app.query_one("#jobs-table", ResourceTable)
+        key = table.selected_key
+        assert key is not None
+        state = str(table.get_cell(key, table.ordered_columns[3].key))
+        assert state == "RUNNING stopping…", state
+        real_stop(app.services.job_platform, key)  # type: ignore[arg-type]
+        await pilot.press("r")
+        await settle(pilot)
+        assert str(table.get_cell(key, table.ordered_columns[3].key)) == "INTERRUPTING", "the cue goes once the state moves"

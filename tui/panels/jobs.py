@@ -6,6 +6,7 @@ interrupting, slow once everything is settled.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from rich.text import Text
@@ -61,6 +62,10 @@ class JobsPanel(PolledPanel):
     columns = JOB_COLUMNS
     empty = "no jobs yet"
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._stopping: dict[str, JobState] = {}  # asked to stop: the state it had then
+
     def is_available(self) -> bool:
         return self.services.job_platform is not None
 
@@ -68,12 +73,23 @@ class JobsPanel(PolledPanel):
         return self.services.jobs().list()
 
     def moving(self, item: Job) -> bool:
-        return item.state.is_starting or item.state is JobState.INTERRUPTING
+        return item.state.is_starting or item.state is JobState.INTERRUPTING or item.id in self._stopping
 
     def row(self, item: Job, now: datetime) -> Row:
         job = item
-        cells = (job.short_id, job.name, short_image(job.spec.image), state_text(job.state), str(job.spec.gpu), human_age(job.created_at, now), job.url or "")
+        state = state_text(job.state)
+        if job.id in self._stopping:  # asked to stop, the platform has not said so yet
+            state.append(" stopping…", style="yellow")
+        cells = (job.short_id, job.name, short_image(job.spec.image), state, str(job.spec.gpu), human_age(job.created_at, now), job.url or "")
         return Row(job.id, cells)
+
+    def listed(self) -> None:
+        """A job asked to stop keeps its cue until its state moves (INTERRUPTING on AI Training)."""
+        self._stopping = {job_id: state for job_id, state in self._stopping.items() if job_id in self._items and self._items[job_id].state is state}
+
+    def _asked_to_stop(self, jobs: Sequence[Job]) -> None:
+        self._stopping.update((job.id, job.state) for job in jobs)
+        self.render_rows()
 
     def address(self, item: Job) -> str | None:
         return item.url or item.ip
@@ -111,7 +127,7 @@ class JobsPanel(PolledPanel):
             stop_job(self.services.jobs(), job)
             return f"stop requested for job {job.short_id}"
 
-        self.confirm_then_act("Stop", jobs, "RW volumes are synced back while it finalizes.", stop, "stop requested for", at_once="stopping")
+        self.confirm_then_act("Stop", jobs, "RW volumes are synced back while it finalizes.", stop, "stop requested for", at_once="stopping", on_yes=self._asked_to_stop)
 
     def action_delete(self) -> None:
         jobs = self.targets()

@@ -117,17 +117,23 @@ class PolledPanel(Panel):
         self._listed_once = True
         self.refreshed()
         self._items = {item.id: item for item in message.items}
-        now = self.deck.settings.now()
-        rows = [self.row(item, now) for item in message.items]
-        self.table.set_rows(rows)
+        self.listed()
+        self.render_rows()
         if self._select is not None and self._select in self._items:
             self.table.move_cursor(row=self.table.get_row_index(self._select), animate=False)
             self._select = None
         self._show_address()
-        if rows:
+        if self._items:
             self.notice.hide()
         else:
             self.show_notice(NoticeKind.EMPTY, self.empty)
+
+    def listed(self) -> None:
+        """A fresh listing is in `_items` (a subclass drops what it no longer needs to show)."""
+
+    def render_rows(self) -> None:
+        now = self.deck.settings.now()
+        self.table.set_rows([self.row(item, now) for item in self._items.values()])
 
     @on(DataTable.RowHighlighted)
     def _show_address(self) -> None:
@@ -151,8 +157,9 @@ class PolledPanel(Panel):
         return [item] if item is not None else []
 
     def confirm_then_act(
-        self, verb: str, items: Sequence[Any], detail: str, act: Callable[[Any], str], summary: str, at_once: str = ""
-    ) -> None:
+        self, verb: str, items: Sequence[Any], detail: str, act: Callable[[Any], str], summary: str, at_once: str = "",
+        on_yes: Callable[[Sequence[Any]], None] | None = None,
+    ) -> None:  # fmt: skip
         """Ask once ("Stop job x (id)?", "Stop 2 jobs (a, b)?"), then `act` on each item in one
         worker: one line for one, a count and what failed for many. `at_once` ("stopping") is
         said the moment the answer is yes, since the platform may take seconds to reply."""
@@ -166,6 +173,8 @@ class PolledPanel(Panel):
             if yes:
                 if at_once:
                     self.notify(f"{at_once} {names}…")
+                if on_yes is not None:
+                    on_yes(items)
                 self._act_on_all(items, act, summary)
 
         self.app.push_screen(confirm_screen(question, detail), confirmed)
