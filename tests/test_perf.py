@@ -221,3 +221,14 @@ def test_statistics_history_per_source_restarts_and_forgets_gone_replicas() -> N
     assert [sample.rate for sample in history.samples("r-0")] == [10.0]
     history.keep_only(set())
     assert history.samples("r-0") == [] and history.last("r-0") is None and history.samples() != []
+
+
+def test_without_a_range_perf_runs_concurrency_1_and_says_each_pass(server: TritonServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """As perf_analyzer: no range is concurrency 1; each window is said while the level runs."""
+    out = io.StringIO()
+    argv = ["perf", "-u", f"127.0.0.1:{server.ports.http}", "-m", "simple", "--measurement-interval", "200", "--warmup", "50", "--stability-percentage", "100"]
+    assert main(argv, env={}, out=out) == 0
+    assert out.getvalue().startswith("Concurrency 1: ") and "Concurrency 2" not in out.getvalue()
+    err = capsys.readouterr().err.splitlines()
+    started = next(index for index, line in enumerate(err) if line.startswith("triton-deck: Concurrency 1: measuring (200 ms windows until 100% stable)"))
+    assert err[started + 1].startswith("  pass [1] throughput: ") and "infer/sec, avg latency: " in err[started + 1]

@@ -20,7 +20,7 @@ from services.errors import UserError
 from services.inference.protocol import Scaling
 from services.perf.inputs import parse_shapes
 from services.perf.report import csv_text, json_document, level_header
-from services.perf.sweep import LevelDone, LevelResult, SweepConfig, SweepEnded, WindowMeasured, parse_range
+from services.perf.sweep import LevelDone, LevelResult, LevelStarted, SweepConfig, SweepEnded, WindowMeasured, parse_range
 from services.usecases.perf import perf_inputs, run_sweep
 from tui.cli.inference import server_client, server_options
 from tui.cli.interrupt import interrupt_cancels
@@ -30,11 +30,15 @@ if TYPE_CHECKING:
     from tui.cli.context import Context
 
 
+DEFAULT_CONCURRENCY = "1"  # as perf_analyzer: without a range, one request outstanding
+
+
 def sweep_config(args: argparse.Namespace) -> SweepConfig:
-    if (args.concurrency_range is None) == (args.request_rate_range is None):
-        raise UserError("give --concurrency-range START:END[:STEP] or --request-rate-range START:END[:STEP] (one of them)")
+    if args.concurrency_range is not None and args.request_rate_range is not None:
+        raise UserError("give --concurrency-range or --request-rate-range, not both")
     mode = "rate" if args.request_rate_range else "concurrency"
-    levels = parse_range(args.request_rate_range, "--request-rate-range", whole=False) if mode == "rate" else parse_range(args.concurrency_range, "--concurrency-range")
+    concurrency = args.concurrency_range or DEFAULT_CONCURRENCY
+    levels = parse_range(args.request_rate_range, "--request-rate-range", whole=False) if mode == "rate" else parse_range(concurrency, "--concurrency-range")
     for value, flag, low in ((args.measurement_interval, "--measurement-interval", 50), (args.max_trials, "--max-trials", 3), (args.batch_size, "-b", 1)):
         if value < low:
             raise UserError(f"{flag} {value} is too small: use {low} or more")
@@ -81,8 +85,10 @@ def cmd_perf(ctx: Context) -> int:
     with interrupt_cancels(cancel):
         try:
             for event in run_sweep(client, config, inputs, cancel):
-                if isinstance(event, WindowMeasured) and args.verbose:
-                    warn(f"  window {event.trial}: {event.window.throughput:.1f} infer/sec, {event.window.latency_us:.0f} usec")
+                if isinstance(event, LevelStarted):  # a level takes windows until stable: say it is under way
+                    warn(f"triton-deck: {level_header(config.mode)} {event.level:g}: measuring ({config.interval_ms} ms windows until {config.stability:g}% stable)…")
+                elif isinstance(event, WindowMeasured):
+                    warn(f"  pass [{event.trial}] throughput: {event.window.throughput:.1f} infer/sec, avg latency: {event.window.latency_us:.0f} usec")
                 elif isinstance(event, LevelDone):
                     results.append(event.result)
                     if args.output != "json":
@@ -114,7 +120,7 @@ def add_perf_commands(groups: argparse._SubParsersAction, common: argparse.Argum
     perf.add_argument("-m", "--model-name", required=True, help="name of the model")
     perf.add_argument("-x", "--model-version", default="", help="model version (default: the latest)")
     perf.add_argument("-b", "--batch-size", type=int, default=1, help="batch size of each request (default 1)")
-    perf.add_argument("--concurrency-range", metavar="START:END[:STEP]", help="requests kept outstanding, e.g. 1:8:2")
+    perf.add_argument("--concurrency-range", metavar="START:END[:STEP]", help="requests kept outstanding, e.g. 1:8:2 (default 1, as perf_analyzer)")
     perf.add_argument("--request-rate-range", metavar="START:END[:STEP]", help="requests started per second, e.g. 10:50:10")
     perf.add_argument("--measurement-interval", type=int, default=5000, metavar="MS", help="time window in ms (default 5000)")
     perf.add_argument("--measurement-request-count", type=int, metavar="N", help="count windows of N requests instead of time windows")
@@ -127,7 +133,6 @@ def add_perf_commands(groups: argparse._SubParsersAction, common: argparse.Argum
     perf.add_argument("--images", type=Path, action="append", metavar="IMAGE_OR_DIR", help="send real photos, preprocessed as classify does")
     perf.add_argument("-s", "--scaling", type=str.upper, choices=[s.value for s in Scaling], default="NONE", help="photo preprocessing (default NONE)")
     perf.add_argument("-f", "--file", type=Path, help="write the results as perf_analyzer's CSV")
-    perf.add_argument("-v", "--verbose", action="store_true", help="print every measurement window")
     server_options(perf)
     output_option(perf)
     perf.set_defaults(handler=cmd_perf)
