@@ -54,6 +54,7 @@ from services.jobs.local_store import now
 from services.jobs.local_supervisor import sync_volumes_in
 from services.jobs.local_token import local_token, server_guard_args
 from services.logs.capture import LogFile, Pump
+from services.triton.frameworks import SERVED_REPOSITORY, served_repository
 from services.triton.runtime import Ports, TritonServer, die_with_parent, prepare_runtime, signal_group, terminate_group
 
 TICK_S = 0.5
@@ -136,6 +137,7 @@ class AppSupervisor:
         self.metric_lock = threading.Lock()
         self.last_metric_problem: str | None = None
         self.token = None if self.app.spec.unsecure_http else local_token()
+        self.served_repository: Path | None = None
         self.http = Balancer(self.endpoint.http_port, NO_REPLICA)
         self.grpc = Balancer(self.endpoint.grpc_port) if self.endpoint.grpc_port else None
         self.balancers = BalancerThread([b for b in (self.http, self.grpc) if b is not None])
@@ -167,7 +169,7 @@ class AppSupervisor:
         if repository is None:
             raise UserError("tritonserver needs --model-repository=/workspace/...")
         guard = server_guard_args(self.token) if self.token else []
-        server = TritonServer(prepare_runtime(), Path(repository), self.dir / "replicas" / f"{name}.log", extra_args=guard)
+        server = TritonServer(prepare_runtime(), self.served(Path(repository)), self.dir / "replicas" / f"{name}.log", extra_args=guard)
         server.log_path.parent.mkdir(mode=0o700, exist_ok=True)
         reading, writing = os.pipe()
         try:
@@ -185,6 +187,14 @@ class AppSupervisor:
         replica.pump = Pump(reading, lambda lines: self.deliver(replica, lines), name=f"pump-{name}")
         self.replicas.append(replica)
         self.log(f"replica {name} starting (HTTP {server.ports.http}, gRPC {server.ports.grpc}, metrics {server.ports.metrics})", "app")
+
+    def served(self, repository: Path) -> Path:
+        """The repository the replicas load: made once from the synced one (ONNX models through
+        generated python-backend models), shared by every replica; a model the bundled server
+        cannot serve is refused here, before any replica starts."""
+        if self.served_repository is None:
+            self.served_repository = served_repository(repository, self.dir / SERVED_REPOSITORY, lambda line: self.log(line, "app"))
+        return self.served_repository
 
     def deliver(self, replica: ReplicaProcess, lines: list[bytes]) -> None:
         """A replica's lines: into its own log (its reason when it dies) and the app's merged one."""

@@ -32,6 +32,7 @@ from services.storage.listing import iter_objects
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions
+from services.triton.frameworks import SERVED_REPOSITORY, served_repository
 from services.triton.runtime import Ports, TritonServer, die_with_parent, path_with_this_environment, prepare_runtime, terminate_group
 
 PUMP_GRACE_S = 5  # after the process exits, for the last lines in its pipe
@@ -130,7 +131,8 @@ class Supervisor:
                 raise UserError("tritonserver needs --model-repository=/workspace/...")
             ports = Ports.pick()
             guard = [] if self.job.spec.unsecure_http else server_guard_args(local_token())
-            server = TritonServer(prepare_runtime(), Path(repository), self.dir / "log.txt", ports=ports, extra_args=guard)
+            served = served_repository(Path(repository), self.dir / SERVED_REPOSITORY, lambda line: self.log(line, "supervisor"))
+            server = TritonServer(prepare_runtime(), served, self.dir / "log.txt", ports=ports, extra_args=guard)
             process = subprocess.Popen(
                 server.command(), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
                 env=self.environment(server.runtime.environment(container_environment(os.environ))), start_new_session=True, preexec_fn=die_with_parent,

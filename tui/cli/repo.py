@@ -11,6 +11,7 @@ from services.repository import (
     ValidationReport,
     validate_repository,
 )
+from services.triton.frameworks import TARGETS, ModelServing, repository_serving
 from tui.cli.output import warn
 
 if TYPE_CHECKING:
@@ -22,14 +23,31 @@ def print_report(report: ValidationReport) -> None:
         warn(str(finding))
 
 
+def serving_lines(servings: list[ModelServing], target: str) -> list[str]:
+    """`simple_onnx: served locally through onnxruntime 1.x (CPU)`, or why it cannot be."""
+    where = "locally" if target == "local" else "on an OVHcloud GPU job"
+    return [f"{s.model}: {s.line}" if s.servable else f"{s.model}: cannot be served {where}: {s.line}" for s in servings]
+
+
 def cmd_repo_validate(ctx: Context) -> int:
-    report = validate_repository(Path(ctx.args.directory))
+    """The findings, then per model whether the target serves it and how (default target: the
+    active profile's kind): what passes here is what runs there."""
+    root = Path(ctx.args.directory)
+    report = validate_repository(root)
+    target = ctx.args.target or ctx.profile.kind.value
+    servings = repository_serving(root, target)
+    servable = all(serving.servable for serving in servings)
     if ctx.args.output == "json":
-        ctx.print_json({"root": str(report.root), "models": report.models, "ok": report.ok, "findings": [f.as_dict() for f in report.findings]})
+        ctx.print_json({
+            "root": str(report.root), "models": report.models, "ok": report.ok and servable, "findings": [f.as_dict() for f in report.findings],
+            "target": target, "serving": [{"model": s.model, "servable": s.servable, "how": s.line} for s in servings],
+        })  # fmt: skip
     else:
         print_report(report)
+        for line in serving_lines(servings, target):
+            ctx.print(line)
         ctx.print(report.summary())
-    return 0 if report.ok else 1
+    return 0 if report.ok and servable else 1
 
 
 def add_repo_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
@@ -37,5 +55,6 @@ def add_repo_commands(groups: argparse._SubParsersAction, common: argparse.Argum
     repo_commands = repo.add_subparsers(title="repo commands", metavar="ACTION", required=True)
     validate = repo_commands.add_parser("validate", parents=[common], help="check layout, config.pbtxt, versions, model files and labels")
     validate.add_argument("directory", metavar="DIR")
+    validate.add_argument("--target", choices=TARGETS, help="where it will be served: per model, can it be and how (default: the profile's kind)")
     output_option(validate)
     validate.set_defaults(handler=cmd_repo_validate)
