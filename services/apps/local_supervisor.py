@@ -52,9 +52,10 @@ from services.errors import UserError
 from services.jobs.environment import container_environment
 from services.jobs.local_store import now
 from services.jobs.local_supervisor import sync_volumes_in
-from services.jobs.local_token import local_token, server_guard_args
+from services.jobs.local_token import local_token
 from services.logs.capture import LogFile, Pump
 from services.triton.frameworks import SERVED_REPOSITORY, served_repository
+from services.triton.guard import guard_command, guard_environment, open_listeners
 from services.triton.runtime import Ports, TritonServer, die_with_parent, prepare_runtime, signal_group, terminate_group
 
 TICK_S = 0.5
@@ -168,21 +169,28 @@ class AppSupervisor:
         repository = next((w.split("=", 1)[1] for w in words if w.startswith("--model-repository=")), None)
         if repository is None:
             raise UserError("tritonserver needs --model-repository=/workspace/...")
-        guard = server_guard_args(self.token) if self.token else []
-        server = TritonServer(prepare_runtime(), self.served(Path(repository)), self.dir / "replicas" / f"{name}.log", extra_args=guard)
+        log_path = self.dir / "replicas" / f"{name}.log"
+        environment = {**prepare_runtime().environment(container_environment(os.environ)), "HOME": str(self.workspace)}
+        listeners = open_listeners() if self.token else []  # a private replica sits behind its guard (services.triton.guard)
+        ports = Ports(*(listener.getsockname()[1] for listener in listeners)) if listeners else None
+        server = TritonServer(prepare_runtime(), self.served(Path(repository)), log_path, ports=ports)
+        command = server.command()
+        if self.token is not None:
+            command, environment = guard_command(listeners, command), guard_environment(environment, self.token.reveal())
         server.log_path.parent.mkdir(mode=0o700, exist_ok=True)
         reading, writing = os.pipe()
         try:
             process = subprocess.Popen(
-                server.command(), stdout=writing, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**server.runtime.environment(container_environment(os.environ)), "HOME": str(self.workspace)},
-                start_new_session=True, preexec_fn=die_with_parent,
+                command, stdout=writing, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=environment,
+                start_new_session=True, preexec_fn=die_with_parent, pass_fds=[listener.fileno() for listener in listeners],
             )  # fmt: skip
         except BaseException:
             os.close(reading)
             raise
         finally:
             os.close(writing)
+            for listener in listeners:
+                listener.close()
         replica = ReplicaProcess(name, server, process)
         replica.pump = Pump(reading, lambda lines: self.deliver(replica, lines), name=f"pump-{name}")
         self.replicas.append(replica)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from services.confine import WORKSPACE, mount_target
 from services.errors import UserError
 from services.jobs.environment import container_environment
 from services.jobs.local_store import job_to_record, now, read_record, record_to_job, write_record
-from services.jobs.local_token import local_token, server_guard_args
+from services.jobs.local_token import local_token
 from services.jobs.log_format import JOB_SOURCE
 from services.jobs.protocol import JobState, StateChange, VolumeSpec
 from services.logs.capture import LogFile, Pump
@@ -33,6 +34,7 @@ from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions
 from services.triton.frameworks import SERVED_REPOSITORY, served_repository
+from services.triton.guard import guard_command, guard_environment, open_listeners
 from services.triton.runtime import Ports, TritonServer, die_with_parent, path_with_this_environment, prepare_runtime, terminate_group
 
 PUMP_GRACE_S = 5  # after the process exits, for the last lines in its pipe
@@ -129,14 +131,20 @@ class Supervisor:
             repository = next((w.split("=", 1)[1] for w in words if w.startswith("--model-repository=")), None)
             if repository is None:
                 raise UserError("tritonserver needs --model-repository=/workspace/...")
-            ports = Ports.pick()
-            guard = [] if self.job.spec.unsecure_http else server_guard_args(local_token())
             served = served_repository(Path(repository), self.dir / SERVED_REPOSITORY, lambda line: self.log(line, "supervisor"))
-            server = TritonServer(prepare_runtime(), served, self.dir / "log.txt", ports=ports, extra_args=guard)
-            process = subprocess.Popen(
-                server.command(), stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                env=self.environment(server.runtime.environment(container_environment(os.environ))), start_new_session=True, preexec_fn=die_with_parent,
-            )  # fmt: skip
+            environment = self.environment(prepare_runtime().environment(container_environment(os.environ)))
+            if self.job.spec.unsecure_http:
+                server = TritonServer(prepare_runtime(), served, self.dir / "log.txt")
+                process = self.popen(server.command(), output, environment)
+            else:  # behind its guard: the token checked in front, never on a command line
+                listeners = open_listeners()
+                server = TritonServer(prepare_runtime(), served, self.dir / "log.txt", ports=Ports(*(listener.getsockname()[1] for listener in listeners)))
+                try:
+                    process = self.popen(guard_command(listeners, server.command()), output, guard_environment(environment, local_token().reveal()), listeners)
+                finally:
+                    for listener in listeners:
+                        listener.close()
+            ports = server.ports
             self.job = replace(self.job, url=f"http://127.0.0.1:{ports.http}", ip="127.0.0.1", grpc_address=f"127.0.0.1:{ports.grpc}")
             return process, server
         process = subprocess.Popen(
@@ -144,6 +152,14 @@ class Supervisor:
             env=self.environment(container_environment(os.environ)), start_new_session=True, preexec_fn=die_with_parent,
         )  # fmt: skip
         return process, None
+
+    @staticmethod
+    def popen(command: list[str], output: int, environment: dict[str, str], listeners: Sequence[socket.socket] = ()) -> subprocess.Popen[bytes]:
+        """The server (or its guard, handed the listening sockets) in a session of its own."""
+        return subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, env=environment,
+            start_new_session=True, preexec_fn=die_with_parent, pass_fds=[listener.fileno() for listener in listeners],
+        )  # fmt: skip
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
