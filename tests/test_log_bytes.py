@@ -101,3 +101,62 @@ def test_a_job_dir_without_a_record_is_swept(models_bucket: BucketRef) -> None:
     old = time.time() - 60
     os.utime(half, (old, old))
     assert platform.list() == [] and not half.exists()
+
+
+def test_an_app_replica_printing_hostile_bytes_keeps_every_line_in_order(tmp_path: Path) -> None:
+    """A python-backend model that prints what real programs print while it loads: the replica's
+    lines reach the app's log whole, in order, and the app runs on."""
+    import textwrap
+
+    from services.apps.local import LocalAppPlatform
+    from services.apps.protocol import AppSpec, AppState, FixedScaling, Probe
+    from services.cancel import CancelToken
+    from services.jobs.protocol import VolumeSpec
+    from services.storage.local import LocalObjectStore
+    from services.storage.planning import plan_upload
+    from services.storage.protocol import UploadOptions
+
+    model = tmp_path / "repo" / "noisy"
+    (model / "1").mkdir(parents=True)
+    (model / "config.pbtxt").write_text(
+        'name: "noisy"\nbackend: "python"\nmax_batch_size: 0\n'
+        'input [ { name: "X" data_type: TYPE_INT32 dims: [ 1 ] } ]\noutput [ { name: "Y" data_type: TYPE_INT32 dims: [ 1 ] } ]\n'
+    )
+    (model / "1" / "model.py").write_text(textwrap.dedent("""
+        import os, sys, time
+        import triton_python_backend_utils as pb_utils
+
+        class TritonPythonModel:
+            def initialize(self, args):
+                out = os.fdopen(os.dup(1), "wb", buffering=0)
+                out.write(b'A\\x9b\\n')
+                out.write(b'split \\xe2\\x82'); time.sleep(0.3); out.write(b'\\xac done\\n')
+                out.write(b'nul \\x00 here\\n')
+                out.write(b'x' * 300_000 + b'\\n')
+                out.write(b'loaded\\n')
+
+            def execute(self, requests):
+                return [pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("Y", pb_utils.get_input_tensor_by_name(r, "X").as_numpy())]) for r in requests]
+    """))
+    store = LocalObjectStore()
+    bucket = BucketRef("noisy-models", "LOCAL")
+    store.create_bucket(bucket)
+    assert store.upload(bucket, plan_upload([str(tmp_path / "repo")], str(tmp_path / "repo") + "/"), UploadOptions(), lambda _p: None, CancelToken()).ok
+    apps = LocalAppPlatform()
+    app = apps.run(AppSpec(
+        image="local/tritonserver", command=("tritonserver", "--model-repository=/workspace/models"), name="noisy", unsecure_http=True,
+        volumes=(VolumeSpec("noisy-models", "LOCAL", "/workspace/models", "RO"),), probe=Probe("/v2/health/ready", 8000), scaling=FixedScaling(1),
+    ))  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while (running := apps.get(app.id)).state is not AppState.RUNNING and time.monotonic() < deadline:
+            assert running.state is not AppState.FAILED, running.info_message
+            time.sleep(0.3)
+        assert running.state is AppState.RUNNING
+        lines = [line.split("] ", 1)[1] for line in apps.logs(app.id) if "] " in line]
+        start = lines.index("A\ufffd")
+        assert lines[start : start + 3] == ["A\ufffd", "split € done", "nul \x00 here"]
+        cut = lines[start + 3 : start + 3 + -(-300_000 // MAX_LINE)]
+        assert "".join(cut) == "x" * 300_000 and lines[start + 3 + len(cut)] == "loaded"
+    finally:
+        apps.delete(app.id, force=True)
