@@ -58,7 +58,23 @@ TOKEN_HEADERS = (b"authorization", b"triton-grpc-protocol-authorization")
 
 def enter_private_network() -> str | None:
     """Move this process into a user and network namespace of its own with loopback up;
-    None when done, else why not (the host forbids unprivileged namespaces, say)."""
+    None when done, else why not (the host forbids unprivileged namespaces, say). Tried in a
+    child first, which says why it failed: a namespace entered but left unusable (AppArmor's
+    user-namespace rules allow the unshare and refuse what follows) cannot be left again."""
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(reading)
+        os.write(writing, (_unshare_network() or "").encode())
+        os._exit(0)
+    os.close(writing)
+    with os.fdopen(reading, "rb") as answer:
+        reason = answer.read().decode(errors="replace")
+    os.waitpid(child, 0)
+    return reason or _unshare_network()
+
+
+def _unshare_network() -> str | None:
     uid, gid = os.getuid(), os.getgid()
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) != 0:
