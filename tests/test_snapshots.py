@@ -274,6 +274,7 @@ def saved_deploy(failed: bool, interrupted: bool = False) -> None:
     }  # fmt: skip
     for index, (step, detail) in enumerate(details.items()):
         state.steps[step] = StepRecord(StepStatus.DONE, detail, seconds=0.5 + index)
+    state.steps[Step.VALIDATE].tail = [f"{model}: served locally by the python backend" for model in ("efficientnet_lite0", "simple")]
     for step in (Step.BUILD, Step.PUSH):
         state.steps[step] = StepRecord(StepStatus.SKIPPED, "the local profile runs the bundled tritonserver: no image to build")
     state.steps[Step.CLIENT] = StepRecord(StepStatus.SKIPPED, "not asked for: turn on client job in the plan (e)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from services.images.protocol import BuildFailed, BuildStep
 from services.inference.protocol import InferResult
 from services.pipeline.state import Progress
+from services.triton.frameworks import ModelServing
 
 BAR_CELLS = 30
 PREVIEW_VALUES = 8
@@ -45,4 +46,11 @@ def values_preview(array: object, count: int = PREVIEW_VALUES) -> str:
 def output_rows(result: InferResult) -> list[tuple[str, str, str, str]]:
     """One row per output, in OUTPUT_COLUMNS' order: what `infer` prints and the pane's cards show."""
     return [(output.name, output.datatype, str(list(output.shape)), values_preview(output.array)) for output in result.outputs]
+
+
+def serving_lines(servings: list[ModelServing], target: str) -> list[str]:
+    """`simple_onnx: served locally through onnxruntime 1.x (CPU)`, or why it cannot be: what
+    `repo validate`, the upload dialog and the Deploy screen say per model."""
+    where = "locally" if target == "local" else "on an OVHcloud GPU job"
+    return [f"{s.model}: {s.line}" if s.servable else f"{s.model}: cannot be served {where}: {s.line}" for s in servings]
 

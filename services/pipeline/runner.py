@@ -30,6 +30,7 @@ from services.pipeline.plan import DeployPlan, Step, skipped_reason
 from services.pipeline.state import Answer, PipelineState, PipelineStore, Progress, StepRecord, StepResult, StepStatus
 from services.repository import validate_repository
 from services.storage.protocol import BucketRef, ObjectStore, TransferProgress
+from services.triton.frameworks import repository_serving
 from services.units import human_size
 from services.usecases.apps import run_app, stop_app
 from services.usecases.images import build_image, push_image
@@ -253,10 +254,16 @@ class PipelineRunner:
     # -- the steps -----------------------------------------------------------------------------
 
     def _step_validate(self, record: StepRecord) -> None:
-        report = validate_repository(Path(self.plan.repository).expanduser())
+        root = Path(self.plan.repository).expanduser()
+        report = validate_repository(root)
         if not report.ok:
             raise UserError(f"{report.errors[0]} ({len(report.errors)} error(s): `triton-deck repo validate {self.plan.repository}`)")
+        servings = repository_serving(root, self.services.profile.kind.value)  # what the profile's servers can serve, per model
+        refused = next((serving for serving in servings if not serving.servable), None)
+        if refused is not None:
+            raise UserError(f"model '{refused.model}' cannot be served on profile '{self.services.profile.name}': {refused.line}")
         record.detail = f"{len(report.models)} model(s): {', '.join(report.models)}"
+        record.tail = [f"{serving.model}: {serving.line}" for serving in servings]
 
     def _upload(self, step: Step, record: StepRecord, source: Path, bucket: BucketRef) -> tuple[int, int]:
         store = self._store()

@@ -11,8 +11,9 @@ from services.repository import (
     ValidationReport,
     validate_repository,
 )
-from services.triton.frameworks import TARGETS, ModelServing, repository_serving
+from services.triton.frameworks import TARGETS, repository_serving
 from tui.cli.output import warn
+from tui.render import serving_lines
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
@@ -21,12 +22,6 @@ if TYPE_CHECKING:
 def print_report(report: ValidationReport) -> None:
     for finding in report.findings:
         warn(str(finding))
-
-
-def serving_lines(servings: list[ModelServing], target: str) -> list[str]:
-    """`simple_onnx: served locally through onnxruntime 1.x (CPU)`, or why it cannot be."""
-    where = "locally" if target == "local" else "on an OVHcloud GPU job"
-    return [f"{s.model}: {s.line}" if s.servable else f"{s.model}: cannot be served {where}: {s.line}" for s in servings]
 
 
 def cmd_repo_validate(ctx: Context) -> int:

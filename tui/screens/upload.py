@@ -5,7 +5,8 @@ the repository check before anything moves, live totals, and cancel.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -31,8 +32,10 @@ from services.storage.protocol import (
     TransferProgress,
     TransferResult,
 )
+from services.triton.frameworks import ModelServing, repository_serving
 from services.units import human_size
 from services.usecases.uploads import MissingBucket, UploadRequest, plan_bucket_upload, run_bucket_upload
+from tui.render import serving_lines
 from tui.screens.dialog import DialogKeys
 from widgets.inert import inert
 
@@ -42,7 +45,8 @@ if TYPE_CHECKING:
 PROGRESS_INTERVAL_S = 0.1
 
 
-def report_text(report: ValidationReport | None) -> Text:
+def report_text(report: ValidationReport | None, servings: Sequence[ModelServing] = (), target: str = "local") -> Text:
+    """The check's summary and findings, then per model whether the profile's target serves it."""
     if report is None:
         return Text("not a model repository: uploaded as plain files", style="dim")
     text = inert(report.summary(), style="bold green" if report.ok else "bold red")
@@ -50,6 +54,9 @@ def report_text(report: ValidationReport | None) -> Text:
         text.append(f"\n{finding}", style="red" if finding.severity == "error" else "yellow")
     if len(report.findings) > 6:
         text.append(f"\n… and {len(report.findings) - 6} more (triton-deck repo validate)", style="dim")
+    for serving, line in zip(servings, serving_lines(list(servings), target), strict=True):
+        text.append("\n")
+        text.append_text(inert(line, style="" if serving.servable else "red"))
     return text
 
 
@@ -65,6 +72,7 @@ class UploadScreen(DialogKeys, ModalScreen[bool]):
     class Checked(Message):
         source: str
         report: ValidationReport | None
+        servings: list[ModelServing] = field(default_factory=list)
 
     @dataclass
     class Progressed(Message):
@@ -88,6 +96,11 @@ class UploadScreen(DialogKeys, ModalScreen[bool]):
         self._cancel: CancelToken | None = None
         self._uploaded = False
         self._create_confirmed = False
+
+    @property
+    def _target(self) -> str:
+        """Where the active profile serves a repository: what the per-model lines are about."""
+        return cast("TritonDeck", self.app).services.profile.kind.value
 
     def compose(self) -> ComposeResult:
         with Vertical(id="upload-box", classes="dialog"):
@@ -136,12 +149,15 @@ class UploadScreen(DialogKeys, ModalScreen[bool]):
         path = Path(source).expanduser()
         if not path.exists():
             raise UserError(f"{source}: no such file or directory")
-        self.post_message(self.Checked(source, validate_repository(path) if looks_like_repository(path) else None))
+        if not looks_like_repository(path):
+            self.post_message(self.Checked(source, None))
+            return
+        self.post_message(self.Checked(source, validate_repository(path), repository_serving(path, self._target)))
 
     @on(Checked)
     def _checked(self, message: Checked) -> None:
         self._checked_source, self._report = message.source, message.report
-        self.query_one("#upload-report", Static).update(report_text(message.report))
+        self.query_one("#upload-report", Static).update(report_text(message.report, message.servings, self._target))
 
     def action_upload(self) -> None:
         if self._cancel is not None:
