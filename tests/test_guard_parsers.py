@@ -63,3 +63,16 @@ def test_grpc_calls_pass_with_the_token_in_one_frame_or_split_and_stop_without()
     assert calls.feed(parts) == (parts, False), "HEADERS + CONTINUATION, checked once whole"
     assert calls.feed(frame(0x1, 0x4, 5, call_headers(encoder, None))) == (b"", True)
     assert GrpcCalls(TOKEN).feed(b"GET / HTTP/1.1\r\n\r\n" + b"x" * 20) == (b"", True), "not HTTP/2: refused"
+
+
+def test_a_malformed_request_is_a_bad_request_and_a_refusal_after_answers_is_a_close() -> None:
+    from services.triton.guard import BAD_REQUEST, FORBIDDEN, REFUSAL
+
+    garbled = HttpRequests(TOKEN)
+    assert garbled.feed(b"NOT HTTP AT ALL\r\n\r\n") == (b"", True) and garbled.refusal() == BAD_REQUEST
+    fresh = HttpRequests(TOKEN)
+    fresh.feed(request("/a", None))
+    assert fresh.refusal() == FORBIDDEN % (len(REFUSAL), REFUSAL)
+    late = HttpRequests(TOKEN)
+    late.feed(request("/a", TOKEN) + request("/b", None))
+    assert late.refusal() == b"", "an answer of the server's may be on its way: the connection just closes"

@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import stat
 import time
-import urllib.error
-import urllib.request
 from dataclasses import replace
 
 import pytest
@@ -15,19 +13,9 @@ import pytest
 from services.jobs.local import LocalJobPlatform
 from services.jobs.local_token import local_token, token_path
 from services.jobs.protocol import JobState
+from tests.helpers import http_status
 from tests.test_local_jobs import DEMO_REPOSITORY, tutorial_spec, upload_demo_repository, wait_for
 from tui.cli import main
-
-
-def status(url: str, token: str | None = None) -> int:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except urllib.error.URLError:  # not listening yet
-        return 0
 
 
 def cli(*argv: str) -> tuple[int, str]:
@@ -47,12 +35,12 @@ def test_a_private_local_server_job_wants_the_token(monkeypatch: pytest.MonkeyPa
         assert stat.S_IMODE(token_path().stat().st_mode) == 0o600
         ready = f"{url}/v2/health/ready"
         for _ in range(600):  # the job is RUNNING once the process runs; the models load after
-            if status(ready, token) == 200:
+            if http_status(ready, token) == 200:
                 break
             time.sleep(0.1)
-        assert status(ready, token) == 200
-        assert status(ready) == 403 and status(ready, "not-the-token") == 403, "no token, no answer"
-        assert status(f"{url}/v2/models/efficientnet_lite0") == 403
+        assert http_status(ready, token) == 200
+        assert http_status(ready) == 403 and http_status(ready, "not-the-token") == 403, "no token, no answer"
+        assert http_status(f"{url}/v2/models/efficientnet_lite0") == 403
 
         code, out = cli("health", "--job", job.id)
         assert code == 0 and "ready" in out.lower(), out

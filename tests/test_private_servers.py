@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import replace
 
 from services.apps.local import LocalAppPlatform
@@ -17,24 +15,14 @@ from services.jobs.local import LocalJobPlatform
 from services.jobs.local_token import local_token
 from services.jobs.protocol import JobState, VolumeSpec
 from services.storage.protocol import BucketRef
+from tests.helpers import http_status
 from tests.test_local_jobs import tutorial_spec, wait_for
-
-
-def status(url: str, token: str | None = None) -> int:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except (urllib.error.URLError, ConnectionError):
-        return 0
 
 
 def ready_within(url: str, token: str, seconds: float = 90) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if status(f"{url}/v2/health/ready", token) == 200:
+        if http_status(f"{url}/v2/health/ready", token) == 200:
             return True
         time.sleep(0.2)
     return False
@@ -78,8 +66,8 @@ def test_no_token_on_any_command_line_and_the_guard_checks_both_protocols(models
         assert token not in arguments, "no token on any command line"
 
         for url in (job_url, running.url):
-            assert status(f"{url}/v2/health/ready") == 403 and status(f"{url}/v2/health/ready", "not-the-token") == 403
-            assert status(f"{url}/v2/models/simple", token) == 200
+            assert http_status(f"{url}/v2/health/ready") == 403 and http_status(f"{url}/v2/health/ready", "not-the-token") == 403
+            assert http_status(f"{url}/v2/models/simple", token) == 200
         job_grpc = jobs.get(job.id).grpc_address
         assert job_grpc is not None
         for address in (job_grpc, running.grpc_address):

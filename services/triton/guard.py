@@ -119,9 +119,25 @@ class HttpRequests:
         self.held: list[bytes] = []
         self.checked = False
         self.forwarded_any = False
+        self.malformed = False
+
+    starting = STARTING  # what a client hears while the server inside is not listening yet
+
+    def refusal(self) -> bytes:
+        """What the client is told when refused: only where nothing of the server's went before it."""
+        if self.forwarded_any:
+            return b""
+        return BAD_REQUEST if self.malformed else FORBIDDEN % (len(REFUSAL), REFUSAL)
 
     def feed(self, data: bytes) -> tuple[bytes, bool]:
         """What may be passed on now, and whether the request was refused (closing the connection)."""
+        try:
+            return self._feed(data)
+        except h11.RemoteProtocolError:
+            self.malformed = True
+            return b"", True
+
+    def _feed(self, data: bytes) -> tuple[bytes, bool]:
         out: list[bytes] = []
         pending = data
         while True:
@@ -153,52 +169,12 @@ class HttpRequests:
         return b"".join(out), False
 
 
-async def relay_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int, expected: bytes) -> None:
-    try:
-        inner_reader, inner_writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:  # still starting: said as an ingress says it, once what was sent is read
-        try:
-            await asyncio.wait_for(reader.read(READ), 1.0)
-        except (TimeoutError, ConnectionError):
-            pass
-        writer.write(STARTING)
-        await writer.drain()
-        writer.close()
-        return
-    back = asyncio.create_task(pipe(inner_reader, writer))
-    requests = HttpRequests(expected)
-    try:
-        while data := await reader.read(READ):
-            try:
-                allowed, refused = requests.feed(data)
-            except h11.RemoteProtocolError:
-                allowed, refused = b"", True
-                if not requests.forwarded_any:
-                    writer.write(BAD_REQUEST)
-                    return
-            if allowed:
-                inner_writer.write(allowed)
-                await inner_writer.drain()
-            if refused:
-                if not requests.forwarded_any:  # nothing of the server's on this connection to interleave with
-                    writer.write(FORBIDDEN % (len(REFUSAL), REFUSAL))
-                    await writer.drain()
-                return
-        if inner_writer.can_write_eof():
-            inner_writer.write_eof()
-        await back
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        back.cancel()
-        inner_writer.close()
-        writer.close()
-
-
 class GrpcCalls:
     """Client-to-server frames of one HTTP/2 connection: a header block that opens a call is
     decoded (the decoder sees every block, in order, as the server's does) and checked
     before its frames pass; every other frame passes as it is."""
+
+    starting = b""  # HTTP/2 has no answer before the preface: the connection closes
 
     def __init__(self, expected: bytes) -> None:
         self.expected = expected
@@ -240,6 +216,9 @@ class GrpcCalls:
                 self.block, self.fragments = [], []
         return b"".join(out), False
 
+    def refusal(self) -> bytes:
+        return b""  # frames of our own would break the connection's HPACK state: it closes
+
     @staticmethod
     def _fragment(payload: bytes, kind: int, flags: int) -> bytes:
         if kind == CONTINUATION:
@@ -259,21 +238,31 @@ class GrpcCalls:
         return any(name in TOKEN_HEADERS and authorized(value, self.expected) for name, value in headers)
 
 
-async def relay_grpc(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int, expected: bytes) -> None:
+async def relay_checked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int, client: HttpRequests | GrpcCalls) -> None:
+    """The client's bytes through `client`'s check, the server's answers back as they are."""
     try:
         inner_reader, inner_writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
+    except OSError:  # still starting: said as an ingress says it, once what was sent is read
+        if client.starting:
+            try:
+                await asyncio.wait_for(reader.read(READ), 1.0)
+            except (TimeoutError, ConnectionError):
+                pass
+            writer.write(client.starting)
+            await writer.drain()
         writer.close()
         return
     back = asyncio.create_task(pipe(inner_reader, writer))
-    calls = GrpcCalls(expected)
     try:
         while data := await reader.read(READ):
-            allowed, refused = calls.feed(data)
+            allowed, refused = client.feed(data)
             if allowed:
                 inner_writer.write(allowed)
                 await inner_writer.drain()
             if refused:
+                if refusal := client.refusal():
+                    writer.write(refusal)
+                    await writer.drain()
                 return
         if inner_writer.can_write_eof():
             inner_writer.write_eof()
@@ -284,6 +273,14 @@ async def relay_grpc(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
         back.cancel()
         inner_writer.close()
         writer.close()
+
+
+async def relay_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int, expected: bytes) -> None:
+    await relay_checked(reader, writer, port, HttpRequests(expected))
+
+
+async def relay_grpc(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int, expected: bytes) -> None:
+    await relay_checked(reader, writer, port, GrpcCalls(expected))
 
 
 async def relay_plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int, _expected: bytes) -> None:
