@@ -310,3 +310,62 @@ def test_a_local_job_and_app_serve_an_onnx_repository_and_refuse_a_plan(tmp_path
         for job_id in (served.id, refused.id):
             jobs.delete(job_id, force=True)
         apps.delete(app.id, force=True)
+
+
+SEQUENCE_CONFIG = """name: "seq_onnx"
+platform: "onnxruntime_onnx"
+max_batch_size: 4
+sequence_batching {
+  max_sequence_idle_microseconds: 5000000
+  control_input [
+    { name: "START" control [ { kind: CONTROL_SEQUENCE_START fp32_false_true: [ 0, 1 ] } ] },
+    { name: "END" control [ { kind: CONTROL_SEQUENCE_END fp32_false_true: [ 0, 1 ] } ] },
+    { name: "READY" control [ { kind: CONTROL_SEQUENCE_READY fp32_false_true: [ 0, 1 ] } ] },
+    { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ] }
+  ]
+}
+input [ { name: "INPUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
+output [ { name: "OUTPUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
+"""
+
+
+def test_sequence_batching_delivers_the_control_inputs_as_the_real_backend_does(tmp_path: Path) -> None:
+    """OUTPUT = INPUT·READY + 1000·START + 100·END + CORRID, run by onnxruntime on what Triton's
+    sequence batcher hands the model: two sequences interleaved answer what the framework
+    computes on the control values a GPU server's onnxruntime backend would get."""
+    import tritonclient.grpc as grpcclient
+
+    nodes = [
+        helper.make_node("Mul", ["INPUT", "READY"], ["ready_input"]),
+        helper.make_node("Mul", ["START", "k1000"], ["start_part"]),
+        helper.make_node("Mul", ["END", "k100"], ["end_part"]),
+        helper.make_node("Cast", ["CORRID"], ["corrid_float"], to=TensorProto.FLOAT),
+        helper.make_node("Sum", ["ready_input", "start_part", "end_part", "corrid_float"], ["OUTPUT"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "seq",
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", 1]) for name in ("INPUT", "START", "END", "READY")]
+        + [helper.make_tensor_value_info("CORRID", TensorProto.UINT64, ["batch", 1])],
+        [helper.make_tensor_value_info("OUTPUT", TensorProto.FLOAT, ["batch", 1])],
+        initializer=[helper.make_tensor("k1000", TensorProto.FLOAT, [], [1000.0]), helper.make_tensor("k100", TensorProto.FLOAT, [], [100.0])],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (tmp_path / "repo" / "seq_onnx" / "1").mkdir(parents=True)
+    onnx.save(model, str(tmp_path / "repo" / "seq_onnx" / "1" / "model.onnx"))
+    (tmp_path / "repo" / "seq_onnx" / "config.pbtxt").write_text(SEQUENCE_CONFIG)
+    served = served_repository(tmp_path / "repo", tmp_path / "served", lambda _line: None)
+    with TritonServer(prepare_runtime(tmp_path / "cache"), served, tmp_path / "server.log").running() as triton:
+        client = grpcclient.InferenceServerClient(f"127.0.0.1:{triton.ports.grpc}")
+        sequences = {11: [1.0, 2.0, 3.0], 22: [10.0, 20.0, 30.0]}
+        answers: dict[int, list[float]] = {11: [], 22: []}
+        for step in range(3):
+            for corrid, values in sequences.items():
+                tensor = grpcclient.InferInput("INPUT", [1, 1], "FP32")
+                tensor.set_data_from_numpy(np.array([[values[step]]], dtype=np.float32))
+                answer = client.infer("seq_onnx", [tensor], sequence_id=corrid, sequence_start=step == 0, sequence_end=step == 2)
+                answers[corrid].append(float(answer.as_numpy("OUTPUT")[0][0]))
+        client.close()
+    for corrid, values in sequences.items():
+        expected = [value + 1000 * (step == 0) + 100 * (step == 2) + corrid for step, value in enumerate(values)]
+        assert answers[corrid] == expected, (corrid, answers[corrid])
