@@ -369,3 +369,26 @@ def test_sequence_batching_delivers_the_control_inputs_as_the_real_backend_does(
     for corrid, values in sequences.items():
         expected = [value + 1000 * (step == 0) + 100 * (step == 2) + corrid for step, value in enumerate(values)]
         assert answers[corrid] == expected, (corrid, answers[corrid])
+
+
+def test_a_broken_onnx_file_fails_the_server_with_a_one_line_reason(tmp_path: Path) -> None:
+    """As on a GPU server (Triton exits when a model fails to load): the reason the job or app
+    shows is onnxruntime's, on one line, not the python stub's traceback."""
+    import subprocess
+
+    model = tmp_path / "repo" / "broken"
+    (model / "1").mkdir(parents=True)
+    (model / "1" / "model.onnx").write_bytes(b"this is not an onnx file")
+    (model / "config.pbtxt").write_text(config("broken", "max_batch_size: 8\n" + SIMPLE_IO % {"t": "INT32"}))
+    served = served_repository(tmp_path / "repo", tmp_path / "served", lambda _line: None)
+    server = TritonServer(prepare_runtime(tmp_path / "cache"), served, tmp_path / "server.log")
+    runtime = server.runtime
+    with (tmp_path / "server.log").open("wb") as log:
+        process = subprocess.Popen(server.command(), stdout=log, stderr=subprocess.STDOUT, env=runtime.environment())
+        try:
+            process.wait(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    reason = server.log_tail()
+    assert process.returncode != 0 and "onnxruntime cannot load model.onnx" in reason and "Traceback" not in reason and "\n" not in reason, reason

@@ -54,7 +54,10 @@ class TritonPythonModel:
         self.reshape = {item["name"]: [int(d) for d in item["reshape"]["shape"]] for item in config.get("input", []) if item.get("reshape")}
         self.outputs = [(item["name"], pb_utils.triton_string_to_numpy(item["data_type"])) for item in config.get("output", [])]
         options = onnxruntime.SessionOptions()
-        self.session = onnxruntime.InferenceSession(os.path.join(version_dir, served["file"]), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(os.path.join(version_dir, served["file"]), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # noqa: BLE001 - onnxruntime's reason, as the model's one-line UNAVAILABLE reason
+            raise pb_utils.TritonModelException(f"onnxruntime cannot load {served['file']}: {_one_line(error)}") from None
         self.input_names = [item.name for item in self.session.get_inputs()]
         known = {item.name for item in self.session.get_outputs()}
         missing = [name for name, _ in self.outputs if name not in known]
