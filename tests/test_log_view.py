@@ -145,7 +145,7 @@ async def test_search_highlights_and_jumps_between_matches() -> None:
         pane = await open_logs(app, pilot, job, 300)
         await pilot.press("slash", *"error", "enter")
         await pilot.pause(0.2)
-        assert pane.view.query == "error"
+        assert pane.view.needle == "error"
         first = pane.view.current_match
         assert first in (40, 210) and not pane.following
         await pilot.press("n")
@@ -268,11 +268,11 @@ async def test_end_resumes_following_and_esc_clears_a_search_before_leaving() ->
         assert pane.following, "End resumes FOLLOW, as G does and KEYS.md says"
         await pilot.press("slash", *"error", "enter")
         await pilot.pause(0.2)
-        assert pane.view.query == "error" and pane.view.current_match == 40
+        assert pane.view.needle == "error" and pane.view.current_match == 40
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, JobLogScreen), "esc first clears the search"
-        assert pane.view.query == "" and pane.view.current_match is None
+        assert pane.view.needle == "" and pane.view.current_match is None
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, JobLogScreen), "then leaves"

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -276,7 +276,7 @@ class TritonDeck(App[None]):
 
         self.push_screen(HelpScreen(current_group_title(self.screen, self.active_panel)))
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette, most useful first: the shown panel's actions, then going elsewhere, then
         the other panels' actions, profiles, and Textual's own commands last. Each says what it
         does and its key."""

@@ -62,7 +62,7 @@ def key_groups() -> list[KeyGroup]:
     groups = [KeyGroup("Everywhere", _rows(TritonDeck.BINDINGS)), KeyGroup("Lists", _rows([*ResourceTable.BINDINGS, *FilterBar.BINDINGS]))]
     groups += [KeyGroup(panel_group_title(panel), _rows(panel.load().BINDINGS)) for panel in PANEL_ENTRIES]
     for screen in SCREEN_ENTRIES:
-        bindings = [binding for source in screen.binding_sources() for binding in source.BINDINGS]
+        bindings = [binding for source in screen.binding_sources() for binding in getattr(source, "BINDINGS", ())]
         groups.append(KeyGroup(screen_group_title(screen), _rows(bindings)))
     return groups
 

@@ -10,6 +10,6 @@ from textual.widgets import Checkbox
 
 
 class CheckBox(Checkbox):
-    @property  # type: ignore[override]
-    def BUTTON_INNER(self) -> str:  # noqa: N802 (the name Textual's ToggleButton reads)
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802 (the name Textual's ToggleButton reads)
         return "X" if self.value else " "

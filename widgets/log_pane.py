@@ -152,7 +152,7 @@ class LogPane(Vertical):
         self.query_one(FilterBar).open()
 
     def _search(self, backwards: bool) -> None:
-        query = self.view.query
+        query = self.view.needle
         if not query:
             self.action_search()
             return
@@ -167,7 +167,7 @@ class LogPane(Vertical):
         self._search(backwards=True)
 
     def clear_search(self) -> None:
-        self.view.query = ""
+        self.view.needle = ""
         self.view.current_match = None
         self.match = ""
         bar = self.query_one(FilterBar)
@@ -184,7 +184,7 @@ class LogPane(Vertical):
     @on(FilterBar.Updated)
     def _query_typed(self, event: FilterBar.Updated) -> None:
         event.stop()
-        self.view.query = event.text
+        self.view.needle = event.text
         self.view.current_match = None
         self.match = ""
 
@@ -192,7 +192,7 @@ class LogPane(Vertical):
     def _query_done(self, event: FilterBar.Closed) -> None:
         event.stop()
         self.view.focus()
-        if self.view.query:
+        if self.view.needle:
             self._search(backwards=False)
 
     def watch_following(self, following: bool) -> None:

@@ -61,7 +61,7 @@ class LogView(ScrollView, can_focus=True):
     def action_scroll_end(self) -> None:
         self.post_message(self.EndRequested(self))
     wrap: reactive[bool] = reactive(False)
-    query: reactive[str] = reactive("")
+    needle: reactive[str] = reactive("")  # not `query`: that is every widget's DOM query
     current_match: reactive[int | None] = reactive(None)
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -173,13 +173,13 @@ class LogView(ScrollView, can_focus=True):
             prefix_end = text.find("] ")
             if 0 < prefix_end < 40:
                 piece.stylize(_PREFIX, 0, min(width, prefix_end + 1))
-        if self.query:
+        if self.needle:
             self._highlight(piece, text, start, width, _CURRENT_MATCH if row == self.current_match else _MATCH)
         return piece
 
     def _highlight(self, piece: Text, text: str, start: int, width: int, style: Style) -> None:
         """Mark every match overlapping the visible slice; the search looks just past its edges."""
-        needle = self.query.casefold()
+        needle = self.needle.casefold()
         margin = len(needle)
         window_start = max(0, start - margin)
         window = text[window_start : start + width + margin].casefold()

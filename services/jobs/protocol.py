@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Protocol, TypeGuard, TypeVar, runtime_checkable
 
 from services.cancel import CancelToken
 from services.secrets import Secret
@@ -225,7 +225,7 @@ class LogMarker(StrEnum):
 LogItem = str | LogMarker
 
 
-def is_marker(item: LogItem) -> bool:
+def is_marker(item: LogItem) -> TypeGuard[LogMarker]:
     return isinstance(item, LogMarker)
 
 

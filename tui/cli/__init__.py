@@ -250,7 +250,7 @@ def main(
     args = parse(argv)
     ctx = Context(args, os.environ if env is None else env, out or sys.stdout, open_services)
     try:
-        return args.handler(ctx)
+        return int(args.handler(ctx))
     except UserError as error:
         warn(f"{PROG}: {redact(error.message)}")
         if args.debug:

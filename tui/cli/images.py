@@ -38,6 +38,8 @@ from tui.cli.output import shown, warn
 from tui.render import build_failure, build_step_line
 
 if TYPE_CHECKING:
+    from rich.progress import TaskID
+
     from tui.cli.context import Context
 
 
@@ -153,7 +155,7 @@ class PushReporter:
 
             self._bars = Progress(TextColumn("{task.description:<24}"), BarColumn(), DownloadColumn(), console=Console(file=stream), transient=True)
             self._total = self._bars.add_task("total", total=None)
-            self._tasks: dict[str, object] = {}
+            self._tasks: dict[str, TaskID] = {}
             self._bars.start()
 
     def __call__(self, event: LayerProgress) -> None:
@@ -164,9 +166,9 @@ class PushReporter:
             task = self._tasks[layer.layer_id]
             # The engine's words: shown, never read as Rich markup or obeyed as escapes.
             description = escape(visible(f"{layer.layer_id} {layer.status[:11]}"))
-            self._bars.update(task, description=description, total=layer.total, completed=layer.fraction * (layer.total or 1))  # type: ignore[arg-type]
+            self._bars.update(task, description=description, total=layer.total, completed=layer.fraction * (layer.total or 1))
             done, total = self._tally.bytes_known
-            self._bars.update(self._total, description=f"total {self._tally.layers_done}/{len(self._tally.layers)}", total=total or None, completed=done)  # type: ignore[arg-type]
+            self._bars.update(self._total, description=f"total {self._tally.layers_done}/{len(self._tally.layers)}", total=total or None, completed=done)
         elif self._last.get(layer.layer_id) != layer.status:
             self._last[layer.layer_id] = layer.status
             print(shown(f"{layer.layer_id}: {layer.status}", self._stream), file=self._stream)

@@ -201,7 +201,7 @@ class BucketsPanel(Panel):
     # -- the prefix tree: loaded a level at a time, as nodes open -------------------------------
 
     @property
-    def tree(self) -> Tree[str]:
+    def prefix_tree(self) -> Tree[str]:  # not `tree`: that is every widget's DOM tree
         """The tree, mounted the first time a bucket is opened (startup does not pay for it)."""
         from textual.widgets import Tree
 
@@ -215,7 +215,7 @@ class BucketsPanel(Panel):
     def _reset_tree(self, bucket: BucketRef) -> None:
         self._tree_bucket = bucket
         self._loaded_prefixes = set()
-        tree = self.tree
+        tree = self.prefix_tree
         tree.reset(str(bucket), "")
         tree.root.expand()
         self._list_prefixes(bucket, tree.root)
@@ -258,7 +258,7 @@ class BucketsPanel(Panel):
 
     def action_focus_tree(self) -> None:
         if self.location.bucket is not None:
-            self.tree.focus()
+            self.prefix_tree.focus()
 
     @work(thread=True, exclusive=True, group="buckets-list", exit_on_error=False)
     def _list_buckets(self) -> None:
@@ -571,8 +571,7 @@ class BucketsPanel(Panel):
 
     @on(Deleted)
     def _deleted(self, message: Deleted) -> None:
-        severity = "error" if message.failed else "information"
         failed = f", {message.failed} failed" if message.failed else ""
-        self.notify(f"deleted {message.count} object(s) from {message.location}{failed}", severity=severity)
+        self.notify(f"deleted {message.count} object(s) from {message.location}{failed}", severity="error" if message.failed else "information")
         if message.location == self.location:
             self.load()

@@ -138,6 +138,10 @@ class ImagesPanel(Panel):
         assert builder is not None
         self.post_message(self.EngineFound(builder.engine()))
 
+    def _relist(self) -> None:
+        """A build or push screen closed: a push may have made a registry's images change."""
+        self._list_registries()
+
     @work(thread=True, exclusive=True, group="images-registries", exit_on_error=False)
     def _list_registries(self) -> None:
         platform = self.services.job_platform
@@ -179,7 +183,7 @@ class ImagesPanel(Panel):
                 attached = f", attached to the project ({done.attached_id})" if done.attached_id else ""
                 self._registries_changed(f"registry {done.address} added{attached}", done.entry, None)
 
-        self.app.push_screen(RegistryAddScreen(), added)
+        self.app.push_screen(RegistryAddScreen(), added)  # type: ignore[arg-type]  # it dismisses with RegistryAdded, not its form's entry
 
     def action_remove_registry(self) -> None:
         key = self.query_one("#registries-table", ResourceTable).selected_key
@@ -211,7 +215,7 @@ class ImagesPanel(Panel):
         config = self.deck.config
         if added is not None:
             self.deck.config = config.with_registry(added)
-        elif removed in config.registries:
+        elif removed is not None and removed in config.registries:
             self.deck.config = config.without_registry(removed)
         self.notify(message)
         self._list_registries()
@@ -268,7 +272,7 @@ class ImagesPanel(Panel):
         from tui.screens.image_build import ImageBuildScreen
 
         screen = ImageBuildScreen(self.dockerfile, Path("."), image_name(self.spec), DEFAULT_PLATFORM, registry=self._first_registry(), start=False)
-        self.app.push_screen(screen, lambda _result: self._list_registries())
+        self.app.push_screen(screen, lambda _result: self._relist())
 
     def action_push(self) -> None:
         if not self.is_available():
@@ -276,7 +280,7 @@ class ImagesPanel(Panel):
             return
         from tui.screens.image_push import ImagePushScreen
 
-        self.app.push_screen(ImagePushScreen(image_name(self.spec), self._first_registry()), lambda _result: self._list_registries())
+        self.app.push_screen(ImagePushScreen(image_name(self.spec), self._first_registry()), lambda _result: self._relist())
 
     def action_refresh(self) -> None:
         self.reload()

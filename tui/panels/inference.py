@@ -485,10 +485,9 @@ class InferencePanel(Panel):
         result = message.result
         self._requests += 1
         results = self.query_one("#results", KeyScroll)
-        for card in results.query(ClassificationCard):
-            card.remove()
-        for card in list(results.query(InferCard))[HISTORY - 1 :]:
-            card.remove()
+        results.query(ClassificationCard).remove()
+        for older in list(results.query(InferCard))[HISTORY - 1 :]:
+            older.remove()
         heading = f"#{self._requests} {result.model} v{result.version or '-'} · {result.latency_ms:.1f} ms"
         results.mount(InferCard(heading, message.sent, OUTPUT_COLUMNS, output_rows(result)), before=0 if results.children else None)
         self.query_one("#classify-status", Static).update(inert(f"{result.model} answered {len(result.outputs)} output(s) · I sends another", style="dim"))

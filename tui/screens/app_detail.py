@@ -146,12 +146,11 @@ class AppDetailScreen(Screen[None]):
         self._app = app
         self._samples.append(ScalingSample(app.available_replicas, app.desired, app.signal))
         scaling = app.spec.scaling
-        automatic = isinstance(scaling, AutomaticScaling)
         width = max(10, self.size.width - 48)
-        chart = scaling_chart(
-            list(self._samples), width, scaling.signal_name if automatic else "signal (fixed scaling)",
-            scaling.target if automatic else None, scaling.replicas_max if automatic else MAX_REPLICAS,
-        )  # fmt: skip
+        if isinstance(scaling, AutomaticScaling):
+            chart = scaling_chart(list(self._samples), width, scaling.signal_name, scaling.target, scaling.replicas_max)
+        else:
+            chart = scaling_chart(list(self._samples), width, "signal (fixed scaling)", None, MAX_REPLICAS)
         self.query_one("#app-chart", Static).update(Group(Text("scaling, last minutes", style="bold"), chart))
         self.query_one("#app-detail", Static).update(app_table(app, self.deck.settings.now()))
         self.query_one("#app-replicas", Static).update(Group(Text("replicas", style="bold"), replicas_table(app)))

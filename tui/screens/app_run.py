@@ -14,10 +14,10 @@ from textual.widgets import Input, Label, Static
 from services.apps.document import run_command_line
 from services.apps.preset import triton_app
 from services.apps.protocol import AppSpec
-from services.errors import UserError
+from services.errors import FieldError, UserError
 from services.jobs.protocol import parse_volume
 from services.usecases.apps import scaling_from_flags
-from tui.screens.run_form import FieldError, RunForm
+from tui.screens.run_form import RunForm
 from widgets.check_box import CheckBox
 
 UNSECURE_WARNING = "⚠ --unsecure-http: anyone with the app URL can call it, no token needed."

@@ -212,7 +212,10 @@ class DeployScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="deploy", exit_on_error=False)
     def _run(self, plan: DeployPlan, fresh: bool) -> None:
         cancel = worker_token()
-        runner = PipelineRunner(self.deck.services, self.store, lambda step, record: self.post_message(self.Changed(step, _copy(record))), cancel, poll_s=self._poll_s, registries=self.deck.config.registries)
+        def changed(step: Step, record: StepRecord) -> None:
+            self.post_message(self.Changed(step, _copy(record)))
+
+        runner = PipelineRunner(self.deck.services, self.store, changed, cancel, poll_s=self._poll_s, registries=self.deck.config.registries)
         state = runner.run(plan, resume=not fresh, stop_leftovers=fresh)  # a fresh start was confirmed
         if not cancel.cancelled:
             self.post_message(self.Finished(state))

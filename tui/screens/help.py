@@ -24,7 +24,7 @@ def group_table(group: KeyGroup) -> Table:
 
 
 class HelpScreen(DialogKeys, ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
 
     def __init__(self, first: str | None = None) -> None:
         super().__init__()
@@ -37,5 +37,5 @@ class HelpScreen(DialogKeys, ModalScreen[None]):
             for group in sorted(groups, key=lambda group: group.title != self._first):  # stable: the rest keep their order
                 yield Static(group_table(group), classes="help-group")
 
-    def action_dismiss(self) -> None:
+    def action_close(self) -> None:
         self.dismiss(None)

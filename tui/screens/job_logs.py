@@ -205,8 +205,8 @@ class LogScreen(Screen[None]):
         """Only the lines that hold the searched text (less's `&`); again shows them all."""
         if self._model.grep:
             self._model.set_grep("")
-        elif self.pane.view.query:
-            self._model.set_grep(self.pane.view.query)
+        elif self.pane.view.needle:
+            self._model.set_grep(self.pane.view.needle)
             self.pane.view.current_match = None
             self.pane.match = ""
         else:
@@ -217,7 +217,7 @@ class LogScreen(Screen[None]):
 
     def _show_filters(self) -> None:
         shown = [f"from {self._model.source} only"] if self._model.source else []
-        shown += [f"only lines with '{self.pane.view.query}'"] if self._model.grep else []
+        shown += [f"only lines with '{self.pane.view.needle}'"] if self._model.grep else []
         self.pane.details = ", ".join(shown)
 
     # -- search and save ---------------------------------------------------------------------
@@ -240,7 +240,7 @@ class LogScreen(Screen[None]):
 
     def action_back(self) -> None:
         """esc clears a search (highlights and the match) before it leaves the log, as the prompt says."""
-        if self.pane.view.query:
+        if self.pane.view.needle:
             if self._model.grep:
                 self._model.set_grep("")
                 self.pane.rows_reshaped()

@@ -14,10 +14,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Checkbox, Input, Label, Static
 
-from services.errors import UserError
+from services.errors import FieldError, UserError
 from services.jobs.document import run_command_line
 from services.jobs.protocol import MAX_GPUS, JobSpec, check_image, job_resources, parse_pairs, parse_volume
-from tui.screens.run_form import FieldError, RunForm
+from tui.screens.run_form import RunForm
 from widgets.check_box import CheckBox
 
 HTTP_PORT, GRPC_PORT = 8000, 8001
