@@ -1,16 +1,18 @@
 """Where the shipped demo lives: the model repository and the sample photos.
 
-They ship with the package (`triton_deck.demo_dir()`: inside it in a wheel, beside the
-packages in a checkout), and the defaults that make them answer well (the classifier's
+They sit beside the `services` package, in a checkout as in a wheel (where `services` and
+`demo` are both inside `triton_deck/`), so the domain finds them without importing the
+distribution shim; and the defaults that make them answer well (the classifier's
 name, INCEPTION scaling) are named here once for the pane, the CLI and `triton-deck demo`.
 """
 
 from __future__ import annotations
 
-from services.inference.protocol import Scaling
-from triton_deck import demo_dir
+from pathlib import Path
 
-DEMO_DIR = demo_dir()
+from services.inference.protocol import Scaling
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 MODEL_REPOSITORY = DEMO_DIR / "model_repository"
 SAMPLES_DIR = DEMO_DIR / "samples"
 CLASSIFIER = "efficientnet_lite0"

@@ -16,9 +16,9 @@ from urllib.parse import urlencode, urlsplit
 
 from services.cancel import CancelToken
 from services.errors import UserError
-from services.jobs.log_resume import Delivered, MatchOverlap, SkipCount, Undecidable
 from services.jobs.protocol import LogItem, LogMarker
 from services.logs.lines import lines_of
+from services.logs.resume import Delivered, MatchOverlap, SkipCount, Undecidable
 from services.secrets import Secret, redact
 
 if TYPE_CHECKING:  # imported on first request: opening a profile stays cheap

@@ -12,8 +12,8 @@ import pytest
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.jobs.ai_training import AITrainingPlatform
-from services.jobs.log_resume import MatchOverlap, SkipCount, Undecidable
 from services.jobs.protocol import JobSpec, JobState, LogMarker, is_marker, parse_volume
+from services.logs.resume import MatchOverlap, SkipCount, Undecidable
 from services.secrets import Secret
 from tests.fake_ai_api import TENANT, TOKEN, FakeAITrainingAPI
 

@@ -64,7 +64,7 @@ def test_an_unknown_model_is_one_clear_error(client: InferenceClient) -> None:
 def test_generic_inference_answers_simple_and_names_a_refusal(client: InferenceClient) -> None:
     import numpy as np
 
-    from services.perf.inputs import InputData
+    from services.inference.protocol import InputData
     from services.usecases.infer import infer
 
     first = np.arange(32, dtype=np.int32).reshape(2, 16)

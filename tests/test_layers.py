@@ -46,3 +46,13 @@ def test_the_ui_reaches_clients_only_through_services() -> None:
     clients = {"boto3", "botocore", "httpx", "docker", "tritonclient", "websockets"}
     offenders = {path: names & clients for path, names in imported_modules("tui").items()}
     assert not {path: names for path, names in offenders.items() if names}
+
+
+def test_the_domain_never_imports_the_distribution_shim_and_inference_stands_below_perf() -> None:
+    """`triton_deck` is the wheel's wrapper (services find the demo beside themselves), and
+    `services.perf` builds on `services.inference`, never the other way round."""
+    found = imported_modules("services")
+    assert not {path for path, names in found.items() if "triton_deck" in names}
+    for path in (ROOT / "services" / "inference").rglob("*.py"):
+        imported = [node.module or "" for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom)]
+        assert not [name for name in imported if name.startswith("services.perf")], path

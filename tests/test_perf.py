@@ -18,11 +18,12 @@ import pytest
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.inference.protocol import Endpoint, Transport
+from services.inference.stats import Counter, ModelStats
 from services.inference.triton import TritonInferenceClient
 from services.perf.history import SERVER, StatsHistory
 from services.perf.report import CSV_COLUMNS, csv_text
 from services.perf.stability import Window, is_stable
-from services.perf.stats import Counter, ModelStats, breakdown
+from services.perf.stats import breakdown
 from services.perf.sweep import LevelDone, SweepConfig, SweepEnded, parse_range, sweep
 from services.triton.runtime import TritonServer, prepare_runtime
 from services.usecases.perf import perf_inputs, run_sweep

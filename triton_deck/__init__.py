@@ -11,18 +11,10 @@ the directory holding `services`). From a checkout nothing needs mapping.
 from __future__ import annotations
 
 import sys
-from importlib import resources
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 INSTALLED = (HERE / "services").is_dir()  # a wheel's layout; a checkout has them beside this package
-
-
-def demo_dir() -> Path:
-    """The shipped demo model repository and photos: package data in a wheel, `demo/` in a checkout."""
-    if INSTALLED:
-        return Path(str(resources.files(__name__) / "demo"))
-    return HERE.parent / "demo"
 
 
 def main() -> int:

@@ -14,6 +14,7 @@ from services.inference.protocol import (
     Endpoint,
     Health,
     InferResult,
+    InputData,
     ModelIndexEntry,
     ModelMetadata,
     OutputRequest,
@@ -21,8 +22,7 @@ from services.inference.protocol import (
     ServerMetadata,
     TensorSpec,
 )
-from services.perf.inputs import InputData
-from services.perf.stats import Counter, ModelStats
+from services.inference.stats import Counter, ModelStats
 
 EFFICIENTNET = ModelMetadata(
     name="efficientnet_lite0",

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from services.secrets import Secret
 
 if TYPE_CHECKING:
-    from services.perf.inputs import InputData
-    from services.perf.stats import ModelStats
+    import numpy.typing as npt
+
+    from services.inference.stats import ModelStats
+
 
 
 class Transport(StrEnum):
@@ -132,6 +134,15 @@ class ClassifyRequest:
     scaling: Scaling = Scaling.NONE
     batch_size: int = 1
     concurrency: int = 1  # requests in flight at once, each thread with its own client
+
+
+@dataclass(frozen=True)
+class InputData:
+    """One input tensor of a request, as it is sent."""
+
+    name: str
+    datatype: str
+    array: npt.NDArray[Any]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from services.inference.protocol import (
     Endpoint,
     Health,
     InferResult,
+    InputData,
     ModelIndexEntry,
     ModelMetadata,
     OutputRequest,
@@ -35,8 +36,7 @@ from services.inference.protocol import (
     TensorSpec,
     Transport,
 )
-from services.perf.inputs import InputData
-from services.perf.stats import ModelStats
+from services.inference.stats import ModelStats, parse_model_stats
 
 T = TypeVar("T")
 CONNECT_TIMEOUT_S = 5.0  # a job URL that does not connect in 5 s is not going to
@@ -191,8 +191,6 @@ class TritonInferenceClient:
     # -- classification ----------------------------------------------------------------------
 
     def model_stats(self, model: str, version: str = "") -> ModelStats:
-        from services.perf.stats import parse_model_stats
-
         return parse_model_stats(self._model_json("get_inference_statistics", model, version), model)
 
     def sender(self, model: str, inputs: Sequence[InputData], version: str = "", outputs: Sequence[str] = ()) -> Callable[[], None]:

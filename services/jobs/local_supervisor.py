@@ -26,9 +26,9 @@ from services.errors import UserError
 from services.jobs.environment import container_environment
 from services.jobs.local_store import job_to_record, now, read_record, record_to_job, write_record
 from services.jobs.local_token import local_token
-from services.jobs.log_format import JOB_SOURCE
 from services.jobs.protocol import JobState, StateChange, VolumeSpec
 from services.logs.capture import LogFile, Pump
+from services.logs.format import JOB_SOURCE
 from services.storage.listing import iter_objects
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload

@@ -6,7 +6,7 @@ Programs print what they like: Latin-1 file names, binary progress bars, NUL byt
 multibyte character cut across two writes, a megabyte without a newline. The rule:
 
 * a line ends at `\\n` (a `\\r` before it goes too); `\\r` inside a line stays (progress bars
-  redraw with it, see `log_format.last_frame`);
+  redraw with it, see `services.logs.format.last_frame`);
 * bytes are kept as they came until the line is shown: `decoded` replaces what is not UTF-8
   with U+FFFD, so nothing raises and every valid byte survives;
 * a line longer than `MAX_LINE` bytes is cut into pieces of at most that size, at a UTF-8

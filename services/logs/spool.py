@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 
-from services.jobs.log_format import last_frame, source_of, without_time
+from services.logs.format import last_frame, source_of, without_time
 from services.text import visible
 
 STRIDE = 256

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from services.perf.stats import ModelStats, StatsSample, stats_sample
+from services.inference.stats import ModelStats
+from services.perf.stats import StatsSample, stats_sample
 
 SERVER = ""  # the source name of the server as a whole
 

@@ -9,7 +9,6 @@ it). Photos go through exactly the preprocessing `classify` applies.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +16,13 @@ import numpy as np
 import numpy.typing as npt
 
 from services.errors import UserError
-from services.inference.protocol import Scaling, TensorSpec
+from services.inference.protocol import InputData, Scaling, TensorSpec
 
 DTYPES = {
     "BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64,
     "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64,
     "FP16": np.float16, "FP32": np.float32, "FP64": np.float64, "BYTES": np.object_,
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class InputData:
-    name: str
-    datatype: str
-    array: npt.NDArray[Any]
 
 
 def parse_shapes(words: Sequence[str]) -> dict[str, tuple[int, ...]]:

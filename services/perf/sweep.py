@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 from services.cancel import CancelToken
 from services.errors import UserError
+from services.inference.stats import ModelStats
 from services.perf.stability import Window, is_stable
-from services.perf.stats import ModelStats, ServerBreakdown, breakdown
+from services.perf.stats import ServerBreakdown, breakdown
 
 Send = Callable[[], None]  # one inference request, on the calling thread's own connection
 MAX_RATE_THREADS = 256

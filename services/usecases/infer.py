@@ -22,8 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from services.errors import UserError
-from services.inference.protocol import InferenceClient, InferResult, OutputRequest, TensorSpec
-from services.perf.inputs import DTYPES, InputData, synthetic_inputs
+from services.inference.protocol import InferenceClient, InferResult, InputData, OutputRequest, TensorSpec
+from services.perf.inputs import DTYPES, synthetic_inputs
 
 FILLS = ("random", "zero")
 INTEGER_KINDS = "iu"

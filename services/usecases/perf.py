@@ -12,8 +12,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from services.cancel import CancelToken
-from services.inference.protocol import InferenceClient, ModelMetadata, Scaling, TensorSpec, image_files
-from services.perf.inputs import InputData, image_inputs, synthetic_inputs
+from services.inference.protocol import InferenceClient, InputData, ModelMetadata, Scaling, TensorSpec, image_files
+from services.perf.inputs import image_inputs, synthetic_inputs
 from services.perf.sweep import PerfEvent, SweepConfig, sweep
 
 

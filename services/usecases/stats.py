@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from services.apps.protocol import App
 from services.errors import UserError
 from services.inference.protocol import Endpoint, InferenceClient, Transport
-from services.perf.stats import ModelStats
+from services.inference.stats import ModelStats
 from services.usecases.server import Server
 
 REPLICAS_REFRESH_S = 5.0

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from services.errors import UserError
 from services.jobs.document import job_document
-from services.jobs.log_format import source_of
 from services.jobs.protocol import (
     JobPlatform,
     JobSpec,
@@ -27,6 +26,7 @@ from services.jobs.protocol import (
     resources_note,
 )
 from services.jobs.ssh_keys import ssh_public_keys
+from services.logs.format import source_of
 from services.units import human_age, parse_duration
 from services.usecases.jobs import resolve_job, run_job, stop_job
 from tui.cli.logs import print_log

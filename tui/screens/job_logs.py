@@ -25,8 +25,8 @@ from textual.worker import Worker, WorkerState
 from services import locations
 from services.cancel import CancelToken
 from services.config import update_config
-from services.jobs.log_format import JOB_SOURCE
 from services.jobs.protocol import Job, LogItem, is_marker
+from services.logs.format import JOB_SOURCE
 from services.logs.spool import LogSpool, LogViewModel
 from services.streams import batched
 from tui.screens.prompt import PromptScreen
