@@ -1,0 +1,141 @@
+"""`triton-deck profile list|show|add|check|token|use`: the profiles a config holds, and their secrets kept out of sight."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, TextIO
+
+from services.backends import KINDS, ai_token_reader, describe_profile
+from services.config import Profile, ProfileKind, select_profile_name, update_config
+from services.errors import UserError
+from services.json_keys import camel
+from services.secrets import Secret
+from services.usecases.profiles import ProfileDraft, check_profile, exists_error, new_profile, save_profile
+
+if TYPE_CHECKING:
+    from tui.cli.context import Context
+
+EXIT_OK, EXIT_FAILURE = 0, 1
+
+
+def _profile_summary(profile: Profile, active: str) -> dict[str, object]:
+    return {"name": profile.name, "kind": profile.kind.value, "region": profile.region, "active": profile.name == active}
+
+
+def cmd_profile_list(ctx: Context) -> int:
+    active = select_profile_name(ctx.config, ctx.args.profile, ctx.env)
+    profiles = [ctx.config.profiles[name] for name in sorted(ctx.config.profiles)]
+    if ctx.args.output == "json":
+        ctx.print_json([_profile_summary(profile, active) for profile in profiles])
+        return EXIT_OK
+    ctx.print(f"{'':2}{'NAME':<20} {'KIND':<9} REGION")
+    for profile in profiles:
+        marker = "* " if profile.name == active else "  "
+        ctx.print(f"{marker}{profile.name:<20} {profile.kind.value:<9} {profile.region}")
+    return EXIT_OK
+
+
+def cmd_profile_show(ctx: Context) -> int:
+    profile = ctx.config.profile(ctx.args.name) if ctx.args.name else ctx.profile
+    rows = describe_profile(profile, ctx.env)
+    if ctx.args.output == "json":
+        ctx.print_json({camel(label): value for label, value in rows})
+        return EXIT_OK
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        ctx.print(f"{label:<{width}}  {value}")
+    return EXIT_OK
+
+
+def _read_secret_line(stream: TextIO, what: str) -> Secret:
+    value = stream.readline().strip()
+    if not value:
+        raise UserError(f"no {what} on standard input: pipe it in, e.g. `pass show ovh/ai | triton-deck profile add ...`")
+    return Secret(value)
+
+
+def cmd_profile_add(ctx: Context) -> int:
+    args = ctx.args
+    if args.token_stdin and args.s3_secret_stdin:
+        raise UserError("--token-stdin and --s3-secret-stdin both read standard input: add one, then the other")
+    if bool(args.s3_access_key) != bool(args.s3_secret_stdin):
+        raise UserError("S3 keys come in pairs: give --s3-access-key together with --s3-secret-stdin")
+    draft = ProfileDraft(
+        name=args.name,
+        region=args.region,
+        options={option.key: getattr(args, option.key) for option in KINDS[ProfileKind.OVHCLOUD].options},
+        s3_access_key=Secret(args.s3_access_key) if args.s3_access_key else None,
+    )
+    named = new_profile(replace(draft, s3_access_key=None))  # the name and region are checked before anything is read from stdin
+    if named.name in ctx.config.profiles and not args.replace:
+        raise exists_error(named.name)
+    token = _read_secret_line(sys.stdin, "token") if args.token_stdin else None
+    secret = _read_secret_line(sys.stdin, "S3 secret key") if args.s3_secret_stdin else None
+    profile = new_profile(replace(draft, token=token, s3_secret_key=secret))
+    path = save_profile(profile, args.replace)
+    ctx.print(f"profile {profile.name} saved to {path}")
+    return EXIT_OK
+
+
+def cmd_profile_check(ctx: Context) -> int:
+    """Each credential of the profile tried for real; exit 1 when one fails."""
+    profile = ctx.config.profile(ctx.args.name) if ctx.args.name else ctx.profile
+    results = []
+    for result in check_profile(ctx.services_for(profile), ctx.env):
+        results.append(result)
+        if ctx.args.output == "table":
+            ctx.print(f"{'ok' if result.ok else 'FAILED':<7} {result.what:<15} {result.detail}")
+    if ctx.args.output == "json":
+        ctx.print_json([{"check": result.what, "ok": result.ok, "detail": result.detail} for result in results])
+    return EXIT_OK if all(result.ok for result in results) else EXIT_FAILURE
+
+
+def cmd_profile_token(ctx: Context) -> int:
+    """The token job URLs want (the AI token, or the local job token), for curl and scripts;
+    printed only when asked for, like `gcloud auth print-access-token`."""
+    reader = ai_token_reader(ctx.profile, ctx.env)
+    if reader is None:
+        raise UserError(f"profile {ctx.profile.name} has no AI token: add one with `triton-deck profile add {ctx.profile.name} --replace --token-stdin`")
+    ctx.out.write(reader().reveal() + "\n")
+    return EXIT_OK
+
+
+def cmd_profile_use(ctx: Context) -> int:
+    _, path = update_config(lambda config: config.with_active(ctx.args.name))
+    ctx.print(f"profile {ctx.args.name} is now the default ({path})")
+    return EXIT_OK
+
+
+
+def add_profile_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+    profile = groups.add_parser("profile", parents=[common], help="list, show, add and choose profiles")
+    profile_commands = profile.add_subparsers(title="profile commands", metavar="ACTION", required=True)
+    listing = profile_commands.add_parser("list", parents=[common], help="list profiles; * marks the active one")
+    output_option(listing)
+    listing.set_defaults(handler=cmd_profile_list)
+    show = profile_commands.add_parser("show", parents=[common], help="show a profile, secrets masked")
+    show.add_argument("name", nargs="?", help="profile (default: the active one)")
+    output_option(show)
+    show.set_defaults(handler=cmd_profile_show)
+    add = profile_commands.add_parser("add", parents=[common], help="add an OVHcloud profile")
+    add.add_argument("name")
+    add.add_argument("--region", default="GRA", help="AI Training region: GRA or BHS (default GRA)")
+    for option in KINDS[ProfileKind.OVHCLOUD].options:  # the kind's settings, from the backend registry
+        add.add_argument(f"--{option.key.replace('_', '-')}", dest=option.key, help=option.help)
+    add.add_argument("--token-stdin", action="store_true", help="read the AI token from standard input and store it (file mode 0600)")
+    add.add_argument("--s3-access-key", help="S3 access key (with --s3-secret-stdin)")
+    add.add_argument("--s3-secret-stdin", action="store_true", help="read the S3 secret key from standard input")
+    add.add_argument("--replace", action="store_true", help="overwrite an existing profile")
+    add.set_defaults(handler=cmd_profile_add)
+    token = profile_commands.add_parser("token", parents=[common], help="print the token job URLs want (for curl -H 'Authorization: Bearer ...')")
+    token.set_defaults(handler=cmd_profile_token)
+    check = profile_commands.add_parser("check", parents=[common], help="try the profile's token, API and S3 keys for real")
+    check.add_argument("name", nargs="?", help="profile (default: the active one)")
+    output_option(check)
+    check.set_defaults(handler=cmd_profile_check)
+    use = profile_commands.add_parser("use", parents=[common], help="make a profile the saved default")
+    use.add_argument("name")
+    use.set_defaults(handler=cmd_profile_use)
