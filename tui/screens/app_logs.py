@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, cast
 from services.apps.protocol import App
 from services.cancel import CancelToken
 from services.jobs.protocol import LogItem
-from tui.screens.job_logs import LogScreen
+from tui.screens.log_screen import LogScreen
 
 if TYPE_CHECKING:
     from tui.app import TritonDeck
