@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.table import Table
@@ -26,12 +26,13 @@ from textual.widgets import Static
 from services.apps.document import run_command_line
 from services.apps.protocol import MAX_REPLICAS, App, AppState, AutomaticScaling, scaling_summary
 from services.units import human_age
+from tui.screens.deck_access import DeckAccess
 from widgets.inert import inert
 from widgets.priority_footer import PriorityFooter
 from widgets.scaling_chart import ScalingSample, scaling_chart
 
 if TYPE_CHECKING:
-    from tui.app import TritonDeck
+    pass
 
 CHART_SAMPLES = 120
 
@@ -90,7 +91,7 @@ def timeline(app: App) -> Text:
     return inert("\n".join(f"{change.at:%Y-%m-%d %H:%M:%S}  {change.state}" for change in app.history) or "—")
 
 
-class AppDetailScreen(Screen[None]):
+class AppDetailScreen(DeckAccess, Screen[None]):
     """`c`/`g`/`o` copy the URL, the gRPC address and the ovhai command (OSC 52, works over SSH)."""
 
     BINDINGS = [
@@ -113,9 +114,6 @@ class AppDetailScreen(Screen[None]):
         self._app = app
         self._samples: deque[ScalingSample] = deque(maxlen=CHART_SAMPLES)
 
-    @property
-    def deck(self) -> TritonDeck:
-        return cast("TritonDeck", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(inert(f"app {self._app.name}", style="bold"), classes="screen-title")

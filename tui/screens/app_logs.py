@@ -4,7 +4,7 @@ through the replicas (one at a time) and back to all of them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from services.apps.protocol import App
 from services.cancel import CancelToken
@@ -12,7 +12,7 @@ from services.jobs.protocol import LogItem
 from tui.screens.log_screen import LogScreen
 
 if TYPE_CHECKING:
-    from tui.app import TritonDeck
+    pass
 
 
 class AppLogScreen(LogScreen):
@@ -29,7 +29,7 @@ class AppLogScreen(LogScreen):
         return f"app-{self._app.name}-{self._app.short_id}"
 
     def stream(self, cancel: CancelToken) -> Iterator[LogItem]:
-        return cast("TritonDeck", self.app).services.apps().follow_logs(self._app.id, cancel)
+        return self.services.apps().follow_logs(self._app.id, cancel)
 
     def next_source(self, current: str | None) -> str | None:
         names = [replica.name for replica in self._app.replicas]

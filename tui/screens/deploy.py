@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
@@ -37,6 +37,7 @@ from services.pipeline.state import Answer, PipelineState, PipelineStore, StepRe
 from services.secrets import redact
 from tui.panels.base import confirm_screen
 from tui.render import progress_line
+from tui.screens.deck_access import DeckAccess
 from tui.workers import worker_token
 from widgets.classification_card import ClassRow, classes_table
 from widgets.inert import inert
@@ -44,7 +45,7 @@ from widgets.priority_footer import PriorityFooter
 from widgets.step_view import StepData, StepView
 
 if TYPE_CHECKING:
-    from tui.app import TritonDeck
+    pass
 
 STEP_PANELS = {
     Step.VALIDATE: "buckets", Step.UPLOAD: "buckets", Step.BUILD: "images", Step.PUSH: "images",
@@ -65,7 +66,7 @@ def answers_table(answers: tuple[Answer, ...]) -> RenderableType:
     return Group(*parts)
 
 
-class DeployScreen(Screen[None]):
+class DeployScreen(DeckAccess, Screen[None]):
     BINDINGS = [
         Binding("escape", "leave", "Back"),
         Binding("r", "run", "Run/resume"),
@@ -93,9 +94,6 @@ class DeployScreen(Screen[None]):
         self._records: dict[Step, StepRecord] = {}
         self._plan: DeployPlan | None = None
 
-    @property
-    def deck(self) -> TritonDeck:
-        return cast("TritonDeck", self.app)
 
     @property
     def store(self) -> PipelineStore:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -30,13 +30,14 @@ from services.streams import batched
 from services.text import visible
 from services.usecases.images import build_image
 from tui.render import build_failure, build_step_line
+from tui.screens.deck_access import DeckAccess
 from tui.workers import worker_token
 from widgets.inert import inert
 from widgets.log_pane import LogPane
 from widgets.priority_footer import PriorityFooter
 
 if TYPE_CHECKING:
-    from tui.app import TritonDeck
+    pass
 
 FLUSH_S = 0.05
 
@@ -51,7 +52,7 @@ def event_line(event: BuildEvent) -> str | None:
     return None
 
 
-class ImageBuildScreen(Screen[None]):
+class ImageBuildScreen(DeckAccess, Screen[None]):
     BINDINGS = [
         Binding("escape", "leave", "Back"),
         Binding("ctrl+b", "build", "Build"),
@@ -74,9 +75,6 @@ class ImageBuildScreen(Screen[None]):
         self._model: LogViewModel | None = None
         self._built: BuildDone | None = None
 
-    @property
-    def deck(self) -> TritonDeck:
-        return cast("TritonDeck", self.app)
 
     def compose(self) -> ComposeResult:
         context, tag, platform = self._defaults

@@ -7,7 +7,7 @@ through the terminal (OSC 52, so it works over SSH).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -26,13 +26,14 @@ from services.streams import batched
 from services.text import visible
 from services.units import human_size
 from services.usecases.images import push_image
+from tui.screens.deck_access import DeckAccess
 from tui.workers import worker_token
 from widgets.inert import inert
 from widgets.layer_bars import LayerBars, LayerRow
 from widgets.priority_footer import PriorityFooter
 
 if TYPE_CHECKING:
-    from tui.app import TritonDeck
+    pass
 
 FLUSH_S = 0.1
 
@@ -44,7 +45,7 @@ def default_target(source: str, registry: str | None) -> str:
     return f"{registry.rstrip('/')}/{source.rsplit('/', 1)[-1]}"
 
 
-class ImagePushScreen(Screen[None]):
+class ImagePushScreen(DeckAccess, Screen[None]):
     BINDINGS = [
         Binding("escape", "leave", "Back"),
         Binding("y", "copy", "Copy reference"),
@@ -66,9 +67,6 @@ class ImagePushScreen(Screen[None]):
         self._registry = registry
         self._result: str | None = None
 
-    @property
-    def deck(self) -> TritonDeck:
-        return cast("TritonDeck", self.app)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="push-form"):

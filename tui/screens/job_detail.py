@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
@@ -16,11 +16,12 @@ from textual.widgets import Static
 from services.jobs.document import run_command_line
 from services.jobs.protocol import Job
 from services.units import human_age
+from tui.screens.deck_access import DeckAccess
 from widgets.inert import inert
 from widgets.priority_footer import PriorityFooter
 
 if TYPE_CHECKING:
-    from tui.app import TritonDeck
+    pass
 
 
 def job_table(job: Job, now: datetime) -> Table:
@@ -52,7 +53,7 @@ def job_table(job: Job, now: datetime) -> Table:
     return table
 
 
-class JobDetailScreen(Screen[None]):
+class JobDetailScreen(DeckAccess, Screen[None]):
     """`c`/`i` copy the URL/IP through the terminal (OSC 52), which also works over SSH;
     `l`, `s` and `ctrl+d` do what they do on the Jobs panel, to this job."""
 
@@ -73,7 +74,7 @@ class JobDetailScreen(Screen[None]):
 
     def action_panel(self, action: str) -> None:
         """The Jobs panel's action on its selected row: this job (the list is keyed by id)."""
-        cast("TritonDeck", self.app).run_panel_action("jobs", action)
+        self.deck.run_panel_action("jobs", action)
 
     def action_copy(self, what: str) -> None:
         values = {"url": self._job.url, "ip": self._job.ip, "ovhai": run_command_line(self._job.spec)}
@@ -81,7 +82,7 @@ class JobDetailScreen(Screen[None]):
         if not value:
             self.notify(f"job {self._job.short_id} has no {what} yet", severity="warning")
             return
-        cast("TritonDeck", self.app).copy_text(value, f"the job's {what}")
+        self.deck.copy_text(value, f"the job's {what}")
 
     def compose(self) -> ComposeResult:
         yield Static(inert(f"job {self._job.name}", style="bold"), classes="screen-title")

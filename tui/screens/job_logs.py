@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from services.cancel import CancelToken
 from services.jobs.protocol import Job, LogItem
@@ -11,7 +11,7 @@ from services.logs.format import JOB_SOURCE
 from tui.screens.log_screen import LogScreen
 
 if TYPE_CHECKING:
-    from tui.app import TritonDeck
+    pass
 
 
 class JobLogScreen(LogScreen):
@@ -30,7 +30,7 @@ class JobLogScreen(LogScreen):
         return f"{self._job.name}-{self._job.short_id}"
 
     def stream(self, cancel: CancelToken) -> Iterator[LogItem]:
-        return cast("TritonDeck", self.app).services.jobs().follow_logs(self._job.id, cancel)
+        return self.services.jobs().follow_logs(self._job.id, cancel)
 
     def next_source(self, current: str | None) -> str | None:
         return None if current else JOB_SOURCE

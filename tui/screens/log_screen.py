@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -28,13 +28,14 @@ from services.config import update_config
 from services.jobs.protocol import LogItem, is_marker
 from services.logs.spool import LogSpool, LogViewModel
 from services.streams import batched
+from tui.screens.deck_access import DeckAccess
 from tui.screens.prompt import PromptScreen
 from tui.workers import worker_token
 from widgets.log_pane import LogPane, StreamState
 from widgets.priority_footer import PriorityFooter
 
 if TYPE_CHECKING:
-    from tui.app import TritonDeck
+    pass
 
 FLUSH_S = 0.05
 BURST_S = 10.0
@@ -64,7 +65,7 @@ class ReconnectTally:
             self._times.popleft()
 
 
-class LogScreen(Screen[None]):
+class LogScreen(DeckAccess, Screen[None]):
     """A followed log; a subclass says whose (`title`, `stream`) and what `s` filters on."""
 
     BINDINGS = [
@@ -108,7 +109,7 @@ class LogScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.pane.title = self.title_text
-        config = cast("TritonDeck", self.app).config
+        config = self.deck.config
         self._model.show_time = config.log_times  # `t` and `w` as the user last left them
         self.pane.view.wrap = config.log_wrap
         self.watch(self.pane.view, "wrap", self._remember_view, init=False)
@@ -174,7 +175,7 @@ class LogScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None and event.worker.group == "job-log":
-            cast("TritonDeck", self.app).show_error(event.worker.error)
+            self.deck.show_error(event.worker.error)
             self.pane.end_stream(failed=str(event.worker.error))
 
     # -- display choices ---------------------------------------------------------------------
@@ -187,7 +188,7 @@ class LogScreen(Screen[None]):
         self._remember_view()
 
     def _remember_view(self, *_changed: object) -> None:
-        deck = cast("TritonDeck", self.app)
+        deck = self.deck
         deck.config = deck.config.with_log_view(self._model.show_time, self.pane.view.wrap)
         self._save_view(self._model.show_time, self.pane.view.wrap)
 

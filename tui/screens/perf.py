@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -29,6 +29,7 @@ from services.inference.protocol import Endpoint, Scaling, Transport
 from services.perf.report import csv_text, json_document, perf_command_line
 from services.perf.sweep import LevelDone, LevelResult, LevelStarted, PerfEvent, SweepConfig, SweepEnded, WindowMeasured, parse_range
 from services.usecases.perf import perf_inputs, run_sweep
+from tui.screens.deck_access import DeckAccess
 from tui.screens.prompt import PromptScreen
 from tui.workers import worker_token
 from widgets.inert import inert
@@ -37,7 +38,7 @@ from widgets.priority_footer import PriorityFooter
 from widgets.resource_table import ResourceTable, Row
 
 if TYPE_CHECKING:
-    from tui.app import TritonDeck
+    pass
 
 COLUMNS = ("LEVEL", "INFER/S", "AVG µs", "P50", "P90", "P99", "QUEUE", "COMPUTE", "FAILED", "STABLE")
 FIELDS = (("range", "range"), ("mode", "mode"), ("interval", "window ms"), ("batch", "batch"), ("inputs", "inputs"))
@@ -59,7 +60,7 @@ def level_bars(result: LevelResult) -> LevelBars:
     return LevelBars(result.level, result.throughput, result.p50_us, result.p99_us, parts)
 
 
-class PerfScreen(Screen[None]):
+class PerfScreen(DeckAccess, Screen[None]):
     BINDINGS = [
         Binding("escape", "leave", "Stop/Back"),
         Binding("ctrl+r", "run", "Run"),
@@ -79,9 +80,6 @@ class PerfScreen(Screen[None]):
         self._results: list[LevelResult] = []
         self._sweeping = False
 
-    @property
-    def deck(self) -> TritonDeck:
-        return cast("TritonDeck", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(inert(f"perf {self._model}", style="bold"), classes="screen-title")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.table import Table
@@ -29,11 +29,12 @@ from services import locations
 from services.config import Profile
 from services.errors import UserError
 from services.usecases.profiles import CheckResult, check_profile
+from tui.screens.deck_access import DeckAccess
 from tui.screens.dialog import DialogKeys
 from widgets.inert import inert
 
 if TYPE_CHECKING:
-    from tui.app import TritonDeck
+    pass
 
 TITLE = "Profiles  (enter switches · a adds · c checks · esc closes)"
 
@@ -51,7 +52,7 @@ def check_text(name: str, results: list[CheckResult], done: bool) -> Group:
     return Group(Text.assemble((f"check of {name}", "bold"), "" if done else "  (checking…)"), grid)
 
 
-class ProfileScreen(DialogKeys, ModalScreen[str | None]):
+class ProfileScreen(DialogKeys, DeckAccess, ModalScreen[str | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("a", "add", "Add", tooltip="add an OVHcloud profile (saved 0600), then check it"),
@@ -69,9 +70,6 @@ class ProfileScreen(DialogKeys, ModalScreen[str | None]):
         self._profiles = dict(profiles)
         self._active = active
 
-    @property
-    def deck(self) -> TritonDeck:
-        return cast("TritonDeck", self.app)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="profiles-box", classes="dialog"):

@@ -8,7 +8,7 @@ On an AI Training profile the registry is attached to the project too, so jobs c
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import ComposeResult
@@ -19,10 +19,11 @@ from textual.widgets import Input, Static
 from services.config import RegistryEntry
 from services.errors import FieldError, UserError
 from services.usecases.registries import add_registry, registry_entry
+from tui.screens.deck_access import DeckAccess
 from tui.screens.run_form import RunForm
 
 if TYPE_CHECKING:
-    from tui.app import TritonDeck
+    pass
 
 FIELDS = (("address", "address"), ("username", "username"), ("password_command", "password cmd"))
 HINTS = {
@@ -39,7 +40,7 @@ def registry_add_command(entry: RegistryEntry) -> str:
     return shlex.join(words)
 
 
-class RegistryAddScreen(RunForm[RegistryEntry]):
+class RegistryAddScreen(DeckAccess, RunForm[RegistryEntry]):
     """Adds the registry, then dismisses with what was done (`RegistryAdded`); or with None."""
 
     BINDINGS = [Binding("ctrl+s", "run", "Add")]
@@ -74,7 +75,7 @@ class RegistryAddScreen(RunForm[RegistryEntry]):
     @work(thread=True, exclusive=True, group="registry-add", exit_on_error=False)
     def _add(self, entry: RegistryEntry) -> None:
         try:
-            added = add_registry(cast("TritonDeck", self.app).services, entry)
+            added = add_registry(self.services, entry)
         except FieldError as error:
             self.app.call_from_thread(self.refuse, error)
         except UserError as error:

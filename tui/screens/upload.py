@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -36,11 +36,12 @@ from services.triton.frameworks import ModelServing, repository_serving
 from services.units import human_size
 from services.usecases.uploads import MissingBucket, UploadRequest, plan_bucket_upload, run_bucket_upload
 from tui.render import serving_lines
+from tui.screens.deck_access import DeckAccess
 from tui.screens.dialog import DialogKeys
 from widgets.inert import inert
 
 if TYPE_CHECKING:
-    from tui.app import TritonDeck
+    pass
 
 PROGRESS_INTERVAL_S = 0.1
 
@@ -60,7 +61,7 @@ def report_text(report: ValidationReport | None, servings: Sequence[ModelServing
     return text
 
 
-class UploadScreen(DialogKeys, ModalScreen[bool]):
+class UploadScreen(DialogKeys, DeckAccess, ModalScreen[bool]):
     """Dismisses True when something was uploaded, so the browser refreshes."""
 
     BINDINGS = [
@@ -100,7 +101,7 @@ class UploadScreen(DialogKeys, ModalScreen[bool]):
     @property
     def _target(self) -> str:
         """Where the active profile serves a repository: what the per-model lines are about."""
-        return cast("TritonDeck", self.app).services.profile.kind.value
+        return self.services.profile.kind.value
 
     def compose(self) -> ComposeResult:
         with Vertical(id="upload-box", classes="dialog"):
@@ -178,7 +179,7 @@ class UploadScreen(DialogKeys, ModalScreen[bool]):
 
     @work(thread=True, exclusive=True, group="upload-run", exit_on_error=False)
     def _upload(self, source: str, remove: str, add: str, cancel: CancelToken) -> None:
-        store = cast("TritonDeck", self.app).services.storage()
+        store = self.services.storage()
         worker = get_current_worker()
         request = UploadRequest(self._bucket, (source,), remove, add, create_bucket=self._create_confirmed)
         try:
