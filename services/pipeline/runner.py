@@ -119,6 +119,10 @@ class PipelineRunner:
         self.state: PipelineState | None = None
         self.stopped: list[Leftover] = []
         self._previous = StepRecord()
+        self._steps: dict[Step, Callable[[StepRecord], None]] = {
+            Step.VALIDATE: self._step_validate, Step.UPLOAD: self._step_upload, Step.BUILD: self._step_build, Step.PUSH: self._step_push,
+            Step.SERVE: self._step_serve, Step.READY: self._step_ready, Step.CLASSIFY: self._step_classify, Step.CLIENT: self._step_client,
+        }  # fmt: skip
 
     # -- the flow ------------------------------------------------------------------------------
 
@@ -171,7 +175,7 @@ class PipelineRunner:
         self._update(step, record)
         started = time.monotonic()
         try:
-            getattr(self, f"_step_{step.value}")(record)
+            self._steps[step](record)
         except StepInterrupted:
             self._update(step, replace(record, status=StepStatus.PENDING, detail="interrupted: the next run resumes here"))
             return False
