@@ -59,6 +59,13 @@ class ServiceSet:
     ai_token: Callable[[], Secret] | None = None  # sent to job URLs that are not --unsecure-http
     unavailable: dict[Capability, str] = field(default_factory=dict)
 
+    def has(self, capability: Capability) -> bool:
+        """Whether the profile offers `capability` (else `reason` says why, in one line)."""
+        return {
+            Capability.STORAGE: self.object_store, Capability.IMAGES: self.image_builder, Capability.JOBS: self.job_platform,
+            Capability.APPS: self.app_platform, Capability.INFERENCE: self.inference,
+        }[capability] is not None  # fmt: skip
+
     def reason(self, capability: Capability) -> str:
         return self.unavailable.get(capability, f"{CAPABILITY_TITLES[capability]} is not available on this profile")
 

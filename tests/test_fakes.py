@@ -221,3 +221,12 @@ def test_bucket_names_parse_like_ovhai() -> None:
 
 def test_frozen_clock_is_the_fake_worlds_now() -> None:
     assert seeded_platform("GRA").now == FROZEN_NOW
+
+
+def test_a_service_set_says_which_capabilities_it_has() -> None:
+    from services.backends import Capability, ServiceSet
+    from services.config import local_profile
+    from services.storage.fake import InMemoryObjectStore
+
+    services = ServiceSet(local_profile(), object_store=InMemoryObjectStore())
+    assert [capability for capability in Capability if services.has(capability)] == [Capability.STORAGE]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from services.apps.protocol import App
-from services.backends import backend
+from services.backends import Capability, backend
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.inference.protocol import Classification
@@ -74,7 +74,7 @@ def run_plan(ctx: Context, plan: DeployPlan, fresh: bool, keep: bool) -> int:
         raise UserError(f"step '{STEP_TITLES[failed]}' failed: {state.steps[failed].detail}")
     if ctx.args.output != "json":
         print_answers(ctx, state)
-    if not keep and services.job_platform is not None:
+    if not keep and services.has(Capability.JOBS):
         for step in (Step.CLIENT, Step.SERVE):
             job_id = state.steps[step].result.job
             if not job_id or (step is Step.SERVE and plan.reuse_job):
@@ -82,11 +82,11 @@ def run_plan(ctx: Context, plan: DeployPlan, fresh: bool, keep: bool) -> int:
             if str(job_id) in started_before:  # e.g. the server job the open TUI is using
                 warn(f"triton-deck: kept job {job_id}: an earlier run started it (`triton-deck job delete {job_id} --force` removes it)")
                 continue
-            services.job_platform.delete(str(job_id), force=True)
+            services.jobs().delete(str(job_id), force=True)
             warn(f"triton-deck: deleted job {job_id} (--keep keeps it)")
         app_id = state.steps[Step.SERVE].result.app
-        if app_id and services.app_platform is not None:
-            services.app_platform.delete(app_id, force=True)
+        if app_id and services.has(Capability.APPS):
+            services.apps().delete(app_id, force=True)
             warn(f"triton-deck: deleted app {app_id} (--keep keeps it)")
         store.clear()
     return 0

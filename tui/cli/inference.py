@@ -45,7 +45,7 @@ def _endpoint(ctx: Context, services: ServiceSet) -> tuple[Endpoint, str]:
     args = ctx.args
     if sum(bool(given) for given in (args.url, args.job, args.app)) > 1:
         raise UserError("-u, --job and --app each name the server: keep one")
-    if not args.url and not args.app and services.job_platform is None:
+    if not args.url and not args.app and not services.has(Capability.JOBS):
         raise UserError(f"no server URL: pass -u host:port ({services.reason(Capability.JOBS)})")
     server = find_server(services, args.protocol, url=args.url, job_id=args.job, app_id=args.app)
     if server is None:

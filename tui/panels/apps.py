@@ -48,8 +48,6 @@ class AppsPanel(PolledPanel):
     columns = APP_COLUMNS
     empty = "no apps yet: n runs Triton as one"
 
-    def is_available(self) -> bool:
-        return self.services.app_platform is not None
 
     def fetch(self) -> list[App]:
         return self.services.apps().list()

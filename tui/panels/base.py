@@ -76,7 +76,7 @@ class Panel(Vertical):
             self.load()
 
     def is_available(self) -> bool:
-        raise NotImplementedError
+        return self.services.has(self.capability)
 
     def reload(self) -> None:
         """Start over on the current profile (called on mount and on profile switch)."""

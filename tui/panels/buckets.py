@@ -162,8 +162,6 @@ class BucketsPanel(Panel):
     def table(self) -> ResourceTable:
         return self.query_one(ResourceTable)
 
-    def is_available(self) -> bool:
-        return self.services.object_store is not None
 
     def reload(self) -> None:
         self.location = Location()

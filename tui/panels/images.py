@@ -105,8 +105,6 @@ class ImagesPanel(Panel):
             yield Static("recent builds and pushes", classes="section-title")
             yield ResourceTable(HISTORY_COLUMNS, id="history-table")
 
-    def is_available(self) -> bool:
-        return self.services.image_builder is not None
 
     def reload(self) -> None:
         self._show_dockerfile()

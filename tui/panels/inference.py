@@ -183,8 +183,6 @@ class InferencePanel(Panel):
             self._render_server_box()
             self._render_classify_box()
 
-    def is_available(self) -> bool:
-        return self.services.inference is not None
 
     # -- the server ----------------------------------------------------------------------------
 
@@ -198,7 +196,7 @@ class InferencePanel(Panel):
         try:
             server = self._find_server(typed_url, transport)
             if server is None:
-                if self.services.job_platform is None:  # the cause is the profile, not an empty job list
+                if not self.services.has(Capability.JOBS):  # the cause is the profile, not an empty job list
                     self.post_message(self.CheckFailed(None, f"{self.services.reason(Capability.JOBS)}; or press e to type a URL"))
                     return
                 self.post_message(self.CheckFailed(None, "no RUNNING server job: start one in Jobs (3, then n), or press e to type a URL"))
@@ -211,7 +209,7 @@ class InferencePanel(Panel):
             self.post_message(self.CheckFailed(server, error.message))
 
     def _find_server(self, typed_url: str | None, transport: Transport) -> Server | None:
-        if not typed_url and self.services.job_platform is None:
+        if not typed_url and not self.services.has(Capability.JOBS):
             return None
         return find_server(self.services, transport, url=typed_url)
 

@@ -66,8 +66,6 @@ class JobsPanel(PolledPanel):
         super().__init__(id=id)
         self._stopping: dict[str, JobState] = {}  # asked to stop: the state it had then
 
-    def is_available(self) -> bool:
-        return self.services.job_platform is not None
 
     def fetch(self) -> list[Job]:
         return self.services.jobs().list()
