@@ -226,7 +226,8 @@ def test_frozen_clock_is_the_fake_worlds_now() -> None:
 def test_a_service_set_says_which_capabilities_it_has() -> None:
     from services.backends import Capability, ServiceSet
     from services.config import local_profile
+    from services.fake_set import FROZEN_NOW
     from services.storage.fake import InMemoryObjectStore
 
-    services = ServiceSet(local_profile(), object_store=InMemoryObjectStore())
+    services = ServiceSet(local_profile(), object_store=InMemoryObjectStore(FROZEN_NOW))
     assert [capability for capability in Capability if services.has(capability)] == [Capability.STORAGE]
