@@ -81,3 +81,28 @@ def test_no_token_on_any_command_line_and_the_guard_checks_both_protocols(models
     finally:
         jobs.delete(job.id, force=True)
         apps.delete(app.id, force=True)
+
+
+def test_a_killed_guard_takes_its_server_along(models_bucket: BucketRef) -> None:
+    import signal
+
+    jobs = LocalJobPlatform()
+    job = jobs.run(replace(tutorial_spec(), unsecure_http=False))
+    try:
+        assert wait_for(jobs, job.id, {JobState.RUNNING, JobState.FAILED}) is JobState.RUNNING
+
+        def ours(pattern: str) -> list[int]:
+            found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+            return [int(pid) for pid in found if str(jobs.root / job.id) in open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")]
+
+        deadline = time.monotonic() + 30
+        while not ours("services.triton.guard") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        (guard,) = ours("services.triton.guard")
+        os.kill(guard, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while ours("bin/tritonserver") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not ours("bin/tritonserver"), "no server outlives its guard"
+    finally:
+        jobs.delete(job.id, force=True)

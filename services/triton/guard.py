@@ -40,6 +40,8 @@ from pathlib import Path
 import h11
 import hpack
 
+from services.triton.runtime import die_with_parent
+
 TOKEN_ENV = "TRITON_DECK_SERVER_TOKEN"
 SERVER_PYTHONPATH = "TRITON_DECK_SERVER_PYTHONPATH"
 INNER_PORTS = (8000, 8001, 8002)  # inside the private namespace nothing else listens
@@ -357,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         ports, relays = (free_port(), free_port(), free_port()), [relay_plain] * 3
         command = [*command, *server_guard_args(Secret(token))]
     command = _with_ports(command, ports)  # the public ports are the guard's; the server's are inside
-    server = subprocess.Popen(command, stdin=subprocess.DEVNULL, env=environment)  # its output is ours: the job's or replica's log
+    # Its output is ours (the job's or replica's log); it ends with the guard, even a killed one.
+    server = subprocess.Popen(command, stdin=subprocess.DEVNULL, env=environment, preexec_fn=die_with_parent)
     signal.signal(signal.SIGTERM, lambda *_: server.send_signal(signal.SIGTERM))
     return asyncio.run(serve(listeners, relays, ports, f"Bearer {token}".encode(), server))
 
