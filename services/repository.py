@@ -146,23 +146,10 @@ class _ModelCheck:
             self.add(Severity.ERROR, self.dir / "config.pbtxt", "missing: only ONNX, TensorRT and OpenVINO models can do without a config.pbtxt")
 
     def parse(self, path: Path) -> Any | None:
-        from google.protobuf import (
-            text_format,  # imported when validating, not at startup
-        )
-        from tritonclient.grpc import model_config_pb2
-
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            self.add(Severity.ERROR, path, f"{size:,} bytes: a config.pbtxt over {MAX_CONFIG_BYTES // 1024 // 1024} MiB is not read; is this really a model config?")
-            return None
         try:
-            return text_format.Parse(path.read_text(encoding="utf-8"), model_config_pb2.ModelConfig())
-        except text_format.ParseError as error:
-            message = _PARSE_POSITION.sub("", str(error))
-            line, column = error.GetLine(), error.GetColumn()
-            self.add(Severity.ERROR, path, f"syntax: {message}", line if line >= 0 else None, column if column >= 0 else None)
-        except UnicodeDecodeError:
-            self.add(Severity.ERROR, path, "not UTF-8 text: is this really a config.pbtxt?")
+            return parse_config(path)
+        except ConfigError as error:
+            self.add(Severity.ERROR, path, error.message, error.line, error.column)
         return None
 
     def tensors(self, config: Any, config_path: Path) -> None:
@@ -202,6 +189,30 @@ class _ModelCheck:
         for version in versions:
             if not (version / expected).exists():
                 self.add(Severity.ERROR, version / expected, f"missing: the {config.platform or config.backend} model file Triton loads from {version.name}/")
+
+
+class ConfigError(Exception):
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.message, self.line, self.column = message, line, column
+
+
+def parse_config(path: Path) -> Any:
+    """A config.pbtxt as Triton's ModelConfig, or ConfigError saying why not (with the position
+    of a syntax error): one reader, with one size cap, for validation and for serving."""
+    from google.protobuf import text_format  # imported when a repository is read, not at startup
+    from tritonclient.grpc import model_config_pb2
+
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{size:,} bytes: a config.pbtxt over {MAX_CONFIG_BYTES // 1024 // 1024} MiB is not read; is this really a model config?")
+    try:
+        return text_format.Parse(path.read_text(encoding="utf-8"), model_config_pb2.ModelConfig())
+    except text_format.ParseError as error:
+        line, column = error.GetLine(), error.GetColumn()
+        raise ConfigError(f"syntax: {_PARSE_POSITION.sub('', str(error))}", line if line >= 0 else None, column if column >= 0 else None) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8 text: is this really a config.pbtxt?") from None
 
 
 def _count_lines(path: Path, enough: int) -> int:

@@ -392,3 +392,13 @@ def test_a_broken_onnx_file_fails_the_server_with_a_one_line_reason(tmp_path: Pa
                 process.kill()
     reason = server.log_tail()
     assert process.returncode != 0 and "onnxruntime cannot load model.onnx" in reason and "Traceback" not in reason and "\n" not in reason, reason
+
+
+def test_a_default_model_filename_that_leads_out_of_the_version_directory_is_refused(tmp_path: Path) -> None:
+    """Confinement: the generated model opens its file inside the version directory, never `../..`."""
+    add_sub_model(tmp_path / "repo" / "escape" / "1" / "model.onnx", TensorProto.INT32)
+    body = 'default_model_filename: "../../../outside.onnx"\nmax_batch_size: 8\n' + SIMPLE_IO % {"t": "INT32"}
+    (tmp_path / "repo" / "escape" / "config.pbtxt").write_text(config("escape", body))
+    with pytest.raises(UserError) as refused:
+        served_repository(tmp_path / "repo", tmp_path / "served", lambda _line: None)
+    assert refused.value.message == "model 'escape': default_model_filename '../../../outside.onnx' must be a file name in the version directory, not a path"

@@ -170,10 +170,11 @@ class AppSupervisor:
         if repository is None:
             raise UserError("tritonserver needs --model-repository=/workspace/...")
         log_path = self.dir / "replicas" / f"{name}.log"
-        environment = {**prepare_runtime().environment(container_environment(os.environ)), "HOME": str(self.workspace)}
+        runtime = prepare_runtime()
+        environment = {**runtime.environment(container_environment(os.environ)), "HOME": str(self.workspace)}
         listeners = open_listeners() if self.token else []  # a private replica sits behind its guard (services.triton.guard)
         ports = Ports(*(listener.getsockname()[1] for listener in listeners)) if listeners else None
-        server = TritonServer(prepare_runtime(), self.served(Path(repository)), log_path, ports=ports)
+        server = TritonServer(runtime, self.served(Path(repository)), log_path, ports=ports)
         command = server.command()
         if self.token is not None:
             command, environment = guard_command(listeners, command), guard_environment(environment, self.token.reveal())

@@ -132,13 +132,14 @@ class Supervisor:
             if repository is None:
                 raise UserError("tritonserver needs --model-repository=/workspace/...")
             served = served_repository(Path(repository), self.dir / SERVED_REPOSITORY, lambda line: self.log(line, "supervisor"))
-            environment = self.environment(prepare_runtime().environment(container_environment(os.environ)))
+            runtime = prepare_runtime()
+            environment = self.environment(runtime.environment(container_environment(os.environ)))
             if self.job.spec.unsecure_http:
-                server = TritonServer(prepare_runtime(), served, self.dir / "log.txt")
+                server = TritonServer(runtime, served, self.dir / "log.txt")
                 process = self.popen(server.command(), output, environment)
             else:  # behind its guard: the token checked in front, never on a command line
                 listeners = open_listeners()
-                server = TritonServer(prepare_runtime(), served, self.dir / "log.txt", ports=Ports(*(listener.getsockname()[1] for listener in listeners)))
+                server = TritonServer(runtime, served, self.dir / "log.txt", ports=Ports(*(listener.getsockname()[1] for listener in listeners)))
                 try:
                     process = self.popen(guard_command(listeners, server.command()), output, guard_environment(environment, local_token().reveal()), listeners)
                 finally:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from services.errors import UserError
-from services.repository import MODEL_FILE_BY_PLATFORM, VERSION_DIR
+from services.repository import MODEL_FILE_BY_PLATFORM, VERSION_DIR, ConfigError, parse_config
 
 TARGETS = ("local", "ovhcloud")  # the profile kinds a repository can be served on
 SIDECAR = "triton_deck_model.json"
@@ -81,15 +81,12 @@ def _route(platform: str, backend: str, files: set[str]) -> Route:
 
 
 def _config(model_dir: Path) -> Any | None:
-    from google.protobuf import text_format
-    from tritonclient.grpc import model_config_pb2
-
     path = model_dir / "config.pbtxt"
     if not path.is_file():
         return None
     try:
-        return text_format.Parse(path.read_text(encoding="utf-8"), model_config_pb2.ModelConfig())
-    except (text_format.ParseError, UnicodeDecodeError):
+        return parse_config(path)
+    except ConfigError:
         return None  # validate says where; here it is refused as unreadable
 
 
@@ -178,6 +175,8 @@ def _generate_onnx(source: Path, target: Path) -> None:
 
     config = _config(source) or model_config_pb2.ModelConfig()
     file = config.default_model_filename or MODEL_FILE_BY_PLATFORM["onnxruntime_onnx"]
+    if Path(file).name != file or file in (".", ".."):  # the stub opens it inside the version directory, never elsewhere
+        raise UserError(f"model '{source.name}': default_model_filename '{file}' must be a file name in the version directory, not a path")
     versions = sorted(v for v in source.iterdir() if v.is_dir() and VERSION_DIR.match(v.name))
     present = [version for version in versions if (version / file).exists()]
     if not present:

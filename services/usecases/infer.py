@@ -22,8 +22,9 @@ import numpy as np
 import numpy.typing as npt
 
 from services.errors import UserError
-from services.inference.protocol import InferenceClient, InferResult, InputData, OutputRequest, TensorSpec
+from services.inference.protocol import InferenceClient, InferResult, InputData, ModelMetadata, OutputRequest, TensorSpec
 from services.perf.inputs import DTYPES, synthetic_inputs
+from services.usecases.inference import max_batch_size
 
 FILLS = ("random", "zero")
 INTEGER_KINDS = "iu"
@@ -74,14 +75,13 @@ def first_step(path: Path) -> dict[str, Any]:
 
 
 def model_inputs(
-    client: InferenceClient, model: str, version: str, given: Mapping[str, str], data: Mapping[str, Any], fill: str | None, batch_size: int | None,
+    metadata: ModelMetadata, max_batch: int, given: Mapping[str, str], data: Mapping[str, Any], fill: str | None, batch_size: int | None,
     fills: Mapping[str, str] | None = None,
 ) -> list[InputData]:  # fmt: skip
-    """Every input of `model`, from `given` (the --input flags), then `data` (a real-data step),
+    """Every input of the model, from `given` (the --input flags), then `data` (a real-data step),
     then its own fill in `fills` (the pane's per-input choice), then `fill`; shapes and dtypes
-    checked against the model's metadata and config."""
-    metadata = client.model_metadata(model, version)
-    max_batch = int(str(client.model_config(model, version).get("max_batch_size", 0) or 0))
+    checked against the model's metadata and `max_batch` (its config's max_batch_size)."""
+    model = metadata.name
     names = [spec.name for spec in metadata.inputs]
     fills = fills or {}
     for name in [*given, *data, *fills]:
@@ -114,8 +114,9 @@ def infer(
 ) -> InferResult:  # fmt: skip
     """What `triton-deck infer` and the Inference pane's Infer mode run."""
     data = first_step(data_file) if data_file is not None else {}
-    inputs = model_inputs(client, model, version, given or {}, data, fill, batch_size, fills)
-    known = {spec.name for spec in client.model_metadata(model, version).outputs}
+    metadata = client.model_metadata(model, version)  # read once: the inputs and the outputs are checked against it
+    inputs = model_inputs(metadata, max_batch_size(client, model, version), given or {}, data, fill, batch_size, fills)
+    known = {spec.name for spec in metadata.outputs}
     unknown = [output.name for output in outputs if output.name not in known]
     if unknown:
         raise UserError(f"model '{model}' has no output '{unknown[0]}' (its outputs: {', '.join(sorted(known)) or 'none'})")
