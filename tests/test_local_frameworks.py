@@ -233,17 +233,17 @@ def test_an_ensemble_is_servable_only_when_its_steps_are(tmp_path: Path) -> None
     assert local["pipeline_gone"].line == "its step 'nosuch' is not in the repository"
 
 
-def test_torchscript_without_the_extra_names_the_extra(tmp_path: Path) -> None:
-    import importlib.util
+@pytest.mark.parametrize(("platform", "extra"), [("pytorch_libtorch", "torch"), ("tensorflow_graphdef", "tensorflow")])
+def test_a_framework_without_its_extra_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: str, extra: str) -> None:
+    from services.triton import frameworks
 
-    if importlib.util.find_spec("torch") is not None:
-        pytest.skip("torch is installed here")
+    monkeypatch.setattr(frameworks, "installed", lambda module: False)  # as on a machine without the extra
     (tmp_path / "repo" / "adder" / "1").mkdir(parents=True)
     (tmp_path / "repo" / "adder" / "1" / "model.pt").write_bytes(b"pt")
-    (tmp_path / "repo" / "adder" / "config.pbtxt").write_text(config("adder", "max_batch_size: 8", platform='platform: "pytorch_libtorch"'))
+    (tmp_path / "repo" / "adder" / "config.pbtxt").write_text(config("adder", "max_batch_size: 8", platform=f'platform: "{platform}"'))
     with pytest.raises(UserError) as refused:
         served_repository(tmp_path / "repo", tmp_path / "served", lambda _line: None)
-    assert "pip install 'triton-deck[torch]'" in refused.value.message
+    assert refused.value.message.endswith(f"needs the {extra} extra locally: pip install 'triton-deck[{extra}]'")
 
 
 def test_a_local_job_and_app_serve_an_onnx_repository_and_refuse_a_plan(tmp_path: Path) -> None:

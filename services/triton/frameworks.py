@@ -4,9 +4,10 @@ The local profile's tritonserver (from the nvidia-pytriton wheel) ships only the
 backend. A model for another framework is served through a generated python-backend model
 that runs the user's own file with the framework's CPU runtime. The generated directory
 lives in the job's or app's own directory, never in the bucket or the source: the version
-directories hold links to the user's files, a `model.py` copied from `onnx_model.py`, and a
-sidecar naming the file; the config is the user's with `backend: "python"` in place of the
-platform (and, without a config, the one Triton's ONNX auto-complete would derive).
+directories hold links to the user's files, a `model.py` copied from `served_model.py`, and a
+sidecar naming the framework and the file; the config is the user's with `backend: "python"`
+in place of the platform (and, without a config, the one Triton's ONNX auto-complete would
+derive). TorchScript and TensorFlow run where their optional extras are installed.
 
 A model that cannot be served locally (a TensorRT plan, a custom backend, a framework whose
 extra is not installed) is refused before the server starts, with one line saying why.
@@ -30,7 +31,7 @@ from services.repository import MODEL_FILE_BY_PLATFORM, VERSION_DIR, ConfigError
 TARGETS = ("local", "ovhcloud")  # the profile kinds a repository can be served on
 SIDECAR = "triton_deck_model.json"
 SERVED_REPOSITORY = "served-repository"  # in a job's or app's own directory, beside its workspace
-TEMPLATES = {"onnxruntime": Path(__file__).with_name("onnx_model.py")}
+TEMPLATE = Path(__file__).with_name("served_model.py")
 DEFAULT_MAX_BATCH_SIZE = 4  # what Triton's auto-complete gives a batchable ONNX model (--backend-config default-max-batch-size)
 # onnxruntime's element types, as `InferenceSession.get_inputs()` names them, in Triton's words.
 ONNX_TYPES = {
@@ -39,8 +40,9 @@ ONNX_TYPES = {
     "tensor(int8)": "TYPE_INT8", "tensor(int16)": "TYPE_INT16", "tensor(int32)": "TYPE_INT32", "tensor(int64)": "TYPE_INT64",
     "tensor(uint8)": "TYPE_UINT8", "tensor(uint16)": "TYPE_UINT16", "tensor(uint32)": "TYPE_UINT32", "tensor(uint64)": "TYPE_UINT64",
 }  # fmt: skip
-# Frameworks served through a runtime that is an optional extra, with the module that proves it is installed.
-EXTRAS = {"torch": ("torch", "TorchScript"), "tensorflow": ("tensorflow", "TensorFlow")}
+# Frameworks served through a runtime that is an optional extra: the module that proves it is
+# installed, the framework's name for people, and the distributions that may have brought it.
+EXTRAS = {"torch": ("torch", "TorchScript", ("torch",)), "tensorflow": ("tensorflow", "TensorFlow", ("tensorflow-cpu", "tensorflow"))}
 
 
 class Route(StrEnum):
@@ -52,6 +54,10 @@ class Route(StrEnum):
     TORCH = "torch"
     TENSORFLOW = "tensorflow"
     REFUSED = "refused"
+
+
+GENERATED = (Route.ONNX, Route.TORCH, Route.TENSORFLOW)  # served through a generated python-backend model
+DEFAULT_PLATFORM = {Route.ONNX: "onnxruntime_onnx", Route.TORCH: "pytorch_libtorch", Route.TENSORFLOW: "tensorflow_savedmodel"}
 
 
 @dataclass(frozen=True)
@@ -118,11 +124,26 @@ def local_serving(model_dir: Path) -> ModelServing:
     if route is Route.ONNX:
         return ModelServing(name, route, True, f"served locally through onnxruntime {metadata.version('onnxruntime')} (CPU)")
     if route in (Route.TORCH, Route.TENSORFLOW):
-        module, label = EXTRAS[route.value]
-        if importlib.util.find_spec(module) is None:
+        module, label, distributions = EXTRAS[route.value]
+        if not installed(module):
             return ModelServing(name, route, False, f"a {label} model needs the {route.value} extra locally: pip install 'triton-deck[{route.value}]'")
-        return ModelServing(name, route, False, f"{label} models are not served on the local profile yet: they run on an OVHcloud GPU job")
+        return ModelServing(name, route, True, f"served locally through {module} {_version(distributions)} (CPU)")
     return ModelServing(name, Route.REFUSED, False, _refusal(platform or backend))
+
+
+def installed(module: str) -> bool:
+    """Whether a framework's runtime can be imported here, and so in the server's python stub,
+    which runs in this same environment."""
+    return importlib.util.find_spec(module) is not None
+
+
+def _version(distributions: tuple[str, ...]) -> str:
+    for distribution in distributions:
+        try:
+            return metadata.version(distribution).split("+")[0]
+        except metadata.PackageNotFoundError:
+            continue
+    return "(version unknown)"
 
 
 def ovhcloud_serving(model_dir: Path) -> ModelServing:
@@ -156,25 +177,36 @@ def served_repository(source: Path, generated: Path, log: Callable[[str], None])
     refused = next((serving for serving in servings if not serving.servable), None)
     if refused is not None:
         raise UserError(f"model '{refused.model}' cannot be served locally: {refused.line}")
-    if not any(serving.route is Route.ONNX for serving in servings):
+    if not any(serving.route in GENERATED for serving in servings):
         return source
     shutil.rmtree(generated, ignore_errors=True)
     generated.mkdir(parents=True, mode=0o700)
     for serving in servings:
-        if serving.route is Route.ONNX:
-            _generate_onnx(source / serving.model, generated / serving.model)
+        if serving.route in GENERATED:
+            _generate(source / serving.model, generated / serving.model, serving.route)
             log(f"model '{serving.model}': {serving.line}")
         else:
             (generated / serving.model).symlink_to((source / serving.model).resolve(), target_is_directory=True)
     return generated
 
 
-def _generate_onnx(source: Path, target: Path) -> None:
+def _model_file(config: Any, source: Path, route: Route) -> str:
+    """The file the real backend would open: default_model_filename, else the platform's name;
+    a `backend: "tensorflow"` model says by its file whether it is a GraphDef or a SavedModel."""
+    if config.default_model_filename:
+        return str(config.default_model_filename)
+    if route is Route.TENSORFLOW and not config.platform:
+        files = _version_files(source)
+        return next((name for name in ("model.savedmodel", "model.graphdef") if name in files), "model.savedmodel")
+    return MODEL_FILE_BY_PLATFORM[config.platform or DEFAULT_PLATFORM[route]]
+
+
+def _generate(source: Path, target: Path, route: Route) -> None:
     from google.protobuf import text_format
     from tritonclient.grpc import model_config_pb2
 
     config = _config(source) or model_config_pb2.ModelConfig()
-    file = config.default_model_filename or MODEL_FILE_BY_PLATFORM["onnxruntime_onnx"]
+    file = _model_file(config, source, route)
     if Path(file).name != file or file in (".", ".."):  # the stub opens it inside the version directory, never elsewhere
         raise UserError(f"model '{source.name}': default_model_filename '{file}' must be a file name in the version directory, not a path")
     versions = sorted(v for v in source.iterdir() if v.is_dir() and VERSION_DIR.match(v.name))
@@ -182,6 +214,9 @@ def _generate_onnx(source: Path, target: Path) -> None:
     if not present:
         raise UserError(f"model '{source.name}' has no {file} in a version directory: put it in e.g. {source.name}/1/{file}")
     if not config.input or not config.output:
+        if route is not Route.ONNX:  # as on a GPU server: only some backends derive a config
+            label = EXTRAS[route.value][1]
+            raise UserError(f"model '{source.name}': a {label} model needs its inputs and outputs in config.pbtxt: Triton cannot derive them from {file}")
         _auto_complete(config, present[-1] / file)
     config.name = source.name
     config.platform, config.backend, config.default_model_filename = "", "python", ""
@@ -199,8 +234,8 @@ def _generate_onnx(source: Path, target: Path) -> None:
         for item in version.iterdir():  # the model file and its external data, as they are
             if item.name not in ("model.py", SIDECAR):
                 (target / version.name / item.name).symlink_to(item.resolve())
-        shutil.copyfile(TEMPLATES["onnxruntime"], target / version.name / "model.py")
-        (target / version.name / SIDECAR).write_text(json.dumps({"framework": "onnxruntime", "file": file}))
+        shutil.copyfile(TEMPLATE, target / version.name / "model.py")
+        (target / version.name / SIDECAR).write_text(json.dumps({"framework": route.value, "file": file}))
     (target / "config.pbtxt").write_text(text_format.MessageToString(config), encoding="utf-8")
 
 
