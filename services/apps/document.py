@@ -143,6 +143,11 @@ def app_document(app: App) -> dict[str, Any]:
             status[key] = value
     if app.history:
         status["lastTransitionDate"] = stamp(app.history[-1].at)
+    if app.replicas:  # what a local app's supervisor reports per replica, the endpoint's spread included
+        status["replicas"] = [
+            {"name": r.name, "state": r.state, "ready": r.ready, "requestsLastMinute": r.requests, "failedLastMinute": r.failed, "meanLatencyMs": r.latency_ms}
+            for r in app.replicas
+        ]  # fmt: skip
     return {"id": app.id, "createdAt": stamp(app.created_at), "updatedAt": stamp(app.history[-1].at if app.history else app.created_at), "spec": spec_document(app.spec), "status": status}
 
 

@@ -24,7 +24,11 @@ _FOLLOW_POLL_S = 0.05
 
 
 def _replicas(app: App, count: int, ready: int) -> tuple[Replica, ...]:
-    return tuple(Replica(f"{app.short_id}-{n}", "RUNNING" if n < ready else "STARTING", n < ready) for n in range(count))
+    """Ready replicas report a fixed, even spread of the last minute's requests, as the local endpoint does."""
+    return tuple(
+        Replica(f"{app.short_id}-{n}", "RUNNING" if n < ready else "STARTING", n < ready, requests=120 if n < ready else None, failed=0 if n < ready else None, latency_ms=8.5 if n < ready else None)
+        for n in range(count)
+    )  # fmt: skip
 
 
 class FakeAppPlatform:

@@ -46,7 +46,10 @@ class LocalRecord:
 def write_record(app_dir: Path, record: LocalRecord) -> None:
     app = record.app
     replicas = [
-        {"name": r.name, "state": r.state, "ready": r.ready, "reason": r.reason, "cpuPercent": r.cpu_percent, "ramPercent": r.ram_percent, "url": r.url}
+        {
+            "name": r.name, "state": r.state, "ready": r.ready, "reason": r.reason, "cpuPercent": r.cpu_percent, "ramPercent": r.ram_percent, "url": r.url,
+            "requestsLastMinute": r.requests, "failedLastMinute": r.failed, "meanLatencyMs": r.latency_ms,
+        }
         for r in app.replicas
     ]  # fmt: skip
     local = {
@@ -61,7 +64,10 @@ def read_record(app_dir: Path) -> LocalRecord:
     document: dict[str, Any] = json.loads((app_dir / "app.json").read_text(encoding="utf-8"))
     local = document.get("local") or {}
     replicas = tuple(
-        Replica(str(r.get("name", "")), str(r.get("state", "")), bool(r.get("ready")), str(r.get("reason") or ""), r.get("cpuPercent"), r.get("ramPercent"), r.get("url"))
+        Replica(
+            str(r.get("name", "")), str(r.get("state", "")), bool(r.get("ready")), str(r.get("reason") or ""), r.get("cpuPercent"), r.get("ramPercent"), r.get("url"),
+            r.get("requestsLastMinute"), r.get("failedLastMinute"), r.get("meanLatencyMs"),
+        )
         for r in local.get("replicas") or ()
     )  # fmt: skip
     app = replace(app_from_document(document, replicas), desired_replicas=local.get("desiredReplicas"), signal=local.get("signal"), raw=None)

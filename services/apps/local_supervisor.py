@@ -29,13 +29,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from services import bounded_get
 from services.apps.autoscale import Recommender, aggregate, metric_value
-from services.apps.balancer import NO_REPLICA, Balancer, BalancerThread
+from services.apps.grpc_balancer import GrpcBalancer
+from services.apps.http_balancer import BalancerThread, HttpBalancer
 from services.apps.local_store import LocalRecord, read_control, read_record, write_record
 from services.apps.preset import server_words
 from services.apps.protocol import (
@@ -48,6 +50,7 @@ from services.apps.protocol import (
     FixedScaling,
     Replica,
 )
+from services.apps.replica_pool import Backend, ReplicaTraffic
 from services.errors import UserError
 from services.jobs.environment import container_environment
 from services.jobs.local_store import now
@@ -114,9 +117,15 @@ class ReplicaProcess:
         self._last = (wall, seconds)
         self.ram_percent = 100.0 * resident / (RAM_PER_CPU * cpus)
 
-    def as_replica(self) -> Replica:
+    def as_replica(self, traffic: Sequence[ReplicaTraffic]) -> Replica:
+        """The replica as the app's status shows it, with what it answered through the endpoint
+        (HTTP and gRPC together) over the last minute."""
         state = "RUNNING" if self.ready else "STARTING"
-        return Replica(self.name, state, self.ready, "", self.cpu_percent, self.ram_percent, f"http://127.0.0.1:{self.ports.http}")
+        requests = sum(item.requests for item in traffic)
+        latency = sum(item.requests * (item.mean_latency_ms or 0.0) for item in traffic) / requests if requests else None
+        failed = sum(item.failed for item in traffic)
+        url = f"http://127.0.0.1:{self.ports.http}"
+        return Replica(self.name, state, self.ready, "", self.cpu_percent, self.ram_percent, url, requests, failed, None if latency is None else round(latency, 2))
 
 
 class AppSupervisor:
@@ -139,9 +148,9 @@ class AppSupervisor:
         self.last_metric_problem: str | None = None
         self.token = None if self.app.spec.unsecure_http else local_token()
         self.served_repository: Path | None = None
-        self.http = Balancer(self.endpoint.http_port, NO_REPLICA)
-        self.grpc = Balancer(self.endpoint.grpc_port) if self.endpoint.grpc_port else None
-        self.balancers = BalancerThread([b for b in (self.http, self.grpc) if b is not None])
+        self.http = HttpBalancer(self.endpoint.http_port)
+        self.grpc: GrpcBalancer | None = None  # bound in run(), where a taken port fails the app
+        self.balancers = BalancerThread([self.http])
 
     # -- record and log ------------------------------------------------------------------------
 
@@ -247,9 +256,9 @@ class AppSupervisor:
 
     def route(self) -> None:
         ready = [r for r in self.replicas if r.ready]
-        self.http.set_backends([("127.0.0.1", r.ports.http) for r in ready])
+        self.http.set_backends([Backend(r.name, "127.0.0.1", r.ports.http) for r in ready])
         if self.grpc is not None:
-            self.grpc.set_backends([("127.0.0.1", r.ports.grpc) for r in ready])
+            self.grpc.set_backends([Backend(r.name, "127.0.0.1", r.ports.grpc) for r in ready])
 
     # -- scaling -------------------------------------------------------------------------------
 
@@ -341,7 +350,8 @@ class AppSupervisor:
         available = sum(r.ready for r in self.replicas)
         state = AppState.RUNNING if available == desired and available > 0 else AppState.SCALING
         info = self.last_reason if self.last_reason and available < desired else None
-        replicas = tuple(r.as_replica() for r in self.replicas)
+        traffic = [self.http.pool.traffic(), self.grpc.pool.traffic() if self.grpc is not None else {}]
+        replicas = tuple(r.as_replica([side[r.name] for side in traffic if r.name in side]) for r in self.replicas)
         changed = (state, available, desired, replicas, info) != (self.app.state, self.app.available_replicas, self.app.desired_replicas, self.app.replicas, self.app.info_message)
         if changed or observed != self.app.signal:
             code = f"APP_{state.value}"
@@ -357,6 +367,9 @@ class AppSupervisor:
             sync_volumes_in(self.workspace, self.app.spec.volumes, lambda line: self.log(line, "sync"))
             try:
                 self.balancers.start()
+                if self.endpoint.grpc_port:
+                    self.grpc = GrpcBalancer(self.endpoint.grpc_port, token=self.token)
+                    self.grpc.start()
             except OSError as error:
                 raise UserError(f"the app's port {self.endpoint.http_port} is taken ({error.strerror}): delete the app and run it again") from None
             self.move(AppState.SCALING, info_code="APP_SCALING")
@@ -375,6 +388,8 @@ class AppSupervisor:
         for replica in list(self.replicas):
             self.stop_replica(replica)
         self.balancers.stop()
+        if self.grpc is not None:
+            self.grpc.stop()
         self.move(state, available_replicas=0, replicas=(), signal=None, info_code=code, info_message=message)
 
 

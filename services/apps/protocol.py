@@ -194,6 +194,9 @@ class Replica:
     cpu_percent: float | None = None
     ram_percent: float | None = None
     url: str | None = None
+    requests: int | None = None  # answered through the app's endpoint over the last minute (local apps)
+    failed: int | None = None
+    latency_ms: float | None = None  # their mean, endpoint to replica and back
 
 
 @dataclass(frozen=True)

@@ -75,15 +75,17 @@ def app_table(app: App, now: datetime) -> Table:
 
 def replicas_table(app: App) -> Table:
     table = Table(box=None, padding=(0, 2), header_style="bold")
-    for column in ("REPLICA", "STATE", "PROBE", "CPU", "RAM"):
+    for column in ("REPLICA", "STATE", "PROBE", "CPU", "RAM", "REQ/MIN", "LATENCY"):
         table.add_column(column, no_wrap=True)
     for replica in app.replicas:
         probe = Text("ready", style="green") if replica.ready else Text("not ready", style="yellow")
         cpu = "—" if replica.cpu_percent is None else f"{replica.cpu_percent:.0f}%"
         ram = "—" if replica.ram_percent is None else f"{replica.ram_percent:.0f}%"
-        table.add_row(inert(replica.name), inert(replica.state), probe, cpu, ram)
+        requests = "—" if replica.requests is None else str(replica.requests) + (f" ({replica.failed} failed)" if replica.failed else "")
+        latency = "—" if replica.latency_ms is None else f"{replica.latency_ms:.1f} ms"
+        table.add_row(inert(replica.name), inert(replica.state), probe, cpu, ram, requests, latency)
     if not app.replicas:
-        table.add_row(Text("no replica reported", style="dim"), "", "", "", "")
+        table.add_row(Text("no replica reported", style="dim"), "", "", "", "", "", "")
     return table
 
 
