@@ -73,6 +73,7 @@ def test_no_token_on_any_command_line_and_the_guard_checks_both_protocols(models
         for address in (job_grpc, running.grpc_address):
             assert grpc_ready(address, token) is True
             assert grpc_ready(address, None) is not True and grpc_ready(address, "not-the-token") is not True
+        assert grpc_ready(running.grpc_address, "not-the-token") == "StatusCode.UNAUTHENTICATED"  # refused at the app's endpoint
 
         ours = os.readlink("/proc/self/ns/net")
         servers = subprocess.run(["pgrep", "-f", f"{job.id}|{app.id}"], capture_output=True, text=True).stdout.split()

@@ -27,13 +27,20 @@ import grpc
 
 from services.apps.replica_pool import Backend, ReplicaPool
 from services.secrets import Secret
-from services.triton.guard import authorized
+from services.triton.guard import TOKEN_HEADERS, authorized
 
 STREAMING = frozenset({"/inference.GRPCInferenceService/ModelStreamInfer"})  # every other method of Triton's is unary
 OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1), ("grpc.so_reuseport", 0)]
 CHANNEL_OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
 WORKERS = 64  # calls in flight at once through the endpoint (perf at concurrency 64 keeps them all busy)
+NO_DEADLINE_S = 365 * 24 * 3600.0  # a time remaining beyond this is no deadline at all
 RETIRED_CHANNEL_S = 120.0  # a replica no longer ready keeps its channel this long, for the calls still on it
+
+
+def deadline(context: grpc.ServicerContext) -> float | None:
+    """The client's own deadline, passed on; none when it set none (grpcio then reports a far future)."""
+    remaining = context.time_remaining()
+    return remaining if remaining is not None and remaining < NO_DEADLINE_S else None
 
 
 def forwarded(context: grpc.ServicerContext) -> list[tuple[str, Any]]:
@@ -47,7 +54,7 @@ class GrpcBalancer:
     def __init__(self, port: int, pool: ReplicaPool | None = None, token: Secret | None = None) -> None:
         self.port = port
         self.pool = pool or ReplicaPool()
-        self._expected = token.reveal().encode() if token is not None else None
+        self._expected = f"Bearer {token.reveal()}".encode() if token is not None else None
         self._channels: dict[Backend, grpc.Channel] = {}
         self._retired: dict[Backend, float] = {}
         self._lock = threading.Lock()
@@ -87,9 +94,9 @@ class GrpcBalancer:
     def admit(self, context: grpc.ServicerContext) -> Backend:
         """The replica for this call, after the token; aborts the call when there is none."""
         if self._expected is not None:
-            values = [item.value for item in context.invocation_metadata() if item.key == "authorization"]
-            value = values[0] if values else None
-            if not authorized(value.encode() if isinstance(value, str) else value, self._expected):
+            values = [item.value for item in context.invocation_metadata() if item.key.encode() in TOKEN_HEADERS]
+            expected = self._expected
+            if not any(authorized(value.encode() if isinstance(value, str) else value, expected) for value in values):
                 context.abort(grpc.StatusCode.UNAUTHENTICATED, "this app is private: send Authorization: Bearer <token> (`triton-deck profile token` prints it)")
         backend = self.pool.choose()
         if backend is None:
@@ -111,7 +118,7 @@ class GrpcBalancer:
             backend = self.admit(context)
             started = time.monotonic()
             try:
-                answer, call = self.channel(backend).unary_unary(method).with_call(request, metadata=forwarded(context), timeout=context.time_remaining())
+                answer, call = self.channel(backend).unary_unary(method).with_call(request, metadata=forwarded(context), timeout=deadline(context))
             except grpc.RpcError as error:
                 self.failed(backend, started, error, context)
                 raise  # not reached: abort raised
@@ -126,7 +133,7 @@ class GrpcBalancer:
         def relay(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
             backend = self.admit(context)
             started = time.monotonic()
-            call: Any = self.channel(backend).stream_stream(method)(requests, metadata=forwarded(context), timeout=context.time_remaining())
+            call: Any = self.channel(backend).stream_stream(method)(requests, metadata=forwarded(context), timeout=deadline(context))
             context.add_callback(call.cancel)  # the client went away: so does the replica's stream
             try:
                 context.send_initial_metadata(tuple(call.initial_metadata() or ()))
