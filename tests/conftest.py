@@ -89,9 +89,14 @@ def fake_app(profile: str = "local", config: Config | None = None) -> TritonDeck
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    """Every worker finished and the screen refreshed: what a Pilot test asserts against."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    """Every worker finished and the screen refreshed: what a Pilot test asserts against. A
+    message handled in the pause may start another worker (a highlight loads its detail), so
+    it goes round until none is left: on a loaded CI machine one round was not always enough."""
+    for _ in range(10):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if not any(worker.is_running for worker in pilot.app.workers):
+            break
 
 
 def plain_text(widget: Static) -> str:
