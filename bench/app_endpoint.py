@@ -8,6 +8,8 @@ hits both sides alike:
    so only the server and the path to it are timed) through the app URL against straight
    to a replica's own port; target at most 1.10× at concurrency 1.
 2. Throughput with 2 replicas against 1, at concurrency 8, through the endpoint.
+3. The spread of one keep-alive client over the 2 replicas (the endpoint balances each
+   request, not each connection), from the app's own per-replica status.
 
 It asserts nothing: timings are reported, not tested.
 
@@ -137,6 +139,12 @@ def main() -> None:
         wait(lambda: (a := platform.get(app.id)).state is AppState.RUNNING and a.available_replicas == 2)
         two = statistics.median(timed_requests(endpoint, args.requests * 2, 8)[1] for _ in range(args.rounds))
         print(f"throughput, concurrency 8: 2 replicas / 1 replica = {two / one:.2f}×  ({one:.1f} → {two:.1f} requests/s, {os.cpu_count()} CPUs)")
+        before = {r.name: r.requests or 0 for r in platform.get(app.id).replicas}
+        timed_requests(endpoint, args.requests * 2, 1)  # one client, one keep-alive connection
+        time.sleep(1.5)  # the supervisor's next tick writes the status
+        answered = {r.name: (r.requests or 0) - before.get(r.name, 0) for r in platform.get(app.id).replicas}
+        total = sum(answered.values()) or 1
+        print("one keep-alive client over 2 replicas: " + ", ".join(f"{name} {count / total:.0%}" for name, count in sorted(answered.items())))
     finally:
         platform.delete(app.id, force=True)
 
