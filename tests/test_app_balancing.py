@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 import os
 import queue
-import threading
 import time
 from typing import Any
 
 import numpy as np
 
-from services.apps.local import LocalAppPlatform
-from services.apps.protocol import AppState, FixedScaling
+from services.apps.protocol import FixedScaling
 from services.storage.protocol import BucketRef
-from tests.test_local_apps import infer_count, replica_ports, triton_app, wait_until
+from tests.helpers import BackgroundLoad
+from tests.test_local_apps import infer_count, replica_ports, running_app, wait_until
 from tui.cli import main
 
 
@@ -41,10 +40,7 @@ def test_one_client_per_protocol_spreads_over_both_replicas_and_a_stream_stays_o
     import tritonclient.grpc as grpcclient
     import tritonclient.http as httpclient
 
-    platform = LocalAppPlatform()
-    app = platform.run(triton_app(2))
-    try:
-        app = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 2)
+    with running_app(2) as (platform, app):
         assert app.url and app.grpc_address
         ports = replica_ports(platform, app)
         assert len(ports) == 2
@@ -87,68 +83,37 @@ def test_one_client_per_protocol_spreads_over_both_replicas_and_a_stream_stays_o
         assert main(["--profile", "local", "app", "get", app.id, "-o", "json"]) == 0
         document = json.loads(capsys.readouterr().out)
         assert sorted(r["requestsLastMinute"] for r in document["status"]["replicas"]) == sorted(r.requests for r in replicas)
-    finally:
-        platform.delete(app.id, force=True)
 
 
 def test_a_replica_killed_under_load_fails_only_what_was_in_flight_on_it(models_bucket: BucketRef) -> None:
     import tritonclient.http as httpclient
     from tritonclient.utils import InferenceServerException
 
-    platform = LocalAppPlatform()
-    app = platform.run(triton_app(2))
-    try:
-        app = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 2)
+    with running_app(2) as (platform, app):
         assert app.url
         client = httpclient.InferenceServerClient(app.url.removeprefix("http://"))  # kept for the whole run
-        outcomes: list[tuple[float, bool]] = []
-        stop = threading.Event()
-
-        def load() -> None:
-            while not stop.is_set():
-                try:
-                    client.infer("simple", simple_inputs(httpclient))
-                    outcomes.append((time.monotonic(), True))
-                except InferenceServerException:
-                    outcomes.append((time.monotonic(), False))
-
-        worker = threading.Thread(target=load)
-        worker.start()
-        time.sleep(1)
-        victim = replica_ports(platform, app)[0]
-        os.system(f"pkill -KILL -f 'http-port={victim} '")
-        killed = time.monotonic()
-        time.sleep(2)
-        stop.set()
-        worker.join()
+        with BackgroundLoad(lambda: client.infer("simple", simple_inputs(httpclient)), (InferenceServerException,)) as load:
+            time.sleep(1)
+            victim = replica_ports(platform, app)[0]
+            os.system(f"pkill -KILL -f 'http-port={victim} '")
+            killed = time.monotonic()
+            time.sleep(2)
         client.close()
+        outcomes = load.outcomes
         failed = [at for at, ok in outcomes if not ok]
         after = [ok for at, ok in outcomes if at > killed + 0.5]
         assert len(failed) <= 2, f"{len(failed)} failed: at most what was in flight on the victim"
         assert len(after) > 20 and all(after), "the same client's later requests succeed without reconnecting"
-    finally:
-        platform.delete(app.id, force=True)
 
 
 def test_a_replica_that_becomes_ready_takes_its_share_of_a_running_client_at_once(models_bucket: BucketRef) -> None:
     import tritonclient.http as httpclient
 
-    platform = LocalAppPlatform()
-    app = platform.run(triton_app(1))
-    try:
-        app = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 1)
+    with running_app(1) as (platform, app):
         assert app.url
         first = replica_ports(platform, app)
         client = httpclient.InferenceServerClient(app.url.removeprefix("http://"))
-        stop = threading.Event()
-
-        def load() -> None:
-            while not stop.is_set():
-                client.infer("simple", simple_inputs(httpclient))
-
-        worker = threading.Thread(target=load)
-        worker.start()
-        try:
+        with BackgroundLoad(lambda: client.infer("simple", simple_inputs(httpclient)), ()):
             platform.scale(app.id, FixedScaling(2))
             wait_until(platform, app.id, lambda a: a.available_replicas == 2)
             new = [port for port in replica_ports(platform, app) if port not in first]
@@ -157,10 +122,5 @@ def test_a_replica_that_becomes_ready_takes_its_share_of_a_running_client_at_onc
             before = counts(ports)
             time.sleep(5)
             share = spread(before, counts(ports))
-        finally:
-            stop.set()
-            worker.join()
-            client.close()
+        client.close()
         assert sum(share) > 20 and share[1] >= 0.3 * sum(share), share
-    finally:
-        platform.delete(app.id, force=True)

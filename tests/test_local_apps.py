@@ -10,7 +10,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from services.storage.local import LocalObjectStore
 from services.storage.protocol import BucketRef, UploadItem, UploadOptions
 from services.usecases.server import Server
 from services.usecases.stats import StatsReader
+from tests.helpers import BackgroundLoad
 
 SERVER = ("tritonserver", "--model-repository=/workspace/models")
 DEMO_SAMPLES = Path(__file__).resolve().parent.parent / "demo" / "samples"
@@ -61,6 +63,17 @@ def wait_recording_signals(platform: LocalAppPlatform, app_id: str, test: Callab
 
     wait_until(platform, app_id, record, timeout=60)
     return signals
+
+
+@contextmanager
+def running_app(replicas: int, **changes: object) -> Iterator[tuple[LocalAppPlatform, App]]:
+    """A local Triton app with `replicas` ready, deleted (force) when the block ends."""
+    platform = LocalAppPlatform()
+    app = platform.run(triton_app(replicas, **changes))
+    try:
+        yield platform, wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == replicas)
+    finally:
+        platform.delete(app.id, force=True)
 
 
 def get_json(url: str) -> dict[str, object]:
@@ -113,10 +126,7 @@ def no_server_left(root: Path, timeout: float = 15) -> bool:
 
 
 def test_two_replicas_both_serve_behind_one_url_that_survives_stop_and_start(models_bucket: BucketRef) -> None:
-    platform = LocalAppPlatform()
-    app = platform.run(triton_app(2))
-    try:
-        app = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 2)
+    with running_app(2) as (platform, app):
         assert [change.state for change in app.history][:4] == [AppState.QUEUED, AppState.INITIALIZING, AppState.SCALING, AppState.RUNNING]
         assert app.url and app.grpc_address
         ports = replica_ports(platform, app)
@@ -141,8 +151,6 @@ def test_two_replicas_both_serve_behind_one_url_that_survives_stop_and_start(mod
         platform.start(app.id)
         again = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING)
         assert again.url == url and infer(url) == 200
-    finally:
-        platform.delete(app.id, force=True)
     assert no_server_left(platform.root / app.id)
 
 
@@ -160,35 +168,21 @@ def test_a_killed_supervisor_leaves_no_server_and_shows_failed(models_bucket: Bu
 
 
 def test_a_killed_replica_under_load_is_replaced_while_the_app_serves(models_bucket: BucketRef) -> None:
-    platform = LocalAppPlatform()
-    app = platform.run(triton_app(2))
-    try:
-        app = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 2)
+    with running_app(2) as (platform, app):
         assert app.url
         results: list[int] = []
-        stop = threading.Event()
-
-        def load() -> None:
-            while not stop.is_set():
-                results.append(infer(app.url or ""))
-
-        worker = threading.Thread(target=load)
-        worker.start()
-        time.sleep(1)
-        victim = replica_ports(platform, app)[0]
-        os.system(f"pkill -KILL -f 'http-port={victim} '")
-        time.sleep(1)
-        replaced = wait_until(platform, app.id, lambda a: a.available_replicas == 2 and a.state is AppState.RUNNING)
-        time.sleep(1)
-        stop.set()
-        worker.join()
+        with BackgroundLoad(lambda: results.append(infer(app.url or ""))):
+            time.sleep(1)
+            victim = replica_ports(platform, app)[0]
+            os.system(f"pkill -KILL -f 'http-port={victim} '")
+            time.sleep(1)
+            replaced = wait_until(platform, app.id, lambda a: a.available_replicas == 2 and a.state is AppState.RUNNING)
+            time.sleep(1)
         failed = sum(code != 200 for code in results)
         assert len(results) > 50 and failed <= 2, (len(results), failed)  # at most what was in flight on the victim
         assert victim not in replica_ports(platform, replaced)
         assert "exited with status" in (platform.root / app.id / "log.txt").read_text()
         assert os.system(f"pgrep -f '{app.id}/workspace/model[s]/simple' > /dev/null") == 0, "the live replicas' stubs run"
-    finally:
-        platform.delete(app.id, force=True)
     assert no_stub_left(platform.root / app.id), "the killed replica's python stub went with it"
 
 
@@ -240,10 +234,7 @@ def test_grpc_passes_through_the_app_endpoint(models_bucket: BucketRef) -> None:
     import numpy as np
     import tritonclient.grpc as grpcclient
 
-    platform = LocalAppPlatform()
-    app = platform.run(triton_app(2))
-    try:
-        app = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 2)
+    with running_app(2) as (platform, app):
         assert app.grpc_address
         for _ in range(4):  # a fresh channel each time: each is one connection, balanced in turn
             client = grpcclient.InferenceServerClient(app.grpc_address)
@@ -256,8 +247,6 @@ def test_grpc_passes_through_the_app_endpoint(models_bucket: BucketRef) -> None:
             client.close()
         counts = [infer_count(port) for port in replica_ports(platform, app)]
         assert sum(counts) == 4 and min(counts) >= 1, counts  # both replicas answered over gRPC
-    finally:
-        platform.delete(app.id, force=True)
 
 
 def test_a_model_that_fails_gets_no_traffic_and_the_app_says_why(models_bucket: BucketRef, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import pytest
 from services.errors import UserError
 from services.triton.frameworks import SIDECAR, repository_serving, served_repository
 from services.triton.runtime import TritonServer, prepare_runtime
+from tests.helpers import sequence_batching
 from tests.test_demo_model import DEMO, EXPECTED_TOP3, imagenet_normalized
 from tui.cli import main
 
@@ -312,21 +313,7 @@ def test_a_local_job_and_app_serve_an_onnx_repository_and_refuse_a_plan(tmp_path
         apps.delete(app.id, force=True)
 
 
-SEQUENCE_CONFIG = """name: "seq_onnx"
-platform: "onnxruntime_onnx"
-max_batch_size: 4
-sequence_batching {
-  max_sequence_idle_microseconds: 5000000
-  control_input [
-    { name: "START" control [ { kind: CONTROL_SEQUENCE_START fp32_false_true: [ 0, 1 ] } ] },
-    { name: "END" control [ { kind: CONTROL_SEQUENCE_END fp32_false_true: [ 0, 1 ] } ] },
-    { name: "READY" control [ { kind: CONTROL_SEQUENCE_READY fp32_false_true: [ 0, 1 ] } ] },
-    { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ] }
-  ]
-}
-input [ { name: "INPUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
-output [ { name: "OUTPUT" data_type: TYPE_FP32 dims: [ 1 ] } ]
-"""
+SEQUENCE_CONFIG = 'name: "seq_onnx"\nplatform: "onnxruntime_onnx"\n' + sequence_batching("fp32", "FP32", max_batch_size=4)
 
 
 def test_sequence_batching_delivers_the_control_inputs_as_the_real_backend_does(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import pytest
 from services.errors import UserError
 from services.triton.frameworks import repository_serving, served_repository
 from services.triton.runtime import TritonServer, prepare_runtime
+from tests.helpers import sequence_batching
 
 
 def framework(module: str) -> Any:
@@ -41,19 +42,7 @@ output [ { name: "%(o0)s" data_type: TYPE_%(t)s dims: [ 16 ] }, { name: "%(o1)s"
 """
 NAMES = {"i0": "INPUT0", "i1": "INPUT1", "o0": "OUTPUT0", "o1": "OUTPUT1"}
 TORCH_NAMES = {"i0": "INPUT__0", "i1": "INPUT__1", "o0": "OUTPUT__0", "o1": "OUTPUT__1"}  # libtorch's convention
-SEQUENCE = """max_batch_size: 2
-sequence_batching {
-  max_sequence_idle_microseconds: 5000000
-  control_input [
-    { name: "START" control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] },
-    { name: "END" control [ { kind: CONTROL_SEQUENCE_END int32_false_true: [ 0, 1 ] } ] },
-    { name: "READY" control [ { kind: CONTROL_SEQUENCE_READY int32_false_true: [ 0, 1 ] } ] },
-    { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ] }
-  ]
-}
-input [ { name: "INPUT" data_type: TYPE_INT32 dims: [ 1 ] } ]
-output [ { name: "OUTPUT" data_type: TYPE_INT32 dims: [ 1 ] } ]
-"""
+SEQUENCE = sequence_batching("int32", "INT32", max_batch_size=2)
 
 
 def write_config(model: Path, platform: str, body: str) -> None:
