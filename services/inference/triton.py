@@ -20,6 +20,7 @@ from services.errors import UserError
 from services.inference.diagnose import explain
 from services.inference.endpoint import Address, parse_address
 from services.inference.image_client import ImageModel, batch_tensor, check_batch_size, parse_classes, parse_image_model, preprocess
+from services.inference.lean import lean_sender
 from services.inference.protocol import (
     Classification,
     ClassifyRequest,
@@ -63,6 +64,7 @@ class TritonInferenceClient:
         self.connect_timeout_s = min(CONNECT_TIMEOUT_S, endpoint.timeout_s)
         self._local = threading.local()
         self._clients: list[Any] = []
+        self._closers: list[Callable[[], None]] = []  # the load generator's connections
         self._clients_lock = threading.Lock()
         self._image_models: dict[tuple[str, str], ImageModel] = {}
 
@@ -117,8 +119,11 @@ class TritonInferenceClient:
     def close(self) -> None:
         with self._clients_lock:
             clients, self._clients = self._clients, []
+            closers, self._closers = self._closers, []
         for client in clients:
             client.close()
+        for close in closers:
+            close()
 
     # -- health and metadata -----------------------------------------------------------------
 
@@ -194,37 +199,23 @@ class TritonInferenceClient:
         return parse_model_stats(self._model_json("get_inference_statistics", model, version), model)
 
     def sender(self, model: str, inputs: Sequence[InputData], version: str = "", outputs: Sequence[str] = ()) -> Callable[[], None]:
-        """Tensors built once per thread (tritonclient's inputs are not shared across clients), then
-        each call is one `infer` on that thread's client; a refused request raises its reason."""
-        module = self._module()
-        local = threading.local()
+        """The load generator's hot path (services/inference/lean.py): the request's bytes built
+        once, each call one exchange on the calling thread's own connection; a refused request
+        raises its reason in one line. Its connections close with this client."""
+        send, close = lean_sender(self.address, model, version, inputs, outputs, self._headers or {}, self.request_timeout_s)
+        with self._clients_lock:
+            self._closers.append(close)
 
-        def tensors() -> tuple[list[Any], list[Any] | None]:
-            built = getattr(local, "tensors", None)
-            if built is None:
-                built = []
-                for data in inputs:
-                    tensor = module.InferInput(data.name, list(data.array.shape), data.datatype)
-                    tensor.set_data_from_numpy(data.array)
-                    built.append(tensor)
-                local.tensors = built
-                local.outputs = [module.InferRequestedOutput(name) for name in outputs] or None
-            return built, local.outputs
-
-        headers = self._headers
-        timeout = {"client_timeout": self.request_timeout_s} if self.endpoint.transport is Transport.GRPC else {}
-
-        def send() -> None:
-            built, wanted = tensors()
-            try:  # `_call` without its per-call lookups: this is the load generator's hot path
-                self._client().infer(model, built, model_version=version, outputs=wanted, headers=headers, **timeout)
-            except Exception as error:
+        def send_one() -> None:
+            try:
+                send()
+            except OSError as error:
                 explained = explain(error, self.address, self.request_timeout_s)
                 if explained is not None:
                     raise explained from None
                 raise
 
-        return send
+        return send_one
 
     def infer(self, model: str, inputs: Sequence[InputData], version: str = "", outputs: Sequence[OutputRequest] = ()) -> InferResult:
         from tritonclient.utils import InferenceServerException

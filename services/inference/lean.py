@@ -1,0 +1,240 @@
+"""The load generator's senders: each request's bytes built once, then sent as they are.
+
+A sweep is only worth reading when the generator is not the bottleneck, and tritonclient
+builds every request anew (JSON, numpy copies, a protobuf message) and decodes every
+answer in full. Here, per input set:
+
+* HTTP/1.1: the whole request (head, JSON header, binary tensors: Triton's binary tensor
+  extension, `Inference-Header-Content-Length`) is one `bytes`, sent with one `sendall` on a
+  keep-alive socket of the calling thread's own; the answer is read by its Content-Length,
+  and only the status line is looked at (a non-200 answer's JSON `error` is the failure).
+* gRPC: the `ModelInferRequest` is serialized once and sent through grpcio's generic
+  `unary_unary` with no serializer on either side, on a channel of the thread's own: no
+  protobuf is built or parsed per request.
+
+Threads block in socket calls, where the GIL is released, so N threads keep N requests in
+flight. `--validate-outputs`-style decoding is left to `infer`; a sender checks only that
+every output it asked for came back (by name, in the JSON header or the response message).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import struct
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from services.errors import UserError
+from services.inference.endpoint import Address
+from services.inference.protocol import InputData, Transport
+
+READ = 65536
+MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
+
+
+def tensor_bytes(data: InputData) -> bytes:
+    """A tensor as Triton's binary extension carries it: raw little-endian values, BYTES as
+    a 4-byte length before each element."""
+    if data.datatype == "BYTES":
+        items = [item if isinstance(item, bytes) else str(item).encode() for item in data.array.reshape(-1)]
+        return b"".join(struct.pack("<I", len(item)) + item for item in items)
+    return np.ascontiguousarray(data.array).tobytes()
+
+
+def http_request(address: Address, model: str, version: str, inputs: Sequence[InputData], outputs: Sequence[str], headers: Mapping[str, str]) -> bytes:
+    """One whole HTTP/1.1 inference request, ready for `sendall`."""
+    blobs = [tensor_bytes(data) for data in inputs]
+    header: dict[str, Any] = {
+        "inputs": [
+            {"name": data.name, "shape": list(data.array.shape), "datatype": data.datatype, "parameters": {"binary_data_size": len(blob)}}
+            for data, blob in zip(inputs, blobs, strict=True)
+        ]
+    }
+    if outputs:
+        header["outputs"] = [{"name": name, "parameters": {"binary_data": True}} for name in outputs]
+    json_part = json.dumps(header, separators=(",", ":")).encode()
+    body_length = len(json_part) + sum(len(blob) for blob in blobs)
+    path = f"{address.base_path}/v2/models/{model}" + (f"/versions/{version}" if version else "") + "/infer"
+    host = f"[{address.host}]" if ":" in address.host else address.host
+    lines = [
+        f"POST {path} HTTP/1.1", f"Host: {host}:{address.port}", "Content-Type: application/octet-stream",
+        f"Inference-Header-Content-Length: {len(json_part)}", f"Content-Length: {body_length}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]  # fmt: skip
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + json_part + b"".join(blobs)
+
+
+def grpc_request(model: str, version: str, inputs: Sequence[InputData], outputs: Sequence[str]) -> bytes:
+    """One `ModelInferRequest`, serialized once (raw_input_contents, as tritonclient sends them)."""
+    from tritonclient.grpc import service_pb2
+
+    request = service_pb2.ModelInferRequest(model_name=model, model_version=version)
+    for data in inputs:
+        tensor = request.inputs.add(name=data.name, datatype=data.datatype)
+        tensor.shape.extend(int(dim) for dim in data.array.shape)
+        request.raw_input_contents.append(tensor_bytes(data))
+    for name in outputs:
+        request.outputs.add(name=name)
+    return bytes(request.SerializeToString())
+
+
+class HttpConnection:
+    """One keep-alive connection that sends a prepared request and reads its answer's length."""
+
+    def __init__(self, address: Address, timeout_s: float) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self.sock: socket.socket | None = None
+        self.buffer = bytearray()
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection((self.address.host, self.address.port), timeout=self.timeout_s)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.address.tls:
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=self.address.host)
+        self.buffer.clear()
+        return sock
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def exchange(self, request: bytes) -> tuple[int, bytes]:
+        """(status, body) of one request; a connection the server closed is opened again once."""
+        for attempt in (0, 1):
+            if self.sock is None:
+                self.sock = self._connect()
+            try:
+                self.sock.sendall(request)
+                return self._answer()
+            except (ConnectionError, BrokenPipeError) as error:
+                self.close()
+                if attempt:
+                    raise UserError(f"the server closed the connection: {error}") from None
+        raise AssertionError("unreachable")
+
+    def _answer(self) -> tuple[int, bytes]:
+        assert self.sock is not None
+        buffer = self.buffer
+        while (end := buffer.find(b"\r\n\r\n")) < 0:
+            self._fill()
+        head = bytes(buffer[:end]).decode("latin-1")
+        del buffer[: end + 4]
+        status_line, _, rest = head.partition("\r\n")
+        status = int(status_line.split(" ", 2)[1])
+        length = None
+        closes = False
+        for line in rest.split("\r\n"):
+            name, _, value = line.partition(":")
+            lowered = name.strip().lower()
+            if lowered == "content-length":
+                length = int(value)
+            elif lowered == "connection" and "close" in value.lower():
+                closes = True
+            elif lowered == "transfer-encoding":
+                raise UserError("the server answered a chunked body: the lean generator reads Content-Length answers (use --engine perf_analyzer)")
+        if length is None:
+            raise UserError("the server's answer has no Content-Length")
+        while len(buffer) < length:
+            self._fill()
+        body = bytes(buffer[:length])
+        del buffer[:length]
+        if closes:
+            self.close()
+        return status, body
+
+    def _fill(self) -> None:
+        assert self.sock is not None
+        data = self.sock.recv(READ)
+        if not data:
+            raise ConnectionError("closed by the server")
+        self.buffer += data
+
+
+def _http_error(body: bytes) -> str:
+    try:
+        return str(json.loads(body).get("error") or body[:200].decode(errors="replace"))
+    except ValueError:
+        return body[:200].decode(errors="replace")
+
+
+def http_sender(address: Address, request: bytes, outputs: Sequence[str], timeout_s: float) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(send, close): `send` is one request on the calling thread's connection; `close` ends them all."""
+    local = threading.local()
+    connections: list[HttpConnection] = []
+    lock = threading.Lock()
+    wanted = [f'"name":"{name}"'.encode() for name in outputs]
+
+    def send() -> None:
+        connection: HttpConnection | None = getattr(local, "connection", None)
+        if connection is None:
+            connection = local.connection = HttpConnection(address, timeout_s)
+            with lock:
+                connections.append(connection)
+        status, body = connection.exchange(request)
+        if status != 200:
+            raise UserError(f"HTTP {status}: {_http_error(body)}")
+        missing = [name for name, key in zip(outputs, wanted, strict=True) if key not in body]
+        if missing:
+            raise UserError(f"output '{missing[0]}' is missing from the answer")
+
+    def close() -> None:
+        with lock:
+            for connection in connections:
+                connection.close()
+            connections.clear()
+
+    return send, close
+
+
+def grpc_sender(address: Address, request: bytes, outputs: Sequence[str], headers: Mapping[str, str], timeout_s: float) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(send, close) over grpcio's generic unary call, one channel per thread, bytes both ways."""
+    import grpc
+
+    local = threading.local()
+    channels: list[Any] = []
+    lock = threading.Lock()
+    metadata = tuple(headers.items())
+    options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+    wanted = [name.encode() for name in outputs]
+
+    def call() -> Callable[..., bytes]:
+        method = getattr(local, "method", None)
+        if method is None:
+            channel = grpc.secure_channel(address.target, grpc.ssl_channel_credentials(), options) if address.tls else grpc.insecure_channel(address.target, options)
+            with lock:
+                channels.append(channel)
+            method = local.method = channel.unary_unary(MODEL_INFER)
+        return method  # type: ignore[no-any-return]
+
+    def send() -> None:
+        try:
+            answer = call()(request, metadata=metadata, timeout=timeout_s)
+        except grpc.RpcError as error:
+            raise UserError(f"{error.code().name}: {error.details()}") from None
+        missing = [name for name, key in zip(outputs, wanted, strict=True) if key not in answer]
+        if missing:
+            raise UserError(f"output '{missing[0]}' is missing from the answer")
+
+    def close() -> None:
+        with lock:
+            for channel in channels:
+                channel.close()
+            channels.clear()
+
+    return send, close
+
+
+def lean_sender(
+    address: Address, model: str, version: str, inputs: Sequence[InputData], outputs: Sequence[str], headers: Mapping[str, str], timeout_s: float
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The sender for `address`'s protocol, its request built once."""
+    if address.transport is Transport.GRPC:
+        return grpc_sender(address, grpc_request(model, version, inputs, outputs), outputs, headers, timeout_s)
+    return http_sender(address, http_request(address, model, version, inputs, outputs, headers), outputs, timeout_s)
