@@ -17,7 +17,7 @@ import pytest
 
 from services.cancel import CancelToken
 from services.errors import UserError
-from services.inference.protocol import Endpoint, Transport
+from services.inference.protocol import Endpoint, InputData, Transport
 from services.inference.stats import Counter, ModelStats
 from services.inference.triton import TritonInferenceClient
 from services.perf.history import SERVER, StatsHistory
@@ -233,3 +233,59 @@ def test_without_a_range_perf_runs_concurrency_1_and_says_each_pass(server: Trit
     err = capsys.readouterr().err.splitlines()
     started = next(index for index, line in enumerate(err) if line.startswith("triton-deck: Concurrency 1: measuring (200 ms windows until 100% stable)"))
     assert err[started + 1].startswith("  pass [1] throughput: ") and "infer/sec, avg latency: " in err[started + 1]
+
+
+def lean_answers(server: TritonServer, model: str, inputs: list[InputData], transport: Transport) -> dict[str, bytes]:
+    """What the server answers to the generator's own request bytes, output by output, raw."""
+    from services.inference.endpoint import parse_address
+    from services.inference.lean import MODEL_INFER, HttpConnection, grpc_request, http_request, tensor_bytes
+
+    if transport is Transport.GRPC:
+        import grpc
+        from tritonclient.grpc import service_pb2
+
+        with grpc.insecure_channel(f"127.0.0.1:{server.ports.grpc}") as channel:
+            raw = channel.unary_unary(MODEL_INFER)(grpc_request(model, "", inputs, []))
+        answer = service_pb2.ModelInferResponse.FromString(raw)
+        return {output.name: content for output, content in zip(answer.outputs, answer.raw_output_contents, strict=True)}
+    address = parse_address(f"127.0.0.1:{server.ports.http}", Transport.HTTP)
+    connection = HttpConnection(address, 30)
+    status, body = connection.exchange(http_request(address, model, "", inputs, [], {}))
+    connection.close()
+    assert status == 200, body
+    outputs = json.loads(body)["outputs"]  # no binary output asked: the values come as JSON
+    import numpy as np
+
+    from services.perf.inputs import DTYPES
+
+    def raw(output: dict[str, object]) -> bytes:
+        values = output["data"]
+        if output["datatype"] == "BYTES":
+            array = np.array([str(value).encode() for value in values], dtype=np.object_)  # type: ignore[union-attr]
+        else:
+            array = np.array(values, dtype=DTYPES[str(output["datatype"])])
+        return tensor_bytes(InputData(str(output["name"]), str(output["datatype"]), array))
+
+    return {str(output["name"]): raw(output) for output in outputs}
+
+
+@pytest.mark.parametrize("transport", list(Transport))
+@pytest.mark.parametrize("model", ["simple", "echo_bytes", "efficientnet_lite0"])
+def test_the_generators_request_bytes_decode_as_tritonclients(server: TritonServer, transport: Transport, model: str) -> None:
+    """The lean generator's prebuilt requests reach the server as the same tensors as
+    tritonclient's: every output equal byte for byte (a batch of real photos for the classifier)."""
+    from services.inference.lean import tensor_bytes
+    from services.inference.protocol import Scaling
+
+    triton = client(server, transport)
+    if model == "efficientnet_lite0":
+        photos = sorted((DEMO / "samples").glob("*.png"))
+        inputs = perf_inputs(triton, model, batch_size=3, images=photos, scaling=Scaling.INCEPTION)
+    else:
+        inputs = perf_inputs(triton, model, batch_size=2)
+    expected = triton.infer(model, inputs)
+    triton.close()
+    ours = lean_answers(server, model, inputs, transport)
+    assert set(ours) == {output.name for output in expected.outputs}
+    for output in expected.outputs:
+        assert ours[output.name] == tensor_bytes(InputData(output.name, output.datatype, output.array)), output.name
