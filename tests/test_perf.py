@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +26,7 @@ from services.perf.history import SERVER, StatsHistory
 from services.perf.report import CSV_COLUMNS, csv_text
 from services.perf.stability import Window, is_stable
 from services.perf.stats import breakdown
-from services.perf.sweep import LevelDone, SweepConfig, SweepEnded, parse_range, sweep
+from services.perf.sweep import LevelDone, LevelStarted, SweepConfig, SweepEnded, WindowMeasured, parse_range, sweep
 from services.triton.runtime import TritonServer, prepare_runtime
 from services.usecases.perf import perf_inputs, run_sweep
 from tui.cli import main
@@ -289,3 +291,83 @@ def test_the_generators_request_bytes_decode_as_tritonclients(server: TritonServ
     assert set(ours) == {output.name for output in expected.outputs}
     for output in expected.outputs:
         assert ours[output.name] == tensor_bytes(InputData(output.name, output.datatype, output.array)), output.name
+
+
+FAKE_ANALYZER = Path(__file__).resolve().parent / "data" / "fake_perf_analyzer"
+
+
+def analyzer_events(server: TritonServer, config: SweepConfig, cancel: CancelToken | None = None, binary: Path = FAKE_ANALYZER) -> list[object]:
+    triton = client(server)
+    return list(run_sweep(triton, config, [], cancel or CancelToken(), analyzer=binary))
+
+
+def test_perf_analyzers_output_becomes_the_same_events_as_the_built_in_generators(server: TritonServer) -> None:
+    """Engine agreement: the same event kinds in the same order, the figures perf_analyzer
+    printed (captured from 2.34) and its CSV's final ones, in level order."""
+    config = quick("simple", (1, 2))
+    theirs = analyzer_events(server, config)
+    ours = [event for event in run_sweep(client(server), config, perf_inputs(client(server), "simple"), CancelToken()) if not isinstance(event, WindowMeasured)]
+    assert [type(event) for event in theirs] == [type(event) for event in ours] == [LevelStarted, LevelDone, LevelStarted, LevelDone, SweepEnded]
+    end = theirs[-1]
+    assert isinstance(end, SweepEnded) and end.reason is None
+    first, second = end.results
+    assert (first.level, first.throughput, first.avg_us, first.p50_us, first.p99_us, first.requests) == (1, 2570.47, 387, 336, 1005, 4635)
+    assert first.server is not None and (first.server.queue_us, first.server.compute_infer_us) == (28, 125)
+    assert (second.level, second.throughput, second.p99_us) == (2, 4406.66, 896)
+    written = list(csv.reader(io.StringIO(csv_text(list(end.results)))))
+    original = list(csv.reader((FAKE_ANALYZER.parent / "perf_analyzer_2.34_http.csv").read_text().splitlines()))
+    assert written[0] == original[0]  # perf_analyzer's own columns
+    for ours_row, their_row in zip(written[1:], original[1:], strict=True):
+        assert ours_row[0] == their_row[0] and float(ours_row[1]) == round(float(their_row[1]), 1) and ours_row[9:] == their_row[9:]
+
+
+def test_perf_analyzer_is_run_with_the_sweeps_own_flags_and_its_failure_is_one_line(server: TritonServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_PERF_ANALYZER_ARGS", str(tmp_path / "args"))
+    analyzer_events(server, quick("simple", (2, 4, 6), batch_size=2))
+    words = (tmp_path / "args").read_text().splitlines()
+    flags = dict(zip(words[::2], words[1:][::2], strict=False))
+    assert flags["-m"] == "simple" and flags["-u"] == f"127.0.0.1:{server.ports.http}" and flags["-i"] == "http" and flags["-b"] == "2"
+    assert words[words.index("--concurrency-range") + 1] == "2:6:2" and words[words.index("--measurement-interval") + 1] == "300"
+    (end,) = [event for event in analyzer_events(server, quick("nosuch", (1,))) if isinstance(event, SweepEnded)]
+    assert end.reason == "perf_analyzer: error: failed to get model metadata: Request for unknown model: 'nosuch' is not found"
+
+
+def test_a_cancelled_perf_analyzer_run_leaves_nothing_running(server: TritonServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_PERF_ANALYZER_SLEEP", "30")
+    cancel = CancelToken()
+    threading.Timer(1.0, cancel.cancel).start()
+    started = time.monotonic()
+    events = analyzer_events(server, quick("simple", (1, 2)), cancel)
+    assert time.monotonic() - started < 15 and isinstance(events[-1], SweepEnded) and events[-1].reason == "cancelled"
+    assert [event.result.level for event in events if isinstance(event, LevelDone)] == [1]
+    assert subprocess.run(["pgrep", "-f", "fake_perf_analyzer"], capture_output=True).returncode == 1
+
+
+def test_the_cli_engine_choice_and_a_missing_perf_analyzer(server: TritonServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"127.0.0.1:{server.ports.http}"
+    assert main(["perf", "-u", url, "-m", "simple", "--engine", "perf_analyzer", "--perf-analyzer", str(FAKE_ANALYZER), "--concurrency-range", "1:2", "-f", str(tmp_path / "out.csv")]) == 0
+    out = capsys.readouterr()
+    assert "perf_analyzer at" in out.err and "Concurrency 1: 2570.5 infer/sec" in out.out
+    assert (tmp_path / "out.csv").read_text().splitlines()[1].startswith("1,2570.5,")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no perf_analyzer anywhere
+    assert main(["perf", "-u", url, "-m", "simple", "--engine", "perf_analyzer"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "perf_analyzer is not installed" in error and "\n" not in error and "Traceback" not in error
+
+
+def real_perf_analyzer() -> Path | None:
+    """The real binary: TRITON_DECK_PERF_ANALYZER (.ci/run installs it there with the recipe), or on PATH."""
+    from services.perf.analyzer import find_binary
+
+    return find_binary(os.environ.get("TRITON_DECK_PERF_ANALYZER")) or find_binary()
+
+
+def test_the_real_perf_analyzer_runs_a_level_when_installed(server: TritonServer) -> None:
+    binary = real_perf_analyzer()
+    if binary is None:
+        pytest.skip("perf_analyzer is not installed here: set TRITON_DECK_PERF_ANALYZER (.ci/run does, where the recipe is)")
+    events = analyzer_events(server, quick("simple", (1,)), binary=binary)
+    end = events[-1]
+    assert isinstance(end, SweepEnded) and end.reason is None, end
+    (result,) = end.results
+    assert result.level == 1 and result.throughput > 0 and result.requests > 0 and result.server is not None

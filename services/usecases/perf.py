@@ -9,10 +9,14 @@ variable dimensions; the server's breakdown comes from the model's own statistic
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from enum import StrEnum
 from pathlib import Path
 
 from services.cancel import CancelToken
+from services.errors import UserError
+from services.inference.endpoint import parse_address
 from services.inference.protocol import InferenceClient, InputData, ModelMetadata, Scaling, TensorSpec, image_files
+from services.perf.analyzer import INSTALL_HINT, analyzer_sweep, find_binary
 from services.perf.inputs import image_inputs, synthetic_inputs
 from services.perf.sweep import PerfEvent, SweepConfig, sweep
 
@@ -38,6 +42,36 @@ def _metadata_json(metadata: ModelMetadata) -> dict[str, object]:
     return {"name": metadata.name, "inputs": tensors(metadata.inputs), "outputs": tensors(metadata.outputs)}
 
 
-def run_sweep(client: InferenceClient, config: SweepConfig, inputs: Sequence[InputData], cancel: CancelToken) -> Iterator[PerfEvent]:
-    send = client.sender(config.model, inputs, config.version)
-    return sweep(config, send, lambda: client.model_stats(config.model, config.version), cancel)
+class Engine(StrEnum):
+    """Who generates the load: ours (the default), NVIDIA's perf_analyzer, or it where installed."""
+
+    BUILTIN = "builtin"
+    PERF_ANALYZER = "perf_analyzer"
+    AUTO = "auto"
+
+
+def choose_engine(engine: Engine, binary: str | None = None) -> Path | None:
+    """perf_analyzer's path when it is to run the sweep, None for the built-in generator;
+    asking for perf_analyzer where it is not installed is one line saying how to get it."""
+    if engine is Engine.BUILTIN:
+        return None
+    found = find_binary(binary)
+    if found is None and (engine is Engine.PERF_ANALYZER or binary):
+        raise UserError(INSTALL_HINT if not binary else f"--perf-analyzer {binary} is not an executable file")
+    return found
+
+
+def run_sweep(
+    client: InferenceClient, config: SweepConfig, inputs: Sequence[InputData], cancel: CancelToken, analyzer: Path | None = None,
+    input_data: str = "random", shapes: Sequence[str] = (),
+) -> Iterator[PerfEvent]:  # fmt: skip
+    """The sweep, by the built-in generator or by perf_analyzer at `analyzer`: the same events either way."""
+    if analyzer is None:
+        send = client.sender(config.model, inputs, config.version)
+        return sweep(config, send, lambda: client.model_stats(config.model, config.version), cancel)
+    if client.endpoint.bearer is not None:
+        raise UserError(
+            "perf_analyzer takes the token only on its command line, where any user of this host reads it: "
+            "use the built-in engine (the default) for a private server"
+        )
+    return analyzer_sweep(analyzer, parse_address(client.endpoint.url, client.endpoint.transport), config, cancel, input_data, shapes)

@@ -21,7 +21,7 @@ from services.inference.protocol import Scaling
 from services.perf.inputs import parse_shapes
 from services.perf.report import csv_text, json_document, level_header
 from services.perf.sweep import LevelDone, LevelResult, LevelStarted, SweepConfig, SweepEnded, WindowMeasured, parse_range
-from services.usecases.perf import perf_inputs, run_sweep
+from services.usecases.perf import Engine, choose_engine, perf_inputs, run_sweep
 from tui.cli.inference import server_client, server_options
 from tui.cli.interrupt import interrupt_cancels
 from tui.cli.output import warn
@@ -75,16 +75,20 @@ def summary_table(results: list[LevelResult]) -> list[str]:
 def cmd_perf(ctx: Context) -> int:
     args = ctx.args
     config = sweep_config(args)
+    analyzer = choose_engine(Engine(args.engine), args.perf_analyzer)
+    if analyzer is not None and args.images:
+        raise UserError("perf_analyzer does not read photos: send them with the built-in engine (--engine builtin)")
     client, origin = server_client(ctx)
     shapes = parse_shapes(args.shape or [])
     inputs = perf_inputs(client, config.model, config.version, config.batch_size, shapes, args.input_data == "zero", args.images or (), Scaling(args.scaling))
-    warn(f"triton-deck: {config.mode} sweep of {config.model} at {', '.join(f'{level:g}' for level in config.levels)} ({origin})")
+    engine = f"perf_analyzer at {analyzer}" if analyzer else "built-in generator"
+    warn(f"triton-deck: {config.mode} sweep of {config.model} at {', '.join(f'{level:g}' for level in config.levels)} ({origin}, {engine})")
     cancel = CancelToken()
     results: list[LevelResult] = []
     reason: str | None = None
     with interrupt_cancels(cancel):
         try:
-            for event in run_sweep(client, config, inputs, cancel):
+            for event in run_sweep(client, config, inputs, cancel, analyzer, args.input_data, args.shape or ()):
                 if isinstance(event, LevelStarted):  # a level takes windows until stable: say it is under way
                     warn(f"triton-deck: {level_header(config.mode)} {event.level:g}: measuring ({config.interval_ms} ms windows until {config.stability:g}% stable)…")
                 elif isinstance(event, WindowMeasured):
@@ -133,6 +137,9 @@ def add_perf_commands(groups: argparse._SubParsersAction, common: argparse.Argum
     perf.add_argument("--images", type=Path, action="append", metavar="IMAGE_OR_DIR", help="send real photos, preprocessed as classify does")
     perf.add_argument("-s", "--scaling", type=str.upper, choices=[s.value for s in Scaling], default="NONE", help="photo preprocessing (default NONE)")
     perf.add_argument("-f", "--file", type=Path, help="write the results as perf_analyzer's CSV")
+    perf.add_argument("--engine", choices=[engine.value for engine in Engine], default=Engine.BUILTIN.value,
+                      help="who sends the load: the built-in generator (default), perf_analyzer, or auto (perf_analyzer where installed)")  # fmt: skip
+    perf.add_argument("--perf-analyzer", metavar="PATH", help="the perf_analyzer binary (default: the one on PATH)")
     server_options(perf)
     output_option(perf)
     perf.set_defaults(handler=cmd_perf)
