@@ -56,6 +56,26 @@ class TritonPythonModel:
 '''
 
 
+RECORD_FIRST = '''
+import json
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.log = json.loads(args["model_config"])["parameters"]["log"]["string_value"]
+
+    def execute(self, requests):
+        out = []
+        for r in requests:
+            values = pb_utils.get_input_tensor_by_name(r, "X").as_numpy()
+            with open(self.log, "a") as log:
+                log.write(f"{int(values.reshape(-1)[0])}\\n")
+            out.append(pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("Y", values)]))
+        return out
+'''
+
+
 def write_model(repository: Path, name: str, config: str, code: str) -> None:
     (repository / name / "1").mkdir(parents=True)
     (repository / name / "config.pbtxt").write_text(config)
@@ -71,6 +91,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
                 'input [{ name: "TEXT" data_type: TYPE_STRING dims: [ 2 ] }]\noutput [{ name: "OUT" data_type: TYPE_STRING dims: [ 2 ] }]\n', ECHO_BYTES)  # fmt: skip
     write_model(repository, "sum_any", 'name: "sum_any"\nbackend: "python"\nmax_batch_size: 0\n'
                 'input [{ name: "X" data_type: TYPE_FP32 dims: [ -1, -1 ] }]\noutput [{ name: "SUM" data_type: TYPE_FP32 dims: [ 1 ] }]\n', SUM_ANY)  # fmt: skip
+    write_model(repository, "record_first", 'name: "record_first"\nbackend: "python"\nmax_batch_size: 0\n'
+                f'parameters {{ key: "log" value: {{ string_value: "{scratch / "received.txt"}" }} }}\n'
+                'input [{ name: "X" data_type: TYPE_INT32 dims: [ 4 ] }]\noutput [{ name: "Y" data_type: TYPE_INT32 dims: [ 4 ] }]\n', RECORD_FIRST)  # fmt: skip
     with TritonServer(prepare_runtime(scratch / "cache"), repository, scratch / "server.log").running() as triton:
         yield triton
 
@@ -371,3 +394,47 @@ def test_the_real_perf_analyzer_runs_a_level_when_installed(server: TritonServer
     assert isinstance(end, SweepEnded) and end.reason is None, end
     (result,) = end.results
     assert result.level == 1 and result.throughput > 0 and result.requests > 0 and result.server is not None
+
+
+def test_input_data_json_as_perf_analyzer_takes_it(server: TritonServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """perf_analyzer's documented forms: a flat list, content with a shape, b64 raw bytes,
+    BYTES strings; requests cycle through the steps; what is wrong is one line."""
+    import base64
+
+    import numpy as np
+
+    from services.usecases.perf import perf_steps
+
+    triton = client(server)
+    simple = tmp_path / "simple.json"
+    simple.write_text(json.dumps({"data": [
+        {"INPUT0": list(range(16)), "INPUT1": {"content": [[1] * 8, [2] * 8], "shape": [16]}},
+        {"INPUT0": {"b64": base64.b64encode(np.arange(16, dtype="<i4").tobytes()).decode()}, "INPUT1": [0] * 16},
+    ]}))  # fmt: skip
+    steps = perf_steps(triton, "simple", simple, batch_size=2)
+    assert len(steps) == 2 and steps[0][0].array.shape == (2, 16) and steps[0][1].array[1].tolist() == [1] * 8 + [2] * 8
+    assert steps[1][0].array.dtype == np.int32 and steps[1][0].array[0].tolist() == list(range(16))
+    text = tmp_path / "text.json"
+    text.write_text(json.dumps({"data": [[{"TEXT": ["espresso", "tea"]}], [{"TEXT": {"content": ["a", "b"], "shape": [2]}}]]}))
+    (first, second) = perf_steps(triton, "echo_bytes", text, batch_size=3)
+    assert first[0].array.shape == (3, 2) and first[0].array[2].tolist() == [b"espresso", b"tea"] and second[0].array[0].tolist() == [b"a", b"b"]
+
+    cycling = tmp_path / "cycling.json"
+    cycling.write_text(json.dumps({"data": [{"X": [10, 0, 0, 0]}, {"X": [20, 0, 0, 0]}, {"X": [30, 0, 0, 0]}]}))
+    url = f"127.0.0.1:{server.ports.http}"
+    quick_flags = ["--measurement-interval", "200", "--warmup", "0", "--stability-percentage", "100", "--max-trials", "3"]
+    assert main(["perf", "-u", url, "-m", "record_first", "--input-data", str(cycling), *quick_flags]) == 0
+    received = [int(line) for line in (server.repository.parent / "received.txt").read_text().split()]
+    assert received[:6] == [10, 20, 30, 10, 20, 30] and set(received) == {10, 20, 30}
+    capsys.readouterr()
+
+    bad = tmp_path / "bad.json"
+    for document, message in (
+        ({"data": [{"INPUT0": [1] * 16}]}, "step 1: input 'INPUT1' is missing"),
+        ({"data": [{"INPUT0": [1] * 15, "INPUT1": [1] * 16}]}, "step 1: input 'INPUT0' has 15 values for shape [16]"),
+        ({"rows": []}, 'expected {"data"'),
+    ):
+        bad.write_text(json.dumps(document))
+        assert main(["perf", "-u", url, "-m", "simple", "--input-data", str(bad)]) == 1
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert message in error and "Traceback" not in error, error

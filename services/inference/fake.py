@@ -133,6 +133,6 @@ class FakeInferenceClient:
         self.model_metadata(model, version)
         return self._stats.read()
 
-    def sender(self, model: str, inputs: Sequence[InputData], version: str = "", outputs: Sequence[str] = ()) -> Callable[[], None]:
+    def sender(self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = ()) -> Callable[[], None]:
         self.model_metadata(model, version)
         return lambda: time.sleep(0.001)  # a millisecond a request: a sweep on the fake measures something, without spinning

@@ -164,7 +164,14 @@ def _http_error(body: bytes) -> str:
         return body[:200].decode(errors="replace")
 
 
-def http_sender(address: Address, request: bytes, outputs: Sequence[str], timeout_s: float) -> tuple[Callable[[], None], Callable[[], None]]:
+def _next(local: threading.local, requests: Sequence[bytes]) -> bytes:
+    """The calling thread's next request: each thread cycles through the steps on its own."""
+    turn: int = getattr(local, "turn", 0)
+    local.turn = turn + 1
+    return requests[turn % len(requests)]
+
+
+def http_sender(address: Address, requests: Sequence[bytes], outputs: Sequence[str], timeout_s: float) -> tuple[Callable[[], None], Callable[[], None]]:
     """(send, close): `send` is one request on the calling thread's connection; `close` ends them all."""
     local = threading.local()
     connections: list[HttpConnection] = []
@@ -177,7 +184,7 @@ def http_sender(address: Address, request: bytes, outputs: Sequence[str], timeou
             connection = local.connection = HttpConnection(address, timeout_s)
             with lock:
                 connections.append(connection)
-        status, body = connection.exchange(request)
+        status, body = connection.exchange(_next(local, requests))
         if status != 200:
             raise UserError(f"HTTP {status}: {_http_error(body)}")
         missing = [name for name, key in zip(outputs, wanted, strict=True) if key not in body]
@@ -193,7 +200,7 @@ def http_sender(address: Address, request: bytes, outputs: Sequence[str], timeou
     return send, close
 
 
-def grpc_sender(address: Address, request: bytes, outputs: Sequence[str], headers: Mapping[str, str], timeout_s: float) -> tuple[Callable[[], None], Callable[[], None]]:
+def grpc_sender(address: Address, requests: Sequence[bytes], outputs: Sequence[str], headers: Mapping[str, str], timeout_s: float) -> tuple[Callable[[], None], Callable[[], None]]:
     """(send, close) over grpcio's generic unary call, one channel per thread, bytes both ways."""
     import grpc
 
@@ -215,7 +222,7 @@ def grpc_sender(address: Address, request: bytes, outputs: Sequence[str], header
 
     def send() -> None:
         try:
-            answer = call()(request, metadata=metadata, timeout=timeout_s)
+            answer = call()(_next(local, requests), metadata=metadata, timeout=timeout_s)
         except grpc.RpcError as error:
             raise UserError(f"{error.code().name}: {error.details()}") from None
         missing = [name for name, key in zip(outputs, wanted, strict=True) if key not in answer]
@@ -232,9 +239,11 @@ def grpc_sender(address: Address, request: bytes, outputs: Sequence[str], header
 
 
 def lean_sender(
-    address: Address, model: str, version: str, inputs: Sequence[InputData], outputs: Sequence[str], headers: Mapping[str, str], timeout_s: float
+    address: Address, model: str, version: str, steps: Sequence[Sequence[InputData]], outputs: Sequence[str], headers: Mapping[str, str], timeout_s: float
 ) -> tuple[Callable[[], None], Callable[[], None]]:
-    """The sender for `address`'s protocol, its request built once."""
+    """The sender for `address`'s protocol, each step's request built once."""
+    if not steps:
+        raise UserError("no input data to send")
     if address.transport is Transport.GRPC:
-        return grpc_sender(address, grpc_request(model, version, inputs, outputs), outputs, headers, timeout_s)
-    return http_sender(address, http_request(address, model, version, inputs, outputs, headers), outputs, timeout_s)
+        return grpc_sender(address, [grpc_request(model, version, step, outputs) for step in steps], outputs, headers, timeout_s)
+    return http_sender(address, [http_request(address, model, version, step, outputs, headers) for step in steps], outputs, timeout_s)

@@ -196,9 +196,10 @@ class InferenceClient(Protocol):
         """The model's cumulative counters now (`/v2/models/{m}/stats`)."""
         ...
 
-    def sender(self, model: str, inputs: Sequence[InputData], version: str = "", outputs: Sequence[str] = ()) -> Callable[[], None]:
-        """One inference request with `inputs`, each call on the calling thread's own connection:
-        what a load sweep repeats (tensors are built once, here)."""
+    def sender(self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = ()) -> Callable[[], None]:
+        """One inference request, each call on the calling thread's own connection, with the
+        next of `steps` (each a request's inputs; a thread cycles through them, as perf_analyzer
+        cycles through its input data): what a load sweep repeats (requests are built once, here)."""
         ...
 
 

@@ -17,6 +17,7 @@ from services.errors import UserError
 from services.inference.endpoint import parse_address
 from services.inference.protocol import InferenceClient, InputData, ModelMetadata, Scaling, TensorSpec, image_files
 from services.perf.analyzer import INSTALL_HINT, analyzer_sweep, find_binary
+from services.perf.input_file import read_input_data
 from services.perf.inputs import image_inputs, synthetic_inputs
 from services.perf.sweep import PerfEvent, SweepConfig, sweep
 
@@ -31,6 +32,13 @@ def perf_inputs(
         return image_inputs(_metadata_json(metadata), config, image_files(list(images)), scaling, batch_size)
     max_batch = int(str(config.get("max_batch_size", 0) or 0))
     return synthetic_inputs(metadata.inputs, max_batch, batch_size, shapes or {}, zero)
+
+
+def perf_steps(client: InferenceClient, model: str, path: Path, version: str = "", batch_size: int = 1) -> list[list[InputData]]:
+    """The requests of `--input-data FILE.json` (perf_analyzer's format), checked against the model."""
+    metadata = client.model_metadata(model, version)
+    max_batch = int(str(client.model_config(model, version).get("max_batch_size", 0) or 0))
+    return read_input_data(path, metadata.inputs, max_batch, batch_size)
 
 
 def _metadata_json(metadata: ModelMetadata) -> dict[str, object]:
@@ -63,11 +71,12 @@ def choose_engine(engine: Engine, binary: str | None = None) -> Path | None:
 
 def run_sweep(
     client: InferenceClient, config: SweepConfig, inputs: Sequence[InputData], cancel: CancelToken, analyzer: Path | None = None,
-    input_data: str = "random", shapes: Sequence[str] = (),
+    input_data: str = "random", shapes: Sequence[str] = (), steps: Sequence[Sequence[InputData]] = (),
 ) -> Iterator[PerfEvent]:  # fmt: skip
-    """The sweep, by the built-in generator or by perf_analyzer at `analyzer`: the same events either way."""
+    """The sweep, by the built-in generator or by perf_analyzer at `analyzer`: the same events
+    either way. `steps` (from `--input-data FILE.json`) replace `inputs`, requests cycling through them."""
     if analyzer is None:
-        send = client.sender(config.model, inputs, config.version)
+        send = client.sender(config.model, steps or [inputs], config.version)
         return sweep(config, send, lambda: client.model_stats(config.model, config.version), cancel)
     if client.endpoint.bearer is not None:
         raise UserError(

@@ -21,7 +21,7 @@ from services.inference.protocol import Scaling
 from services.perf.inputs import parse_shapes
 from services.perf.report import csv_text, json_document, level_header
 from services.perf.sweep import LevelDone, LevelResult, LevelStarted, SweepConfig, SweepEnded, WindowMeasured, parse_range
-from services.usecases.perf import Engine, choose_engine, perf_inputs, run_sweep
+from services.usecases.perf import Engine, choose_engine, perf_inputs, perf_steps, run_sweep
 from tui.cli.inference import server_client, server_options
 from tui.cli.interrupt import interrupt_cancels
 from tui.cli.output import warn
@@ -80,7 +80,9 @@ def cmd_perf(ctx: Context) -> int:
         raise UserError("perf_analyzer does not read photos: send them with the built-in engine (--engine builtin)")
     client, origin = server_client(ctx)
     shapes = parse_shapes(args.shape or [])
-    inputs = perf_inputs(client, config.model, config.version, config.batch_size, shapes, args.input_data == "zero", args.images or (), Scaling(args.scaling))
+    data_file = None if args.input_data in ("random", "zero") else Path(args.input_data)
+    steps = perf_steps(client, config.model, data_file, config.version, config.batch_size) if data_file else []
+    inputs = steps[0] if steps else perf_inputs(client, config.model, config.version, config.batch_size, shapes, args.input_data == "zero", args.images or (), Scaling(args.scaling))
     engine = f"perf_analyzer at {analyzer}" if analyzer else "built-in generator"
     warn(f"triton-deck: {config.mode} sweep of {config.model} at {', '.join(f'{level:g}' for level in config.levels)} ({origin}, {engine})")
     cancel = CancelToken()
@@ -88,7 +90,7 @@ def cmd_perf(ctx: Context) -> int:
     reason: str | None = None
     with interrupt_cancels(cancel):
         try:
-            for event in run_sweep(client, config, inputs, cancel, analyzer, args.input_data, args.shape or ()):
+            for event in run_sweep(client, config, inputs, cancel, analyzer, args.input_data, args.shape or (), steps):
                 if isinstance(event, LevelStarted):  # a level takes windows until stable: say it is under way
                     warn(f"triton-deck: {level_header(config.mode)} {event.level:g}: measuring ({config.interval_ms} ms windows until {config.stability:g}% stable)…")
                 elif isinstance(event, WindowMeasured):
@@ -132,7 +134,8 @@ def add_perf_commands(groups: argparse._SubParsersAction, common: argparse.Argum
     perf.add_argument("--max-trials", type=int, default=10, help="windows before a level is reported unstable (default 10)")
     perf.add_argument("--percentile", type=int, help="decide stability on this latency percentile (default: the average)")
     perf.add_argument("--warmup", type=int, default=1000, metavar="MS", help="load before each level's first window, in ms (default 1000)")
-    perf.add_argument("--input-data", choices=("random", "zero"), default="random", help="synthetic tensors (default random)")
+    perf.add_argument("--input-data", default="random", metavar="random|zero|FILE.json",
+                      help="synthetic tensors (default random), or perf_analyzer's real-data JSON, its steps sent in turn")  # fmt: skip
     perf.add_argument("--shape", action="append", metavar="NAME:D1,D2", help="a variable input's dimensions (the batch excepted)")
     perf.add_argument("--images", type=Path, action="append", metavar="IMAGE_OR_DIR", help="send real photos, preprocessed as classify does")
     perf.add_argument("-s", "--scaling", type=str.upper, choices=[s.value for s in Scaling], default="NONE", help="photo preprocessing (default NONE)")
