@@ -438,3 +438,16 @@ def test_input_data_json_as_perf_analyzer_takes_it(server: TritonServer, tmp_pat
         assert main(["perf", "-u", url, "-m", "simple", "--input-data", str(bad)]) == 1
         error = capsys.readouterr().err.strip().splitlines()[-1]
         assert message in error and "Traceback" not in error, error
+
+
+def test_the_latency_threshold_stops_the_sweep_at_the_first_level_over_it(server: TritonServer, capsys: pytest.CaptureFixture[str]) -> None:
+    triton = client(server)
+    events = list(run_sweep(triton, quick("simple", (1, 2, 4), latency_threshold_ms=0.001), perf_inputs(triton, "simple"), CancelToken()))
+    end = events[-1]
+    assert isinstance(end, SweepEnded) and end.reason is None and [r.level for r in end.results] == [1]
+    assert end.note is not None and end.note.startswith("stopped at 1: its average latency") and end.note.endswith("over the 0.001 ms threshold")
+    kept = list(run_sweep(triton, quick("simple", (1, 2), latency_threshold_ms=60_000), perf_inputs(triton, "simple"), CancelToken()))
+    assert [r.level for r in kept[-1].results] == [1, 2] and kept[-1].note is None  # type: ignore[attr-defined]
+    url = f"127.0.0.1:{server.ports.http}"
+    assert main(["perf", "-u", url, "-m", "simple", "--concurrency-range", "1:3", "--latency-threshold", "0.001", "--measurement-interval", "200", "--warmup", "0", "--stability-percentage", "100", "--max-trials", "3"]) == 0
+    assert "over the 0.001 ms threshold" in capsys.readouterr().err

@@ -27,7 +27,7 @@ from services.cancel import CancelToken
 from services.errors import UserError
 from services.inference.endpoint import Address
 from services.perf.stats import ServerBreakdown
-from services.perf.sweep import LevelDone, LevelResult, LevelStarted, PerfEvent, SweepConfig, SweepEnded
+from services.perf.sweep import LevelDone, LevelResult, LevelStarted, PerfEvent, SweepConfig, SweepEnded, over_threshold
 
 BINARY = "perf_analyzer"
 INSTALL_HINT = (
@@ -68,6 +68,8 @@ def command(binary: Path, address: Address, config: SweepConfig, csv_file: Path,
         words += ["--measurement-interval", str(config.interval_ms)]
     if config.percentile:
         words += ["--percentile", str(config.percentile)]
+    if config.latency_threshold_ms is not None:
+        words += ["--latency-threshold", f"{config.latency_threshold_ms:g}"]
     if address.tls:
         words += ["--ssl-https-verify-peer", "1"] if address.transport.value == "http" else ["--ssl-grpc-use-ssl"]
     for shape in shapes:
@@ -190,10 +192,11 @@ def run(words: list[str], config: SweepConfig, cancel: CancelToken) -> Iterator[
         return
     rows = read_csv(csv_file, config.mode) if csv_file.exists() else {}
     final = tuple(sorted((_with_csv(result, rows.get(result.level)) for result in results), key=lambda result: result.level))
+    over = over_threshold(config, final[-1]) if final else None
     if process.returncode != 0:
         yield SweepEnded(final, f"perf_analyzer: {errors[0] if errors else f'exited with status {process.returncode}'}")
         return
-    yield SweepEnded(final)
+    yield SweepEnded(final, note=over)
 
 
 def _watch(process: subprocess.Popen[str], cancel: CancelToken) -> None:

@@ -44,6 +44,7 @@ class SweepConfig:
     max_trials: int = 10
     percentile: int | None = None  # the latency that decides stability; None: the average
     warmup_ms: int = 1000
+    latency_threshold_ms: float | None = None  # stop after the first level over it (perf_analyzer's --latency-threshold)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class LevelDone:
 class SweepEnded:
     results: tuple[LevelResult, ...]
     reason: str | None = None  # why it stopped early (cancelled, the server went away), else None
+    note: str | None = None  # a stop that is no failure: the latency threshold was passed
 
 
 PerfEvent = LevelStarted | WindowMeasured | LevelDone | SweepEnded
@@ -234,7 +236,22 @@ def sweep(config: SweepConfig, send: Send, stats: Callable[[], ModelStats] | Non
         if reason is not None:
             yield SweepEnded(tuple(results), reason)
             return
+        over = over_threshold(config, result)
+        if over is not None:
+            yield SweepEnded(tuple(results), note=over)
+            return
     yield SweepEnded(tuple(results))
+
+
+def over_threshold(config: SweepConfig, result: LevelResult | None) -> str | None:
+    """Why the sweep stops after `result`, when its latency passed `--latency-threshold`."""
+    if config.latency_threshold_ms is None or result is None:
+        return None
+    decisive = {50: result.p50_us, 90: result.p90_us, 95: result.p95_us, 99: result.p99_us}.get(config.percentile or 0, result.avg_us)
+    if decisive <= config.latency_threshold_ms * 1000:
+        return None
+    what = f"p{config.percentile}" if config.percentile in (50, 90, 95, 99) else "average"
+    return f"stopped at {result.level:g}: its {what} latency {decisive / 1000:.2f} ms is over the {config.latency_threshold_ms:g} ms threshold"
 
 
 def _measure(

@@ -44,12 +44,14 @@ def sweep_config(args: argparse.Namespace) -> SweepConfig:
             raise UserError(f"{flag} {value} is too small: use {low} or more")
     if not 0 < args.stability_percentage <= 100:
         raise UserError(f"--stability-percentage {args.stability_percentage:g}: give a percentage above 0, at most 100")
+    if args.latency_threshold is not None and args.latency_threshold <= 0:
+        raise UserError(f"--latency-threshold {args.latency_threshold:g}: give milliseconds above 0")
     if args.percentile is not None and not 1 <= args.percentile <= 99:
         raise UserError(f"--percentile {args.percentile}: give 1 to 99")
     return SweepConfig(
         model=args.model_name, levels=levels, mode=mode, version=args.model_version, batch_size=args.batch_size,
         interval_ms=args.measurement_interval, request_count=args.measurement_request_count, stability=args.stability_percentage,
-        max_trials=args.max_trials, percentile=args.percentile, warmup_ms=args.warmup,
+        max_trials=args.max_trials, percentile=args.percentile, warmup_ms=args.warmup, latency_threshold_ms=args.latency_threshold,
     )  # fmt: skip
 
 
@@ -102,6 +104,8 @@ def cmd_perf(ctx: Context) -> int:
                         ctx.out.flush()
                 elif isinstance(event, SweepEnded):
                     reason = event.reason
+                    if event.note:
+                        warn(f"triton-deck: {event.note}")
         except KeyboardInterrupt:  # a second Ctrl-C: the sweep's threads are joined as its generator closes
             cancel.cancel()
             reason = "interrupted"
@@ -133,6 +137,7 @@ def add_perf_commands(groups: argparse._SubParsersAction, common: argparse.Argum
     perf.add_argument("--stability-percentage", type=float, default=10.0, help="three windows within this %% are stable (default 10)")
     perf.add_argument("--max-trials", type=int, default=10, help="windows before a level is reported unstable (default 10)")
     perf.add_argument("--percentile", type=int, help="decide stability on this latency percentile (default: the average)")
+    perf.add_argument("--latency-threshold", type=float, metavar="MS", help="stop after the first level whose latency is over MS (the --percentile's, else the average)")
     perf.add_argument("--warmup", type=int, default=1000, metavar="MS", help="load before each level's first window, in ms (default 1000)")
     perf.add_argument("--input-data", default="random", metavar="random|zero|FILE.json",
                       help="synthetic tensors (default random), or perf_analyzer's real-data JSON, its steps sent in turn")  # fmt: skip
