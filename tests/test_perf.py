@@ -451,3 +451,48 @@ def test_the_latency_threshold_stops_the_sweep_at_the_first_level_over_it(server
     url = f"127.0.0.1:{server.ports.http}"
     assert main(["perf", "-u", url, "-m", "simple", "--concurrency-range", "1:3", "--latency-threshold", "0.001", "--measurement-interval", "200", "--warmup", "0", "--stability-percentage", "100", "--max-trials", "3"]) == 0
     assert "over the 0.001 ms threshold" in capsys.readouterr().err
+
+
+GPU_METRICS = """# HELP nv_gpu_utilization GPU utilization rate [0.0 - 1.0)
+# TYPE nv_gpu_utilization gauge
+nv_gpu_utilization{gpu_uuid="GPU-0a1b"} 0.5
+nv_gpu_utilization{gpu_uuid="GPU-2c3d"} 0.25
+nv_gpu_memory_total_bytes{gpu_uuid="GPU-0a1b"} 16000000000
+nv_gpu_memory_used_bytes{gpu_uuid="GPU-0a1b"} 2000000000
+nv_gpu_power_usage{gpu_uuid="GPU-0a1b"} 70.5
+nv_inference_count{model="simple",version="1"} 12
+"""
+
+
+def test_collect_metrics_reports_each_gpu_and_nothing_on_a_cpu_server(server: TritonServer, tmp_path: Path) -> None:
+    import http.server
+
+    class Metrics(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            body = GPU_METRICS.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    stand_in = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Metrics)
+    threading.Thread(target=stand_in.serve_forever, daemon=True).start()
+    url = f"127.0.0.1:{server.ports.http}"
+    quick_flags = ["--measurement-interval", "200", "--warmup", "0", "--stability-percentage", "100", "--max-trials", "3"]
+    try:
+        assert main(["perf", "-u", url, "-m", "simple", "--collect-metrics", "--metrics-url", f"http://127.0.0.1:{stand_in.server_port}/metrics",
+                     "-f", str(tmp_path / "gpu.csv"), "-o", "json", *quick_flags]) == 0  # fmt: skip
+    finally:
+        stand_in.shutdown()
+        stand_in.server_close()
+    header, row = list(csv.reader((tmp_path / "gpu.csv").read_text().splitlines()))
+    cells = dict(zip(header, row, strict=True))
+    assert cells["Avg GPU Utilization"] == "GPU-0a1b:0.5;GPU-2c3d:0.25;" and cells["Max GPU Memory Usage"] == "GPU-0a1b:2000000000;GPU-2c3d:0;"
+    assert cells["Total GPU Memory"] == "GPU-0a1b:16000000000;GPU-2c3d:0;" and cells["Avg GPU Power Usage"].startswith("GPU-0a1b:70.5;")
+    own = f"http://127.0.0.1:{server.ports.metrics}/metrics"  # the CPU-only local server: its metrics have no GPU series
+    assert main(["perf", "-u", url, "-m", "simple", "--collect-metrics", "--metrics-url", own, "-f", str(tmp_path / "cpu.csv"), *quick_flags]) == 0
+    header, row = list(csv.reader((tmp_path / "cpu.csv").read_text().splitlines()))
+    assert header[-4:] == ["Avg GPU Utilization", "Avg GPU Power Usage", "Max GPU Memory Usage", "Total GPU Memory"] and row[-4:] == ["", "", "", ""]

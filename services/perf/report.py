@@ -16,6 +16,7 @@ from dataclasses import asdict
 from typing import Any
 
 from services.json_keys import camel_keys
+from services.perf.gpu_metrics import csv_cells
 from services.perf.sweep import LevelResult
 
 CSV_COLUMNS = (
@@ -24,14 +25,18 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
+GPU_COLUMNS = ("Avg GPU Utilization", "Avg GPU Power Usage", "Max GPU Memory Usage", "Total GPU Memory")
+
+
 def level_header(mode: str) -> str:
     return "Request Rate" if mode == "rate" else "Concurrency"
 
 
-def csv_text(results: Sequence[LevelResult]) -> str:
+def csv_text(results: Sequence[LevelResult], gpu_columns: bool = False) -> str:
+    """perf_analyzer's CSV; `gpu_columns` (with --collect-metrics) adds its four GPU columns."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow((level_header(results[0].mode if results else "concurrency"), *CSV_COLUMNS))
+    writer.writerow((level_header(results[0].mode if results else "concurrency"), *CSV_COLUMNS, *(GPU_COLUMNS if gpu_columns else ())))
     for result in results:
         server = result.server
         queue, infer_in, infer, infer_out = (server.queue_us, server.compute_input_us, server.compute_infer_us, server.compute_output_us) if server else (0.0, 0.0, 0.0, 0.0)
@@ -39,7 +44,7 @@ def csv_text(results: Sequence[LevelResult]) -> str:
         level = int(result.level) if result.level == int(result.level) else result.level
         row = (level, round(result.throughput, 1), 0, round(network), round(queue), round(infer_in), round(infer), round(infer_out), 0,
                round(result.p50_us), round(result.p90_us), round(result.p95_us), round(result.p99_us))  # fmt: skip
-        writer.writerow(row)
+        writer.writerow((*row, *csv_cells(result.gpus)) if gpu_columns else row)
     return out.getvalue()
 
 

@@ -19,11 +19,12 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.inference.stats import ModelStats
+from services.perf.gpu_metrics import GpuFigures, GpuReading, gpu_figures
 from services.perf.stability import Window, is_stable
 from services.perf.stats import ServerBreakdown, breakdown
 
@@ -62,6 +63,7 @@ class LevelResult:
     stable: bool
     windows: int
     server: ServerBreakdown | None = None
+    gpus: tuple[GpuFigures, ...] = ()  # with --collect-metrics: per GPU; none on a CPU-only server
 
 
 @dataclass(frozen=True)
@@ -219,15 +221,18 @@ def _result(config: SweepConfig, level: float, rows: list[tuple[float, float, bo
     )  # fmt: skip
 
 
-def sweep(config: SweepConfig, send: Send, stats: Callable[[], ModelStats] | None, cancel: CancelToken) -> Iterator[PerfEvent]:
-    """Every level in turn; ends with `SweepEnded` (also when cancelled or the server is gone)."""
+def sweep(
+    config: SweepConfig, send: Send, stats: Callable[[], ModelStats] | None, cancel: CancelToken, metrics: Callable[[], GpuReading] | None = None
+) -> Iterator[PerfEvent]:
+    """Every level in turn; ends with `SweepEnded` (also when cancelled or the server is gone).
+    `metrics` (with --collect-metrics) is read at every window's end."""
     results: list[LevelResult] = []
     for level in config.levels:
         yield LevelStarted(level)
         record = _Record()
         load = _Load(config, level, send, record)
         try:
-            reason, result = yield from _measure(config, level, record, stats, cancel)
+            reason, result = yield from _measure(config, level, record, stats, cancel, metrics)
         finally:
             load.stop()
         if result is not None:
@@ -255,14 +260,16 @@ def over_threshold(config: SweepConfig, result: LevelResult | None) -> str | Non
 
 
 def _measure(
-    config: SweepConfig, level: float, record: _Record, stats: Callable[[], ModelStats] | None, cancel: CancelToken
-) -> Generator[WindowMeasured, None, tuple[str | None, LevelResult | None]]:
+    config: SweepConfig, level: float, record: _Record, stats: Callable[[], ModelStats] | None, cancel: CancelToken,
+    metrics: Callable[[], GpuReading] | None = None,
+) -> Generator[WindowMeasured, None, tuple[str | None, LevelResult | None]]:  # fmt: skip
     """Windows until stable; returns (why the sweep must stop or None, the level's result or None)."""
     if cancel.wait(config.warmup_ms / 1000):
         return "cancelled", None
     boundaries = [time.perf_counter()]
     readings: list[ModelStats | None] = [_read(stats)]
     windows: list[Window] = []
+    gpu_readings: list[GpuReading] = []
     for trial in range(1, config.max_trials + 1):
         start = boundaries[-1]
         if config.request_count:
@@ -276,6 +283,8 @@ def _measure(
         end = time.perf_counter()
         boundaries.append(end)
         readings.append(_read(stats))
+        if metrics is not None:
+            gpu_readings.append(_read_metrics(metrics))
         rows = record.since(start, end)
         window = _window(rows, end - start, config)
         windows.append(window)
@@ -288,7 +297,15 @@ def _measure(
     first, last = boundaries[-span - 1], boundaries[-1]
     before, after = readings[-span - 1], readings[-1]
     server = breakdown(before, after) if before is not None and after is not None else None
-    return None, _result(config, level, record.since(first, last), last - first, is_stable(windows, config.stability), len(windows), server)
+    result = _result(config, level, record.since(first, last), last - first, is_stable(windows, config.stability), len(windows), server)
+    return None, replace(result, gpus=gpu_figures(gpu_readings[-span:])) if gpu_readings else result
+
+
+def _read_metrics(metrics: Callable[[], GpuReading]) -> GpuReading:
+    try:
+        return metrics()
+    except UserError:
+        return {}  # a metrics endpoint that does not answer leaves the GPU figures out
 
 
 def _read(stats: Callable[[], ModelStats] | None) -> ModelStats | None:

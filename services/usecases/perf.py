@@ -8,15 +8,18 @@ variable dimensions; the server's breakdown comes from the model's own statistic
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 
+from services import bounded_get
+from services.bounded_get import check_url
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.inference.endpoint import parse_address
 from services.inference.protocol import InferenceClient, InputData, ModelMetadata, Scaling, TensorSpec, image_files
 from services.perf.analyzer import INSTALL_HINT, analyzer_sweep, find_binary
+from services.perf.gpu_metrics import GpuReading, parse_gpu_metrics
 from services.perf.input_file import read_input_data
 from services.perf.inputs import image_inputs, synthetic_inputs
 from services.perf.sweep import PerfEvent, SweepConfig, sweep
@@ -50,6 +53,10 @@ def _metadata_json(metadata: ModelMetadata) -> dict[str, object]:
     return {"name": metadata.name, "inputs": tensors(metadata.inputs), "outputs": tensors(metadata.outputs)}
 
 
+METRICS_DEADLINE_S = 2.0
+METRICS_MAX_BYTES = 4 * 1024 * 1024
+
+
 class Engine(StrEnum):
     """Who generates the load: ours (the default), NVIDIA's perf_analyzer, or it where installed."""
 
@@ -69,15 +76,39 @@ def choose_engine(engine: Engine, binary: str | None = None) -> Path | None:
     return found
 
 
+def metrics_url(client: InferenceClient, given: str | None = None) -> str:
+    """Where Triton's Prometheus metrics are: `given`, else the server's host on Triton's port 8002."""
+    if given:
+        check_url(given, "--metrics-url")
+        return given
+    address = parse_address(client.endpoint.url, client.endpoint.transport)
+    host = f"[{address.host}]" if ":" in address.host else address.host
+    return f"http://{host}:8002/metrics"
+
+
+def gpu_reader(url: str) -> Callable[[], GpuReading]:
+    """One bounded read of `url`'s GPU series (a dead endpoint is one line, never a hang)."""
+
+    def read() -> GpuReading:
+        try:
+            return parse_gpu_metrics(bounded_get.get(url, METRICS_DEADLINE_S, METRICS_MAX_BYTES).decode("utf-8", "replace"))
+        except bounded_get.BoundedRead as error:
+            raise UserError(f"metrics at {url}: {error}") from None
+
+    return read
+
+
 def run_sweep(
     client: InferenceClient, config: SweepConfig, inputs: Sequence[InputData], cancel: CancelToken, analyzer: Path | None = None,
-    input_data: str = "random", shapes: Sequence[str] = (), steps: Sequence[Sequence[InputData]] = (),
+    input_data: str = "random", shapes: Sequence[str] = (), steps: Sequence[Sequence[InputData]] = (), metrics: str | None = None,
 ) -> Iterator[PerfEvent]:  # fmt: skip
     """The sweep, by the built-in generator or by perf_analyzer at `analyzer`: the same events
-    either way. `steps` (from `--input-data FILE.json`) replace `inputs`, requests cycling through them."""
+    either way. `steps` (from `--input-data FILE.json`) replace `inputs`, requests cycling through
+    them; `metrics` (a URL, with --collect-metrics) adds what the GPUs did per level."""
     if analyzer is None:
         send = client.sender(config.model, steps or [inputs], config.version)
-        return sweep(config, send, lambda: client.model_stats(config.model, config.version), cancel)
+        gpus = gpu_reader(metrics) if metrics else None
+        return sweep(config, send, lambda: client.model_stats(config.model, config.version), cancel, gpus)
     if client.endpoint.bearer is not None:
         raise UserError(
             "perf_analyzer takes the token only on its command line, where any user of this host reads it: "

@@ -21,7 +21,7 @@ from services.inference.protocol import Scaling
 from services.perf.inputs import parse_shapes
 from services.perf.report import csv_text, json_document, level_header
 from services.perf.sweep import LevelDone, LevelResult, LevelStarted, SweepConfig, SweepEnded, WindowMeasured, parse_range
-from services.usecases.perf import Engine, choose_engine, perf_inputs, perf_steps, run_sweep
+from services.usecases.perf import Engine, choose_engine, metrics_url, perf_inputs, perf_steps, run_sweep
 from tui.cli.inference import server_client, server_options
 from tui.cli.interrupt import interrupt_cancels
 from tui.cli.output import warn
@@ -78,8 +78,9 @@ def cmd_perf(ctx: Context) -> int:
     args = ctx.args
     config = sweep_config(args)
     analyzer = choose_engine(Engine(args.engine), args.perf_analyzer)
-    if analyzer is not None and args.images:
-        raise UserError("perf_analyzer does not read photos: send them with the built-in engine (--engine builtin)")
+    if analyzer is not None and (args.images or args.collect_metrics):
+        what = "read photos" if args.images else "report --collect-metrics here (its own output has them)"
+        raise UserError(f"perf_analyzer does not {what}: use the built-in engine (--engine builtin)")
     client, origin = server_client(ctx)
     shapes = parse_shapes(args.shape or [])
     data_file = None if args.input_data in ("random", "zero") else Path(args.input_data)
@@ -92,7 +93,8 @@ def cmd_perf(ctx: Context) -> int:
     reason: str | None = None
     with interrupt_cancels(cancel):
         try:
-            for event in run_sweep(client, config, inputs, cancel, analyzer, args.input_data, args.shape or (), steps):
+            metrics = metrics_url(client, args.metrics_url) if args.collect_metrics else None
+            for event in run_sweep(client, config, inputs, cancel, analyzer, args.input_data, args.shape or (), steps, metrics):
                 if isinstance(event, LevelStarted):  # a level takes windows until stable: say it is under way
                     warn(f"triton-deck: {level_header(config.mode)} {event.level:g}: measuring ({config.interval_ms} ms windows until {config.stability:g}% stable)…")
                 elif isinstance(event, WindowMeasured):
@@ -112,7 +114,7 @@ def cmd_perf(ctx: Context) -> int:
     if reason == "cancelled":
         reason = "interrupted"
     if args.file:
-        args.file.write_text(csv_text(results), encoding="utf-8")
+        args.file.write_text(csv_text(results, gpu_columns=args.collect_metrics), encoding="utf-8")
     if args.output == "json":
         ctx.print_json(json_document(config.model, results, reason))
     elif results:
@@ -145,6 +147,8 @@ def add_perf_commands(groups: argparse._SubParsersAction, common: argparse.Argum
     perf.add_argument("--images", type=Path, action="append", metavar="IMAGE_OR_DIR", help="send real photos, preprocessed as classify does")
     perf.add_argument("-s", "--scaling", type=str.upper, choices=[s.value for s in Scaling], default="NONE", help="photo preprocessing (default NONE)")
     perf.add_argument("-f", "--file", type=Path, help="write the results as perf_analyzer's CSV")
+    perf.add_argument("--collect-metrics", action="store_true", help="per level, what the GPUs did (utilisation, power, memory) from Triton's /metrics")
+    perf.add_argument("--metrics-url", metavar="URL", help="Triton's metrics (default: the server's host, port 8002, /metrics)")
     perf.add_argument("--engine", choices=[engine.value for engine in Engine], default=Engine.BUILTIN.value,
                       help="who sends the load: the built-in generator (default), perf_analyzer, or auto (perf_analyzer where installed)")  # fmt: skip
     perf.add_argument("--perf-analyzer", metavar="PATH", help="the perf_analyzer binary (default: the one on PATH)")
