@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pytest
 
 from services.apps.protocol import FixedScaling
 from services.storage.protocol import BucketRef
@@ -26,6 +27,13 @@ def simple_inputs(client_module: Any) -> list[Any]:
     for tensor in inputs:
         tensor.set_data_from_numpy(data)
     return inputs
+
+
+def grpc_port_of(platform: Any, app: Any, http_port: int) -> int:
+    """A replica's own gRPC port, from its log line (`(HTTP h, gRPC g, ...`)."""
+    log = (platform.root / app.id / "log.txt").read_text()
+    line = next(line for line in log.splitlines() if f"(HTTP {http_port}," in line)
+    return int(line.split("gRPC ", 1)[1].split(",", 1)[0].rstrip(")"))
 
 
 def counts(ports: list[int]) -> list[int]:
@@ -59,6 +67,16 @@ def test_one_client_per_protocol_spreads_over_both_replicas_and_a_stream_stays_o
             assert (channel.infer("simple", simple_inputs(grpcclient)).as_numpy("OUTPUT1") == 0).all()
         by_grpc = spread(before, counts(ports))
         assert sum(by_grpc) == 100 and all(30 <= n <= 70 for n in by_grpc), by_grpc
+        from tritonclient.utils import InferenceServerException
+
+        refusals = []
+        for address in (app.grpc_address, f"127.0.0.1:{grpc_port_of(platform, app, ports[0])}"):  # through the endpoint, then direct
+            direct = grpcclient.InferenceServerClient(address)
+            with pytest.raises(InferenceServerException) as refused:
+                direct.infer("no_such_model", simple_inputs(grpcclient))
+            refusals.append((refused.value.status(), refused.value.message()))
+            direct.close()
+        assert refusals[0] == refusals[1], "a replica's status and message pass through unchanged"
 
         before = counts(ports)
         answers: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -74,10 +92,11 @@ def test_one_client_per_protocol_spreads_over_both_replicas_and_a_stream_stays_o
         deadline = time.monotonic() + 10  # the app's status says how many each answered in the last minute (a stream is one call)
         while True:
             replicas = platform.get(app.id).replicas
-            if sum(r.requests or 0 for r in replicas) >= 201 or time.monotonic() > deadline:
+            if sum(r.requests or 0 for r in replicas) >= 202 or time.monotonic() > deadline:
                 break
             time.sleep(0.3)
-        assert sum(r.requests or 0 for r in replicas) == 201 and all((r.requests or 0) >= 60 for r in replicas), replicas
+        assert sum(r.requests or 0 for r in replicas) == 202 and all((r.requests or 0) >= 60 for r in replicas), replicas
+        assert sum(r.failed or 0 for r in replicas) == 1, "the refused call is counted as failed"
         assert all(r.latency_ms is not None and r.latency_ms > 0 for r in replicas)
         capsys.readouterr()
         assert main(["--profile", "local", "app", "get", app.id, "-o", "json"]) == 0
