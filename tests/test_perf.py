@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from services.cancel import CancelToken
@@ -29,6 +30,7 @@ from services.perf.stats import breakdown
 from services.perf.sweep import LevelDone, LevelStarted, SweepConfig, SweepEnded, WindowMeasured, parse_range, sweep
 from services.triton.runtime import TritonServer, prepare_runtime
 from services.usecases.perf import perf_inputs, run_sweep
+from tests.helpers import sequence_batching
 from tui.cli import main
 
 DEMO = Path(__file__).resolve().parent.parent / "demo"
@@ -76,6 +78,30 @@ class TritonPythonModel:
 '''
 
 
+ACCUMULATE = '''
+import json
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.log = json.loads(args["model_config"])["parameters"]["log"]["string_value"]
+        self.sums = {}
+
+    def execute(self, requests):
+        out = []
+        for r in requests:
+            value = lambda name: int(pb_utils.get_input_tensor_by_name(r, name).as_numpy().reshape(-1)[0])
+            corrid, start, end = value("CORRID"), value("START"), value("END")
+            self.sums[corrid] = (0 if start else self.sums.get(corrid, 0)) + value("INPUT")
+            with open(self.log, "a") as log:
+                log.write(f"{corrid} {start} {end} {self.sums[corrid]}\\n")
+            out.append(pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("OUTPUT", np.array([[self.sums[corrid]]], dtype=np.int32))]))
+        return out
+'''
+
+
 def write_model(repository: Path, name: str, config: str, code: str) -> None:
     (repository / name / "1").mkdir(parents=True)
     (repository / name / "config.pbtxt").write_text(config)
@@ -94,6 +120,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
     write_model(repository, "record_first", 'name: "record_first"\nbackend: "python"\nmax_batch_size: 0\n'
                 f'parameters {{ key: "log" value: {{ string_value: "{scratch / "received.txt"}" }} }}\n'
                 'input [{ name: "X" data_type: TYPE_INT32 dims: [ 4 ] }]\noutput [{ name: "Y" data_type: TYPE_INT32 dims: [ 4 ] }]\n', RECORD_FIRST)  # fmt: skip
+    write_model(repository, "accumulate", 'name: "accumulate"\nbackend: "python"\n' + sequence_batching("int32", "INT32", max_batch_size=1)
+                + f'parameters {{ key: "log" value: {{ string_value: "{scratch / "sequences.txt"}" }} }}\n', ACCUMULATE)  # fmt: skip
     with TritonServer(prepare_runtime(scratch / "cache"), repository, scratch / "server.log").running() as triton:
         yield triton
 
@@ -496,3 +524,48 @@ def test_collect_metrics_reports_each_gpu_and_nothing_on_a_cpu_server(server: Tr
     assert main(["perf", "-u", url, "-m", "simple", "--collect-metrics", "--metrics-url", own, "-f", str(tmp_path / "cpu.csv"), *quick_flags]) == 0
     header, row = list(csv.reader((tmp_path / "cpu.csv").read_text().splitlines()))
     assert header[-4:] == ["Avg GPU Utilization", "Avg GPU Power Usage", "Max GPU Memory Usage", "Total GPU Memory"] and row[-4:] == ["", "", "", ""]
+
+
+@pytest.mark.parametrize("transport", list(Transport))
+def test_sequences_as_perf_analyzer_sends_them_to_a_stateful_model(server: TritonServer, tmp_path: Path, transport: Transport) -> None:
+    """Each thread sends whole sequences: START on the first request, END on the last, ids
+    from the range in turn; the accumulator's sums are those of a sequence driven by hand."""
+    import tritonclient.grpc as grpcclient
+
+    from services.usecases.perf import sequence_plan
+
+    log = server.repository.parent / "sequences.txt"
+    log.write_text("")
+    triton = client(server, transport)
+    assert sequence_plan(triton, "simple") is None  # not a sequence model: nothing changes
+    plan = sequence_plan(triton, "accumulate", length=4, id_range="100:103")
+    assert plan is not None and (plan.length, plan.first_id, plan.last_id) == (4, 100, 103)
+    data = tmp_path / "three.json"
+    data.write_text(json.dumps({"data": [{"INPUT": [3]}]}))
+    from services.usecases.perf import perf_steps
+
+    steps = perf_steps(triton, "accumulate", data)
+    events = list(run_sweep(triton, quick("accumulate", (2,)), steps[0], CancelToken(), sequence=plan))
+    assert isinstance(events[-1], SweepEnded) and events[-1].reason is None and events[-1].results[0].failed == 0
+    rows = [tuple(int(word) for word in line.split()) for line in log.read_text().splitlines()]
+    by_id: dict[int, list[tuple[int, int, int]]] = {}
+    finished = []
+    for corrid, start, end, total in rows:
+        if start:
+            by_id[corrid] = []
+        by_id.setdefault(corrid, []).append((start, end, total))
+        if end:
+            finished.append(by_id.pop(corrid))
+    assert len(finished) >= 4 and {corrid for corrid, *_ in rows} <= {100, 101, 102, 103}
+
+    hand = grpcclient.InferenceServerClient(f"127.0.0.1:{server.ports.grpc}")  # the same sequence, driven by hand
+    sums = []
+    for position in range(4):
+        tensor = grpcclient.InferInput("INPUT", [1, 1], "INT32")
+        tensor.set_data_from_numpy(np.array([[3]], dtype=np.int32))
+        answer = hand.infer("accumulate", [tensor], sequence_id=999, sequence_start=position == 0, sequence_end=position == 3)
+        sums.append(int(answer.as_numpy("OUTPUT")[0][0]))
+    hand.close()
+    for sequence in finished:
+        assert [(start, end) for start, end, _ in sequence] == [(1, 0), (0, 0), (0, 0), (0, 1)]
+        assert [total for *_, total in sequence] == sums == [3, 6, 9, 12]

@@ -19,6 +19,7 @@ from services.inference.protocol import (
     ModelMetadata,
     OutputRequest,
     OutputTensor,
+    SequencePlan,
     ServerMetadata,
     TensorSpec,
 )
@@ -133,6 +134,8 @@ class FakeInferenceClient:
         self.model_metadata(model, version)
         return self._stats.read()
 
-    def sender(self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = ()) -> Callable[[], None]:
+    def sender(
+        self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = (), sequence: SequencePlan | None = None
+    ) -> Callable[[], None]:
         self.model_metadata(model, version)
         return lambda: time.sleep(0.001)  # a millisecond a request: a sweep on the fake measures something, without spinning

@@ -25,14 +25,16 @@ import ssl
 import struct
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
 from services.errors import UserError
 from services.inference.endpoint import Address
-from services.inference.protocol import InputData, Transport
+from services.inference.protocol import InputData, SequencePlan, Transport
 
+T = TypeVar("T")
 READ = 65536
 MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
 
@@ -46,8 +48,30 @@ def tensor_bytes(data: InputData) -> bytes:
     return np.ascontiguousarray(data.array).tobytes()
 
 
-def http_request(address: Address, model: str, version: str, inputs: Sequence[InputData], outputs: Sequence[str], headers: Mapping[str, str]) -> bytes:
-    """One whole HTTP/1.1 inference request, ready for `sendall`."""
+@dataclass(frozen=True)
+class HttpParts:
+    """An HTTP inference request in the parts a sequence request changes: the JSON header's
+    inputs and outputs (its request-level `parameters` are added per request) and the tensors."""
+
+    address: Address
+    path: str
+    headers: Mapping[str, str]
+    header: Mapping[str, Any]
+    blobs: bytes
+
+    def build(self, parameters: Mapping[str, object] | None = None) -> bytes:
+        header = {**self.header, "parameters": dict(parameters)} if parameters else self.header
+        json_part = json.dumps(header, separators=(",", ":")).encode()
+        host = f"[{self.address.host}]" if ":" in self.address.host else self.address.host
+        lines = [
+            f"POST {self.path} HTTP/1.1", f"Host: {host}:{self.address.port}", "Content-Type: application/octet-stream",
+            f"Inference-Header-Content-Length: {len(json_part)}", f"Content-Length: {len(json_part) + len(self.blobs)}",
+            *(f"{name}: {value}" for name, value in self.headers.items()),
+        ]  # fmt: skip
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + json_part + self.blobs
+
+
+def http_parts(address: Address, model: str, version: str, inputs: Sequence[InputData], outputs: Sequence[str], headers: Mapping[str, str]) -> HttpParts:
     blobs = [tensor_bytes(data) for data in inputs]
     header: dict[str, Any] = {
         "inputs": [
@@ -57,16 +81,13 @@ def http_request(address: Address, model: str, version: str, inputs: Sequence[In
     }
     if outputs:
         header["outputs"] = [{"name": name, "parameters": {"binary_data": True}} for name in outputs]
-    json_part = json.dumps(header, separators=(",", ":")).encode()
-    body_length = len(json_part) + sum(len(blob) for blob in blobs)
     path = f"{address.base_path}/v2/models/{model}" + (f"/versions/{version}" if version else "") + "/infer"
-    host = f"[{address.host}]" if ":" in address.host else address.host
-    lines = [
-        f"POST {path} HTTP/1.1", f"Host: {host}:{address.port}", "Content-Type: application/octet-stream",
-        f"Inference-Header-Content-Length: {len(json_part)}", f"Content-Length: {body_length}",
-        *(f"{name}: {value}" for name, value in headers.items()),
-    ]  # fmt: skip
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + json_part + b"".join(blobs)
+    return HttpParts(address, path, headers, header, b"".join(blobs))
+
+
+def http_request(address: Address, model: str, version: str, inputs: Sequence[InputData], outputs: Sequence[str], headers: Mapping[str, str]) -> bytes:
+    """One whole HTTP/1.1 inference request, ready for `sendall`."""
+    return http_parts(address, model, version, inputs, outputs, headers).build()
 
 
 def grpc_request(model: str, version: str, inputs: Sequence[InputData], outputs: Sequence[str]) -> bytes:
@@ -81,6 +102,44 @@ def grpc_request(model: str, version: str, inputs: Sequence[InputData], outputs:
     for name in outputs:
         request.outputs.add(name=name)
     return bytes(request.SerializeToString())
+
+
+def grpc_parameters(parameters: Mapping[str, object]) -> bytes:
+    """A ModelInferRequest holding only `parameters`: appended to a serialized request, protobuf
+    merges it in (a message's fields may come in any number of pieces)."""
+    from tritonclient.grpc import service_pb2
+
+    request = service_pb2.ModelInferRequest()
+    for name, value in parameters.items():
+        if isinstance(value, bool):
+            request.parameters[name].bool_param = value
+        else:
+            request.parameters[name].int64_param = int(value)  # type: ignore[call-overload]
+    return bytes(request.SerializeToString())
+
+
+class SequenceIds:
+    """The next sequence id, shared by the threads of a sweep."""
+
+    def __init__(self, plan: SequencePlan) -> None:
+        self.plan = plan
+        self._next = plan.first_id
+        self._lock = threading.Lock()
+
+    def take(self) -> int:
+        with self._lock:
+            taken = self._next
+            self._next = taken + 1 if self.plan.last_id is None or taken < self.plan.last_id else self.plan.first_id
+            return taken
+
+
+def sequence_parameters(local: threading.local, ids: SequenceIds) -> dict[str, object]:
+    """The calling thread's next request's sequence parameters."""
+    position: int = getattr(local, "position", 0)
+    if position == 0:
+        local.sequence_id = ids.take()
+    local.position = (position + 1) % ids.plan.length
+    return {"sequence_id": local.sequence_id, "sequence_start": position == 0, "sequence_end": position == ids.plan.length - 1}
 
 
 class HttpConnection:
@@ -164,14 +223,14 @@ def _http_error(body: bytes) -> str:
         return body[:200].decode(errors="replace")
 
 
-def _next(local: threading.local, requests: Sequence[bytes]) -> bytes:
-    """The calling thread's next request: each thread cycles through the steps on its own."""
+def _next(local: threading.local, requests: Sequence[T]) -> T:
+    """The calling thread's next step: each thread cycles through the steps on its own."""
     turn: int = getattr(local, "turn", 0)
     local.turn = turn + 1
     return requests[turn % len(requests)]
 
 
-def http_sender(address: Address, requests: Sequence[bytes], outputs: Sequence[str], timeout_s: float) -> tuple[Callable[[], None], Callable[[], None]]:
+def http_sender(address: Address, next_request: Callable[[threading.local], bytes], outputs: Sequence[str], timeout_s: float) -> tuple[Callable[[], None], Callable[[], None]]:
     """(send, close): `send` is one request on the calling thread's connection; `close` ends them all."""
     local = threading.local()
     connections: list[HttpConnection] = []
@@ -184,7 +243,7 @@ def http_sender(address: Address, requests: Sequence[bytes], outputs: Sequence[s
             connection = local.connection = HttpConnection(address, timeout_s)
             with lock:
                 connections.append(connection)
-        status, body = connection.exchange(_next(local, requests))
+        status, body = connection.exchange(next_request(local))
         if status != 200:
             raise UserError(f"HTTP {status}: {_http_error(body)}")
         missing = [name for name, key in zip(outputs, wanted, strict=True) if key not in body]
@@ -200,7 +259,7 @@ def http_sender(address: Address, requests: Sequence[bytes], outputs: Sequence[s
     return send, close
 
 
-def grpc_sender(address: Address, requests: Sequence[bytes], outputs: Sequence[str], headers: Mapping[str, str], timeout_s: float) -> tuple[Callable[[], None], Callable[[], None]]:
+def grpc_sender(address: Address, next_request: Callable[[threading.local], bytes], outputs: Sequence[str], headers: Mapping[str, str], timeout_s: float) -> tuple[Callable[[], None], Callable[[], None]]:
     """(send, close) over grpcio's generic unary call, one channel per thread, bytes both ways."""
     import grpc
 
@@ -222,7 +281,7 @@ def grpc_sender(address: Address, requests: Sequence[bytes], outputs: Sequence[s
 
     def send() -> None:
         try:
-            answer = call()(_next(local, requests), metadata=metadata, timeout=timeout_s)
+            answer = call()(next_request(local), metadata=metadata, timeout=timeout_s)
         except grpc.RpcError as error:
             raise UserError(f"{error.code().name}: {error.details()}") from None
         missing = [name for name, key in zip(outputs, wanted, strict=True) if key not in answer]
@@ -239,11 +298,38 @@ def grpc_sender(address: Address, requests: Sequence[bytes], outputs: Sequence[s
 
 
 def lean_sender(
-    address: Address, model: str, version: str, steps: Sequence[Sequence[InputData]], outputs: Sequence[str], headers: Mapping[str, str], timeout_s: float
-) -> tuple[Callable[[], None], Callable[[], None]]:
-    """The sender for `address`'s protocol, each step's request built once."""
+    address: Address, model: str, version: str, steps: Sequence[Sequence[InputData]], outputs: Sequence[str], headers: Mapping[str, str],
+    timeout_s: float, sequence: SequencePlan | None = None,
+) -> tuple[Callable[[], None], Callable[[], None]]:  # fmt: skip
+    """The sender for `address`'s protocol, each step's request built once; with `sequence`,
+    each request carries its sequence's id and START/END flags (the only bytes built per request)."""
     if not steps:
         raise UserError("no input data to send")
-    if address.transport is Transport.GRPC:
-        return grpc_sender(address, [grpc_request(model, version, step, outputs) for step in steps], outputs, headers, timeout_s)
-    return http_sender(address, [http_request(address, model, version, step, outputs, headers) for step in steps], outputs, timeout_s)
+    ids = SequenceIds(sequence) if sequence is not None else None
+    grpc = address.transport is Transport.GRPC
+    if ids is None:
+        built = [grpc_request(model, version, step, outputs) if grpc else http_request(address, model, version, step, outputs, headers) for step in steps]
+
+        def plain(local: threading.local) -> bytes:
+            return _next(local, built)
+
+        next_request = plain
+    elif grpc:
+        bases = [grpc_request(model, version, step, outputs) for step in steps]
+
+        def grpc_in_sequence(local: threading.local) -> bytes:
+            parameters = sequence_parameters(local, ids)
+            return _next(local, bases) + grpc_parameters(parameters)
+
+        next_request = grpc_in_sequence
+    else:
+        parts = [http_parts(address, model, version, step, outputs, headers) for step in steps]
+
+        def http_in_sequence(local: threading.local) -> bytes:
+            parameters = sequence_parameters(local, ids)
+            return _next(local, parts).build(parameters)
+
+        next_request = http_in_sequence
+    if grpc:
+        return grpc_sender(address, next_request, outputs, headers, timeout_s)
+    return http_sender(address, next_request, outputs, timeout_s)

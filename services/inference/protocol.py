@@ -171,6 +171,16 @@ class InferResult:
     latency_ms: float
 
 
+@dataclass(frozen=True)
+class SequencePlan:
+    """perf_analyzer's sequences: each thread sends sequences of `length` requests, each a new
+    id from `first_id` to `last_id` (then round again), START on the first, END on the last."""
+
+    length: int
+    first_id: int = 1
+    last_id: int | None = None
+
+
 @runtime_checkable
 class InferenceClient(Protocol):
     endpoint: Endpoint
@@ -196,10 +206,13 @@ class InferenceClient(Protocol):
         """The model's cumulative counters now (`/v2/models/{m}/stats`)."""
         ...
 
-    def sender(self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = ()) -> Callable[[], None]:
+    def sender(
+        self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = (), sequence: SequencePlan | None = None
+    ) -> Callable[[], None]:
         """One inference request, each call on the calling thread's own connection, with the
         next of `steps` (each a request's inputs; a thread cycles through them, as perf_analyzer
-        cycles through its input data): what a load sweep repeats (requests are built once, here)."""
+        cycles through its input data): what a load sweep repeats (requests are built once, here).
+        With `sequence`, each thread sends whole sequences with their ids and START/END flags."""
         ...
 
 

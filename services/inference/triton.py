@@ -33,6 +33,7 @@ from services.inference.protocol import (
     ModelMetadata,
     OutputRequest,
     OutputTensor,
+    SequencePlan,
     ServerMetadata,
     TensorSpec,
     Transport,
@@ -198,11 +199,13 @@ class TritonInferenceClient:
     def model_stats(self, model: str, version: str = "") -> ModelStats:
         return parse_model_stats(self._model_json("get_inference_statistics", model, version), model)
 
-    def sender(self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = ()) -> Callable[[], None]:
+    def sender(
+        self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = (), sequence: SequencePlan | None = None
+    ) -> Callable[[], None]:
         """The load generator's hot path (services/inference/lean.py): the request's bytes built
         once, each call one exchange on the calling thread's own connection; a refused request
         raises its reason in one line. Its connections close with this client."""
-        send, close = lean_sender(self.address, model, version, steps, outputs, self._headers or {}, self.request_timeout_s)
+        send, close = lean_sender(self.address, model, version, steps, outputs, self._headers or {}, self.request_timeout_s, sequence)
         with self._clients_lock:
             self._closers.append(close)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.inference.endpoint import Address
+from services.inference.protocol import SequencePlan
 from services.perf.stats import ServerBreakdown
 from services.perf.sweep import LevelDone, LevelResult, LevelStarted, PerfEvent, SweepConfig, SweepEnded, over_threshold
 
@@ -52,7 +53,10 @@ def find_binary(given: str | None = None) -> Path | None:
     return Path(found) if found else None
 
 
-def command(binary: Path, address: Address, config: SweepConfig, csv_file: Path, input_data: str = "random", shapes: Sequence[str] = (), headers: Sequence[str] = ()) -> list[str]:
+def command(
+    binary: Path, address: Address, config: SweepConfig, csv_file: Path, input_data: str = "random", shapes: Sequence[str] = (),
+    headers: Sequence[str] = (), sequence: SequencePlan | None = None,
+) -> list[str]:  # fmt: skip
     """perf_analyzer's own flags for the sweep `config` against `address`."""
     low, high = config.levels[0], config.levels[-1]
     step = config.levels[1] - config.levels[0] if len(config.levels) > 1 else 1
@@ -72,6 +76,9 @@ def command(binary: Path, address: Address, config: SweepConfig, csv_file: Path,
         words += ["--latency-threshold", f"{config.latency_threshold_ms:g}"]
     if address.tls:
         words += ["--ssl-https-verify-peer", "1"] if address.transport.value == "http" else ["--ssl-grpc-use-ssl"]
+    if sequence is not None:
+        span = f"{sequence.first_id}" + (f":{sequence.last_id}" if sequence.last_id is not None else "")
+        words += ["--sequence-length", str(sequence.length), "--sequence-length-variation", "0", "--sequence-id-range", span]
     for shape in shapes:
         words += ["--shape", shape]
     for header in headers:
@@ -145,10 +152,13 @@ def _with_csv(result: LevelResult, row: dict[str, float] | None) -> LevelResult:
     )  # fmt: skip
 
 
-def analyzer_sweep(binary: Path, address: Address, config: SweepConfig, cancel: CancelToken, input_data: str = "random", shapes: Sequence[str] = (), headers: Sequence[str] = ()) -> Iterator[PerfEvent]:
+def analyzer_sweep(
+    binary: Path, address: Address, config: SweepConfig, cancel: CancelToken, input_data: str = "random", shapes: Sequence[str] = (),
+    headers: Sequence[str] = (), sequence: SequencePlan | None = None,
+) -> Iterator[PerfEvent]:  # fmt: skip
     """The sweep `config` run by perf_analyzer, its CSV in a scratch directory of its own."""
     with tempfile.TemporaryDirectory(prefix="triton-deck-pa-") as scratch:
-        words = command(binary, address, config, Path(scratch) / "results.csv", input_data, shapes, headers)
+        words = command(binary, address, config, Path(scratch) / "results.csv", input_data, shapes, headers, sequence)
         yield from run(words, config, cancel)
 
 

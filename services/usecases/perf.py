@@ -17,7 +17,7 @@ from services.bounded_get import check_url
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.inference.endpoint import parse_address
-from services.inference.protocol import InferenceClient, InputData, ModelMetadata, Scaling, TensorSpec, image_files
+from services.inference.protocol import InferenceClient, InputData, ModelMetadata, Scaling, SequencePlan, TensorSpec, image_files
 from services.perf.analyzer import INSTALL_HINT, analyzer_sweep, find_binary
 from services.perf.gpu_metrics import GpuReading, parse_gpu_metrics
 from services.perf.input_file import read_input_data
@@ -35,6 +35,30 @@ def perf_inputs(
         return image_inputs(_metadata_json(metadata), config, image_files(list(images)), scaling, batch_size)
     max_batch = int(str(config.get("max_batch_size", 0) or 0))
     return synthetic_inputs(metadata.inputs, max_batch, batch_size, shapes or {}, zero)
+
+
+DEFAULT_SEQUENCE_LENGTH = 20  # perf_analyzer's
+
+
+def sequence_plan(client: InferenceClient, model: str, version: str = "", length: int | None = None, id_range: str | None = None) -> SequencePlan | None:
+    """How to drive a sequence model (its config has `sequence_batching`), as perf_analyzer
+    does: sequences of `length` requests, ids from `id_range` (`START[:END]`); None otherwise."""
+    if "sequence_batching" not in client.model_config(model, version):
+        return None
+    first, last = 1, None
+    if id_range:
+        words = id_range.split(":")
+        try:
+            numbers = [int(word) for word in words]
+        except ValueError:
+            numbers = []
+        if not 1 <= len(numbers) <= 2 or numbers[0] < 1 or (len(numbers) == 2 and numbers[1] < numbers[0]):
+            raise UserError(f"--sequence-id-range '{id_range}' must be START[:END] with whole numbers from 1, END not below START")
+        first, last = numbers[0], (numbers[1] if len(numbers) == 2 else None)
+    length = DEFAULT_SEQUENCE_LENGTH if length is None else length
+    if length < 1:
+        raise UserError(f"--sequence-length {length}: give 1 or more")
+    return SequencePlan(length, first, last)
 
 
 def perf_steps(client: InferenceClient, model: str, path: Path, version: str = "", batch_size: int = 1) -> list[list[InputData]]:
@@ -101,12 +125,13 @@ def gpu_reader(url: str) -> Callable[[], GpuReading]:
 def run_sweep(
     client: InferenceClient, config: SweepConfig, inputs: Sequence[InputData], cancel: CancelToken, analyzer: Path | None = None,
     input_data: str = "random", shapes: Sequence[str] = (), steps: Sequence[Sequence[InputData]] = (), metrics: str | None = None,
+    sequence: SequencePlan | None = None,
 ) -> Iterator[PerfEvent]:  # fmt: skip
     """The sweep, by the built-in generator or by perf_analyzer at `analyzer`: the same events
     either way. `steps` (from `--input-data FILE.json`) replace `inputs`, requests cycling through
     them; `metrics` (a URL, with --collect-metrics) adds what the GPUs did per level."""
     if analyzer is None:
-        send = client.sender(config.model, steps or [inputs], config.version)
+        send = client.sender(config.model, steps or [inputs], config.version, sequence=sequence)
         gpus = gpu_reader(metrics) if metrics else None
         return sweep(config, send, lambda: client.model_stats(config.model, config.version), cancel, gpus)
     if client.endpoint.bearer is not None:
@@ -114,4 +139,4 @@ def run_sweep(
             "perf_analyzer takes the token only on its command line, where any user of this host reads it: "
             "use the built-in engine (the default) for a private server"
         )
-    return analyzer_sweep(analyzer, parse_address(client.endpoint.url, client.endpoint.transport), config, cancel, input_data, shapes)
+    return analyzer_sweep(analyzer, parse_address(client.endpoint.url, client.endpoint.transport), config, cancel, input_data, shapes, sequence=sequence)

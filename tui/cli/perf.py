@@ -21,7 +21,7 @@ from services.inference.protocol import Scaling
 from services.perf.inputs import parse_shapes
 from services.perf.report import csv_text, json_document, level_header
 from services.perf.sweep import LevelDone, LevelResult, LevelStarted, SweepConfig, SweepEnded, WindowMeasured, parse_range
-from services.usecases.perf import Engine, choose_engine, metrics_url, perf_inputs, perf_steps, run_sweep
+from services.usecases.perf import Engine, choose_engine, metrics_url, perf_inputs, perf_steps, run_sweep, sequence_plan
 from tui.cli.inference import server_client, server_options
 from tui.cli.interrupt import interrupt_cancels
 from tui.cli.output import warn
@@ -86,6 +86,7 @@ def cmd_perf(ctx: Context) -> int:
     data_file = None if args.input_data in ("random", "zero") else Path(args.input_data)
     steps = perf_steps(client, config.model, data_file, config.version, config.batch_size) if data_file else []
     inputs = steps[0] if steps else perf_inputs(client, config.model, config.version, config.batch_size, shapes, args.input_data == "zero", args.images or (), Scaling(args.scaling))
+    sequence = sequence_plan(client, config.model, config.version, args.sequence_length, args.sequence_id_range)
     engine = f"perf_analyzer at {analyzer}" if analyzer else "built-in generator"
     warn(f"triton-deck: {config.mode} sweep of {config.model} at {', '.join(f'{level:g}' for level in config.levels)} ({origin}, {engine})")
     cancel = CancelToken()
@@ -94,7 +95,7 @@ def cmd_perf(ctx: Context) -> int:
     with interrupt_cancels(cancel):
         try:
             metrics = metrics_url(client, args.metrics_url) if args.collect_metrics else None
-            for event in run_sweep(client, config, inputs, cancel, analyzer, args.input_data, args.shape or (), steps, metrics):
+            for event in run_sweep(client, config, inputs, cancel, analyzer, args.input_data, args.shape or (), steps, metrics, sequence):
                 if isinstance(event, LevelStarted):  # a level takes windows until stable: say it is under way
                     warn(f"triton-deck: {level_header(config.mode)} {event.level:g}: measuring ({config.interval_ms} ms windows until {config.stability:g}% stable)…")
                 elif isinstance(event, WindowMeasured):
@@ -147,6 +148,8 @@ def add_perf_commands(groups: argparse._SubParsersAction, common: argparse.Argum
     perf.add_argument("--images", type=Path, action="append", metavar="IMAGE_OR_DIR", help="send real photos, preprocessed as classify does")
     perf.add_argument("-s", "--scaling", type=str.upper, choices=[s.value for s in Scaling], default="NONE", help="photo preprocessing (default NONE)")
     perf.add_argument("-f", "--file", type=Path, help="write the results as perf_analyzer's CSV")
+    perf.add_argument("--sequence-length", type=int, metavar="N", help="a sequence model's requests per sequence (default 20)")
+    perf.add_argument("--sequence-id-range", metavar="START[:END]", help="the sequence ids to use, in turn (default from 1)")
     perf.add_argument("--collect-metrics", action="store_true", help="per level, what the GPUs did (utilisation, power, memory) from Triton's /metrics")
     perf.add_argument("--metrics-url", metavar="URL", help="Triton's metrics (default: the server's host, port 8002, /metrics)")
     perf.add_argument("--engine", choices=[engine.value for engine in Engine], default=Engine.BUILTIN.value,
