@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -569,3 +570,28 @@ def test_sequences_as_perf_analyzer_sends_them_to_a_stateful_model(server: Trito
     for sequence in finished:
         assert [(start, end) for start, end, _ in sequence] == [(1, 0), (0, 0), (0, 0), (0, 1)]
         assert [total for *_, total in sequence] == sums == [3, 6, 9, 12]
+
+
+@pytest.mark.parametrize("transport", list(Transport))
+def test_shared_memory_inputs_are_registered_once_and_released_after(server: TritonServer, transport: Transport) -> None:
+    def ours() -> list[str]:
+        return [name for name in os.listdir("/dev/shm") if name.startswith("triton_deck_perf")]
+
+    triton = client(server, transport)
+    inputs = perf_inputs(triton, "simple", batch_size=2)
+    before = triton.model_stats("simple").phase("success").count
+    events = list(run_sweep(triton, quick("simple", (2,)), inputs, CancelToken(), shared_memory=True))
+    end = events[-1]
+    assert isinstance(end, SweepEnded) and end.reason is None and end.results[0].failed == 0 and end.results[0].requests > 0
+    assert triton.model_stats("simple").phase("success").count - before >= end.results[0].requests
+    assert ours() == [], "every region unlinked"
+    regions = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{server.ports.http}/v2/systemsharedmemory/status", timeout=10).read())
+    assert regions == [], "every region unregistered"
+
+    cancel = CancelToken()
+    threading.Timer(0.2, cancel.cancel).start()
+    list(run_sweep(triton, quick("simple", (1, 2, 4)), inputs, cancel, shared_memory=True))
+    assert ours() == []
+    far = TritonInferenceClient(Endpoint("10.255.0.1:8000", Transport.HTTP))
+    with pytest.raises(UserError, match="needs the server on this host"):
+        list(run_sweep(far, quick("simple", (1,)), inputs, CancelToken(), shared_memory=True))

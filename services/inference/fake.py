@@ -21,6 +21,7 @@ from services.inference.protocol import (
     OutputTensor,
     SequencePlan,
     ServerMetadata,
+    SharedRegion,
     TensorSpec,
 )
 from services.inference.stats import Counter, ModelStats
@@ -82,6 +83,7 @@ class FakeInferenceClient:
         self._ready = ready
         self._failure = failure  # what an unreachable server's health check says
         self._stats = stats or FakeStatsCounter()
+        self.shared_regions: dict[str, tuple[str, int]] = {}  # registered shared-memory regions: key, size
 
     def health(self) -> Health:
         if self._failure:
@@ -135,7 +137,14 @@ class FakeInferenceClient:
         return self._stats.read()
 
     def sender(
-        self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = (), sequence: SequencePlan | None = None
-    ) -> Callable[[], None]:
+        self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = (), sequence: SequencePlan | None = None,
+        regions: Sequence[Mapping[str, SharedRegion]] = (),
+    ) -> Callable[[], None]:  # fmt: skip
         self.model_metadata(model, version)
         return lambda: time.sleep(0.001)  # a millisecond a request: a sweep on the fake measures something, without spinning
+
+    def register_shared_memory(self, region: str, key: str, byte_size: int) -> None:
+        self.shared_regions[region] = (key, byte_size)
+
+    def unregister_shared_memory(self, region: str) -> None:
+        self.shared_regions.pop(region, None)

@@ -32,7 +32,7 @@ import numpy as np
 
 from services.errors import UserError
 from services.inference.endpoint import Address
-from services.inference.protocol import InputData, SequencePlan, Transport
+from services.inference.protocol import InputData, SequencePlan, SharedRegion, Transport
 
 T = TypeVar("T")
 READ = 65536
@@ -71,14 +71,24 @@ class HttpParts:
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + json_part + self.blobs
 
 
-def http_parts(address: Address, model: str, version: str, inputs: Sequence[InputData], outputs: Sequence[str], headers: Mapping[str, str]) -> HttpParts:
-    blobs = [tensor_bytes(data) for data in inputs]
+def _region_parameters(region: SharedRegion) -> dict[str, object]:
+    return {"shared_memory_region": region.region, "shared_memory_byte_size": region.byte_size}
+
+
+def http_parts(
+    address: Address, model: str, version: str, inputs: Sequence[InputData], outputs: Sequence[str], headers: Mapping[str, str],
+    regions: Mapping[str, SharedRegion] | None = None,
+) -> HttpParts:  # fmt: skip
+    """The request's parts; an input in `regions` is named by its shared-memory region, no bytes sent."""
+    shared = regions or {}
+    blobs = [b"" if data.name in shared else tensor_bytes(data) for data in inputs]
     header: dict[str, Any] = {
         "inputs": [
-            {"name": data.name, "shape": list(data.array.shape), "datatype": data.datatype, "parameters": {"binary_data_size": len(blob)}}
+            {"name": data.name, "shape": list(data.array.shape), "datatype": data.datatype,
+             "parameters": _region_parameters(shared[data.name]) if data.name in shared else {"binary_data_size": len(blob)}}
             for data, blob in zip(inputs, blobs, strict=True)
         ]
-    }
+    }  # fmt: skip
     if outputs:
         header["outputs"] = [{"name": name, "parameters": {"binary_data": True}} for name in outputs]
     path = f"{address.base_path}/v2/models/{model}" + (f"/versions/{version}" if version else "") + "/infer"
@@ -90,15 +100,24 @@ def http_request(address: Address, model: str, version: str, inputs: Sequence[In
     return http_parts(address, model, version, inputs, outputs, headers).build()
 
 
-def grpc_request(model: str, version: str, inputs: Sequence[InputData], outputs: Sequence[str]) -> bytes:
-    """One `ModelInferRequest`, serialized once (raw_input_contents, as tritonclient sends them)."""
+def grpc_request(model: str, version: str, inputs: Sequence[InputData], outputs: Sequence[str], regions: Mapping[str, SharedRegion] | None = None) -> bytes:
+    """One `ModelInferRequest`, serialized once (raw_input_contents, as tritonclient sends them;
+    an input in `regions` names its shared-memory region instead)."""
     from tritonclient.grpc import service_pb2
 
+    shared = regions or {}
     request = service_pb2.ModelInferRequest(model_name=model, model_version=version)
     for data in inputs:
         tensor = request.inputs.add(name=data.name, datatype=data.datatype)
         tensor.shape.extend(int(dim) for dim in data.array.shape)
-        request.raw_input_contents.append(tensor_bytes(data))
+        if data.name in shared:
+            tensor.parameters["shared_memory_region"].string_param = shared[data.name].region
+            tensor.parameters["shared_memory_byte_size"].int64_param = shared[data.name].byte_size
+    if not shared:  # raw contents and shared regions do not mix in one request
+        for data in inputs:
+            request.raw_input_contents.append(tensor_bytes(data))
+    elif len(shared) < len(inputs):
+        raise UserError("with shared memory every input is in a region")
     for name in outputs:
         request.outputs.add(name=name)
     return bytes(request.SerializeToString())
@@ -299,7 +318,7 @@ def grpc_sender(address: Address, next_request: Callable[[threading.local], byte
 
 def lean_sender(
     address: Address, model: str, version: str, steps: Sequence[Sequence[InputData]], outputs: Sequence[str], headers: Mapping[str, str],
-    timeout_s: float, sequence: SequencePlan | None = None,
+    timeout_s: float, sequence: SequencePlan | None = None, regions: Sequence[Mapping[str, SharedRegion]] = (),
 ) -> tuple[Callable[[], None], Callable[[], None]]:  # fmt: skip
     """The sender for `address`'s protocol, each step's request built once; with `sequence`,
     each request carries its sequence's id and START/END flags (the only bytes built per request)."""
@@ -307,15 +326,19 @@ def lean_sender(
         raise UserError("no input data to send")
     ids = SequenceIds(sequence) if sequence is not None else None
     grpc = address.transport is Transport.GRPC
+    shared: list[Mapping[str, SharedRegion] | None] = list(regions) if regions else [None] * len(steps)
     if ids is None:
-        built = [grpc_request(model, version, step, outputs) if grpc else http_request(address, model, version, step, outputs, headers) for step in steps]
+        built = [
+            grpc_request(model, version, step, outputs, region) if grpc else http_parts(address, model, version, step, outputs, headers, region).build()
+            for step, region in zip(steps, shared, strict=True)
+        ]
 
         def plain(local: threading.local) -> bytes:
             return _next(local, built)
 
         next_request = plain
     elif grpc:
-        bases = [grpc_request(model, version, step, outputs) for step in steps]
+        bases = [grpc_request(model, version, step, outputs, region) for step, region in zip(steps, shared, strict=True)]
 
         def grpc_in_sequence(local: threading.local) -> bytes:
             parameters = sequence_parameters(local, ids)
@@ -323,7 +346,7 @@ def lean_sender(
 
         next_request = grpc_in_sequence
     else:
-        parts = [http_parts(address, model, version, step, outputs, headers) for step in steps]
+        parts = [http_parts(address, model, version, step, outputs, headers, region) for step, region in zip(steps, shared, strict=True)]
 
         def http_in_sequence(local: threading.local) -> bytes:
             parameters = sequence_parameters(local, ids)

@@ -6,7 +6,7 @@ Results mirror Triton's v2 protocol and the classification extension, and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -181,6 +181,15 @@ class SequencePlan:
     last_id: int | None = None
 
 
+@dataclass(frozen=True)
+class SharedRegion:
+    """An input already in a registered system shared-memory region: a request names the
+    region instead of carrying the bytes (perf_analyzer's `--shared-memory system`)."""
+
+    region: str
+    byte_size: int
+
+
 @runtime_checkable
 class InferenceClient(Protocol):
     endpoint: Endpoint
@@ -207,12 +216,21 @@ class InferenceClient(Protocol):
         ...
 
     def sender(
-        self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = (), sequence: SequencePlan | None = None
-    ) -> Callable[[], None]:
+        self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = (), sequence: SequencePlan | None = None,
+        regions: Sequence[Mapping[str, SharedRegion]] = (),
+    ) -> Callable[[], None]:  # fmt: skip
         """One inference request, each call on the calling thread's own connection, with the
         next of `steps` (each a request's inputs; a thread cycles through them, as perf_analyzer
         cycles through its input data): what a load sweep repeats (requests are built once, here).
-        With `sequence`, each thread sends whole sequences with their ids and START/END flags."""
+        With `sequence`, each thread sends whole sequences with their ids and START/END flags;
+        with `regions` (per step, per input), inputs are named by their shared-memory region."""
+        ...
+
+    def register_shared_memory(self, region: str, key: str, byte_size: int) -> None:
+        """Register the system shared-memory object `key` (as in /dev/shm) as `region`."""
+        ...
+
+    def unregister_shared_memory(self, region: str) -> None:
         ...
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +35,7 @@ from services.inference.protocol import (
     OutputTensor,
     SequencePlan,
     ServerMetadata,
+    SharedRegion,
     TensorSpec,
     Transport,
 )
@@ -200,12 +201,13 @@ class TritonInferenceClient:
         return parse_model_stats(self._model_json("get_inference_statistics", model, version), model)
 
     def sender(
-        self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = (), sequence: SequencePlan | None = None
-    ) -> Callable[[], None]:
+        self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = (), sequence: SequencePlan | None = None,
+        regions: Sequence[Mapping[str, SharedRegion]] = (),
+    ) -> Callable[[], None]:  # fmt: skip
         """The load generator's hot path (services/inference/lean.py): the request's bytes built
         once, each call one exchange on the calling thread's own connection; a refused request
         raises its reason in one line. Its connections close with this client."""
-        send, close = lean_sender(self.address, model, version, steps, outputs, self._headers or {}, self.request_timeout_s, sequence)
+        send, close = lean_sender(self.address, model, version, steps, outputs, self._headers or {}, self.request_timeout_s, sequence, regions)
         with self._clients_lock:
             self._closers.append(close)
 
@@ -219,6 +221,12 @@ class TritonInferenceClient:
                 raise
 
         return send_one
+
+    def register_shared_memory(self, region: str, key: str, byte_size: int) -> None:
+        self._call("register_system_shared_memory", region, key, byte_size)
+
+    def unregister_shared_memory(self, region: str) -> None:
+        self._call("unregister_system_shared_memory", region)
 
     def infer(self, model: str, inputs: Sequence[InputData], version: str = "", outputs: Sequence[OutputRequest] = ()) -> InferResult:
         from tritonclient.utils import InferenceServerException

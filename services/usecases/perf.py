@@ -22,6 +22,7 @@ from services.perf.analyzer import INSTALL_HINT, analyzer_sweep, find_binary
 from services.perf.gpu_metrics import GpuReading, parse_gpu_metrics
 from services.perf.input_file import read_input_data
 from services.perf.inputs import image_inputs, synthetic_inputs
+from services.perf.shared_memory import shared_inputs
 from services.perf.sweep import PerfEvent, SweepConfig, sweep
 
 
@@ -100,6 +101,16 @@ def choose_engine(engine: Engine, binary: str | None = None) -> Path | None:
     return found
 
 
+def _shared_sweep(
+    client: InferenceClient, config: SweepConfig, steps: Sequence[Sequence[InputData]], cancel: CancelToken, sequence: SequencePlan | None,
+    gpus: Callable[[], GpuReading] | None,
+) -> Iterator[PerfEvent]:  # fmt: skip
+    """The sweep with its inputs in registered shared memory, released when it ends (or is closed)."""
+    with shared_inputs(client, steps) as regions:
+        send = client.sender(config.model, steps, config.version, sequence=sequence, regions=regions)
+        yield from sweep(config, send, lambda: client.model_stats(config.model, config.version), cancel, gpus)
+
+
 def metrics_url(client: InferenceClient, given: str | None = None) -> str:
     """Where Triton's Prometheus metrics are: `given`, else the server's host on Triton's port 8002."""
     if given:
@@ -125,14 +136,16 @@ def gpu_reader(url: str) -> Callable[[], GpuReading]:
 def run_sweep(
     client: InferenceClient, config: SweepConfig, inputs: Sequence[InputData], cancel: CancelToken, analyzer: Path | None = None,
     input_data: str = "random", shapes: Sequence[str] = (), steps: Sequence[Sequence[InputData]] = (), metrics: str | None = None,
-    sequence: SequencePlan | None = None,
+    sequence: SequencePlan | None = None, shared_memory: bool = False,
 ) -> Iterator[PerfEvent]:  # fmt: skip
     """The sweep, by the built-in generator or by perf_analyzer at `analyzer`: the same events
     either way. `steps` (from `--input-data FILE.json`) replace `inputs`, requests cycling through
     them; `metrics` (a URL, with --collect-metrics) adds what the GPUs did per level."""
     if analyzer is None:
-        send = client.sender(config.model, steps or [inputs], config.version, sequence=sequence)
         gpus = gpu_reader(metrics) if metrics else None
+        if shared_memory:
+            return _shared_sweep(client, config, steps or [inputs], cancel, sequence, gpus)
+        send = client.sender(config.model, steps or [inputs], config.version, sequence=sequence)
         return sweep(config, send, lambda: client.model_stats(config.model, config.version), cancel, gpus)
     if client.endpoint.bearer is not None:
         raise UserError(
