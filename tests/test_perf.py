@@ -595,3 +595,19 @@ def test_shared_memory_inputs_are_registered_once_and_released_after(server: Tri
     far = TritonInferenceClient(Endpoint("10.255.0.1:8000", Transport.HTTP))
     with pytest.raises(UserError, match="needs the server on this host"):
         list(run_sweep(far, quick("simple", (1,)), inputs, CancelToken(), shared_memory=True))
+
+
+def test_grpc_streaming_sends_on_streams_and_says_why_a_request_failed(server: TritonServer) -> None:
+    triton = client(server, Transport.GRPC)
+    inputs = perf_inputs(triton, "simple")
+    before = triton.model_stats("simple").phase("success").count
+    events = list(run_sweep(triton, quick("simple", (1, 2)), inputs, CancelToken(), streaming=True))
+    end = events[-1]
+    assert isinstance(end, SweepEnded) and end.reason is None and all(r.failed == 0 and r.requests > 0 for r in end.results)
+    assert triton.model_stats("simple").phase("success").count - before >= sum(r.requests for r in end.results)
+    wrong = [InputData(data.name, "INT32", data.array[:, :8]) for data in inputs]  # a shape the model refuses
+    (failed,) = [event for event in run_sweep(triton, quick("simple", (1,)), wrong, CancelToken(), streaming=True) if isinstance(event, SweepEnded)]
+    assert failed.reason is not None and "every request failed" in failed.reason and "shape" in failed.reason.lower(), failed.reason
+    with pytest.raises(UserError, match="--streaming is gRPC's"):
+        list(run_sweep(client(server), quick("simple", (1,)), inputs, CancelToken(), streaming=True))
+    triton.close()

@@ -138,7 +138,7 @@ class FakeInferenceClient:
 
     def sender(
         self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = (), sequence: SequencePlan | None = None,
-        regions: Sequence[Mapping[str, SharedRegion]] = (),
+        regions: Sequence[Mapping[str, SharedRegion]] = (), streaming: bool = False,
     ) -> Callable[[], None]:  # fmt: skip
         self.model_metadata(model, version)
         return lambda: time.sleep(0.001)  # a millisecond a request: a sweep on the fake measures something, without spinning

@@ -316,9 +316,67 @@ def grpc_sender(address: Address, next_request: Callable[[threading.local], byte
     return send, close
 
 
+MODEL_STREAM_INFER = "/inference.GRPCInferenceService/ModelStreamInfer"
+STREAM_END = b""  # (never a request: a request always names its model)
+
+
+def grpc_stream_sender(
+    address: Address, next_request: Callable[[threading.local], bytes], headers: Mapping[str, str], timeout_s: float
+) -> tuple[Callable[[], None], Callable[[], None]]:  # fmt: skip
+    """(send, close) over `ModelStreamInfer` (perf_analyzer's `--streaming`): one stream per
+    thread, each send one request on it and the wait for its answer. An answer whose first
+    field is `error_message` is decoded, to say why; the others are not parsed."""
+    import queue
+
+    import grpc
+
+    local = threading.local()
+    streams: list[tuple[Any, queue.Queue[bytes]]] = []
+    lock = threading.Lock()
+    options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+
+    def stream() -> tuple[queue.Queue[bytes], Any]:
+        opened = getattr(local, "stream", None)
+        if opened is None:
+            channel = grpc.secure_channel(address.target, grpc.ssl_channel_credentials(), options) if address.tls else grpc.insecure_channel(address.target, options)
+            outgoing: queue.Queue[bytes] = queue.Queue()
+            answers = channel.stream_stream(MODEL_STREAM_INFER)(iter(outgoing.get, STREAM_END), metadata=tuple(headers.items()))
+            opened = local.stream = (outgoing, answers)
+            with lock:
+                streams.append((channel, outgoing))
+        return opened
+
+    def send() -> None:
+        outgoing, answers = stream()
+        outgoing.put(next_request(local))
+        try:
+            answer: bytes = next(answers)
+        except grpc.RpcError as error:
+            local.stream = None
+            raise UserError(f"{error.code().name}: {error.details()}") from None
+        except StopIteration:
+            local.stream = None
+            raise UserError("the server ended the stream") from None
+        if answer[:1] == b"\x0a":  # field 1, error_message, comes first when set
+            from tritonclient.grpc import service_pb2
+
+            message = service_pb2.ModelStreamInferResponse.FromString(answer).error_message
+            if message:
+                raise UserError(message)
+
+    def close() -> None:
+        with lock:
+            for channel, outgoing in streams:
+                outgoing.put(STREAM_END)
+                channel.close()
+            streams.clear()
+
+    return send, close
+
+
 def lean_sender(
     address: Address, model: str, version: str, steps: Sequence[Sequence[InputData]], outputs: Sequence[str], headers: Mapping[str, str],
-    timeout_s: float, sequence: SequencePlan | None = None, regions: Sequence[Mapping[str, SharedRegion]] = (),
+    timeout_s: float, sequence: SequencePlan | None = None, regions: Sequence[Mapping[str, SharedRegion]] = (), streaming: bool = False,
 ) -> tuple[Callable[[], None], Callable[[], None]]:  # fmt: skip
     """The sender for `address`'s protocol, each step's request built once; with `sequence`,
     each request carries its sequence's id and START/END flags (the only bytes built per request)."""
@@ -353,6 +411,10 @@ def lean_sender(
             return _next(local, parts).build(parameters)
 
         next_request = http_in_sequence
+    if streaming:
+        if not grpc:
+            raise UserError("--streaming is gRPC's: add -i grpc")
+        return grpc_stream_sender(address, next_request, headers, timeout_s)
     if grpc:
         return grpc_sender(address, next_request, outputs, headers, timeout_s)
     return http_sender(address, next_request, outputs, timeout_s)

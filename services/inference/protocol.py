@@ -217,13 +217,14 @@ class InferenceClient(Protocol):
 
     def sender(
         self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = (), sequence: SequencePlan | None = None,
-        regions: Sequence[Mapping[str, SharedRegion]] = (),
+        regions: Sequence[Mapping[str, SharedRegion]] = (), streaming: bool = False,
     ) -> Callable[[], None]:  # fmt: skip
         """One inference request, each call on the calling thread's own connection, with the
         next of `steps` (each a request's inputs; a thread cycles through them, as perf_analyzer
         cycles through its input data): what a load sweep repeats (requests are built once, here).
         With `sequence`, each thread sends whole sequences with their ids and START/END flags;
-        with `regions` (per step, per input), inputs are named by their shared-memory region."""
+        with `regions` (per step, per input), inputs are named by their shared-memory region;
+        with `streaming` (gRPC), each thread sends on a `ModelStreamInfer` stream of its own."""
         ...
 
     def register_shared_memory(self, region: str, key: str, byte_size: int) -> None:

@@ -202,12 +202,12 @@ class TritonInferenceClient:
 
     def sender(
         self, model: str, steps: Sequence[Sequence[InputData]], version: str = "", outputs: Sequence[str] = (), sequence: SequencePlan | None = None,
-        regions: Sequence[Mapping[str, SharedRegion]] = (),
+        regions: Sequence[Mapping[str, SharedRegion]] = (), streaming: bool = False,
     ) -> Callable[[], None]:  # fmt: skip
         """The load generator's hot path (services/inference/lean.py): the request's bytes built
         once, each call one exchange on the calling thread's own connection; a refused request
         raises its reason in one line. Its connections close with this client."""
-        send, close = lean_sender(self.address, model, version, steps, outputs, self._headers or {}, self.request_timeout_s, sequence, regions)
+        send, close = lean_sender(self.address, model, version, steps, outputs, self._headers or {}, self.request_timeout_s, sequence, regions, streaming)
         with self._clients_lock:
             self._closers.append(close)
 

@@ -55,7 +55,7 @@ def find_binary(given: str | None = None) -> Path | None:
 
 def command(
     binary: Path, address: Address, config: SweepConfig, csv_file: Path, input_data: str = "random", shapes: Sequence[str] = (),
-    headers: Sequence[str] = (), sequence: SequencePlan | None = None,
+    headers: Sequence[str] = (), sequence: SequencePlan | None = None, streaming: bool = False,
 ) -> list[str]:  # fmt: skip
     """perf_analyzer's own flags for the sweep `config` against `address`."""
     low, high = config.levels[0], config.levels[-1]
@@ -76,6 +76,8 @@ def command(
         words += ["--latency-threshold", f"{config.latency_threshold_ms:g}"]
     if address.tls:
         words += ["--ssl-https-verify-peer", "1"] if address.transport.value == "http" else ["--ssl-grpc-use-ssl"]
+    if streaming:
+        words += ["--streaming"]
     if sequence is not None:
         span = f"{sequence.first_id}" + (f":{sequence.last_id}" if sequence.last_id is not None else "")
         words += ["--sequence-length", str(sequence.length), "--sequence-length-variation", "0", "--sequence-id-range", span]
@@ -154,11 +156,11 @@ def _with_csv(result: LevelResult, row: dict[str, float] | None) -> LevelResult:
 
 def analyzer_sweep(
     binary: Path, address: Address, config: SweepConfig, cancel: CancelToken, input_data: str = "random", shapes: Sequence[str] = (),
-    headers: Sequence[str] = (), sequence: SequencePlan | None = None,
+    headers: Sequence[str] = (), sequence: SequencePlan | None = None, streaming: bool = False,
 ) -> Iterator[PerfEvent]:  # fmt: skip
     """The sweep `config` run by perf_analyzer, its CSV in a scratch directory of its own."""
     with tempfile.TemporaryDirectory(prefix="triton-deck-pa-") as scratch:
-        words = command(binary, address, config, Path(scratch) / "results.csv", input_data, shapes, headers, sequence)
+        words = command(binary, address, config, Path(scratch) / "results.csv", input_data, shapes, headers, sequence, streaming)
         yield from run(words, config, cancel)
 
 

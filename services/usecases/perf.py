@@ -103,11 +103,11 @@ def choose_engine(engine: Engine, binary: str | None = None) -> Path | None:
 
 def _shared_sweep(
     client: InferenceClient, config: SweepConfig, steps: Sequence[Sequence[InputData]], cancel: CancelToken, sequence: SequencePlan | None,
-    gpus: Callable[[], GpuReading] | None,
+    gpus: Callable[[], GpuReading] | None, streaming: bool,
 ) -> Iterator[PerfEvent]:  # fmt: skip
     """The sweep with its inputs in registered shared memory, released when it ends (or is closed)."""
     with shared_inputs(client, steps) as regions:
-        send = client.sender(config.model, steps, config.version, sequence=sequence, regions=regions)
+        send = client.sender(config.model, steps, config.version, sequence=sequence, regions=regions, streaming=streaming)
         yield from sweep(config, send, lambda: client.model_stats(config.model, config.version), cancel, gpus)
 
 
@@ -136,7 +136,7 @@ def gpu_reader(url: str) -> Callable[[], GpuReading]:
 def run_sweep(
     client: InferenceClient, config: SweepConfig, inputs: Sequence[InputData], cancel: CancelToken, analyzer: Path | None = None,
     input_data: str = "random", shapes: Sequence[str] = (), steps: Sequence[Sequence[InputData]] = (), metrics: str | None = None,
-    sequence: SequencePlan | None = None, shared_memory: bool = False,
+    sequence: SequencePlan | None = None, shared_memory: bool = False, streaming: bool = False,
 ) -> Iterator[PerfEvent]:  # fmt: skip
     """The sweep, by the built-in generator or by perf_analyzer at `analyzer`: the same events
     either way. `steps` (from `--input-data FILE.json`) replace `inputs`, requests cycling through
@@ -144,12 +144,12 @@ def run_sweep(
     if analyzer is None:
         gpus = gpu_reader(metrics) if metrics else None
         if shared_memory:
-            return _shared_sweep(client, config, steps or [inputs], cancel, sequence, gpus)
-        send = client.sender(config.model, steps or [inputs], config.version, sequence=sequence)
+            return _shared_sweep(client, config, steps or [inputs], cancel, sequence, gpus, streaming)
+        send = client.sender(config.model, steps or [inputs], config.version, sequence=sequence, streaming=streaming)
         return sweep(config, send, lambda: client.model_stats(config.model, config.version), cancel, gpus)
     if client.endpoint.bearer is not None:
         raise UserError(
             "perf_analyzer takes the token only on its command line, where any user of this host reads it: "
             "use the built-in engine (the default) for a private server"
         )
-    return analyzer_sweep(analyzer, parse_address(client.endpoint.url, client.endpoint.transport), config, cancel, input_data, shapes, sequence=sequence)
+    return analyzer_sweep(analyzer, parse_address(client.endpoint.url, client.endpoint.transport), config, cancel, input_data, shapes, sequence=sequence, streaming=streaming)

@@ -95,7 +95,7 @@ def cmd_perf(ctx: Context) -> int:
     with interrupt_cancels(cancel):
         try:
             metrics = metrics_url(client, args.metrics_url) if args.collect_metrics else None
-            for event in run_sweep(client, config, inputs, cancel, analyzer, args.input_data, args.shape or (), steps, metrics, sequence, args.shared_memory == "system"):
+            for event in run_sweep(client, config, inputs, cancel, analyzer, args.input_data, args.shape or (), steps, metrics, sequence, args.shared_memory == "system", args.streaming):
                 if isinstance(event, LevelStarted):  # a level takes windows until stable: say it is under way
                     warn(f"triton-deck: {level_header(config.mode)} {event.level:g}: measuring ({config.interval_ms} ms windows until {config.stability:g}% stable)…")
                 elif isinstance(event, WindowMeasured):
@@ -150,6 +150,7 @@ def add_perf_commands(groups: argparse._SubParsersAction, common: argparse.Argum
     perf.add_argument("-f", "--file", type=Path, help="write the results as perf_analyzer's CSV")
     perf.add_argument("--sequence-length", type=int, metavar="N", help="a sequence model's requests per sequence (default 20)")
     perf.add_argument("--sequence-id-range", metavar="START[:END]", help="the sequence ids to use, in turn (default from 1)")
+    perf.add_argument("--streaming", action="store_true", help="gRPC: send on ModelStreamInfer streams, one per outstanding request")
     perf.add_argument("--shared-memory", choices=("none", "system"), default="none", help="system: inputs written once to shared memory and registered (a server on this host)")
     perf.add_argument("--collect-metrics", action="store_true", help="per level, what the GPUs did (utilisation, power, memory) from Triton's /metrics")
     perf.add_argument("--metrics-url", metavar="URL", help="Triton's metrics (default: the server's host, port 8002, /metrics)")
