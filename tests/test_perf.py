@@ -611,3 +611,24 @@ def test_grpc_streaming_sends_on_streams_and_says_why_a_request_failed(server: T
     with pytest.raises(UserError, match="--streaming is gRPC's"):
         list(run_sweep(client(server), quick("simple", (1,)), inputs, CancelToken(), streaming=True))
     triton.close()
+
+
+def test_a_client_job_runs_the_sweep_beside_the_server_and_is_deleted_after(server: TritonServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """On the local profile: perf_analyzer (here the stand-in replaying 2.34's output) runs as a
+    local job, its levels come back through the job's log, its CSV through the results bucket."""
+    from services.jobs.local import LocalJobPlatform
+    from services.storage.local import LocalObjectStore
+
+    url = f"127.0.0.1:{server.ports.http}"
+    words = ["--profile", "local", "perf", "-u", url, "-m", "simple", "--client-job", "--perf-analyzer", str(FAKE_ANALYZER), "--concurrency-range", "1:2"]
+    assert main([*words, "-f", str(tmp_path / "out.csv")]) == 0
+    out = capsys.readouterr()
+    assert "the sweep runs in a client job" in out.err and "Concurrency 1: 2570.5 infer/sec" in out.out and "Concurrency 2: 4406.7 infer/sec" in out.out
+    assert (tmp_path / "out.csv").read_text().splitlines()[2].startswith("2,4406.7,")
+    kept = list((LocalObjectStore().root / "perf-results" / "data").rglob("perf.csv"))  # the results bucket keeps the job's CSV
+    assert len(kept) == 1 and kept[0].read_text().startswith("Concurrency,Inferences/Second")
+    assert LocalJobPlatform().list() == [], "the client job is deleted afterwards"
+    assert main([*words, "--keep"]) == 0
+    (job,) = LocalJobPlatform().list()
+    assert job.spec.image == "local/tritonserver-sdk" and job.spec.volumes[0].permission == "RW" and job.spec.cpu == 1 and job.spec.gpu == 0
+    LocalJobPlatform().delete(job.id, force=True)

@@ -29,6 +29,10 @@ from services.local_supervision import Supervised, is_abandoned, lost_reason, re
 from services.logs.tail import last_lines
 from services.secrets import Secret
 
+# The images a local job names (it runs the bundled server or the installed tools either way):
+# what the pipeline and `perf --client-job` put in a spec on the local profile.
+LOCAL_SERVER_IMAGE = "local/tritonserver"
+LOCAL_CLIENT_IMAGE = "local/tritonserver-sdk"
 FOLLOW_POLL_S = 0.2
 
 

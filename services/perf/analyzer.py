@@ -144,7 +144,7 @@ def read_csv(path: Path, mode: str) -> dict[float, dict[str, float]]:
     return rows
 
 
-def _with_csv(result: LevelResult, row: dict[str, float] | None) -> LevelResult:
+def with_csv(result: LevelResult, row: dict[str, float] | None) -> LevelResult:
     """The CSV's figures where it has them (its throughput and percentiles are the final ones)."""
     if row is None:
         return result
@@ -203,7 +203,7 @@ def run(words: list[str], config: SweepConfig, cancel: CancelToken) -> Iterator[
         yield SweepEnded(tuple(results), "cancelled")
         return
     rows = read_csv(csv_file, config.mode) if csv_file.exists() else {}
-    final = tuple(sorted((_with_csv(result, rows.get(result.level)) for result in results), key=lambda result: result.level))
+    final = tuple(sorted((with_csv(result, rows.get(result.level)) for result in results), key=lambda result: result.level))
     over = over_threshold(config, final[-1]) if final else None
     if process.returncode != 0:
         yield SweepEnded(final, f"perf_analyzer: {errors[0] if errors else f'exited with status {process.returncode}'}")

@@ -18,6 +18,7 @@ from services.demo import CLASSIFIER, CLASSIFIER_SCALING, MODEL_REPOSITORY, SAMP
 from services.errors import UserError
 from services.images.dockerfile import DEFAULT_TRITON_VERSION
 from services.inference.protocol import Scaling, Transport
+from services.jobs.local import LOCAL_CLIENT_IMAGE, LOCAL_SERVER_IMAGE
 from services.jobs.protocol import job_resources
 from services.json_keys import camel, snake
 from services.storage.protocol import BucketRef
@@ -25,8 +26,6 @@ from services.storage.protocol import BucketRef
 if TYPE_CHECKING:
     from services.backends import BackendKind
 
-LOCAL_SERVER_IMAGE = "local/tritonserver"
-LOCAL_CLIENT_IMAGE = "local/tritonserver-sdk"
 SERVE_AS = ("job", "app")
 
 

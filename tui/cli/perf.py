@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from services.cancel import CancelToken
+from services.config import ProfileKind
 from services.errors import UserError
 from services.inference.protocol import Scaling
 from services.perf.inputs import parse_shapes
 from services.perf.report import csv_text, json_document, level_header
 from services.perf.sweep import LevelDone, LevelResult, LevelStarted, SweepConfig, SweepEnded, WindowMeasured, parse_range
 from services.usecases.perf import Engine, choose_engine, metrics_url, perf_inputs, perf_steps, run_sweep, sequence_plan
+from services.usecases.perf_job import client_job_plan, client_job_sweep
 from tui.cli.inference import server_client, server_options
 from tui.cli.interrupt import interrupt_cancels
 from tui.cli.output import warn
@@ -74,10 +76,16 @@ def summary_table(results: list[LevelResult]) -> list[str]:
     return lines
 
 
+def data_file_given(args: argparse.Namespace) -> bool:
+    return str(args.input_data) not in ("random", "zero")
+
+
 def cmd_perf(ctx: Context) -> int:
     args = ctx.args
     config = sweep_config(args)
     analyzer = choose_engine(Engine(args.engine), args.perf_analyzer)
+    if args.client_job and (args.images or args.collect_metrics or args.shared_memory != "none" or data_file_given(args)):
+        raise UserError("a client job sends random or zero data with perf_analyzer: drop --images, --input-data FILE, --shared-memory and --collect-metrics")
     if analyzer is not None and (args.images or args.collect_metrics or args.shared_memory != "none"):
         what = "read photos" if args.images else "take --collect-metrics or --shared-memory from here"
         raise UserError(f"perf_analyzer does not {what}: use the built-in engine (--engine builtin)")
@@ -95,7 +103,13 @@ def cmd_perf(ctx: Context) -> int:
     with interrupt_cancels(cancel):
         try:
             metrics = metrics_url(client, args.metrics_url) if args.collect_metrics else None
-            for event in run_sweep(client, config, inputs, cancel, analyzer, args.input_data, args.shape or (), steps, metrics, sequence, args.shared_memory == "system", args.streaming):
+            if args.client_job:
+                plan = client_job_plan(ctx.profile.kind is ProfileKind.LOCAL, ctx.profile.region, args.perf_analyzer, args.keep)
+                warn(f"triton-deck: the sweep runs in a client job ({plan.image}), its CSV kept in {plan.results}")
+                events = client_job_sweep(ctx.services.jobs(), ctx.services.storage(), plan, client, config, cancel, sequence)
+            else:
+                events = run_sweep(client, config, inputs, cancel, analyzer, args.input_data, args.shape or (), steps, metrics, sequence, args.shared_memory == "system", args.streaming)
+            for event in events:
                 if isinstance(event, LevelStarted):  # a level takes windows until stable: say it is under way
                     warn(f"triton-deck: {level_header(config.mode)} {event.level:g}: measuring ({config.interval_ms} ms windows until {config.stability:g}% stable)…")
                 elif isinstance(event, WindowMeasured):
@@ -154,6 +168,8 @@ def add_perf_commands(groups: argparse._SubParsersAction, common: argparse.Argum
     perf.add_argument("--shared-memory", choices=("none", "system"), default="none", help="system: inputs written once to shared memory and registered (a server on this host)")
     perf.add_argument("--collect-metrics", action="store_true", help="per level, what the GPUs did (utilisation, power, memory) from Triton's /metrics")
     perf.add_argument("--metrics-url", metavar="URL", help="Triton's metrics (default: the server's host, port 8002, /metrics)")
+    perf.add_argument("--client-job", action="store_true", help="run perf_analyzer in a client job beside the server (the SDK image; a local job on the local profile)")
+    perf.add_argument("--keep", action="store_true", help="with --client-job: keep the job afterwards (default: deleted)")
     perf.add_argument("--engine", choices=[engine.value for engine in Engine], default=Engine.BUILTIN.value,
                       help="who sends the load: the built-in generator (default), perf_analyzer, or auto (perf_analyzer where installed)")  # fmt: skip
     perf.add_argument("--perf-analyzer", metavar="PATH", help="the perf_analyzer binary (default: the one on PATH)")
