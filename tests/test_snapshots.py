@@ -173,6 +173,26 @@ def test_perf_screen(snap_compare: SnapCompare, size: tuple[int, int], finished:
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_perf_screen_with_a_client_job(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """`j` puts the sweep in a client job; the levels perf_analyzer printed in the job's log
+    (2.34's captured output, read as the screen's worker reads it) stream onto the screen."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        from services.perf.analyzer import parse_output
+        from services.perf.sweep import SweepConfig
+
+        await pressing("4", "P", "j")(pilot)
+        screen = pilot.app.screen
+        captured = (Path(__file__).resolve().parent / "data" / "perf_analyzer_2.34_http.txt").read_text().splitlines()
+        events = list(parse_output(iter(captured), SweepConfig("efficientnet_lite0", (1.0, 2.0))))
+        for event in events:
+            screen.show_event(event)  # type: ignore[attr-defined]
+        await pilot.pause()
+
+    assert snap_compare(fake_app(), run_before=run_before, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_inference_statistics(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     """A minute of the model's counters, a reading a second (the fake's grow by 40 a reading)."""
 

@@ -24,11 +24,13 @@ from textual.screen import Screen
 from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
+from services.config import ProfileKind
 from services.errors import UserError
 from services.inference.protocol import Endpoint, Scaling, Transport
 from services.perf.report import csv_text, json_document, perf_command_line
 from services.perf.sweep import LevelDone, LevelResult, LevelStarted, PerfEvent, SweepConfig, SweepEnded, WindowMeasured, parse_range
 from services.usecases.perf import perf_inputs, run_sweep
+from services.usecases.perf_job import client_job_plan, client_job_sweep
 from tui.screens.deck_access import DeckAccess
 from tui.screens.prompt import PromptScreen
 from tui.workers import worker_token
@@ -65,6 +67,7 @@ class PerfScreen(DeckAccess, Screen[None]):
         Binding("escape", "leave", "Stop/Back"),
         Binding("ctrl+r", "run", "Run"),
         Binding("i", "toggle_protocol", "HTTP/gRPC"),
+        Binding("j", "toggle_client_job", "Here/Client job"),
         Binding("ctrl+s", "save", "Save"),
         Binding("c", "command", "Command"),
     ]
@@ -79,6 +82,7 @@ class PerfScreen(DeckAccess, Screen[None]):
         self._model = model
         self._results: list[LevelResult] = []
         self._sweeping = False
+        self._client_job = False  # perf_analyzer in a client job beside the server, instead of from here
 
 
     def compose(self) -> ComposeResult:
@@ -134,6 +138,12 @@ class PerfScreen(DeckAccess, Screen[None]):
     def _sweep(self, config: SweepConfig, source: str) -> None:
         """`source`: random or zero tensors from the model's metadata, or a path of photos."""
         client = self.deck.services.inference_client(self._endpoint)
+        if self._client_job:
+            services = self.deck.services
+            plan = client_job_plan(services.profile.kind is ProfileKind.LOCAL, services.profile.region)
+            for event in client_job_sweep(services.jobs(), services.storage(), plan, client, config, worker_token()):
+                self.post_message(self.Progressed(event))
+            return
         photos = () if source.lower() in ("random", "zero", "") else (Path(source).expanduser(),)
         inputs = perf_inputs(client, config.model, config.version, config.batch_size, zero=source.lower() == "zero", images=photos, scaling=Scaling.INCEPTION)
         for event in run_sweep(client, config, inputs, worker_token()):  # leaving cancels the token, the sweep joins its threads
@@ -146,7 +156,8 @@ class PerfScreen(DeckAccess, Screen[None]):
     def show_event(self, event: PerfEvent) -> None:
         """One step of a sweep on screen (public: a test replays recorded sweeps through it)."""
         if isinstance(event, LevelStarted):
-            self._status(f"level {event.level:g}: warming up…", "bold")
+            where = "the client job's perf_analyzer is measuring" if self._client_job else "warming up…"
+            self._status(f"level {event.level:g}: {where}", "bold")
         elif isinstance(event, WindowMeasured):
             self._status(f"level {event.level:g}: window {event.trial}, {event.window.throughput:.1f} infer/s, {event.window.latency_us:.0f} µs", "bold")
         elif isinstance(event, LevelDone):
@@ -169,6 +180,13 @@ class PerfScreen(DeckAccess, Screen[None]):
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             self._sweeping = False
             self._status(str(getattr(event.worker.error, "message", event.worker.error)), "bold red")
+
+    def action_toggle_client_job(self) -> None:
+        if self._sweeping:
+            return
+        self._client_job = not self._client_job
+        where = "in a client job beside the server (perf_analyzer; its levels come back through the job's log)" if self._client_job else "from here"
+        self._status(f"the sweep runs {where}: ctrl+r starts it", "bold" if self._client_job else "dim")
 
     def action_toggle_protocol(self) -> None:
         if self._sweeping:
