@@ -242,6 +242,33 @@ def _http_error(body: bytes) -> str:
         return body[:200].decode(errors="replace")
 
 
+class _Opened:
+    """The connections (or channels, or streams) the threads of one sender opened, closed together."""
+
+    def __init__(self, close_one: Callable[[Any], None]) -> None:
+        self._items: list[Any] = []
+        self._lock = threading.Lock()
+        self._close_one = close_one
+
+    def keep(self, item: T) -> T:
+        with self._lock:
+            self._items.append(item)
+        return item
+
+    def close(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+        for item in items:
+            self._close_one(item)
+
+
+def _check_outputs(outputs: Sequence[str], keys: Sequence[bytes], answer: bytes) -> None:
+    """Every output asked for is named in the answer (its presence, not its values)."""
+    missing = next((name for name, key in zip(outputs, keys, strict=True) if key not in answer), None)
+    if missing is not None:
+        raise UserError(f"output '{missing}' is missing from the answer")
+
+
 def _next(local: threading.local, requests: Sequence[T]) -> T:
     """The calling thread's next step: each thread cycles through the steps on its own."""
     turn: int = getattr(local, "turn", 0)
@@ -252,30 +279,19 @@ def _next(local: threading.local, requests: Sequence[T]) -> T:
 def http_sender(address: Address, next_request: Callable[[threading.local], bytes], outputs: Sequence[str], timeout_s: float) -> tuple[Callable[[], None], Callable[[], None]]:
     """(send, close): `send` is one request on the calling thread's connection; `close` ends them all."""
     local = threading.local()
-    connections: list[HttpConnection] = []
-    lock = threading.Lock()
+    opened = _Opened(HttpConnection.close)
     wanted = [f'"name":"{name}"'.encode() for name in outputs]
 
     def send() -> None:
         connection: HttpConnection | None = getattr(local, "connection", None)
         if connection is None:
-            connection = local.connection = HttpConnection(address, timeout_s)
-            with lock:
-                connections.append(connection)
+            connection = local.connection = opened.keep(HttpConnection(address, timeout_s))
         status, body = connection.exchange(next_request(local))
         if status != 200:
             raise UserError(f"HTTP {status}: {_http_error(body)}")
-        missing = [name for name, key in zip(outputs, wanted, strict=True) if key not in body]
-        if missing:
-            raise UserError(f"output '{missing[0]}' is missing from the answer")
+        _check_outputs(outputs, wanted, body)
 
-    def close() -> None:
-        with lock:
-            for connection in connections:
-                connection.close()
-            connections.clear()
-
-    return send, close
+    return send, opened.close
 
 
 def grpc_sender(address: Address, next_request: Callable[[threading.local], bytes], outputs: Sequence[str], headers: Mapping[str, str], timeout_s: float) -> tuple[Callable[[], None], Callable[[], None]]:
@@ -283,19 +299,14 @@ def grpc_sender(address: Address, next_request: Callable[[threading.local], byte
     import grpc
 
     local = threading.local()
-    channels: list[Any] = []
-    lock = threading.Lock()
+    opened = _Opened(lambda channel: channel.close())
     metadata = tuple(headers.items())
-    options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
     wanted = [name.encode() for name in outputs]
 
     def call() -> Callable[..., bytes]:
         method = getattr(local, "method", None)
         if method is None:
-            channel = grpc.secure_channel(address.target, grpc.ssl_channel_credentials(), options) if address.tls else grpc.insecure_channel(address.target, options)
-            with lock:
-                channels.append(channel)
-            method = local.method = channel.unary_unary(MODEL_INFER)
+            method = local.method = opened.keep(_channel(address)).unary_unary(MODEL_INFER)
         return method  # type: ignore[no-any-return]
 
     def send() -> None:
@@ -303,17 +314,17 @@ def grpc_sender(address: Address, next_request: Callable[[threading.local], byte
             answer = call()(next_request(local), metadata=metadata, timeout=timeout_s)
         except grpc.RpcError as error:
             raise UserError(f"{error.code().name}: {error.details()}") from None
-        missing = [name for name, key in zip(outputs, wanted, strict=True) if key not in answer]
-        if missing:
-            raise UserError(f"output '{missing[0]}' is missing from the answer")
+        _check_outputs(outputs, wanted, answer)
 
-    def close() -> None:
-        with lock:
-            for channel in channels:
-                channel.close()
-            channels.clear()
+    return send, opened.close
 
-    return send, close
+
+def _channel(address: Address) -> Any:
+    """A channel of the sender's own, no message size limit (a batch of photos is megabytes)."""
+    import grpc
+
+    options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+    return grpc.secure_channel(address.target, grpc.ssl_channel_credentials(), options) if address.tls else grpc.insecure_channel(address.target, options)
 
 
 MODEL_STREAM_INFER = "/inference.GRPCInferenceService/ModelStreamInfer"
@@ -331,20 +342,21 @@ def grpc_stream_sender(
     import grpc
 
     local = threading.local()
-    streams: list[tuple[Any, queue.Queue[bytes]]] = []
-    lock = threading.Lock()
-    options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+
+    def end(stream: tuple[Any, queue.Queue[bytes]]) -> None:
+        stream[1].put(STREAM_END)
+        stream[0].close()
+
+    opened = _Opened(end)
 
     def stream() -> tuple[queue.Queue[bytes], Any]:
-        opened = getattr(local, "stream", None)
-        if opened is None:
-            channel = grpc.secure_channel(address.target, grpc.ssl_channel_credentials(), options) if address.tls else grpc.insecure_channel(address.target, options)
-            outgoing: queue.Queue[bytes] = queue.Queue()
+        current = getattr(local, "stream", None)
+        if current is None:
+            channel = _channel(address)
+            outgoing: queue.Queue[bytes] = opened.keep((channel, queue.Queue()))[1]
             answers = channel.stream_stream(MODEL_STREAM_INFER)(iter(outgoing.get, STREAM_END), metadata=tuple(headers.items()))
-            opened = local.stream = (outgoing, answers)
-            with lock:
-                streams.append((channel, outgoing))
-        return opened
+            current = local.stream = (outgoing, answers)
+        return current
 
     def send() -> None:
         outgoing, answers = stream()
@@ -364,14 +376,7 @@ def grpc_stream_sender(
             if message:
                 raise UserError(message)
 
-    def close() -> None:
-        with lock:
-            for channel, outgoing in streams:
-                outgoing.put(STREAM_END)
-                channel.close()
-            streams.clear()
-
-    return send, close
+    return send, opened.close
 
 
 def lean_sender(
