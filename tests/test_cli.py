@@ -325,3 +325,21 @@ def test_job_list_columns_stay_aligned_with_a_long_image_name() -> None:
     assert any(long_image in row for row in rows)
     assert {row[header.index("JOB_URL") :][:8] for row in rows} == {"https://"}
     assert {row[header.index("STATE") :].split()[0] for row in rows} <= {"QUEUED", "RUNNING", "FAILED", "DONE"}
+
+
+def test_profile_add_takes_the_chosen_kinds_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--kind` picks the profile's kind; a setting of another kind is one line naming it."""
+    assert run(["profile", "add", "lab", "--kind", "local"])[0] == 0
+    code, out = run(["profile", "show", "lab", "-o", "json"])
+    assert code == 0 and json.loads(out)["kind"] == "local"
+    capsys.readouterr()
+    for words, message in (
+        (["--kind", "local", "--api-url", "http://127.0.0.1:1/v1"], "--api-url is not a setting of local profiles: drop it, or add --kind ovhcloud"),
+        (["--kind", "local", "--region", "GRA"], "a local profile takes no region, token or S3 keys"),
+    ):
+        assert run(["profile", "add", "other", *words])[0] == 1
+        error = capsys.readouterr().err.strip()
+        assert message in error and "\n" not in error, error
+    assert run(["profile", "add", "gra2", "--token-command", "echo t"])[0] == 0  # ovhcloud stays the default kind
+    code, out = run(["profile", "show", "gra2", "-o", "json"])
+    assert json.loads(out)["kind"] == "ovhcloud" and json.loads(out)["region"] == "GRA"

@@ -23,7 +23,7 @@ from services.secrets import MASK, Secret, redact
 
 @dataclass(frozen=True)
 class ProfileDraft:
-    """What the user typed for a new OVHcloud profile; `new_profile` checks it."""
+    """What the user typed for a new profile of `kind`; `new_profile` checks it."""
 
     name: str
     region: str = "GRA"
@@ -31,6 +31,17 @@ class ProfileDraft:
     token: Secret | None = None
     s3_access_key: Secret | None = None
     s3_secret_key: Secret | None = None
+    kind: ProfileKind = ProfileKind.OVHCLOUD
+
+
+def _local_profile(name: str, draft: ProfileDraft, options: Mapping[str, str | None]) -> Profile:
+    """A local profile takes no setting: directory buckets and the bundled server need none."""
+    given = next((key for key, value in options.items() if value), None)
+    if given is not None:
+        raise FieldError(given, f"{given} is a setting of ovhcloud profiles: a local profile takes none")
+    if draft.token or draft.s3_access_key or draft.s3_secret_key:
+        raise FieldError("token", "a local profile has no AI token or S3 keys: its buckets are directories and its jobs carry their own token")
+    return Profile(name=name, kind=ProfileKind.LOCAL, region="LOCAL")
 
 
 def new_profile(draft: ProfileDraft) -> Profile:
@@ -42,6 +53,8 @@ def new_profile(draft: ProfileDraft) -> Profile:
     if name == "local":
         raise FieldError("name", "the local profile is built in and needs no settings: pick another name")
     options = {key: value.strip() or None for key, value in (draft.options or {}).items() if value is not None}
+    if draft.kind is ProfileKind.LOCAL:
+        return _local_profile(name, draft, options)
     try:
         region = validate_region(draft.region, api_url=options.get("api_url"))
     except UserError as error:

@@ -57,16 +57,34 @@ def _read_secret_line(stream: TextIO, what: str) -> Secret:
     return Secret(value)
 
 
+def all_option_keys() -> list[str]:
+    """Every setting some profile kind takes, once each, in the registry's order."""
+    return list(dict.fromkeys(option.key for kind in KINDS.values() for option in kind.options))
+
+
+def other_kind(key: str) -> ProfileKind:
+    """The (first) kind whose profiles take the setting `key`."""
+    return next(kind for kind, backend in KINDS.items() if any(option.key == key for option in backend.options))
+
+
 def cmd_profile_add(ctx: Context) -> int:
     args = ctx.args
     if args.token_stdin and args.s3_secret_stdin:
         raise UserError("--token-stdin and --s3-secret-stdin both read standard input: add one, then the other")
     if bool(args.s3_access_key) != bool(args.s3_secret_stdin):
         raise UserError("S3 keys come in pairs: give --s3-access-key together with --s3-secret-stdin")
+    kind = ProfileKind(args.kind)
+    chosen = {option.key for option in KINDS[kind].options}
+    foreign = next((key for key in all_option_keys() if key not in chosen and getattr(args, key) is not None), None)
+    if foreign is not None:
+        raise UserError(f"--{foreign.replace('_', '-')} is not a setting of {kind.value} profiles: drop it, or add --kind {other_kind(foreign).value}")
+    if kind is ProfileKind.LOCAL and (args.region or args.token_stdin or args.s3_access_key):
+        raise UserError("a local profile takes no region, token or S3 keys: its buckets are directories on this machine")
     draft = ProfileDraft(
         name=args.name,
-        region=args.region,
-        options={option.key: getattr(args, option.key) for option in KINDS[ProfileKind.OVHCLOUD].options},
+        region=args.region or "GRA",
+        kind=kind,
+        options={key: getattr(args, key) for key in chosen},
         s3_access_key=Secret(args.s3_access_key) if args.s3_access_key else None,
     )
     named = new_profile(replace(draft, s3_access_key=None))  # the name and region are checked before anything is read from stdin
@@ -122,9 +140,11 @@ def add_profile_commands(groups: argparse._SubParsersAction, common: argparse.Ar
     show.set_defaults(handler=cmd_profile_show)
     add = profile_commands.add_parser("add", parents=[common], help="add an OVHcloud profile")
     add.add_argument("name")
-    add.add_argument("--region", default="GRA", help="AI Training region: GRA or BHS (default GRA)")
-    for option in KINDS[ProfileKind.OVHCLOUD].options:  # the kind's settings, from the backend registry
-        add.add_argument(f"--{option.key.replace('_', '-')}", dest=option.key, help=option.help)
+    add.add_argument("--kind", choices=[kind.value for kind in ProfileKind], default=ProfileKind.OVHCLOUD.value, help="the profile's kind (default ovhcloud)")
+    add.add_argument("--region", help="AI Training region: GRA or BHS (default GRA; an ovhcloud profile's)")
+    for key in all_option_keys():  # every kind's settings, from the backend registry; the chosen kind's are kept
+        option = next(option for kind in KINDS.values() for option in kind.options if option.key == key)
+        add.add_argument(f"--{key.replace('_', '-')}", dest=key, help=f"{option.help} ({other_kind(key).value} profiles)")
     add.add_argument("--token-stdin", action="store_true", help="read the AI token from standard input and store it (file mode 0600)")
     add.add_argument("--s3-access-key", help="S3 access key (with --s3-secret-stdin)")
     add.add_argument("--s3-secret-stdin", action="store_true", help="read the S3 secret key from standard input")
