@@ -84,6 +84,7 @@ class FakeInferenceClient:
         self._failure = failure  # what an unreachable server's health check says
         self._stats = stats or FakeStatsCounter()
         self.shared_regions: dict[str, tuple[str, int]] = {}  # registered shared-memory regions: key, size
+        self.loaded_configs: list[tuple[str, str | None]] = []  # load_model calls, in order
 
     def health(self) -> Health:
         if self._failure:
@@ -142,6 +143,10 @@ class FakeInferenceClient:
     ) -> Callable[[], None]:  # fmt: skip
         self.model_metadata(model, version)
         return lambda: time.sleep(0.001)  # a millisecond a request: a sweep on the fake measures something, without spinning
+
+    def load_model(self, model: str, config: str | None = None) -> None:
+        self.model_metadata(model)
+        self.loaded_configs.append((model, config))
 
     def register_shared_memory(self, region: str, key: str, byte_size: int) -> None:
         self.shared_regions[region] = (key, byte_size)

@@ -227,6 +227,11 @@ class InferenceClient(Protocol):
         with `streaming` (gRPC), each thread sends on a `ModelStreamInfer` stream of its own."""
         ...
 
+    def load_model(self, model: str, config: str | None = None) -> None:
+        """Load (or reload) `model` through the repository API; `config` (the model config as
+        JSON) overrides config.pbtxt without writing it. The server must be in explicit mode."""
+        ...
+
     def register_shared_memory(self, region: str, key: str, byte_size: int) -> None:
         """Register the system shared-memory object `key` (as in /dev/shm) as `region`."""
         ...

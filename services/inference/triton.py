@@ -222,6 +222,14 @@ class TritonInferenceClient:
 
         return send_one
 
+    def load_model(self, model: str, config: str | None = None) -> None:
+        from tritonclient.utils import InferenceServerException
+
+        try:
+            self._call("load_model", model, config=config)
+        except InferenceServerException as error:
+            raise UserError(f"loading {model}: {error.message()}") from None
+
     def register_shared_memory(self, region: str, key: str, byte_size: int) -> None:
         self._call("register_system_shared_memory", region, key, byte_size)
 

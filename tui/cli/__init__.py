@@ -30,6 +30,7 @@ from tui.cli.perf import add_perf_commands
 from tui.cli.profile import add_profile_commands
 from tui.cli.repo import add_repo_commands
 from tui.cli.storage import add_bucket_commands
+from tui.cli.tune import add_tune_commands
 
 PROG = "triton-deck"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -81,6 +82,7 @@ def build_parser(parser_type: type[DeckParser] = DeckParser) -> argparse.Argumen
     add_image_commands(groups, common, _output_option)
     add_inference_commands(groups, common, _output_option)
     add_perf_commands(groups, common, _output_option)
+    add_tune_commands(groups, common, _output_option)
     add_deploy_commands(groups, common, _output_option)
 
     return parser

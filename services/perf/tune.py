@@ -1,0 +1,198 @@
+"""`tune`'s search, apart from any server: the candidate configs, a candidate's score from its
+sweep, the verdict against the current config, the Pareto front and the winner's diff.
+
+A candidate is the model's config in force with some fields changed: `instance_group` count,
+`max_batch_size` (only for a model that batches), `dynamic_batching` on or off with its queue
+delay and preferred sizes. Its score is the objective at the best level whose p99 meets the
+budget. Noise is part of the answer: each score carries its spread (half the range of the
+level's last three windows), and a winner whose gain over the current config is within the
+two spreads is not a winner: the verdict then says to keep the current config.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import itertools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.errors import UserError
+from services.perf.sweep import LevelResult
+
+TUNED_FIELDS = ("instance_group", "max_batch_size", "dynamic_batching")
+# Run to run, the same config on the same box moves by a few percent (4 % seen, in Model
+# Analyzer's own "config_1 is 4 % better"): a gain is only called one above this, whatever
+# the windows' own spread says.
+NOISE_FLOOR_PERCENT = 5.0
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    """What varies; an empty tuple keeps the config's own value."""
+
+    instances: tuple[int, ...] = (1, 2, 3, 4, 5)
+    max_batch_sizes: tuple[int, ...] = ()
+    dynamic_batching: tuple[bool, ...] = (True,)
+    queue_delays_us: tuple[int, ...] = (0,)
+    preferred_batch_sizes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One config to try: the changed fields, and a name people read."""
+
+    instances: int | None = None
+    max_batch_size: int | None = None
+    dynamic: bool | None = None
+    queue_delay_us: int | None = None
+    current: bool = False  # the config in force, as found
+
+    @property
+    def label(self) -> str:
+        if self.current:
+            return "current config"
+        parts = []
+        if self.instances is not None:
+            parts.append(f"instances={self.instances}")
+        if self.max_batch_size is not None:
+            parts.append(f"max_batch_size={self.max_batch_size}")
+        if self.dynamic is not None:
+            parts.append("dynamic_batching=" + (f"on(delay {self.queue_delay_us or 0} µs)" if self.dynamic else "off"))
+        return " ".join(parts) or "as found"
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    candidate: Candidate
+    level: float | None  # the best level meeting the budget; None: none did
+    throughput: float
+    p99_us: float
+    spread_percent: float
+    queue_share: float | None = None  # of the server's time per request, at that level
+    levels: tuple[LevelResult, ...] = field(default=(), compare=False)
+
+    @property
+    def feasible(self) -> bool:
+        return self.level is not None
+
+
+def candidates(original: Mapping[str, Any], dimensions: Dimensions) -> list[Candidate]:
+    """The cross product of the dimensions (brute search), for this model."""
+    batching = int(original.get("max_batch_size", 0) or 0) > 0
+    sizes: Sequence[int | None] = dimensions.max_batch_sizes if batching and dimensions.max_batch_sizes else [None]
+    if not batching and dimensions.max_batch_sizes:
+        raise UserError("the model does not batch (max_batch_size 0): --max-batch-size changes its inputs' shapes; leave it out")
+    switches: Sequence[bool | None] = dimensions.dynamic_batching if batching else [None]
+    found = []
+    for instances, size, dynamic in itertools.product(dimensions.instances or [None], sizes, switches):
+        delays: Sequence[int | None] = dimensions.queue_delays_us if dynamic else [None]
+        found += [Candidate(instances, size, dynamic, delay) for delay in delays]
+    return found
+
+
+def candidate_config(original: Mapping[str, Any], candidate: Candidate, dimensions: Dimensions, local: bool) -> dict[str, Any]:
+    """The config to load for `candidate`: the original with its fields changed."""
+    config = copy.deepcopy(dict(original))
+    if candidate.current:
+        return config
+    if candidate.instances is not None:  # the local server has no GPU: its instances are CPU ones
+        groups = config.get("instance_group") or [{}]
+        config["instance_group"] = [{"count": candidate.instances, "kind": "KIND_CPU" if local else groups[0].get("kind", "KIND_AUTO")}]
+    if candidate.max_batch_size is not None:
+        config["max_batch_size"] = candidate.max_batch_size
+    if candidate.dynamic is False:
+        config.pop("dynamic_batching", None)
+    elif candidate.dynamic:
+        batching: dict[str, Any] = {"max_queue_delay_microseconds": candidate.queue_delay_us or 0}
+        if dimensions.preferred_batch_sizes:
+            batching["preferred_batch_size"] = list(dimensions.preferred_batch_sizes)
+        config["dynamic_batching"] = batching
+    return config
+
+
+def spread_percent(window_throughputs: Sequence[float]) -> float:
+    """Half the range of the level's last three windows, in % of their mean."""
+    last = list(window_throughputs)[-3:]
+    mean = sum(last) / len(last) if last else 0.0
+    return 100.0 * (max(last) - min(last)) / 2 / mean if mean > 0 else 0.0
+
+
+def score(candidate: Candidate, levels: Sequence[LevelResult], spreads: Mapping[float, float], budget_ms: float | None, objective: str) -> CandidateResult:
+    """The candidate at its best level within the budget: most throughput, or lowest p99."""
+    within = [level for level in levels if level.failed == 0 and level.requests > 0 and (budget_ms is None or level.p99_us <= budget_ms * 1000)]
+    if not within:
+        return CandidateResult(candidate, None, 0.0, 0.0, 0.0, levels=tuple(levels))
+    best = max(within, key=lambda level: level.throughput) if objective == "throughput" else min(within, key=lambda level: level.p99_us)
+    server = best.server
+    share = server.queue_us / server.server_us if server is not None and server.server_us > 0 else None
+    return CandidateResult(candidate, best.level, best.throughput, best.p99_us, spreads.get(best.level, 0.0), share, tuple(levels))
+
+
+def ranked(results: Sequence[CandidateResult], objective: str) -> list[CandidateResult]:
+    feasible = [result for result in results if result.feasible]
+    key = (lambda r: -r.throughput) if objective == "throughput" else (lambda r: r.p99_us)
+    return sorted(feasible, key=key) + [result for result in results if not result.feasible]
+
+
+def pareto_front(results: Sequence[CandidateResult]) -> list[CandidateResult]:
+    """The candidates no other beats on both throughput (higher) and p99 (lower)."""
+    feasible = [result for result in results if result.feasible]
+    return [
+        result for result in feasible
+        if not any(other.throughput >= result.throughput and other.p99_us <= result.p99_us and (other.throughput, other.p99_us) != (result.throughput, result.p99_us) for other in feasible)
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Verdict:
+    winner: CandidateResult | None  # None: keep the current config
+    line: str
+
+
+def verdict(best: CandidateResult | None, current: CandidateResult | None, objective: str) -> Verdict:
+    """Use the best candidate only when it beats the current config by more than their spreads."""
+    if best is None:
+        return Verdict(None, "no candidate met the latency budget: keep the current config, or loosen --latency-budget-ms")
+    if current is None or not current.feasible:
+        return Verdict(best, f"use {best.candidate.label}: the current config does not meet the budget")
+    if objective == "throughput":
+        gain = 100.0 * (best.throughput - current.throughput) / current.throughput if current.throughput else 0.0
+    else:
+        gain = 100.0 * (current.p99_us - best.p99_us) / current.p99_us if current.p99_us else 0.0
+    noise = max(NOISE_FLOOR_PERCENT, best.spread_percent + current.spread_percent)
+    if best.candidate.current or gain <= noise:
+        return Verdict(None, f"keep the current config: the best candidate is within noise ({gain:+.1f} % ± {noise:.1f} %)")
+    return Verdict(best, f"use {best.candidate.label}: {gain:+.1f} % ± {noise:.1f} % over the current config")
+
+
+def pbtxt(config: Mapping[str, Any]) -> str:
+    """A config as config.pbtxt's text (protobuf text format)."""
+    from google.protobuf import json_format, text_format
+    from tritonclient.grpc import model_config_pb2
+
+    message = json_format.ParseDict(json.loads(json.dumps(config)), model_config_pb2.ModelConfig(), ignore_unknown_fields=True)
+    return str(text_format.MessageToString(message))
+
+
+def with_tuned_fields(base: Any, winner: Mapping[str, Any]) -> Any:
+    """`base` (a parsed config.pbtxt) with only the tuned fields taken from `winner`'s config."""
+    from google.protobuf import json_format
+    from tritonclient.grpc import model_config_pb2
+
+    tuned = model_config_pb2.ModelConfig()
+    tuned.CopyFrom(base)
+    chosen = json_format.ParseDict({key: winner[key] for key in TUNED_FIELDS if key in winner}, model_config_pb2.ModelConfig(), ignore_unknown_fields=True)
+    tuned.ClearField("instance_group")
+    tuned.instance_group.extend(chosen.instance_group)
+    tuned.max_batch_size = chosen.max_batch_size
+    tuned.ClearField("dynamic_batching")
+    if chosen.HasField("dynamic_batching"):
+        tuned.dynamic_batching.CopyFrom(chosen.dynamic_batching)
+    return tuned
+
+
+def diff(before: str, after: str, name: str = "config.pbtxt") -> list[str]:
+    return list(difflib.unified_diff(before.splitlines(), after.splitlines(), f"{name} (current)", f"{name} (tuned)", lineterm=""))

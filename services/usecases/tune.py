@@ -1,0 +1,178 @@
+"""`triton-deck tune` (and, later, its screen): the config that serves the most under a
+latency budget, searched on the running server, written back only when asked.
+
+Each candidate is loaded into the running server with Triton's repository API and a config
+override (no restart, no file written), then swept with `perf`'s generator and scored
+(services/perf/tune.py). The config in force is measured again at the end, and loaded back
+always: after the last candidate, on a cancel, on an error. A server that is not in explicit
+model-control mode cannot take overrides: that is one line before anything changes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from services.cancel import CancelToken
+from services.errors import UserError
+from services.inference.protocol import InferenceClient, InputData
+from services.perf.sweep import LevelDone, LevelResult, SweepConfig, WindowMeasured
+from services.perf.tune import (
+    Candidate,
+    CandidateResult,
+    Dimensions,
+    Verdict,
+    candidate_config,
+    candidates,
+    diff,
+    pareto_front,
+    pbtxt,
+    ranked,
+    score,
+    spread_percent,
+    verdict,
+    with_tuned_fields,
+)
+from services.repository import parse_config
+from services.shared_file import write_atomic
+from services.usecases.perf import perf_inputs, run_sweep
+
+NOT_EXPLICIT = (
+    "the server is not in explicit model-control mode, so it cannot load candidate configs: start tritonserver with "
+    "--model-control-mode=explicit --load-model=* (nothing was changed)"
+)
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    dimensions: Dimensions
+    sweep: SweepConfig  # levels and method; its model is the tuned one
+    latency_budget_ms: float | None = None
+    objective: str = "throughput"  # or "latency"
+    budget_minutes: float | None = None
+    local: bool = True  # the local server: instances are CPU ones
+
+
+@dataclass(frozen=True)
+class TuneStarted:
+    candidates: tuple[Candidate, ...]
+
+
+@dataclass(frozen=True)
+class CandidateStarted:
+    candidate: Candidate
+    number: int
+    total: int
+
+
+@dataclass(frozen=True)
+class CandidateDone:
+    result: CandidateResult
+
+
+@dataclass(frozen=True)
+class TuneEnded:
+    results: tuple[CandidateResult, ...]  # ranked, best first
+    current: CandidateResult | None  # the config in force, measured again at the end
+    verdict: Verdict
+    front: tuple[CandidateResult, ...]
+    original: Mapping[str, Any]
+    winner_config: Mapping[str, Any] | None
+    partial: bool = False  # the time budget ended the search early
+    reason: str | None = None  # why it stopped early (cancelled), else None
+
+
+TuneEvent = TuneStarted | CandidateStarted | CandidateDone | TuneEnded
+
+
+def _load(client: InferenceClient, model: str, config: Mapping[str, Any]) -> None:
+    try:
+        client.load_model(model, json.dumps(config))
+    except UserError as error:
+        if "explicit" in error.message.lower() or "not allowed" in error.message.lower() or "polling" in error.message.lower():
+            raise UserError(NOT_EXPLICIT) from None
+        raise
+
+
+def _measure(client: InferenceClient, candidate: Candidate, settings: TuneSettings, inputs: list[InputData], cancel: CancelToken) -> CandidateResult:
+    levels: list[LevelResult] = []
+    windows: dict[float, list[float]] = {}
+    for event in run_sweep(client, settings.sweep, inputs, cancel):
+        if isinstance(event, WindowMeasured):
+            windows.setdefault(event.level, []).append(event.window.throughput)
+        elif isinstance(event, LevelDone):
+            levels.append(event.result)
+    spreads = {level: spread_percent(values) for level, values in windows.items()}
+    return score(candidate, levels, spreads, settings.latency_budget_ms, settings.objective)
+
+
+def tune(client: InferenceClient, settings: TuneSettings, cancel: CancelToken) -> Generator[TuneEvent, None, None]:
+    """The search, candidate by candidate; the config found is loaded back whatever happens."""
+    model = settings.sweep.model
+    original = client.model_config(model)
+    found = candidates(original, settings.dimensions)
+    _load(client, model, original)  # the config in force, reloaded as itself: proves explicit mode before anything changes
+    inputs = perf_inputs(client, model)
+    yield TuneStarted(tuple(found))
+    started = time.monotonic()
+    results: list[CandidateResult] = []
+    current: CandidateResult | None = None
+    partial, reason = False, None
+    try:
+        for number, candidate in enumerate(found, start=1):
+            if cancel.cancelled:
+                reason = "cancelled"
+                break
+            if settings.budget_minutes is not None and time.monotonic() - started > settings.budget_minutes * 60:
+                partial = True
+                break
+            yield CandidateStarted(candidate, number, len(found))
+            try:
+                _load(client, model, candidate_config(original, candidate, settings.dimensions, settings.local))
+            except UserError as error:  # a config the server refuses is a result, not the end of the search
+                results.append(CandidateResult(replace(candidate), None, 0.0, 0.0, 0.0))
+                yield CandidateDone(results[-1])
+                if error.message == NOT_EXPLICIT:
+                    raise
+                continue
+            result = _measure(client, candidate, settings, inputs, cancel)
+            if cancel.cancelled:
+                reason = "cancelled"
+                break
+            results.append(result)
+            yield CandidateDone(result)
+        if reason is None:
+            _load(client, model, original)
+            current = _measure(client, Candidate(current=True), settings, inputs, cancel)
+            reason = "cancelled" if cancel.cancelled else None
+    finally:
+        _load(client, model, original)  # always: the server is left as it was found
+    order = ranked(results, settings.objective)
+    best = order[0] if order and order[0].feasible else None
+    chosen = verdict(best, current, settings.objective) if reason is None else Verdict(None, "cancelled: the current config stays")
+    winner = candidate_config(original, chosen.winner.candidate, settings.dimensions, settings.local) if chosen.winner is not None else None
+    yield TuneEnded(tuple(order), current, chosen, tuple(pareto_front(results)), original, winner, partial, reason)
+
+
+def write_winner(target: Path, winner: Mapping[str, Any]) -> list[str]:
+    """The winner's tuned fields (instance groups, batch size, dynamic batching) written into the
+    model's config.pbtxt at `target` (the file or its model directory), atomically; the diff."""
+    from google.protobuf import text_format
+
+    path = target / "config.pbtxt" if target.is_dir() else target
+    if not path.is_file():
+        raise UserError(f"--write {target}: no config.pbtxt there: give the model's directory in a local repository")
+    base = parse_config(path)
+    before = str(text_format.MessageToString(base))
+    after = str(text_format.MessageToString(with_tuned_fields(base, winner)))
+    write_atomic(path, after, mode=0o644)
+    return diff(before, after, str(path))
+
+
+def winner_diff(original: Mapping[str, Any], winner: Mapping[str, Any]) -> list[str]:
+    """The winner against the config in force, as config.pbtxt text: only the tuned fields differ."""
+    return diff(pbtxt(original), pbtxt(winner))

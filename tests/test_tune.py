@@ -1,0 +1,144 @@
+"""`triton-deck tune` against a real local tritonserver in explicit model-control mode: the
+config that is best by construction is found, a model whose config makes no difference is
+told to keep it, the server is always left as found (after a search, a cancel, a time
+budget), a server not in explicit mode is one line with nothing changed, and `--write`
+writes only the tuned fields into a config.pbtxt the server loads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.cancel import CancelToken
+from services.inference.protocol import Endpoint, Transport
+from services.inference.triton import TritonInferenceClient
+from services.perf.sweep import SweepConfig
+from services.perf.tune import Dimensions
+from services.repository import validate_repository
+from services.triton.runtime import TritonServer, prepare_runtime
+from services.usecases.tune import NOT_EXPLICIT, CandidateStarted, TuneEnded, TuneSettings, tune
+from tui.cli import main
+
+DEMO = Path(__file__).resolve().parent.parent / "demo"
+SLEEPER = '''
+import time
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        time.sleep(0.02)  # one batch costs 20 ms whatever its size: batching and instances pay off predictably
+        return [pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("Y", pb_utils.get_input_tensor_by_name(r, "X").as_numpy())]) for r in requests]
+'''
+SLEEPER_CONFIG = '''name: "sleeper"
+backend: "python"
+max_batch_size: 4
+input [{ name: "X" data_type: TYPE_INT32 dims: [ 1 ] }]
+output [{ name: "Y" data_type: TYPE_INT32 dims: [ 1 ] }]
+instance_group [{ count: 1 kind: KIND_CPU }]
+'''
+QUICK = ["--measurement-interval", "400", "--warmup", "200", "--stability-percentage", "50", "--max-trials", "4"]
+
+
+@pytest.fixture(scope="module")
+def explicit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
+    scratch = tmp_path_factory.mktemp("tune")
+    repository = scratch / "models"
+    shutil.copytree(DEMO / "model_repository" / "simple", repository / "simple", ignore=shutil.ignore_patterns("__pycache__"))
+    (repository / "sleeper" / "1").mkdir(parents=True)
+    (repository / "sleeper" / "config.pbtxt").write_text(SLEEPER_CONFIG)
+    (repository / "sleeper" / "1" / "model.py").write_text(SLEEPER)
+    server = TritonServer(prepare_runtime(scratch / "cache"), repository, scratch / "server.log", extra_args=["--model-control-mode=explicit", "--load-model=*"])
+    with server.running() as triton:
+        yield triton
+
+
+def config_of(server: TritonServer, model: str) -> dict[str, object]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.ports.http}/v2/models/{model}/config", timeout=10) as answer:
+        document: dict[str, object] = json.loads(answer.read())
+    return document
+
+
+def settings(model: str, dimensions: Dimensions, levels: tuple[float, ...], budget_minutes: float | None = None) -> TuneSettings:
+    sweep = SweepConfig(model, levels, interval_ms=400, warmup_ms=200, stability=50.0, max_trials=4)
+    return TuneSettings(dimensions, sweep, None, "throughput", budget_minutes, True)
+
+
+def client(server: TritonServer) -> TritonInferenceClient:
+    return TritonInferenceClient(Endpoint(f"127.0.0.1:{server.ports.http}", Transport.HTTP))
+
+
+def test_the_config_best_by_construction_wins_and_the_server_is_left_as_found(explicit: TritonServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """20 ms a batch of up to 4, 8 requests outstanding: 1 instance without batching 50/s,
+    2 instances 100/s, 1 batching 200/s, 2 batching 400/s."""
+    before = config_of(explicit, "sleeper")
+    code = main(["tune", "-u", f"127.0.0.1:{explicit.ports.http}", "-m", "sleeper", "--instances", "1,2", "--dynamic-batching", "off,on",
+                 "--concurrency-range", "8", *QUICK, "-o", "json"])  # fmt: skip
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0 and document["winner"] == "instances=2 dynamic_batching=on(delay 0 µs)", document
+    assert [entry["config"] for entry in document["candidates"]][0] == document["winner"]
+    assert document["verdict"].startswith("use instances=2") and any("count: 2" in line for line in document["diff"] if line.startswith("+"))
+    changed = [line for line in document["diff"] if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
+    assert changed and all(word in " ".join(changed) for word in ("count", "dynamic_batching")), changed
+    assert config_of(explicit, "sleeper") == before, "the original config is back in force"
+
+
+def test_a_config_that_makes_no_difference_is_kept_not_replaced_by_noise(explicit: TritonServer) -> None:
+    """At one request outstanding, dynamic batching on or off serves `simple` the same."""
+    before = config_of(explicit, "simple")
+    events = list(tune(client(explicit), settings("simple", Dimensions(instances=(1,), dynamic_batching=(False, True)), (1.0,)), CancelToken()))
+    ended = events[-1]
+    assert isinstance(ended, TuneEnded) and ended.verdict.winner is None and ended.verdict.line.startswith("keep the current config: the best candidate is within noise")
+    assert ended.current is not None and ended.current.feasible
+    assert config_of(explicit, "simple") == before
+
+
+def test_cancel_and_the_time_budget_leave_the_server_as_found(explicit: TritonServer) -> None:
+    before = config_of(explicit, "sleeper")
+    cancel = CancelToken()
+    seen = []
+    for event in tune(client(explicit), settings("sleeper", Dimensions(instances=(1, 2, 3)), (2.0,)), cancel):
+        seen.append(event)
+        if isinstance(event, CandidateStarted) and event.number == 2:
+            threading.Timer(0.5, cancel.cancel).start()
+    ended = seen[-1]
+    assert isinstance(ended, TuneEnded) and ended.reason == "cancelled" and ended.verdict.winner is None
+    assert config_of(explicit, "sleeper") == before and threading.active_count() < 20
+    budget = list(tune(client(explicit), settings("sleeper", Dimensions(instances=(1, 2, 3)), (2.0,), budget_minutes=0.01), CancelToken()))
+    ended = budget[-1]
+    assert isinstance(ended, TuneEnded) and ended.partial and 1 <= len(ended.results) < 3
+    assert config_of(explicit, "sleeper") == before
+
+
+def test_a_server_not_in_explicit_mode_is_one_line_and_nothing_changes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(DEMO / "model_repository" / "simple", tmp_path / "models" / "simple", ignore=shutil.ignore_patterns("__pycache__"))
+    with TritonServer(prepare_runtime(tmp_path / "cache"), tmp_path / "models", tmp_path / "server.log").running() as plain:
+        before = config_of(plain, "simple")
+        assert main(["tune", "-u", f"127.0.0.1:{plain.ports.http}", "-m", "simple", "--instances", "1,2", *QUICK]) == 1
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert NOT_EXPLICIT in error and "Traceback" not in error
+        assert config_of(plain, "simple") == before
+
+
+def test_write_puts_only_the_tuned_fields_into_a_config_the_server_loads(explicit: TritonServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model_dir = explicit.repository / "sleeper"
+    original = (model_dir / "config.pbtxt").read_text()
+    try:
+        assert main(["tune", "-u", f"127.0.0.1:{explicit.ports.http}", "-m", "sleeper", "--instances", "1,2", "--dynamic-batching", "on",
+                     "--concurrency-range", "8", *QUICK, "--write", str(model_dir)]) == 0  # fmt: skip
+        out = capsys.readouterr().out
+        changed = [line for line in out.split("wrote the winner's tuned fields")[1].splitlines() if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
+        assert changed and all(any(field in line for field in ("count", "kind", "instance_group", "dynamic_batching", "}", "{")) for line in changed), changed
+        assert validate_repository(explicit.repository).ok
+        client(explicit).load_model("sleeper")  # the file itself, no override
+        assert config_of(explicit, "sleeper")["instance_group"][0]["count"] == 2  # type: ignore[index]
+        assert "dynamic_batching" in config_of(explicit, "sleeper")
+    finally:
+        (model_dir / "config.pbtxt").write_text(original)
+        client(explicit).load_model("sleeper")
