@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from services.perf.tune import Dimensions
 from services.repository import validate_repository
 from services.triton.runtime import TritonServer, prepare_runtime
 from services.usecases.tune import NOT_EXPLICIT, CandidateStarted, TuneEnded, TuneSettings, tune
+from tests.helpers import http_status
 from tui.cli import main
 
 DEMO = Path(__file__).resolve().parent.parent / "demo"
@@ -142,3 +144,30 @@ def test_write_puts_only_the_tuned_fields_into_a_config_the_server_loads(explici
     finally:
         (model_dir / "config.pbtxt").write_text(original)
         client(explicit).load_model("sleeper")
+
+
+def test_a_local_job_started_in_explicit_mode_is_tuned_through_its_id(models_bucket: object, capsys: pytest.CaptureFixture[str]) -> None:
+    """The job's own `--model-control-mode=explicit --load-model=*` reach the local server, so
+    `tune --job ID` loads candidates into it; an app with several replicas is refused."""
+    from dataclasses import replace
+
+    from services.jobs.local import LocalJobPlatform
+    from services.jobs.protocol import JobState
+    from tests.test_local_jobs import tutorial_spec, wait_for
+
+    jobs = LocalJobPlatform()
+    spec = tutorial_spec()
+    job = jobs.run(replace(spec, command=("tritonserver", "--model-repository=/workspace/models", "--model-control-mode=explicit", "--load-model=*")))
+    try:
+        assert wait_for(jobs, job.id, {JobState.RUNNING, JobState.FAILED}) is JobState.RUNNING
+        url = jobs.get(job.id).url
+        deadline = time.monotonic() + 60
+        while http_status(f"{url}/v2/health/ready") != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        code = main(["--profile", "local", "tune", "--job", job.id, "-m", "simple", "--instances", "1,2", "--concurrency-range", "1", *QUICK, "-o", "json"])
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        document = json.loads(captured.out)
+        assert code == 0 and len(document["candidates"]) == 2 and document["current"] is not None
+    finally:
+        jobs.delete(job.id, force=True)

@@ -59,7 +59,7 @@ from services.jobs.local_token import local_token
 from services.logs.capture import LogFile, Pump
 from services.triton.frameworks import SERVED_REPOSITORY, served_repository
 from services.triton.guard import guard_command, guard_environment, open_listeners
-from services.triton.runtime import Ports, TritonServer, die_with_parent, prepare_runtime, signal_group, terminate_group
+from services.triton.runtime import Ports, TritonServer, control_arguments, die_with_parent, prepare_runtime, signal_group, terminate_group
 
 TICK_S = 0.5
 # A custom metric read, from connect to the last byte, and its size: a tick (and with it the
@@ -183,7 +183,7 @@ class AppSupervisor:
         environment = {**runtime.environment(container_environment(os.environ)), "HOME": str(self.workspace)}
         listeners = open_listeners() if self.token else []  # a private replica sits behind its guard (services.triton.guard)
         ports = Ports(*(listener.getsockname()[1] for listener in listeners)) if listeners else None
-        server = TritonServer(runtime, self.served(Path(repository)), log_path, ports=ports)
+        server = TritonServer(runtime, self.served(Path(repository)), log_path, ports=ports, extra_args=control_arguments(words))
         command = server.command()
         if self.token is not None:
             command, environment = guard_command(listeners, command), guard_environment(environment, self.token.reveal())

@@ -35,7 +35,15 @@ from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions
 from services.triton.frameworks import SERVED_REPOSITORY, served_repository
 from services.triton.guard import guard_command, guard_environment, open_listeners
-from services.triton.runtime import Ports, TritonServer, die_with_parent, path_with_this_environment, prepare_runtime, terminate_group
+from services.triton.runtime import (
+    Ports,
+    TritonServer,
+    control_arguments,
+    die_with_parent,
+    path_with_this_environment,
+    prepare_runtime,
+    terminate_group,
+)
 
 PUMP_GRACE_S = 5  # after the process exits, for the last lines in its pipe
 
@@ -134,12 +142,13 @@ class Supervisor:
             served = served_repository(Path(repository), self.dir / SERVED_REPOSITORY, lambda line: self.log(line, "supervisor"))
             runtime = prepare_runtime()
             environment = self.environment(runtime.environment(container_environment(os.environ)))
+            control = control_arguments(words)
             if self.job.spec.unsecure_http:
-                server = TritonServer(runtime, served, self.dir / "log.txt")
+                server = TritonServer(runtime, served, self.dir / "log.txt", extra_args=control)
                 process = self.popen(server.command(), output, environment)
             else:  # behind its guard: the token checked in front, never on a command line
                 listeners = open_listeners()
-                server = TritonServer(runtime, served, self.dir / "log.txt", ports=Ports(*(listener.getsockname()[1] for listener in listeners)))
+                server = TritonServer(runtime, served, self.dir / "log.txt", ports=Ports(*(listener.getsockname()[1] for listener in listeners)), extra_args=control)
                 try:
                     process = self.popen(guard_command(listeners, server.command()), output, guard_environment(environment, local_token().reveal()), listeners)
                 finally:

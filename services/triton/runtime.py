@@ -138,6 +138,24 @@ class Ports:
         return cls(free_port(), free_port(), free_port())
 
 
+CONTROL_MODES = ("none", "poll", "explicit")
+
+
+def control_arguments(words: Sequence[str]) -> list[str]:
+    """The model-control words of a job's or app's tritonserver command that the local server
+    takes as they are (`tune` needs `--model-control-mode=explicit`, usually with `--load-model=*`)."""
+    kept = []
+    for word in words:
+        if word.startswith("--model-control-mode="):
+            mode = word.split("=", 1)[1]
+            if mode not in CONTROL_MODES:
+                raise UserError(f"{word}: the model-control mode is one of {', '.join(CONTROL_MODES)}")
+            kept.append(word)
+        elif word.startswith("--load-model="):
+            kept.append(word)
+    return kept
+
+
 class TritonServer:
     """One server process: start, wait until ready, stop without leaving anything behind."""
 

@@ -15,6 +15,7 @@ from services.config import ProfileKind
 from services.errors import UserError
 from services.perf.sweep import SweepConfig, parse_range
 from services.perf.tune import CandidateResult, Dimensions
+from services.usecases.apps import resolve_app
 from services.usecases.tune import CandidateDone, CandidateStarted, TuneEnded, TuneSettings, TuneStarted, tune, winner_diff, write_winner
 from tui.cli.inference import server_client, server_options
 from tui.cli.interrupt import interrupt_cancels
@@ -70,6 +71,13 @@ def result_line(rank: int, result: CandidateResult, front: bool) -> str:
 
 def cmd_tune(ctx: Context) -> int:
     tuning = settings(ctx)
+    if ctx.args.app:
+        app = resolve_app(ctx.services.apps(), ctx.args.app)
+        if app.desired > 1:
+            raise UserError(
+                f"app {app.short_id} runs {app.desired} replicas behind its balancer: each candidate would reach one of them at a time. "
+                f"Scale it to 1 while tuning (`triton-deck app scale {app.short_id} --replicas 1`)"
+            )
     client, origin = server_client(ctx)
     cancel = CancelToken()
     ended: TuneEnded | None = None
