@@ -98,7 +98,7 @@ def _load(client: InferenceClient, model: str, config: Mapping[str, Any]) -> Non
         raise
 
 
-def _measure(client: InferenceClient, candidate: Candidate, settings: TuneSettings, inputs: list[InputData], cancel: CancelToken) -> CandidateResult:
+def measure(client: InferenceClient, candidate: Candidate, settings: TuneSettings, inputs: list[InputData], cancel: CancelToken) -> CandidateResult:
     levels: list[LevelResult] = []
     windows: dict[float, list[float]] = {}
     for event in run_sweep(client, settings.sweep, inputs, cancel):
@@ -139,7 +139,7 @@ def tune(client: InferenceClient, settings: TuneSettings, cancel: CancelToken) -
                 if error.message == NOT_EXPLICIT:
                     raise
                 continue
-            result = _measure(client, candidate, settings, inputs, cancel)
+            result = measure(client, candidate, settings, inputs, cancel)
             if cancel.cancelled:
                 reason = "cancelled"
                 break
@@ -147,7 +147,7 @@ def tune(client: InferenceClient, settings: TuneSettings, cancel: CancelToken) -
             yield CandidateDone(result)
         if reason is None:
             _load(client, model, original)
-            current = _measure(client, Candidate(current=True), settings, inputs, cancel)
+            current = measure(client, Candidate(current=True), settings, inputs, cancel)
             reason = "cancelled" if cancel.cancelled else None
     finally:
         _load(client, model, original)  # always: the server is left as it was found

@@ -1,0 +1,101 @@
+"""`tune` against the restart way (Model Analyzer's usual mode): the same brute search, same
+model, same sweep settings, same run, timed end to end.
+
+The model is tests' constructed one: a python-backend model whose batch costs 20 ms whatever
+its size, so that under load more instances and dynamic batching pay off predictably. The
+search is 3 instance counts × 3 max_batch_sizes × dynamic batching on/off (18 candidates),
+each swept at one level. Ours loads every candidate into one running server in explicit
+model-control mode; the restart way writes each candidate's config.pbtxt and starts a fresh
+tritonserver for it, as Model Analyzer's local mode does. Target: ours ≤ 0.3× the restart
+way's time, and the same winner. It asserts nothing: figures are printed.
+
+    python3 -m uv run python bench/tune.py [--level 8] [--interval 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from services.cancel import CancelToken
+from services.inference.protocol import Endpoint, Transport
+from services.inference.triton import TritonInferenceClient
+from services.perf.sweep import SweepConfig
+from services.perf.tune import Candidate, Dimensions, candidate_config, candidates, pbtxt, ranked
+from services.triton.runtime import TritonServer, prepare_runtime
+from services.usecases.perf import perf_inputs
+from services.usecases.tune import TuneEnded, TuneSettings, measure, tune
+
+SLEEPER = '''
+import time
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        time.sleep(0.02)
+        return [pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("Y", pb_utils.get_input_tensor_by_name(r, "X").as_numpy())]) for r in requests]
+'''
+CONFIG = 'name: "sleeper"\nbackend: "python"\nmax_batch_size: 8\ninput [{ name: "X" data_type: TYPE_INT32 dims: [ 1 ] }]\noutput [{ name: "Y" data_type: TYPE_INT32 dims: [ 1 ] }]\n'
+DIMENSIONS = Dimensions(instances=(1, 2, 3), max_batch_sizes=(1, 4, 8), dynamic_batching=(False, True))
+
+
+def repository(root: Path) -> Path:
+    (root / "sleeper" / "1").mkdir(parents=True)
+    (root / "sleeper" / "config.pbtxt").write_text(CONFIG)
+    (root / "sleeper" / "1" / "model.py").write_text(SLEEPER)
+    return root
+
+
+def ours(root: Path, settings: TuneSettings) -> tuple[float, str]:
+    started = time.perf_counter()
+    server = TritonServer(prepare_runtime(), repository(root / "ours"), root / "ours.log", extra_args=["--model-control-mode=explicit", "--load-model=*"])
+    with server.running():
+        client = TritonInferenceClient(Endpoint(f"127.0.0.1:{server.ports.http}", Transport.HTTP))
+        (ended,) = [event for event in tune(client, settings, CancelToken()) if isinstance(event, TuneEnded)]
+        client.close()
+    best = ended.results[0].candidate.label if ended.results else "none"
+    return time.perf_counter() - started, best
+
+
+def restarting(root: Path, settings: TuneSettings) -> tuple[float, str]:
+    started = time.perf_counter()
+    results = []
+    original: dict[str, object] | None = None
+    for number, candidate in enumerate([Candidate(current=True), *candidates({"max_batch_size": 8}, DIMENSIONS)]):
+        models = repository(root / f"restart-{number}")
+        if original is not None:  # the candidate's config.pbtxt, then a fresh server for it
+            (models / "sleeper" / "config.pbtxt").write_text(pbtxt(candidate_config(original, candidate, DIMENSIONS, True)))
+        with TritonServer(prepare_runtime(), models, root / f"restart-{number}.log").running() as server:
+            client = TritonInferenceClient(Endpoint(f"127.0.0.1:{server.ports.http}", Transport.HTTP))
+            if original is None:
+                original = client.model_config("sleeper")
+                client.close()
+                continue
+            results.append(measure(client, candidate, settings, perf_inputs(client, "sleeper"), CancelToken()))
+            client.close()
+    order = ranked(results, "throughput")
+    return time.perf_counter() - started, order[0].candidate.label if order else "none"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--level", type=int, default=8)
+    parser.add_argument("--interval", type=int, default=400)
+    args = parser.parse_args()
+    sweep = SweepConfig("sleeper", (float(args.level),), interval_ms=args.interval, warmup_ms=200, stability=50.0, max_trials=4)
+    settings = TuneSettings(DIMENSIONS, sweep)
+    with tempfile.TemporaryDirectory(prefix="triton-deck-bench-") as scratch:
+        root = Path(scratch)
+        mine, theirs = ours(root, settings), restarting(root, settings)
+    print(json.dumps({"ours_s": round(mine[0], 1), "ours_winner": mine[1], "restart_s": round(theirs[0], 1), "restart_winner": theirs[1]}))
+    ratio = mine[0] / theirs[0]
+    print(f"tune {mine[0]:.1f} s against restarting per candidate {theirs[0]:.1f} s: {ratio:.2f}x (target ≤ 0.30x); "
+          f"winners: {mine[1]} / {theirs[1]} ({'same' if mine[1] == theirs[1] else 'DIFFERENT'})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
