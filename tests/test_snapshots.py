@@ -225,6 +225,8 @@ def test_inference_statistics_per_app_replica(snap_compare: SnapCompare, size: t
             first.read()  # read twice a second: this replica takes twice the other's traffic
             replicas = (("a1b2c3d4-0", first.read()), ("a1b2c3d4-1", second_replica.read()))
             panel.post_message(InferencePanel.StatsRead(StatsReading("efficientnet_lite0", float(second), client.model_stats("efficientnet_lite0"), replicas)))
+        await settle(pilot)
+        pilot.app.set_focus(None)  # the models table takes focus once its load lands: on a loaded machine that was after the pause
         await pilot.pause()
 
     assert snap_compare(fake_app(), run_before=run_before, terminal_size=size)

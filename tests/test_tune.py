@@ -92,9 +92,11 @@ def test_the_config_best_by_construction_wins_and_the_server_is_left_as_found(ex
 
 
 def test_a_config_that_makes_no_difference_is_kept_not_replaced_by_noise(explicit: TritonServer) -> None:
-    """At one request outstanding, dynamic batching on or off serves `simple` the same."""
+    """The config in force, as a candidate, measured apart from its own second measurement: on
+    a loaded machine the two differed by 21 %. Whatever the figures, the verdict keeps it."""
     before = config_of(explicit, "simple")
-    events = list(tune(client(explicit), settings("simple", Dimensions(instances=(1,), dynamic_batching=(False, True)), (1.0,)), CancelToken()))
+    count = int(before["instance_group"][0]["count"])  # type: ignore[index]
+    events = list(tune(client(explicit), settings("simple", Dimensions(instances=(count,), dynamic_batching=(False,)), (1.0,)), CancelToken()))
     ended = events[-1]
     assert isinstance(ended, TuneEnded) and ended.verdict.winner is None and ended.verdict.line.startswith("keep the current config: the best candidate is within noise")
     assert ended.current is not None and ended.current.feasible

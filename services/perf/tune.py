@@ -74,6 +74,8 @@ class CandidateResult:
     queue_share: float | None = None  # of the server's time per request, at that level
     levels: tuple[LevelResult, ...] = field(default=(), compare=False)
 
+    same_as_current: bool = False  # its tuned fields are those in force: any gain it shows is noise
+
     @property
     def feasible(self) -> bool:
         return self.level is not None
@@ -111,6 +113,18 @@ def candidate_config(original: Mapping[str, Any], candidate: Candidate, dimensio
             batching["preferred_batch_size"] = list(dimensions.preferred_batch_sizes)
         config["dynamic_batching"] = batching
     return config
+
+
+def same_fields(original: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
+    """Whether `config` tunes nothing: its instance count, batch size and batching are the original's."""
+
+    def tuned(value: Mapping[str, Any]) -> tuple[object, ...]:
+        groups = value.get("instance_group") or [{}]
+        batching = value.get("dynamic_batching")
+        delay = int((batching or {}).get("max_queue_delay_microseconds", 0) or 0) if batching is not None else None
+        return (sum(int(group.get("count", 1) or 1) for group in groups), int(value.get("max_batch_size", 0) or 0), batching is not None, delay)
+
+    return tuned(original) == tuned(config)
 
 
 def spread_percent(window_throughputs: Sequence[float]) -> float:
@@ -163,7 +177,7 @@ def verdict(best: CandidateResult | None, current: CandidateResult | None, objec
     else:
         gain = 100.0 * (current.p99_us - best.p99_us) / current.p99_us if current.p99_us else 0.0
     noise = max(NOISE_FLOOR_PERCENT, best.spread_percent + current.spread_percent)
-    if best.candidate.current or gain <= noise:
+    if best.candidate.current or best.same_as_current or gain <= noise:
         return Verdict(None, f"keep the current config: the best candidate is within noise ({gain:+.1f} % ± {noise:.1f} %)")
     return Verdict(best, f"use {best.candidate.label}: {gain:+.1f} % ± {noise:.1f} % over the current config")
 

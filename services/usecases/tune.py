@@ -32,6 +32,7 @@ from services.perf.tune import (
     pareto_front,
     pbtxt,
     ranked,
+    same_fields,
     score,
     spread_percent,
     verdict,
@@ -140,6 +141,7 @@ def tune(client: InferenceClient, settings: TuneSettings, cancel: CancelToken) -
                     raise
                 continue
             result = measure(client, candidate, settings, inputs, cancel)
+            result = replace(result, same_as_current=same_fields(original, candidate_config(original, candidate, settings.dimensions, settings.local)))
             if cancel.cancelled:
                 reason = "cancelled"
                 break
