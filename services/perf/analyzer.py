@@ -94,7 +94,7 @@ class _Level:
     figures: dict[str, float] = field(default_factory=dict)
     server: ServerBreakdown | None = None
 
-    def result(self, mode: str, batch_size: int) -> LevelResult:
+    def result(self, mode: str) -> LevelResult:
         got = self.figures
         return LevelResult(
             level=self.level, mode=mode, throughput=got.get("throughput", 0.0), avg_us=got.get("avg_us", 0.0), p50_us=got.get("p50_us", 0.0),
@@ -112,7 +112,7 @@ def parse_output(lines: Iterator[str], config: SweepConfig) -> Iterator[PerfEven
         started = LEVEL.match(line)
         unstable = UNSTABLE.search(line)
         if (started or unstable or line.startswith("Inferences/Second vs.")) and current is not None:
-            yield LevelDone(current.result(config.mode, config.batch_size))
+            yield LevelDone(current.result(config.mode))
             current = None
         if started:
             current = _Level(float(started.group(1)))
@@ -131,7 +131,7 @@ def parse_output(lines: Iterator[str], config: SweepConfig) -> Iterator[PerfEven
                 queue, infer_in, infer, infer_out = (float(part) for part in parts.groups())
                 current.server = ServerBreakdown(int(current.figures.get("requests", 0)), 0, queue, infer_in, infer, infer_out)
     if current is not None:
-        yield LevelDone(current.result(config.mode, config.batch_size))
+        yield LevelDone(current.result(config.mode))
 
 
 def read_csv(path: Path, mode: str) -> dict[float, dict[str, float]]:
