@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import os
 import time
@@ -95,8 +97,21 @@ async def settle(pilot: Pilot[None]) -> None:
     for _ in range(10):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+        await refreshed(pilot)
         if not any(worker.is_running for worker in pilot.app.workers):
             break
+
+
+async def refreshed(pilot: Pilot[None]) -> None:
+    """Whatever the app put off until after the next refresh (`call_after_refresh`: a panel's
+    focus once it is shown) has run. `pause` waits for the message queues only, and the refresh
+    is a timer: on a loaded machine the next key used to arrive before the focus did. Callbacks
+    run in order, so once this marker has run, every earlier one has too."""
+    done = asyncio.Event()
+    pilot.app.call_after_refresh(done.set)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(done.wait(), timeout=10)
+    await pilot.pause()
 
 
 def plain_text(widget: Static) -> str:
