@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import threading
 import time
 import urllib.request
@@ -76,12 +77,16 @@ def client(server: TritonServer) -> TritonInferenceClient:
     return TritonInferenceClient(Endpoint(f"127.0.0.1:{server.ports.http}", Transport.HTTP))
 
 
-def test_the_config_best_by_construction_wins_and_the_server_is_left_as_found(explicit: TritonServer, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("search", ["brute", "quick"])
+def test_the_config_best_by_construction_wins_and_the_server_is_left_as_found(
+    explicit: TritonServer, search: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """20 ms a batch of up to 4, 8 requests outstanding: 1 instance without batching 50/s,
-    2 instances 100/s, 1 batching 200/s, 2 batching 400/s."""
+    2 instances 100/s, 1 batching 200/s, 2 batching 400/s. The quick search walks there from
+    the config in force (1 instance, no batching) one dimension at a time."""
     before = config_of(explicit, "sleeper")
     code = main(["tune", "-u", f"127.0.0.1:{explicit.ports.http}", "-m", "sleeper", "--instances", "1,2", "--dynamic-batching", "off,on",
-                 "--concurrency-range", "8", *QUICK, "-o", "json"])  # fmt: skip
+                 "--concurrency-range", "8", *QUICK, "--search", search, "-o", "json"])  # fmt: skip
     document = json.loads(capsys.readouterr().out)
     assert code == 0 and document["winner"] == "instances=2 dynamic_batching=on(delay 0 µs)", document
     assert [entry["config"] for entry in document["candidates"]][0] == document["winner"]
@@ -178,3 +183,32 @@ def test_a_local_job_started_in_explicit_mode_is_tuned_through_its_id(models_buc
         assert code == 0 and len(document["candidates"]) == 2 and document["current"] is not None
     finally:
         jobs.delete(job.id, force=True)
+
+
+def test_write_bucket_shows_the_diff_then_replaces_only_the_tuned_fields_in_the_bucket(explicit: TritonServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """The server reads its repository from my-models@LOCAL/models/: the winner goes into that
+    bucket's sleeper/config.pbtxt through the upload use case, the diff printed before."""
+    from services.repository import parse_config
+    from services.storage.local import LocalObjectStore
+    from services.storage.protocol import BucketRef, UploadOptions
+    from services.storage.planning import plan_upload
+
+    store, bucket = LocalObjectStore(), BucketRef("my-models", "LOCAL")
+    store.create_bucket(bucket)
+    items = plan_upload([str(explicit.repository / "sleeper") + "/"], remove_prefix=str(explicit.repository) + "/", add_prefix="models/")
+    assert store.upload(bucket, items, UploadOptions(), lambda _p: None, CancelToken()).ok
+    code = main(["--profile", "local", "tune", "-u", f"127.0.0.1:{explicit.ports.http}", "-m", "sleeper", "--instances", "2", "--dynamic-batching", "on",
+                 "--concurrency-range", "8", *QUICK, "--write-bucket", "my-models@LOCAL/models"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    diff, _, written = out.partition("wrote the winner's tuned fields to my-models@LOCAL/models/sleeper/config.pbtxt")
+    assert written and "+++ my-models@LOCAL/models/sleeper/config.pbtxt (tuned)" in diff
+    with tempfile.TemporaryDirectory() as scratch:
+        info = store.head(bucket, "models/sleeper/config.pbtxt")
+        assert info is not None and store.download(bucket, [info], Path(scratch), lambda _p: None, CancelToken(), remove_prefix="models/").ok
+        config = parse_config(Path(scratch) / "sleeper" / "config.pbtxt")
+    assert config.instance_group[0].count == 2 and config.HasField("dynamic_batching")
+    assert (config.name, config.backend, config.max_batch_size, [i.name for i in config.input]) == ("sleeper", "python", 4, ["X"])
+    assert main(["--profile", "local", "tune", "-u", f"127.0.0.1:{explicit.ports.http}", "-m", "sleeper", "--instances", "2",
+                 "--concurrency-range", "8", *QUICK, "--write-bucket", "my-models@LOCAL/elsewhere"]) == 1  # fmt: skip
+    assert "no elsewhere/sleeper/config.pbtxt in my-models@LOCAL" in capsys.readouterr().err

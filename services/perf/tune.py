@@ -15,7 +15,7 @@ import copy
 import difflib
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +75,7 @@ class CandidateResult:
     levels: tuple[LevelResult, ...] = field(default=(), compare=False)
 
     same_as_current: bool = False  # its tuned fields are those in force: any gain it shows is noise
+    refused: str | None = None  # the server would not load it: why
 
     @property
     def feasible(self) -> bool:
@@ -93,6 +94,82 @@ def candidates(original: Mapping[str, Any], dimensions: Dimensions) -> list[Cand
         delays: Sequence[int | None] = dimensions.queue_delays_us if dynamic else [None]
         found += [Candidate(instances, size, dynamic, delay) for delay in delays]
     return found
+
+
+def _order(value: tuple[object, ...]) -> tuple[int, ...]:
+    return tuple(-1 if part is None else int(part) for part in value)  # type: ignore[call-overload]
+
+
+class BruteSearch:
+    """Every candidate of the cross product, in order (Model Analyzer's brute search)."""
+
+    def __init__(self, found: Sequence[Candidate]) -> None:
+        self._queue = list(found)
+        self.total: int | None = len(found)
+
+    def next(self) -> Candidate | None:
+        return self._queue.pop(0) if self._queue else None
+
+    def record(self, result: CandidateResult) -> None:
+        """Brute force does not look at results."""
+
+
+class CoordinateSearch:
+    """`--search quick`: from the config in force (or the first value of each dimension), one
+    dimension at a time is varied around the best point so far; a move is taken only when it
+    beats that point by more than the noise, and the search ends after a pass over every
+    dimension that moved nothing. Far fewer loads than the cross product when the dimensions
+    act apart, as instances and batching mostly do."""
+
+    def __init__(self, original: Mapping[str, Any], dimensions: Dimensions, objective: str) -> None:
+        found = candidates(original, dimensions)
+        self.total: int | None = None  # not known ahead: it depends on what is measured
+        self._objective = objective
+        self._axes: list[list[tuple[object, ...]]] = [
+            sorted({(c.instances,) for c in found}, key=_order), sorted({(c.max_batch_size,) for c in found}, key=_order),
+            sorted({(c.dynamic, c.queue_delay_us) for c in found}, key=_order),
+        ]  # fmt: skip
+        self._point = [self._start(axis, values, original) for axis, values in enumerate(self._axes)]
+        self._results: dict[Candidate, CandidateResult] = {}
+        self._walk = self._steps()
+
+    @staticmethod
+    def _start(axis: int, values: list[tuple[object, ...]], original: Mapping[str, Any]) -> tuple[object, ...]:
+        groups = original.get("instance_group") or [{}]
+        in_force = [
+            (sum(int(group.get("count", 1) or 1) for group in groups),), (int(original.get("max_batch_size", 0) or 0),),
+            (original.get("dynamic_batching") is not None, int((original.get("dynamic_batching") or {}).get("max_queue_delay_microseconds", 0) or 0)),
+        ][axis]  # fmt: skip
+        return in_force if in_force in values else values[0]
+
+    @staticmethod
+    def _candidate(point: Sequence[tuple[object, ...]]) -> Candidate:
+        (instances,), (size,), (dynamic, delay) = point
+        return Candidate(instances, size, dynamic, delay)  # type: ignore[arg-type]
+
+    def _steps(self) -> Iterator[Candidate]:
+        best = self._candidate(self._point)
+        yield best
+        moved = True
+        while moved:
+            moved = False
+            for axis, values in enumerate(self._axes):
+                for value in values:
+                    point = list(self._point)
+                    point[axis] = value
+                    candidate = self._candidate(point)
+                    if candidate in self._results or candidate == best:
+                        continue
+                    yield candidate
+                    result = self._results.get(candidate)
+                    if result is not None and beats(result, self._results.get(best), self._objective):
+                        best, self._point, moved = candidate, point, True
+
+    def next(self) -> Candidate | None:
+        return next(self._walk, None)
+
+    def record(self, result: CandidateResult) -> None:
+        self._results[result.candidate] = result
 
 
 def candidate_config(original: Mapping[str, Any], candidate: Candidate, dimensions: Dimensions, local: bool) -> dict[str, Any]:
@@ -166,17 +243,34 @@ class Verdict:
     line: str
 
 
+def gain_percent(result: CandidateResult, base: CandidateResult, objective: str) -> float:
+    """How much better `result` is than `base` on the objective, in % (negative: worse)."""
+    if objective == "throughput":
+        return 100.0 * (result.throughput - base.throughput) / base.throughput if base.throughput else 0.0
+    return 100.0 * (base.p99_us - result.p99_us) / base.p99_us if base.p99_us else 0.0
+
+
+def noise_percent(a: CandidateResult, b: CandidateResult) -> float:
+    """The gain two scores must differ by to be told apart: their spreads, at least the floor."""
+    return max(NOISE_FLOOR_PERCENT, a.spread_percent + b.spread_percent)
+
+
+def beats(result: CandidateResult, base: CandidateResult | None, objective: str) -> bool:
+    """Better by more than the noise (a feasible result beats an infeasible one or none)."""
+    if not result.feasible:
+        return False
+    if base is None or not base.feasible:
+        return True
+    return gain_percent(result, base, objective) > noise_percent(result, base)
+
+
 def verdict(best: CandidateResult | None, current: CandidateResult | None, objective: str) -> Verdict:
     """Use the best candidate only when it beats the current config by more than their spreads."""
     if best is None:
         return Verdict(None, "no candidate met the latency budget: keep the current config, or loosen --latency-budget-ms")
     if current is None or not current.feasible:
         return Verdict(best, f"use {best.candidate.label}: the current config does not meet the budget")
-    if objective == "throughput":
-        gain = 100.0 * (best.throughput - current.throughput) / current.throughput if current.throughput else 0.0
-    else:
-        gain = 100.0 * (current.p99_us - best.p99_us) / current.p99_us if current.p99_us else 0.0
-    noise = max(NOISE_FLOOR_PERCENT, best.spread_percent + current.spread_percent)
+    gain, noise = gain_percent(best, current, objective), noise_percent(best, current)
     if best.candidate.current or best.same_as_current or gain <= noise:
         return Verdict(None, f"keep the current config: the best candidate is within noise ({gain:+.1f} % ± {noise:.1f} %)")
     return Verdict(best, f"use {best.candidate.label}: {gain:+.1f} % ± {noise:.1f} % over the current config")

@@ -11,6 +11,7 @@ model-control mode cannot take overrides: that is one line before anything chang
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, replace
@@ -22,8 +23,10 @@ from services.errors import UserError
 from services.inference.protocol import InferenceClient, InputData
 from services.perf.sweep import LevelDone, LevelResult, SweepConfig, WindowMeasured
 from services.perf.tune import (
+    BruteSearch,
     Candidate,
     CandidateResult,
+    CoordinateSearch,
     Dimensions,
     Verdict,
     candidate_config,
@@ -40,7 +43,9 @@ from services.perf.tune import (
 )
 from services.repository import parse_config
 from services.shared_file import write_atomic
+from services.storage.protocol import BucketRef, ObjectStore
 from services.usecases.perf import perf_inputs, run_sweep
+from services.usecases.uploads import UploadRequest, plan_bucket_upload, run_bucket_upload
 
 NOT_EXPLICIT = (
     "the server is not in explicit model-control mode, so it cannot load candidate configs: start tritonserver with "
@@ -56,18 +61,20 @@ class TuneSettings:
     objective: str = "throughput"  # or "latency"
     budget_minutes: float | None = None
     local: bool = True  # the local server: instances are CPU ones
+    search: str = "brute"  # or "quick": one dimension at a time (CoordinateSearch)
 
 
 @dataclass(frozen=True)
 class TuneStarted:
-    candidates: tuple[Candidate, ...]
+    candidates: tuple[Candidate, ...]  # the cross product; a quick search measures some of them
+    search: str = "brute"
 
 
 @dataclass(frozen=True)
 class CandidateStarted:
     candidate: Candidate
     number: int
-    total: int
+    total: int | None  # None: a quick search, whose length depends on what it measures
 
 
 @dataclass(frozen=True)
@@ -116,36 +123,41 @@ def tune(client: InferenceClient, settings: TuneSettings, cancel: CancelToken) -
     model = settings.sweep.model
     original = client.model_config(model)
     found = candidates(original, settings.dimensions)
+    search = CoordinateSearch(original, settings.dimensions, settings.objective) if settings.search == "quick" else BruteSearch(found)
     _load(client, model, original)  # the config in force, reloaded as itself: proves explicit mode before anything changes
     inputs = perf_inputs(client, model)
-    yield TuneStarted(tuple(found))
+    yield TuneStarted(tuple(found), settings.search)
     started = time.monotonic()
     results: list[CandidateResult] = []
     current: CandidateResult | None = None
     partial, reason = False, None
     try:
-        for number, candidate in enumerate(found, start=1):
+        number = 0
+        while (candidate := search.next()) is not None:
             if cancel.cancelled:
                 reason = "cancelled"
                 break
             if settings.budget_minutes is not None and time.monotonic() - started > settings.budget_minutes * 60:
                 partial = True
                 break
-            yield CandidateStarted(candidate, number, len(found))
+            number += 1
+            yield CandidateStarted(candidate, number, search.total)
+            config = candidate_config(original, candidate, settings.dimensions, settings.local)
             try:
-                _load(client, model, candidate_config(original, candidate, settings.dimensions, settings.local))
+                _load(client, model, config)
             except UserError as error:  # a config the server refuses is a result, not the end of the search
-                results.append(CandidateResult(replace(candidate), None, 0.0, 0.0, 0.0))
+                results.append(CandidateResult(replace(candidate), None, 0.0, 0.0, 0.0, refused=error.message))
+                search.record(results[-1])
                 yield CandidateDone(results[-1])
                 if error.message == NOT_EXPLICIT:
                     raise
                 continue
-            result = measure(client, candidate, settings, inputs, cancel)
-            result = replace(result, same_as_current=same_fields(original, candidate_config(original, candidate, settings.dimensions, settings.local)))
+            result = replace(measure(client, candidate, settings, inputs, cancel), same_as_current=same_fields(original, config))
             if cancel.cancelled:
                 reason = "cancelled"
                 break
             results.append(result)
+            search.record(result)
             yield CandidateDone(result)
         if reason is None:
             _load(client, model, original)
@@ -160,7 +172,7 @@ def tune(client: InferenceClient, settings: TuneSettings, cancel: CancelToken) -
     yield TuneEnded(tuple(order), current, chosen, tuple(pareto_front(results)), original, winner, partial, reason)
 
 
-def write_winner(target: Path, winner: Mapping[str, Any]) -> list[str]:
+def write_winner(target: Path, winner: Mapping[str, Any], name: str | None = None) -> list[str]:
     """The winner's tuned fields (instance groups, batch size, dynamic batching) written into the
     model's config.pbtxt at `target` (the file or its model directory), atomically; the diff."""
     from google.protobuf import text_format
@@ -172,7 +184,54 @@ def write_winner(target: Path, winner: Mapping[str, Any]) -> list[str]:
     before = str(text_format.MessageToString(base))
     after = str(text_format.MessageToString(with_tuned_fields(base, winner)))
     write_atomic(path, after, mode=0o644)
-    return diff(before, after, str(path))
+    return diff(before, after, name or str(path))
+
+
+@dataclass(frozen=True)
+class BucketWrite:
+    """The winner's config.pbtxt for a model served from a bucket, read and changed but not yet
+    sent: the diff is shown (and confirmed in the TUI) before `write_bucket_winner` uploads it."""
+
+    bucket: BucketRef
+    key: str
+    text: str
+    diff: tuple[str, ...]
+
+
+def parse_bucket_target(text: str) -> tuple[BucketRef, str]:
+    """`NAME@REGION[/PREFIX]`: the bucket a server reads its repository from, and where in it."""
+    source, _, prefix = text.strip().partition("/")
+    prefix = prefix.strip("/")
+    if ".." in prefix.split("/"):
+        raise UserError(f"--write-bucket {text}: the prefix may not climb out of the bucket ('..')")
+    return BucketRef.parse(source), f"{prefix}/" if prefix else ""
+
+
+def plan_bucket_winner(store: ObjectStore, target: str, model: str, winner: Mapping[str, Any]) -> BucketWrite:
+    """Read `<prefix><model>/config.pbtxt` from the bucket and put the winner's tuned fields in it."""
+    bucket, prefix = parse_bucket_target(target)
+    key = f"{prefix}{model}/config.pbtxt"
+    info = store.head(bucket, key)
+    if info is None:
+        raise UserError(f"--write-bucket {target}: no {key} in {bucket}: give the bucket (and /prefix) the server loads {model} from")
+    with tempfile.TemporaryDirectory(prefix="triton-deck-tune-") as scratch:
+        result = store.download(bucket, [info], Path(scratch), lambda _progress: None, CancelToken(), remove_prefix=prefix)
+        if result.failed:
+            raise UserError(f"--write-bucket {target}: cannot read {key}: {result.failed[0][1]}")
+        path = Path(scratch) / model / "config.pbtxt"
+        lines = write_winner(path, winner, name=f"{bucket}/{key}")
+        return BucketWrite(bucket, key, path.read_text(encoding="utf-8"), tuple(lines))
+
+
+def write_bucket_winner(store: ObjectStore, planned: BucketWrite, cancel: CancelToken) -> None:
+    """Send the changed config.pbtxt through the upload use case (one object, replaced whole)."""
+    with tempfile.TemporaryDirectory(prefix="triton-deck-tune-") as scratch:
+        path = Path(scratch) / "config.pbtxt"
+        path.write_text(planned.text, encoding="utf-8")
+        request = UploadRequest(planned.bucket, (str(path),), remove_prefix=f"{scratch}/", add_prefix=planned.key.removesuffix("config.pbtxt"))
+        done = run_bucket_upload(store, plan_bucket_upload(store, request), lambda _progress: None, cancel)
+    if done.result.failed:
+        raise UserError(f"cannot write {planned.key} to {planned.bucket}: {done.result.failed[0][1]}")
 
 
 def winner_diff(original: Mapping[str, Any], winner: Mapping[str, Any]) -> list[str]:

@@ -16,7 +16,18 @@ from services.errors import UserError
 from services.perf.sweep import SweepConfig, parse_range
 from services.perf.tune import CandidateResult, Dimensions
 from services.usecases.apps import resolve_app
-from services.usecases.tune import CandidateDone, CandidateStarted, TuneEnded, TuneSettings, TuneStarted, tune, winner_diff, write_winner
+from services.usecases.tune import (
+    CandidateDone,
+    CandidateStarted,
+    TuneEnded,
+    TuneSettings,
+    TuneStarted,
+    plan_bucket_winner,
+    tune,
+    winner_diff,
+    write_bucket_winner,
+    write_winner,
+)
 from tui.cli.inference import server_client, server_options
 from tui.cli.interrupt import interrupt_cancels
 from tui.cli.output import warn
@@ -58,12 +69,15 @@ def settings(ctx: Context) -> TuneSettings:
     levels = parse_range(args.concurrency_range, "--concurrency-range")
     sweep = SweepConfig(args.model_name, levels, interval_ms=args.measurement_interval, stability=args.stability_percentage, max_trials=args.max_trials, warmup_ms=args.warmup)
     local = ctx.profile.kind is ProfileKind.LOCAL
-    return TuneSettings(dimensions, sweep, args.latency_budget_ms, args.objective, args.budget_minutes, local)
+    if args.write and args.write_bucket:
+        raise UserError("--write and --write-bucket: give one (a local model directory, or the bucket the server loads from)")
+    return TuneSettings(dimensions, sweep, args.latency_budget_ms, args.objective, args.budget_minutes, local, args.search)
 
 
 def result_line(rank: int, result: CandidateResult, front: bool) -> str:
     if not result.feasible:
-        return f"{rank:>4}  {result.candidate.label:<52} {'-':>5} {'-':>10} {'':>7} {'-':>9} {'':>6}  no level met the budget"
+        why = f"refused: {result.refused}" if result.refused else "no level met the budget"
+        return f"{rank:>4}  {result.candidate.label:<52} {'-':>5} {'-':>10} {'':>7} {'-':>9} {'':>6}  {why}"
     share = f"{100 * result.queue_share:.0f}%" if result.queue_share is not None else "-"
     return (f"{rank:>4}  {result.candidate.label:<52} {result.level:>5g} {result.throughput:>10.1f} ±{result.spread_percent:>4.1f}% "
             f"{result.p99_us / 1000:>8.2f}ms {share:>6}{'  *' if front else ''}")  # fmt: skip
@@ -85,9 +99,10 @@ def cmd_tune(ctx: Context) -> int:
         try:
             for event in events:
                 if isinstance(event, TuneStarted):
-                    warn(f"triton-deck: tuning {tuning.sweep.model} ({origin}): {len(event.candidates)} candidate(s), each loaded into the running server and swept")
+                    count = f"{len(event.candidates)} candidate(s)" if event.search == "brute" else f"a quick search over {len(event.candidates)} candidate(s)"
+                    warn(f"triton-deck: tuning {tuning.sweep.model} ({origin}): {count}, each loaded into the running server and swept")
                 elif isinstance(event, CandidateStarted):
-                    warn(f"triton-deck: [{event.number}/{event.total}] {event.candidate.label}…")
+                    warn(f"triton-deck: [{event.number}/{event.total or '?'}] {event.candidate.label}…")
                 elif isinstance(event, CandidateDone) and event.result.feasible:
                     warn(f"  {event.result.throughput:.1f} infer/sec at {event.result.level:g}, p99 {event.result.p99_us / 1000:.2f} ms, ±{event.result.spread_percent:.1f} %")
                 elif isinstance(event, TuneEnded):
@@ -106,6 +121,13 @@ def cmd_tune(ctx: Context) -> int:
         ctx.print(f"wrote the winner's tuned fields to {ctx.args.write}:")
         for line in lines:
             ctx.print(line)
+    if ctx.args.write_bucket and ended.winner_config is not None:
+        store = ctx.services.storage()
+        planned = plan_bucket_winner(store, ctx.args.write_bucket, tuning.sweep.model, ended.winner_config)
+        for line in planned.diff:  # the change first, then the write
+            ctx.print(line)
+        write_bucket_winner(store, planned, CancelToken())
+        ctx.print(f"wrote the winner's tuned fields to {planned.bucket}/{planned.key}: the server takes them at its next load of {tuning.sweep.model}")
     return 1 if ended.reason else 0
 
 
@@ -151,7 +173,9 @@ def add_tune_commands(groups: argparse._SubParsersAction, common: argparse.Argum
     tune_parser.add_argument("--max-trials", type=int, default=10, help="windows before a level is reported unstable (default 10)")
     tune_parser.add_argument("--warmup", type=int, default=500, metavar="MS", help="load before each level's first window (default 500)")
     tune_parser.add_argument("--budget-minutes", type=float, help="stop after this long and report the best so far, marked partial")
+    tune_parser.add_argument("--search", choices=("brute", "quick"), default="brute", help="every candidate (brute), or one dimension at a time from the best so far (quick)")
     tune_parser.add_argument("--write", metavar="PATH", help="write the winner's tuned fields into this model directory's config.pbtxt")
+    tune_parser.add_argument("--write-bucket", metavar="NAME@REGION[/PREFIX]", help="write them into MODEL/config.pbtxt in the bucket the server loads from")
     server_options(tune_parser)
     output_option(tune_parser)
     tune_parser.set_defaults(handler=cmd_tune)

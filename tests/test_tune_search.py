@@ -1,0 +1,68 @@
+"""`tune`'s searches apart from any server: the quick (coordinate) search finds the best point
+of a landscape where the dimensions act apart in fewer loads than the cross product, takes a
+step only when it beats the noise, and a bucket target is read as ovhai writes volumes."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.errors import UserError
+from services.perf.tune import BruteSearch, Candidate, CandidateResult, CoordinateSearch, Dimensions, beats, candidates
+from services.usecases.tune import parse_bucket_target
+
+ORIGINAL = {"name": "m", "max_batch_size": 8, "instance_group": [{"count": 1, "kind": "KIND_CPU"}]}
+
+
+def walk(search: BruteSearch | CoordinateSearch, throughput: dict[Candidate, float], spread: float = 1.0) -> list[Candidate]:
+    """Drive a search as the use case does, scoring each candidate from `throughput`."""
+    seen = []
+    while (candidate := search.next()) is not None:
+        seen.append(candidate)
+        search.record(CandidateResult(candidate, 1.0, throughput[candidate], 1000.0, spread))
+    return seen
+
+
+def test_the_quick_search_finds_the_best_of_separable_dimensions_in_fewer_loads() -> None:
+    dimensions = Dimensions(instances=(1, 2, 3, 4), max_batch_sizes=(1, 4, 8), dynamic_batching=(False, True))
+    grid = candidates(ORIGINAL, dimensions)
+    score = {c: 100.0 * {1: 1, 2: 1.8, 3: 2.4, 4: 2.2}[c.instances or 1] * {1: 1, 4: 1.5, 8: 1.7}[c.max_batch_size or 1] * (2 if c.dynamic else 1) for c in grid}
+    best = max(grid, key=lambda c: score[c])
+    seen = walk(CoordinateSearch(ORIGINAL, dimensions, "throughput"), score)
+    assert best in seen and max(seen, key=lambda c: score[c]) == best
+    assert len(seen) < len(grid) == len(walk(BruteSearch(grid), score)) and len(set(seen)) == len(seen)
+    assert seen[0] == Candidate(1, 8, False, None), "it starts from the config in force: 1 instance, batch 8, no dynamic batching"
+
+
+def test_the_quick_search_takes_no_step_within_the_noise() -> None:
+    """Every candidate within 3 % of the start, spreads of 1 %: the floor (5 %) keeps the start,
+    and the search ends after one pass: the start and each neighbour once."""
+    dimensions = Dimensions(instances=(1, 2, 3), dynamic_batching=(False, True))
+    grid = candidates(ORIGINAL, dimensions)
+    score = {c: 100.0 + 3.0 * (c.instances or 0) * (1 if c.dynamic else 0) / 3 for c in grid}
+    seen = walk(CoordinateSearch(ORIGINAL, dimensions, "throughput"), score)
+    assert seen == [Candidate(1, None, False, None), Candidate(2, None, False, None), Candidate(3, None, False, None), Candidate(1, None, True, 0)]
+
+
+def test_beats_needs_more_than_the_noise() -> None:
+    base = CandidateResult(Candidate(1), 1.0, 100.0, 1000.0, 2.0)
+    assert not beats(CandidateResult(Candidate(2), 1.0, 104.9, 1000.0, 1.0), base, "throughput")
+    assert beats(CandidateResult(Candidate(2), 1.0, 110.0, 1000.0, 1.0), base, "throughput")
+    assert not beats(CandidateResult(Candidate(2), 1.0, 110.0, 1000.0, 9.0), base, "throughput"), "11 % spread: within noise"
+    assert beats(CandidateResult(Candidate(2), 1.0, 100.0, 800.0, 1.0), base, "latency")
+    assert beats(CandidateResult(Candidate(2), 1.0, 1.0, 1.0, 0.0), None, "throughput")
+    assert not beats(CandidateResult(Candidate(2), None, 0.0, 0.0, 0.0), None, "throughput")
+
+
+@pytest.mark.parametrize(
+    ("text", "bucket", "prefix"),
+    [("my-models@GRA", "my-models@GRA", ""), ("my-models@gra/models", "my-models@GRA", "models/"), ("b@LOCAL/a/b/", "b@LOCAL", "a/b/")],
+)
+def test_a_bucket_target_is_name_at_region_and_a_prefix(text: str, bucket: str, prefix: str) -> None:
+    ref, found = parse_bucket_target(text)
+    assert (str(ref), found) == (bucket, prefix)
+
+
+@pytest.mark.parametrize(("text", "says"), [("my-models", "needs a region"), ("b@GRA/../x", "may not climb out")])
+def test_a_bad_bucket_target_is_one_line(text: str, says: str) -> None:
+    with pytest.raises(UserError, match=says):
+        parse_bucket_target(text)
