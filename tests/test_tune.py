@@ -190,8 +190,8 @@ def test_write_bucket_shows_the_diff_then_replaces_only_the_tuned_fields_in_the_
     bucket's sleeper/config.pbtxt through the upload use case, the diff printed before."""
     from services.repository import parse_config
     from services.storage.local import LocalObjectStore
-    from services.storage.protocol import BucketRef, UploadOptions
     from services.storage.planning import plan_upload
+    from services.storage.protocol import BucketRef, UploadOptions
 
     store, bucket = LocalObjectStore(), BucketRef("my-models", "LOCAL")
     store.create_bucket(bucket)
