@@ -136,3 +136,12 @@ def models_bucket(monkeypatch: pytest.MonkeyPatch) -> BucketRef:
     items = [item for item in plan_upload(["model_repository/"], "model_repository/") if item.key.startswith("simple/")]
     assert store.upload(bucket, items, UploadOptions(), lambda _p: None, CancelToken()).ok
     return bucket
+
+
+@pytest.fixture(scope="module")
+def explicit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """tests/helpers.py's explicit-mode server (`simple`, `sleeper`), one per test module."""
+    from tests.helpers import explicit_server
+
+    with explicit_server(tmp_path_factory.mktemp("tune")) as triton:
+        yield triton

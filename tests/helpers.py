@@ -2,11 +2,59 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+DEMO = Path(__file__).resolve().parent.parent / "demo"
+# A python model that costs 20 ms a batch of up to 4, whatever its size: under load, more
+# instances and dynamic batching raise its throughput predictably (tune's constructed best).
+SLEEPER = '''
+import time
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        time.sleep(0.02)
+        return [pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("Y", pb_utils.get_input_tensor_by_name(r, "X").as_numpy())]) for r in requests]
+'''
+SLEEPER_CONFIG = '''name: "sleeper"
+backend: "python"
+max_batch_size: 4
+input [{ name: "X" data_type: TYPE_INT32 dims: [ 1 ] }]
+output [{ name: "Y" data_type: TYPE_INT32 dims: [ 1 ] }]
+instance_group [{ count: 1 kind: KIND_CPU }]
+'''
+
+
+@contextmanager
+def explicit_server(scratch: Path) -> Iterator[Any]:
+    """A real tritonserver in explicit model-control mode serving `simple` and `sleeper`."""
+    from services.triton.runtime import TritonServer, prepare_runtime
+
+    repository = scratch / "models"
+    shutil.copytree(DEMO / "model_repository" / "simple", repository / "simple", ignore=shutil.ignore_patterns("__pycache__"))
+    (repository / "sleeper" / "1").mkdir(parents=True)
+    (repository / "sleeper" / "config.pbtxt").write_text(SLEEPER_CONFIG)
+    (repository / "sleeper" / "1" / "model.py").write_text(SLEEPER)
+    server = TritonServer(prepare_runtime(scratch / "cache"), repository, scratch / "server.log", extra_args=["--model-control-mode=explicit", "--load-model=*"])
+    with server.running() as triton:
+        yield triton
+
+
+def config_of(server: Any, model: str) -> dict[str, object]:
+    """The config a server has in force for `model` (/v2/models/{m}/config)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.ports.http}/v2/models/{model}/config", timeout=10) as answer:
+        document: dict[str, object] = json.loads(answer.read())
+    return document
 
 
 def http_status(url: str, token: str | None = None) -> int:

@@ -172,6 +172,58 @@ def test_perf_screen(snap_compare: SnapCompare, size: tuple[int, int], finished:
     assert snap_compare(fake_app(), run_before=run_before, terminal_size=size)
 
 
+def recorded_tune() -> list[object]:
+    """A brute search over 1-3 instances with dynamic batching off and on, as `tune` yields it."""
+    from services.perf.tune import Candidate, CandidateResult, pareto_front, ranked
+    from services.usecases.tune import CandidateDone, CandidateStarted, TuneStarted
+
+    grid = [Candidate(instances, None, dynamic, 0 if dynamic else None) for instances in (1, 2, 3) for dynamic in (False, True)]
+    figures = {(1, False): (98.0, 21.0), (1, True): (180.5, 14.2), (2, False): (171.2, 12.1), (2, True): (305.9, 9.8), (3, False): (240.7, 15.5), (3, True): (296.4, 13.9)}
+    events: list[object] = [TuneStarted(tuple(grid), "brute")]
+    results = []
+    for number, candidate in enumerate(grid, start=1):
+        throughput, p99_ms = figures[(candidate.instances or 0, bool(candidate.dynamic))]
+        events.append(CandidateStarted(candidate, number, len(grid)))
+        results.append(CandidateResult(candidate, 4.0, throughput, p99_ms * 1000, 1.5 + number / 4, 0.2))
+        events.append(CandidateDone(results[-1]))
+    return events + [(ranked(results, "throughput"), pareto_front(results))]
+
+
+def tune_ended(results: list[object], front: list[object]) -> object:
+    from services.perf.tune import Candidate, CandidateResult, Verdict
+    from services.usecases.tune import TuneEnded
+
+    original = {"name": "efficientnet_lite0", "max_batch_size": 8, "instance_group": [{"count": 1, "kind": "KIND_CPU"}]}
+    winner = {**original, "instance_group": [{"count": 2, "kind": "KIND_CPU"}], "dynamic_batching": {"max_queue_delay_microseconds": 0}}
+    current = CandidateResult(Candidate(current=True), 4.0, 97.1, 21400.0, 2.0, 0.25)
+    verdict = Verdict(results[0], "use instances=2 dynamic_batching=on(delay 0 µs): +215.0 % ± 5.0 % over the current config")  # type: ignore[arg-type]
+    return TuneEnded(tuple(results), current, verdict, tuple(front), original, winner)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("stage", ["form", "running", "finished"])
+def test_tune_screen(snap_compare: SnapCompare, size: tuple[int, int], stage: str) -> None:
+    """`T` on a served model: the form; a recorded search four candidates in and measuring the
+    fifth; and ended, with the chart, the verdict and the winner's diff."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await pressing("4", "T")(pilot)
+        screen = pilot.app.screen
+        events = recorded_tune()
+        (results, front) = events.pop()  # type: ignore[misc]
+        if stage == "running":
+            events = events[:10]
+        elif stage == "finished":
+            events.append(tune_ended(results, front))
+        else:
+            events = []
+        for event in events:
+            screen.show_event(event)  # type: ignore[attr-defined]
+        await settle(pilot)
+
+    assert snap_compare(fake_app(), run_before=run_before, terminal_size=size)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_perf_screen_with_a_client_job(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     """`j` puts the sweep in a client job; the levels perf_analyzer printed in the job's log

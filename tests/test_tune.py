@@ -11,8 +11,6 @@ import shutil
 import tempfile
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,47 +23,10 @@ from services.perf.tune import Dimensions
 from services.repository import validate_repository
 from services.triton.runtime import TritonServer, prepare_runtime
 from services.usecases.tune import NOT_EXPLICIT, CandidateStarted, TuneEnded, TuneSettings, tune
-from tests.helpers import http_status
+from tests.helpers import DEMO, config_of, http_status
 from tui.cli import main
 
-DEMO = Path(__file__).resolve().parent.parent / "demo"
-SLEEPER = '''
-import time
-import triton_python_backend_utils as pb_utils
-
-
-class TritonPythonModel:
-    def execute(self, requests):
-        time.sleep(0.02)  # one batch costs 20 ms whatever its size: batching and instances pay off predictably
-        return [pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("Y", pb_utils.get_input_tensor_by_name(r, "X").as_numpy())]) for r in requests]
-'''
-SLEEPER_CONFIG = '''name: "sleeper"
-backend: "python"
-max_batch_size: 4
-input [{ name: "X" data_type: TYPE_INT32 dims: [ 1 ] }]
-output [{ name: "Y" data_type: TYPE_INT32 dims: [ 1 ] }]
-instance_group [{ count: 1 kind: KIND_CPU }]
-'''
 QUICK = ["--measurement-interval", "400", "--warmup", "200", "--stability-percentage", "50", "--max-trials", "4"]
-
-
-@pytest.fixture(scope="module")
-def explicit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
-    scratch = tmp_path_factory.mktemp("tune")
-    repository = scratch / "models"
-    shutil.copytree(DEMO / "model_repository" / "simple", repository / "simple", ignore=shutil.ignore_patterns("__pycache__"))
-    (repository / "sleeper" / "1").mkdir(parents=True)
-    (repository / "sleeper" / "config.pbtxt").write_text(SLEEPER_CONFIG)
-    (repository / "sleeper" / "1" / "model.py").write_text(SLEEPER)
-    server = TritonServer(prepare_runtime(scratch / "cache"), repository, scratch / "server.log", extra_args=["--model-control-mode=explicit", "--load-model=*"])
-    with server.running() as triton:
-        yield triton
-
-
-def config_of(server: TritonServer, model: str) -> dict[str, object]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.ports.http}/v2/models/{model}/config", timeout=10) as answer:
-        document: dict[str, object] = json.loads(answer.read())
-    return document
 
 
 def settings(model: str, dimensions: Dimensions, levels: tuple[float, ...], budget_minutes: float | None = None) -> TuneSettings:
@@ -147,7 +108,7 @@ def test_write_puts_only_the_tuned_fields_into_a_config_the_server_loads(explici
         assert main(["tune", "-u", f"127.0.0.1:{explicit.ports.http}", "-m", "sleeper", "--instances", "1,2", "--dynamic-batching", "on",
                      "--concurrency-range", "8", *QUICK, "--write", str(model_dir)]) == 0  # fmt: skip
         out = capsys.readouterr().out
-        changed = [line for line in out.split("wrote the winner's tuned fields")[1].splitlines() if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
+        changed = [line for line in out.split("wrote the winner's tuned fields")[0].splitlines() if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
         assert changed and all(any(field in line for field in ("count", "kind", "instance_group", "dynamic_batching", "}", "{")) for line in changed), changed
         assert validate_repository(explicit.repository).ok
         client(explicit).load_model("sleeper")  # the file itself, no override
@@ -212,3 +173,29 @@ def test_write_bucket_shows_the_diff_then_replaces_only_the_tuned_fields_in_the_
     assert main(["--profile", "local", "tune", "-u", f"127.0.0.1:{explicit.ports.http}", "-m", "sleeper", "--instances", "2",
                  "--concurrency-range", "8", *QUICK, "--write-bucket", "my-models@LOCAL/elsewhere"]) == 1  # fmt: skip
     assert "no elsewhere/sleeper/config.pbtxt in my-models@LOCAL" in capsys.readouterr().err
+
+
+def test_sigint_mid_search_restores_the_config_and_exits(explicit: TritonServer) -> None:
+    """A real Ctrl-C to `triton-deck tune` in its own process, while its second candidate is measured."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    before = config_of(explicit, "sleeper")
+    argv = [sys.executable, "-m", "tui.cli", "tune", "-u", f"127.0.0.1:{explicit.ports.http}", "-m", "sleeper", "--instances", "1,2,3",
+            "--concurrency-range", "2", *QUICK]  # fmt: skip
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=DEMO.parent)
+    assert process.stderr is not None
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if "[2/3]" in line:
+            break
+    assert lines and "[2/3]" in lines[-1], lines
+    time.sleep(0.5)  # into the second candidate's sweep
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1, err
+    assert "cancelled: the current config stays" in out and "Traceback" not in err
+    assert config_of(explicit, "sleeper") == before

@@ -34,6 +34,7 @@ from tui.commands import DeckCommands
 from tui.keys import key_display
 from tui.panel_registry import PANEL_ENTRIES, PANEL_IDS, PanelEntry, entry
 from tui.settings import AppSettings
+from tui.tune_runs import TuneRuns
 from widgets.context_bar import ContextBar
 from widgets.priority_footer import PriorityFooter
 from widgets.tab_strip import TabStrip
@@ -78,6 +79,7 @@ class TritonDeck(App[None]):
         self._service_factory = service_factory
         self.profile: Profile = config.profile(profile_name)
         self.services: ServiceSet = service_factory(self.profile)
+        self.tune_runs = TuneRuns()  # searches outlive the Tune screen: reopening it resumes one
 
     def compose(self) -> ComposeResult:
         yield ContextBar(id="context")

@@ -77,6 +77,7 @@ SCREEN_ENTRIES = (
     ScreenEntry("App scale dialog", "tui.screens.app_scale:AppScaleScreen"),
     ScreenEntry("Infer form", "tui.screens.infer_form:InferScreen"),
     ScreenEntry("Perf", "tui.screens.perf:PerfScreen"),
+    ScreenEntry("Tune", "tui.screens.tune:TuneScreen"),
     ScreenEntry("App logs", "tui.screens.app_logs:AppLogScreen", ("widgets.log_pane:LogPane",)),
     ScreenEntry("Image picker", "tui.screens.pick_images:PickImagesScreen"),
     ScreenEntry("Profile picker", "tui.screens.profiles:ProfileScreen"),

@@ -40,6 +40,39 @@ class Dimensions:
     preferred_batch_sizes: tuple[int, ...] = ()
 
 
+def parse_numbers(text: str | None, flag: str) -> tuple[int, ...]:
+    """`1,2,4` as typed after a flag or in the Tune form; empty: none given."""
+    if not text or not text.strip():
+        return ()
+    try:
+        values = tuple(int(word) for word in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or any(value < 0 for value in values):
+        raise UserError(f"{flag} '{text}' must be whole numbers separated by commas, e.g. 1,2,4")
+    return values
+
+
+def parse_switches(text: str, flag: str = "--dynamic-batching") -> tuple[bool, ...]:
+    words = [word.strip().lower() for word in text.split(",")]
+    if not words or any(word not in ("on", "off") for word in words):
+        raise UserError(f"{flag} '{text}' must be on, off or on,off")
+    return tuple(word == "on" for word in words)
+
+
+def parse_dimensions(instances: str | None, max_batch_sizes: str | None, dynamic: str, delays: str | None, preferred: str | None) -> Dimensions:
+    """The search's dimensions from their text (CLI flags, the Tune form), checked; the
+    defaults are Model Analyzer's brute search: 1 to 5 instances, dynamic batching on."""
+    dimensions = Dimensions(
+        instances=parse_numbers(instances, "--instances") or (1, 2, 3, 4, 5), max_batch_sizes=parse_numbers(max_batch_sizes, "--max-batch-size"),
+        dynamic_batching=parse_switches(dynamic), queue_delays_us=parse_numbers(delays, "--max-queue-delay-us") or (0,),
+        preferred_batch_sizes=parse_numbers(preferred, "--preferred-batch-size"),
+    )  # fmt: skip
+    if any(count < 1 for count in dimensions.instances) or any(size < 1 for size in dimensions.max_batch_sizes):
+        raise UserError("--instances and --max-batch-size take numbers from 1")
+    return dimensions
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One config to try: the changed fields, and a name people read."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from services.apps.protocol import App
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.inference.protocol import InferenceClient, InputData
@@ -172,9 +173,21 @@ def tune(client: InferenceClient, settings: TuneSettings, cancel: CancelToken) -
     yield TuneEnded(tuple(order), current, chosen, tuple(pareto_front(results)), original, winner, partial, reason)
 
 
-def write_winner(target: Path, winner: Mapping[str, Any], name: str | None = None) -> list[str]:
-    """The winner's tuned fields (instance groups, batch size, dynamic batching) written into the
-    model's config.pbtxt at `target` (the file or its model directory), atomically; the diff."""
+@dataclass(frozen=True)
+class PlannedWrite:
+    """The winner's config.pbtxt, read and changed but not yet written: the diff is shown (and
+    confirmed in the TUI) before `write_planned` puts it in a local file or back in its bucket."""
+
+    where: str  # what a person reads: the file's path, or bucket/key
+    text: str
+    diff: tuple[str, ...]
+    bucket: BucketRef | None = None  # None: a local file, at `key`
+    key: str = ""
+
+
+def plan_file_winner(target: Path, winner: Mapping[str, Any], name: str | None = None) -> PlannedWrite:
+    """The model's config.pbtxt at `target` (the file or its model directory) with the winner's
+    tuned fields (instance groups, batch size, dynamic batching) and nothing else changed."""
     from google.protobuf import text_format
 
     path = target / "config.pbtxt" if target.is_dir() else target
@@ -183,19 +196,7 @@ def write_winner(target: Path, winner: Mapping[str, Any], name: str | None = Non
     base = parse_config(path)
     before = str(text_format.MessageToString(base))
     after = str(text_format.MessageToString(with_tuned_fields(base, winner)))
-    write_atomic(path, after, mode=0o644)
-    return diff(before, after, name or str(path))
-
-
-@dataclass(frozen=True)
-class BucketWrite:
-    """The winner's config.pbtxt for a model served from a bucket, read and changed but not yet
-    sent: the diff is shown (and confirmed in the TUI) before `write_bucket_winner` uploads it."""
-
-    bucket: BucketRef
-    key: str
-    text: str
-    diff: tuple[str, ...]
+    return PlannedWrite(name or str(path), after, tuple(diff(before, after, name or str(path))), None, str(path))
 
 
 def parse_bucket_target(text: str) -> tuple[BucketRef, str]:
@@ -207,8 +208,8 @@ def parse_bucket_target(text: str) -> tuple[BucketRef, str]:
     return BucketRef.parse(source), f"{prefix}/" if prefix else ""
 
 
-def plan_bucket_winner(store: ObjectStore, target: str, model: str, winner: Mapping[str, Any]) -> BucketWrite:
-    """Read `<prefix><model>/config.pbtxt` from the bucket and put the winner's tuned fields in it."""
+def plan_bucket_winner(store: ObjectStore, target: str, model: str, winner: Mapping[str, Any]) -> PlannedWrite:
+    """`<prefix><model>/config.pbtxt` read from the bucket, with the winner's tuned fields."""
     bucket, prefix = parse_bucket_target(target)
     key = f"{prefix}{model}/config.pbtxt"
     info = store.head(bucket, key)
@@ -218,13 +219,16 @@ def plan_bucket_winner(store: ObjectStore, target: str, model: str, winner: Mapp
         result = store.download(bucket, [info], Path(scratch), lambda _progress: None, CancelToken(), remove_prefix=prefix)
         if result.failed:
             raise UserError(f"--write-bucket {target}: cannot read {key}: {result.failed[0][1]}")
-        path = Path(scratch) / model / "config.pbtxt"
-        lines = write_winner(path, winner, name=f"{bucket}/{key}")
-        return BucketWrite(bucket, key, path.read_text(encoding="utf-8"), tuple(lines))
+        planned = plan_file_winner(Path(scratch) / model / "config.pbtxt", winner, name=f"{bucket}/{key}")
+    return replace(planned, bucket=bucket, key=key)
 
 
-def write_bucket_winner(store: ObjectStore, planned: BucketWrite, cancel: CancelToken) -> None:
-    """Send the changed config.pbtxt through the upload use case (one object, replaced whole)."""
+def write_planned(store: ObjectStore | None, planned: PlannedWrite, cancel: CancelToken) -> None:
+    """A local file replaced atomically; an object sent through the upload use case, whole."""
+    if planned.bucket is None:
+        write_atomic(Path(planned.key), planned.text, mode=0o644)
+        return
+    assert store is not None
     with tempfile.TemporaryDirectory(prefix="triton-deck-tune-") as scratch:
         path = Path(scratch) / "config.pbtxt"
         path.write_text(planned.text, encoding="utf-8")
@@ -232,6 +236,16 @@ def write_bucket_winner(store: ObjectStore, planned: BucketWrite, cancel: Cancel
         done = run_bucket_upload(store, plan_bucket_upload(store, request), lambda _progress: None, cancel)
     if done.result.failed:
         raise UserError(f"cannot write {planned.key} to {planned.bucket}: {done.result.failed[0][1]}")
+
+
+def check_tunable_app(app: App) -> None:
+    """An app tuned through its endpoint must have one replica: behind the balancer each
+    candidate would reach one replica at a time, and the others would serve the old config."""
+    if app.desired > 1:
+        raise UserError(
+            f"app {app.short_id} runs {app.desired} replicas behind its balancer: each candidate would reach one of them at a time. "
+            f"Scale it to 1 while tuning (`triton-deck app scale {app.short_id} --replicas 1`)"
+        )
 
 
 def winner_diff(original: Mapping[str, Any], winner: Mapping[str, Any]) -> list[str]:

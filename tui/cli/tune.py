@@ -14,7 +14,7 @@ from services.cancel import CancelToken
 from services.config import ProfileKind
 from services.errors import UserError
 from services.perf.sweep import SweepConfig, parse_range
-from services.perf.tune import CandidateResult, Dimensions
+from services.perf.tune import CandidateResult, parse_dimensions
 from services.usecases.apps import resolve_app
 from services.usecases.tune import (
     CandidateDone,
@@ -22,11 +22,12 @@ from services.usecases.tune import (
     TuneEnded,
     TuneSettings,
     TuneStarted,
+    check_tunable_app,
     plan_bucket_winner,
+    plan_file_winner,
     tune,
     winner_diff,
-    write_bucket_winner,
-    write_winner,
+    write_planned,
 )
 from tui.cli.inference import server_client, server_options
 from tui.cli.interrupt import interrupt_cancels
@@ -36,34 +37,9 @@ if TYPE_CHECKING:
     from tui.cli.context import Context
 
 
-def _numbers(text: str | None, flag: str) -> tuple[int, ...]:
-    if not text:
-        return ()
-    try:
-        values = tuple(int(word) for word in text.split(","))
-    except ValueError:
-        values = ()
-    if not values or any(value < 0 for value in values):
-        raise UserError(f"{flag} '{text}' must be whole numbers separated by commas, e.g. 1,2,4")
-    return values
-
-
-def _switches(text: str) -> tuple[bool, ...]:
-    words = [word.strip().lower() for word in text.split(",")]
-    if not words or any(word not in ("on", "off") for word in words):
-        raise UserError(f"--dynamic-batching '{text}' must be on, off or on,off")
-    return tuple(word == "on" for word in words)
-
-
 def settings(ctx: Context) -> TuneSettings:
     args = ctx.args
-    dimensions = Dimensions(
-        instances=_numbers(args.instances, "--instances") or (1, 2, 3, 4, 5), max_batch_sizes=_numbers(args.max_batch_size, "--max-batch-size"),
-        dynamic_batching=_switches(args.dynamic_batching), queue_delays_us=_numbers(args.max_queue_delay_us, "--max-queue-delay-us") or (0,),
-        preferred_batch_sizes=_numbers(args.preferred_batch_size, "--preferred-batch-size"),
-    )  # fmt: skip
-    if any(count < 1 for count in dimensions.instances) or any(size < 1 for size in dimensions.max_batch_sizes):
-        raise UserError("--instances and --max-batch-size take numbers from 1")
+    dimensions = parse_dimensions(args.instances, args.max_batch_size, args.dynamic_batching, args.max_queue_delay_us, args.preferred_batch_size)
     if args.budget_minutes is not None and args.budget_minutes <= 0:
         raise UserError(f"--budget-minutes {args.budget_minutes:g}: give minutes above 0")
     levels = parse_range(args.concurrency_range, "--concurrency-range")
@@ -86,12 +62,7 @@ def result_line(rank: int, result: CandidateResult, front: bool) -> str:
 def cmd_tune(ctx: Context) -> int:
     tuning = settings(ctx)
     if ctx.args.app:
-        app = resolve_app(ctx.services.apps(), ctx.args.app)
-        if app.desired > 1:
-            raise UserError(
-                f"app {app.short_id} runs {app.desired} replicas behind its balancer: each candidate would reach one of them at a time. "
-                f"Scale it to 1 while tuning (`triton-deck app scale {app.short_id} --replicas 1`)"
-            )
+        check_tunable_app(resolve_app(ctx.services.apps(), ctx.args.app))
     client, origin = server_client(ctx)
     cancel = CancelToken()
     ended: TuneEnded | None = None
@@ -116,18 +87,16 @@ def cmd_tune(ctx: Context) -> int:
         ctx.print_json(_document(ended))
     else:
         _print(ctx, ended)
-    if ctx.args.write and ended.winner_config is not None:
-        lines = write_winner(Path(ctx.args.write).expanduser(), ended.winner_config)
-        ctx.print(f"wrote the winner's tuned fields to {ctx.args.write}:")
-        for line in lines:
-            ctx.print(line)
-    if ctx.args.write_bucket and ended.winner_config is not None:
-        store = ctx.services.storage()
-        planned = plan_bucket_winner(store, ctx.args.write_bucket, tuning.sweep.model, ended.winner_config)
+    if (ctx.args.write or ctx.args.write_bucket) and ended.winner_config is not None:
+        store = ctx.services.storage() if ctx.args.write_bucket else None
+        if store is not None:
+            planned = plan_bucket_winner(store, ctx.args.write_bucket, tuning.sweep.model, ended.winner_config)
+        else:
+            planned = plan_file_winner(Path(ctx.args.write).expanduser(), ended.winner_config)
         for line in planned.diff:  # the change first, then the write
             ctx.print(line)
-        write_bucket_winner(store, planned, CancelToken())
-        ctx.print(f"wrote the winner's tuned fields to {planned.bucket}/{planned.key}: the server takes them at its next load of {tuning.sweep.model}")
+        write_planned(store, planned, CancelToken())
+        ctx.print(f"wrote the winner's tuned fields to {planned.where}: the server takes them at its next load of {tuning.sweep.model}")
     return 1 if ended.reason else 0
 
 

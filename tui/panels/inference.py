@@ -101,6 +101,7 @@ class InferencePanel(Panel):
         Binding("minus", "top_k(-1)", "Top-k -", show=False),
         Binding("e", "edit_endpoint", "Endpoint", tooltip="type the server's URL (empty: the newest server job)"),
         Binding("P", "perf", "Perf", tooltip="measure the model: a load sweep like perf_analyzer"),
+        Binding("T", "tune", "Tune", tooltip="find the config that serves the most under a latency budget, on the running server"),
         Binding("r", "refresh", "Refresh", show=False, tooltip="check the server again now"),
         Binding("slash", "filter", "Filter", tooltip="show only the models whose row contains a text"),
     ]
@@ -447,6 +448,15 @@ class InferencePanel(Panel):
             self.deck.show_error(UserError("no server and model to measure yet: wait for the server, and press enter on a READY model"))
             return
         self.app.push_screen(PerfScreen(self._server.endpoint, self._settings.model))
+
+    def action_tune(self) -> None:
+        from services.config import ProfileKind
+        from tui.screens.tune import TuneScreen
+
+        if self._server is None or self._settings.model is None:
+            self.deck.show_error(UserError("no server and model to tune yet: wait for the server, and press enter on a READY model"))
+            return
+        self.app.push_screen(TuneScreen(self._server.endpoint, self._settings.model, self.services.profile.kind is ProfileKind.LOCAL))
 
     # -- one generic inference ---------------------------------------------------------------
 

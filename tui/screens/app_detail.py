@@ -105,6 +105,7 @@ class AppDetailScreen(DeckAccess, Screen[None]):
         Binding("c", "copy('url')", "Copy URL"),
         Binding("g", "copy('grpc')", "Copy gRPC"),
         Binding("o", "copy('ovhai')", "Copy ovhai"),
+        Binding("t", "tune", "Tune"),
     ]
 
     @dataclass
@@ -125,6 +126,11 @@ class AppDetailScreen(DeckAccess, Screen[None]):
             yield Static(id="app-replicas", classes="app-section")
             yield Static(id="app-timeline", classes="app-section")
         yield PriorityFooter()
+
+    def action_tune(self) -> None:
+        from tui.screens.tune import tune_served_model
+
+        tune_served_model(self.deck, app=self._app)
 
     def on_mount(self) -> None:
         self._show(self._app)

@@ -65,6 +65,7 @@ class JobDetailScreen(DeckAccess, Screen[None]):
         Binding("c", "copy('url')", "Copy URL"),
         Binding("i", "copy('ip')", "Copy IP"),
         Binding("o", "copy('ovhai')", "Copy ovhai"),
+        Binding("t", "tune", "Tune"),
     ]
 
     def __init__(self, job: Job, now: datetime) -> None:
@@ -75,6 +76,11 @@ class JobDetailScreen(DeckAccess, Screen[None]):
     def action_panel(self, action: str) -> None:
         """The Jobs panel's action on its selected row: this job (the list is keyed by id)."""
         self.deck.run_panel_action("jobs", action)
+
+    def action_tune(self) -> None:
+        from tui.screens.tune import tune_served_model
+
+        tune_served_model(self.deck, job_id=self._job.id)
 
     def action_copy(self, what: str) -> None:
         values = {"url": self._job.url, "ip": self._job.ip, "ovhai": run_command_line(self._job.spec)}
