@@ -108,7 +108,8 @@ def test_write_puts_only_the_tuned_fields_into_a_config_the_server_loads(explici
         assert main(["tune", "-u", f"127.0.0.1:{explicit.ports.http}", "-m", "sleeper", "--instances", "1,2", "--dynamic-batching", "on",
                      "--concurrency-range", "8", *QUICK, "--write", str(model_dir)]) == 0  # fmt: skip
         out = capsys.readouterr().out
-        changed = [line for line in out.split("wrote the winner's tuned fields")[0].splitlines() if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
+        written = out.split(f"--- {model_dir / 'config.pbtxt'} (current)")[1].split("wrote the winner's tuned fields")[0]  # the file's diff, printed before the write
+        changed = [line for line in written.splitlines() if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
         assert changed and all(any(field in line for field in ("count", "kind", "instance_group", "dynamic_batching", "}", "{")) for line in changed), changed
         assert validate_repository(explicit.repository).ok
         client(explicit).load_model("sleeper")  # the file itself, no override

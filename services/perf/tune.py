@@ -123,9 +123,13 @@ def candidates(original: Mapping[str, Any], dimensions: Dimensions) -> list[Cand
         raise UserError("the model does not batch (max_batch_size 0): --max-batch-size changes its inputs' shapes; leave it out")
     switches: Sequence[bool | None] = dimensions.dynamic_batching if batching else [None]
     found = []
-    for instances, size, dynamic in itertools.product(dimensions.instances or [None], sizes, switches):
+    # Instance counts vary innermost: between two candidates that differ only in their count,
+    # Triton adds or removes instances and keeps the others (0.15 s against 1.4 s for a full
+    # reload of a python model here), so the cross product in this order loads far faster.
+    for size, dynamic in itertools.product(sizes, switches):
         delays: Sequence[int | None] = dimensions.queue_delays_us if dynamic else [None]
-        found += [Candidate(instances, size, dynamic, delay) for delay in delays]
+        for delay, instances in itertools.product(delays, dimensions.instances or [None]):
+            found.append(Candidate(instances, size, dynamic, delay))
     return found
 
 
@@ -211,8 +215,11 @@ def candidate_config(original: Mapping[str, Any], candidate: Candidate, dimensio
     if candidate.current:
         return config
     if candidate.instances is not None:  # the local server has no GPU: its instances are CPU ones
-        groups = config.get("instance_group") or [{}]
-        config["instance_group"] = [{"count": candidate.instances, "kind": "KIND_CPU" if local else groups[0].get("kind", "KIND_AUTO")}]
+        group = dict((config.get("instance_group") or [{}])[0])  # its name and other fields kept: the diff shows only what changed
+        group.update(count=candidate.instances, kind="KIND_CPU" if local else group.get("kind", "KIND_AUTO"))
+        if group["kind"] == "KIND_CPU":
+            group.pop("gpus", None)
+        config["instance_group"] = [group]
     if candidate.max_batch_size is not None:
         config["max_batch_size"] = candidate.max_batch_size
     if candidate.dynamic is False:
@@ -326,8 +333,15 @@ def with_tuned_fields(base: Any, winner: Mapping[str, Any]) -> Any:
     tuned = model_config_pb2.ModelConfig()
     tuned.CopyFrom(base)
     chosen = json_format.ParseDict({key: winner[key] for key in TUNED_FIELDS if key in winner}, model_config_pb2.ModelConfig(), ignore_unknown_fields=True)
-    tuned.ClearField("instance_group")
-    tuned.instance_group.extend(chosen.instance_group)
+    if chosen.instance_group:  # the file's own group (its name, its other fields) with the winner's count and kind
+        group = model_config_pb2.ModelInstanceGroup()
+        if base.instance_group:
+            group.CopyFrom(base.instance_group[0])
+        group.count, group.kind = chosen.instance_group[0].count, chosen.instance_group[0].kind
+        if group.kind == model_config_pb2.ModelInstanceGroup.KIND_CPU:
+            group.ClearField("gpus")
+        tuned.ClearField("instance_group")
+        tuned.instance_group.append(group)
     tuned.max_batch_size = chosen.max_batch_size
     tuned.ClearField("dynamic_batching")
     if chosen.HasField("dynamic_batching"):

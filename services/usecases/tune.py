@@ -119,22 +119,43 @@ def measure(client: InferenceClient, candidate: Candidate, settings: TuneSetting
     return score(candidate, levels, spreads, settings.latency_budget_ms, settings.objective)
 
 
+def _refusal(client: InferenceClient, model: str, config: Mapping[str, Any]) -> str | None:
+    """Load `config`; why the server refused it, or None. Not being in explicit mode is raised."""
+    try:
+        _load(client, model, config)
+    except UserError as error:
+        if error.message == NOT_EXPLICIT:
+            raise
+        return error.message
+    return None
+
+
 def tune(client: InferenceClient, settings: TuneSettings, cancel: CancelToken) -> Generator[TuneEvent, None, None]:
-    """The search, candidate by candidate; the config found is loaded back whatever happens."""
+    """The search, candidate by candidate; the config found is loaded back whatever happens.
+
+    Loads are the search's cost, so none is wasted: the first candidate's load is the proof of
+    explicit mode (refused, nothing has changed and nothing is said but the one line), and the
+    config found is loaded back once, measured, and not again."""
     model = settings.sweep.model
     original = client.model_config(model)
     found = candidates(original, settings.dimensions)
     search = CoordinateSearch(original, settings.dimensions, settings.objective) if settings.search == "quick" else BruteSearch(found)
-    _load(client, model, original)  # the config in force, reloaded as itself: proves explicit mode before anything changes
     inputs = perf_inputs(client, model)
-    yield TuneStarted(tuple(found), settings.search)
-    started = time.monotonic()
+    first = search.next()
+    in_force: Mapping[str, Any] | None = original  # what the server runs; None: not known (a load failed)
     results: list[CandidateResult] = []
     current: CandidateResult | None = None
     partial, reason = False, None
     try:
-        number = 0
-        while (candidate := search.next()) is not None:
+        first_refusal = None
+        if first is not None:
+            config = candidate_config(original, first, settings.dimensions, settings.local)
+            first_refusal = _refusal(client, model, config)  # not in explicit mode: raised, nothing was changed
+            in_force = None if first_refusal else config
+        yield TuneStarted(tuple(found), settings.search)
+        started = time.monotonic()
+        number, candidate = 0, first
+        while candidate is not None:
             if cancel.cancelled:
                 reason = "cancelled"
                 break
@@ -144,28 +165,32 @@ def tune(client: InferenceClient, settings: TuneSettings, cancel: CancelToken) -
             number += 1
             yield CandidateStarted(candidate, number, search.total)
             config = candidate_config(original, candidate, settings.dimensions, settings.local)
-            try:
-                _load(client, model, config)
-            except UserError as error:  # a config the server refuses is a result, not the end of the search
-                results.append(CandidateResult(replace(candidate), None, 0.0, 0.0, 0.0, refused=error.message))
-                search.record(results[-1])
-                yield CandidateDone(results[-1])
-                if error.message == NOT_EXPLICIT:
-                    raise
-                continue
-            result = replace(measure(client, candidate, settings, inputs, cancel), same_as_current=same_fields(original, config))
-            if cancel.cancelled:
-                reason = "cancelled"
-                break
-            results.append(result)
-            search.record(result)
-            yield CandidateDone(result)
+            if number == 1:
+                refused = first_refusal
+            else:
+                in_force = None
+                refused = _refusal(client, model, config)
+                in_force = None if refused else config
+            if refused:  # a config the server refuses is a result, not the end of the search
+                results.append(CandidateResult(replace(candidate), None, 0.0, 0.0, 0.0, refused=refused))
+            else:
+                results.append(replace(measure(client, candidate, settings, inputs, cancel), same_as_current=same_fields(original, config)))
+                if cancel.cancelled:
+                    results.pop()
+                    reason = "cancelled"
+                    break
+            search.record(results[-1])
+            yield CandidateDone(results[-1])
+            candidate = search.next()
         if reason is None:
+            in_force = None
             _load(client, model, original)
+            in_force = original
             current = measure(client, Candidate(current=True), settings, inputs, cancel)
             reason = "cancelled" if cancel.cancelled else None
     finally:
-        _load(client, model, original)  # always: the server is left as it was found
+        if in_force is not original:  # always: the server is left as it was found
+            _load(client, model, original)
     order = ranked(results, settings.objective)
     best = order[0] if order and order[0].feasible else None
     chosen = verdict(best, current, settings.objective) if reason is None else Verdict(None, "cancelled: the current config stays")
