@@ -18,13 +18,22 @@ from textual.widgets import Input, Static
 
 from services import secrets
 from services.cancel import CancelToken
-from services.config import Config, Profile, ProfileKind, local_profile
+from services.config import Config, Profile, ProfileKind, S3Credentials, local_profile
 from services.fake_set import FROZEN_NOW, fake_services
+from services.images.docker_builder import DockerImageBuilder
+from services.images.engine import EngineAddress
+from services.secrets import Secret
+from services.storage.fake import InMemoryObjectStore
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
-from services.storage.protocol import BucketRef, UploadOptions
+from services.storage.protocol import BucketRef, ObjectStore, UploadOptions
+from services.storage.s3 import S3ObjectStore
+from tests.container_engine import Dockerd, Registry, import_base_image, start_dockerd, start_registry
 from tui.app import TritonDeck, make_app
 from tui.settings import AppSettings
+
+MIB = 1024 * 1024
+_bucket_counter = iter(range(10_000))  # bucket names apart across the store contract's tests
 
 # A fixed "now", ten minutes after the fake world's jobs were created.
 SNAPSHOT_NOW = FROZEN_NOW + timedelta(minutes=10)
@@ -127,7 +136,7 @@ __all__ = ["SNAPSHOT_NOW", "deck_config", "fake_app", "gra_profile", "local_prof
 @pytest.fixture
 def models_bucket(monkeypatch: pytest.MonkeyPatch) -> BucketRef:
     """The demo's `simple` model in my-models@LOCAL: a fast start for a local server."""
-    from tests.test_local_jobs import DEMO_REPOSITORY
+    from tests.helpers import DEMO_REPOSITORY
 
     monkeypatch.chdir(DEMO_REPOSITORY.parent)
     store = LocalObjectStore()
@@ -145,3 +154,56 @@ def explicit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
     with explicit_server(tmp_path_factory.mktemp("tune")) as triton:
         yield triton
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Dockerd]:
+    dockerd = start_dockerd()
+    try:
+        import_base_image(dockerd)
+        yield dockerd
+    finally:
+        dockerd.stop()
+
+
+@pytest.fixture(scope="module")
+def registry() -> Iterator[Registry]:
+    started = start_registry()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def builder(engine: Dockerd) -> Iterator[DockerImageBuilder]:
+    client = DockerImageBuilder(EngineAddress(engine.base_url, "test"))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    (tmp_path / "models" / "simple" / "1").mkdir(parents=True)
+    (tmp_path / "models" / "simple" / "config.pbtxt").write_text('name: "simple"\n')
+    (tmp_path / "secret.txt").write_text("left out by .dockerignore\n")
+    (tmp_path / ".dockerignore").write_text("secret.txt\n")
+    return tmp_path
+
+
+@pytest.fixture(params=["fake", "local", "s3"])
+def store_and_bucket(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[ObjectStore, BucketRef]:
+    """The ObjectStore contract: every test below runs on the in-memory fake, the directory
+    store and boto3 against moto's server; a new backend proves itself by passing them."""
+    number = next(_bucket_counter)
+    if request.param == "fake":
+        store = InMemoryObjectStore(FROZEN_NOW)
+        bucket = BucketRef(f"models-{number}", "GRA")
+    elif request.param == "local":
+        store: ObjectStore = LocalObjectStore(tmp_path / "buckets")
+        bucket = BucketRef(f"models-{number}", "LOCAL")
+    else:
+        endpoint = request.getfixturevalue("moto_endpoint")
+        credentials = S3Credentials(Secret("test-access"), Secret("test-secret-key"), "test")
+        store = S3ObjectStore(credentials, endpoint_url=endpoint, signing_region="us-east-1", multipart_threshold=5 * MIB, part_size=5 * MIB)
+        bucket = BucketRef(f"models-{number}", "GRA")
+    store.create_bucket(bucket)
+    return store, bucket

@@ -12,19 +12,10 @@ import pytest
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.jobs.ai_training import AITrainingPlatform
-from services.jobs.protocol import JobSpec, JobState, LogMarker, is_marker, parse_volume
+from services.jobs.protocol import JobState, LogMarker, is_marker
 from services.logs.resume import MatchOverlap, SkipCount, Undecidable
-from services.secrets import Secret
 from tests.fake_ai_api import TENANT, TOKEN, FakeAITrainingAPI
-
-TUTORIAL_SPEC = JobSpec(
-    image="registry.gra.ai.cloud.ovh.net/0123/tritonserver:23.03-py3",
-    command=("bash", "-c", "tritonserver --model-repository=/workspace/models"),
-    gpu=1,
-    default_http_port=8000,
-    unsecure_http=True,
-    volumes=(parse_volume("my-models@GRA:/workspace/models:RO"),),
-)
+from tests.helpers import TUTORIAL_SPEC, Sleeps, platform_for
 
 
 @pytest.fixture
@@ -34,18 +25,9 @@ def api() -> Iterator[FakeAITrainingAPI]:
     server.stop()
 
 
-class Sleeps(list[float]):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
 @pytest.fixture
 def sleeps() -> Sleeps:
     return Sleeps()
-
-
-def platform_for(api: FakeAITrainingAPI, sleeps: Sleeps | None = None, token: str = TOKEN, **options: object) -> AITrainingPlatform:
-    return AITrainingPlatform(api.base_url, lambda: Secret(token), "env OVHAI_TOKEN", backoff_s=0.01, sleep=sleeps if sleeps is not None else (lambda _s: None), **options)  # type: ignore[arg-type]
 
 
 def test_the_tutorial_flow(api: FakeAITrainingAPI) -> None:

@@ -16,8 +16,7 @@ import pytest
 
 from services.apps.protocol import FixedScaling
 from services.storage.protocol import BucketRef
-from tests.helpers import BackgroundLoad
-from tests.test_local_apps import infer_count, replica_ports, running_app, wait_until
+from tests.helpers import BackgroundLoad, infer_count, replica_ports, running_app, wait_for_app
 from tui.cli import main
 
 
@@ -134,7 +133,7 @@ def test_a_replica_that_becomes_ready_takes_its_share_of_a_running_client_at_onc
         client = httpclient.InferenceServerClient(app.url.removeprefix("http://"))
         with BackgroundLoad(lambda: client.infer("simple", simple_inputs(httpclient)), ()):
             platform.scale(app.id, FixedScaling(2))
-            wait_until(platform, app.id, lambda a: a.available_replicas == 2)
+            wait_for_app(platform, app.id, lambda a: a.available_replicas == 2)
             new = [port for port in replica_ports(platform, app) if port not in first]
             assert len(new) == 1
             ports = first + new

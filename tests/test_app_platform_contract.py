@@ -20,7 +20,7 @@ from services.storage.protocol import BucketRef
 from services.usecases.apps import resolve_app
 from tests.conftest import SNAPSHOT_NOW
 from tests.fake_ai_api import TOKEN, FakeAITrainingAPI
-from tests.test_local_apps import triton_app
+from tests.helpers import triton_app
 
 SPEC = triton_app(1)
 

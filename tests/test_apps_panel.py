@@ -17,7 +17,7 @@ from services.fake_set import fake_services
 from services.secrets import Secret
 from tests.conftest import fake_app
 from tests.fake_ai_api import TOKEN, FakeAITrainingAPI
-from tests.test_jobs_panel import wait_until
+from tests.helpers import wait_until
 from tui.app import TritonDeck, make_app
 from tui.screens.app_logs import AppLogScreen
 from tui.screens.app_run import AppRunScreen

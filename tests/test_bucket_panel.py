@@ -5,49 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import Input
 
-from services.backends import ServiceSet
 from services.cancel import CancelToken
-from services.config import Config, Profile
-from services.fake_set import fake_services
 from services.storage.listing import iter_objects
-from services.storage.local import LocalObjectStore
 from services.storage.protocol import BucketRef, UploadItem, UploadOptions
-from tests.conftest import SNAPSHOT_NOW, settle
-from tests.test_repository import good_repository
-from tui.app import TritonDeck, make_app
+from tests.conftest import settle
+from tests.helpers import BUCKET, good_repository, local_store_app, open_upload
 from tui.screens.prompt import PromptScreen
 from tui.screens.upload import UploadScreen
-from tui.settings import AppSettings
 from widgets.resource_table import ResourceTable
-
-BUCKET = BucketRef("my-models", "LOCAL")
-
-
-def local_store_app(root: Path) -> tuple[TritonDeck, LocalObjectStore]:
-    store = LocalObjectStore(root)
-    store.create_bucket(BUCKET)
-
-    def factory(profile: Profile) -> ServiceSet:
-        services = fake_services(profile)
-        services.object_store = store
-        return services
-
-    settings = AppSettings(now=lambda: SNAPSHOT_NOW, poll=False)
-    return make_app("local", Config(), factory, settings, env={}), store
-
-
-async def open_upload(pilot: Pilot[None]) -> UploadScreen:
-    await settle(pilot)
-    await pilot.press("enter")
-    await settle(pilot)
-    await pilot.press("u")
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, UploadScreen)
-    return screen
 
 
 async def test_upload_dialog_uploads_a_repository_with_the_prefix_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

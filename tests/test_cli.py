@@ -13,20 +13,10 @@ from pathlib import Path
 import pytest
 
 from services import locations
+from tests.helpers import run
 from tui.cli import main
 
 TOKEN = "cli-token-abcdef123456"
-
-
-def run(argv: list[str], env: dict[str, str] | None = None, stdin: str = "") -> tuple[int, str]:
-    out = io.StringIO()
-    old_stdin = sys.stdin
-    sys.stdin = io.StringIO(stdin)
-    try:
-        code = main(argv, env=env or {}, out=out)
-    finally:
-        sys.stdin = old_stdin
-    return code, out.getvalue()
 
 
 def test_version_and_help_exit_zero(capsys: pytest.CaptureFixture[str]) -> None:

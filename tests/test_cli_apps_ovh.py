@@ -20,8 +20,8 @@ from services.cancel import CancelToken
 from services.jobs.protocol import LogMarker
 from services.secrets import Secret
 from tests.fake_ai_api import TOKEN, FakeAITrainingAPI
+from tests.helpers import run
 from tests.ovhai_sdk import models
-from tests.test_cli import run
 
 IMAGE = "nvcr.io/nvidia/tritonserver:24.08-py3"
 ENV = {"OVHAI_TOKEN": TOKEN, "TRITON_DECK_PROFILE": "gra"}

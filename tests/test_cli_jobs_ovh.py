@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fake_ai_api import TENANT, TOKEN, FakeAITrainingAPI
-from tests.test_cli import run
+from tests.helpers import run
 
 TUTORIAL_RUN = [
     "job", "run", "--default-http-port", "8000", "--gpu", "1", "--unsecure-http",

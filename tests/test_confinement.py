@@ -20,7 +20,7 @@ from services.jobs.protocol import JobSpec, JobState, VolumeSpec
 from services.storage.listing import iter_objects
 from services.storage.local import LocalObjectStore
 from services.storage.protocol import BucketRef, UploadItem, UploadOptions
-from tests.test_local_jobs import wait_for
+from tests.helpers import wait_for
 from tui.cli import main
 
 BUCKET = BucketRef("models", "LOCAL")

@@ -3,7 +3,6 @@ leaving and resuming, and once on the real local profile to top-3 results on scr
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,61 +14,14 @@ from services.config import Config, Profile
 from services.fake_set import fake_services
 from services.images.fake import FakeImageBuilder
 from services.images.protocol import BuildFailed, BuildStep
-from services.jobs.fake import FakeJobPlatform
-from services.jobs.protocol import Job, JobSpec, JobState
 from services.pipeline.plan import STEP_TITLES, Step, demo_plan
 from services.pipeline.state import PipelineState, PipelineStore, StepStatus
-from services.storage.protocol import TransferResult
 from tests.conftest import SNAPSHOT_NOW, deck_config, plain_text, settle
-from tests.test_repository import good_repository
-from tui.app import TritonDeck, make_app
+from tests.helpers import FullBucketStore, deploy_app, good_repository, open_and_run
+from tui.app import make_app
 from tui.screens.deploy import DeployScreen
 from tui.settings import AppSettings
 from widgets.step_view import StepView
-
-
-class TickingPlatform(FakeJobPlatform):
-    """The fake platform, moving its jobs one state per look, as time passes on a real one."""
-
-    def __init__(self, base: FakeJobPlatform, fail_runs: bool = False) -> None:
-        self.__dict__.update(base.__dict__)
-        self._fail_runs = fail_runs
-
-    def get(self, job_id: str) -> Job:
-        self.tick()
-        return super().get(job_id)
-
-    def run(self, spec: JobSpec) -> Job:
-        if self._fail_runs:
-            return self.add(spec, JobState.FAILED, info="Job failed: image pull back-off")
-        return super().run(spec)
-
-
-class FullBucketStore:
-    """The fake store, refusing every file as a bucket over its quota would."""
-
-    def __init__(self, base: object) -> None:
-        self._base = base
-        self.uploads = 0
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._base, name)
-
-    def upload(self, bucket, items, options, progress, cancel):  # type: ignore[no-untyped-def]
-        self.uploads += 1
-        return TransferResult(failed=tuple((item.key, "QuotaExceeded: the container is full") for item in items))
-
-
-def deploy_app(fail_runs: bool = False, full_bucket: bool = False) -> TritonDeck:
-    def services(profile: Profile) -> ServiceSet:
-        base = fake_services(profile)
-        assert isinstance(base.job_platform, FakeJobPlatform)
-        base.job_platform = TickingPlatform(base.job_platform, fail_runs)
-        if full_bucket:
-            base.object_store = FullBucketStore(base.object_store)  # type: ignore[assignment]
-        return base
-
-    return make_app("local", deck_config(), services, AppSettings(now=lambda: SNAPSHOT_NOW, poll=False), env={})
 
 
 def step_text(pilot: Pilot[None], step: Step) -> str:
@@ -78,16 +30,6 @@ def step_text(pilot: Pilot[None], step: Step) -> str:
 
 def status_text(pilot: Pilot[None]) -> str:
     return plain_text(pilot.app.screen.query_one("#deploy-status", Static)).strip()
-
-
-async def open_and_run(pilot: Pilot[None], before: Callable[[], None] | None = None) -> None:
-    await pilot.press("0")
-    await pilot.pause()
-    assert isinstance(pilot.app.screen, DeployScreen)
-    if before:
-        before()
-    await pilot.press("r")
-    await settle(pilot)
 
 
 async def test_a_run_on_fakes_reaches_the_top3() -> None:

@@ -13,7 +13,7 @@ from textual.widgets import TextArea
 
 from services.pipeline.state import PipelineStore
 from tests.conftest import fake_app, settle
-from tests.test_log_screen_controls import open_server_log
+from tests.helpers import open_server_log
 from tui.app import TritonDeck
 
 

@@ -15,7 +15,7 @@ from services.images.dockerfile import DockerfileSpec, render_dockerfile
 from services.jobs.protocol import job_resources
 from services.storage.planning import plan_upload
 from services.storage.protocol import UploadOptions
-from tests.test_storage import nothing, store_and_bucket  # noqa: F401  (the fixture, on the local store and moto's server)
+from tests.helpers import nothing
 from tui.cli import main
 from tui.screens.job_run import spec_from_fields
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,48 +19,13 @@ from services.cancel import CancelToken
 from services.errors import UserError
 from services.images.docker_builder import DockerImageBuilder
 from services.images.dockerfile import DockerfileSpec, render_dockerfile
-from services.images.engine import EngineAddress
 from services.images.history import ImageHistory
 from services.images.protocol import BuildDone, BuildFailed, BuildLog, BuildStep, LayerProgress, PushDone
 from services.ports import free_port
 from services.secrets import Secret
-from tests.container_engine import Dockerd, Registry, import_base_image, start_dockerd, start_registry
+from tests.container_engine import Dockerd, Registry, start_registry
+from tests.helpers import MANIFEST_V2
 from tui.cli import main
-
-MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Dockerd]:
-    dockerd = start_dockerd()
-    try:
-        import_base_image(dockerd)
-        yield dockerd
-    finally:
-        dockerd.stop()
-
-
-@pytest.fixture(scope="module")
-def registry() -> Iterator[Registry]:
-    started = start_registry()
-    yield started
-    started.stop()
-
-
-@pytest.fixture
-def builder(engine: Dockerd) -> Iterator[DockerImageBuilder]:
-    client = DockerImageBuilder(EngineAddress(engine.base_url, "test"))
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def context(tmp_path: Path) -> Path:
-    (tmp_path / "models" / "simple" / "1").mkdir(parents=True)
-    (tmp_path / "models" / "simple" / "config.pbtxt").write_text('name: "simple"\n')
-    (tmp_path / "secret.txt").write_text("left out by .dockerignore\n")
-    (tmp_path / ".dockerignore").write_text("secret.txt\n")
-    return tmp_path
 
 
 def tutorial_dockerfile(*extra: str) -> str:

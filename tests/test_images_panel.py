@@ -13,7 +13,7 @@ from services.backends import open_services
 from services.config import Config, RegistryEntry
 from services.images.history import ImageHistory
 from tests.conftest import fake_app, plain_text, settle
-from tests.test_images_engine import MANIFEST_V2, builder, context, engine, registry  # noqa: F401  (fixtures)
+from tests.helpers import MANIFEST_V2  # noqa: F401  (fixtures)
 from tui.app import make_app
 from tui.screens.image_build import ImageBuildScreen
 from tui.screens.image_push import ImagePushScreen

@@ -21,7 +21,7 @@ from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions
 from tests.conftest import plain_text
-from tests.test_local_jobs import DEMO_REPOSITORY, tutorial_spec, wait_for
+from tests.helpers import DEMO_REPOSITORY, tutorial_spec, wait_for
 from tui.app import make_app
 from tui.cli import main
 from tui.settings import AppSettings

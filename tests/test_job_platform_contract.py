@@ -17,7 +17,7 @@ from services.jobs.protocol import JobPlatform, JobSpec, JobState, RegistryListi
 from services.usecases.jobs import resolve_job
 from tests.conftest import SNAPSHOT_NOW
 from tests.fake_ai_api import FakeAITrainingAPI
-from tests.test_ai_training import platform_for
+from tests.helpers import platform_for
 
 SPEC = JobSpec(image="local/tools", command=("sleep", "30"), name="contract", gpu=0, cpu=1)
 

@@ -15,7 +15,7 @@ from services.jobs.protocol import JobState, is_marker
 from services.secrets import Secret
 from tests.conftest import fake_app
 from tests.fake_ai_api import TOKEN, FakeAITrainingAPI
-from tests.test_ai_training import TUTORIAL_SPEC
+from tests.helpers import TUTORIAL_SPEC, wait_until
 from tui.app import TritonDeck, make_app
 from tui.screens.job_detail import JobDetailScreen
 from tui.screens.job_logs import JobLogScreen
@@ -121,14 +121,6 @@ def ovh_app(api: FakeAITrainingAPI) -> TritonDeck:
 def table_state(app: TritonDeck) -> list[str]:
     table = app.query_one("#jobs-table", ResourceTable)
     return [str(table.get_row_at(row)[3]) for row in range(table.row_count)]
-
-
-async def wait_until(pilot, condition, tries: int = 100) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    assert condition()
 
 
 async def test_the_panel_follows_a_job_starting_running_and_stopping_live(api: FakeAITrainingAPI) -> None:

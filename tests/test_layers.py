@@ -56,3 +56,14 @@ def test_the_domain_never_imports_the_distribution_shim_and_inference_stands_bel
     for path in (ROOT / "services" / "inference").rglob("*.py"):
         imported = [node.module or "" for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom)]
         assert not [name for name in imported if name.startswith("services.perf")], path
+
+
+def test_tests_share_helpers_not_each_other() -> None:
+    """A helper one test module needs from another lives in tests/helpers.py or a conftest
+    fixture: importing a test module runs its module-level setup and couples the two."""
+    offenders = []
+    for path in sorted([*(ROOT / "tests").glob("*.py"), *(ROOT / "bench").glob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests.test_"):
+                offenders.append(f"{path.relative_to(ROOT)}: from {node.module}")
+    assert not offenders

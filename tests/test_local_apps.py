@@ -10,46 +10,24 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from services.apps.local import LocalAppPlatform
-from services.apps.protocol import App, AppSpec, AppState, AutomaticScaling, CustomMetric, FixedScaling, Probe
+from services.apps.protocol import App, AppState, AutomaticScaling, CustomMetric, FixedScaling
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.inference.protocol import Endpoint
 from services.inference.triton import TritonInferenceClient
-from services.jobs.protocol import VolumeSpec
 from services.storage.local import LocalObjectStore
 from services.storage.protocol import BucketRef, UploadItem, UploadOptions
 from services.usecases.server import Server
 from services.usecases.stats import StatsReader
-from tests.helpers import BackgroundLoad
+from tests.helpers import BackgroundLoad, infer_count, replica_ports, running_app, triton_app, wait_for_app
 
-SERVER = ("tritonserver", "--model-repository=/workspace/models")
 DEMO_SAMPLES = Path(__file__).resolve().parent.parent / "demo" / "samples"
-
-
-def triton_app(replicas: int = 2, **changes: object) -> AppSpec:
-    spec = AppSpec(
-        image="local/tritonserver", command=SERVER, name="triton", default_http_port=8000, grpc_port=8001, unsecure_http=True,
-        volumes=(VolumeSpec("my-models", "LOCAL", "/workspace/models", "RO"),), probe=Probe("/v2/health/ready", 8000),
-        scaling=FixedScaling(replicas),
-    )  # fmt: skip
-    return AppSpec(**{**spec.__dict__, **changes})  # type: ignore[arg-type]
-
-
-def wait_until(platform: LocalAppPlatform, app_id: str, test: Callable[[App], bool], timeout: float = 120) -> App:
-    deadline = time.monotonic() + timeout
-    while True:
-        app = platform.get(app_id)
-        if test(app):
-            return app
-        assert time.monotonic() < deadline, f"app stayed {app.state} ({app.available_replicas}/{app.desired}): {app.info_message}"
-        time.sleep(0.2)
 
 
 def wait_recording_signals(platform: LocalAppPlatform, app_id: str, test: Callable[[App], bool]) -> list[float]:
@@ -61,45 +39,8 @@ def wait_recording_signals(platform: LocalAppPlatform, app_id: str, test: Callab
         signals.append(app.signal or 0.0)
         return test(app)
 
-    wait_until(platform, app_id, record, timeout=60)
+    wait_for_app(platform, app_id, record, timeout=60)
     return signals
-
-
-@contextmanager
-def running_app(replicas: int, **changes: object) -> Iterator[tuple[LocalAppPlatform, App]]:
-    """A local Triton app with `replicas` ready, deleted (force) when the block ends."""
-    platform = LocalAppPlatform()
-    app = platform.run(triton_app(replicas, **changes))
-    try:
-        yield platform, wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == replicas)
-    finally:
-        platform.delete(app.id, force=True)
-
-
-def get_json(url: str) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=10) as answer:
-        document: dict[str, object] = json.loads(answer.read())
-    return document
-
-
-def replica_ports(platform: LocalAppPlatform, app: App) -> list[int]:
-    """Each live replica's HTTP port, from its own log line."""
-    log = (platform.root / app.id / "log.txt").read_text()
-    ports = [int(line.split("(HTTP ", 1)[1].split(",", 1)[0]) for line in log.splitlines() if " starting (HTTP " in line]
-    return [port for port in ports if _answers(port)]
-
-
-def _answers(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1) as answer:
-            return answer.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def infer_count(port: int) -> int:
-    stats = get_json(f"http://127.0.0.1:{port}/v2/models/simple/stats")
-    return sum(int(model["inference_stats"]["success"]["count"]) for model in stats["model_stats"])  # type: ignore[index, union-attr]
 
 
 INFER_BODY = json.dumps({"inputs": [{"name": name, "shape": [1, 16], "datatype": "INT32", "data": [1] * 16} for name in ("INPUT0", "INPUT1")]}).encode()
@@ -141,7 +82,7 @@ def test_two_replicas_both_serve_behind_one_url_that_survives_stop_and_start(mod
         assert sorted(per_replica.values()) == sorted(counts)
         url = app.url
         platform.stop(app.id)
-        stopped = wait_until(platform, app.id, lambda a: a.state is AppState.STOPPED, timeout=60)
+        stopped = wait_for_app(platform, app.id, lambda a: a.state is AppState.STOPPED, timeout=60)
         assert stopped.available_replicas == 0 and no_server_left(platform.root / app.id)
         followed = list(platform.follow_logs(app.id, CancelToken()))  # a stopped app: the whole log, then the end
         tags = {line.split("] ", 1)[0].split("[", 1)[1] for line in followed if isinstance(line, str)}
@@ -149,7 +90,7 @@ def test_two_replicas_both_serve_behind_one_url_that_survives_stop_and_start(mod
         assert followed == list(platform.logs(app.id))
         assert all(f" [{app.id[:8]}-1] " in line for line in platform.logs(app.id, replica=f"{app.id[:8]}-1"))
         platform.start(app.id)
-        again = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING)
+        again = wait_for_app(platform, app.id, lambda a: a.state is AppState.RUNNING)
         assert again.url == url and infer(url) == 200
     assert no_server_left(platform.root / app.id)
 
@@ -158,9 +99,9 @@ def test_a_killed_supervisor_leaves_no_server_and_shows_failed(models_bucket: Bu
     platform = LocalAppPlatform()
     app = platform.run(triton_app(1))
     try:
-        wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING)
+        wait_for_app(platform, app.id, lambda a: a.state is AppState.RUNNING)
         os.kill(int((platform.root / app.id / "supervisor.pid").read_text()), signal.SIGKILL)
-        failed = wait_until(platform, app.id, lambda a: a.state is AppState.FAILED, timeout=10)
+        failed = wait_for_app(platform, app.id, lambda a: a.state is AppState.FAILED, timeout=10)
         assert "supervisor process died" in (failed.info_message or "")
         assert no_server_left(platform.root / app.id)
     finally:
@@ -176,7 +117,7 @@ def test_a_killed_replica_under_load_is_replaced_while_the_app_serves(models_buc
             victim = replica_ports(platform, app)[0]
             os.system(f"pkill -KILL -f 'http-port={victim} '")
             time.sleep(1)
-            replaced = wait_until(platform, app.id, lambda a: a.available_replicas == 2 and a.state is AppState.RUNNING)
+            replaced = wait_for_app(platform, app.id, lambda a: a.available_replicas == 2 and a.state is AppState.RUNNING)
             time.sleep(1)
         failed = sum(code != 200 for code in results)
         assert len(results) > 50 and failed <= 2, (len(results), failed)  # at most what was in flight on the victim
@@ -196,19 +137,19 @@ def no_stub_left(root: Path, timeout: float = 15) -> bool:
 
 
 def test_scale_one_to_three_to_one_by_cli(models_bucket: BucketRef) -> None:
-    from tests.test_cli import run
+    from tests.helpers import run
 
     platform = LocalAppPlatform()
     app = platform.run(triton_app(1))
     try:
-        wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING)
+        wait_for_app(platform, app.id, lambda a: a.state is AppState.RUNNING)
         assert run(["--profile", "local", "app", "scale", app.id[:8], "--replicas", "3"])[0] == 0
-        scaling = wait_until(platform, app.id, lambda a: a.state is AppState.SCALING or a.available_replicas == 3)
+        scaling = wait_for_app(platform, app.id, lambda a: a.state is AppState.SCALING or a.available_replicas == 3)
         assert scaling.desired == 3
-        up = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 3)
+        up = wait_for_app(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 3)
         assert AppState.SCALING in [change.state for change in up.history[3:]]
         assert run(["app", "scale", app.id[:6], "--replicas", "1", "--profile", "local"])[0] == 0
-        down = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 1 and len(a.replicas) == 1)
+        down = wait_for_app(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 1 and len(a.replicas) == 1)
         assert len(replica_ports(platform, down)) == 1
     finally:
         platform.delete(app.id, force=True)
@@ -292,14 +233,14 @@ def test_automatic_scaling_on_cpu_goes_up_under_load_and_down_after_the_window(m
     scaling = AutomaticScaling(1, 2, "CPU", 5, scale_up_window_s=0, scale_down_window_s=4)
     app = platform.run(triton_app(1, scaling=scaling))
     try:
-        app = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING)
+        app = wait_for_app(platform, app.id, lambda a: a.state is AppState.RUNNING)
         assert app.url and app.available_replicas == 1  # the models' loading was not taken for load
         worker = threading.Thread(target=load, args=(app.url, 15))
         worker.start()
         signals = wait_recording_signals(platform, app.id, lambda a: a.available_replicas == 2)
         assert max(signals) > 5
         worker.join()
-        down = wait_until(platform, app.id, lambda a: a.desired == 1 and len(a.replicas) == 1, timeout=60)
+        down = wait_for_app(platform, app.id, lambda a: a.desired == 1 and len(a.replicas) == 1, timeout=60)
         assert AppState.SCALING in [change.state for change in down.history]
     finally:
         platform.delete(app.id, force=True)
@@ -330,14 +271,14 @@ def test_automatic_scaling_on_tritons_pending_request_gauge(models_bucket: Bucke
     platform = LocalAppPlatform()
     app = platform.run(triton_app(1, scaling=AutomaticScaling(1, 3, None, None, queue, scale_down_window_s=4)))
     try:
-        app = wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING)
+        app = wait_for_app(platform, app.id, lambda a: a.state is AppState.RUNNING)
         assert app.url
         worker = threading.Thread(target=load, args=(app.url, 12, 12))
         worker.start()
         signals = wait_recording_signals(platform, app.id, lambda a: a.available_replicas >= 2)
         assert max(signals) >= 2
         worker.join()
-        wait_until(platform, app.id, lambda a: a.desired == 1 and len(a.replicas) == 1, timeout=60)
+        wait_for_app(platform, app.id, lambda a: a.desired == 1 and len(a.replicas) == 1, timeout=60)
     finally:
         platform.delete(app.id, force=True)
 
@@ -391,24 +332,23 @@ def test_a_dripping_metric_server_never_holds_scale_or_stop(models_bucket: Bucke
     metric = CustomMetric(f"http://127.0.0.1:{dripping.port}/metrics", "x", 1.0)
     app = platform.run(triton_app(1, scaling=AutomaticScaling(1, 3, None, None, metric)))
     try:
-        wait_until(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 1)
-        wait_until(platform, app.id, lambda a: dripping.connections >= 3, timeout=20)  # read after read, each abandoned
+        wait_for_app(platform, app.id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 1)
+        wait_for_app(platform, app.id, lambda a: dripping.connections >= 3, timeout=20)  # read after read, each abandoned
         assert "the reading is abandoned" in (platform.root / app.id / "log.txt").read_text()
         platform.scale(app.id, FixedScaling(2))
         # A control loop stuck in a read would wait on the drip (100,000 half seconds): it applies at once instead.
-        assert wait_until(platform, app.id, lambda a: a.desired == 2, timeout=20).desired == 2
+        assert wait_for_app(platform, app.id, lambda a: a.desired == 2, timeout=20).desired == 2
         platform.scale(app.id, AutomaticScaling(1, 3, None, None, metric))
-        wait_until(platform, app.id, lambda a: dripping.connections >= 5, timeout=20)
+        wait_for_app(platform, app.id, lambda a: dripping.connections >= 5, timeout=20)
         platform.stop(app.id)
-        wait_until(platform, app.id, lambda a: a.state is AppState.STOPPED, timeout=20)
+        wait_for_app(platform, app.id, lambda a: a.state is AppState.STOPPED, timeout=20)
     finally:
         dripping.stop()
         platform.delete(app.id, force=True)
 
 
 def test_the_cli_runs_a_local_app_and_classify_goes_through_it(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.test_cli import run
-    from tests.test_local_jobs import upload_demo_repository
+    from tests.helpers import run, upload_demo_repository
 
     upload_demo_repository(monkeypatch)
     code, out = run(["--profile", "local", "app", "run", "local/tritonserver", "--models", "my-models@LOCAL", "--replicas", "2", "-o", "json"])
@@ -416,7 +356,7 @@ def test_the_cli_runs_a_local_app_and_classify_goes_through_it(monkeypatch: pyte
     app_id = json.loads(out)["id"]
     platform = LocalAppPlatform()
     try:
-        wait_until(platform, app_id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 2, timeout=180)
+        wait_for_app(platform, app_id, lambda a: a.state is AppState.RUNNING and a.available_replicas == 2, timeout=180)
         code, out = run(["--profile", "local", "classify", "--app", app_id[:8], "-m", "efficientnet_lite0", "-s", "INCEPTION", "-c", "1", str(DEMO_SAMPLES)])
         assert code == 0, capsys.readouterr().err
         assert "Egyptian Mau" in out and "espresso" in out
@@ -425,7 +365,7 @@ def test_the_cli_runs_a_local_app_and_classify_goes_through_it(monkeypatch: pyte
         code, out = run(["--profile", "local", "app", "list"])
         assert "2/2" in out and "RUNNING" in out
         assert run(["--profile", "local", "app", "scale", app_id[:8], "--replicas", "1"])[0] == 0
-        wait_until(platform, app_id, lambda a: len(a.replicas) == 1 and a.state is AppState.RUNNING)
+        wait_for_app(platform, app_id, lambda a: len(a.replicas) == 1 and a.state is AppState.RUNNING)
         code, out = run(["--profile", "local", "app", "logs", app_id[:8], "--tail", "5"])
         assert code == 0 and len(out.splitlines()) == 5
     finally:

@@ -16,7 +16,7 @@ from services.config import load_config
 from services.jobs.local import LocalJobPlatform
 from services.jobs.protocol import JobSpec, JobState
 from services.logs.tail import last_lines
-from tests.test_local_jobs import wait_for
+from tests.helpers import wait_for
 from tui.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,8 +17,7 @@ import pytest
 from services.errors import UserError
 from services.triton.frameworks import SIDECAR, repository_serving, served_repository
 from services.triton.runtime import TritonServer, prepare_runtime
-from tests.helpers import sequence_batching
-from tests.test_demo_model import DEMO, EXPECTED_TOP3, imagenet_normalized
+from tests.helpers import DEMO, EXPECTED_TOP3, imagenet_normalized, sequence_batching
 from tui.cli import main
 
 onnx = pytest.importorskip("onnx")

@@ -13,8 +13,7 @@ import pytest
 from services.jobs.local import LocalJobPlatform
 from services.jobs.local_token import local_token, token_path
 from services.jobs.protocol import JobState
-from tests.helpers import http_status
-from tests.test_local_jobs import DEMO_REPOSITORY, tutorial_spec, upload_demo_repository, wait_for
+from tests.helpers import DEMO_REPOSITORY, http_status, tutorial_spec, upload_demo_repository, wait_for
 from tui.cli import main
 
 

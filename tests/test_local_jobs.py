@@ -14,37 +14,8 @@ from services.cancel import CancelToken
 from services.jobs.local import LocalJobPlatform
 from services.jobs.protocol import JobSpec, JobState, VolumeSpec
 from services.storage.local import LocalObjectStore
-from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions
-
-DEMO_REPOSITORY = Path(__file__).resolve().parent.parent / "demo" / "model_repository"
-TUTORIAL_COMMAND = ("bash", "-c", "tritonserver --model-repository=/workspace/models")
-
-
-def wait_for(platform: LocalJobPlatform, job_id: str, states: set[JobState], timeout: float = 90) -> JobState:
-    deadline = time.monotonic() + timeout
-    while True:
-        state = platform.get(job_id).state
-        if state in states or time.monotonic() > deadline:
-            return state
-        time.sleep(0.2)
-
-
-def upload_demo_repository(monkeypatch: pytest.MonkeyPatch) -> BucketRef:
-    """The whole demo repository in my-models@LOCAL, as the tutorial's upload leaves it."""
-    monkeypatch.chdir(DEMO_REPOSITORY.parent)
-    store = LocalObjectStore()
-    bucket = BucketRef("my-models", "LOCAL")
-    store.create_bucket(bucket)
-    assert store.upload(bucket, plan_upload(["model_repository/"], "model_repository/"), UploadOptions(), lambda _p: None, CancelToken()).ok
-    return bucket
-
-
-def tutorial_spec() -> JobSpec:
-    return JobSpec(
-        image="local/tritonserver", command=TUTORIAL_COMMAND, gpu=1, unsecure_http=True,
-        volumes=(VolumeSpec("my-models", "LOCAL", "/workspace/models", "RO"),),
-    )  # fmt: skip
+from tests.helpers import DEMO_REPOSITORY, tutorial_spec, upload_demo_repository, wait_for
 
 
 def test_tutorial_server_job_runs_answers_ready_and_stops(models_bucket: BucketRef) -> None:
@@ -168,7 +139,7 @@ def test_the_demo_classifier_as_a_job_and_two_jobs_at_once(monkeypatch: pytest.M
     import numpy as np
     import tritonclient.http as httpclient
 
-    from tests.test_demo_model import imagenet_normalized
+    from tests.helpers import imagenet_normalized
 
     upload_demo_repository(monkeypatch)
     platform = LocalJobPlatform()

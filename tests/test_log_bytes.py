@@ -14,6 +14,7 @@ from services.jobs.protocol import Job, JobSpec, JobState, StateChange
 from services.logs.lines import MAX_LINE, LineSplitter
 from services.logs.tail import WINDOW, last_lines
 from services.storage.protocol import BucketRef
+from tests.helpers import wait_for
 
 
 def test_the_line_rule_keeps_every_byte_and_never_splits_a_character() -> None:
@@ -40,13 +41,6 @@ def test_tail_of_one_huge_line_is_bounded_and_says_it_was_cut(tmp_path: Path) ->
     assert lines[1].startswith("[line cut: its first 15.0 MiB not shown] ")
     assert lines[1].endswith("é" * 100) and "\ufffd" not in lines[1]
     assert peak < 8 * WINDOW
-
-
-def wait_for(platform: LocalJobPlatform, job_id: str, states: set[JobState], timeout: float = 60) -> JobState:
-    deadline = time.monotonic() + timeout
-    while (state := platform.get(job_id).state) not in states and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return state
 
 
 def job_lines(platform: LocalJobPlatform, job_id: str) -> list[str]:

@@ -15,7 +15,7 @@ from services.jobs.ai_training import AITrainingPlatform
 from services.jobs.protocol import is_marker
 from services.secrets import Secret
 from tests.fake_ai_api import TOKEN, FakeAITrainingAPI
-from tests.test_ai_training import TUTORIAL_SPEC
+from tests.helpers import TUTORIAL_SPEC
 
 
 @pytest.fixture

@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-from textual.pilot import Pilot
-
 from services.config import load_config
-from tests.conftest import fake_app, settle
+from tests.conftest import fake_app
+from tests.helpers import open_server_log, wait_until
 from tui.screens.job_logs import JobLogScreen
 from widgets.log_pane import LogPane
-
-
-async def open_server_log(pilot: Pilot[None]) -> LogPane:
-    await pilot.press("3")
-    await settle(pilot)
-    await pilot.press("j", "l")  # the running server's log: eight lines
-    pane = pilot.app.screen.query_one(LogPane)
-    for _ in range(100):
-        if pane.received == 8:
-            break
-        await pilot.pause(0.05)
-    return pane
-
-
-async def wait_for(pilot: Pilot[None], test: object) -> None:
-    for _ in range(100):
-        if callable(test) and test():
-            return
-        await pilot.pause(0.05)
 
 
 async def test_a_search_counts_its_matches_and_ampersand_shows_only_them() -> None:
@@ -34,10 +14,10 @@ async def test_a_search_counts_its_matches_and_ampersand_shows_only_them() -> No
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_server_log(pilot)
         await pilot.press("slash", *"started", "enter")
-        await wait_for(pilot, lambda: pane.match)
+        await wait_until(pilot, lambda: pane.match)
         assert pane.match == "1/2", "the GRPC and the HTTP service lines"
         await pilot.press("n")
-        await wait_for(pilot, lambda: pane.match == "2/2")
+        await wait_until(pilot, lambda: pane.match == "2/2")
         assert pane.match == "2/2"
         await pilot.press("ampersand")
         await pilot.pause()
@@ -75,8 +55,8 @@ async def test_times_and_wrap_are_kept_for_the_next_log_and_the_next_session() -
         await pilot.pause()
         assert isinstance(app.screen, JobLogScreen)
         pane = app.screen.query_one(LogPane)
-        await wait_for(pilot, lambda: pane.received == 8)
+        await wait_until(pilot, lambda: pane.received == 8)
         assert not pane.view.rows.line(0)[0].startswith("2026-") and pane.view.wrap, "as left in the last log"
-        await wait_for(pilot, lambda: load_config().log_wrap)  # written by a worker
+        await wait_until(pilot, lambda: load_config().log_wrap)  # written by a worker
         saved = load_config()
         assert (saved.log_times, saved.log_wrap) == (False, True), "and in the config, for the next session"

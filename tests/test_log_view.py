@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-from textual.pilot import Pilot
-
-from services.cancel import CancelToken
 from services.jobs.fake import FakeJobPlatform
-from services.jobs.protocol import Job, JobSpec, JobState, LogItem, LogMarker
+from services.jobs.protocol import JobState, LogItem, LogMarker
 from services.logs.spool import STRIDE, LogSpool, LogViewModel
 from tests.conftest import SNAPSHOT_NOW, fake_app
+from tests.helpers import SPEC, ScriptedPlatform, open_logs, stamped
 from tui.app import TritonDeck
 from tui.screens.job_logs import JobLogScreen
 from tui.screens.prompt import PromptScreen
 from widgets.log_pane import LogPane, StreamState
-
-SPEC = JobSpec(image="tritonserver:23.03-py3", name="busy")
-
-
-def stamped(text: str, source: str = "job") -> str:
-    return f"2026-11-25T14:00:00Z [{source}] {text}"
 
 
 def test_spool_reads_back_every_line_across_blocks(tmp_path: Path) -> None:
@@ -78,34 +69,6 @@ def test_view_model_filters_by_source_and_hides_times(tmp_path: Path) -> None:
     model.show_time = False
     assert [model.line(row)[0] for row in range(model.count)] == ["[job] a", "[job] b", "[job] c"]
     assert model.find("B", 0) == 1 and model.find("c", 2) == 2 and model.find("zzz", 0) is None
-
-
-class ScriptedPlatform(FakeJobPlatform):
-    """A fake whose log stream is whatever the test scripts, markers included."""
-
-    def __init__(self, items: list[LogItem], gate: threading.Event | None = None) -> None:
-        super().__init__(SNAPSHOT_NOW)
-        self.items = items
-        self.gate = gate
-
-    def follow_logs(self, job_id: str, cancel: CancelToken) -> Iterator[LogItem]:
-        yield from self.items
-        if self.gate is not None:
-            self.gate.wait(10)
-            yield stamped("after the gate")
-
-
-async def open_logs(app: TritonDeck, pilot: Pilot[None], job: Job, expect: int) -> LogPane:
-    app.push_screen(JobLogScreen(job))
-    await pilot.pause()
-    pane = app.screen.query_one(LogPane)
-    for _ in range(200):
-        if pane.received >= expect:
-            break
-        await pilot.pause(0.02)
-    assert pane.received == expect
-    await pilot.pause()
-    return pane
 
 
 def app_with(platform: FakeJobPlatform) -> TritonDeck:

@@ -19,7 +19,7 @@ from services.pipeline.plan import Step, demo_plan
 from services.pipeline.runner import PipelineRunner
 from services.pipeline.state import PipelineStore
 from tests.conftest import settle
-from tests.test_deploy_screen import TickingPlatform, deploy_app, open_and_run
+from tests.helpers import TickingPlatform, deploy_app, open_and_run
 from tui.cli import main
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.deploy import DeployScreen

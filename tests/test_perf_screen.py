@@ -10,7 +10,7 @@ from pathlib import Path
 from textual.widgets import Input
 
 from tests.conftest import fake_app
-from tests.test_jobs_panel import wait_until
+from tests.helpers import wait_until
 from tui.panels.inference import InferencePanel
 from tui.screens.perf import PerfScreen
 from tui.screens.prompt import PromptScreen

@@ -24,7 +24,7 @@ from services.pipeline.runner import PipelineRunner
 from services.pipeline.state import PipelineStore, StepRecord, StepStatus
 from services.storage.local import LocalObjectStore
 from services.storage.protocol import BucketRef
-from tests.test_repository import good_repository
+from tests.helpers import good_repository
 from tui.cli import main
 
 RAN = {Step.VALIDATE, Step.UPLOAD, Step.SERVE, Step.READY, Step.CLASSIFY}

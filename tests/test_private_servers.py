@@ -15,8 +15,7 @@ from services.jobs.local import LocalJobPlatform
 from services.jobs.local_token import local_token
 from services.jobs.protocol import JobState, VolumeSpec
 from services.storage.protocol import BucketRef
-from tests.helpers import http_status
-from tests.test_local_jobs import tutorial_spec, wait_for
+from tests.helpers import http_status, tutorial_spec, wait_for
 
 
 def ready_within(url: str, token: str, seconds: float = 90) -> bool:

@@ -10,29 +10,8 @@ from pathlib import Path
 import pytest
 
 from services.repository import Severity, looks_like_repository, validate_repository
+from tests.helpers import good_repository
 from tui.cli import main
-
-DENSENET_CONFIG = (Path(__file__).parent / "data" / "densenet_config.pbtxt").read_text()
-PYTHON_CONFIG = """name: "simple"
-backend: "python"
-max_batch_size: 8
-input [ { name: "INPUT0" data_type: TYPE_INT32 dims: [ 16 ] } ]
-output [ { name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 16 ] } ]
-"""
-
-
-def good_repository(root: Path) -> Path:
-    repo = root / "model_repository"
-    densenet = repo / "densenet_onnx"
-    (densenet / "1").mkdir(parents=True)
-    (densenet / "config.pbtxt").write_text(DENSENET_CONFIG)
-    (densenet / "densenet_labels.txt").write_text("".join(f"CLASS {n}\n" for n in range(1000)))
-    (densenet / "1" / "model.onnx").write_bytes(b"onnx")
-    simple = repo / "simple"
-    (simple / "1").mkdir(parents=True)
-    (simple / "config.pbtxt").write_text(PYTHON_CONFIG)
-    (simple / "1" / "model.py").write_text("class TritonPythonModel: pass\n")
-    return repo
 
 
 def messages(repo: Path) -> list[tuple[str, str, str]]:

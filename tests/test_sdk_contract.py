@@ -12,8 +12,8 @@ from services.errors import UserError
 from services.jobs.document import spec_document
 from services.jobs.protocol import JobSpec, JobState, parse_volume
 from tests.fake_ai_api import FakeAITrainingAPI
+from tests.helpers import TUTORIAL_SPEC, platform_for
 from tests.ovhai_sdk import models, unknown_fields
-from tests.test_ai_training import TUTORIAL_SPEC, platform_for
 
 SPECS = {
     "tutorial": TUTORIAL_SPEC,

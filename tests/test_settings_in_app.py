@@ -20,7 +20,7 @@ from services import locations
 from services.config import load_config
 from tests.conftest import fake_app, plain_text, settle
 from tests.fake_ai_api import TOKEN, FakeAITrainingAPI
-from tests.test_cli import run
+from tests.helpers import run
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.profile_add import ProfileAddScreen
 from tui.screens.profiles import ProfileScreen

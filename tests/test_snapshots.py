@@ -16,8 +16,7 @@ from services.backends import open_services
 from services.config import Config
 from services.usecases.stats import StatsReading
 from tests.conftest import fake_app, settle
-from tests.test_bucket_panel import local_store_app
-from tests.test_repository import good_repository
+from tests.helpers import good_repository, local_store_app
 from tui.app import TritonDeck, make_app
 from tui.settings import AppSettings
 from widgets.log_pane import LogPane

@@ -16,10 +16,8 @@ import pytest
 from services.cancel import CancelToken
 from services.config import S3Credentials
 from services.errors import UserError
-from services.fake_set import FROZEN_NOW
 from services.secrets import Secret
 from services.storage.etag import multipart_etag
-from services.storage.fake import InMemoryObjectStore
 from services.storage.listing import iter_objects
 from services.storage.local import LocalObjectStore
 from services.storage.planning import object_key, plan_upload
@@ -31,35 +29,11 @@ from services.storage.protocol import (
     UploadOptions,
 )
 from services.storage.s3 import S3ObjectStore
+from tests.helpers import nothing
 
 MIB = 1024 * 1024
 
 
-_bucket_counter = iter(range(10_000))
-
-
-@pytest.fixture(params=["fake", "local", "s3"])
-def store_and_bucket(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[ObjectStore, BucketRef]:
-    """The ObjectStore contract: every test below runs on the in-memory fake, the directory
-    store and boto3 against moto's server; a new backend proves itself by passing them."""
-    number = next(_bucket_counter)
-    if request.param == "fake":
-        store = InMemoryObjectStore(FROZEN_NOW)
-        bucket = BucketRef(f"models-{number}", "GRA")
-    elif request.param == "local":
-        store: ObjectStore = LocalObjectStore(tmp_path / "buckets")
-        bucket = BucketRef(f"models-{number}", "LOCAL")
-    else:
-        endpoint = request.getfixturevalue("moto_endpoint")
-        credentials = S3Credentials(Secret("test-access"), Secret("test-secret-key"), "test")
-        store = S3ObjectStore(credentials, endpoint_url=endpoint, signing_region="us-east-1", multipart_threshold=5 * MIB, part_size=5 * MIB)
-        bucket = BucketRef(f"models-{number}", "GRA")
-    store.create_bucket(bucket)
-    return store, bucket
-
-
-def nothing(_progress: TransferProgress) -> None:
-    pass
 
 
 def make_repository(root: Path, models: int, files_per_version: int) -> dict[str, bytes]:

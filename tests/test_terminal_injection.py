@@ -27,7 +27,7 @@ from services.logs.spool import LogSpool, LogViewModel
 from services.storage.protocol import BucketRef
 from services.text import visible
 from tests.conftest import SNAPSHOT_NOW, fake_app, settle
-from tests.test_log_view import SPEC, ScriptedPlatform, open_logs, stamped
+from tests.helpers import SPEC, ScriptedPlatform, open_logs, stamped
 from tui import terminal_guard
 from tui.app import TritonDeck
 

@@ -127,7 +127,7 @@ def test_a_local_job_started_in_explicit_mode_is_tuned_through_its_id(models_buc
 
     from services.jobs.local import LocalJobPlatform
     from services.jobs.protocol import JobState
-    from tests.test_local_jobs import tutorial_spec, wait_for
+    from tests.helpers import tutorial_spec, wait_for
 
     jobs = LocalJobPlatform()
     spec = tutorial_spec()

@@ -25,8 +25,7 @@ from services.storage.local import LocalObjectStore
 from services.storage.protocol import BucketRef
 from services.usecases.uploads import MissingBucket, UploadRequest, plan_bucket_upload
 from tests.conftest import settle
-from tests.test_bucket_panel import local_store_app, open_upload
-from tests.test_repository import good_repository
+from tests.helpers import good_repository, local_store_app, open_upload
 from tui.cli import main
 
 KEYS = [

@@ -53,7 +53,7 @@ def test_the_pipeline_reports_progress_as_data_and_the_screen_draws_it() -> None
     from services.pipeline.plan import Step, demo_plan
     from services.pipeline.runner import PipelineRunner
     from services.pipeline.state import PipelineStore, Progress
-    from tests.test_deploy_screen import TickingPlatform
+    from tests.helpers import TickingPlatform
     from tui.render import progress_line
 
     services = fake_services(local_profile())
