@@ -85,16 +85,21 @@ class Candidate:
 
     @property
     def label(self) -> str:
+        """`instances=2 max_batch_size=8 dynamic_batching=on(delay 0 µs)`: the fields as config.pbtxt names them."""
+        return self._describe(("instances={}", "max_batch_size={}", "dynamic_batching=on(delay {} µs)", "dynamic_batching=off"), " ")
+
+    @property
+    def short_label(self) -> str:
+        """`2 inst · batch 8 · dyn 0µs`: the same in a table column's width."""
+        return self._describe(("{} inst", "batch {}", "dyn {}µs", "no dyn"), " · ")
+
+    def _describe(self, forms: tuple[str, str, str, str], joiner: str) -> str:
         if self.current:
             return "current config"
-        parts = []
-        if self.instances is not None:
-            parts.append(f"instances={self.instances}")
-        if self.max_batch_size is not None:
-            parts.append(f"max_batch_size={self.max_batch_size}")
+        parts = [form.format(value) for form, value in ((forms[0], self.instances), (forms[1], self.max_batch_size)) if value is not None]
         if self.dynamic is not None:
-            parts.append("dynamic_batching=" + (f"on(delay {self.queue_delay_us or 0} µs)" if self.dynamic else "off"))
-        return " ".join(parts) or "as found"
+            parts.append(forms[2].format(self.queue_delay_us or 0) if self.dynamic else forms[3])
+        return joiner.join(parts) or "as found"
 
 
 @dataclass(frozen=True)

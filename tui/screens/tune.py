@@ -68,29 +68,14 @@ FIELDS = (
 STABILITY_PERCENT, MAX_TRIALS, WARMUP_MS = 10.0, 10, 500
 
 
-def short_label(result: CandidateResult) -> str:
-    """The candidate in a column's width: `2 inst · batch 8 · dyn 100µs`."""
-    candidate = result.candidate
-    if candidate.current:
-        return "current config"
-    parts = []
-    if candidate.instances is not None:
-        parts.append(f"{candidate.instances} inst")
-    if candidate.max_batch_size is not None:
-        parts.append(f"batch {candidate.max_batch_size}")
-    if candidate.dynamic is not None:
-        parts.append(f"dyn {candidate.queue_delay_us or 0}µs" if candidate.dynamic else "no dyn")
-    return " · ".join(parts) or "as found"
-
-
 def result_row(rank: int, result: CandidateResult, front: bool) -> Row:
     key = result.candidate.label
     if not result.feasible:
         why = "refused" if result.refused else "over budget"
-        return Row(key, ("-" if rank else "now", short_label(result), "-", why, "", "", ""))
+        return Row(key, ("-" if rank else "now", result.candidate.short_label, "-", why, "", "", ""))
     share = f"{100 * result.queue_share:.0f}%" if result.queue_share is not None else "-"
     number = Text(mark(rank) if rank else "now", style="bold green" if front else "")
-    return Row(key, (number, short_label(result), f"{result.level:g}", f"{result.throughput:.1f}", f"{result.spread_percent:.1f}", f"{result.p99_us / 1000:.2f}", share))
+    return Row(key, (number, result.candidate.short_label, f"{result.level:g}", f"{result.throughput:.1f}", f"{result.spread_percent:.1f}", f"{result.p99_us / 1000:.2f}", share))
 
 
 class TuneScreen(DeckAccess, Screen[None]):
