@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 from services.apps.document import app_document, run_command_line
 from services.apps.preset import triton_app
 from services.apps.protocol import AppPlatform, AppSpec, AppState, Probe, Scaling, scaling_summary
-from services.errors import UserError
 from services.jobs.protocol import check_image, job_resources, parse_pairs, parse_volume, resources_note
 from services.storage.protocol import BucketRef
 from services.units import human_age
 from services.usecases.apps import resolve_app, run_app, scale_app, scaling_from_flags, stop_app
 from tui.cli.logs import print_log
-from tui.cli.output import aligned, row_cell, warn
+from tui.cli.output import row_cell, warn
+from tui.cli.workloads import ACCESS_PRIVATE, ACCESS_PUBLIC, add_read_commands, add_run_options, check_port, parse_states, print_listing
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
@@ -36,12 +36,6 @@ README_SECTION = "README.md, section \"Triton on AI Deploy\""
 
 def _platform(ctx: Context) -> AppPlatform:
     return ctx.services.apps()
-
-
-def _port(value: int | None, flag: str) -> int | None:
-    if value is not None and not 1 <= value <= 65535:
-        raise UserError(f"{flag} {value} is not a port: use 1-65535 (8000 for Triton HTTP, 8001 for gRPC)")
-    return value
 
 
 def _scaling(args: argparse.Namespace) -> Scaling:
@@ -69,13 +63,13 @@ def _spec(args: argparse.Namespace) -> AppSpec:
         spec = AppSpec(image=check_image(args.image), name=args.name, scaling=scaling, unsecure_http=args.unsecure_http, volumes=volumes)
     probe = spec.probe
     if args.probe_path or args.probe_port:
-        probe = Probe(args.probe_path or (probe.path if probe else "/"), _port(args.probe_port, "--probe-port") or (probe.port if probe else None))
+        probe = Probe(args.probe_path or (probe.path if probe else "/"), check_port(args.probe_port, "--probe-port") or (probe.port if probe else None))
     return AppSpec(
         **{
             **spec.__dict__,
             "command": tuple(command) or spec.command, "gpu": gpu, "cpu": cpu, "flavor": args.flavor, "probe": probe,
-            "default_http_port": _port(args.default_http_port, "--default-http-port") or spec.default_http_port,
-            "grpc_port": _port(args.grpc_port, "--grpc-port") or spec.grpc_port,
+            "default_http_port": check_port(args.default_http_port, "--default-http-port") or spec.default_http_port,
+            "grpc_port": check_port(args.grpc_port, "--grpc-port") or spec.grpc_port,
             "env": parse_pairs(args.env or [], "--env"), "labels": parse_pairs(args.label or [], "--label"),
         }
     )  # fmt: skip
@@ -94,26 +88,13 @@ def cmd_app_run(ctx: Context) -> int:
 
 
 def cmd_app_list(ctx: Context) -> int:
-    typed = [state.upper() for state in ctx.args.state or ()]
-    unknown = [state for state in typed if state not in AppState.__members__]
-    if unknown:
-        raise UserError(f"--state {unknown[0]} is not an app state: use one of {', '.join(AppState.__members__)}")
-    apps = _platform(ctx).list(tuple(AppState(state) for state in typed), ctx.args.label)
-    if ctx.args.quiet:
-        for app in apps:
-            ctx.print(app.id)
-        return 0
-    if ctx.args.output == "json":
-        ctx.print_json([app.raw or app_document(app) for app in apps])
-        return 0
+    apps = _platform(ctx).list(parse_states(ctx.args.state, AppState, "an app"), ctx.args.label)
     now = datetime.now(UTC)
     rows = [
         (app.id, app.name, app.state.value, f"{app.available_replicas}/{app.desired}", human_age(app.created_at, now), scaling_summary(app.spec.scaling), app.url or "")
         for app in apps
     ]
-    for line in aligned(("ID", "NAME", "STATE", "REPLICAS", "AGE", "SCALING", "URL"), rows, right=frozenset({3, 4})):
-        ctx.print(line)
-    return 0
+    return print_listing(ctx, apps, app_document, ("ID", "NAME", "STATE", "REPLICAS", "AGE", "SCALING", "URL"), rows, frozenset({3, 4}))
 
 
 def cmd_app_get(ctx: Context) -> int:
@@ -121,7 +102,7 @@ def cmd_app_get(ctx: Context) -> int:
     if ctx.args.output == "json":
         ctx.print_json(app.raw or app_document(app))
         return 0
-    access = "public (--unsecure-http)" if app.spec.unsecure_http else "Authorization: Bearer <token> (`triton-deck profile token` prints it)"
+    access = ACCESS_PUBLIC if app.spec.unsecure_http else ACCESS_PRIVATE
     rows = (
         ("id", app.id), ("name", app.name), ("state", app.state.value), ("replicas", f"{app.available_replicas}/{app.desired}"),
         ("scaling", scaling_summary(app.spec.scaling)), ("url", app.url or ""), ("grpc", app.grpc_address or ""),
@@ -204,40 +185,18 @@ def add_app_commands(groups: argparse._SubParsersAction, common: argparse.Argume
         "run", parents=[common], help="run an app: IMAGE [OPTIONS] [-- COMMAND...]", usage="%(prog)s [OPTIONS] IMAGE [OPTIONS] [-- COMMAND...]",
         description=f"Run a long-lived, scalable app. With --models it is a Triton server; what works as is on AI Deploy: {README_SECTION}.",
     )  # fmt: skip
-    run.add_argument("image", metavar="IMAGE")
-    run.set_defaults(command=[])  # what follows `--` (split off by tui.cli.parse)
+    add_run_options(run, "app", "GPUs per replica, 1-4 (default 1; the local profile runs on CPU)", None,
+                    "the port behind the app URL (default 8080; 8000 with --models)", "the port behind the app's gRPC address (8001 with --models)")  # fmt: skip
     run.add_argument("--models", metavar="BUCKET@ALIAS[/prefix]", help="Triton preset: this bucket RO at /workspace/models, ports 8000/8001, probe /v2/health/ready")
-    run.add_argument("-n", "--name")
-    run.add_argument("-g", "--gpu", type=int, help="GPUs per replica, 1-4 (default 1; the local profile runs on CPU)")
-    run.add_argument("-c", "--cpu", type=int, help="CPUs per replica instead of GPUs")
-    run.add_argument("-f", "--flavor", help="a flavor, e.g. l4-1-gpu")
-    run.add_argument("-p", "--default-http-port", type=int, help="the port behind the app URL (default 8080; 8000 with --models)")
-    run.add_argument("--grpc-port", type=int, help="the port behind the app's gRPC address (8001 with --models)")
     run.add_argument("--probe-path", help="readiness probe path (default /; /v2/health/ready with --models)")
     run.add_argument("--probe-port", type=int, help="readiness probe port (default: the HTTP port)")
-    run.add_argument("--unsecure-http", action="store_true", help="no token needed for the app URL (it becomes public)")
-    run.add_argument("-v", "--volume", action="append", help="container@ALIAS[/prefix]:/mount/path[:RO|RW|RWD][:cache]")
-    run.add_argument("-e", "--env", action="append", help="NAME=VALUE")
-    run.add_argument("-l", "--label", action="append", help="NAME=VALUE")
     _scaling_options(run)
     output_option(run)
     run.set_defaults(handler=cmd_app_run)
-    listing = actions.add_parser("list", aliases=["ls"], parents=[common], help="apps, newest first")
-    listing.add_argument("-q", "--quiet", action="store_true", help="only the ids, one a line")
-    listing.add_argument("--state", action="append", metavar="STATE", help="only apps in this state (repeatable)")
+    handlers = {"list": cmd_app_list, "get": cmd_app_get, "logs": cmd_app_logs, "delete": cmd_app_delete}
+    listing, logs = add_read_commands(actions, common, output_option, "app", handlers, "the app's log, every replica merged and tagged; -f follows it")
     listing.add_argument("--label", metavar="NAME=VALUE", help="only apps with this label")
-    output_option(listing)
-    listing.set_defaults(handler=cmd_app_list)
-    get = actions.add_parser("get", parents=[common], help="one app (-o json for the whole record)")
-    get.add_argument("id")
-    output_option(get)
-    get.set_defaults(handler=cmd_app_get)
-    logs = actions.add_parser("logs", parents=[common], help="the app's log, every replica merged and tagged; -f follows it")
-    logs.add_argument("id")
-    logs.add_argument("-f", "--follow", action="store_true")
-    logs.add_argument("--tail", type=int, help="only the last N lines")
     logs.add_argument("--replica", help="only this replica's lines")
-    logs.set_defaults(handler=cmd_app_logs)
     scale = actions.add_parser("scale", parents=[common], help="change the scaling: --replicas N, or the --auto-* flags")
     scale.add_argument("id")
     _scaling_options(scale)
@@ -250,7 +209,3 @@ def add_app_commands(groups: argparse._SubParsersAction, common: argparse.Argume
         action = actions.add_parser(name, parents=[common], help=text)
         action.add_argument("id")
         action.set_defaults(handler=handler)
-    delete = actions.add_parser("delete", parents=[common], help="delete a stopped app (--force stops it first)")
-    delete.add_argument("id")
-    delete.add_argument("--force", action="store_true")
-    delete.set_defaults(handler=cmd_app_delete)

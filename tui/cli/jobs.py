@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from services.errors import UserError
 from services.jobs.document import job_document
 from services.jobs.protocol import (
     JobPlatform,
@@ -30,7 +29,8 @@ from services.logs.format import source_of
 from services.units import human_age, parse_duration
 from services.usecases.jobs import resolve_job, run_job, stop_job
 from tui.cli.logs import print_log
-from tui.cli.output import aligned, warn
+from tui.cli.output import warn
+from tui.cli.workloads import ACCESS_PRIVATE, ACCESS_PUBLIC, add_read_commands, add_run_options, check_port, parse_states, print_listing
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
@@ -38,12 +38,6 @@ if TYPE_CHECKING:
 
 def _platform(ctx: Context) -> JobPlatform:
     return ctx.services.jobs()
-
-
-def _port(value: int, flag: str) -> int:
-    if not 1 <= value <= 65535:
-        raise UserError(f"{flag} {value} is not a port: use 1-65535 (8000 for Triton HTTP, 8001 for gRPC)")
-    return value
 
 
 def cmd_job_run(ctx: Context) -> int:
@@ -61,8 +55,8 @@ def cmd_job_run(ctx: Context) -> int:
         gpu=gpu,
         cpu=cpu,
         flavor=args.flavor,
-        default_http_port=_port(args.default_http_port, "--default-http-port"),
-        grpc_port=_port(args.grpc_port, "--grpc-port") if args.grpc_port is not None else None,
+        default_http_port=check_port(args.default_http_port, "--default-http-port") or 8080,
+        grpc_port=check_port(args.grpc_port, "--grpc-port"),
         unsecure_http=args.unsecure_http,
         volumes=tuple(parse_volume(volume) for volume in args.volume or []),
         env=parse_pairs(args.env or [], "--env"),
@@ -82,24 +76,10 @@ def cmd_job_run(ctx: Context) -> int:
 
 def cmd_job_list(ctx: Context) -> int:
     """`ovhai job list`'s columns plus NAME; `--state` filters (the API does it where it can), `-q` prints ids only."""
-    typed = [state.upper() for state in ctx.args.state or ()]
-    unknown = [state for state in typed if state not in JobState.__members__]
-    if unknown:
-        raise UserError(f"--state {unknown[0]} is not a job state: use one of {', '.join(JobState.__members__)}")
-    states = tuple(JobState(state) for state in typed)
-    jobs = _platform(ctx).list(states)
-    if ctx.args.quiet:
-        for job in jobs:
-            ctx.print(job.id)
-        return 0
-    if ctx.args.output == "json":
-        ctx.print_json([job.raw or job_document(job) for job in jobs])
-        return 0
+    jobs = _platform(ctx).list(parse_states(ctx.args.state, JobState, "a job"))
     now = datetime.now(UTC)
     rows = [(job.id, job.name, job.state.value, human_age(job.created_at, now), job.spec.image, job.url or "") for job in jobs]
-    for line in aligned(("ID", "NAME", "STATE", "AGE", "IMAGE", "JOB_URL"), rows, right=frozenset({3})):
-        ctx.print(line)
-    return 0
+    return print_listing(ctx, jobs, job_document, ("ID", "NAME", "STATE", "AGE", "IMAGE", "JOB_URL"), rows, frozenset({3}))
 
 
 def cmd_job_get(ctx: Context) -> int:
@@ -107,7 +87,7 @@ def cmd_job_get(ctx: Context) -> int:
     if ctx.args.output == "json":
         ctx.print_json(job.raw or job_document(job))
         return 0
-    access = "public (--unsecure-http)" if job.spec.unsecure_http else "Authorization: Bearer <token> (`triton-deck profile token` prints it)"
+    access = ACCESS_PUBLIC if job.spec.unsecure_http else ACCESS_PRIVATE
     for label, value in (("id", job.id), ("state", job.state.value), ("url", job.url or ""), ("ip", job.ip or ""), ("info", job.info_message or ""), ("access", access)):
         ctx.print(f"{label:<6} {value}")
     return 0
@@ -146,44 +126,15 @@ def add_job_commands(groups: argparse._SubParsersAction, common: argparse.Argume
     job = groups.add_parser("job", parents=[common], help="run, list, get, follow, stop and delete jobs")
     actions = job.add_subparsers(title="job commands", metavar="ACTION", required=True)
     run = actions.add_parser("run", parents=[common], help="run a job: IMAGE [OPTIONS] -- COMMAND...", usage="%(prog)s [OPTIONS] IMAGE [OPTIONS] -- COMMAND...")
-    run.add_argument("image", metavar="IMAGE")
-    # The command is what follows `--` (split off by tui.cli.parse): options may come before
-    # or after IMAGE, as in ovhai, and nothing after `--` is read as one.
-    run.set_defaults(command=[])
-    run.add_argument("-n", "--name")
-    run.add_argument("-g", "--gpu", type=int, help="GPUs, 1-4 (default 1; the local profile records it and runs on CPU)")
-    run.add_argument("-c", "--cpu", type=int, help="CPUs instead of GPUs")
-    run.add_argument("-f", "--flavor", help="a flavor from `ovhai capabilities flavor list`, e.g. ai1-1-gpu")
-    run.add_argument("-p", "--default-http-port", type=int, default=8080, help="the port the job URL exposes (default 8080)")
-    run.add_argument("--grpc-port", type=int, help="a second port for gRPC when it cannot share the HTTP one")
-    run.add_argument("--unsecure-http", action="store_true", help="no token needed for the job URL (it becomes public)")
+    add_run_options(run, "job", "GPUs, 1-4 (default 1; the local profile records it and runs on CPU)", 8080,
+                    "the port the job URL exposes (default 8080)", "a second port for gRPC when it cannot share the HTTP one")  # fmt: skip
     run.add_argument("-t", "--timeout", help="stop the job after this long: 30s, 15m, 1h, 7d")
     run.add_argument("-s", "--ssh-public-keys", action="append", help="a public key, or a file of them")
-    run.add_argument("-v", "--volume", action="append", help="container@ALIAS[/prefix]:/mount/path[:RO|RW|RWD][:cache]")
-    run.add_argument("-e", "--env", action="append", help="NAME=VALUE")
-    run.add_argument("-l", "--label", action="append", help="NAME=VALUE")
     output_option(run)
     run.set_defaults(handler=cmd_job_run)
-    listing = actions.add_parser("list", parents=[common], help="jobs, newest first")
-    listing.add_argument("-q", "--quiet", action="store_true", help="only the ids, one a line (for scripts)")
-    listing.add_argument("--state", action="append", metavar="STATE", help="only jobs in this state (repeatable), e.g. RUNNING")
-    output_option(listing)
-    listing.set_defaults(handler=cmd_job_list)
-    get = actions.add_parser("get", parents=[common], help="one job (-o json for the whole record)")
-    get.add_argument("id")
-    output_option(get)
-    get.set_defaults(handler=cmd_job_get)
-    logs = actions.add_parser("logs", parents=[common], help="the job's log; -f follows it until the job ends")
-    logs.add_argument("id")
-    logs.add_argument("-f", "--follow", action="store_true")
-    logs.add_argument("--tail", type=int, help="only the last N lines")
+    handlers = {"list": cmd_job_list, "get": cmd_job_get, "logs": cmd_job_logs, "delete": cmd_job_delete}
+    _listing, logs = add_read_commands(actions, common, output_option, "job", handlers, "the job's log; -f follows it until the job ends")
     logs.add_argument("--from", dest="source", metavar="SOURCE", help="only lines from this source: `job` is the container's own output")
-    logs.set_defaults(handler=cmd_job_logs)
     stop = actions.add_parser("stop", parents=[common], help="stop a job (RW volumes sync back)")
     stop.add_argument("id")
     stop.set_defaults(handler=cmd_job_stop)
-    delete = actions.add_parser("delete", parents=[common], help="delete a finished job (--force stops it first)")
-    delete.add_argument("id")
-    delete.add_argument("--force", action="store_true")
-    delete.set_defaults(handler=cmd_job_delete)
-

@@ -1,0 +1,100 @@
+"""What `job` and `app` share on the command line: jobs and apps are both containers run from an
+image with ovhai's flags, listed, described, followed and deleted the same way; only what is
+theirs (a job's timeout and SSH keys, an app's replicas, probe and scaling) lives in
+tui/cli/jobs.py and tui/cli/apps.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from services.errors import UserError
+from tui.cli.output import aligned
+
+if TYPE_CHECKING:
+    from tui.cli.context import Context
+
+ACCESS_PRIVATE = "Authorization: Bearer <token> (`triton-deck profile token` prints it)"
+ACCESS_PUBLIC = "public (--unsecure-http)"
+State = TypeVar("State", bound=Enum)
+OutputOption = Callable[[argparse.ArgumentParser], None]
+
+
+def check_port(value: int | None, flag: str) -> int | None:
+    if value is not None and not 1 <= value <= 65535:
+        raise UserError(f"{flag} {value} is not a port: use 1-65535 (8000 for Triton HTTP, 8001 for gRPC)")
+    return value
+
+
+def parse_states(typed: Iterable[str] | None, states: type[State], noun: str) -> tuple[State, ...]:
+    """`--state` as typed, checked against the platform's states (`noun` is "a job", "an app")."""
+    upper = [state.upper() for state in typed or ()]
+    unknown = [state for state in upper if state not in states.__members__]
+    if unknown:
+        raise UserError(f"--state {unknown[0]} is not {noun} state: use one of {', '.join(states.__members__)}")
+    return tuple(states(state) for state in upper)
+
+
+def print_listing(ctx: Context, items: Sequence[Any], document: Callable[[Any], object], header: tuple[str, ...], rows: Sequence[Sequence[str]], right: frozenset[int]) -> int:
+    """`-q` the ids, `-o json` the platform's records, else the aligned table."""
+    if ctx.args.quiet:
+        for item in items:
+            ctx.print(item.id)
+    elif ctx.args.output == "json":
+        ctx.print_json([item.raw or document(item) for item in items])
+    else:
+        for line in aligned(header, rows, right=right):
+            ctx.print(line)
+    return 0
+
+
+def add_run_options(run: argparse.ArgumentParser, noun: str, gpu_help: str, port_default: int | None, port_help: str, grpc_help: str) -> None:
+    """ovhai's run flags that jobs and apps both take."""
+    run.add_argument("image", metavar="IMAGE")
+    # The command is what follows `--` (split off by tui.cli.parse): options may come before
+    # or after IMAGE, as in ovhai, and nothing after `--` is read as one.
+    run.set_defaults(command=[])
+    run.add_argument("-n", "--name")
+    run.add_argument("-g", "--gpu", type=int, help=gpu_help)
+    run.add_argument("-c", "--cpu", type=int, help="CPUs instead of GPUs")
+    run.add_argument("-f", "--flavor", help="a flavor from `ovhai capabilities flavor list`, e.g. l4-1-gpu")
+    run.add_argument("-p", "--default-http-port", type=int, default=port_default, help=port_help)
+    run.add_argument("--grpc-port", type=int, help=grpc_help)
+    run.add_argument("--unsecure-http", action="store_true", help=f"no token needed for the {noun} URL (it becomes public)")
+    run.add_argument("-v", "--volume", action="append", help="container@ALIAS[/prefix]:/mount/path[:RO|RW|RWD][:cache]")
+    run.add_argument("-e", "--env", action="append", help="NAME=VALUE")
+    run.add_argument("-l", "--label", action="append", help="NAME=VALUE")
+
+
+def add_read_commands(
+    actions: argparse._SubParsersAction,  # type: ignore[type-arg]
+    common: argparse.ArgumentParser,
+    output_option: OutputOption,
+    noun: str,
+    handlers: Mapping[str, Callable[[Context], int]],
+    logs_help: str,
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """`list` (`-q`, `--state`), `get ID`, `logs ID [-f] [--tail N]` and `delete ID [--force]`;
+    the list and logs parsers come back for what only one kind adds to them."""
+    listing = actions.add_parser("list", aliases=["ls"], parents=[common], help=f"{noun}s, newest first")
+    listing.add_argument("-q", "--quiet", action="store_true", help="only the ids, one a line (for scripts)")
+    listing.add_argument("--state", action="append", metavar="STATE", help=f"only {noun}s in this state (repeatable), e.g. RUNNING")
+    output_option(listing)
+    listing.set_defaults(handler=handlers["list"])
+    get = actions.add_parser("get", parents=[common], help=f"one {noun} (-o json for the whole record)")
+    get.add_argument("id")
+    output_option(get)
+    get.set_defaults(handler=handlers["get"])
+    logs = actions.add_parser("logs", parents=[common], help=logs_help)
+    logs.add_argument("id")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("--tail", type=int, help="only the last N lines")
+    logs.set_defaults(handler=handlers["logs"])
+    delete = actions.add_parser("delete", parents=[common], help=f"delete a {'finished' if noun == 'job' else 'stopped'} {noun} (--force stops it first)")
+    delete.add_argument("id")
+    delete.add_argument("--force", action="store_true")
+    delete.set_defaults(handler=handlers["delete"])
+    return listing, logs
