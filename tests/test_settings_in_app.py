@@ -89,6 +89,32 @@ async def test_the_add_form_marks_the_refused_field_and_keeps_the_rest() -> None
         assert isinstance(app.screen, ProfileScreen) and "bhs" not in load_config().profiles
 
 
+async def test_ctrl_t_makes_it_a_local_profile_with_the_local_kind_s_fields_only() -> None:
+    """The kinds come from the backend registry: a local one takes a name and nothing else,
+    and saving it is `profile add NAME --kind local`."""
+    app = fake_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("p", "a")
+        await pilot.press(*"lab", "ctrl+t")
+        await pilot.pause()
+        form = app.screen
+        assert form.query_one("#profile-kind", Input).value == "local"
+        shown = [field.id for field in form.query(Input) if field.parent is not None and field.parent.display]
+        assert shown == ["profile-kind", "profile-name"], shown
+        assert plain_text(form.query_one("#run-preview", Static)).strip() == "triton-deck profile add lab --kind local"
+        form.query_one("#profile-kind", Input).value = "cloud"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "kind 'cloud' is not one of local, ovhcloud" in plain_text(form.query_one("#run-error", Static))
+        await pilot.press("ctrl+t")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ProfileScreen)
+        saved = load_config().profiles["lab"]
+        assert (saved.kind.value, saved.region, saved.token) == ("local", "LOCAL", None)
+
+
 async def test_c_checks_the_highlighted_profile_and_names_the_missing_token_with_its_fix() -> None:
     app = fake_app()
     async with app.run_test(size=(80, 24)) as pilot:

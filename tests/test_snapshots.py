@@ -55,6 +55,7 @@ def pressing(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
         pytest.param(("p",), id="profiles"),
         pytest.param(("p", "up", "c"), id="profiles-checked"),
         pytest.param(("p", "a"), id="profile-add-form"),
+        pytest.param(("p", "a", "ctrl+t"), id="profile-add-form-local"),
         pytest.param(("2", "a"), id="registry-add-form"),
         pytest.param(("3", "j", "ctrl+d"), id="confirm-delete"),
         pytest.param(("3", "j", "enter"), id="job-detail"),

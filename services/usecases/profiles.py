@@ -144,6 +144,8 @@ def check_profile(services: ServiceSet, env: Mapping[str, str]) -> Iterator[Chec
 def profile_add_command(profile: Profile) -> str:
     """The `triton-deck profile add …` line that saves `profile`: secrets as the stdin flags
     that read them, never their values."""
+    if profile.kind is ProfileKind.LOCAL:
+        return shlex.join(["triton-deck", "profile", "add", profile.name, "--kind", profile.kind.value])
     words = ["triton-deck", "profile", "add", profile.name, "--region", profile.region]
     for option in backend(profile).options:  # the flags `profile add` has: the kind's options
         if value := getattr(profile, option.key):
