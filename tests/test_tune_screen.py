@@ -128,3 +128,35 @@ async def test_leaving_keeps_the_search_and_reopening_resumes_it(sleeper: Triton
         assert reopened.query_one("#tune-table").row_count >= 1 and "resumed" in status(reopened)  # type: ignore[attr-defined]
         await until(pilot, lambda: reopened._ended is not None)
         assert reopened._ended is not None and len(reopened._ended.results) == 2 and not app.tune_runs.running()
+
+
+async def test_t_in_a_job_detail_asks_the_model_and_opens_tune_on_the_job_s_address() -> None:
+    """On fakes: `t` on the running job's detail, the model typed, the Tune screen on its URL;
+    on an app with two replicas, one line says to scale it to one first."""
+    from tests.conftest import fake_app
+    from tui.screens.prompt import PromptScreen
+
+    app = fake_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("3", "j", "enter")
+        await settle(pilot)
+        job_url = app.services.jobs().list()[1].url
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, PromptScreen)
+        app.screen.query_one(Input).value = "simple"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TuneScreen), app.screen
+        assert (app.screen._model, app.screen._endpoint.url) == ("simple", job_url)
+        await pilot.press("escape", "escape")
+        await pilot.press("5", "j", "j", "enter")  # the app with two replicas
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        app.screen.query_one(Input).value = "simple"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, TuneScreen)
+        assert any("runs 2 replicas behind its balancer" in str(toast.message) for toast in app._notifications)
