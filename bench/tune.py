@@ -18,6 +18,7 @@ import argparse
 import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from services.cancel import CancelToken
@@ -81,10 +82,45 @@ def restarting(root: Path, settings: TuneSettings) -> tuple[float, str]:
     return time.perf_counter() - started, order[0].candidate.label if order else "none"
 
 
+def model_analyzer(root: Path, settings: TuneSettings, executable: str, perf_analyzer: str) -> tuple[float, str]:
+    """Model Analyzer 1.58 in remote mode on the same model, server and sweep: it loads each
+    variant into the running explicit-mode server with a config override, as `tune` does, and
+    drives perf_analyzer at the same level and windows. Its brute search over instances and
+    max_batch_size keeps dynamic batching on (it has no off for a batching model), so the
+    comparison runs `tune` over the same 9 candidates."""
+    import csv
+    import subprocess
+
+    sweep = settings.sweep
+    config = {
+        "model_repository": str(repository(root / "ma-models")), "triton_launch_mode": "remote", "run_config_search_disable": True,
+        "perf_analyzer_path": perf_analyzer, "export_path": str(root / "ma-results"), "output_model_repository_path": str(root / "ma-output"),
+        "override_output_model_repository": True, "collect_cpu_metrics": False, "skip_detailed_reports": True, "skip_summary_reports": True,
+        "perf_analyzer_flags": {"measurement-interval": sweep.interval_ms, "stability-percentage": sweep.stability, "max-trials": sweep.max_trials},
+        "profile_models": {"sleeper": {"cpu_only": True, "parameters": {"concurrency": [int(level) for level in sweep.levels], "batch_sizes": [1]},
+                                       "model_config_parameters": {"max_batch_size": list(DIMENSIONS.max_batch_sizes), "dynamic_batching": [{}],
+                                                                   "instance_group": [[{"kind": "KIND_CPU", "count": list(DIMENSIONS.instances)}]]}}},
+    }  # fmt: skip
+    started = time.perf_counter()
+    server = TritonServer(prepare_runtime(), Path(config["model_repository"]), root / "ma.log", extra_args=["--model-control-mode=explicit", "--load-model=*"])  # type: ignore[arg-type]
+    with server.running():
+        config.update(triton_http_endpoint=f"127.0.0.1:{server.ports.http}", triton_grpc_endpoint=f"127.0.0.1:{server.ports.grpc}",
+                      triton_metrics_url=f"http://127.0.0.1:{server.ports.metrics}/metrics")  # fmt: skip
+        (root / "ma.json").write_text(json.dumps(config))  # YAML is a superset of JSON
+        subprocess.run([executable, "profile", "-f", str(root / "ma.json")], check=True, capture_output=True, cwd=root)
+    elapsed = time.perf_counter() - started
+    with (root / "ma-results" / "results" / "metrics-model-inference.csv").open() as table:
+        rows = [row for row in csv.DictReader(table) if row.get("Throughput (infer/sec)")]
+    best = max(rows, key=lambda row: float(row["Throughput (infer/sec)"]))
+    return elapsed, f"instances={best['Instance Group'].split(':')[0]} max_batch_size={best['Max Batch Size']} dynamic_batching=on ({best['Model Config Path']})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--level", type=int, default=8)
     parser.add_argument("--interval", type=int, default=400)
+    parser.add_argument("--model-analyzer", metavar="PATH", help="model-analyzer executable (triton-model-analyzer 1.58 in its own venv)")
+    parser.add_argument("--perf-analyzer", metavar="PATH", help="perf_analyzer (../shared/scripts/install-perf-analyzer.sh DIR writes DIR/perf_analyzer)")
     args = parser.parse_args()
     sweep = SweepConfig("sleeper", (float(args.level),), interval_ms=args.interval, warmup_ms=200, stability=50.0, max_trials=4)
     settings = TuneSettings(DIMENSIONS, sweep)
@@ -95,6 +131,15 @@ def main() -> None:
     ratio = mine[0] / theirs[0]
     print(f"tune {mine[0]:.1f} s against restarting per candidate {theirs[0]:.1f} s: {ratio:.2f}x (target ≤ 0.30x); "
           f"winners: {mine[1]} / {theirs[1]} ({'same' if mine[1] == theirs[1] else 'DIFFERENT'})")  # fmt: skip
+    if not (args.model_analyzer and args.perf_analyzer):
+        print("Model Analyzer: skipped (give --model-analyzer and --perf-analyzer; recipe in ../shared/docs/perf-analyzer.md)")
+        return
+    on_only = replace(settings, dimensions=replace(DIMENSIONS, dynamic_batching=(True,)))
+    with tempfile.TemporaryDirectory(prefix="triton-deck-bench-") as scratch:
+        root = Path(scratch)
+        mine, theirs = ours(root, on_only), model_analyzer(root, on_only, args.model_analyzer, args.perf_analyzer)
+    print(f"9 candidates, dynamic batching on: tune {mine[0]:.1f} s, Model Analyzer (remote mode) {theirs[0]:.1f} s: {mine[0] / theirs[0]:.2f}x (target ≤ 0.30x); "
+          f"winners: {mine[1]} / {theirs[1]}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from services.cancel import CancelToken
-from services.jobs.protocol import LogItem, VolumeSpec, kept_as_given
+from services.jobs.protocol import LogItem, RunSpec, kept_as_given
 
 MAX_REPLICAS = 10
 TRITON_HTTP_PORT = 8000
@@ -151,21 +151,10 @@ def check_scaling(scaling: Scaling) -> None:
 
 
 @dataclass(frozen=True)
-class AppSpec:
-    """What `ovhai app run` sends."""
+class AppSpec(RunSpec):
+    """What `ovhai app run` sends: a run (on port 8080 unless told), its probe and its scaling."""
 
-    image: str
-    command: tuple[str, ...] = ()
-    name: str | None = None
-    gpu: int = 1
-    cpu: int | None = None
-    flavor: str | None = None
     default_http_port: int = 8080
-    grpc_port: int | None = None
-    unsecure_http: bool = False
-    volumes: tuple[VolumeSpec, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()
-    labels: tuple[tuple[str, str], ...] = ()
     probe: Probe | None = None
     scaling: Scaling = field(default_factory=FixedScaling)
 

@@ -165,8 +165,9 @@ def resources_note(gpu: int | None, cpu: int | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class JobSpec:
-    """What `ovhai job run` sends: image, command and resources."""
+class RunSpec:
+    """What `ovhai job run` and `ovhai app run` both send: an image, its command, resources,
+    ports, access, volumes, environment and labels (AppSpec and JobSpec add what is theirs)."""
 
     image: str
     command: tuple[str, ...] = ()
@@ -180,6 +181,12 @@ class JobSpec:
     volumes: tuple[VolumeSpec, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class JobSpec(RunSpec):
+    """What `ovhai job run` sends: a run, stopped after `timeout_s`, reachable over SSH with the keys."""
+
     timeout_s: int | None = None
     ssh_public_keys: tuple[str, ...] = ()
 
