@@ -20,7 +20,7 @@ from widgets.key_hint import DialogFooter
         pytest.param(("2", "e"), "ctrl+s Keep · ctrl+o In $EDITOR · esc Cancel", id="dockerfile-editor"),
         pytest.param(("4", "down", "down", "enter", "I"), "enter/ctrl+s Send · esc Cancel", id="infer-form"),
         pytest.param(("4", "e"), "enter OK · esc Cancel", id="prompt"),
-        pytest.param(("p", "a"), "esc Cancel · ctrl+s Save", id="profile-form"),
+        pytest.param(("p", "a"), "esc Cancel · ctrl+s Save · ctrl+t Kind", id="profile-form"),
     ],
 )
 async def test_a_dialog_shows_its_keys_and_takes_what_is_typed(keys: tuple[str, ...], footer: str) -> None:
