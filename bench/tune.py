@@ -95,7 +95,7 @@ def model_analyzer(root: Path, settings: TuneSettings, executable: str, perf_ana
     config = {
         "model_repository": str(repository(root / "ma-models")), "triton_launch_mode": "remote", "run_config_search_disable": True,
         "perf_analyzer_path": perf_analyzer, "export_path": str(root / "ma-results"), "output_model_repository_path": str(root / "ma-output"),
-        "override_output_model_repository": True, "collect_cpu_metrics": False, "skip_detailed_reports": True, "skip_summary_reports": True,
+        "override_output_model_repository": True, "collect_cpu_metrics": False, "skip_detailed_reports": True,
         "perf_analyzer_flags": {"measurement-interval": sweep.interval_ms, "stability-percentage": sweep.stability, "max-trials": sweep.max_trials},
         "profile_models": {"sleeper": {"cpu_only": True, "parameters": {"concurrency": [int(level) for level in sweep.levels], "batch_sizes": [1]},
                                        "model_config_parameters": {"max_batch_size": list(DIMENSIONS.max_batch_sizes), "dynamic_batching": [{}],
