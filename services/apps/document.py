@@ -8,7 +8,6 @@ state, a missing status or date are all an app still (SDK 0.1a4 raises on the fi
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from services.apps.protocol import (
@@ -23,7 +22,7 @@ from services.apps.protocol import (
     Replica,
     Scaling,
 )
-from services.jobs.document import EPOCH, parse_stamp, stamp, volume_document, volume_from_document
+from services.jobs.document import EPOCH, ovhai_run_line, parse_stamp, stamp, volume_document, volume_from_document
 
 
 def scaling_document(scaling: Scaling) -> dict[str, Any]:
@@ -197,27 +196,5 @@ def scaling_flags(scaling: Scaling) -> list[str]:
 
 def run_command_line(spec: AppSpec) -> str:
     """The `ovhai app run ...` that creates `spec`: what the detail view and the run form show."""
-    words = ["ovhai", "app", "run"]
-    if spec.name:
-        words += ["--name", spec.name]
-    words += ["--cpu", str(spec.cpu)] if spec.cpu is not None else ["--gpu", str(spec.gpu)]
-    if spec.flavor:
-        words += ["--flavor", spec.flavor]
-    words += ["--default-http-port", str(spec.default_http_port)]
-    if spec.grpc_port is not None:
-        words += ["--grpc-port", str(spec.grpc_port)]
-    if spec.unsecure_http:
-        words.append("--unsecure-http")
-    if spec.probe is not None:
-        words += ["--probe-path", spec.probe.path] + (["--probe-port", str(spec.probe.port)] if spec.probe.port is not None else [])
-    words += scaling_flags(spec.scaling)
-    for volume in spec.volumes:
-        words += ["--volume", str(volume)]
-    for name, value in spec.env:
-        words += ["--env", f"{name}={value}"]
-    for name, value in spec.labels:
-        words += ["--label", f"{name}={value}"]
-    words.append(spec.image)
-    if spec.command:
-        words += ["--", *spec.command]
-    return shlex.join(words)
+    probe = ["--probe-path", spec.probe.path] + (["--probe-port", str(spec.probe.port)] if spec.probe.port is not None else []) if spec.probe else []
+    return ovhai_run_line("app", spec, own=probe + scaling_flags(spec.scaling), grpc=True)

@@ -8,10 +8,11 @@ as in the tutorial) and the local platform's `job.json`: field names exactly as 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from services.jobs.protocol import Job, JobSpec, JobState, StateChange, VolumeSpec
+from services.jobs.protocol import Job, JobSpec, JobState, RunSpec, StateChange, VolumeSpec
 
 
 def stamp(moment: datetime) -> str:
@@ -135,26 +136,33 @@ def job_from_document(document: dict[str, Any]) -> Job:
     )
 
 
-def run_command_line(spec: JobSpec) -> str:
-    """The `ovhai job run ...` that submits `spec`: what the detail view shows and the run form previews."""
-    words = ["ovhai", "job", "run"]
+def ovhai_run_line(noun: str, spec: RunSpec, own: Sequence[str] = (), own_last: Sequence[str] = (), grpc: bool = False) -> str:
+    """`ovhai job run …` or `ovhai app run …` for `spec`: the flags every run takes, the kind's
+    own (`own` before the volumes, `own_last` after the labels), the image, `--` and the command."""
+    words = ["ovhai", noun, "run"]
     if spec.name:
         words += ["--name", spec.name]
     words += ["--cpu", str(spec.cpu)] if spec.cpu is not None else ["--gpu", str(spec.gpu)]
     if spec.flavor:
         words += ["--flavor", spec.flavor]
     words += ["--default-http-port", str(spec.default_http_port)]
+    if grpc and spec.grpc_port is not None:
+        words += ["--grpc-port", str(spec.grpc_port)]
     if spec.unsecure_http:
         words.append("--unsecure-http")
+    words += own
     for volume in spec.volumes:
         words += ["--volume", str(volume)]
     for name, value in spec.env:
         words += ["--env", f"{name}={value}"]
     for name, value in spec.labels:
         words += ["--label", f"{name}={value}"]
-    if spec.timeout_s is not None:
-        words += ["--timeout", f"{spec.timeout_s}s"]
-    words.append(spec.image)
+    words += [*own_last, spec.image]
     if spec.command:
         words += ["--", *spec.command]
     return shlex.join(words)
+
+
+def run_command_line(spec: JobSpec) -> str:
+    """The `ovhai job run ...` that submits `spec`: what the detail view shows and the run form previews."""
+    return ovhai_run_line("job", spec, own_last=["--timeout", f"{spec.timeout_s}s"] if spec.timeout_s is not None else [])
