@@ -66,7 +66,7 @@ async def test_run_form_prefills_the_tutorial_and_checks_every_field() -> None:
     before = len(platform.list())
     async with app.run_test(size=(120, 40)) as pilot:
         form = await open_run_form(pilot)
-        value = {key: form.query_one(f"#run-{key}", Input).value for key, _label in JobRunScreen.FIELDS}
+        value = {key: form.query_one(f"#run-{key}", Input).value for key, _label in JobRunScreen.fields}
         assert value["port"] == "8000" and value["gpu"] == "1" and value["command"] == "tritonserver --model-repository=/workspace/models"
         assert value["volume"] == "my-models@LOCAL:/workspace/models:RO"
         assert form.query_one("#run-warning").display, "unsecure-http is on: the warning shows"

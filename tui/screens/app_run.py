@@ -7,18 +7,13 @@ named in one line and its field marked, and the equivalent `ovhai app run ...` i
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Input, Label, Static
-
 from services.apps.document import run_command_line
 from services.apps.preset import triton_app
 from services.apps.protocol import AppSpec
 from services.errors import FieldError, UserError
 from services.jobs.protocol import parse_volume
 from services.usecases.apps import scaling_from_flags
-from tui.screens.run_form import RunForm
-from widgets.check_box import CheckBox
+from tui.screens.run_form import RunSpecForm
 
 UNSECURE_WARNING = "⚠ --unsecure-http: anyone with the app URL can call it, no token needed."
 FIELDS = (("image", "image"), ("name", "name"), ("models", "models bucket"), ("replicas", "replicas"), ("auto", "or auto min-max"), ("target", "CPU target %"))
@@ -58,30 +53,14 @@ def spec_from_fields(values: dict[str, str], unsecure_http: bool) -> AppSpec:
     return triton_app(image, volume, values["name"].strip() or None, scaling, unsecure_http)
 
 
-class AppRunScreen(RunForm[AppSpec]):
+class AppRunScreen(RunSpecForm[AppSpec]):
     """Dismisses with the AppSpec to run, or None."""
 
     prefix = "app"
+    form_title = "Run Triton as an app"
+    fields = FIELDS
     field_keys = tuple(key for key, _label in FIELDS)
-
-    def __init__(self, defaults: dict[str, str]) -> None:
-        super().__init__()
-        self._defaults = defaults
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="run-box", classes="dialog"):
-            yield Static("Run Triton as an app", id="run-title")
-            for key, label in FIELDS:
-                yield from self.compose_field(label, Input(self._defaults.get(key, ""), id=f"app-{key}"))
-            with Horizontal(classes="field switches"):
-                yield Label("security", classes="field-label")
-                yield CheckBox("--unsecure-http", False, id="app-unsecure")
-            yield Static(UNSECURE_WARNING, id="run-warning")
-            yield from self.compose_end("Run")
-
-    def on_mount(self) -> None:
-        self.query_one("#app-image", Input).focus()
-        self._update()
+    unsecure_warning = UNSECURE_WARNING
 
     def build(self, values: dict[str, str], unsecure_http: bool) -> AppSpec:
         return spec_from_fields(values, unsecure_http)

@@ -11,13 +11,13 @@ import shlex
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Checkbox, Input, Label, Static
+from textual.containers import Horizontal
+from textual.widgets import Checkbox, Input, Label
 
 from services.errors import FieldError, UserError
 from services.jobs.document import run_command_line
 from services.jobs.protocol import MAX_GPUS, JobSpec, check_image, job_resources, parse_pairs, parse_volume
-from tui.screens.run_form import RunForm
+from tui.screens.run_form import RunSpecForm
 from widgets.check_box import CheckBox
 
 HTTP_PORT, GRPC_PORT = 8000, 8001
@@ -91,43 +91,23 @@ def _field_pairs(values: dict[str, str], field: str) -> tuple[tuple[str, str], .
         raise FieldError(field, error.message) from None
 
 
-class JobRunScreen(RunForm[JobSpec]):
+class JobRunScreen(RunSpecForm[JobSpec]):
     """Dismisses with the JobSpec to run, or None."""
 
     prefix = "run"
-    FIELDS = (
-        ("image", "image"),
-        ("name", "name"),
-        ("command", "command"),
-        ("gpu", "GPUs"),
-        ("port", "HTTP port"),
-        ("volume", "volumes"),
-        ("env", "env"),
-        ("labels", "labels"),
-    )
-    field_keys = tuple(key for key, _label in FIELDS)
+    fields = (
+        ("image", "image"), ("name", "name"), ("command", "command"), ("gpu", "GPUs"), ("port", "HTTP port"),
+        ("volume", "volumes"), ("env", "env"), ("labels", "labels"),
+    )  # fmt: skip
+    field_keys = tuple(key for key, _label in fields)
+    form_title = "Run a job"
+    unsecure_default = True
+    unsecure_warning = UNSECURE_WARNING
 
-    def __init__(self, defaults: dict[str, str]) -> None:
-        super().__init__()
-        self._defaults = defaults
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="run-box", classes="dialog"):
-            yield Static("Run a job", id="run-title")
-            for key, label in self.FIELDS:
-                yield from self.compose_field(label, Input(self._defaults.get(key, ""), id=f"run-{key}"))
-            with Horizontal(classes="field switches"):
-                yield Label("gRPC", classes="field-label")
-                yield CheckBox("expose 8001 for gRPC instead of 8000", False, id="run-grpc")
-            with Horizontal(classes="field switches"):
-                yield Label("security", classes="field-label")
-                yield CheckBox("--unsecure-http", True, id="run-unsecure")
-            yield Static(UNSECURE_WARNING, id="run-warning")
-            yield from self.compose_end("Run")
-
-    def on_mount(self) -> None:
-        self.query_one("#run-image", Input).focus()
-        self._update()
+    def compose_switches(self) -> ComposeResult:
+        with Horizontal(classes="field switches"):
+            yield Label("gRPC", classes="field-label")
+            yield CheckBox("expose 8001 for gRPC instead of 8000", False, id="run-grpc")
 
     def build(self, values: dict[str, str], unsecure_http: bool) -> JobSpec:
         return spec_from_fields(values, unsecure_http)

@@ -15,12 +15,13 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from services.errors import FieldError, UserError
 from tui.screens.dialog import DialogKeys
+from widgets.check_box import CheckBox
 from widgets.inert import inert
 
 Spec = TypeVar("Spec")
@@ -108,3 +109,37 @@ class RunForm(DialogKeys, ModalScreen[Spec | None], Generic[Spec]):
     @on(Button.Pressed, "#run-cancel")
     def _cancelled(self) -> None:
         self.action_cancel()
+
+
+class RunSpecForm(RunForm[Spec]):
+    """A form that runs something (a job, an app): its fields from `defaults`, the kind's own
+    switches, the `--unsecure-http` box and its warning, then the preview and the buttons."""
+
+    form_title: ClassVar[str]
+    fields: ClassVar[tuple[tuple[str, str], ...]]
+    unsecure_default: ClassVar[bool] = False
+    unsecure_warning: ClassVar[str]
+
+    def __init__(self, defaults: dict[str, str]) -> None:
+        super().__init__()
+        self._defaults = defaults
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="run-box", classes="dialog"):
+            yield Static(self.form_title, id="run-title")
+            for key, label in self.fields:
+                yield from self.compose_field(label, Input(self._defaults.get(key, ""), id=f"{self.prefix}-{key}"))
+            yield from self.compose_switches()
+            with Horizontal(classes="field switches"):
+                yield Label("security", classes="field-label")
+                yield CheckBox("--unsecure-http", self.unsecure_default, id=f"{self.prefix}-unsecure")
+            yield Static(self.unsecure_warning, id="run-warning")
+            yield from self.compose_end("Run")
+
+    def compose_switches(self) -> ComposeResult:
+        """The kind's own check boxes, above the security one."""
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.query_one(f"#{self.prefix}-image", Input).focus()
+        self._update()
