@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from services.cancel import CancelToken
-from services.jobs.protocol import LogItem, RunSpec, kept_as_given
+from services.jobs.protocol import LogItem, Named, RunSpec, kept_as_given
 
 MAX_REPLICAS = 10
 TRITON_HTTP_PORT = 8000
@@ -189,7 +189,7 @@ class Replica:
 
 
 @dataclass(frozen=True)
-class App:
+class App(Named):
     id: str
     spec: AppSpec
     state: AppState
@@ -204,14 +204,6 @@ class App:
     replicas: tuple[Replica, ...] = ()
     signal: float | None = None  # the scaling signal now (CPU %, RAM % or the custom metric)
     raw: dict[str, object] | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def name(self) -> str:
-        return self.spec.name or self.id[:8]
-
-    @property
-    def short_id(self) -> str:
-        return self.id[:8]
 
     @property
     def desired(self) -> int:

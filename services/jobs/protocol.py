@@ -183,6 +183,21 @@ class RunSpec:
     labels: tuple[tuple[str, str], ...] = ()
 
 
+class Named:
+    """`name` and `short_id` of what runs (a job, an app): the spec's name, else the id's first 8."""
+
+    id: str
+    spec: RunSpec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name or self.id[:8]
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:8]
+
+
 @dataclass(frozen=True)
 class JobSpec(RunSpec):
     """What `ovhai job run` sends: a run, stopped after `timeout_s`, reachable over SSH with the keys."""
@@ -198,7 +213,7 @@ class StateChange:
 
 
 @dataclass(frozen=True)
-class Job:
+class Job(Named):
     id: str
     spec: JobSpec
     state: JobState
@@ -213,14 +228,6 @@ class Job:
     # The API's own document when the job came from the AI Training API: `job get -o json`
     # prints it whole (infoUrl, sshUrl, dataSync…), not only the fields modelled here.
     raw: dict[str, object] | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def name(self) -> str:
-        return self.spec.name or self.id[:8]
-
-    @property
-    def short_id(self) -> str:
-        return self.id[:8]
 
 
 class LogMarker(StrEnum):
