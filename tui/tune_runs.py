@@ -20,7 +20,7 @@ from tui.workers import worker_token
 
 if TYPE_CHECKING:  # the search's modules load with the first search, not with the app
     from services.inference.protocol import InferenceClient
-    from services.usecases.tune import TuneEnded, TuneEvent, TuneSettings
+    from services.usecases.tune import TuneEvent, TuneSettings
 
 Listener = Callable[["TuneEvent | str"], None]  # an event, or the one line the search failed with
 
@@ -38,13 +38,6 @@ class TuneRun:
     @property
     def running(self) -> bool:
         return self.worker is not None and self.worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
-
-    @property
-    def ended(self) -> TuneEnded | None:
-        from services.usecases.tune import TuneEnded
-
-        last = self.events[-1] if self.events else None
-        return last if isinstance(last, TuneEnded) else None
 
     def publish(self, item: TuneEvent | str) -> None:
         if isinstance(item, str):

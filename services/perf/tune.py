@@ -120,6 +120,15 @@ class CandidateResult:
         return self.level is not None
 
 
+def tuned_fields(config: Mapping[str, Any]) -> tuple[int, int, bool, int | None]:
+    """What `tune` varies, as `config` has it: the instance count, max_batch_size, dynamic
+    batching on, and its queue delay (None when it is off, as a candidate says it)."""
+    groups = config.get("instance_group") or [{}]
+    batching = config.get("dynamic_batching")
+    delay = int(batching.get("max_queue_delay_microseconds", 0) or 0) if batching is not None else None
+    return sum(int(group.get("count", 1) or 1) for group in groups), int(config.get("max_batch_size", 0) or 0), batching is not None, delay
+
+
 def candidates(original: Mapping[str, Any], dimensions: Dimensions) -> list[Candidate]:
     """The cross product of the dimensions (brute search), for this model."""
     batching = int(original.get("max_batch_size", 0) or 0) > 0
@@ -137,11 +146,7 @@ def candidates(original: Mapping[str, Any], dimensions: Dimensions) -> list[Cand
         delays: Sequence[int | None] = dimensions.queue_delays_us if dynamic else [None]
         for delay, instances in itertools.product(delays, dimensions.instances or [None]):
             found.append(Candidate(instances, size, dynamic, delay))
-    batching_in_force = original.get("dynamic_batching")
-    in_force = (
-        int(original.get("max_batch_size", 0) or 0), batching_in_force is not None,
-        int((batching_in_force or {}).get("max_queue_delay_microseconds", 0) or 0) if batching_in_force is not None else None,
-    )  # fmt: skip
+    in_force = tuned_fields(original)[1:]
 
     def beside_config_in_force(candidate: Candidate) -> bool:
         own = (candidate.max_batch_size, candidate.dynamic, candidate.queue_delay_us)
@@ -189,11 +194,8 @@ class CoordinateSearch:
 
     @staticmethod
     def _start(axis: int, values: list[tuple[object, ...]], original: Mapping[str, Any]) -> tuple[object, ...]:
-        groups = original.get("instance_group") or [{}]
-        in_force = [
-            (sum(int(group.get("count", 1) or 1) for group in groups),), (int(original.get("max_batch_size", 0) or 0),),
-            (original.get("dynamic_batching") is not None, int((original.get("dynamic_batching") or {}).get("max_queue_delay_microseconds", 0) or 0)),
-        ][axis]  # fmt: skip
+        count, size, dynamic, delay = tuned_fields(original)
+        in_force: tuple[object, ...] = ((count,), (size,), (dynamic, delay))[axis]
         return in_force if in_force in values else values[0]
 
     @staticmethod
@@ -251,14 +253,7 @@ def candidate_config(original: Mapping[str, Any], candidate: Candidate, dimensio
 
 def same_fields(original: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
     """Whether `config` tunes nothing: its instance count, batch size and batching are the original's."""
-
-    def tuned(value: Mapping[str, Any]) -> tuple[object, ...]:
-        groups = value.get("instance_group") or [{}]
-        batching = value.get("dynamic_batching")
-        delay = int((batching or {}).get("max_queue_delay_microseconds", 0) or 0) if batching is not None else None
-        return (sum(int(group.get("count", 1) or 1) for group in groups), int(value.get("max_batch_size", 0) or 0), batching is not None, delay)
-
-    return tuned(original) == tuned(config)
+    return tuned_fields(original) == tuned_fields(config)
 
 
 def spread_percent(window_throughputs: Sequence[float]) -> float:

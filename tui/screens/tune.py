@@ -136,8 +136,9 @@ class TuneScreen(DeckAccess, Screen[None]):
             self.show_event(event)
         if run.error is not None:
             self._failed(run.error)
-        elif run.running and run.ended is None:
+        elif run.running and self._ended is None:
             self._status("resumed: the search went on while the screen was closed", "bold")
+
         def listen(item: TuneEvent | str) -> None:
             self.post_message(self.Progressed(item))
 
