@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,14 +23,12 @@ from services.storage.protocol import (
     ListPage,
     ObjectInfo,
     ProgressCallback,
-    TransferProgress,
     TransferResult,
     UploadItem,
-    UploadOptions,
     bucket_not_empty,
-    delete_total,
+    delete_each,
 )
-from services.storage.transfer import BytesCallback, run_download, run_upload
+from services.storage.transfer import BytesCallback, MovingStore
 
 CHUNK = 64 * 1024
 
@@ -45,9 +43,10 @@ class _StoredObject:
         return hashlib.md5(self.data, usedforsecurity=False).hexdigest()
 
 
-class InMemoryObjectStore:
+class InMemoryObjectStore(MovingStore):
     def __init__(self, now: datetime) -> None:
         self._now = now
+        self.workers = 4
         self._buckets: dict[BucketRef, dict[str, _StoredObject]] = {}
         self._sorted: dict[BucketRef, list[str]] = {}  # key order, dropped on every change: fast paging of big fakes
         self._lock = threading.Lock()
@@ -87,14 +86,8 @@ class InMemoryObjectStore:
         stored = self._bucket(bucket).get(key)
         return None if stored is None else ObjectInfo(key, len(stored.data), stored.modified, stored.etag)
 
-    def list_page(
-        self,
-        bucket: BucketRef,
-        prefix: str = "",
-        delimiter: str | None = "/",
-        token: str | None = None,
-        page_size: int = 1000,
-    ) -> ListPage:
+    def list_page(self, bucket: BucketRef, prefix: str = "", delimiter: str | None = "/", token: str | None = None,
+                  page_size: int = 1000) -> ListPage:  # fmt: skip
         stored_objects = self._bucket(bucket)
         keys = self._sorted.get(bucket)
         if keys is None:
@@ -145,45 +138,16 @@ class InMemoryObjectStore:
         target.write_bytes(stored.data)
         on_bytes(len(stored.data))
 
-    def upload(
-        self,
-        bucket: BucketRef,
-        items: Sequence[UploadItem],
-        options: UploadOptions,
-        progress: ProgressCallback,
-        cancel: CancelToken,
-    ) -> TransferResult:
+    def _ready(self, bucket: BucketRef, uploading: bool) -> None:
         self._bucket(bucket)
-        return run_upload(self, bucket, items, options, progress, cancel)
 
-    def download(
-        self,
-        bucket: BucketRef,
-        objects_wanted: Sequence[ObjectInfo],
-        destination: Path,
-        progress: ProgressCallback,
-        cancel: CancelToken,
-        remove_prefix: str = "",
-    ) -> TransferResult:
-        self._bucket(bucket)
-        return run_download(self, bucket, objects_wanted, destination, remove_prefix, 4, progress, cancel)
-
-    def delete(
-        self, bucket: BucketRef, keys: Iterable[str], progress: ProgressCallback, cancel: CancelToken
-    ) -> TransferResult:
+    def delete(self, bucket: BucketRef, keys: Iterable[str], progress: ProgressCallback, cancel: CancelToken) -> TransferResult:
         objects = self._bucket(bucket)
-        done: list[str] = []
-        failed: list[tuple[str, str]] = []
-        total = delete_total(keys)
-        for key in keys:
-            if cancel.cancelled:
-                if total is None:
-                    break
-                failed.append((key, "cancelled"))
-            elif objects.pop(key, None) is None:
-                failed.append((key, "no such object"))
-            else:
-                self._sorted.pop(bucket, None)
-                done.append(key)
-                progress(TransferProgress(key, 0, 0, 0, 0, len(done), total or 0))
-        return TransferResult(done=tuple(done), failed=tuple(failed))
+
+        def remove(key: str) -> str | None:
+            if objects.pop(key, None) is None:
+                return "no such object"
+            self._sorted.pop(bucket, None)
+            return None
+
+        return delete_each(keys, remove, progress, cancel)

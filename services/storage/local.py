@@ -24,10 +24,9 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from services import locations
 from services.cancel import CancelToken
@@ -39,16 +38,12 @@ from services.storage.protocol import (
     ListPage,
     ObjectInfo,
     ProgressCallback,
-    TransferProgress,
     TransferResult,
     UploadItem,
-    UploadOptions,
     bucket_not_empty,
-    delete_total,
+    delete_each,
 )
-
-if TYPE_CHECKING:
-    from services.storage.transfer import BytesCallback
+from services.storage.transfer import BytesCallback, MovingStore
 
 LOCAL_REGION = "LOCAL"
 CHUNK = 1024 * 1024
@@ -84,7 +79,7 @@ def _check_key(key: str) -> None:
         raise UserError(f"object key '{key}' has a part over {NAME_MAX} bytes, longer than a file name can be: shorten it")
 
 
-class LocalObjectStore:
+class LocalObjectStore(MovingStore):
     def __init__(self, root: Path | None = None, workers: int = 4) -> None:
         self.root = root or default_root()
         self.workers = workers
@@ -257,14 +252,8 @@ class LocalObjectStore:
             elif name.startswith(prefix) and name > after:
                 yield name, False
 
-    def list_page(
-        self,
-        bucket: BucketRef,
-        prefix: str = "",
-        delimiter: str | None = "/",
-        token: str | None = None,
-        page_size: int = 1000,
-    ) -> ListPage:
+    def list_page(self, bucket: BucketRef, prefix: str = "", delimiter: str | None = "/", token: str | None = None,
+                  page_size: int = 1000) -> ListPage:  # fmt: skip
         if delimiter not in (None, "/"):
             raise UserError("local buckets can only fold prefixes on '/'")
         base = self._bucket_dir(bucket)
@@ -324,18 +313,11 @@ class LocalObjectStore:
                 sink.write(chunk)
                 on_bytes(len(chunk))
 
-    def upload(
-        self,
-        bucket: BucketRef,
-        items: Sequence[UploadItem],
-        options: UploadOptions,
-        progress: ProgressCallback,
-        cancel: CancelToken,
-    ) -> TransferResult:
-        from services.storage.transfer import run_upload
-
-        self._sweep_stale_temporaries(bucket)
-        return run_upload(self, bucket, items, options, progress, cancel)
+    def _ready(self, bucket: BucketRef, uploading: bool) -> None:
+        if uploading:
+            self._sweep_stale_temporaries(bucket)
+        else:
+            self._bucket_dir(bucket)
 
     def _sweep_stale_temporaries(self, bucket: BucketRef) -> None:
         """Drop what a killed upload left in tmp/ (never visible as objects, but it takes space).
@@ -350,45 +332,22 @@ class LocalObjectStore:
             except FileNotFoundError:
                 continue
 
-    def download(
-        self,
-        bucket: BucketRef,
-        objects: Sequence[ObjectInfo],
-        destination: Path,
-        progress: ProgressCallback,
-        cancel: CancelToken,
-        remove_prefix: str = "",
-    ) -> TransferResult:
-        from services.storage.transfer import run_download
-
-        self._bucket_dir(bucket)
-        return run_download(self, bucket, objects, destination, remove_prefix, self.workers, progress, cancel)
-
     def delete(self, bucket: BucketRef, keys: Iterable[str], progress: ProgressCallback, cancel: CancelToken) -> TransferResult:
         base = self._bucket_dir(bucket)
-        done: list[str] = []
-        failed: list[tuple[str, str]] = []
-        total = delete_total(keys)
-        for key in keys:
-            if cancel.cancelled:
-                if total is None:
-                    break
-                failed.append((key, "cancelled"))
-                continue
+
+        def remove(key: str) -> str | None:
             try:
                 data, meta = self._paths(bucket, key)
                 data.unlink()
             except UserError as error:
-                failed.append((key, error.message))
-                continue
+                return error.message
             except FileNotFoundError:
-                failed.append((key, "no such object"))
-                continue
+                return "no such object"
             meta.unlink(missing_ok=True)
             for parent in data.parents:  # drop directories the delete left empty
                 if parent == base / "data" or any(parent.iterdir()):
                     break
                 parent.rmdir()
-            done.append(key)
-            progress(TransferProgress(key, 0, 0, 0, 0, len(done), total or 0))
-        return TransferResult(done=tuple(done), failed=tuple(failed))
+            return None
+
+        return delete_each(keys, remove, progress, cancel)

@@ -126,8 +126,21 @@ class UploadOptions:
 ProgressCallback = Callable[[TransferProgress], None]
 
 
+class Listing(Protocol):
+    """What stores and the transfer engine both read: one object's row, one page of rows."""
+
+    def head(self, bucket: BucketRef, key: str) -> ObjectInfo | None:
+        """One object's listing row, or None when there is no such object."""
+        ...
+
+    def list_page(self, bucket: BucketRef, prefix: str = "", delimiter: str | None = "/", token: str | None = None,
+                  page_size: int = 1000) -> ListPage:  # fmt: skip
+        """One page of objects under `prefix`; with a delimiter, deeper keys fold into prefixes."""
+        ...
+
+
 @runtime_checkable
-class ObjectStore(Protocol):
+class ObjectStore(Listing, Protocol):
     """Buckets and objects of one profile."""
 
     def list_buckets(self) -> list[BucketInfo]: ...
@@ -140,45 +153,17 @@ class ObjectStore(Protocol):
         """Remove an empty bucket; one that holds objects is refused (`bucket_not_empty`)."""
         ...
 
-    def head(self, bucket: BucketRef, key: str) -> ObjectInfo | None:
-        """One object's listing row, or None when there is no such object."""
+    def upload(self, bucket: BucketRef, items: Sequence[UploadItem], options: UploadOptions, progress: ProgressCallback,
+               cancel: CancelToken) -> TransferResult:  # fmt: skip
+        """Send each item, skipping unchanged ones when `options` says so; never a partial object."""
         ...
 
-    def list_page(
-        self,
-        bucket: BucketRef,
-        prefix: str = "",
-        delimiter: str | None = "/",
-        token: str | None = None,
-        page_size: int = 1000,
-    ) -> ListPage:
-        """One page of objects under `prefix`; with a delimiter, deeper keys fold into prefixes."""
-        ...
-
-    def upload(
-        self,
-        bucket: BucketRef,
-        items: Sequence[UploadItem],
-        options: UploadOptions,
-        progress: ProgressCallback,
-        cancel: CancelToken,
-    ) -> TransferResult: ...
-
-    def download(
-        self,
-        bucket: BucketRef,
-        objects: Sequence[ObjectInfo],
-        destination: Path,
-        progress: ProgressCallback,
-        cancel: CancelToken,
-        remove_prefix: str = "",
-    ) -> TransferResult:
+    def download(self, bucket: BucketRef, objects: Sequence[ObjectInfo], destination: Path, progress: ProgressCallback,
+                 cancel: CancelToken, remove_prefix: str = "") -> TransferResult:  # fmt: skip
         """Write each object to `destination`/(key minus `remove_prefix`), never a partial file."""
         ...
 
-    def delete(
-        self, bucket: BucketRef, keys: Iterable[str], progress: ProgressCallback, cancel: CancelToken
-    ) -> TransferResult:
+    def delete(self, bucket: BucketRef, keys: Iterable[str], progress: ProgressCallback, cancel: CancelToken) -> TransferResult:
         """Delete `keys`, taken as they come (a prefix's listing streams in: the first batch
         goes before the last page is listed); a key that fails is a line of the result.
         Progress counts against len(keys) when it has one, else against 0 (unknown)."""
@@ -194,3 +179,23 @@ def delete_total(keys: Iterable[str]) -> int | None:
 def bucket_not_empty(bucket: BucketRef) -> UserError:
     """The one refusal every store gives for deleting a bucket that still holds objects."""
     return UserError(f"bucket {bucket} still holds objects: delete them first (`triton-deck bucket object delete {bucket} --all -y`)")
+
+
+def delete_each(keys: Iterable[str], remove: Callable[[str], str | None], progress: ProgressCallback, cancel: CancelToken) -> TransferResult:
+    """A delete one key at a time, for stores without a batch call: `remove` deletes one key
+    and returns why it could not (or None). Cancelled keys of a known list are reported as
+    such; a streamed listing simply stops being read."""
+    done: list[str] = []
+    failed: list[tuple[str, str]] = []
+    total = delete_total(keys)
+    for key in keys:
+        if cancel.cancelled:
+            if total is None:
+                break
+            failed.append((key, "cancelled"))
+        elif (reason := remove(key)) is not None:
+            failed.append((key, reason))
+        else:
+            done.append(key)
+            progress(TransferProgress(key, 0, 0, 0, 0, len(done), total or 0))
+    return TransferResult(done=tuple(done), failed=tuple(failed))

@@ -17,7 +17,7 @@ import base64
 import hashlib
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
@@ -44,7 +44,7 @@ from services.storage.protocol import (
     delete_total,
 )
 from services.storage.s3_lean import LeanS3
-from services.storage.transfer import BytesCallback, run_download, run_upload
+from services.storage.transfer import BytesCallback, MovingStore, ObjectMover
 from services.storage.upload_journal import JournalEntry, UploadJournal
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def _content_md5(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
 
 
-class S3ObjectStore:
+class S3ObjectStore(MovingStore):
     def __init__(
         self,
         credentials: S3Credentials | None,
@@ -230,14 +230,8 @@ class S3ObjectStore:
             raise self._user_error(error, f"reading {bucket}/{key}") from None
         return ObjectInfo(key, answer["ContentLength"], answer["LastModified"], answer["ETag"].strip('"'))
 
-    def list_page(
-        self,
-        bucket: BucketRef,
-        prefix: str = "",
-        delimiter: str | None = "/",
-        token: str | None = None,
-        page_size: int = 1000,
-    ) -> ListPage:
+    def list_page(self, bucket: BucketRef, prefix: str = "", delimiter: str | None = "/", token: str | None = None,
+                  page_size: int = 1000) -> ListPage:  # fmt: skip
         lean = self._lean(bucket.region)
         page = lean.list_page(bucket.name, prefix, delimiter, token, page_size) if lean is not None else None
         if page is not None:
@@ -484,26 +478,9 @@ class S3ObjectStore:
         if not whole:
             raise UserError(f"{bucket}/{info.key} came down different from what the server holds (ETag {info.etag}): download it again")
 
-    def upload(
-        self,
-        bucket: BucketRef,
-        items: Sequence[UploadItem],
-        options: UploadOptions,
-        progress: ProgressCallback,
-        cancel: CancelToken,
-    ) -> TransferResult:
-        return run_upload(_Bounded(self, threading.BoundedSemaphore(options.workers)), bucket, items, options, progress, cancel)
-
-    def download(
-        self,
-        bucket: BucketRef,
-        objects: Sequence[ObjectInfo],
-        destination: Path,
-        progress: ProgressCallback,
-        cancel: CancelToken,
-        remove_prefix: str = "",
-    ) -> TransferResult:
-        return run_download(self, bucket, objects, destination, remove_prefix, self.workers, progress, cancel)
+    def _mover(self, options: UploadOptions) -> ObjectMover:
+        """Every request of one upload shares that upload's worker budget."""
+        return _Bounded(self, threading.BoundedSemaphore(options.workers))
 
     def delete(self, bucket: BucketRef, keys: Iterable[str], progress: ProgressCallback, cancel: CancelToken) -> TransferResult:
         """`DeleteObjects` batches of 1,000 keys, several at once, each sent as soon as it is

@@ -13,14 +13,14 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from services.cancel import Cancelled, CancelToken
 from services.errors import UserError
 from services.secrets import redact
 from services.storage.protocol import (
     BucketRef,
-    ListPage,
+    Listing,
     ObjectInfo,
     ProgressCallback,
     TransferProgress,
@@ -32,13 +32,7 @@ from services.storage.protocol import (
 BytesCallback = Callable[[int], None]
 
 
-class ObjectMover(Protocol):
-    def head(self, bucket: BucketRef, key: str) -> ObjectInfo | None: ...
-
-    def list_page(
-        self, bucket: BucketRef, prefix: str = "", delimiter: str | None = "/", token: str | None = None, page_size: int = 1000
-    ) -> ListPage: ...
-
+class ObjectMover(Listing, Protocol):
     def local_etag(self, item: UploadItem) -> str:
         """The ETag this store would give the file, to skip unchanged uploads."""
         ...
@@ -51,6 +45,30 @@ class ObjectMover(Protocol):
         """Write one object to `target` (a temporary path the engine renames); `info` as listed
         (its size and ETag let a store fetch big objects in ranges and check what it got)."""
         ...
+
+
+class MovingStore:
+    """`upload` and `download` written once for every store: the store moves one object at a
+    time (`ObjectMover`), the engine below runs many. A store says how a transfer finds its
+    bucket ready (`_ready`) and, when one upload must share a budget, what moves it (`_mover`)."""
+
+    workers: int
+
+    def _ready(self, bucket: BucketRef, uploading: bool) -> None:
+        """Refuse a bucket that cannot take the transfer, before any file moves."""
+
+    def _mover(self, options: UploadOptions) -> ObjectMover:
+        return cast(ObjectMover, self)
+
+    def upload(self, bucket: BucketRef, items: Sequence[UploadItem], options: UploadOptions, progress: ProgressCallback,
+               cancel: CancelToken) -> TransferResult:  # fmt: skip
+        self._ready(bucket, uploading=True)
+        return run_upload(self._mover(options), bucket, items, options, progress, cancel)
+
+    def download(self, bucket: BucketRef, objects: Sequence[ObjectInfo], destination: Path, progress: ProgressCallback,
+                 cancel: CancelToken, remove_prefix: str = "") -> TransferResult:  # fmt: skip
+        self._ready(bucket, uploading=False)
+        return run_download(cast(ObjectMover, self), bucket, objects, destination, remove_prefix, self.workers, progress, cancel)
 
 
 def is_utf8(text: str) -> bool:
