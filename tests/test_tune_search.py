@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from services.errors import UserError
-from services.perf.tune import BruteSearch, Candidate, CandidateResult, CoordinateSearch, Dimensions, beats, candidates
+from services.perf.tune import BruteSearch, Candidate, CandidateResult, CoordinateSearch, Dimensions, beats, candidate_config, candidates
 from services.usecases.tune import parse_bucket_target
 
 ORIGINAL = {"name": "m", "max_batch_size": 8, "instance_group": [{"count": 1, "kind": "KIND_CPU"}]}
@@ -68,11 +68,21 @@ def test_a_bad_bucket_target_is_one_line(text: str, says: str) -> None:
         parse_bucket_target(text)
 
 
-def test_the_cross_product_loads_cheaply_counts_innermost_and_the_config_in_force_s_group_first() -> None:
+def test_the_cross_product_loads_cheaply_and_ends_on_the_config_in_force() -> None:
     """Between candidates that differ only in their instance count Triton adds or removes
-    instances (0.15 s) instead of reloading the model (1.4 s): the counts vary innermost, and
-    the group that differs from the config in force only in its count comes first."""
+    instances (0.15 s) instead of reloading the model (1.4 s): the counts vary innermost, the
+    group beside the config in force goes first, and the config in force itself last (the
+    search ends with the server as found: no load back, no second sweep of it)."""
     order = candidates(ORIGINAL, Dimensions(instances=(1, 2), max_batch_sizes=(4, 8), dynamic_batching=(True, False)))
-    groups = [(c.max_batch_size, c.dynamic) for c in order]
-    assert groups == [(8, False), (8, False), (4, True), (4, True), (4, False), (4, False), (8, True), (8, True)]
-    assert [c.instances for c in order] == [1, 2] * 4
+    assert [(c.instances, c.max_batch_size, c.dynamic) for c in order] == [
+        (2, 8, False), (1, 4, True), (2, 4, True), (1, 4, False), (2, 4, False), (1, 8, True), (2, 8, True), (1, 8, False),
+    ]  # fmt: skip
+
+
+def test_a_candidate_that_changes_nothing_is_the_original_config_to_the_letter() -> None:
+    original = {**ORIGINAL, "instance_group": [{"name": "g", "count": 1, "kind": "KIND_CPU", "gpus": []}], "dynamic_batching": {"max_queue_delay_microseconds": 100, "priority_levels": 2}}
+    dimensions = Dimensions(instances=(1, 2), max_batch_sizes=(8,), dynamic_batching=(True,), queue_delays_us=(100, 0))
+    assert candidate_config(original, Candidate(1, 8, True, 100), dimensions, local=True) == original
+    changed = candidate_config(original, Candidate(2, 8, True, 0), dimensions, local=True)
+    assert changed["instance_group"] == [{"name": "g", "count": 2, "kind": "KIND_CPU"}]
+    assert changed["dynamic_batching"] == {"max_queue_delay_microseconds": 0}

@@ -130,6 +130,16 @@ def _refusal(client: InferenceClient, model: str, config: Mapping[str, Any]) -> 
     return None
 
 
+def _current_at_the_end(results: list[CandidateResult], as_found: bool) -> CandidateResult | None:
+    """The current config's measurement at the end when the search's last candidate was that
+    config, loaded as found (the brute search puts it last): measuring it again would only
+    repeat that sweep."""
+    last = results[-1] if results else None
+    if as_found and last is not None and last.same_as_current and last.refused is None:
+        return replace(last, candidate=Candidate(current=True))
+    return None
+
+
 def tune(client: InferenceClient, settings: TuneSettings, cancel: CancelToken) -> Generator[TuneEvent, None, None]:
     """The search, candidate by candidate; the config found is loaded back whatever happens.
 
@@ -167,6 +177,8 @@ def tune(client: InferenceClient, settings: TuneSettings, cancel: CancelToken) -
             config = candidate_config(original, candidate, settings.dimensions, settings.local)
             if number == 1:
                 refused = first_refusal
+            elif config == in_force:  # already served as it is: a load would change nothing
+                refused = None
             else:
                 in_force = None
                 refused = _refusal(client, model, config)
@@ -183,13 +195,15 @@ def tune(client: InferenceClient, settings: TuneSettings, cancel: CancelToken) -
             yield CandidateDone(results[-1])
             candidate = search.next()
         if reason is None:
-            in_force = None
-            _load(client, model, original)
-            in_force = original
-            current = measure(client, Candidate(current=True), settings, inputs, cancel)
+            current = _current_at_the_end(results, in_force == original)
+            if current is None:
+                in_force = None
+                _load(client, model, original)
+                in_force = original
+                current = measure(client, Candidate(current=True), settings, inputs, cancel)
             reason = "cancelled" if cancel.cancelled else None
     finally:
-        if in_force is not original:  # always: the server is left as it was found
+        if in_force != original:  # always: the server is left as it was found
             _load(client, model, original)
     order = ranked(results, settings.objective)
     best = order[0] if order and order[0].feasible else None

@@ -26,7 +26,7 @@ from services.units import human_age
 from services.usecases.apps import resolve_app, run_app, scale_app, scaling_from_flags, stop_app
 from tui.cli.logs import print_log
 from tui.cli.output import row_cell, warn
-from tui.cli.workloads import ACCESS_PRIVATE, ACCESS_PUBLIC, add_read_commands, add_run_options, check_port, parse_states, print_listing
+from tui.cli.workloads import access, action_command, add_read_commands, add_run_options, check_port, parse_states, print_listing
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
@@ -102,11 +102,10 @@ def cmd_app_get(ctx: Context) -> int:
     if ctx.args.output == "json":
         ctx.print_json(app.raw or app_document(app))
         return 0
-    access = ACCESS_PUBLIC if app.spec.unsecure_http else ACCESS_PRIVATE
     rows = (
         ("id", app.id), ("name", app.name), ("state", app.state.value), ("replicas", f"{app.available_replicas}/{app.desired}"),
         ("scaling", scaling_summary(app.spec.scaling)), ("url", app.url or ""), ("grpc", app.grpc_address or ""),
-        ("info", app.info_message or ""), ("access", access), ("ovhai", run_command_line(app.spec)),
+        ("info", app.info_message or ""), ("access", access(app.spec.unsecure_http)), ("ovhai", run_command_line(app.spec)),
     )  # fmt: skip
     for label, value in rows:
         ctx.print(f"{label:<8} {row_cell(value) if label != 'ovhai' else value}")
@@ -138,28 +137,9 @@ def cmd_app_set_image(ctx: Context) -> int:
     return 0
 
 
-def cmd_app_start(ctx: Context) -> int:
-    platform = _platform(ctx)
-    app = resolve_app(platform, ctx.args.id)
-    platform.start(app.id)
-    ctx.print(f"start requested for {app.id}")
-    return 0
-
-
-def cmd_app_stop(ctx: Context) -> int:
-    platform = _platform(ctx)
-    app = resolve_app(platform, ctx.args.id)
-    stop_app(platform, app)
-    ctx.print(f"stop requested for {app.id}")
-    return 0
-
-
-def cmd_app_delete(ctx: Context) -> int:
-    platform = _platform(ctx)
-    app = resolve_app(platform, ctx.args.id)
-    platform.delete(app.id, force=ctx.args.force)
-    ctx.print(f"deleted {app.id}")
-    return 0
+cmd_app_start = action_command(_platform, resolve_app, lambda platform, app, _: platform.start(app.id), "start requested for")
+cmd_app_stop = action_command(_platform, resolve_app, lambda platform, app, _: stop_app(platform, app), "stop requested for")
+cmd_app_delete = action_command(_platform, resolve_app, lambda platform, app, args: platform.delete(app.id, force=args.force), "deleted")
 
 
 def _scaling_options(parser: argparse.ArgumentParser) -> None:

@@ -30,7 +30,7 @@ from services.units import human_age, parse_duration
 from services.usecases.jobs import resolve_job, run_job, stop_job
 from tui.cli.logs import print_log
 from tui.cli.output import warn
-from tui.cli.workloads import ACCESS_PRIVATE, ACCESS_PUBLIC, add_read_commands, add_run_options, check_port, parse_states, print_listing
+from tui.cli.workloads import access, action_command, add_read_commands, add_run_options, check_port, parse_states, print_listing
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
@@ -87,8 +87,7 @@ def cmd_job_get(ctx: Context) -> int:
     if ctx.args.output == "json":
         ctx.print_json(job.raw or job_document(job))
         return 0
-    access = ACCESS_PUBLIC if job.spec.unsecure_http else ACCESS_PRIVATE
-    for label, value in (("id", job.id), ("state", job.state.value), ("url", job.url or ""), ("ip", job.ip or ""), ("info", job.info_message or ""), ("access", access)):
+    for label, value in (("id", job.id), ("state", job.state.value), ("url", job.url or ""), ("ip", job.ip or ""), ("info", job.info_message or ""), ("access", access(job.spec.unsecure_http))):
         ctx.print(f"{label:<6} {value}")
     return 0
 
@@ -106,20 +105,8 @@ def cmd_job_logs(ctx: Context) -> int:
     return print_log(ctx, lambda tail: platform.logs(job_id, tail=tail), lambda cancel: platform.follow_logs(job_id, cancel), wanted)
 
 
-def cmd_job_stop(ctx: Context) -> int:
-    platform = _platform(ctx)
-    job = resolve_job(platform, ctx.args.id)
-    stop_job(platform, job)
-    ctx.print(f"stop requested for {job.id}")
-    return 0
-
-
-def cmd_job_delete(ctx: Context) -> int:
-    platform = _platform(ctx)
-    job = resolve_job(platform, ctx.args.id)
-    platform.delete(job.id, force=ctx.args.force)
-    ctx.print(f"deleted {job.id}")
-    return 0
+cmd_job_stop = action_command(_platform, resolve_job, lambda platform, job, _: stop_job(platform, job), "stop requested for")
+cmd_job_delete = action_command(_platform, resolve_job, lambda platform, job, args: platform.delete(job.id, force=args.force), "deleted")
 
 
 def add_job_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]

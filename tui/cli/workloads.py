@@ -17,10 +17,13 @@ from tui.cli.output import aligned
 if TYPE_CHECKING:
     from tui.cli.context import Context
 
-ACCESS_PRIVATE = "Authorization: Bearer <token> (`triton-deck profile token` prints it)"
-ACCESS_PUBLIC = "public (--unsecure-http)"
 State = TypeVar("State", bound=Enum)
 OutputOption = Callable[[argparse.ArgumentParser], None]
+
+
+def access(unsecure_http: bool) -> str:
+    """How a client gets in: the detail's Access line of a job or an app."""
+    return "public (--unsecure-http)" if unsecure_http else "Authorization: Bearer <token> (`triton-deck profile token` prints it)"
 
 
 def check_port(value: int | None, flag: str) -> int | None:
@@ -49,6 +52,21 @@ def print_listing(ctx: Context, items: Sequence[Any], document: Callable[[Any], 
         for line in aligned(header, rows, right=right):
             ctx.print(line)
     return 0
+
+
+def action_command(platform_of: Callable[[Context], Any], resolve: Callable[[Any, str], Any], act: Callable[[Any, Any, argparse.Namespace], None],
+                   done: str) -> Callable[[Context], int]:  # fmt: skip
+    """`start`, `stop` or `delete` of one job or app: find it by the typed id (or its start),
+    act on it, say `done` with its id."""
+
+    def command(ctx: Context) -> int:
+        platform = platform_of(ctx)
+        item = resolve(platform, ctx.args.id)
+        act(platform, item, ctx.args)
+        ctx.print(f"{done} {item.id}")
+        return 0
+
+    return command
 
 
 def add_run_options(run: argparse.ArgumentParser, noun: str, gpu_help: str, port_default: int | None, port_help: str, grpc_help: str) -> None:
