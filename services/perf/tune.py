@@ -147,7 +147,8 @@ def candidates(original: Mapping[str, Any], dimensions: Dimensions) -> list[Cand
     # group: removing instances waits for their stubs to end (2.4 s here against 0.1 s).
     for size, dynamic in itertools.product(sizes, switches):
         delays: Sequence[int | None] = dimensions.queue_delays_us if dynamic else [None]
-        for delay, instances in itertools.product(delays, sorted(dimensions.instances) or [None]):
+        counts: Sequence[int | None] = sorted(dimensions.instances) or [None]
+        for delay, instances in itertools.product(delays, counts):
             found.append(Candidate(instances, size, dynamic, delay))
     in_force = tuned_fields(original)
 
