@@ -12,8 +12,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pytest
@@ -457,3 +458,44 @@ MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 def nothing(_progress: TransferProgress) -> None:
     pass
+
+
+Platform = TypeVar("Platform")
+
+
+@dataclass
+class Contracted(Generic[Platform]):
+    """A platform under its contract tests, and how to let time pass for one of its jobs or
+    apps: the fake ticks, the API fake advances, real processes just run."""
+
+    platform: Platform
+    nudge: Callable[[str], None]
+
+    def until(self, item_id: str, test: Callable[[Any], bool], what: str) -> Any:
+        """The job or app once `test` holds for it; fails saying `what` it never got."""
+        for _ in range(600):
+            item = self.platform.get(item_id)  # type: ignore[attr-defined]
+            if test(item):
+                return item
+            self.nudge(item_id)
+        raise AssertionError(f"{item_id} never got {what}: {item.state}")
+
+
+def contracted(kind: str, fake: Callable[[], Any], local: Callable[[], Any], nap_s: float,
+               remote: Callable[[FakeAITrainingAPI], tuple[Any, Callable[[str], None]]]) -> Iterator[Contracted[Any]]:  # fmt: skip
+    """The platform of `kind` ("fake", "local" or the remote one against the API fake), and
+    afterwards nothing left of it: local jobs and apps deleted, the API fake stopped."""
+    if kind == "fake":
+        made = fake()
+        yield Contracted(made, lambda _id: made.tick())
+    elif kind == "local":
+        made = local()
+        yield Contracted(made, lambda _id: time.sleep(nap_s))
+        for item in made.list():
+            made.delete(item.id, force=True)
+    else:
+        api = FakeAITrainingAPI().start()
+        try:
+            yield Contracted(*remote(api))
+        finally:
+            api.stop()

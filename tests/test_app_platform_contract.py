@@ -4,9 +4,7 @@ regional API, as the job platforms have theirs. A new platform proves itself by 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import pytest
 
@@ -19,43 +17,24 @@ from services.secrets import Secret
 from services.storage.protocol import BucketRef
 from services.usecases.apps import resolve_app
 from tests.conftest import SNAPSHOT_NOW
-from tests.fake_ai_api import TOKEN, FakeAITrainingAPI
-from tests.helpers import triton_app
+from tests.fake_ai_api import TOKEN
+from tests.helpers import Contracted, contracted, triton_app
 
 SPEC = triton_app(1)
 
 
-@dataclass
-class Backend:
-    platform: AppPlatform
-    nudge: Callable[[str], None]  # let time pass for an app: the fake ticks, the API fake advances, real replicas just run
+Backend = Contracted[AppPlatform]
 
 
 @pytest.fixture(params=["fake", "local", "ai-deploy"])
 def backend(request: pytest.FixtureRequest, models_bucket: BucketRef) -> Iterator[Backend]:
-    if request.param == "fake":
-        fake = FakeAppPlatform(SNAPSHOT_NOW)
-        yield Backend(fake, lambda _app_id: fake.tick())
-    elif request.param == "local":
-        local = LocalAppPlatform()
-        yield Backend(local, lambda _app_id: time.sleep(0.2))
-        for app in local.list():
-            local.delete(app.id, force=True)
-    else:
-        api = FakeAITrainingAPI().start()
-        try:
-            yield Backend(AIDeployPlatform(api.base_url, lambda: Secret(TOKEN), "env OVHAI_TOKEN", backoff_s=0.01), api.advance_app)
-        finally:
-            api.stop()
+    yield from contracted(request.param, lambda: FakeAppPlatform(SNAPSHOT_NOW), LocalAppPlatform, 0.2,
+                          lambda api: (AIDeployPlatform(api.base_url, lambda: Secret(TOKEN), "env OVHAI_TOKEN", backoff_s=0.01), api.advance_app))  # fmt: skip
 
 
 def until(backend: Backend, app_id: str, test: Callable[[App], bool], what: str) -> App:
-    for _ in range(600):
-        app = backend.platform.get(app_id)
-        if test(app):
-            return app
-        backend.nudge(app_id)
-    raise AssertionError(f"app {app_id} never got {what}: {app.state} {app.available_replicas}/{app.desired}")
+    app: App = backend.until(app_id, test, what)
+    return app
 
 
 def test_an_app_runs_scales_stops_starts_and_is_deleted(backend: Backend) -> None:

@@ -4,9 +4,7 @@ platform proves itself by passing them."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 import pytest
 
@@ -16,43 +14,22 @@ from services.jobs.local import LocalJobPlatform
 from services.jobs.protocol import JobPlatform, JobSpec, JobState, RegistryListing
 from services.usecases.jobs import resolve_job
 from tests.conftest import SNAPSHOT_NOW
-from tests.fake_ai_api import FakeAITrainingAPI
-from tests.helpers import platform_for
+from tests.helpers import Contracted, contracted, platform_for
 
 SPEC = JobSpec(image="local/tools", command=("sleep", "30"), name="contract", gpu=0, cpu=1)
 
 
-@dataclass
-class Backend:
-    platform: JobPlatform
-    nudge: Callable[[str], None]  # let time pass for a job: the fake ticks, the API fake advances, real jobs just run
+Backend = Contracted[JobPlatform]
 
 
 @pytest.fixture(params=["fake", "local", "ai-training"])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    if request.param == "fake":
-        fake = FakeJobPlatform(SNAPSHOT_NOW)
-        yield Backend(fake, lambda _job_id: fake.tick())
-    elif request.param == "local":
-        local = LocalJobPlatform()
-        yield Backend(local, lambda _job_id: time.sleep(0.1))
-        for job in local.list():
-            local.delete(job.id, force=True)
-    else:
-        api = FakeAITrainingAPI().start()
-        try:
-            yield Backend(platform_for(api), api.advance)
-        finally:
-            api.stop()
+    yield from contracted(request.param, lambda: FakeJobPlatform(SNAPSHOT_NOW), LocalJobPlatform, 0.1, lambda api: (platform_for(api), api.advance))
 
 
 def until(backend: Backend, job_id: str, wanted: set[JobState]) -> JobState:
-    for _ in range(600):
-        state = backend.platform.get(job_id).state
-        if state in wanted:
-            return state
-        backend.nudge(job_id)
-    raise AssertionError(f"job {job_id} never reached {wanted}: {state}")
+    state: JobState = backend.until(job_id, lambda job: job.state in wanted, f"a state in {wanted}").state
+    return state
 
 
 def test_a_job_runs_is_listed_stops_and_is_deleted(backend: Backend) -> None:

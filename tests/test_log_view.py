@@ -6,8 +6,10 @@ import random
 import threading
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from services.jobs.fake import FakeJobPlatform
-from services.jobs.protocol import JobState, LogItem, LogMarker
+from services.jobs.protocol import Job, JobState, LogItem, LogMarker
 from services.logs.spool import STRIDE, LogSpool, LogViewModel
 from tests.conftest import SNAPSHOT_NOW, fake_app
 from tests.helpers import SPEC, ScriptedPlatform, open_logs, stamped
@@ -148,17 +150,24 @@ async def test_wrap_timestamps_and_source_toggles() -> None:
         assert "from job only" in str(pane.query_one("#log-indicator").render())
 
 
+def scripted_app(items: list[LogItem]) -> tuple[TritonDeck, Job]:
+    platform = ScriptedPlatform(items)
+    return app_with(platform), platform.add(SPEC, JobState.RUNNING)
+
+
+async def until_ended(pilot: Pilot[None], pane: LogPane) -> None:
+    for _ in range(50):
+        if pane.stream is StreamState.ENDED:
+            return
+        await pilot.pause(0.02)
+
+
 async def test_markers_between_lines_and_the_end_of_the_stream() -> None:
     items: list[LogItem] = [stamped("before"), LogMarker.RECONNECTED, stamped("after")]
-    platform = ScriptedPlatform(items)
-    job = platform.add(SPEC, JobState.RUNNING)
-    app = app_with(platform)
+    app, job = scripted_app(items)
     async with app.run_test(size=(80, 24)) as pilot:
         pane = await open_logs(app, pilot, job, 2)
-        for _ in range(50):
-            if pane.stream is StreamState.ENDED:
-                break
-            await pilot.pause(0.02)
+        await until_ended(pilot, pane)
         rows = pane.view.rows
         assert [rows.line(row) for row in range(rows.count)] == [
             (stamped("before"), False),
@@ -243,15 +252,10 @@ async def test_end_resumes_following_and_esc_clears_a_search_before_leaving() ->
 
 async def test_a_burst_of_reconnects_is_one_row_and_a_count() -> None:
     items: list[LogItem] = [stamped("before"), *[LogMarker.RECONNECTED] * 5, stamped("after")]
-    platform = ScriptedPlatform(items)
-    job = platform.add(SPEC, JobState.RUNNING)
-    app = app_with(platform)
+    app, job = scripted_app(items)
     async with app.run_test(size=(120, 24)) as pilot:
         pane = await open_logs(app, pilot, job, 2)
-        for _ in range(50):
-            if pane.stream is StreamState.ENDED:
-                break
-            await pilot.pause(0.02)
+        await until_ended(pilot, pane)
         rows = pane.view.rows
         shown = [rows.line(row) for row in range(rows.count)]
         assert shown.count(("reconnected", True)) == 1, shown
