@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from textual.binding import Binding
-
 from services.apps.protocol import App, AppPlatform, AppSpec, AppState, Scaling, scaling_summary
 from services.backends import Capability
 from services.units import human_age
 from services.usecases.apps import run_app, scale_app, stop_app
+from tui.keymap import KEYMAP
 from tui.panels.jobs import short_image
 from tui.panels.polled import PolledPanel
 from tui.screens.app_detail import AppDetailScreen, app_state_text
@@ -31,18 +30,7 @@ class AppsPanel(PolledPanel):
     capability = Capability.APPS
     title = "Apps"
 
-    BINDINGS = [
-        Binding("enter", "describe", "Describe", show=False, tooltip="the selected app's spec, state history, replicas and URL"),
-        Binding("n", "new_app", "Run app", tooltip="run Triton as an AI Deploy app: image, models bucket, replicas or autoscaling"),
-        Binding("l", "logs", "Logs", tooltip="follow the selected app's log, every replica or one"),
-        Binding("s", "scale", "Scale", tooltip="change the selected app's replicas or its autoscaling"),
-        Binding("i", "set_image", "Image", tooltip="roll the selected app onto another image"),
-        Binding("t", "start", "Start", tooltip="start the selected stopped app again"),
-        Binding("x", "stop", "Stop", tooltip="stop the selected app (it keeps its URL)"),
-        Binding("ctrl+d", "delete", "Delete", tooltip="delete the selected app"),
-        Binding("slash", "filter", "Filter", tooltip="show only the apps whose row contains a text"),
-        Binding("r", "refresh", "Refresh", show=False, tooltip="list the apps again now"),
-    ]
+    BINDINGS = KEYMAP["apps"]
 
     noun = "apps"
     columns = APP_COLUMNS

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Static
@@ -34,6 +33,7 @@ from services.storage.protocol import (
 from services.text import visible
 from services.units import human_size
 from services.usecases.storage import Selection, select_objects, selected_keys
+from tui.keymap import KEYMAP
 from tui.panels.base import Panel, confirm_screen
 from tui.workers import worker_token
 from widgets.filter_bar import FilterBar
@@ -76,18 +76,7 @@ class BucketsPanel(Panel):
     capability = Capability.STORAGE
     title = "Buckets"
 
-    BINDINGS = [
-        # In the order a narrow footer keeps them (see PriorityFooter).
-        Binding("enter", "open", "Open", show=False, tooltip="open the highlighted bucket or prefix"),
-        Binding("n", "create_bucket", "New bucket", tooltip="create a bucket (name@REGION)"),
-        Binding("u", "upload", "Upload", tooltip="upload a model repository, ovhai's prefix rule"),
-        Binding("d", "download", "Download", tooltip="download the highlighted object or prefix into a directory"),
-        Binding("ctrl+d", "delete", "Delete", tooltip="delete the highlighted object, prefix (counted first) or empty bucket"),
-        Binding("escape,backspace", "back", "Back", tooltip="up one prefix, then back to the bucket list"),
-        Binding("slash", "filter", "Filter", tooltip="show only the keys that contain a text"),
-        Binding("r", "refresh", "Refresh", show=False, tooltip="list again now"),
-        Binding("t", "focus_tree", "Prefix tree", show=False, tooltip="move to the prefix tree beside the listing"),
-    ]
+    BINDINGS = KEYMAP["buckets"]
 
     @dataclass
     class BucketsListed(Message):

@@ -17,7 +17,6 @@ from pathlib import Path
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
@@ -31,6 +30,7 @@ from services.images.protocol import EngineInfo
 from services.jobs.protocol import RegistryInfo
 from services.units import human_age
 from services.usecases.registries import RegistryAdded, remove_registry
+from tui.keymap import KEYMAP
 from tui.panels.base import Panel, confirm_screen
 from widgets.inert import inert
 from widgets.notice import NoticeKind
@@ -64,17 +64,7 @@ class ImagesPanel(Panel):
     capability = Capability.IMAGES
     title = "Images"
 
-    BINDINGS = [
-        Binding("b", "build", "Build", tooltip="build the AI Training image (user 42420, linux/amd64)"),
-        Binding("P", "push", "Push", tooltip="push the built image, layer by layer"),
-        Binding("e", "edit", "Edit", tooltip="edit the Dockerfile"),
-        Binding("c", "toggle_client", "Server/client", tooltip="switch between the server and the client image"),
-        Binding("v", "version", "Version", show=False, tooltip="set the Triton release (YY.MM)"),
-        Binding("f", "base", "FROM", show=False, tooltip="set the base image"),
-        Binding("a", "add_registry", "Add registry", tooltip="add a registry (attached to the project on AI Training)"),
-        Binding("ctrl+d", "remove_registry", "Remove registry", show=False, tooltip="remove the highlighted registry"),
-        Binding("r", "refresh", "Refresh", show=False, tooltip="look at the local images again"),
-    ]
+    BINDINGS = KEYMAP["images"]
 
     @dataclass
     class EngineFound(Message):

@@ -17,7 +17,6 @@ from rich.table import Table
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
@@ -44,6 +43,7 @@ from services.usecases.infer import infer, split_fields
 from services.usecases.inference import ServerReport, check_server, classify_request, looks_like_image_classifier, max_batch_size
 from services.usecases.server import Server, find_server
 from services.usecases.stats import StatsReader, StatsReading
+from tui.keymap import KEYMAP
 from tui.panels.base import Panel
 from tui.render import OUTPUT_COLUMNS, output_rows
 from tui.screens.infer_form import InferForm
@@ -91,20 +91,7 @@ class InferencePanel(Panel):
     capability = Capability.INFERENCE
     title = "Inference"
 
-    BINDINGS = [
-        Binding("c", "classify", "Classify", tooltip="classify the chosen images with the chosen model, top-k as image_client"),
-        Binding("I", "infer", "Infer", tooltip="one request to the chosen model: its inputs in a form made from its metadata"),
-        Binding("o", "pick_images", "Images", tooltip="choose the images (a file or a directory)"),
-        Binding("s", "cycle_scaling", "Scaling", tooltip="INCEPTION, VGG or no preprocessing"),
-        Binding("i", "toggle_protocol", "HTTP/gRPC", tooltip="talk to the server over HTTP or gRPC"),
-        Binding("plus", "top_k(1)", "Top-k +", show=False),
-        Binding("minus", "top_k(-1)", "Top-k -", show=False),
-        Binding("e", "edit_endpoint", "Endpoint", tooltip="type the server's URL (empty: the newest server job)"),
-        Binding("P", "perf", "Perf", tooltip="measure the model: a load sweep like perf_analyzer"),
-        Binding("T", "tune", "Tune", tooltip="find the config that serves the most under a latency budget, on the running server"),
-        Binding("r", "refresh", "Refresh", show=False, tooltip="check the server again now"),
-        Binding("slash", "filter", "Filter", tooltip="show only the models whose row contains a text"),
-    ]
+    BINDINGS = KEYMAP["inference"]
 
     @dataclass
     class Checked(Message):

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from rich.text import Text
-from textual.binding import Binding
 
 from services.backends import Capability
 from services.jobs.protocol import Job, JobPlatform, JobSpec, JobState
 from services.units import human_age
 from services.usecases.jobs import run_job, stop_job
+from tui.keymap import KEYMAP
 from tui.panels.polled import PolledPanel
 from tui.screens.job_detail import JobDetailScreen
 from tui.screens.job_logs import JobLogScreen
@@ -48,15 +48,7 @@ class JobsPanel(PolledPanel):
     capability = Capability.JOBS
     title = "Jobs"
 
-    BINDINGS = [
-        Binding("enter", "describe", "Describe", show=False, tooltip="the selected job's spec, state history and URL"),
-        Binding("n", "new_job", "Run job", tooltip="run a GPU job: image, command, volumes, GPUs"),
-        Binding("l", "logs", "Logs", tooltip="follow the selected job's log"),
-        Binding("s", "stop", "Stop", tooltip="stop the selected job"),
-        Binding("ctrl+d", "delete", "Delete", tooltip="delete the selected job"),
-        Binding("slash", "filter", "Filter", tooltip="show only the jobs whose row contains a text"),
-        Binding("r", "refresh", "Refresh", show=False, tooltip="list the jobs again now"),
-    ]
+    BINDINGS = KEYMAP["jobs"]
 
     noun = "jobs"
     columns = JOB_COLUMNS

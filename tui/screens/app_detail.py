@@ -17,7 +17,6 @@ from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -26,6 +25,7 @@ from textual.widgets import Static
 from services.apps.document import run_command_line
 from services.apps.protocol import MAX_REPLICAS, App, AppState, AutomaticScaling, scaling_summary
 from services.units import human_age
+from tui.keymap import KEYMAP
 from tui.screens.deck_access import DeckAccess
 from widgets.inert import inert
 from widgets.priority_footer import PriorityFooter
@@ -96,17 +96,7 @@ def timeline(app: App) -> Text:
 class AppDetailScreen(DeckAccess, Screen[None]):
     """`c`/`g`/`o` copy the URL, the gRPC address and the ovhai command (OSC 52, works over SSH)."""
 
-    BINDINGS = [
-        Binding("escape,q", "app.pop_screen", "Back"),
-        Binding("l", "panel('logs')", "Logs"),
-        Binding("s", "panel('scale')", "Scale"),
-        Binding("x", "panel('stop')", "Stop"),
-        Binding("ctrl+d", "panel('delete')", "Delete"),
-        Binding("c", "copy('url')", "Copy URL"),
-        Binding("g", "copy('grpc')", "Copy gRPC"),
-        Binding("o", "copy('ovhai')", "Copy ovhai"),
-        Binding("t", "tune", "Tune"),
-    ]
+    BINDINGS = KEYMAP["app-detail"]
 
     @dataclass
     class Read(Message):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui.keymap import KEYMAP
 from tui.screens.dialog import DialogKeys
 from widgets.inert import inert
 
@@ -15,10 +15,7 @@ from widgets.inert import inert
 class ConfirmScreen(DialogKeys, ModalScreen[bool]):
     """Answers True only on an explicit yes; `esc`, `n` and "Cancel" all answer False."""
 
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
-    ]
+    BINDINGS = KEYMAP["confirm"]
 
     def __init__(self, question: str, detail: str = "") -> None:
         super().__init__()

@@ -21,7 +21,6 @@ from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -35,6 +34,7 @@ from services.pipeline.plan import STEP_TITLES, DeployPlan, Step, demo_plan, ste
 from services.pipeline.runner import Leftover, PipelineRunner, leftover_jobs
 from services.pipeline.state import Answer, PipelineState, PipelineStore, StepRecord, StepStatus
 from services.secrets import redact
+from tui.keymap import KEYMAP
 from tui.panels.base import confirm_screen
 from tui.render import progress_line
 from tui.screens.deck_access import DeckAccess
@@ -67,16 +67,7 @@ def answers_table(answers: tuple[Answer, ...]) -> RenderableType:
 
 
 class DeployScreen(DeckAccess, Screen[None]):
-    BINDINGS = [
-        Binding("escape", "leave", "Back"),
-        Binding("r", "run", "Run/resume"),
-        Binding("f", "fresh", "Start over"),
-        Binding("e", "edit", "Edit plan"),
-        Binding("E", "edit_external", "Plan in $EDITOR"),
-        Binding("c", "toggle_commands", "Commands"),
-        Binding("y", "copy_command", "Copy command", tooltip="copy the highlighted step's command through the terminal (OSC 52)"),
-        Binding("enter", "open_panel", "Open panel"),
-    ]
+    BINDINGS = KEYMAP["deploy"]
 
     @dataclass
     class Changed(Message):

@@ -8,20 +8,16 @@ CLI's `image dockerfile -o`, so nothing lands where the user did not say.
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
+from tui.keymap import KEYMAP
 from tui.screens.dialog import DialogKeys
 
 
 class DockerfileEditScreen(DialogKeys, ModalScreen[str | None]):
-    BINDINGS = [
-        Binding("ctrl+s", "keep", "Keep"),
-        Binding("ctrl+o", "external", "In $EDITOR"),  # ctrl+e is the text area's end of line
-        Binding("escape", "drop", "Cancel"),
-    ]
+    BINDINGS = KEYMAP["dockerfile-edit"]
 
     def __init__(self, text: str) -> None:
         super().__init__()

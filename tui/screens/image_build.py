@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
@@ -29,6 +28,7 @@ from services.secrets import redact
 from services.streams import batched
 from services.text import visible
 from services.usecases.images import build_image
+from tui.keymap import KEYMAP
 from tui.render import build_failure, build_step_line
 from tui.screens.deck_access import DeckAccess
 from tui.workers import worker_token
@@ -53,11 +53,7 @@ def event_line(event: BuildEvent) -> str | None:
 
 
 class ImageBuildScreen(DeckAccess, Screen[None]):
-    BINDINGS = [
-        Binding("escape", "leave", "Back"),
-        Binding("ctrl+b", "build", "Build"),
-        Binding("p", "push", "Push"),
-    ]
+    BINDINGS = KEYMAP["image-build"]
 
     @dataclass
     class Progressed(Message):

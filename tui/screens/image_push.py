@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
@@ -26,6 +25,7 @@ from services.streams import batched
 from services.text import visible
 from services.units import human_size
 from services.usecases.images import push_image
+from tui.keymap import KEYMAP
 from tui.screens.deck_access import DeckAccess
 from tui.workers import worker_token
 from widgets.inert import inert
@@ -46,10 +46,7 @@ def default_target(source: str, registry: str | None) -> str:
 
 
 class ImagePushScreen(DeckAccess, Screen[None]):
-    BINDINGS = [
-        Binding("escape", "leave", "Back"),
-        Binding("y", "copy", "Copy reference"),
-    ]
+    BINDINGS = KEYMAP["image-push"]
 
     class Progressed(Message):
         def __init__(self, tally: PushTally, done: PushDone | None) -> None:

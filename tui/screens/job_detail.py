@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
@@ -16,6 +15,7 @@ from textual.widgets import Static
 from services.jobs.document import run_command_line
 from services.jobs.protocol import Job
 from services.units import human_age
+from tui.keymap import KEYMAP
 from tui.screens.deck_access import DeckAccess
 from widgets.inert import inert
 from widgets.priority_footer import PriorityFooter
@@ -57,16 +57,7 @@ class JobDetailScreen(DeckAccess, Screen[None]):
     """`c`/`i` copy the URL/IP through the terminal (OSC 52), which also works over SSH;
     `l`, `s` and `ctrl+d` do what they do on the Jobs panel, to this job."""
 
-    BINDINGS = [
-        Binding("escape,q", "app.pop_screen", "Back"),
-        Binding("l", "panel('logs')", "Logs"),
-        Binding("s", "panel('stop')", "Stop"),
-        Binding("ctrl+d", "panel('delete')", "Delete"),
-        Binding("c", "copy('url')", "Copy URL"),
-        Binding("i", "copy('ip')", "Copy IP"),
-        Binding("o", "copy('ovhai')", "Copy ovhai"),
-        Binding("t", "tune", "Tune"),
-    ]
+    BINDINGS = KEYMAP["job-detail"]
 
     def __init__(self, job: Job, now: datetime) -> None:
         super().__init__()

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -28,6 +27,7 @@ from services.config import update_config
 from services.jobs.protocol import LogItem, is_marker
 from services.logs.spool import LogSpool, LogViewModel
 from services.streams import batched
+from tui.keymap import KEYMAP
 from tui.screens.deck_access import DeckAccess
 from tui.screens.prompt import PromptScreen
 from tui.workers import worker_token
@@ -68,14 +68,7 @@ class ReconnectTally:
 class LogScreen(DeckAccess, Screen[None]):
     """A followed log; a subclass says whose (`title`, `stream`) and what `s` filters on."""
 
-    BINDINGS = [
-        Binding("escape,q", "back", "Back"),
-        Binding("t", "toggle_time", "Times"),
-        Binding("s", "toggle_source", "Source"),
-        Binding("ampersand", "toggle_grep", "Only matches"),
-        Binding("v", "pager", "In $PAGER"),
-        Binding("ctrl+s", "save", "Save"),
-    ]
+    BINDINGS = KEYMAP["log-screen"]
 
     @dataclass
     class Grew(Message):

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -31,6 +30,7 @@ from services.perf.report import csv_text, json_document, perf_command_line
 from services.perf.sweep import LevelDone, LevelResult, LevelStarted, PerfEvent, SweepConfig, SweepEnded, WindowMeasured, parse_range
 from services.usecases.perf import perf_inputs, run_sweep
 from services.usecases.perf_job import client_job_plan, client_job_sweep
+from tui.keymap import KEYMAP
 from tui.screens.deck_access import DeckAccess
 from tui.screens.prompt import PromptScreen
 from tui.workers import worker_token
@@ -63,14 +63,7 @@ def level_bars(result: LevelResult) -> LevelBars:
 
 
 class PerfScreen(DeckAccess, Screen[None]):
-    BINDINGS = [
-        Binding("escape", "leave", "Stop/Back"),
-        Binding("ctrl+r", "run", "Run"),
-        Binding("i", "toggle_protocol", "HTTP/gRPC"),
-        Binding("j", "toggle_client_job", "Here/Client job"),
-        Binding("ctrl+s", "save", "Save"),
-        Binding("c", "command", "Command"),
-    ]
+    BINDINGS = KEYMAP["perf"]
 
     @dataclass
     class Progressed(Message):

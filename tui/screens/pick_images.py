@@ -6,12 +6,12 @@ from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Static
 
 from services.demo import SAMPLES_DIR
+from tui.keymap import KEYMAP
 from tui.screens.dialog import DialogKeys
 
 
@@ -19,11 +19,7 @@ class PickImagesScreen(DialogKeys, ModalScreen[Path | None]):
     """`enter` on a file takes it, `u` takes the highlighted directory, `s` the samples;
     a path typed in the box and submitted wins over the tree."""
 
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("u", "use_directory", "Use directory"),
-        Binding("s", "samples", "Shipped samples"),
-    ]
+    BINDINGS = KEYMAP["pick-images"]
 
     def __init__(self, root: Path, current: Path | None = None) -> None:
         super().__init__()

@@ -18,7 +18,6 @@ from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -29,6 +28,7 @@ from services import locations
 from services.config import Profile
 from services.errors import UserError
 from services.usecases.profiles import CheckResult, check_profile
+from tui.keymap import KEYMAP
 from tui.screens.deck_access import DeckAccess
 from tui.screens.dialog import DialogKeys
 from widgets.inert import inert
@@ -53,11 +53,7 @@ def check_text(name: str, results: list[CheckResult], done: bool) -> Group:
 
 
 class ProfileScreen(DialogKeys, DeckAccess, ModalScreen[str | None]):
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("a", "add", "Add", tooltip="add an OVHcloud profile (saved 0600), then check it"),
-        Binding("c", "check", "Check", tooltip="try the highlighted profile's token, storage and APIs for real"),
-    ]
+    BINDINGS = KEYMAP["profiles"]
 
     @dataclass
     class Checked(Message):

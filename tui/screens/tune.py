@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -46,6 +45,7 @@ from services.usecases.tune import (
     winner_diff,
     write_planned,
 )
+from tui.keymap import KEYMAP
 from tui.screens.deck_access import DeckAccess
 from tui.screens.prompt import PromptScreen
 from tui.tune_runs import TuneRun
@@ -79,13 +79,7 @@ def result_row(rank: int, result: CandidateResult, front: bool) -> Row:
 
 
 class TuneScreen(DeckAccess, Screen[None]):
-    BINDINGS = [
-        Binding("escape", "leave", "Back"),
-        Binding("ctrl+r", "run", "Run"),
-        Binding("x", "cancel", "Cancel"),
-        Binding("w", "write", "Write"),
-        Binding("f", "form", "Form"),
-    ]
+    BINDINGS = KEYMAP["tune"]
 
     class Progressed(Message):
         def __init__(self, item: TuneEvent | str) -> None:

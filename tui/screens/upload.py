@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -35,6 +34,7 @@ from services.storage.protocol import (
 from services.triton.frameworks import ModelServing, repository_serving
 from services.units import human_size
 from services.usecases.uploads import MissingBucket, UploadRequest, plan_bucket_upload, run_bucket_upload
+from tui.keymap import KEYMAP
 from tui.render import serving_lines
 from tui.screens.deck_access import DeckAccess
 from tui.screens.dialog import DialogKeys
@@ -64,10 +64,7 @@ def report_text(report: ValidationReport | None, servings: Sequence[ModelServing
 class UploadScreen(DialogKeys, DeckAccess, ModalScreen[bool]):
     """Dismisses True when something was uploaded, so the browser refreshes."""
 
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel / close"),
-        Binding("ctrl+s", "upload", "Upload"),
-    ]
+    BINDINGS = KEYMAP["upload"]
 
     @dataclass
     class Checked(Message):
