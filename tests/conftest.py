@@ -29,6 +29,7 @@ from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, ObjectStore, UploadOptions
 from services.storage.s3 import S3ObjectStore
 from tests.container_engine import Dockerd, Registry, import_base_image, start_dockerd, start_registry
+from tests.fake_ai_api import FakeAITrainingAPI
 from tui.app import TritonDeck, make_app
 from tui.settings import AppSettings
 
@@ -207,3 +208,11 @@ def store_and_bucket(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Ob
         bucket = BucketRef(f"models-{number}", "GRA")
     store.create_bucket(bucket)
     return store, bucket
+
+
+@pytest.fixture
+def api() -> Iterator[FakeAITrainingAPI]:
+    """The fake regional OVHcloud API (AI Training and AI Deploy) on a free 127.0.0.1 port."""
+    server = FakeAITrainingAPI().start()
+    yield server
+    server.stop()

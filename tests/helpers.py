@@ -24,7 +24,7 @@ from services.apps.local import LocalAppPlatform
 from services.apps.protocol import App, AppSpec, AppState, FixedScaling, Probe
 from services.backends import ServiceSet
 from services.cancel import CancelToken
-from services.config import Config, Profile
+from services.config import Config, Profile, ProfileKind
 from services.fake_set import fake_services
 from services.jobs.ai_training import AITrainingPlatform
 from services.jobs.fake import FakeJobPlatform
@@ -499,3 +499,17 @@ def contracted(kind: str, fake: Callable[[], Any], local: Callable[[], Any], nap
             yield Contracted(*remote(api))
         finally:
             api.stop()
+
+
+def ovh_deck(api: FakeAITrainingAPI, attach: Callable[[ServiceSet], None]) -> TritonDeck:
+    """The app on the OVHcloud profile `gra`, polling fast, with the platforms `attach` sets
+    talking to the API fake and every other service a fake."""
+    profile = Profile(name="gra", kind=ProfileKind.OVHCLOUD, region="GRA", api_url=api.base_url)
+
+    def services(chosen: Profile) -> ServiceSet:
+        built = fake_services(chosen)
+        attach(built)
+        return built
+
+    config = Config(profiles={"gra": profile}, active_profile="gra")
+    return make_app("gra", config, services, AppSettings(poll_fast_s=0.2, poll_slow_s=0.5), env={})

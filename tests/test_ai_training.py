@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,13 +15,6 @@ from services.jobs.protocol import JobState, LogMarker, is_marker
 from services.logs.resume import MatchOverlap, SkipCount, Undecidable
 from tests.fake_ai_api import TENANT, TOKEN, FakeAITrainingAPI
 from tests.helpers import TUTORIAL_SPEC, Sleeps, platform_for
-
-
-@pytest.fixture
-def api() -> Iterator[FakeAITrainingAPI]:
-    server = FakeAITrainingAPI().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

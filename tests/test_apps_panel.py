@@ -4,20 +4,18 @@ against the fake AI Deploy API; and the panel's notice where a profile has no ap
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from textual.widgets import Input
 
 from services.apps.ai_deploy import AIDeployPlatform
 from services.apps.protocol import FixedScaling
 from services.backends import Capability
-from services.config import Config, Profile, ProfileKind
+from services.config import Profile
 from services.fake_set import fake_services
 from services.secrets import Secret
 from tests.conftest import fake_app
 from tests.fake_ai_api import TOKEN, FakeAITrainingAPI
-from tests.helpers import wait_until
+from tests.helpers import ovh_deck, wait_until
 from tui.app import TritonDeck, make_app
 from tui.screens.app_logs import AppLogScreen
 from tui.screens.app_run import AppRunScreen
@@ -28,23 +26,8 @@ from widgets.notice import Notice
 from widgets.resource_table import ResourceTable
 
 
-@pytest.fixture
-def api() -> Iterator[FakeAITrainingAPI]:
-    server = FakeAITrainingAPI().start()
-    yield server
-    server.stop()
-
-
 def deploy_app(api: FakeAITrainingAPI) -> TritonDeck:
-    profile = Profile(name="gra", kind=ProfileKind.OVHCLOUD, region="GRA", api_url=api.base_url)
-
-    def services(chosen: Profile):  # type: ignore[no-untyped-def]
-        built = fake_services(chosen)
-        built.app_platform = AIDeployPlatform(api.base_url, lambda: Secret(TOKEN), "env OVHAI_TOKEN")
-        return built
-
-    config = Config(profiles={"gra": profile}, active_profile="gra")
-    return make_app("gra", config, services, AppSettings(poll_fast_s=0.2, poll_slow_s=0.5), env={})
+    return ovh_deck(api, lambda built: setattr(built, "app_platform", AIDeployPlatform(api.base_url, lambda: Secret(TOKEN), "env OVHAI_TOKEN")))
 
 
 def cells(app: TritonDeck, column: int) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,12 +26,10 @@ IMAGE = "nvcr.io/nvidia/tritonserver:24.08-py3"
 ENV = {"OVHAI_TOKEN": TOKEN, "TRITON_DECK_PROFILE": "gra"}
 
 
-@pytest.fixture
-def api() -> Iterator[FakeAITrainingAPI]:
-    server = FakeAITrainingAPI().start()
-    assert run(["profile", "add", "gra", "--region", "GRA", "--api-url", server.base_url])[0] == 0
-    yield server
-    server.stop()
+@pytest.fixture(autouse=True)
+def gra_profile(api: FakeAITrainingAPI) -> None:
+    """Every test here runs on the OVHcloud profile `gra`, against the API fake."""
+    assert run(["profile", "add", "gra", "--region", "GRA", "--api-url", api.base_url])[0] == 0
 
 
 def sdk_round_trip(model: str, body: dict[str, Any]) -> None:

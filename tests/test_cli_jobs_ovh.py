@@ -6,7 +6,6 @@ import base64
 import json
 import struct
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,12 +20,10 @@ TUTORIAL_RUN = [
 ]  # fmt: skip
 
 
-@pytest.fixture
-def api() -> Iterator[FakeAITrainingAPI]:
-    server = FakeAITrainingAPI().start()
-    assert run(["profile", "add", "gra", "--region", "GRA", "--api-url", server.base_url])[0] == 0
-    yield server
-    server.stop()
+@pytest.fixture(autouse=True)
+def gra_profile(api: FakeAITrainingAPI) -> None:
+    """Every test here runs on the OVHcloud profile `gra`, against the API fake."""
+    assert run(["profile", "add", "gra", "--region", "GRA", "--api-url", api.base_url])[0] == 0
 
 
 ENV = {"OVHAI_TOKEN": TOKEN, "TRITON_DECK_PROFILE": "gra"}

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -25,12 +24,9 @@ def cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )  # fmt: skip
 
 
-@pytest.fixture
-def api() -> Iterator[FakeAITrainingAPI]:
-    server = FakeAITrainingAPI().start()
-    assert cli("profile", "add", "prod", "--api-url", server.base_url).returncode == 0
-    yield server
-    server.stop()
+@pytest.fixture(autouse=True)
+def prod_profile(api: FakeAITrainingAPI) -> None:
+    assert cli("profile", "add", "prod", "--api-url", api.base_url).returncode == 0
 
 
 def test_the_ovhai_grammar_in_real_processes(api: FakeAITrainingAPI) -> None:

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from services.config import Config, Profile, ProfileKind
-from services.fake_set import fake_services
 from services.jobs.ai_training import AITrainingPlatform
 from services.jobs.protocol import JobState, is_marker
 from services.secrets import Secret
 from tests.conftest import fake_app
 from tests.fake_ai_api import TOKEN, FakeAITrainingAPI
-from tests.helpers import TUTORIAL_SPEC, wait_until
-from tui.app import TritonDeck, make_app
+from tests.helpers import TUTORIAL_SPEC, ovh_deck, wait_until
+from tui.app import TritonDeck
 from tui.screens.job_detail import JobDetailScreen
 from tui.screens.job_logs import JobLogScreen
 from tui.screens.job_run import JobRunScreen
-from tui.settings import AppSettings
 from widgets.check_box import CheckBox
 from widgets.log_pane import LogPane
 from widgets.resource_table import ResourceTable
@@ -99,23 +94,8 @@ async def test_run_form_prefills_the_tutorial_and_checks_every_field() -> None:
     assert new.spec.unsecure_http and new.spec.gpu == 1 and str(new.spec.volumes[0]) == "my-models@LOCAL:/workspace/models:RO"
 
 
-@pytest.fixture
-def api() -> Iterator[FakeAITrainingAPI]:
-    server = FakeAITrainingAPI().start()
-    yield server
-    server.stop()
-
-
 def ovh_app(api: FakeAITrainingAPI) -> TritonDeck:
-    profile = Profile(name="gra", kind=ProfileKind.OVHCLOUD, region="GRA", api_url=api.base_url)
-
-    def services(chosen: Profile):  # type: ignore[no-untyped-def]
-        built = fake_services(chosen)
-        built.job_platform = AITrainingPlatform(api.base_url, lambda: Secret(TOKEN), "env OVHAI_TOKEN", region="GRA")
-        return built
-
-    config = Config(profiles={"gra": profile}, active_profile="gra")
-    return make_app("gra", config, services, AppSettings(poll_fast_s=0.2, poll_slow_s=0.5), env={})
+    return ovh_deck(api, lambda built: setattr(built, "job_platform", AITrainingPlatform(api.base_url, lambda: Secret(TOKEN), "env OVHAI_TOKEN", region="GRA")))
 
 
 def table_state(app: TritonDeck) -> list[str]:

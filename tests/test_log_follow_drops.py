@@ -6,7 +6,6 @@ client's restraint: the timings themselves are `bench/log_follow.py`'s to report
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,13 +15,6 @@ from services.jobs.protocol import is_marker
 from services.secrets import Secret
 from tests.fake_ai_api import TOKEN, FakeAITrainingAPI
 from tests.helpers import TUTORIAL_SPEC
-
-
-@pytest.fixture
-def api() -> Iterator[FakeAITrainingAPI]:
-    server = FakeAITrainingAPI().start()
-    yield server
-    server.stop()
 
 
 def busy_job(api: FakeAITrainingAPI, platform: AITrainingPlatform, seconds: float) -> tuple[str, threading.Thread]:

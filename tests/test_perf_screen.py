@@ -7,24 +7,32 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tests.conftest import fake_app
 from tests.helpers import wait_until
+from tui.app import TritonDeck
 from tui.panels.inference import InferencePanel
 from tui.screens.perf import PerfScreen
 from tui.screens.prompt import PromptScreen
 from widgets.resource_table import ResourceTable
 
 
+async def open_perf(app: TritonDeck, pilot: Pilot[None]) -> PerfScreen:
+    """`P` on the first served model of the Inference pane."""
+    await pilot.press("4")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.press("P")
+    screen = app.screen
+    assert isinstance(screen, PerfScreen)
+    return screen
+
+
 async def test_a_sweep_from_the_screen_to_a_csv(tmp_path: Path) -> None:
     app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("4")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.press("P")
-        screen = app.screen
-        assert isinstance(screen, PerfScreen)
+        screen = await open_perf(app, pilot)
         screen.query_one("#perf-range", Input).value = "1:2"
         screen.query_one("#perf-interval", Input).value = "100"
         await pilot.press("ctrl+r")
@@ -48,11 +56,7 @@ async def test_a_sweep_from_the_screen_to_a_csv(tmp_path: Path) -> None:
 async def test_escape_stops_a_running_sweep_then_leaves() -> None:
     app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("4")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.press("P")
-        screen = app.screen
-        assert isinstance(screen, PerfScreen)
+        screen = await open_perf(app, pilot)
         screen.query_one("#perf-range", Input).value = "1:50"
         await pilot.press("ctrl+r")
         await pilot.pause(0.2)

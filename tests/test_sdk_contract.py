@@ -4,8 +4,6 @@ what the fake API answers parses into the SDK's models with nothing left over.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from services.errors import UserError
@@ -24,13 +22,6 @@ SPECS = {
         env=(("A", "1"), ("B", "two words")), labels=(("team", "ml"),), timeout_s=3600, ssh_public_keys=("ssh-ed25519 AAAA k@h",),
     ),  # fmt: skip
 }
-
-
-@pytest.fixture
-def api() -> Iterator[FakeAITrainingAPI]:
-    server = FakeAITrainingAPI().start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.parametrize("name", SPECS)

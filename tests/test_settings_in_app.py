@@ -11,7 +11,6 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 from textual.widgets import Input, Static
@@ -193,13 +192,6 @@ async def test_a_registry_is_added_attached_and_removed_from_the_images_panel() 
 
 
 # -- the CLI -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def api() -> Iterator[FakeAITrainingAPI]:
-    server = FakeAITrainingAPI().start()
-    yield server
-    server.stop()
 
 
 def test_profile_check_tries_each_credential_for_real(api: FakeAITrainingAPI, moto_endpoint: str, capsys: pytest.CaptureFixture[str]) -> None:

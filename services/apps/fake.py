@@ -8,14 +8,14 @@ scaling change passing through SCALING, and stop/start/delete with their own sta
 from __future__ import annotations
 
 import builtins
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from services.apps.protocol import App, AppSpec, AppState, AppStateChange, Replica, Scaling
 from services.cancel import CancelToken
 from services.errors import UserError
+from services.fake_runs import FakeRuns
 from services.jobs.fake import triton_log_lines
 from services.jobs.protocol import LogItem
 
@@ -31,17 +31,11 @@ def _replicas(app: App, count: int, ready: int) -> tuple[Replica, ...]:
     )  # fmt: skip
 
 
-class FakeAppPlatform:
-    def __init__(self, now: datetime) -> None:
-        self._now = now
-        self._lock = threading.Lock()
-        self._apps: dict[str, App] = {}
-        self._logs: dict[str, list[str]] = {}
-        self._sequence = 0
+class FakeAppPlatform(FakeRuns[App]):
+    noun = "app"
 
-    @property
-    def now(self) -> datetime:
-        return self._now
+    def _ended(self, run: App) -> bool:
+        return run.state.is_down
 
     def _move(self, app: App, state: AppState, **changes: object) -> App:
         return replace(app, state=state, history=app.history + (AppStateChange(state, self._now),), **changes)  # type: ignore[arg-type]
@@ -60,7 +54,7 @@ class FakeAppPlatform:
             desired = app.desired if replicas is None else replicas
             up = desired if state.is_up else 0
             app = replace(app, available_replicas=up, desired_replicas=desired, replicas=_replicas(app, up, up))
-            self._apps[app_id] = app
+            self._runs[app_id] = app
             self._logs[app_id] = []
             return app
 
@@ -68,8 +62,8 @@ class FakeAppPlatform:
         """Advance the clock one step: each app one state along, or one replica nearer its target."""
         with self._lock:
             self._now += TICK
-            for app_id, app in list(self._apps.items()):
-                self._apps[app_id] = self._step(app)
+            for app_id, app in list(self._runs.items()):
+                self._runs[app_id] = self._step(app)
 
     def _step(self, app: App) -> App:
         desired = app.desired
@@ -89,26 +83,16 @@ class FakeAppPlatform:
             return self._move(app, AppState.DELETED)
         return app
 
-    def _existing(self, app_id: str) -> App:
-        app = self._apps.get(app_id)
-        if app is None:
-            raise UserError(f"app {app_id} not found: list apps with `triton-deck app list`")
-        return app
-
     def run(self, spec: AppSpec) -> App:
         app = self.add(spec, AppState.QUEUED)
         with self._lock:
-            app = self._apps[app.id] = replace(app, available_replicas=0, replicas=())
+            app = self._runs[app.id] = replace(app, available_replicas=0, replicas=())
         return app
-
-    def get(self, app_id: str) -> App:
-        with self._lock:
-            return self._existing(app_id)
 
     def list(self, states: tuple[AppState, ...] = (), label: str | None = None) -> builtins.list[App]:
         name, _, value = (label or "").partition("=")
         with self._lock:
-            apps = [app for app in self._apps.values() if (not states or app.state in states) and (not label or dict(app.spec.labels).get(name) == value)]
+            apps = [app for app in self._runs.values() if (not states or app.state in states) and (not label or dict(app.spec.labels).get(name) == value)]
         return sorted(apps, key=lambda app: app.id, reverse=True)
 
     def scale(self, app_id: str, scaling: Scaling) -> None:
@@ -118,38 +102,26 @@ class FakeAppPlatform:
             desired = app.desired
             if app.state.is_up and desired != app.available_replicas:
                 app = self._move(app, AppState.SCALING, available_replicas=min(app.available_replicas, desired), desired_replicas=desired)
-            self._apps[app_id] = replace(app, desired_replicas=desired)
+            self._runs[app_id] = replace(app, desired_replicas=desired)
 
     def set_image(self, app_id: str, image: str) -> None:
         with self._lock:
             app = self._existing(app_id)
-            self._apps[app_id] = replace(app, spec=replace(app.spec, image=image))
+            self._runs[app_id] = replace(app, spec=replace(app.spec, image=image))
 
     def start(self, app_id: str) -> None:
         with self._lock:
             app = self._existing(app_id)
             if not app.state.is_down:
                 raise UserError(f"app {app.short_id} is {app.state}: only a stopped app starts")
-            self._apps[app_id] = self._move(app, AppState.QUEUED)
+            self._runs[app_id] = self._move(app, AppState.QUEUED)
 
     def stop(self, app_id: str) -> None:
         with self._lock:
             app = self._existing(app_id)
             if app.state.is_down or app.state is AppState.STOPPING:
                 raise UserError(f"app {app.short_id} is already {app.state}: nothing to stop")
-            self._apps[app_id] = self._move(app, AppState.STOPPING)
-
-    def delete(self, app_id: str, force: bool = False) -> None:
-        with self._lock:
-            app = self._existing(app_id)
-            if not app.state.is_down and not force:
-                raise UserError(f"app {app.short_id} is {app.state}: stop it first, or delete with --force")
-            del self._apps[app_id]
-            del self._logs[app_id]
-
-    def append_log(self, app_id: str, line: str) -> None:
-        with self._lock:
-            self._logs[self._existing(app_id).id].append(line)
+            self._runs[app_id] = self._move(app, AppState.STOPPING)
 
     def logs(self, app_id: str, replica: str | None = None, tail: int | None = None) -> builtins.list[str]:
         with self._lock:

@@ -8,13 +8,13 @@ That keeps snapshots deterministic while still showing real transitions and a li
 from __future__ import annotations
 
 import builtins
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from services.cancel import CancelToken
 from services.errors import UserError
+from services.fake_runs import FakeRuns
 from services.jobs.protocol import (
     Job,
     JobSpec,
@@ -49,21 +49,17 @@ def triton_log_lines(at: datetime, source: str = "job") -> list[str]:
     return [f"{stamp} [{source}] {line}" for line in body]
 
 
-class FakeJobPlatform:
+class FakeJobPlatform(FakeRuns[Job]):
     capabilities = PlatformCapabilities()
+    noun = "job"
 
     def __init__(self, now: datetime, registry: str = "registry.gra.ai.cloud.ovh.net/0123456789abcdef") -> None:
-        self._now = now
+        super().__init__(now)
         self._registry = registry
         self._attached: list[RegistryInfo] = []
-        self._lock = threading.Lock()
-        self._jobs: dict[str, Job] = {}
-        self._logs: dict[str, list[str]] = {}
-        self._sequence = 0
 
-    @property
-    def now(self) -> datetime:
-        return self._now
+    def _ended(self, run: Job) -> bool:
+        return run.state.is_terminal
 
     def _new_id(self) -> str:
         self._sequence += 1
@@ -84,7 +80,7 @@ class FakeJobPlatform:
                 grpc_address=f"https://{job_id}.job-grpc.gra.ai.cloud.ovh.net",
                 info_message=info,
             )
-            self._jobs[job_id] = job
+            self._runs[job_id] = job
             self._logs[job_id] = list(log or [])
             return job
 
@@ -92,35 +88,21 @@ class FakeJobPlatform:
         """Advance the clock one step and every moving job one state."""
         with self._lock:
             self._now += TICK
-            for job_id, job in list(self._jobs.items()):
+            for job_id, job in list(self._runs.items()):
                 following = _next_state(job.state)
                 if following is None:
                     continue
                 moved = replace(job, state=following, history=job.history + (StateChange(following, self._now),))
-                self._jobs[job_id] = moved
+                self._runs[job_id] = moved
                 if following is JobState.RUNNING:
                     self._logs[job_id].extend(triton_log_lines(self._now))
-
-    def append_log(self, job_id: str, line: str) -> None:
-        with self._lock:
-            self._logs[self._existing(job_id).id].append(line)
-
-    def _existing(self, job_id: str) -> Job:
-        job = self._jobs.get(job_id)
-        if job is None:
-            raise UserError(f"job {job_id} not found: list jobs with `triton-deck job list`")
-        return job
 
     def run(self, spec: JobSpec) -> Job:
         return self.add(spec, JobState.QUEUED)
 
-    def get(self, job_id: str) -> Job:
-        with self._lock:
-            return self._existing(job_id)
-
     def list(self, states: tuple[JobState, ...] = ()) -> builtins.list[Job]:
         with self._lock:
-            jobs = [job for job in self._jobs.values() if not states or job.state in states]
+            jobs = [job for job in self._runs.values() if not states or job.state in states]
         return sorted(jobs, key=lambda job: job.id, reverse=True)
 
     def stop(self, job_id: str) -> None:
@@ -128,17 +110,9 @@ class FakeJobPlatform:
             job = self._existing(job_id)
             if job.state.is_terminal:
                 raise UserError(f"job {job.short_id} is already {job.state}: nothing to stop")
-            self._jobs[job_id] = replace(
+            self._runs[job_id] = replace(
                 job, state=JobState.INTERRUPTING, history=job.history + (StateChange(JobState.INTERRUPTING, self._now),)
             )
-
-    def delete(self, job_id: str, force: bool = False) -> None:
-        with self._lock:
-            job = self._existing(job_id)
-            if not job.state.is_terminal and not force:
-                raise UserError(f"job {job.short_id} is {job.state}: stop it first, or delete with --force")
-            del self._jobs[job_id]
-            del self._logs[job_id]
 
     def logs(self, job_id: str, tail: int | None = None) -> builtins.list[str]:
         with self._lock:

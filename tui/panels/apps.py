@@ -34,11 +34,14 @@ class AppsPanel(PolledPanel):
 
     noun = "apps"
     columns = APP_COLUMNS
+    running = "still up"
     empty = "no apps yet: n runs Triton as one"
 
+    def platform(self) -> AppPlatform:
+        return self.services.apps()
 
-    def fetch(self) -> list[App]:
-        return self.services.apps().list()
+    def ended(self, item: App) -> bool:
+        return item.state.is_down
 
     def moving(self, item: App) -> bool:
         return not item.state.is_down and item.state is not AppState.RUNNING
@@ -137,15 +140,3 @@ class AppsPanel(PolledPanel):
 
         detail = "Replicas are freed; each app, its URL and its settings are kept (t starts it again)."
         self.confirm_then_act("Stop", apps, detail, stop, "stop requested for", at_once="stopping")
-
-    def action_delete(self) -> None:
-        apps = self.targets()
-        if not apps:
-            return
-
-        def delete(app: App) -> str:
-            self.services.apps().delete(app.id, force=not app.state.is_down)
-            return f"deleted app {app.short_id}"
-
-        detail = self.still(apps, [app for app in apps if not app.state.is_down], "still up")
-        self.confirm_then_act("Delete", apps, detail, delete, "deleted")

@@ -151,7 +151,6 @@ class BucketsPanel(Panel):
     def table(self) -> ResourceTable:
         return self.query_one(ResourceTable)
 
-
     def reload(self) -> None:
         self.location = Location()
         super().reload()

@@ -95,7 +95,6 @@ class ImagesPanel(Panel):
             yield Static("recent builds and pushes", classes="section-title")
             yield ResourceTable(HISTORY_COLUMNS, id="history-table")
 
-
     def reload(self) -> None:
         self._show_dockerfile()
         super().reload()

@@ -171,7 +171,6 @@ class InferencePanel(Panel):
             self._render_server_box()
             self._render_classify_box()
 
-
     # -- the server ----------------------------------------------------------------------------
 
     def load(self) -> None:

@@ -52,15 +52,18 @@ class JobsPanel(PolledPanel):
 
     noun = "jobs"
     columns = JOB_COLUMNS
+    running = "still running"
     empty = "no jobs yet"
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._stopping: dict[str, JobState] = {}  # asked to stop: the state it had then
 
+    def platform(self) -> JobPlatform:
+        return self.services.jobs()
 
-    def fetch(self) -> list[Job]:
-        return self.services.jobs().list()
+    def ended(self, item: Job) -> bool:
+        return item.state.is_terminal
 
     def moving(self, item: Job) -> bool:
         return item.state.is_starting or item.state is JobState.INTERRUPTING or item.id in self._stopping
@@ -118,15 +121,3 @@ class JobsPanel(PolledPanel):
             return f"stop requested for job {job.short_id}"
 
         self.confirm_then_act("Stop", jobs, "RW volumes are synced back while it finalizes.", stop, "stop requested for", at_once="stopping", on_yes=self._asked_to_stop)
-
-    def action_delete(self) -> None:
-        jobs = self.targets()
-        if not jobs:
-            return
-
-        def delete(job: Job) -> str:
-            self.services.jobs().delete(job.id, force=not job.state.is_terminal)
-            return f"deleted job {job.short_id}"
-
-        detail = self.still(jobs, [job for job in jobs if not job.state.is_terminal], "still running")
-        self.confirm_then_act("Delete", jobs, detail, delete, "deleted")

@@ -32,6 +32,7 @@ POLL_TICK_S = 0.5
 
 class PolledPanel(Panel):
     noun: ClassVar[str]  # "jobs": the ids of its filter and table, its notices
+    running: ClassVar[str]  # "still running": what the delete confirmation says of one not ended
     columns: ClassVar[tuple[str, ...]]
     empty: ClassVar[str]  # what the notice says when the list is empty
 
@@ -56,8 +57,12 @@ class PolledPanel(Panel):
 
     # -- what a panel says -----------------------------------------------------------------------
 
-    def fetch(self) -> Sequence[Any]:
-        """The rows' items, in a worker thread."""
+    def platform(self) -> Any:
+        """The jobs' or apps' platform (a `JobPlatform`, an `AppPlatform`), used in workers."""
+        raise NotImplementedError
+
+    def ended(self, item: Any) -> bool:
+        """Whether `item` runs no more: deleting it needs no stop first."""
         raise NotImplementedError
 
     def row(self, item: Any, now: datetime) -> Row:
@@ -74,6 +79,23 @@ class PolledPanel(Panel):
         """Where the item answers, shown whole under the table for the selected row (a URL is
         too long for its column at 80 columns; cut, it could not be copied or read)."""
         return None
+
+    def fetch(self) -> Sequence[Any]:
+        """The rows' items, in a worker thread."""
+        items: Sequence[Any] = self.platform().list()
+        return items
+
+    def action_delete(self) -> None:
+        items = self.targets()
+        if not items:
+            return
+
+        def delete(item: Any) -> str:
+            self.platform().delete(item.id, force=not self.ended(item))
+            return f"deleted {self.noun.rstrip('s')} {item.short_id}"
+
+        detail = self.still(items, [item for item in items if not self.ended(item)], self.running)
+        self.confirm_then_act("Delete", items, detail, delete, "deleted")
 
     # -- the list ---------------------------------------------------------------------------
 

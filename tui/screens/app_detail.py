@@ -107,7 +107,6 @@ class AppDetailScreen(DeckAccess, Screen[None]):
         self._app = app
         self._samples: deque[ScalingSample] = deque(maxlen=CHART_SAMPLES)
 
-
     def compose(self) -> ComposeResult:
         yield Static(inert(f"app {self._app.name}", style="bold"), classes="screen-title")
         with VerticalScroll():

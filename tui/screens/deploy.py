@@ -85,7 +85,6 @@ class DeployScreen(DeckAccess, Screen[None]):
         self._records: dict[Step, StepRecord] = {}
         self._plan: DeployPlan | None = None
 
-
     @property
     def store(self) -> PipelineStore:
         return PipelineStore(self.deck.services.profile.name)

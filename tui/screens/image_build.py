@@ -71,7 +71,6 @@ class ImageBuildScreen(DeckAccess, Screen[None]):
         self._model: LogViewModel | None = None
         self._built: BuildDone | None = None
 
-
     def compose(self) -> ComposeResult:
         context, tag, platform = self._defaults
         with Horizontal(id="build-form"):

@@ -64,7 +64,6 @@ class ImagePushScreen(DeckAccess, Screen[None]):
         self._registry = registry
         self._result: str | None = None
 
-
     def compose(self) -> ComposeResult:
         with Horizontal(id="push-form"):
             yield Label("image")

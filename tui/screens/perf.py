@@ -77,7 +77,6 @@ class PerfScreen(DeckAccess, Screen[None]):
         self._sweeping = False
         self._client_job = False  # perf_analyzer in a client job beside the server, instead of from here
 
-
     def compose(self) -> ComposeResult:
         yield Static(inert(f"perf {self._model}", style="bold"), classes="screen-title")
         with VerticalScroll(id="perf-body"):

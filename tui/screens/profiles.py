@@ -66,7 +66,6 @@ class ProfileScreen(DialogKeys, DeckAccess, ModalScreen[str | None]):
         self._profiles = dict(profiles)
         self._active = active
 
-
     def compose(self) -> ComposeResult:
         with Vertical(id="profiles-box", classes="dialog"):
             yield Static(TITLE, id="profiles-title")
