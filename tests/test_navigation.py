@@ -18,7 +18,7 @@ from services.storage.listing import iter_objects
 from services.storage.protocol import BucketRef
 from tests.conftest import deck_config, fake_app, plain_text
 from tui.app import TritonDeck, make_app
-from tui.panel_registry import PANEL_IDS
+from tui.panel_registry import PANEL_IDS, entry
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.job_detail import JobDetailScreen
@@ -55,7 +55,7 @@ async def test_number_keys_and_brackets_switch_panels() -> None:
             await pilot.press(key)
             assert app.active_panel == panel
             assert app.query_one(TabStrip).active == panel
-            assert app.query_one(ContextBar).panel == app.panel(panel).title
+            assert app.query_one(ContextBar).panel == entry(panel).title
         await pilot.press("right_square_bracket")
         assert app.active_panel == "images"
         await pilot.press("left_square_bracket", "left_square_bracket")

@@ -330,6 +330,13 @@ class TritonDeck(App[None]):
         """Copy `text` (`what` names it in the toast) where the user can paste it, and say where."""
         self._copy_text(text, what)
 
+    def copy_field(self, owner: str, what: str, value: str | None) -> None:
+        """A job's or an app's field (`owner` is "job 1a2b3c4d"), or a warning that it has none yet."""
+        if value:
+            self.copy_text(value, f"the {owner.split()[0]}'s {what}")
+        else:
+            self.notify(f"{owner} has no {what} yet", severity="warning")
+
     @work(thread=True, group="copy", exit_on_error=False)
     def _copy_text(self, text: str, what: str) -> None:
         if not inside_tmux_without_clipboard():

@@ -13,7 +13,6 @@ read-only there. README "Triton on AI Deploy" says what works as is and what to 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -26,6 +25,7 @@ from services.units import human_age
 from services.usecases.apps import resolve_app, run_app, scale_app, scaling_from_flags, stop_app
 from tui.cli.logs import print_log
 from tui.cli.output import row_cell, warn
+from tui.cli.parser import CommandGroup, OutputOption
 from tui.cli.workloads import access, action_command, add_read_commands, add_run_options, check_port, parse_states, print_listing
 
 if TYPE_CHECKING:
@@ -158,11 +158,10 @@ def _scaling_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--auto-custom-metric-aggregation-type", type=str.upper, choices=("AVERAGE", "MIN", "MAX", "SUM"), help="how replicas' values combine (default AVERAGE)")
 
 
-def add_app_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
-    app = groups.add_parser("app", parents=[common], help="run, list, scale, follow, stop and delete AI Deploy apps")
-    actions = app.add_subparsers(title="app commands", metavar="ACTION", required=True)
-    run = actions.add_parser(
-        "run", parents=[common], help="run an app: IMAGE [OPTIONS] [-- COMMAND...]", usage="%(prog)s [OPTIONS] IMAGE [OPTIONS] [-- COMMAND...]",
+def add_app_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: OutputOption) -> None:  # type: ignore[type-arg]
+    app = CommandGroup(groups, common, output_option, "app", "run, list, scale, follow, stop and delete AI Deploy apps")
+    run = app.action(
+        "run", cmd_app_run, "run an app: IMAGE [OPTIONS] [-- COMMAND...]", usage="%(prog)s [OPTIONS] IMAGE [OPTIONS] [-- COMMAND...]",
         description=f"Run a long-lived, scalable app. With --models it is a Triton server; what works as is on AI Deploy: {README_SECTION}.",
     )  # fmt: skip
     add_run_options(run, "app", "GPUs per replica, 1-4 (default 1; the local profile runs on CPU)", None,
@@ -172,20 +171,15 @@ def add_app_commands(groups: argparse._SubParsersAction, common: argparse.Argume
     run.add_argument("--probe-port", type=int, help="readiness probe port (default: the HTTP port)")
     _scaling_options(run)
     output_option(run)
-    run.set_defaults(handler=cmd_app_run)
     handlers = {"list": cmd_app_list, "get": cmd_app_get, "logs": cmd_app_logs, "delete": cmd_app_delete}
-    listing, logs = add_read_commands(actions, common, output_option, "app", handlers, "the app's log, every replica merged and tagged; -f follows it")
+    listing, logs = add_read_commands(app, "app", handlers, "the app's log, every replica merged and tagged; -f follows it")
     listing.add_argument("--label", metavar="NAME=VALUE", help="only apps with this label")
     logs.add_argument("--replica", help="only this replica's lines")
-    scale = actions.add_parser("scale", parents=[common], help="change the scaling: --replicas N, or the --auto-* flags")
+    scale = app.action("scale", cmd_app_scale, "change the scaling: --replicas N, or the --auto-* flags")
     scale.add_argument("id")
     _scaling_options(scale)
-    scale.set_defaults(handler=cmd_app_scale)
-    set_image = actions.add_parser("set-image", parents=[common], help="run another image")
+    set_image = app.action("set-image", cmd_app_set_image, "run another image")
     set_image.add_argument("id")
     set_image.add_argument("image")
-    set_image.set_defaults(handler=cmd_app_set_image)
     for name, handler, text in (("start", cmd_app_start, "start a stopped app (same URL)"), ("stop", cmd_app_stop, "stop an app (it is kept)")):
-        action = actions.add_parser(name, parents=[common], help=text)
-        action.add_argument("id")
-        action.set_defaults(handler=handler)
+        app.action(name, handler, text).add_argument("id")

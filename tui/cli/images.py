@@ -35,6 +35,7 @@ from services.text import visible
 from services.usecases.images import build_image, pull_image, push_image
 from services.usecases.registries import add_registry, registry_entry, remove_registry
 from tui.cli.output import shown, warn
+from tui.cli.parser import CommandGroup, OutputOption
 from tui.render import build_failure, build_step_line
 
 if TYPE_CHECKING:
@@ -268,55 +269,39 @@ def _dockerfile_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--line", action="append", help="an extra instruction before the chown, e.g. 'RUN pip install pillow'")
 
 
-Output = Callable[[argparse.ArgumentParser], None]
-
-
-def add_image_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Output) -> None:  # type: ignore[type-arg]
-    image = groups.add_parser("image", parents=[common], help="Dockerfiles, build, tag, login and push")
-    actions = image.add_subparsers(title="image commands", metavar="ACTION", required=True)
-    dockerfile = actions.add_parser("dockerfile", parents=[common], help="print or write the AI Training Dockerfile")
+def add_image_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: OutputOption) -> None:  # type: ignore[type-arg]
+    image = CommandGroup(groups, common, output_option, "image", "Dockerfiles, build, tag, login and push")
+    dockerfile = image.action("dockerfile", cmd_image_dockerfile, "print or write the AI Training Dockerfile")
     _dockerfile_options(dockerfile)
     dockerfile.add_argument("-o", dest="output_file", type=Path, help="write to this file (or directory) instead of stdout")
-    dockerfile.set_defaults(handler=cmd_image_dockerfile)
-    build = actions.add_parser("build", parents=[common], help="build CONTEXT with the generated (or -f) Dockerfile")
+    build = image.action("build", cmd_image_build, "build CONTEXT with the generated (or -f) Dockerfile")
     build.add_argument("context", type=Path, metavar="CONTEXT")
     build.add_argument("-t", "--tag", required=True, help="name:tag of the image")
     build.add_argument("--platform", default=DEFAULT_PLATFORM, help=f"target platform (default {DEFAULT_PLATFORM}, what AI Training runs)")
     build.add_argument("-f", "--file", type=Path, help="build this Dockerfile (default: CONTEXT/Dockerfile, else the generated one)")
     build.add_argument("--generate", action="store_true", help="build the generated AI Training Dockerfile even if CONTEXT has one")
     _dockerfile_options(build)
-    build.set_defaults(handler=cmd_image_build)
-    pull = actions.add_parser("pull", parents=[common], help="pull an image with a bar per layer; prints reference@digest")
+    pull = image.action("pull", cmd_image_pull, "pull an image with a bar per layer; prints reference@digest")
     pull.add_argument("reference", metavar="REF")
     pull.add_argument("--platform", default=DEFAULT_PLATFORM, help=f"the platform to pull (default {DEFAULT_PLATFORM}, what AI Training runs)")
-    pull.set_defaults(handler=cmd_image_pull)
-    tag = actions.add_parser("tag", parents=[common], help="tag SRC as DST (e.g. for the registry)")
+    tag = image.action("tag", cmd_image_tag, "tag SRC as DST (e.g. for the registry)")
     tag.add_argument("source", metavar="SRC")
     tag.add_argument("target", metavar="DST")
-    tag.set_defaults(handler=cmd_image_tag)
-    login = actions.add_parser("login", parents=[common], help="log the engine in to a registry (password on stdin)")
+    login = image.action("login", cmd_image_login, "log the engine in to a registry (password on stdin)")
     login.add_argument("registry", metavar="REGISTRY")
     login.add_argument("-u", "--username")
     login.add_argument("--save", action="store_true", help="store it in the docker config as `docker login` does")
-    login.set_defaults(handler=cmd_image_login)
-    push = actions.add_parser("push", parents=[common], help="push TAG with per-layer progress; prints reference@digest")
+    push = image.action("push", cmd_image_push, "push TAG with per-layer progress; prints reference@digest")
     push.add_argument("reference", metavar="TAG")
     push.add_argument("-u", "--username", help="log in first as USER (with --password-stdin)")
     push.add_argument("--password-stdin", action="store_true", help="read the registry password from standard input")
-    push.set_defaults(handler=cmd_image_push)
 
 
-def add_registry_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Output) -> None:  # type: ignore[type-arg]
-    registry = groups.add_parser("registry", parents=[common], help="the registries jobs pull from and images push to")
-    actions = registry.add_subparsers(title="registry commands", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", parents=[common], help="the shared registry, attached ones, then those added here")
-    output_option(listing)
-    listing.set_defaults(handler=cmd_registry_list)
-    add = actions.add_parser("add", parents=[common], help="remember a registry (every profile can push to it)")
+def add_registry_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: OutputOption) -> None:  # type: ignore[type-arg]
+    registry = CommandGroup(groups, common, output_option, "registry", "the registries jobs pull from and images push to")
+    registry.action("list", cmd_registry_list, "the shared registry, attached ones, then those added here", output=True)
+    add = registry.action("add", cmd_registry_add, "remember a registry (every profile can push to it)")
     add.add_argument("address", metavar="ADDRESS")
     add.add_argument("-u", "--username")
     add.add_argument("--password-command", help="command that prints the password (e.g. 'pass show registry')")
-    add.set_defaults(handler=cmd_registry_add)
-    remove = actions.add_parser("remove", parents=[common], help="forget an added registry")
-    remove.add_argument("address", metavar="ADDRESS")
-    remove.set_defaults(handler=cmd_registry_remove)
+    registry.action("remove", cmd_registry_remove, "forget an added registry").add_argument("address", metavar="ADDRESS")

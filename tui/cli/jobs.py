@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -30,6 +29,7 @@ from services.units import human_age, parse_duration
 from services.usecases.jobs import resolve_job, run_job, stop_job
 from tui.cli.logs import print_log
 from tui.cli.output import warn
+from tui.cli.parser import CommandGroup, OutputOption
 from tui.cli.workloads import access, action_command, add_read_commands, add_run_options, check_port, parse_states, print_listing
 
 if TYPE_CHECKING:
@@ -109,19 +109,15 @@ cmd_job_stop = action_command(_platform, resolve_job, lambda platform, job, _: s
 cmd_job_delete = action_command(_platform, resolve_job, lambda platform, job, args: platform.delete(job.id, force=args.force), "deleted")
 
 
-def add_job_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
-    job = groups.add_parser("job", parents=[common], help="run, list, get, follow, stop and delete jobs")
-    actions = job.add_subparsers(title="job commands", metavar="ACTION", required=True)
-    run = actions.add_parser("run", parents=[common], help="run a job: IMAGE [OPTIONS] -- COMMAND...", usage="%(prog)s [OPTIONS] IMAGE [OPTIONS] -- COMMAND...")
+def add_job_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: OutputOption) -> None:  # type: ignore[type-arg]
+    job = CommandGroup(groups, common, output_option, "job", "run, list, get, follow, stop and delete jobs")
+    run = job.action("run", cmd_job_run, "run a job: IMAGE [OPTIONS] -- COMMAND...", usage="%(prog)s [OPTIONS] IMAGE [OPTIONS] -- COMMAND...")
     add_run_options(run, "job", "GPUs, 1-4 (default 1; the local profile records it and runs on CPU)", 8080,
                     "the port the job URL exposes (default 8080)", "a second port for gRPC when it cannot share the HTTP one")  # fmt: skip
     run.add_argument("-t", "--timeout", help="stop the job after this long: 30s, 15m, 1h, 7d")
     run.add_argument("-s", "--ssh-public-keys", action="append", help="a public key, or a file of them")
     output_option(run)
-    run.set_defaults(handler=cmd_job_run)
     handlers = {"list": cmd_job_list, "get": cmd_job_get, "logs": cmd_job_logs, "delete": cmd_job_delete}
-    _listing, logs = add_read_commands(actions, common, output_option, "job", handlers, "the job's log; -f follows it until the job ends")
+    _listing, logs = add_read_commands(job, "job", handlers, "the job's log; -f follows it until the job ends")
     logs.add_argument("--from", dest="source", metavar="SOURCE", help="only lines from this source: `job` is the container's own output")
-    stop = actions.add_parser("stop", parents=[common], help="stop a job (RW volumes sync back)")
-    stop.add_argument("id")
-    stop.set_defaults(handler=cmd_job_stop)
+    job.action("stop", cmd_job_stop, "stop a job (RW volumes sync back)").add_argument("id")

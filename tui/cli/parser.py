@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 INVALID_CHOICE = re.compile(r"invalid choice: '(?P<typed>[^']*)' \(choose from (?P<choices>.*)\)")
 
@@ -41,3 +42,27 @@ class DeckParser(argparse.ArgumentParser):
 def parser_class(separated: bool) -> type[DeckParser]:
     """A DeckParser subclass for one parse; subcommand parsers inherit it (argparse uses type(parent))."""
     return type("DeckParserForThisParse", (DeckParser,), {"separated": separated})
+
+
+OutputOption = Callable[[argparse.ArgumentParser], None]
+
+
+class CommandGroup:
+    """`triton-deck NOUN ACTION …`: a group's actions, each taking the common options and
+    naming its handler; those that print records also take `-o` (`output=True`)."""
+
+    def __init__(self, groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: OutputOption, noun: str, help: str) -> None:  # type: ignore[type-arg]
+        self.common, self.output_option = common, output_option
+        parser = groups.add_parser(noun, parents=[common], help=help)
+        self.actions = parser.add_subparsers(title=f"{noun} commands", metavar="ACTION", required=True)
+
+    def action(self, name: str, handler: Callable[..., int], help: str, *, output: bool = False, **options: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = self.actions.add_parser(name, parents=[self.common], help=help, **options)
+        parser.set_defaults(handler=handler)
+        if output:
+            self.output_option(parser)
+        return parser
+
+    def group(self, noun: str, help: str) -> CommandGroup:
+        """A group inside this one (`bucket object …`)."""
+        return CommandGroup(self.actions, self.common, self.output_option, noun, help)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, TextIO
 
@@ -14,6 +13,7 @@ from services.errors import UserError
 from services.json_keys import camel
 from services.secrets import Secret
 from services.usecases.profiles import ProfileDraft, check_profile, exists_error, new_profile, save_profile
+from tui.cli.parser import CommandGroup, OutputOption
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
@@ -128,17 +128,12 @@ def cmd_profile_use(ctx: Context) -> int:
 
 
 
-def add_profile_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
-    profile = groups.add_parser("profile", parents=[common], help="list, show, add and choose profiles")
-    profile_commands = profile.add_subparsers(title="profile commands", metavar="ACTION", required=True)
-    listing = profile_commands.add_parser("list", parents=[common], help="list profiles; * marks the active one")
-    output_option(listing)
-    listing.set_defaults(handler=cmd_profile_list)
-    show = profile_commands.add_parser("show", parents=[common], help="show a profile, secrets masked")
+def add_profile_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: OutputOption) -> None:  # type: ignore[type-arg]
+    profile = CommandGroup(groups, common, output_option, "profile", "list, show, add and choose profiles")
+    profile.action("list", cmd_profile_list, "list profiles; * marks the active one", output=True)
+    show = profile.action("show", cmd_profile_show, "show a profile, secrets masked", output=True)
     show.add_argument("name", nargs="?", help="profile (default: the active one)")
-    output_option(show)
-    show.set_defaults(handler=cmd_profile_show)
-    add = profile_commands.add_parser("add", parents=[common], help="add an OVHcloud profile")
+    add = profile.action("add", cmd_profile_add, "add an OVHcloud profile")
     add.add_argument("name")
     add.add_argument("--kind", choices=[kind.value for kind in ProfileKind], default=ProfileKind.OVHCLOUD.value, help="the profile's kind (default ovhcloud)")
     add.add_argument("--region", help="AI Training region: GRA or BHS (default GRA; an ovhcloud profile's)")
@@ -149,13 +144,7 @@ def add_profile_commands(groups: argparse._SubParsersAction, common: argparse.Ar
     add.add_argument("--s3-access-key", help="S3 access key (with --s3-secret-stdin)")
     add.add_argument("--s3-secret-stdin", action="store_true", help="read the S3 secret key from standard input")
     add.add_argument("--replace", action="store_true", help="overwrite an existing profile")
-    add.set_defaults(handler=cmd_profile_add)
-    token = profile_commands.add_parser("token", parents=[common], help="print the token job URLs want (for curl -H 'Authorization: Bearer ...')")
-    token.set_defaults(handler=cmd_profile_token)
-    check = profile_commands.add_parser("check", parents=[common], help="try the profile's token, API and S3 keys for real")
+    profile.action("token", cmd_profile_token, "print the token job URLs want (for curl -H 'Authorization: Bearer ...')")
+    check = profile.action("check", cmd_profile_check, "try the profile's token, API and S3 keys for real", output=True)
     check.add_argument("name", nargs="?", help="profile (default: the active one)")
-    output_option(check)
-    check.set_defaults(handler=cmd_profile_check)
-    use = profile_commands.add_parser("use", parents=[common], help="make a profile the saved default")
-    use.add_argument("name")
-    use.set_defaults(handler=cmd_profile_use)
+    profile.action("use", cmd_profile_use, "make a profile the saved default").add_argument("name")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +12,7 @@ from services.repository import (
 )
 from services.triton.frameworks import TARGETS, repository_serving
 from tui.cli.output import warn
+from tui.cli.parser import CommandGroup, OutputOption
 from tui.render import serving_lines
 
 if TYPE_CHECKING:
@@ -45,11 +45,8 @@ def cmd_repo_validate(ctx: Context) -> int:
     return 0 if report.ok and servable else 1
 
 
-def add_repo_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
-    repo = groups.add_parser("repo", parents=[common], help="check a Triton model repository")
-    repo_commands = repo.add_subparsers(title="repo commands", metavar="ACTION", required=True)
-    validate = repo_commands.add_parser("validate", parents=[common], help="check layout, config.pbtxt, versions, model files and labels")
+def add_repo_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: OutputOption) -> None:  # type: ignore[type-arg]
+    repo = CommandGroup(groups, common, output_option, "repo", "check a Triton model repository")
+    validate = repo.action("validate", cmd_repo_validate, "check layout, config.pbtxt, versions, model files and labels", output=True)
     validate.add_argument("directory", metavar="DIR")
     validate.add_argument("--target", choices=TARGETS, help="where it will be served: per model, can it be and how (default: the profile's kind)")
-    output_option(validate)
-    validate.set_defaults(handler=cmd_repo_validate)

@@ -31,6 +31,7 @@ from services.units import human_size
 from services.usecases.storage import Selection, select_objects, selected_keys
 from services.usecases.uploads import UploadRequest, plan_bucket_upload, run_bucket_upload
 from tui.cli.output import row_cell, shown, warn
+from tui.cli.parser import CommandGroup, OutputOption
 from tui.cli.repo import print_report
 
 if TYPE_CHECKING:
@@ -248,29 +249,20 @@ def _selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="every object of the bucket")
 
 
-def add_bucket_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
-    bucket = groups.add_parser("bucket", parents=[common], help="list, create, delete and browse buckets; upload, download, delete objects")
-    bucket_commands = bucket.add_subparsers(title="bucket commands", metavar="ACTION", required=True)
-    listing = bucket_commands.add_parser("list", parents=[common], help="list the profile's buckets")
-    output_option(listing)
-    listing.set_defaults(handler=cmd_bucket_list)
-    create = bucket_commands.add_parser("create", parents=[common], help="create a bucket")
-    create.add_argument("bucket", metavar="NAME@REGION")
-    create.set_defaults(handler=cmd_bucket_create)
-    delete = bucket_commands.add_parser("delete", parents=[common], help="delete an empty bucket")
+def add_bucket_commands(groups: argparse._SubParsersAction, common: argparse.ArgumentParser, output_option: OutputOption) -> None:  # type: ignore[type-arg]
+    bucket = CommandGroup(groups, common, output_option, "bucket", "list, create, delete and browse buckets; upload, download, delete objects")
+    bucket.action("list", cmd_bucket_list, "list the profile's buckets", output=True)
+    bucket.action("create", cmd_bucket_create, "create a bucket").add_argument("bucket", metavar="NAME@REGION")
+    delete = bucket.action("delete", cmd_bucket_delete, "delete an empty bucket")
     delete.add_argument("bucket", metavar="NAME@REGION")
     delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
-    delete.set_defaults(handler=cmd_bucket_delete)
 
-    objects = bucket_commands.add_parser("object", parents=[common], help="objects of a bucket")
-    object_commands = objects.add_subparsers(title="object commands", metavar="ACTION", required=True)
-    object_list = object_commands.add_parser("list", parents=[common], help="list objects: DATE BYTES NAME ETAG")
+    objects = bucket.group("object", "objects of a bucket")
+    object_list = objects.action("list", cmd_object_list, "list objects: DATE BYTES NAME ETAG", output=True)
     object_list.add_argument("bucket", metavar="NAME@REGION")
     object_list.add_argument("-p", "--prefix", help="only keys starting with this")
-    output_option(object_list)
-    object_list.set_defaults(handler=cmd_object_list)
 
-    upload = object_commands.add_parser("upload", parents=[common], help="upload files or directories (key = path - remove-prefix + add-prefix)")
+    upload = objects.action("upload", cmd_object_upload, "upload files or directories (key = path - remove-prefix + add-prefix)")
     upload.add_argument("bucket", metavar="NAME@REGION")
     upload.add_argument("paths", nargs="+", metavar="PATH")
     upload.add_argument("-r", "--remove-prefix", help="strip this from the front of each path")
@@ -279,15 +271,12 @@ def add_bucket_commands(groups: argparse._SubParsersAction, common: argparse.Arg
     upload.add_argument("-w", "--workers", type=int, default=8, help="parallel transfers (default 8)")
     upload.add_argument("--skip-validation", action="store_true", help="upload a model repository even if it has errors")
     upload.add_argument("--create", action="store_true", help="create the bucket if it does not exist (a missing one is refused)")
-    upload.set_defaults(handler=cmd_object_upload)
 
-    download = object_commands.add_parser("download", parents=[common], help="download objects, a prefix, or everything")
+    download = objects.action("download", cmd_object_download, "download objects, a prefix, or everything")
     _selection_arguments(download)
     download.add_argument("-o", "--output-dir", default=".", help="where to write (default .)")
     download.add_argument("-r", "--remove-prefix", help="strip this from each key to name the file")
-    download.set_defaults(handler=cmd_object_download)
 
-    delete = object_commands.add_parser("delete", parents=[common], help="delete objects, a prefix, or everything")
+    delete = objects.action("delete", cmd_object_delete, "delete objects, a prefix, or everything")
     _selection_arguments(delete)
     delete.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
-    delete.set_defaults(handler=cmd_object_delete)

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from services.errors import UserError
 from tui.cli.output import aligned
+from tui.cli.parser import CommandGroup
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
 
 State = TypeVar("State", bound=Enum)
-OutputOption = Callable[[argparse.ArgumentParser], None]
 
 
 def access(unsecure_http: bool) -> str:
@@ -87,32 +87,19 @@ def add_run_options(run: argparse.ArgumentParser, noun: str, gpu_help: str, port
     run.add_argument("-l", "--label", action="append", help="NAME=VALUE")
 
 
-def add_read_commands(
-    actions: argparse._SubParsersAction,  # type: ignore[type-arg]
-    common: argparse.ArgumentParser,
-    output_option: OutputOption,
-    noun: str,
-    handlers: Mapping[str, Callable[[Context], int]],
-    logs_help: str,
-) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+def add_read_commands(commands: CommandGroup, noun: str, handlers: Mapping[str, Callable[[Context], int]], logs_help: str) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """`list` (`-q`, `--state`), `get ID`, `logs ID [-f] [--tail N]` and `delete ID [--force]`;
     the list and logs parsers come back for what only one kind adds to them."""
-    listing = actions.add_parser("list", aliases=["ls"], parents=[common], help=f"{noun}s, newest first")
+    listing = commands.action("list", handlers["list"], f"{noun}s, newest first", aliases=["ls"])
     listing.add_argument("-q", "--quiet", action="store_true", help="only the ids, one a line (for scripts)")
     listing.add_argument("--state", action="append", metavar="STATE", help=f"only {noun}s in this state (repeatable), e.g. RUNNING")
-    output_option(listing)
-    listing.set_defaults(handler=handlers["list"])
-    get = actions.add_parser("get", parents=[common], help=f"one {noun} (-o json for the whole record)")
-    get.add_argument("id")
-    output_option(get)
-    get.set_defaults(handler=handlers["get"])
-    logs = actions.add_parser("logs", parents=[common], help=logs_help)
+    commands.output_option(listing)
+    commands.action("get", handlers["get"], f"one {noun} (-o json for the whole record)", output=True).add_argument("id")
+    logs = commands.action("logs", handlers["logs"], logs_help)
     logs.add_argument("id")
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("--tail", type=int, help="only the last N lines")
-    logs.set_defaults(handler=handlers["logs"])
-    delete = actions.add_parser("delete", parents=[common], help=f"delete a {'finished' if noun == 'job' else 'stopped'} {noun} (--force stops it first)")
+    delete = commands.action("delete", handlers["delete"], f"delete a {'finished' if noun == 'job' else 'stopped'} {noun} (--force stops it first)")
     delete.add_argument("id")
     delete.add_argument("--force", action="store_true")
-    delete.set_defaults(handler=handlers["delete"])
     return listing, logs

@@ -28,7 +28,6 @@ APP_COLUMNS = ("ID", "NAME", "STATE", "REPLICAS", "SCALING", "IMAGE", "AGE", "UR
 
 class AppsPanel(PolledPanel):
     capability = Capability.APPS
-    title = "Apps"
 
     BINDINGS = KEYMAP["apps"]
 

@@ -39,7 +39,6 @@ STALE_AFTER_S = 2.0  # shown again later than this, a panel lists again: it neve
 
 class Panel(Vertical):
     capability: ClassVar[Capability]
-    title: ClassVar[str]
     refreshed_at: datetime | None = None  # when its listing last came back
 
     @property

@@ -74,7 +74,6 @@ class Location:
 
 class BucketsPanel(Panel):
     capability = Capability.STORAGE
-    title = "Buckets"
 
     BINDINGS = KEYMAP["buckets"]
 

@@ -62,7 +62,6 @@ def registry_key(info: RegistryInfo) -> str:
 
 class ImagesPanel(Panel):
     capability = Capability.IMAGES
-    title = "Images"
 
     BINDINGS = KEYMAP["images"]
 

@@ -89,7 +89,6 @@ class ClassifySettings:
 
 class InferencePanel(Panel):
     capability = Capability.INFERENCE
-    title = "Inference"
 
     BINDINGS = KEYMAP["inference"]
 

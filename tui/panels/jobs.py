@@ -26,16 +26,8 @@ JOB_COLUMNS = ("ID", "NAME", "IMAGE", "STATE", "GPUS", "AGE", "URL")
 
 
 def state_text(state: JobState) -> Text:
-    if state is JobState.RUNNING:
-        style = "bold green"
-    elif state.is_failure:
-        style = "bold red"
-    elif state.is_starting:
-        style = "yellow"
-    elif state is JobState.DONE:
-        style = "blue"
-    else:
-        style = "dim"
+    """RUNNING green, failed red, on its way yellow, DONE blue, the rest (ended otherwise) dim."""
+    style = "bold green" if state is JobState.RUNNING else "bold red" if state.is_failure else "yellow" if state.is_starting else "blue" if state is JobState.DONE else "dim"
     return Text(state.value, style=style)
 
 
@@ -46,7 +38,6 @@ def short_image(image: str) -> str:
 
 class JobsPanel(PolledPanel):
     capability = Capability.JOBS
-    title = "Jobs"
 
     BINDINGS = KEYMAP["jobs"]
 

@@ -38,15 +38,9 @@ CHART_SAMPLES = 120
 
 
 def app_state_text(app: App) -> Text:
+    """RUNNING green, failed red, stopped dim, on its way (QUEUED, INITIALIZING, SCALING, STOPPING) yellow."""
     state = app.state
-    if state is AppState.RUNNING:
-        style = "bold green"
-    elif state.is_failure:
-        style = "bold red"
-    elif state.is_down:
-        style = "dim"
-    else:  # on its way: QUEUED, INITIALIZING, SCALING, STOPPING
-        style = "yellow"
+    style = "bold green" if state is AppState.RUNNING else "bold red" if state.is_failure else "dim" if state.is_down else "yellow"
     return Text(state.value, style=style)
 
 
@@ -157,8 +151,4 @@ class AppDetailScreen(DeckAccess, Screen[None]):
 
     def action_copy(self, what: str) -> None:
         values = {"url": self._app.url, "grpc": self._app.grpc_address, "ovhai": run_command_line(self._app.spec)}
-        value = values.get(what)
-        if not value:
-            self.notify(f"app {self._app.short_id} has no {what} yet", severity="warning")
-            return
-        self.deck.copy_text(value, f"the app's {what}")
+        self.deck.copy_field(f"app {self._app.short_id}", what, values.get(what))

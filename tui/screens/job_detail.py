@@ -75,11 +75,7 @@ class JobDetailScreen(DeckAccess, Screen[None]):
 
     def action_copy(self, what: str) -> None:
         values = {"url": self._job.url, "ip": self._job.ip, "ovhai": run_command_line(self._job.spec)}
-        value = values.get(what)
-        if not value:
-            self.notify(f"job {self._job.short_id} has no {what} yet", severity="warning")
-            return
-        self.deck.copy_text(value, f"the job's {what}")
+        self.deck.copy_field(f"job {self._job.short_id}", what, values.get(what))
 
     def compose(self) -> ComposeResult:
         yield Static(inert(f"job {self._job.name}", style="bold"), classes="screen-title")
