@@ -513,3 +513,11 @@ def ovh_deck(api: FakeAITrainingAPI, attach: Callable[[ServiceSet], None]) -> Tr
 
     config = Config(profiles={"gra": profile}, active_profile="gra")
     return make_app("gra", config, services, AppSettings(poll_fast_s=0.2, poll_slow_s=0.5), env={})
+
+
+async def press_in_panel(pilot: Pilot[None], panel: str, key: str) -> None:
+    """Show the panel of number key `panel`, let it list, then press `key` on it."""
+    await pilot.press(panel)
+    await settle(pilot)
+    await pilot.press(key)
+    await pilot.pause()

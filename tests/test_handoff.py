@@ -12,8 +12,8 @@ from textual.pilot import Pilot
 from textual.widgets import TextArea
 
 from services.pipeline.state import PipelineStore
-from tests.conftest import fake_app, settle
-from tests.helpers import open_server_log
+from tests.conftest import fake_app
+from tests.helpers import open_server_log, press_in_panel
 from tui.app import TritonDeck
 
 
@@ -48,10 +48,7 @@ async def test_ctrl_o_edits_the_dockerfile_in_the_users_editor(tmp_path: Path, m
     app = fake_app()
     headless_suspend(app, monkeypatch)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("2")
-        await settle(pilot)
-        await pilot.press("e")
-        await pilot.pause()
+        await press_in_panel(pilot, "2", "e")
         assert isinstance(app.screen, DockerfileEditScreen)
         await pilot.press("ctrl+o")
         await pilot.pause()

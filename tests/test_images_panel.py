@@ -13,7 +13,7 @@ from services.backends import open_services
 from services.config import Config, RegistryEntry
 from services.images.history import ImageHistory
 from tests.conftest import fake_app, plain_text, settle
-from tests.helpers import MANIFEST_V2  # noqa: F401  (fixtures)
+from tests.helpers import MANIFEST_V2, press_in_panel  # noqa: F401  (fixtures)
 from tui.app import make_app
 from tui.screens.image_build import ImageBuildScreen
 from tui.screens.image_push import ImagePushScreen
@@ -62,10 +62,7 @@ async def test_build_then_push_on_the_fake_engine(tmp_path: Path, monkeypatch: p
     monkeypatch.chdir(tmp_path)
     app = fake_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("2")
-        await settle(pilot)
-        await pilot.press("b")
-        await pilot.pause()
+        await press_in_panel(pilot, "2", "b")
         assert isinstance(app.screen, ImageBuildScreen)
         await pilot.press("ctrl+b")
         await settle(pilot)

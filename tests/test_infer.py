@@ -163,6 +163,7 @@ async def test_the_panes_infer_mode_against_a_real_server(server: TritonServer) 
     from services.fake_set import fake_services
     from services.inference.triton import TritonInferenceClient
     from tests.conftest import SNAPSHOT_NOW, plain_text, settle
+    from tests.helpers import press_in_panel
     from tui.app import make_app
     from tui.panels.inference import InferencePanel
     from tui.settings import AppSettings
@@ -175,10 +176,7 @@ async def test_the_panes_infer_mode_against_a_real_server(server: TritonServer) 
 
     app = make_app("local", Config(), real_inference, AppSettings(now=lambda: SNAPSHOT_NOW, poll=False), env={})
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("4")
-        await settle(pilot)
-        await pilot.press("e")
-        await pilot.pause()
+        await press_in_panel(pilot, "4", "e")
         app.screen.query_one(Input).value = f"127.0.0.1:{server.ports.http}"
         await pilot.press("enter")
         await settle(pilot)

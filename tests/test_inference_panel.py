@@ -16,6 +16,7 @@ from services.fake_set import SAMPLE_ANSWERS, SAMPLE_MODELS, fake_services
 from services.inference.fake import FakeInferenceClient
 from services.inference.protocol import ClassifyRequest, Endpoint
 from tests.conftest import SNAPSHOT_NOW, deck_config, plain_text, settle
+from tests.helpers import press_in_panel
 from tui.app import TritonDeck, make_app
 from tui.panels.inference import InferencePanel
 from tui.settings import AppSettings
@@ -111,10 +112,7 @@ async def test_enter_on_a_model_picks_it_for_classification() -> None:
 async def test_a_typed_url_is_checked_and_a_failure_names_the_layer() -> None:
     app = recording_app(failure_for="10.0.0.9")
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("4")
-        await settle(pilot)
-        await pilot.press("e")
-        await pilot.pause()
+        await press_in_panel(pilot, "4", "e")
         prompt = app.screen.query_one(Input)
         prompt.value = "10.0.0.9:8000"
         await pilot.press("enter")
@@ -129,10 +127,7 @@ async def test_a_long_diagnosis_wraps_whole_at_80_columns() -> None:
     reason = "10.0.0.9:8000 answered HTTP 502 Bad Gateway: a proxy is in the way; check the URL, or ask for the job's own URL with `triton-deck job get ID`"
     app = recording_app(failure_for="10.0.0.9", failure_text=reason)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("4")
-        await settle(pilot)
-        await pilot.press("e")
-        await pilot.pause()
+        await press_in_panel(pilot, "4", "e")
         app.screen.query_one(Input).value = "10.0.0.9:8000"
         await pilot.press("enter")
         await settle(pilot)
@@ -166,10 +161,7 @@ async def test_the_image_picker_takes_a_typed_path_or_the_samples(tmp_path: Path
     photo.write_bytes((SAMPLES_DIR / "coffee.png").read_bytes())
     app = recording_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("4")
-        await settle(pilot)
-        await pilot.press("o")
-        await pilot.pause()
+        await press_in_panel(pilot, "4", "o")
         box = app.screen.query_one("#pick-path", Input)
         box.value = str(tmp_path / "missing.png")
         box.focus()

@@ -51,7 +51,7 @@ async def test_the_job_detail_keeps_the_panels_keys_for_its_job() -> None:
         await pilot.press("enter", "l")
         await pilot.pause()
         await pilot.pause()
-        assert isinstance(app.screen, JobLogScreen) and app.screen._job.id.startswith("00000003")
+        assert isinstance(app.screen, JobLogScreen) and app.screen.followed.id.startswith("00000003")
 
 
 async def test_run_form_prefills_the_tutorial_and_checks_every_field() -> None:

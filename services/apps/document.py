@@ -22,7 +22,7 @@ from services.apps.protocol import (
     Replica,
     Scaling,
 )
-from services.jobs.document import EPOCH, ovhai_run_line, parse_stamp, stamp, volume_document, volume_from_document
+from services.jobs.document import created_at, ovhai_run_line, stamp, state_history, volume_document, volume_from_document
 
 
 def scaling_document(scaling: Scaling) -> dict[str, Any]:
@@ -157,12 +157,8 @@ def app_from_document(document: dict[str, Any], replicas: tuple[Replica, ...] = 
         id=str(document["id"]),
         spec=spec_from_document(document.get("spec") or {}),
         state=AppState(status.get("state") or "UNKNOWN"),
-        created_at=parse_stamp(document["createdAt"]) if document.get("createdAt") else EPOCH,
-        history=tuple(
-            AppStateChange(AppState(entry.get("state") or "UNKNOWN"), parse_stamp(entry["date"]) if entry.get("date") else EPOCH)
-            for entry in status.get("history") or ()
-            if isinstance(entry, dict)
-        ),
+        created_at=created_at(document),
+        history=state_history(status, lambda state, at: AppStateChange(AppState(state), at)),
         url=status.get("url"),
         grpc_address=status.get("grpcAddress"),
         available_replicas=int(_number(status.get("availableReplicas"), 0)),

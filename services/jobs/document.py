@@ -8,11 +8,13 @@ as in the tutorial) and the local platform's `job.json`: field names exactly as 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from services.jobs.protocol import Job, JobSpec, JobState, RunSpec, StateChange, VolumeSpec
+
+Change = TypeVar("Change")
 
 
 def stamp(moment: datetime) -> str:
@@ -113,6 +115,18 @@ def job_document(job: Job) -> dict[str, Any]:
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def created_at(document: dict[str, Any]) -> datetime:
+    """A job's or an app's `createdAt`; the epoch where the record has none."""
+    return parse_stamp(document["createdAt"]) if document.get("createdAt") else EPOCH
+
+
+def state_history(status: dict[str, Any], change: Callable[[str, datetime], Change]) -> tuple[Change, ...]:
+    """A job's or an app's `status.history` as `change(state, at)` values, lenient as the SDK:
+    a missing state is UNKNOWN, a missing date the epoch, a malformed entry skipped."""
+    entries = [entry for entry in status.get("history") or () if isinstance(entry, dict)]
+    return tuple(change(entry.get("state") or "UNKNOWN", parse_stamp(entry["date"]) if entry.get("date") else EPOCH) for entry in entries)
+
+
 def job_from_document(document: dict[str, Any]) -> Job:
     """Lenient where the SDK marks fields optional: no `status`, `createdAt` or history dates
     is a job still (state UNKNOWN, the epoch), never a KeyError that breaks a listing."""
@@ -122,11 +136,8 @@ def job_from_document(document: dict[str, Any]) -> Job:
         id=document["id"],
         spec=spec_from_document(document.get("spec") or {}),
         state=JobState(status.get("state") or "UNKNOWN"),
-        created_at=parse_stamp(document["createdAt"]) if document.get("createdAt") else EPOCH,
-        history=tuple(
-            StateChange(JobState(entry.get("state") or "UNKNOWN"), parse_stamp(entry["date"]) if entry.get("date") else EPOCH)
-            for entry in status.get("history") or ()
-        ),
+        created_at=created_at(document),
+        history=state_history(status, lambda state, at: StateChange(JobState(state), at)),
         url=status.get("url"),
         ip=status.get("ip"),
         grpc_address=status.get("grpcAddress"),

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -22,9 +22,10 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from services import locations
+from services.apps.protocol import AppPlatform
 from services.cancel import CancelToken
 from services.config import update_config
-from services.jobs.protocol import LogItem, is_marker
+from services.jobs.protocol import JobPlatform, LogItem, Named, is_marker
 from services.logs.spool import LogSpool, LogViewModel
 from services.streams import batched
 from tui.keymap import KEYMAP
@@ -85,8 +86,9 @@ class LogScreen(DeckAccess, Screen[None]):
         row: int | None
         position: tuple[int, int] = (0, 0)  # which match, of how many
 
-    def __init__(self) -> None:
+    def __init__(self, followed: Named) -> None:
         super().__init__()
+        self.followed = followed
         cache = locations.cache_dir()
         cache.mkdir(parents=True, exist_ok=True)
         self._spool = LogSpool(cache)
@@ -138,16 +140,22 @@ class LogScreen(DeckAccess, Screen[None]):
 
     # -- what a subclass says --------------------------------------------------------------------
 
+    noun: ClassVar[str] = ""  # "app ": before the name in the title and the saved file's name
+
     @property
     def title_text(self) -> str:
-        raise NotImplementedError
+        return f"{self.noun}{self.followed.name} ({self.followed.short_id})"
 
     @property
     def save_stem(self) -> str:
+        return f"{self.noun.replace(' ', '-')}{self.followed.name}-{self.followed.short_id}"
+
+    def platform(self) -> JobPlatform | AppPlatform:
+        """Whose `follow_logs` the screen reads, in a worker."""
         raise NotImplementedError
 
     def stream(self, cancel: CancelToken) -> Iterator[LogItem]:
-        raise NotImplementedError
+        return self.platform().follow_logs(self.followed.id, cancel)
 
     def next_source(self, current: str | None) -> str | None:
         raise NotImplementedError
