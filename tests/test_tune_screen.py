@@ -48,12 +48,17 @@ def deck() -> TritonDeck:
     return make_app("local", Config(), settings=AppSettings(poll=False), env={})
 
 
-async def open_tune(pilot: Pilot[None], server: TritonServer, **fields: str) -> TuneScreen:
+async def open_tune(pilot: Pilot[None], server: TritonServer, running_until: str = "", **fields: str) -> TuneScreen:
+    """The Tune screen on `server`'s sleeper with the form's `fields` typed; with `running_until`
+    ("[2/3]"), its search started and run until the status says so."""
     screen = TuneScreen(Endpoint(f"127.0.0.1:{server.ports.http}", Transport.HTTP), "sleeper", True)
     await pilot.app.push_screen(screen)
     await pilot.pause()  # not `settle`: that would wait for a running search to end
     for name, value in fields.items():
         screen.query_one(f"#tune-{name}", Input).value = value
+    if running_until:
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: running_until in status(screen))
     return screen
 
 
@@ -98,9 +103,7 @@ async def test_cancel_restores_the_config_and_leaves_no_sweep_thread(sleeper: Tr
     threads_before = {thread.name for thread in threading.enumerate()}
     app = deck()
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_tune(pilot, sleeper, instances="1,2,3", range="4", window="400")
-        await pilot.press("ctrl+r")
-        await until(pilot, lambda: "[2/3]" in status(screen))
+        screen = await open_tune(pilot, sleeper, "[2/3]", instances="1,2,3", range="4", window="400")
         await pilot.press("x")
         assert "being loaded back" in status(screen)
         await until(pilot, lambda: screen._ended is not None)
@@ -118,9 +121,7 @@ async def test_cancel_restores_the_config_and_leaves_no_sweep_thread(sleeper: Tr
 async def test_leaving_keeps_the_search_and_reopening_resumes_it(sleeper: TritonServer) -> None:
     app = deck()
     async with app.run_test(size=(80, 24)) as pilot:
-        first = await open_tune(pilot, sleeper, instances="1,2", range="4", window="400")
-        await pilot.press("ctrl+r")
-        await until(pilot, lambda: "[2/2]" in status(first))
+        await open_tune(pilot, sleeper, "[2/2]", instances="1,2", range="4", window="400")
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(pilot.app.screen, TuneScreen) and app.tune_runs.running()
