@@ -56,6 +56,24 @@ def classes_table(rows: Sequence[ClassRow]) -> Table:
 
 
 class ClassificationCard(Horizontal):
+    DEFAULT_CSS = """
+    ClassificationCard {
+        height: auto;
+        margin-bottom: 1;
+        padding: 0 1;
+    }
+
+    ClassificationCard .thumbnail {
+        width: 21;
+        height: auto;
+    }
+
+    ClassificationCard .answer {
+        width: 1fr;
+        height: auto;
+    }
+    """
+
     def __init__(
         self,
         title: str,

@@ -12,6 +12,13 @@ from textual.widgets import Input
 class FilterBar(Input):
     """Hidden until opened; `enter` keeps the filter, `esc` clears and closes it."""
 
+    DEFAULT_CSS = """
+    FilterBar, FilterBar:focus {
+        height: 3;
+        border: tall $accent;
+    }
+    """
+
     BINDINGS = [Binding("escape", "clear_and_close", "Clear filter", show=False)]
 
     @dataclass

@@ -39,6 +39,12 @@ class _IndicatorLine(Static):
 
 
 class LogPane(Vertical):
+    DEFAULT_CSS = """
+    LogPane {
+        height: 1fr;
+    }
+    """
+
     BINDINGS = [
         Binding("f", "toggle_follow", "Follow"),
         Binding("end,G", "follow", "End"),

@@ -31,6 +31,12 @@ class Row:
 
 
 class ResourceTable(DataTable[Cell]):
+    DEFAULT_CSS = """
+    ResourceTable {
+        height: 1fr;
+    }
+    """
+
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),

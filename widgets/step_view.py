@@ -38,6 +38,17 @@ class StepData:
 
 
 class StepView(Static, can_focus=True):
+    DEFAULT_CSS = """
+    StepView {
+        height: auto;
+        padding: 0 1;
+    }
+
+    StepView:focus {
+        background: $boost;
+    }
+    """
+
     # On the step itself, so the scrolling container around it does not take the arrows first.
     BINDINGS = [
         Binding("j,down", "app.focus_next", "Next step", show=False),
