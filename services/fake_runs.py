@@ -10,6 +10,23 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 from services.errors import UserError
 
 
+def triton_log_lines(at: datetime, source: str = "job") -> list[str]:
+    """The lines a starting tritonserver prints, stamped and tagged with their source (`job`,
+    or an app's replica) as `ovhai job logs` shows them."""
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = [
+        "=============================",
+        "== Triton Inference Server ==",
+        "=============================",
+        "I1125 14:00:01.000000 1 server.cc:674] +-------------------+---------+--------+",
+        "I1125 14:00:01.000000 1 server.cc:674] | Model             | Version | Status |",
+        "I1125 14:00:01.000000 1 server.cc:674] | efficientnet_lite0 | 1      | READY  |",
+        "I1125 14:00:01.000000 1 grpc_server.cc:2495] Started GRPCInferenceService at 0.0.0.0:8001",
+        "I1125 14:00:01.000000 1 http_server.cc:4694] Started HTTPService at 0.0.0.0:8000",
+    ]
+    return [f"{stamp} [{source}] {line}" for line in body]
+
+
 class _Run(Protocol):
     @property
     def id(self) -> str: ...

@@ -13,10 +13,11 @@ from services.apps.preset import triton_app
 from services.apps.protocol import AppState, AutomaticScaling, CustomMetric
 from services.backends import ServiceSet
 from services.config import Profile
+from services.fake_runs import triton_log_lines
 from services.images.fake import FakeImageBuilder
 from services.inference.fake import FakeInferenceClient, FakeStatsCounter
 from services.inference.protocol import ModelIndexEntry
-from services.jobs.fake import FakeJobPlatform, triton_log_lines
+from services.jobs.fake import FakeJobPlatform
 from services.jobs.protocol import JobSpec, JobState, VolumeSpec
 from services.storage.fake import InMemoryObjectStore
 from services.storage.protocol import BucketRef

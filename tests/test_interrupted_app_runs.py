@@ -13,7 +13,7 @@ import pytest
 
 from services.apps.local import LocalAppPlatform
 from services.apps.protocol import AppSpec, AppState, FixedScaling
-from services.local_supervision import SPAWN_GRACE_S
+from services.supervised.presence import SPAWN_GRACE_S
 
 SPEC = AppSpec(image="local/tritonserver", command=("tritonserver", "--model-repository=/workspace/models"), name="cut", scaling=FixedScaling(1))
 

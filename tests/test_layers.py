@@ -67,3 +67,19 @@ def test_tests_share_helpers_not_each_other() -> None:
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests.test_"):
                 offenders.append(f"{path.relative_to(ROOT)}: from {node.module}")
     assert not offenders
+
+
+def test_use_cases_stand_below_the_pipeline() -> None:
+    """The pipeline runs the use cases; a use case that imported the pipeline would run it back."""
+    for path in (ROOT / "services" / "usecases").rglob("*.py"):
+        imported = [node.module or "" for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom)]
+        assert not [name for name in imported if name.startswith("services.pipeline")], path
+
+
+def test_apps_take_from_jobs_only_what_runs_share() -> None:
+    """An app is a run like a job (the protocol's RunSpec, the API's document mapping); what
+    local jobs and replicas share lives in services/supervised, not in the jobs' internals."""
+    shared = {"services.jobs.protocol", "services.jobs.document"}
+    for path in (ROOT / "services" / "apps").rglob("*.py"):
+        imported = {node.module or "" for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom)}
+        assert not {name for name in imported if name.startswith("services.jobs") and name not in shared}, path

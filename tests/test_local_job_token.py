@@ -11,8 +11,8 @@ from dataclasses import replace
 import pytest
 
 from services.jobs.local import LocalJobPlatform
-from services.jobs.local_token import local_token, token_path
 from services.jobs.protocol import JobState
+from services.supervised.token import local_token, token_path
 from tests.helpers import DEMO_REPOSITORY, http_status, tutorial_spec, upload_demo_repository, wait_for
 from tui.cli import main
 

@@ -9,11 +9,12 @@ import tracemalloc
 from pathlib import Path
 
 from services.jobs.local import LocalJobPlatform
-from services.jobs.local_store import job_to_record, now, write_record
+from services.jobs.local_store import job_to_record, write_record
 from services.jobs.protocol import Job, JobSpec, JobState, StateChange
 from services.logs.lines import MAX_LINE, LineSplitter
 from services.logs.tail import WINDOW, last_lines
 from services.storage.protocol import BucketRef
+from services.supervised.files import now
 from tests.helpers import wait_for
 
 

@@ -12,9 +12,9 @@ from dataclasses import replace
 from services.apps.local import LocalAppPlatform
 from services.apps.protocol import AppSpec, AppState, FixedScaling, Probe
 from services.jobs.local import LocalJobPlatform
-from services.jobs.local_token import local_token
 from services.jobs.protocol import JobState, VolumeSpec
 from services.storage.protocol import BucketRef
+from services.supervised.token import local_token
 from tests.helpers import http_status, tutorial_spec, wait_for
 
 

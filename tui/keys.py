@@ -6,8 +6,7 @@ screen and KEYS.md (the lazydocker cheatsheet idea: generated, never hand-edited
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from textual.binding import Binding, BindingType
 
@@ -26,14 +25,12 @@ KEY_NAMES = {
 }
 
 
-@dataclass(frozen=True)
-class KeyRow:
+class KeyRow(NamedTuple):
     keys: str
     description: str
 
 
-@dataclass(frozen=True)
-class KeyGroup:
+class KeyGroup(NamedTuple):
     title: str
     rows: tuple[KeyRow, ...]
 

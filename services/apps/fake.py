@@ -15,8 +15,7 @@ from datetime import timedelta
 from services.apps.protocol import App, AppSpec, AppState, AppStateChange, Replica, Scaling
 from services.cancel import CancelToken
 from services.errors import UserError
-from services.fake_runs import FakeRuns
-from services.jobs.fake import triton_log_lines
+from services.fake_runs import FakeRuns, triton_log_lines
 from services.jobs.protocol import LogItem
 
 TICK = timedelta(seconds=5)

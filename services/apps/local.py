@@ -25,13 +25,12 @@ from services.apps.protocol import App, AppSpec, AppState, AppStateChange, Scali
 from services.cancel import CancelToken
 from services.confine import bad_parts, mount_target
 from services.errors import UserError
-from services.jobs.environment import supervisor_environment
-from services.jobs.local import FOLLOW_POLL_S, private_file, read_lines
-from services.jobs.local_store import now
 from services.jobs.protocol import LogItem
-from services.local_supervision import PID_FILE, Supervised, is_abandoned, lost_reason, record_pid
 from services.logs.tail import last_lines
 from services.ports import free_port
+from services.supervised.environment import supervisor_environment
+from services.supervised.files import FOLLOW_POLL_S, now, private_file, read_lines
+from services.supervised.presence import PID_FILE, Supervised, is_abandoned, lost_reason, record_pid
 
 STOP_WAIT_S = 60.0
 

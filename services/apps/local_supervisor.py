@@ -52,11 +52,11 @@ from services.apps.protocol import (
 )
 from services.apps.replica_pool import Backend, ReplicaTraffic
 from services.errors import UserError
-from services.jobs.environment import container_environment
-from services.jobs.local_store import now
-from services.jobs.local_supervisor import sync_volumes_in
-from services.jobs.local_token import local_token
 from services.logs.capture import LogFile, Pump
+from services.supervised.environment import container_environment
+from services.supervised.files import now
+from services.supervised.token import local_token
+from services.supervised.volumes import sync_volumes_in
 from services.triton.frameworks import SERVED_REPOSITORY, served_repository
 from services.triton.guard import guard_command, guard_environment, open_listeners
 from services.triton.runtime import Ports, TritonServer, control_arguments, die_with_parent, prepare_runtime, signal_group, terminate_group

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar, cast
 
-from services.backends.kind import CAPABILITY_TITLES, BackendKind, Capability, Deferred, ProfileOption
+from services.backends.kind import BackendKind, Capability, Deferred, ProfileOption
 from services.backends.local import LOCAL
 from services.backends.ovhcloud import OVHCLOUD
 from services.config import Profile, ProfileKind
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # annotations only: startup does not pay for every service's 
     from services.storage.protocol import ObjectStore
 
 __all__ = [  # what the app, the CLI and the pipeline take from here
-    "CAPABILITY_TITLES", "KINDS", "BackendKind", "Capability", "ProfileOption", "ServiceFactory", "ServiceSet", "ai_token_reader", "backend",
+    "KINDS", "BackendKind", "Capability", "ProfileOption", "ServiceFactory", "ServiceSet", "ai_token_reader", "backend",
     "describe_profile", "open_app_platform", "open_image_builder", "open_inference", "open_job_platform", "open_object_store", "open_services",
 ]  # fmt: skip
 
@@ -59,7 +59,7 @@ class ServiceSet:
         return getattr(self, HOLDERS[capability]) is not None
 
     def reason(self, capability: Capability) -> str:
-        return self.unavailable.get(capability, f"{CAPABILITY_TITLES[capability]} is not available on this profile")
+        return self.unavailable.get(capability, f"{capability.label} is not available on this profile")
 
     def require(self, implementation: T | None, capability: Capability) -> T:
         """`implementation` (one of this set's), or the one-line reason it is missing as a UserError."""
@@ -157,5 +157,5 @@ def open_services(profile: Profile, env: Mapping[str, str] | None = None) -> Ser
         try:
             setattr(services, HOLDERS[capability], opener())
         except UserError as error:
-            services.unavailable[capability] = f"{CAPABILITY_TITLES[capability]}: {error.message}"
+            services.unavailable[capability] = f"{capability.label}: {error.message}"
     return services

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from services.config import Profile, ProfileKind
 from services.secrets import Secret
@@ -20,24 +20,24 @@ if TYPE_CHECKING:  # annotations only: startup does not pay for every service's 
 
 
 class Capability(StrEnum):
-    STORAGE = "storage"
-    IMAGES = "images"
-    JOBS = "jobs"
-    APPS = "apps"
-    INFERENCE = "inference"
+    """What a profile may offer, each with the label its notices and reasons use."""
+
+    label: str
+
+    def __new__(cls, value: str, label: str) -> Capability:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label
+        return member
+
+    STORAGE = "storage", "Object storage"
+    IMAGES = "images", "Image builds"
+    JOBS = "jobs", "Jobs"
+    APPS = "apps", "Apps"
+    INFERENCE = "inference", "Inference"
 
 
-CAPABILITY_TITLES = {
-    Capability.STORAGE: "Object storage",
-    Capability.IMAGES: "Image builds",
-    Capability.JOBS: "Jobs",
-    Capability.APPS: "Apps",
-    Capability.INFERENCE: "Inference",
-}
-
-
-@dataclass(frozen=True)
-class ProfileOption:
+class ProfileOption(NamedTuple):
     """A setting a profile of this kind takes (`profile add --NAME`, the config table's key)."""
 
     key: str

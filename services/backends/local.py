@@ -41,7 +41,7 @@ def _apps(profile: Profile, env: Mapping[str, str]) -> AppPlatform:
 
 
 def _token(profile: Profile, env: Mapping[str, str]) -> Callable[[], Secret] | None:
-    from services.jobs.local_token import local_token
+    from services.supervised.token import local_token
 
     return local_token
 

@@ -17,34 +17,22 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO
 
 from services.cancel import CancelToken
 from services.confine import bad_parts, mount_target
 from services.errors import UserError
-from services.jobs.environment import supervisor_environment
-from services.jobs.local_store import job_to_record, jobs_root, now, read_record, record_to_job, write_record
+from services.jobs.local_store import job_to_record, jobs_root, read_record, record_to_job, write_record
 from services.jobs.protocol import Job, JobSpec, JobState, PlatformCapabilities, RegistryInfo, RegistryListing, StateChange
-from services.local_supervision import Supervised, is_abandoned, lost_reason, record_pid
 from services.logs.tail import last_lines
 from services.secrets import Secret
+from services.supervised.environment import supervisor_environment
+from services.supervised.files import FOLLOW_POLL_S, now, private_file, read_lines
+from services.supervised.presence import Supervised, is_abandoned, lost_reason, record_pid
 
 # The images a local job names (it runs the bundled server or the installed tools either way):
 # what the pipeline and `perf --client-job` put in a spec on the local profile.
 LOCAL_SERVER_IMAGE = "local/tritonserver"
 LOCAL_CLIENT_IMAGE = "local/tritonserver-sdk"
-FOLLOW_POLL_S = 0.2
-
-
-def private_file(path: Path) -> BinaryIO:
-    """A new file only its owner can read (jobs print secrets as readily as anything else)."""
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
-
-
-def read_lines(path: Path) -> Iterator[str]:
-    with path.open("r", encoding="utf-8", errors="replace", newline="\n") as handle:
-        for line in handle:
-            yield line.rstrip("\n")
 
 
 class LocalJobPlatform:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,6 @@ from services.jobs.protocol import Job
 
 def jobs_root() -> Path:
     return locations.data_dir() / "jobs"
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 def job_to_record(job: Job, supervisor_pid: int | None) -> dict[str, Any]:

@@ -16,23 +16,24 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from services.cancel import CancelToken
 from services.confine import WORKSPACE, mount_target
 from services.errors import UserError
-from services.jobs.environment import container_environment
-from services.jobs.local_store import job_to_record, now, read_record, record_to_job, write_record
-from services.jobs.local_token import local_token
-from services.jobs.protocol import JobState, StateChange, VolumeSpec
+from services.jobs.local_store import job_to_record, read_record, record_to_job, write_record
+from services.jobs.protocol import JobState, StateChange
 from services.logs.capture import LogFile, Pump
 from services.logs.format import JOB_SOURCE
-from services.storage.listing import iter_objects
 from services.storage.local import LocalObjectStore
 from services.storage.planning import plan_upload
 from services.storage.protocol import BucketRef, UploadOptions
+from services.supervised.environment import container_environment
+from services.supervised.files import now
+from services.supervised.token import local_token
+from services.supervised.volumes import sync_volumes_in
 from services.triton.frameworks import SERVED_REPOSITORY, served_repository
 from services.triton.guard import guard_command, guard_environment, open_listeners
 from services.triton.runtime import (
@@ -46,25 +47,6 @@ from services.triton.runtime import (
 )
 
 PUMP_GRACE_S = 5  # after the process exits, for the last lines in its pipe
-
-
-def sync_volumes_in(workspace: Path, volumes: Iterable[VolumeSpec], log: Callable[[str], None]) -> None:
-    """Each volume's objects from its local bucket into `workspace` (an app's replicas share
-    one copy); RO volumes are made read-only, as on AI Training and AI Deploy."""
-    store = LocalObjectStore()
-    for volume in volumes:
-        bucket = BucketRef(volume.container, volume.alias.upper())  # the local datastore is LOCAL, however typed
-        target = mount_target(workspace, volume.mount_path)
-        target.mkdir(parents=True, exist_ok=True)
-        objects = list(iter_objects(store, bucket, volume.prefix))
-        result = store.download(bucket, objects, target, lambda _p: None, CancelToken(), remove_prefix=volume.prefix)
-        if not result.ok:
-            raise UserError(f"syncing {bucket} failed for {len(result.failed)} object(s): {result.failed[0][1]}")
-        if volume.permission == "RO":
-            for path in target.rglob("*"):
-                if path.is_file():
-                    path.chmod(0o444)
-        log(f"synced {len(result.done)} object(s) from {bucket} to {volume.mount_path} ({volume.permission})")
 
 
 class Supervisor:
@@ -117,7 +99,7 @@ class Supervisor:
 
     def environment(self, base: dict[str, str]) -> dict[str, str]:
         """The job's `--env NAME=VALUE` pairs on top of what its process needs, plus HOME=/workspace;
-        `base` is already a container's environment (see `services.jobs.environment`).
+        `base` is already a container's environment (see `services.supervised.environment`).
         This environment's `bin/` leads PATH so `triton-deck classify` works as a client job's command."""
         path = path_with_this_environment(base.get("PATH", ""))
         return {**base, "PATH": path, "HOME": str(self.workspace), **dict(self.job.spec.env)}

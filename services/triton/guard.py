@@ -351,9 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     relays: list[Relay] = [relay_http, relay_grpc, relay_plain]
     ports = INNER_PORTS
     if problem is not None:  # no private namespace: Triton checks the token itself, which puts it on its command line
-        from services.jobs.local_token import server_guard_args
         from services.ports import free_port
         from services.secrets import Secret
+        from services.supervised.token import server_guard_args
 
         print(f"triton-deck: this host gives no private network namespace ({problem}): the server checks the token itself, so it is on its command line", flush=True)
         ports, relays = (free_port(), free_port(), free_port()), [relay_plain] * 3

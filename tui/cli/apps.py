@@ -21,12 +21,12 @@ from services.apps.preset import triton_app
 from services.apps.protocol import AppPlatform, AppSpec, AppState, Probe, Scaling, scaling_summary
 from services.jobs.protocol import check_image, job_resources, parse_pairs, parse_volume, resources_note
 from services.storage.protocol import BucketRef
-from services.units import human_age
 from services.usecases.apps import resolve_app, run_app, scale_app, scaling_from_flags, stop_app
 from tui.cli.logs import print_log
 from tui.cli.output import row_cell, warn
 from tui.cli.parser import CommandGroup, OutputOption
 from tui.cli.workloads import access, action_command, add_read_commands, add_run_options, check_port, parse_states, print_listing
+from tui.render import app_cells
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
@@ -90,11 +90,9 @@ def cmd_app_run(ctx: Context) -> int:
 def cmd_app_list(ctx: Context) -> int:
     apps = _platform(ctx).list(parse_states(ctx.args.state, AppState, "an app"), ctx.args.label)
     now = datetime.now(UTC)
-    rows = [
-        (app.id, app.name, app.state.value, f"{app.available_replicas}/{app.desired}", human_age(app.created_at, now), scaling_summary(app.spec.scaling), app.url or "")
-        for app in apps
-    ]
-    return print_listing(ctx, apps, app_document, ("ID", "NAME", "STATE", "REPLICAS", "AGE", "SCALING", "URL"), rows, frozenset({3, 4}))
+    columns = ("ID", "NAME", "STATE", "REPLICAS", "AGE", "SCALING", "URL")
+    rows = [[app_cells(app, now)[column] for column in columns] for app in apps]
+    return print_listing(ctx, apps, app_document, columns, rows, frozenset({3, 4}))
 
 
 def cmd_app_get(ctx: Context) -> int:

@@ -25,12 +25,13 @@ from services.jobs.protocol import (
 )
 from services.jobs.ssh_keys import ssh_public_keys
 from services.logs.format import source_of
-from services.units import human_age, parse_duration
+from services.units import parse_duration
 from services.usecases.jobs import resolve_job, run_job, stop_job
 from tui.cli.logs import print_log
 from tui.cli.output import warn
 from tui.cli.parser import CommandGroup, OutputOption
 from tui.cli.workloads import access, action_command, add_read_commands, add_run_options, check_port, parse_states, print_listing
+from tui.render import job_cells
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
@@ -78,7 +79,7 @@ def cmd_job_list(ctx: Context) -> int:
     """`ovhai job list`'s columns plus NAME; `--state` filters (the API does it where it can), `-q` prints ids only."""
     jobs = _platform(ctx).list(parse_states(ctx.args.state, JobState, "a job"))
     now = datetime.now(UTC)
-    rows = [(job.id, job.name, job.state.value, human_age(job.created_at, now), job.spec.image, job.url or "") for job in jobs]
+    rows = [[job_cells(job, now)[column] for column in ("ID", "NAME", "STATE", "AGE", "IMAGE", "URL")] for job in jobs]
     return print_listing(ctx, jobs, job_document, ("ID", "NAME", "STATE", "AGE", "IMAGE", "JOB_URL"), rows, frozenset({3}))
 
 

@@ -33,11 +33,11 @@ from services.usecases.uploads import UploadRequest, plan_bucket_upload, run_buc
 from tui.cli.output import row_cell, shown, warn
 from tui.cli.parser import CommandGroup, OutputOption
 from tui.cli.repo import print_report
+from tui.render import DATE_FORMAT, object_cells
 
 if TYPE_CHECKING:
     from tui.cli.context import Context
 
-DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 EXIT_OK, EXIT_FAILURE = 0, 1
 MAX_WORKERS = 64
 R = TypeVar("R")
@@ -157,7 +157,8 @@ def cmd_bucket_delete(ctx: Context) -> int:
 
 
 def _object_row(info: ObjectInfo) -> str:
-    return f"{info.last_modified.strftime(DATE_FORMAT):<19} {human_size(info.size):>10} {row_cell(info.key)} {info.etag}"
+    cells = object_cells(info)
+    return f"{cells['DATE']:<19} {cells['BYTES']:>10} {row_cell(info.key)} {cells['ETAG']}"
 
 
 def cmd_object_list(ctx: Context) -> int:

@@ -11,11 +11,10 @@ from datetime import datetime
 
 from services.apps.protocol import App, AppPlatform, AppSpec, AppState, Scaling, scaling_summary
 from services.backends import Capability
-from services.units import human_age
 from services.usecases.apps import run_app, scale_app, stop_app
 from tui.keymap import KEYMAP
-from tui.panels.jobs import short_image
 from tui.panels.polled import PolledPanel
+from tui.render import app_cells
 from tui.screens.app_detail import AppDetailScreen, app_state_text
 from tui.screens.app_logs import AppLogScreen
 from tui.screens.app_run import AppRunScreen
@@ -46,12 +45,8 @@ class AppsPanel(PolledPanel):
         return not item.state.is_down and item.state is not AppState.RUNNING
 
     def row(self, item: App, now: datetime) -> Row:
-        app = item
-        cells = (
-            app.short_id, app.name, app_state_text(app), f"{app.available_replicas}/{app.desired}", scaling_summary(app.spec.scaling),
-            short_image(app.spec.image), human_age(app.created_at, now), app.url or "",
-        )  # fmt: skip
-        return Row(app.id, cells)
+        cells = app_cells(item, now, narrow=True)
+        return Row(item.id, tuple(app_state_text(item) if column == "STATE" else cells[column] for column in APP_COLUMNS))
 
     # -- actions ---------------------------------------------------------------------------------
 

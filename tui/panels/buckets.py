@@ -31,10 +31,10 @@ from services.storage.protocol import (
     ObjectInfo,
 )
 from services.text import visible
-from services.units import human_size
 from services.usecases.storage import Selection, select_objects, selected_keys
 from tui.keymap import KEYMAP
 from tui.panels.base import Panel, confirm_screen
+from tui.render import DATE_FORMAT, object_cells
 from tui.workers import worker_token
 from widgets.filter_bar import FilterBar
 from widgets.inert import inert
@@ -49,7 +49,6 @@ BUCKET_COLUMNS = ("NAME", "REGION", "CREATED")
 OBJECT_COLUMNS = ("DATE", "BYTES", "NAME", "ETAG")
 PREFIX_ROW = "prefix:"
 OBJECT_ROW = "object:"
-DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 PAGE_SIZE = 500
 PAGE_AHEAD = 50
 WINDOW_PAGES = 4
@@ -381,8 +380,8 @@ class BucketsPanel(Panel):
 
     @staticmethod
     def _object_row(info: ObjectInfo, prefix: str) -> Row:
-        date = info.last_modified.strftime(DATE_FORMAT)
-        return Row(OBJECT_ROW + info.key, (date, human_size(info.size), info.key[len(prefix) :], info.etag))
+        cells = object_cells(info, prefix)
+        return Row(OBJECT_ROW + info.key, tuple(cells[column] for column in OBJECT_COLUMNS))
 
     def _set_rows(self, rows: list[Row], empty: str) -> None:
         self.table.set_rows(rows)

@@ -13,10 +13,10 @@ from rich.text import Text
 
 from services.backends import Capability
 from services.jobs.protocol import Job, JobPlatform, JobSpec, JobState
-from services.units import human_age
 from services.usecases.jobs import run_job, stop_job
 from tui.keymap import KEYMAP
 from tui.panels.polled import PolledPanel
+from tui.render import job_cells
 from tui.screens.job_detail import JobDetailScreen
 from tui.screens.job_logs import JobLogScreen
 from tui.screens.job_run import JobRunScreen, tutorial_defaults
@@ -29,11 +29,6 @@ def state_text(state: JobState) -> Text:
     """RUNNING green, failed red, on its way yellow, DONE blue, the rest (ended otherwise) dim."""
     style = "bold green" if state is JobState.RUNNING else "bold red" if state.is_failure else "yellow" if state.is_starting else "blue" if state is JobState.DONE else "dim"
     return Text(state.value, style=style)
-
-
-def short_image(image: str) -> str:
-    """The last path element (`tritonserver:23.03-py3`): the registry prefix is noise in a table."""
-    return image.rsplit("/", 1)[-1]
 
 
 class JobsPanel(PolledPanel):
@@ -64,8 +59,8 @@ class JobsPanel(PolledPanel):
         state = state_text(job.state)
         if job.id in self._stopping:  # asked to stop, the platform has not said so yet
             state.append(" stopping…", style="yellow")
-        cells = (job.short_id, job.name, short_image(job.spec.image), state, str(job.spec.gpu), human_age(job.created_at, now), job.url or "")
-        return Row(job.id, cells)
+        cells = job_cells(job, now, narrow=True)
+        return Row(job.id, tuple(state if column == "STATE" else cells[column] for column in JOB_COLUMNS))
 
     def listed(self) -> None:
         """A job asked to stop keeps its cue until its state moves (INTERRUPTING on AI Training)."""
