@@ -28,8 +28,7 @@ def run_deck() -> None:
         def on_ready(self) -> None:
             self.exit()
 
-    app = make_app("local")
-    FirstFrameDeck(app.config, app.profile.name).run(headless=True)
+    make_app("local", app_class=FirstFrameDeck).run(headless=True)
 
 
 if __name__ == "__main__":

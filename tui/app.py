@@ -363,9 +363,11 @@ def make_app(
     service_factory: ServiceFactory = open_services,
     settings: AppSettings | None = None,
     env: Mapping[str, str] | None = None,
+    app_class: type[TritonDeck] | None = None,
 ) -> TritonDeck:
-    """Build the app the same way for the CLI, the tests and the screenshot script."""
+    """Build the app the same way for the CLI, the tests, the benches and the screenshot script
+    (`app_class`: a subclass of theirs, such as one that exits on its first frame)."""
     config = config if config is not None else load_config()
     name = select_profile_name(config, profile_flag, os.environ if env is None else env)
     config.profile(name)
-    return TritonDeck(config, name, service_factory, settings)
+    return (app_class or TritonDeck)(config, name, service_factory, settings)
