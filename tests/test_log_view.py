@@ -6,13 +6,11 @@ import random
 import threading
 from pathlib import Path
 
-from textual.pilot import Pilot
-
 from services.jobs.fake import FakeJobPlatform
 from services.jobs.protocol import Job, JobState, LogItem, LogMarker
 from services.logs.spool import STRIDE, LogSpool, LogViewModel
 from tests.conftest import SNAPSHOT_NOW, fake_app
-from tests.helpers import SPEC, ScriptedPlatform, open_logs, stamped
+from tests.helpers import SPEC, ScriptedPlatform, open_logs, stamped, wait_until
 from tui.app import TritonDeck
 from tui.screens.job_logs import JobLogScreen
 from tui.screens.prompt import PromptScreen
@@ -155,19 +153,12 @@ def scripted_app(items: list[LogItem]) -> tuple[TritonDeck, Job]:
     return app_with(platform), platform.add(SPEC, JobState.RUNNING)
 
 
-async def until_ended(pilot: Pilot[None], pane: LogPane) -> None:
-    for _ in range(50):
-        if pane.stream is StreamState.ENDED:
-            return
-        await pilot.pause(0.02)
-
-
 async def test_markers_between_lines_and_the_end_of_the_stream() -> None:
     items: list[LogItem] = [stamped("before"), LogMarker.RECONNECTED, stamped("after")]
     app, job = scripted_app(items)
     async with app.run_test(size=(80, 24)) as pilot:
         pane = await open_logs(app, pilot, job, 2)
-        await until_ended(pilot, pane)
+        await wait_until(pilot, lambda: pane.stream is StreamState.ENDED)
         rows = pane.view.rows
         assert [rows.line(row) for row in range(rows.count)] == [
             (stamped("before"), False),
@@ -255,7 +246,7 @@ async def test_a_burst_of_reconnects_is_one_row_and_a_count() -> None:
     app, job = scripted_app(items)
     async with app.run_test(size=(120, 24)) as pilot:
         pane = await open_logs(app, pilot, job, 2)
-        await until_ended(pilot, pane)
+        await wait_until(pilot, lambda: pane.stream is StreamState.ENDED)
         rows = pane.view.rows
         shown = [rows.line(row) for row in range(rows.count)]
         assert shown.count(("reconnected", True)) == 1, shown

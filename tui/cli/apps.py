@@ -91,7 +91,7 @@ def cmd_app_list(ctx: Context) -> int:
     apps = _platform(ctx).list(parse_states(ctx.args.state, AppState, "an app"), ctx.args.label)
     now = datetime.now(UTC)
     columns = ("ID", "NAME", "STATE", "REPLICAS", "AGE", "SCALING", "URL")
-    rows = [[app_cells(app, now)[column] for column in columns] for app in apps]
+    rows = [[cells[column] for column in columns] for cells in (app_cells(app, now) for app in apps)]
     return print_listing(ctx, apps, app_document, columns, rows, frozenset({3, 4}))
 
 

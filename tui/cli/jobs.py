@@ -79,7 +79,7 @@ def cmd_job_list(ctx: Context) -> int:
     """`ovhai job list`'s columns plus NAME; `--state` filters (the API does it where it can), `-q` prints ids only."""
     jobs = _platform(ctx).list(parse_states(ctx.args.state, JobState, "a job"))
     now = datetime.now(UTC)
-    rows = [[job_cells(job, now)[column] for column in ("ID", "NAME", "STATE", "AGE", "IMAGE", "URL")] for job in jobs]
+    rows = [[cells[column] for column in ("ID", "NAME", "STATE", "AGE", "IMAGE", "URL")] for cells in (job_cells(job, now) for job in jobs)]
     return print_listing(ctx, jobs, job_document, ("ID", "NAME", "STATE", "AGE", "IMAGE", "JOB_URL"), rows, frozenset({3}))
 
 

@@ -71,7 +71,7 @@ class AppsPanel(PolledPanel):
 
         def chosen(spec: AppSpec | None) -> None:
             if spec is not None:
-                self.change(lambda: started(run_app(self.services.apps(), spec, self.services.object_store)))
+                self.change(lambda: started(run_app(self.platform(), spec, self.services.object_store)))
 
         self.app.push_screen(AppRunScreen(defaults), chosen)
 
@@ -88,7 +88,7 @@ class AppsPanel(PolledPanel):
                 scale_app(platform, app, scaling)
                 return f"app {app.short_id}: scaling set to {scaling_summary(scaling)}"
 
-            self.change(lambda: scale(self.services.apps()))
+            self.change(lambda: scale(self.platform()))
 
         self.app.push_screen(AppScaleScreen(app.name, app.spec.scaling), chosen)
 
@@ -105,7 +105,7 @@ class AppsPanel(PolledPanel):
                 platform.set_image(app.id, image)
                 return f"app {app.short_id}: image set to {image}"
 
-            self.change(lambda: set_image(self.services.apps()))
+            self.change(lambda: set_image(self.platform()))
 
         self.app.push_screen(PromptScreen(f"Image for app {app.name}:", app.spec.image), chosen)
 
@@ -121,7 +121,7 @@ class AppsPanel(PolledPanel):
             platform.start(app.id)
             return f"start requested for app {app.short_id}"
 
-        self.change(lambda: start(self.services.apps()))
+        self.change(lambda: start(self.platform()))
 
     def action_stop(self) -> None:
         apps = self.targets()
@@ -129,7 +129,7 @@ class AppsPanel(PolledPanel):
             return
 
         def stop(app: App) -> str:
-            stop_app(self.services.apps(), app)
+            stop_app(self.platform(), app)
             return f"stop requested for app {app.short_id}"
 
         detail = "Replicas are freed; each app, its URL and its settings are kept (t starts it again)."

@@ -91,7 +91,7 @@ class JobsPanel(PolledPanel):
 
         def chosen(spec: JobSpec | None) -> None:
             if spec is not None:
-                self.change(lambda: run(self.services.jobs(), spec))
+                self.change(lambda: run(self.platform(), spec))
 
         self.app.push_screen(JobRunScreen(tutorial_defaults(profile.region, image)), chosen)
 
@@ -103,7 +103,7 @@ class JobsPanel(PolledPanel):
             return
 
         def stop(job: Job) -> str:
-            stop_job(self.services.jobs(), job)
+            stop_job(self.platform(), job)
             return f"stop requested for job {job.short_id}"
 
         self.confirm_then_act("Stop", jobs, "RW volumes are synced back while it finalizes.", stop, "stop requested for", at_once="stopping", on_yes=self._asked_to_stop)

@@ -8,7 +8,7 @@ from tui.screens.log_screen import LogScreen
 
 
 class AppLogScreen(LogScreen):
-    noun = "app "
+    kind = "app"
 
     def __init__(self, app: App) -> None:
         super().__init__(app)

@@ -140,15 +140,15 @@ class LogScreen(DeckAccess, Screen[None]):
 
     # -- what a subclass says --------------------------------------------------------------------
 
-    noun: ClassVar[str] = ""  # "app ": before the name in the title and the saved file's name
+    kind: ClassVar[str] = ""  # "app": named before the title and the saved file's name (a job's is the default)
 
     @property
     def title_text(self) -> str:
-        return f"{self.noun}{self.followed.name} ({self.followed.short_id})"
+        return " ".join(filter(None, (self.kind, f"{self.followed.name} ({self.followed.short_id})")))
 
     @property
     def save_stem(self) -> str:
-        return f"{self.noun.replace(' ', '-')}{self.followed.name}-{self.followed.short_id}"
+        return "-".join(filter(None, (self.kind, self.followed.name, self.followed.short_id)))
 
     def platform(self) -> JobPlatform | AppPlatform:
         """Whose `follow_logs` the screen reads, in a worker."""
