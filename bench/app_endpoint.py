@@ -10,10 +10,13 @@ hits both sides alike:
 2. Throughput with 2 replicas against 1, at concurrency 8, through the endpoint.
 3. The spread of one keep-alive client over the 2 replicas (the endpoint balances each
    request, not each connection), from the app's own per-replica status.
+4. With `--perf-analyzer`, the real perf_analyzer and `perf`'s engine, each through the
+   endpoint and straight to the replica at concurrency 1 and 8 (one replica, the same run),
+   with bench/perf_vs_perf_analyzer.py's method.
 
 It asserts nothing: timings are reported, not tested.
 
-    python3 -m uv run python bench/app_endpoint.py [--rounds 5] [--requests 40]
+    python3 -m uv run python bench/app_endpoint.py [--rounds 5] [--requests 40] [--perf-analyzer]
 """
 
 from __future__ import annotations
@@ -90,10 +93,33 @@ def wait(test: Callable[[], bool], timeout: float = 180) -> None:
         time.sleep(0.2)
 
 
+def against_perf_analyzer(endpoint: str, direct: str, scratch: Path) -> None:
+    """perf_analyzer and `perf`'s engine through the endpoint and straight to the replica."""
+    from bench.perf_vs_perf_analyzer import install, ours, theirs
+    from services.demo import CLASSIFIER
+    from services.inference.protocol import Transport
+
+    binary = install()
+    if binary is None:
+        print("perf_analyzer: could not be installed with the shared recipe; skipped")
+        return
+    for level in (1, 8):
+        figures = {(tool, where): measure(address, Transport.HTTP, CLASSIFIER, level)
+                   for where, address in (("endpoint", endpoint), ("direct", direct))
+                   for tool, measure in (("perf_analyzer", lambda *a: theirs(binary, *a, scratch)), ("perf", ours))}  # fmt: skip
+        for tool in ("perf_analyzer", "perf"):
+            via, straight = figures[(tool, "endpoint")], figures[(tool, "direct")]
+            print(f"{tool:>13}, concurrency {level}: endpoint {via.throughput:.1f}/s {via.avg_us / 1000:.2f} ms, direct {straight.throughput:.1f}/s "
+                  f"{straight.avg_us / 1000:.2f} ms: throughput {via.throughput / straight.throughput:.2f}×, latency {via.avg_us / straight.avg_us:.2f}×")  # fmt: skip
+        perf_side, pa_side = figures[("perf", "endpoint")], figures[("perf_analyzer", "endpoint")]
+        print(f"   through the endpoint, perf / perf_analyzer: throughput {perf_side.throughput / pa_side.throughput:.2f}×, latency {perf_side.avg_us / pa_side.avg_us:.2f}×")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--perf-analyzer", action="store_true", help="also measure with the real perf_analyzer (installed with the shared recipe)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="triton-deck-bench-"))
     for name in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
@@ -134,6 +160,8 @@ def main() -> None:
             verdict = "ok" if concurrency > 1 or ratio <= TARGET_RATIO else f"over the {TARGET_RATIO:.2f}× target"
             shown = ", ".join(f"{name} {statistics.median(values) * 1e3:.2f} ms" for name, values in seconds.items())
             print(f"latency, concurrency {concurrency}: endpoint / one replica directly = {ratio:.3f}×  ({verdict}; {shown})")
+        if args.perf_analyzer:
+            against_perf_analyzer(endpoint, direct, scratch)
         one = statistics.median(timed_requests(endpoint, args.requests * 2, 8)[1] for _ in range(args.rounds))
         platform.scale(app.id, FixedScaling(2))
         wait(lambda: (a := platform.get(app.id)).state is AppState.RUNNING and a.available_replicas == 2)
