@@ -4,6 +4,10 @@ Both are measured in the same run, interleaved, as whole processes (interpreter 
 imports included, which is what a user waits for; bytecode cached, as once installed). Prints the medians and the ratio;
 the target is a ratio of at most 1.3. It asserts nothing: timings are reported, not tested.
 
+The deck's first frame is its chrome (context bar, tabs, footer); its first panel is mounted
+right after it. The time to that panel is printed too, so what the first frame leaves out is
+in plain sight.
+
     python3 -m uv run python bench/startup.py [--runs 15]
 """
 
@@ -40,18 +44,19 @@ def main() -> None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(Path(scratch) / "pycache")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROBE.parent.parent), env.get("PYTHONPATH")]))
-        for kind in ("bare", "deck"):  # warm the OS file cache for both before measuring
+        times: dict[str, list[float]] = {"bare": [], "deck": [], "panel": []}
+        for kind in times:  # warm the OS file cache for each before measuring
             one_start(kind, env)
-        times: dict[str, list[float]] = {"bare": [], "deck": []}
         for _ in range(args.runs):
             for kind in times:
                 times[kind].append(one_start(kind, env))
-    bare, deck = (statistics.median(times[kind]) for kind in ("bare", "deck"))
+    bare, deck, panel = (statistics.median(times[kind]) for kind in ("bare", "deck", "panel"))
     ratio = deck / bare
-    print(f"bare Textual app : {bare * 1000:7.1f} ms (median of {args.runs})")
-    print(f"triton-deck      : {deck * 1000:7.1f} ms (median of {args.runs})")
+    print(f"bare Textual app          : {bare * 1000:7.1f} ms (median of {args.runs})")
+    print(f"triton-deck, first frame  : {deck * 1000:7.1f} ms (median of {args.runs})")
+    print(f"triton-deck, first panel  : {panel * 1000:7.1f} ms (median of {args.runs}; {panel / bare:.2f}x, not the target)")
     verdict = "within" if ratio <= TARGET_RATIO else "OVER"
-    print(f"ratio            : {ratio:.2f}x  ({verdict} the {TARGET_RATIO}x target)")
+    print(f"ratio (first frame)       : {ratio:.2f}x  ({verdict} the {TARGET_RATIO}x target)")
 
 
 if __name__ == "__main__":

@@ -88,9 +88,7 @@ class TritonDeck(App[None]):
         yield TabStrip([*((panel.name, f"{panel.key} {panel.title}") for panel in PANEL_ENTRIES), (DEPLOY_TAB, "0 Deploy")], id="tabs")
         with ContentSwitcher(initial=f"{first.name}-pane", id="panels"):
             for panel in PANEL_ENTRIES:
-                with Container(id=f"{panel.name}-pane", classes="pane"):
-                    if panel is first:
-                        yield first.load()(id=f"{first.name}-panel")
+                yield Container(id=f"{panel.name}-pane", classes="pane")
         yield PriorityFooter()
 
     def on_mount(self) -> None:
@@ -99,7 +97,7 @@ class TritonDeck(App[None]):
         elif self.config.theme:
             self.notify(f"unknown theme '{self.config.theme}' in the config: using the default", severity="warning")
         self._update_context()
-        self._focus_panel("buckets")
+        self.call_after_refresh(self._show_first_panel)
         if self.settings.poll:
             self.set_interval(1.0, self._update_age)
 
@@ -117,10 +115,8 @@ class TritonDeck(App[None]):
 
     def _update_age(self) -> None:
         """"refreshed 4s ago" for the shown panel: how old its rows are (ticks once a second)."""
-        from tui.panels.base import Panel
-
         mounted = self.query(f"#{self.active_panel}-panel")
-        at = mounted.first(Panel).refreshed_at if mounted else None
+        at = self.panel(self.active_panel).refreshed_at if mounted else None
         self.query_one(ContextBar).age = "" if at is None else f"refreshed {human_age(at, self.settings.now())} ago"
 
     # -- panels --------------------------------------------------------------------------------
@@ -140,6 +136,18 @@ class TritonDeck(App[None]):
         panel = entry(name).load()(id=f"{name}-panel")
         self.query_one(f"#{name}-pane", Container).mount(panel)
         return panel
+
+    async def _show_first_panel(self) -> None:
+        """The first panel comes after the first frame: the deck's frame shows at once and
+        the panel's imports and widgets follow, as Textual's `Lazy` does for hidden panes."""
+        name = PANEL_IDS[0]
+        pane = self.query_one(f"#{name}-pane", Container)
+        if not pane.is_attached:  # the app closed before its first frame was out
+            return
+        if not pane.children:
+            await pane.mount(entry(name).load()(id=f"{name}-panel"))
+        self._focus_panel(name)
+        self._update_age()
 
     def mounted_panels(self) -> list[Panel]:
         from tui.panels.base import Panel

@@ -17,9 +17,12 @@ if TYPE_CHECKING:
 
 
 def _store(profile: Profile, env: Mapping[str, str]) -> ObjectStore:
-    from services.storage.local import LocalObjectStore
+    def build() -> ObjectStore:
+        from services.storage.local import LocalObjectStore
 
-    return LocalObjectStore()
+        return LocalObjectStore()
+
+    return cast("ObjectStore", Deferred(build))
 
 
 def _jobs(profile: Profile, env: Mapping[str, str]) -> JobPlatform:
@@ -41,9 +44,12 @@ def _apps(profile: Profile, env: Mapping[str, str]) -> AppPlatform:
 
 
 def _token(profile: Profile, env: Mapping[str, str]) -> Callable[[], Secret] | None:
-    from services.supervised.token import local_token
+    def token() -> Secret:
+        from services.supervised.token import local_token
 
-    return local_token
+        return local_token()
+
+    return token
 
 
 def _rows(profile: Profile, env: Mapping[str, str]) -> list[tuple[str, str]]:
