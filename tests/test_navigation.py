@@ -67,6 +67,21 @@ async def test_number_keys_and_brackets_switch_panels() -> None:
         assert app.focused is table(app, "jobs"), "the panel's list takes the focus"
 
 
+async def test_the_first_panel_follows_the_first_frame_and_leaves_a_chosen_panel_its_focus() -> None:
+    app = fake_app()
+    async with app.run_test() as pilot:
+        assert not app.query("#buckets-panel"), "the first frame is the deck's chrome: the panel comes after it"
+        app.action_show_panel("jobs")  # what `3` does, before the first panel is in
+        await settle(app, pilot)
+        assert app.query("#buckets-panel"), "the first panel is mounted all the same"
+        assert app.active_panel == "jobs"
+        assert app.focused is table(app, "jobs"), "the first panel does not take the focus of the one chosen"
+    app = fake_app()
+    async with app.run_test() as pilot:
+        await settle(app, pilot)
+        assert app.focused is table(app, "buckets")
+
+
 async def test_help_lists_bindings_and_closes() -> None:
     app = fake_app()
     async with app.run_test() as pilot:
