@@ -146,7 +146,8 @@ class TritonDeck(App[None]):
             return
         if not pane.children:
             await pane.mount(entry(name).load()(id=f"{name}-panel"))
-        self._focus_panel(name)
+        if self.active_panel == name:  # a panel key pressed meanwhile keeps its panel's focus
+            self._focus_panel(name)
         self._update_age()
 
     def mounted_panels(self) -> list[Panel]:
