@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from services.perf.history import SERVER, StatsHistory
 from services.perf.report import CSV_COLUMNS, csv_text
 from services.perf.stability import Window, is_stable
 from services.perf.stats import breakdown
-from services.perf.sweep import LevelDone, LevelStarted, SweepConfig, SweepEnded, WindowMeasured, parse_range, sweep
+from services.perf.sweep import Draining, LevelDone, LevelStarted, SweepConfig, SweepEnded, WindowMeasured, parse_range, sweep
 from services.triton.runtime import TritonServer, prepare_runtime
 from services.usecases.perf import perf_inputs, run_sweep
 from tests.helpers import sequence_batching
@@ -206,6 +207,33 @@ def test_cancel_ends_the_sweep_with_nothing_in_flight(server: TritonServer) -> N
     events = list(run_sweep(triton, SweepConfig("simple", (4,), interval_ms=5000, warmup_ms=100), inputs, cancel))
     assert isinstance(events[-1], SweepEnded) and events[-1].reason == "cancelled"
     assert threading.active_count() <= before, "every load thread was joined"
+
+
+def test_a_draining_sweep_leaves_its_last_requests_in_flight_to_the_caller_and_a_cancelled_one_none() -> None:
+    answering = threading.Event()
+    answering.set()
+
+    def send() -> None:  # a request the test holds in flight at will (2 s at most: a sweep that joined would not hang)
+        answering.wait(2)
+        time.sleep(0.002)
+
+    config = SweepConfig("m", (3,), interval_ms=30, warmup_ms=0, max_trials=3, stability=100)
+    before = threading.active_count()
+    draining = Draining()
+    events = sweep(config, send, None, CancelToken(), draining=draining)
+    for event in events:
+        if isinstance(event, WindowMeasured) and event.trial == 3:
+            answering.clear()  # the last window is in: its requests now wait, as a queue draining
+    assert threading.active_count() == before + 3, "the sweep ended with its 3 requests still in flight"
+    answering.set()
+    draining.wait()
+    assert threading.active_count() <= before, "waited for: every request answered, every thread joined"
+
+    cancel = CancelToken()
+    threading.Timer(0.05, cancel.cancel).start()
+    ended = list(sweep(replace(config, max_trials=100, stability=0.0001), send, None, cancel, draining=draining))[-1]
+    assert isinstance(ended, SweepEnded) and ended.reason == "cancelled"
+    assert threading.active_count() <= before, "a cancelled sweep waits for its own requests"
 
 
 def test_stability_on_recorded_series() -> None:

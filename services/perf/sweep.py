@@ -187,13 +187,36 @@ class _Load:
             due += period
             self._stop.wait(max(0.0, due - time.perf_counter()))
 
+    def halt(self) -> None:
+        """Stop sending; what is in flight still answers."""
+        self._stop.set()
+
     def stop(self) -> None:
         """Stop sending and wait for every request in flight to answer."""
-        self._stop.set()
+        self.halt()
         for thread in self._threads:
             thread.join()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+
+
+class Draining:
+    """Loads that stopped sending but whose last requests may still be in flight, waited for
+    when the caller must. `tune` changes the model while the last candidate's queue drains
+    (Triton starts the new instances meanwhile and answers the old requests first) and
+    waits before measuring again: the drain and the load overlap, where one followed the other."""
+
+    def __init__(self) -> None:
+        self._loads: list[_Load] = []
+
+    def add(self, load: _Load) -> None:
+        load.halt()
+        self._loads.append(load)
+
+    def wait(self) -> None:
+        """Every request of the loads added is answered; no thread of theirs is left."""
+        while self._loads:
+            self._loads.pop().stop()
 
 
 def _percentile(sorted_values: Sequence[float], percent: float) -> float:
@@ -222,19 +245,27 @@ def _result(config: SweepConfig, level: float, rows: list[tuple[float, float, bo
 
 
 def sweep(
-    config: SweepConfig, send: Send, stats: Callable[[], ModelStats] | None, cancel: CancelToken, metrics: Callable[[], GpuReading] | None = None
-) -> Iterator[PerfEvent]:
+    config: SweepConfig, send: Send, stats: Callable[[], ModelStats] | None, cancel: CancelToken, metrics: Callable[[], GpuReading] | None = None,
+    draining: Draining | None = None,
+) -> Iterator[PerfEvent]:  # fmt: skip
     """Every level in turn; ends with `SweepEnded` (also when cancelled or the server is gone).
-    `metrics` (with --collect-metrics) is read at every window's end."""
+    `metrics` (with --collect-metrics) is read at every window's end. With `draining`, the
+    last level's requests still in flight are left to it (stopped, not waited for); otherwise,
+    and on any early end, every request has answered when the sweep ends."""
     results: list[LevelResult] = []
-    for level in config.levels:
+    for number, level in enumerate(config.levels, start=1):
         yield LevelStarted(level)
         record = _Record()
         load = _Load(config, level, send, record)
+        measured = False
         try:
             reason, result = yield from _measure(config, level, record, stats, cancel, metrics)
+            measured = reason is None and number == len(config.levels)
         finally:
-            load.stop()
+            if draining is not None and measured:
+                draining.add(load)
+            else:
+                load.stop()
         if result is not None:
             results.append(result)
             yield LevelDone(result)

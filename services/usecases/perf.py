@@ -23,7 +23,7 @@ from services.perf.gpu_metrics import GpuReading, parse_gpu_metrics
 from services.perf.input_file import read_input_data
 from services.perf.inputs import image_inputs, synthetic_inputs
 from services.perf.shared_memory import shared_inputs
-from services.perf.sweep import PerfEvent, SweepConfig, sweep
+from services.perf.sweep import Draining, PerfEvent, SweepConfig, sweep
 
 
 def perf_inputs(
@@ -136,17 +136,18 @@ def gpu_reader(url: str) -> Callable[[], GpuReading]:
 def run_sweep(
     client: InferenceClient, config: SweepConfig, inputs: Sequence[InputData], cancel: CancelToken, analyzer: Path | None = None,
     input_data: str = "random", shapes: Sequence[str] = (), steps: Sequence[Sequence[InputData]] = (), metrics: str | None = None,
-    sequence: SequencePlan | None = None, shared_memory: bool = False, streaming: bool = False,
+    sequence: SequencePlan | None = None, shared_memory: bool = False, streaming: bool = False, draining: Draining | None = None,
 ) -> Iterator[PerfEvent]:  # fmt: skip
     """The sweep, by the built-in generator or by perf_analyzer at `analyzer`: the same events
     either way. `steps` (from `--input-data FILE.json`) replace `inputs`, requests cycling through
-    them; `metrics` (a URL, with --collect-metrics) adds what the GPUs did per level."""
+    them; `metrics` (a URL, with --collect-metrics) adds what the GPUs did per level. `draining`
+    (the built-in engine, for `tune`) takes the last level's requests still in flight."""
     if analyzer is None:
         gpus = gpu_reader(metrics) if metrics else None
         if shared_memory:
             return _shared_sweep(client, config, steps or [inputs], cancel, sequence, gpus, streaming)
         send = client.sender(config.model, steps or [inputs], config.version, sequence=sequence, streaming=streaming)
-        return sweep(config, send, lambda: client.model_stats(config.model, config.version), cancel, gpus)
+        return sweep(config, send, lambda: client.model_stats(config.model, config.version), cancel, gpus, draining)
     if client.endpoint.bearer is not None:
         raise UserError(
             "perf_analyzer takes the token only on its command line, where any user of this host reads it: "

@@ -22,7 +22,7 @@ from services.apps.protocol import App
 from services.cancel import CancelToken
 from services.errors import UserError
 from services.inference.protocol import InferenceClient, InputData
-from services.perf.sweep import LevelDone, LevelResult, SweepConfig, WindowMeasured
+from services.perf.sweep import Draining, LevelDone, LevelResult, SweepConfig, WindowMeasured
 from services.perf.tune import (
     BruteSearch,
     Candidate,
@@ -107,10 +107,15 @@ def _load(client: InferenceClient, model: str, config: Mapping[str, Any]) -> Non
         raise
 
 
-def measure(client: InferenceClient, candidate: Candidate, settings: TuneSettings, inputs: list[InputData], cancel: CancelToken) -> CandidateResult:
+def measure(
+    client: InferenceClient, candidate: Candidate, settings: TuneSettings, inputs: list[InputData], cancel: CancelToken,
+    draining: Draining | None = None,
+) -> CandidateResult:  # fmt: skip
+    """The candidate in force, swept. With `draining`, its last requests may still be in
+    flight on return: the caller changes the model meanwhile and waits before measuring again."""
     levels: list[LevelResult] = []
     windows: dict[float, list[float]] = {}
-    for event in run_sweep(client, settings.sweep, inputs, cancel):
+    for event in run_sweep(client, settings.sweep, inputs, cancel, draining=draining):
         if isinstance(event, WindowMeasured):
             windows.setdefault(event.level, []).append(event.window.throughput)
         elif isinstance(event, LevelDone):
@@ -145,12 +150,15 @@ def tune(client: InferenceClient, settings: TuneSettings, cancel: CancelToken) -
 
     Loads are the search's cost, so none is wasted: the first candidate's load is the proof of
     explicit mode (refused, nothing has changed and nothing is said but the one line), and the
-    config found is loaded back once, measured, and not again."""
+    config found is loaded back once, measured, and not again. Each candidate's load is sent
+    while the last one's requests drain (Triton answers them before it changes the model):
+    no request of one candidate is in flight when the next is measured."""
     model = settings.sweep.model
     original = client.model_config(model)
     found = candidates(original, settings.dimensions)
     search = CoordinateSearch(original, settings.dimensions, settings.objective) if settings.search == "quick" else BruteSearch(found)
     inputs = perf_inputs(client, model)
+    draining = Draining()
     first = search.next()
     in_force: Mapping[str, Any] | None = original  # what the server runs; None: not known (a load failed)
     results: list[CandidateResult] = []
@@ -186,7 +194,8 @@ def tune(client: InferenceClient, settings: TuneSettings, cancel: CancelToken) -
             if refused:  # a config the server refuses is a result, not the end of the search
                 results.append(CandidateResult(replace(candidate), None, 0.0, 0.0, 0.0, refused=refused))
             else:
-                results.append(replace(measure(client, candidate, settings, inputs, cancel), same_as_current=same_fields(original, config)))
+                draining.wait()
+                results.append(replace(measure(client, candidate, settings, inputs, cancel, draining), same_as_current=same_fields(original, config)))
                 if cancel.cancelled:
                     results.pop()
                     reason = "cancelled"
@@ -200,11 +209,15 @@ def tune(client: InferenceClient, settings: TuneSettings, cancel: CancelToken) -
                 in_force = None
                 _load(client, model, original)
                 in_force = original
+                draining.wait()
                 current = measure(client, Candidate(current=True), settings, inputs, cancel)
             reason = "cancelled" if cancel.cancelled else None
     finally:
-        if in_force != original:  # always: the server is left as it was found
-            _load(client, model, original)
+        try:
+            if in_force != original:  # always: the server is left as it was found
+                _load(client, model, original)
+        finally:
+            draining.wait()  # and no request of the search is left in flight
     order = ranked(results, settings.objective)
     best = order[0] if order and order[0].feasible else None
     chosen = verdict(best, current, settings.objective) if reason is None else Verdict(None, "cancelled: the current config stays")
