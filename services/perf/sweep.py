@@ -9,7 +9,8 @@ server's own breakdown from the model's statistics over the same span.
 Concurrency N means N requests always outstanding: N threads, each sending the next request
 as soon as its last one answered. A rate R means R requests started per second whatever the
 answers, from a pool of threads. Either way every thread is joined before a level ends: when
-`sweep` returns, or is cancelled, no request is left in flight.
+`sweep` returns, or is cancelled, no request is left in flight (unless the caller took the last
+level's requests with a `Draining`, as `tune` does, and waits for them itself).
 """
 
 from __future__ import annotations
