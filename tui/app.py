@@ -115,8 +115,8 @@ class TritonDeck(App[None]):
 
     def _update_age(self) -> None:
         """"refreshed 4s ago" for the shown panel: how old its rows are (ticks once a second)."""
-        mounted = self.query(f"#{self.active_panel}-panel")
-        at = self.panel(self.active_panel).refreshed_at if mounted else None
+        panel = self._mounted_panel(self.active_panel)
+        at = panel.refreshed_at if panel is not None else None
         self.query_one(ContextBar).age = "" if at is None else f"refreshed {human_age(at, self.settings.now())} ago"
 
     # -- panels --------------------------------------------------------------------------------
@@ -126,29 +126,31 @@ class TritonDeck(App[None]):
         current = self.query_one(ContentSwitcher).current
         return current.removesuffix("-pane") if current else PANEL_IDS[0]
 
-    def panel(self, name: str) -> Panel:
-        """The panel `name`, composed and mounted on first use."""
+    def _mounted_panel(self, name: str) -> Panel | None:
+        """The panel `name` if it is mounted (its class is imported only then)."""
+        mounted = self.query(f"#{name}-panel")
+        if not mounted:
+            return None
         from tui.panels.base import Panel
 
-        mounted = self.query(f"#{name}-panel")
-        if mounted:
-            return mounted.first(Panel)
+        return mounted.first(Panel)
+
+    def panel(self, name: str) -> Panel:
+        """The panel `name`, composed and mounted on first use."""
+        mounted = self._mounted_panel(name)
+        if mounted is not None:
+            return mounted
         panel = entry(name).load()(id=f"{name}-panel")
         self.query_one(f"#{name}-pane", Container).mount(panel)
         return panel
 
-    async def _show_first_panel(self) -> None:
+    def _show_first_panel(self) -> None:
         """The first panel comes after the first frame: the deck's frame shows at once and
         the panel's imports and widgets follow, as Textual's `Lazy` does for hidden panes."""
         name = PANEL_IDS[0]
-        pane = self.query_one(f"#{name}-pane", Container)
-        if not pane.is_attached:  # the app closed before its first frame was out
-            return
-        if not pane.children:
-            await pane.mount(entry(name).load()(id=f"{name}-panel"))
-        if self.active_panel == name:  # a panel key pressed meanwhile keeps its panel's focus
-            self._focus_panel(name)
-        self._update_age()
+        if self.query_one(f"#{name}-pane", Container).is_attached:  # not when the app closed before its first frame
+            self.panel(name)
+            self.call_after_refresh(self._focus_panel, name)
 
     def mounted_panels(self) -> list[Panel]:
         from tui.panels.base import Panel
@@ -217,6 +219,8 @@ class TritonDeck(App[None]):
             self.action_show_panel(message.name)
 
     def _focus_panel(self, name: str) -> None:
+        if name != self.active_panel:  # another panel was chosen meanwhile: it keeps the focus
+            return
         panel = self.panel(name)
         for widget in panel.query("*"):
             if widget.focusable and widget.display and not isinstance(widget, Input):
