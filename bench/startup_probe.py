@@ -33,10 +33,9 @@ def run_deck(until_panel: bool) -> None:
             if not until_panel:
                 self.exit()
 
-        def _focus_panel(self, name: str) -> None:
-            super()._focus_panel(name)
-            if until_panel:
-                self.exit()
+        async def _show_first_panel(self) -> None:
+            await super()._show_first_panel()
+            self.exit()
 
     make_app("local", app_class=FirstFrameDeck).run(headless=True, size=(80, 24))
 

@@ -42,6 +42,8 @@ from widgets.tab_strip import TabStrip
 DEPLOY_TAB = "deploy"
 
 if TYPE_CHECKING:
+    from textual.widget import AwaitMount
+
     from tui.panels.base import Panel
 
 
@@ -138,19 +140,20 @@ class TritonDeck(App[None]):
     def panel(self, name: str) -> Panel:
         """The panel `name`, composed and mounted on first use."""
         mounted = self._mounted_panel(name)
-        if mounted is not None:
-            return mounted
-        panel = entry(name).load()(id=f"{name}-panel")
-        self.query_one(f"#{name}-pane", Container).mount(panel)
-        return panel
+        return mounted if mounted is not None else self._mount_panel(name)[0]
 
-    def _show_first_panel(self) -> None:
+    def _mount_panel(self, name: str) -> tuple[Panel, AwaitMount]:
+        panel = entry(name).load()(id=f"{name}-panel")
+        return panel, self.query_one(f"#{name}-pane", Container).mount(panel)
+
+    async def _show_first_panel(self) -> None:
         """The first panel comes after the first frame: the deck's frame shows at once and
-        the panel's imports and widgets follow, as Textual's `Lazy` does for hidden panes."""
+        the panel's imports and widgets follow, as Textual's `Lazy` does for hidden panes.
+        Focused once mounted, so the frame that shows it shows its cursor too."""
         name = PANEL_IDS[0]
-        if self.query_one(f"#{name}-pane", Container).is_attached:  # not when the app closed before its first frame
-            self.panel(name)
-            self.call_after_refresh(self._focus_panel, name)
+        if self.query_one(f"#{name}-pane", Container).is_attached and self._mounted_panel(name) is None:  # not if the app closed first
+            await self._mount_panel(name)[1]
+            self._focus_panel(name)
 
     def mounted_panels(self) -> list[Panel]:
         from tui.panels.base import Panel
